@@ -1,0 +1,62 @@
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "config.hpp"
+#include "host.hpp"
+#include "logging.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: nomnom-host --config worker.toml [--check-config]\n"
+    "  --config FILE     worker configuration (TOML); see docker/worker.example.toml\n"
+    "  --check-config    validate the config and every plugin (including create), then exit\n"
+    "  --version         print the version and the plugin ABI\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Before any thread exists, so that every thread inherits the blocked mask.
+    nomnom::SignalWaiter signals;
+    std::string config_path;
+    bool check_only = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (std::strcmp(argv[i], "--check-config") == 0) {
+            check_only = true;
+        } else if (std::strcmp(argv[i], "--version") == 0) {
+            std::cout << "nomnom-host " << NOMNOM_VERSION << " (plugin ABI " << NOMNOM_ABI_MAJOR
+                      << "." << NOMNOM_ABI_MINOR << ")\n";
+            return 0;
+        } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+            std::cout << kUsage;
+            return 0;
+        } else {
+            std::cerr << "nomnom-host: unknown argument '" << argv[i] << "'\n" << kUsage;
+            return 2;
+        }
+    }
+    if (config_path.empty()) {
+        std::cerr << "nomnom-host: --config is required\n" << kUsage;
+        return 2;
+    }
+    nomnom::WorkerConfig config;
+    try {
+        config = nomnom::load_worker_config(config_path);
+    } catch (const nomnom::ConfigError& e) {
+        std::cerr << "nomnom-host: invalid config: " << e.what() << "\n";
+        return 2;
+    }
+    nomnom::setup_logging(config.log);
+    if (check_only) return nomnom::check_config(config);
+    try {
+        nomnom::Host host(std::move(config));
+        return host.run(signals);
+    } catch (const std::exception& e) {
+        spdlog::critical("nomnom-host: {}", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,172 @@
+#include "batch_writer.hpp"
+
+#include <charconv>
+
+#include "native_db.hpp"
+
+namespace nomnom {
+namespace {
+
+std::string column_list(const nomnom_table& table) {
+    std::string list;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        if (c > 0) list += ", ";
+        list += quote_identifier(table.columns[c].name);
+    }
+    return list;
+}
+
+std::string key_list(const nomnom_table& table) {
+    std::string list;
+    for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
+        if (k > 0) list += ", ";
+        list += quote_identifier(table.conflict_keys[k]);
+    }
+    return list;
+}
+
+std::string conflict_action(const nomnom_table& table) {
+    std::string updates;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        bool is_key = false;
+        for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
+            is_key = is_key || std::string_view(table.conflict_keys[k]) == table.columns[c].name;
+        }
+        if (is_key) continue;
+        const std::string column = quote_identifier(table.columns[c].name);
+        updates += (updates.empty() ? "" : ", ") + column + " = excluded." + column;
+    }
+    const std::string target = " ON CONFLICT (" + key_list(table) + ") DO ";
+    return updates.empty() ? target + "NOTHING" : target + "UPDATE SET " + updates;
+}
+
+template <typename T>
+void append_number(std::string& out, T value) {
+    char buffer[32];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out.append(buffer, result.ptr);
+}
+
+void append_copy_text(std::string& out, std::string_view text) {
+    for (const char c : text) {
+        switch (c) {
+            case '\\': out += "\\\\"; break;
+            case '\t': out += "\\t"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            default: out += c;
+        }
+    }
+}
+
+void append_copy_cell(std::string& out, const TableRows& rows, const Cell& cell, uint32_t type) {
+    if (cell.is_null) {
+        out += "\\N";
+        return;
+    }
+    switch (type) {
+        case NOMNOM_TYPE_I64: append_number(out, cell.i64); break;
+        case NOMNOM_TYPE_F64: append_number(out, cell.f64); break;
+        case NOMNOM_TYPE_BOOL: out += cell.i64 != 0 ? 't' : 'f'; break;
+        default: append_copy_text(out, rows.text(cell));
+    }
+}
+
+void write_postgres(DbLease& lease, const TableRows& rows) {
+    const nomnom_table& table = rows.table();
+    PGconn* connection = pg_connection(lease.session());
+    const std::string stage = quote_identifier(("nn_stage_" + std::string(table.name)).c_str());
+    const std::string columns = column_list(table);
+
+    std::string create = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " (";
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        create += quote_identifier(table.columns[c].name) + " " +
+                  column_sql_type(table.columns[c].type, Dialect::Postgres) + ", ";
+    }
+    create += "nn_ord BIGINT) ON COMMIT DELETE ROWS";
+    lease.execute_script(create);
+
+    const std::string copy = "COPY " + stage + " (" + columns + ", nn_ord) FROM STDIN";
+    {
+        PgResult started(PQexec(connection, copy.c_str()));
+        if (PQresultStatus(started.result) != PGRES_COPY_IN) {
+            throw_pg_error(connection, started.result, "COPY into " + stage);
+        }
+    }
+    std::string data;
+    data.reserve(rows.row_count() * rows.column_count() * 16);
+    for (size_t row = 0; row < rows.row_count(); ++row) {
+        for (size_t c = 0; c < rows.column_count(); ++c) {
+            append_copy_cell(data, rows, rows.cell(row, c), table.columns[c].type);
+            data += '\t';
+        }
+        append_number(data, static_cast<int64_t>(row));
+        data += '\n';
+    }
+    const bool sent = PQputCopyData(connection, data.data(), static_cast<int>(data.size())) == 1;
+    if (PQputCopyEnd(connection, sent ? nullptr : "client failed to send data") != 1) {
+        throw_pg_error(connection, nullptr, "COPY into " + stage);
+    }
+    PgResult finished(PQgetResult(connection));
+    if (PQresultStatus(finished.result) != PGRES_COMMAND_OK) {
+        throw_pg_error(connection, finished.result, "COPY into " + stage);
+    }
+    while (PGresult* extra = PQgetResult(connection)) PQclear(extra);
+
+    const std::string keys = key_list(table);
+    const std::string upsert = "INSERT INTO " + quote_identifier(table.name) + " (" + columns +
+                               ") SELECT DISTINCT ON (" + keys + ") " + columns + " FROM " +
+                               stage + " ORDER BY " + keys + ", nn_ord DESC" +
+                               conflict_action(table);
+    lease.execute_script(upsert);
+}
+
+void write_sqlite(DbLease& lease, const TableRows& rows) {
+    using namespace sqlite_api;
+    const nomnom_table& table = rows.table();
+    std::string placeholders;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        placeholders += (c > 0 ? ", ?" : "?") + std::to_string(c + 1);
+    }
+    SqliteStatement statement(sqlite_connection(lease.session()),
+                              "INSERT INTO " + quote_identifier(table.name) + " (" +
+                                  column_list(table) + ") VALUES (" + placeholders + ")" +
+                                  conflict_action(table));
+    const std::string what = std::string("upsert into ") + table.name;
+    for (size_t row = 0; row < rows.row_count(); ++row) {
+        for (size_t c = 0; c < rows.column_count(); ++c) {
+            const Cell& cell = rows.cell(row, c);
+            const int index = static_cast<int>(c + 1);
+            if (cell.is_null) {
+                sqlite3_bind_null(statement.get(), index);
+                continue;
+            }
+            switch (table.columns[c].type) {
+                case NOMNOM_TYPE_I64:
+                case NOMNOM_TYPE_BOOL: sqlite3_bind_int64(statement.get(), index, cell.i64); break;
+                case NOMNOM_TYPE_F64: sqlite3_bind_double(statement.get(), index, cell.f64); break;
+                default: {
+                    const std::string_view text = rows.text(cell);
+                    sqlite3_bind_text(statement.get(), index, text.data(),
+                                      static_cast<int>(text.size()), SQLITE_STATIC);
+                }
+            }
+        }
+        statement.run(what.c_str());
+    }
+}
+
+}  // namespace
+
+void write_batch(DbLease& lease, const RowBatch& batch) {
+    for (const TableRows& rows : batch.tables()) {
+        if (rows.row_count() == 0) continue;
+        if (lease.dialect() == Dialect::Postgres) {
+            write_postgres(lease, rows);
+        } else {
+            write_sqlite(lease, rows);
+        }
+    }
+}
+
+}  // namespace nomnom

@@ -1,0 +1,18 @@
+#pragma once
+
+#include "database.hpp"
+#include "row_batch.hpp"
+
+namespace nomnom {
+
+// Writes the rows of a batch into the open transaction of `lease` as an idempotent upsert on each
+// table's conflict keys. When several rows share a key, the last one in stream order wins,
+// exactly as if the messages had been applied one by one.
+//
+// PostgreSQL: COPY into a per-connection temporary staging table, then one
+// INSERT ... SELECT DISTINCT ON (keys) ... ON CONFLICT DO UPDATE per table (a single upsert
+// statement may not touch a row twice, hence the DISTINCT ON). SQLite: one prepared
+// INSERT ... ON CONFLICT DO UPDATE stepped per row.
+void write_batch(DbLease& lease, const RowBatch& batch);
+
+}  // namespace nomnom

@@ -1,0 +1,103 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nomnom {
+
+// Raised for any problem in worker.toml; the message names the file, line and key.
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct TlsConfig {
+    bool enabled = false;
+    std::string ca_file;
+    std::string cert_file;
+    std::string key_file;
+    bool skip_verify = false;
+};
+
+struct NatsConfig {
+    std::string url = "nats://127.0.0.1:4222";
+    std::string user;
+    std::string password;
+    std::string token;
+    std::string creds_file;
+    TlsConfig tls;
+    int64_t connect_timeout_ms = 5000;
+};
+
+struct StreamConfig {
+    std::string name = "MESSAGES";
+    std::vector<std::string> subjects = {"messages.ingest.>"};
+    bool create = true;
+    std::string storage = "file";
+    int64_t max_age_s = 0;
+    int64_t max_bytes = -1;
+    int64_t duplicate_window_s = 120;
+};
+
+enum class PayloadFormat { Json, Envelope };
+
+struct ConsumerSettings {
+    std::string durable;  // empty: "<durable_prefix>-<plugin>"
+    std::string durable_prefix = "nomnom";
+    int64_t batch_size = 256;
+    int64_t max_wait_ms = 500;
+    int64_t workers = 1;
+    int64_t ack_wait_ms = 30000;
+    int64_t max_deliver = 5;
+    int64_t max_ack_pending = 10000;
+    std::vector<int64_t> backoff_ms = {1000, 5000, 30000, 120000};
+    PayloadFormat format = PayloadFormat::Json;
+    std::vector<std::string> subjects;  // empty: the subjects the plugin declares
+};
+
+struct PluginSettings {
+    bool enabled = true;
+    ConsumerSettings consumer;
+    std::string config_json = "{}";
+};
+
+struct DatabaseConfig {
+    std::string url = "sqlite:nomnom.db";
+    int64_t pool_size = 4;
+    bool auto_migrate = true;
+};
+
+struct LogConfig {
+    std::string level = "info";
+    std::string format = "text";
+};
+
+struct WorkerConfig {
+    std::filesystem::path source;
+    NatsConfig nats;
+    StreamConfig stream;
+    ConsumerSettings consumer_defaults;
+    DatabaseConfig database;
+    std::filesystem::path plugins_dir = "plugins";
+    std::map<std::string, PluginSettings> plugins;
+    LogConfig log;
+
+    // Settings for a plugin with no [plugins.<name>] section fall back to [consumer].
+    PluginSettings settings_for(const std::string& plugin) const;
+};
+
+// Parses and validates worker.toml. Relative paths (plugins.dir, a sqlite: database path) are
+// resolved against the directory of the config file, so the host behaves the same whatever its
+// working directory is.
+WorkerConfig load_worker_config(const std::filesystem::path& path);
+WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::path& source);
+
+// Expands ${NAME} and ${NAME:-default} from the environment; an unset NAME without default is an
+// error naming `what`.
+std::string expand_env(std::string_view value, std::string_view what);
+
+}  // namespace nomnom

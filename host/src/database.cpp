@@ -1,0 +1,182 @@
+#include "database.hpp"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <libpq-fe.h>
+
+#include <set>
+
+#include "native_db.hpp"
+
+namespace nomnom {
+
+const char* dialect_name(Dialect dialect) {
+    return dialect == Dialect::Postgres ? "postgresql" : "sqlite";
+}
+
+bool is_data_sqlstate(const std::string& sqlstate) {
+    return sqlstate.starts_with("22") || sqlstate.starts_with("23");
+}
+
+std::string redact_url(const std::string& url) {
+    const size_t scheme = url.find("://");
+    const size_t at = url.rfind('@');
+    if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+    const size_t colon = url.find(':', scheme + 3);
+    if (colon == std::string::npos || colon > at) return url;
+    return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::string quote_identifier(const char* name) { return std::string("\"") + name + "\""; }
+
+std::string derive_ddl(const nomnom_table& table, Dialect dialect) {
+    std::string sql = "CREATE TABLE IF NOT EXISTS " + quote_identifier(table.name) + " (";
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        const nomnom_column& column = table.columns[c];
+        if (c > 0) sql += ", ";
+        sql += quote_identifier(column.name) + " " + column_sql_type(column.type, dialect);
+        if (!column.nullable) sql += " NOT NULL";
+    }
+    if (table.conflict_key_count > 0) {
+        sql += ", UNIQUE (";
+        for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
+            if (k > 0) sql += ", ";
+            sql += quote_identifier(table.conflict_keys[k]);
+        }
+        sql += ")";
+    }
+    return sql + ")";
+}
+
+namespace {
+
+// SOCI mangles URI-style connection strings, so the URL is turned into libpq's key='value'
+// form first (libpq itself parses the URI, including percent-encoding and query parameters).
+std::string pg_keyword_conninfo(const std::string& url) {
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+    if (options == nullptr) {
+        const std::string reason = error ? error : "cannot parse";
+        PQfreemem(error);
+        throw DbError("database.url " + redact_url(url) + ": " + reason, "08000", false);
+    }
+    std::string conninfo;
+    for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+        if (option->val == nullptr) continue;
+        std::string value;
+        for (const char c : std::string_view(option->val)) {
+            if (c == '\\' || c == '\'') value += '\\';
+            value += c;
+        }
+        conninfo += std::string(conninfo.empty() ? "" : " ") + option->keyword + "='" + value + "'";
+    }
+    PQconninfoFree(options);
+    return conninfo;
+}
+
+Dialect dialect_of(const std::string& url) {
+    return url.starts_with("sqlite:") ? Dialect::Sqlite : Dialect::Postgres;
+}
+
+}  // namespace
+
+void Database::open_session(soci::session& session) const {
+    const std::string& url = url_;
+    const Dialect dialect = dialect_;
+    try {
+        if (dialect == Dialect::Sqlite) {
+            // timeout: wait for the other pooled connections' write locks instead of failing.
+            session.open(*soci::factory_sqlite3(), "db=\"" + url.substr(7) + "\" timeout=30");
+            session << "PRAGMA journal_mode=WAL";
+        } else {
+            session.open(*soci::factory_postgresql(), pg_keyword_conninfo(url));
+            // IF NOT EXISTS on staging tables would otherwise print a NOTICE per batch.
+            session << "SET client_min_messages = warning";
+        }
+    } catch (const soci::soci_error& e) {
+        throw DbError("cannot connect to " + redact_url(url) + ": " + e.what(), "08000", false);
+    }
+}
+
+Database::Database(const DatabaseConfig& config)
+    : dialect_(dialect_of(config.url)),
+      url_(config.url),
+      display_url_(redact_url(config.url)),
+      pool_(static_cast<size_t>(config.pool_size)) {
+    for (size_t i = 0; i < static_cast<size_t>(config.pool_size); ++i) {
+        open_session(pool_.at(i));
+    }
+}
+
+void Database::prepare_tables(const nomnom_plugin_descriptor& descriptor, bool auto_migrate) {
+    DbLease lease(*this);
+    if (auto_migrate) {
+        const char* ddl =
+            dialect_ == Dialect::Postgres ? descriptor.ddl_postgresql : descriptor.ddl_sqlite;
+        if (ddl != nullptr) {
+            lease.execute_script(ddl);
+        } else {
+            for (uint32_t t = 0; t < descriptor.table_count; ++t) {
+                lease.execute_script(derive_ddl(descriptor.tables[t], dialect_));
+            }
+        }
+    }
+    std::vector<std::string> missing;
+    for (uint32_t t = 0; t < descriptor.table_count; ++t) {
+        const nomnom_table& table = descriptor.tables[t];
+        const std::set<std::string> existing = table_columns(lease.session(), dialect_, table.name);
+        if (existing.empty()) {
+            missing.push_back("table " + std::string(table.name));
+            continue;
+        }
+        for (uint32_t c = 0; c < table.column_count; ++c) {
+            if (!existing.contains(table.columns[c].name)) {
+                missing.push_back("column " + std::string(table.name) + "." +
+                                  table.columns[c].name);
+            }
+        }
+    }
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& item : missing) list += (list.empty() ? "" : ", ") + item;
+        throw DbError("database lacks " + list +
+                          (auto_migrate ? "" : " (auto_migrate is off: create them first)"),
+                      "42P01", false);
+    }
+}
+
+DbLease::DbLease(Database& database)
+    : database_(database),
+      position_(database.pool_.lease()),
+      session_(&database.pool_.at(position_)) {
+    if (!connection_ok(*session_, database_.dialect_)) {
+        try {
+            session_->close();
+            database_.open_session(*session_);
+        } catch (...) {
+            database_.pool_.give_back(position_);
+            throw;
+        }
+    }
+}
+
+DbLease::~DbLease() { database_.pool_.give_back(position_); }
+
+Dialect DbLease::dialect() const { return database_.dialect_; }
+
+void DbLease::begin() { execute_script("BEGIN"); }
+void DbLease::commit() { execute_script("COMMIT"); }
+void DbLease::rollback() noexcept {
+    try {
+        execute_script("ROLLBACK");
+    } catch (const DbError&) {
+        // The transaction is gone with the connection; the next lease reconnects.
+    }
+}
+
+void DbLease::execute_script(const std::string& sql) {
+    nomnom::execute_script(*session_, database_.dialect_, sql);
+}
+
+}  // namespace nomnom

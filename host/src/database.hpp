@@ -1,0 +1,97 @@
+#pragma once
+
+#include <nomnom/plugin.h>
+
+#include <soci/soci.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace nomnom {
+
+enum class Dialect { Postgres, Sqlite };
+
+const char* dialect_name(Dialect dialect);
+
+// A database error with what the host needs to decide between retrying and blaming the data.
+class DbError : public std::runtime_error {
+public:
+    DbError(const std::string& message, std::string sqlstate, bool data_error)
+        : std::runtime_error(message), sqlstate_(std::move(sqlstate)), data_error_(data_error) {}
+    const std::string& sqlstate() const { return sqlstate_; }
+    // The database refused the data itself (bad value, constraint violation): the same rows
+    // will never be accepted. Anything else (connection lost, serialization failure, lock
+    // contention, a table an operator dropped) may succeed later and is retried.
+    bool data_error() const { return data_error_; }
+
+private:
+    std::string sqlstate_;
+    bool data_error_;
+};
+
+// SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
+bool is_data_sqlstate(const std::string& sqlstate);
+
+class Database;
+
+// A pooled connection, given back on destruction. Reconnects a connection found broken.
+class DbLease {
+public:
+    explicit DbLease(Database& database);
+    ~DbLease();
+    DbLease(const DbLease&) = delete;
+    DbLease& operator=(const DbLease&) = delete;
+
+    soci::session& session() { return *session_; }
+    Dialect dialect() const;
+
+    void begin();
+    void commit();
+    void rollback() noexcept;
+    // Runs one or more statements without parameters (DDL, SET ...).
+    void execute_script(const std::string& sql);
+
+private:
+    Database& database_;
+    size_t position_;
+    soci::session* session_;
+};
+
+class Database {
+public:
+    // Connects every pooled session; throws DbError when the database cannot be reached.
+    explicit Database(const DatabaseConfig& config);
+
+    Dialect dialect() const { return dialect_; }
+    // The url with any password masked, for logs.
+    const std::string& display_url() const { return display_url_; }
+
+    // With auto_migrate, runs the plugin's DDL (or DDL derived from its tables); in all cases
+    // checks that every table and column the plugin writes exists. Throws with the names of
+    // what is missing.
+    void prepare_tables(const nomnom_plugin_descriptor& descriptor, bool auto_migrate);
+
+private:
+    friend class DbLease;
+    void open_session(soci::session& session) const;
+
+    Dialect dialect_;
+    std::string url_;
+    std::string display_url_;
+    soci::connection_pool pool_;
+};
+
+// Masks the password of a url (postgresql://user:secret@host -> postgresql://user:***@host).
+std::string redact_url(const std::string& url);
+
+// CREATE TABLE IF NOT EXISTS for a table descriptor, in the given dialect.
+std::string derive_ddl(const nomnom_table& table, Dialect dialect);
+
+// "name" quoted as an SQL identifier (the descriptor validator already restricts the charset).
+std::string quote_identifier(const char* name);
+
+}  // namespace nomnom

@@ -1,0 +1,11 @@
+#pragma once
+
+namespace nomnom {
+
+// Fault injection for the crash tests: NOMNOM_FAILPOINT=<name> in the environment makes the
+// host kill itself with SIGKILL when it reaches that point, which is the only way to hit a
+// window as narrow as "after the commit, before the ack" deterministically from a test.
+// Known points: after_commit.
+void failpoint(const char* name);
+
+}  // namespace nomnom

@@ -1,0 +1,99 @@
+#include "jetstream_consumer.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace nomnom {
+namespace {
+
+constexpr int64_t kNanosPerMilli = 1000000;
+
+void warn_if_different(const ConsumerSpec& spec, const char* setting, int64_t existing,
+                       int64_t wanted) {
+    if (existing != wanted) {
+        spdlog::warn(
+            "consumer {} on stream {}: existing {} is {}, worker.toml asks for {}; keeping the "
+            "existing value (delete the consumer to apply the new one)",
+            spec.durable, spec.stream, setting, existing, wanted);
+    }
+}
+
+}  // namespace
+
+void ensure_consumer(NatsClient& client, const ConsumerSpec& spec) {
+    const ConsumerSettings& settings = spec.settings;
+    jsConsumerInfo* info = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    natsStatus status = js_GetConsumerInfo(&info, client.jetstream(), spec.stream.c_str(),
+                                           spec.durable.c_str(), nullptr, &js_error);
+    if (status == NATS_OK) {
+        const jsConsumerConfig& existing = *info->Config;
+        warn_if_different(spec, "ack_wait_ms", existing.AckWait / kNanosPerMilli,
+                          settings.ack_wait_ms);
+        warn_if_different(spec, "max_deliver", existing.MaxDeliver, settings.max_deliver);
+        warn_if_different(spec, "max_ack_pending", existing.MaxAckPending,
+                          settings.max_ack_pending);
+        const std::string filter = existing.FilterSubject ? existing.FilterSubject : "";
+        if (filter != spec.subject) {
+            spdlog::warn("consumer {} on stream {} filters '{}', the plugin consumes '{}'",
+                         spec.durable, spec.stream, filter, spec.subject);
+        }
+        jsConsumerInfo_Destroy(info);
+        return;
+    }
+    if (status != NATS_NOT_FOUND) {
+        check_nats(status, "reading consumer " + spec.durable, js_error);
+    }
+    jsConsumerConfig config;
+    jsConsumerConfig_Init(&config);
+    config.Durable = spec.durable.c_str();
+    config.AckPolicy = js_AckExplicit;
+    config.DeliverPolicy = js_DeliverAll;
+    config.AckWait = settings.ack_wait_ms * kNanosPerMilli;
+    config.MaxDeliver = settings.max_deliver;
+    config.MaxAckPending = settings.max_ack_pending;
+    config.FilterSubject = spec.subject.c_str();
+    status = js_AddConsumer(&info, client.jetstream(), spec.stream.c_str(), &config, nullptr,
+                            &js_error);
+    check_nats(status, "creating consumer " + spec.durable + " on stream " + spec.stream,
+               js_error);
+    jsConsumerInfo_Destroy(info);
+    spdlog::info("created durable consumer {} on stream {} filtering {}", spec.durable,
+                 spec.stream, spec.subject);
+}
+
+PullSubscription::PullSubscription(NatsClient& client, const ConsumerSpec& spec) {
+    jsSubOptions options;
+    jsSubOptions_Init(&options);
+    options.Stream = spec.stream.c_str();
+    options.Consumer = spec.durable.c_str();
+    options.ManualAck = true;
+    jsErrCode js_error = jsErrCode(0);
+    check_nats(js_PullSubscribe(&subscription_, client.jetstream(), spec.subject.c_str(),
+                                spec.durable.c_str(), nullptr, &options, &js_error),
+               "binding to consumer " + spec.durable, js_error);
+}
+
+PullSubscription::~PullSubscription() {
+    // Unsubscribing would delete a durable consumer created by this subscription; binding to
+    // an existing one only needs the subscription destroyed.
+    natsSubscription_Destroy(subscription_);
+}
+
+std::vector<NatsMsgPtr> PullSubscription::fetch(int batch, int64_t max_wait_ms) {
+    natsMsgList list{};
+    jsErrCode js_error = jsErrCode(0);
+    const natsStatus status =
+        natsSubscription_Fetch(&list, subscription_, batch, max_wait_ms, &js_error);
+    std::vector<NatsMsgPtr> messages;
+    messages.reserve(static_cast<size_t>(list.Count));
+    for (int i = 0; i < list.Count; ++i) {
+        messages.emplace_back(list.Msgs[i]);
+        list.Msgs[i] = nullptr;
+    }
+    natsMsgList_Destroy(&list);
+    if (status == NATS_TIMEOUT && messages.empty()) return messages;
+    if (status != NATS_OK && messages.empty()) check_nats(status, "fetch", js_error);
+    return messages;
+}
+
+}  // namespace nomnom

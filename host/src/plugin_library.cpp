@@ -1,0 +1,197 @@
+#include "plugin_library.hpp"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace nomnom {
+namespace {
+
+bool is_identifier(const char* text) {
+    if (text == nullptr || *text == '\0') return false;
+    if (!(std::isalpha(static_cast<unsigned char>(*text)) || *text == '_')) return false;
+    return std::all_of(text, text + std::strlen(text), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+}
+
+bool is_plugin_name(const char* text) {
+    if (text == nullptr || *text == '\0') return false;
+    return std::all_of(text, text + std::strlen(text), [](char c) {
+        return std::islower(static_cast<unsigned char>(c)) ||
+               std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+}
+
+std::string validate_table(const nomnom_table& table, uint32_t index, bool host_writes) {
+    const std::string where = "table " + std::to_string(index);
+    if (table.struct_size < sizeof(nomnom_table)) {
+        return where + ": struct_size " + std::to_string(table.struct_size) +
+               " is smaller than the 1.0 layout (" + std::to_string(sizeof(nomnom_table)) + ")";
+    }
+    if (!is_identifier(table.name)) return where + ": name is not a SQL identifier";
+    const std::string named = "table '" + std::string(table.name) + "'";
+    if (table.column_count == 0 || table.columns == nullptr) return named + ": has no columns";
+    std::set<std::string> columns;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        const nomnom_column& column = table.columns[c];
+        if (column.struct_size < sizeof(nomnom_column)) {
+            return named + ": column " + std::to_string(c) + " has struct_size " +
+                   std::to_string(column.struct_size) + ", expected at least " +
+                   std::to_string(sizeof(nomnom_column));
+        }
+        if (!is_identifier(column.name)) {
+            return named + ": column " + std::to_string(c) + " name is not a SQL identifier";
+        }
+        if (column.type < NOMNOM_TYPE_I64 || column.type > NOMNOM_TYPE_JSON) {
+            return named + ": column '" + column.name + "' has unknown type " +
+                   std::to_string(column.type);
+        }
+        if (!columns.insert(column.name).second) {
+            return named + ": column '" + column.name + "' is declared twice";
+        }
+    }
+    if (table.conflict_key_count > 0 && table.conflict_keys == nullptr) {
+        return named + ": conflict_keys is NULL but conflict_key_count is " +
+               std::to_string(table.conflict_key_count);
+    }
+    for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
+        const char* key = table.conflict_keys[k];
+        if (key == nullptr || !columns.contains(key)) {
+            return named + ": conflict key '" + (key ? key : "(null)") +
+                   "' is not one of its columns";
+        }
+    }
+    if (host_writes && table.conflict_key_count == 0) {
+        return named + ": declares no conflict keys; the host writes it with an idempotent " +
+               "upsert and needs them (or the plugin must provide persist)";
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string validate_descriptor(const nomnom_plugin_descriptor* d) {
+    if (d == nullptr) return std::string(NOMNOM_ENTRY_SYMBOL) + " returned NULL";
+    if (d->abi_major != NOMNOM_ABI_MAJOR) {
+        return "plugin ABI major " + std::to_string(d->abi_major) + ", host supports " +
+               std::to_string(NOMNOM_ABI_MAJOR);
+    }
+    if (d->struct_size < sizeof(nomnom_plugin_descriptor)) {
+        return "descriptor struct_size " + std::to_string(d->struct_size) +
+               " is smaller than the 1.0 layout (" +
+               std::to_string(sizeof(nomnom_plugin_descriptor)) + ")";
+    }
+    if (!is_plugin_name(d->name)) return "descriptor name must match [a-z0-9_-]+";
+    if (d->version == nullptr || *d->version == '\0') return "descriptor version is empty";
+    if (d->subject_count == 0 || d->subjects == nullptr) return "descriptor has no subjects";
+    for (uint32_t s = 0; s < d->subject_count; ++s) {
+        if (d->subjects[s] == nullptr || *d->subjects[s] == '\0') {
+            return "subject " + std::to_string(s) + " is empty";
+        }
+    }
+    if (d->create == nullptr || d->destroy == nullptr || d->parse == nullptr) {
+        return "descriptor lacks create, destroy or parse";
+    }
+    if (d->threading != NOMNOM_THREADING_INSTANCE_PER_THREAD &&
+        d->threading != NOMNOM_THREADING_SHARED_INSTANCE) {
+        return "unknown threading model " + std::to_string(d->threading);
+    }
+    if (d->table_count == 0 || d->tables == nullptr) return "descriptor declares no tables";
+    std::set<std::string> names;
+    for (uint32_t t = 0; t < d->table_count; ++t) {
+        if (std::string reason = validate_table(d->tables[t], t, d->persist == nullptr);
+            !reason.empty()) {
+            return reason;
+        }
+        if (!names.insert(d->tables[t].name).second) {
+            return "table '" + std::string(d->tables[t].name) + "' is declared twice";
+        }
+    }
+    return {};
+}
+
+std::string check_plugin_permissions(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return "cannot stat " + path.string();
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%03o", st.st_mode & 0777);
+        return path.string() + " is writable by group or others (mode " + mode +
+               "); refusing to load code that someone else could have replaced";
+    }
+    if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+        return path.string() + " is owned by uid " + std::to_string(st.st_uid) +
+               ", neither root nor the host's user";
+    }
+    return {};
+}
+
+std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& file) {
+    for (const auto& path : {file.parent_path(), file}) {
+        if (std::string reason = check_plugin_permissions(path); !reason.empty()) {
+            throw PluginRefused(reason);
+        }
+    }
+    void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) throw PluginRefused(std::string("dlopen failed: ") + ::dlerror());
+    auto* entry = reinterpret_cast<nomnom_entry_fn>(::dlsym(handle, NOMNOM_ENTRY_SYMBOL));
+    if (entry == nullptr) {
+        ::dlclose(handle);
+        throw PluginRefused(std::string("missing entry symbol ") + NOMNOM_ENTRY_SYMBOL +
+                            " (not a nomnom ABI v1 plugin)");
+    }
+    const nomnom_plugin_descriptor* descriptor = entry();
+    if (std::string reason = validate_descriptor(descriptor); !reason.empty()) {
+        ::dlclose(handle);
+        throw PluginRefused(reason);
+    }
+    return std::shared_ptr<PluginLibrary>(new PluginLibrary(file, handle, descriptor));
+}
+
+PluginLibrary::~PluginLibrary() { ::dlclose(handle_); }
+
+std::vector<std::string> PluginLibrary::subjects() const {
+    return {descriptor_->subjects, descriptor_->subjects + descriptor_->subject_count};
+}
+
+PluginScan scan_plugin_dir(const std::filesystem::path& dir) {
+    PluginScan scan;
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        if (entry.path().extension() == ".so") files.push_back(entry.path());
+    }
+    if (ec) {
+        scan.refused.emplace_back(dir, "cannot read plugins directory: " + ec.message());
+        return scan;
+    }
+    std::sort(files.begin(), files.end());
+    std::map<std::string, std::filesystem::path> by_name;
+    for (const auto& file : files) {
+        try {
+            auto library = PluginLibrary::open(file);
+            auto [existing, inserted] = by_name.emplace(library->name(), file);
+            if (!inserted) {
+                scan.refused.emplace_back(file, "plugin name '" + library->name() +
+                                                    "' is already used by " +
+                                                    existing->second.string());
+                continue;
+            }
+            scan.loaded.push_back(std::move(library));
+        } catch (const PluginRefused& e) {
+            scan.refused.emplace_back(file, e.what());
+        }
+    }
+    return scan;
+}
+
+}  // namespace nomnom

@@ -1,0 +1,104 @@
+#include "plugin_runner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "batch_processor.hpp"
+
+namespace nomnom {
+
+PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
+                           Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
+                           std::string stream)
+    : library_(std::move(library)),
+      settings_(std::move(settings)),
+      database_(database),
+      nats_(nats),
+      dead_letters_(dead_letters),
+      stream_(std::move(stream)),
+      name_(library_->name()) {}
+
+PluginRunner::~PluginRunner() {
+    request_stop();
+    join();
+}
+
+void PluginRunner::start(bool auto_migrate) {
+    const nomnom_plugin_descriptor& descriptor = library_->descriptor();
+    database_.prepare_tables(descriptor, auto_migrate);
+
+    const ConsumerSettings& consumer = settings_.consumer;
+    const std::vector<std::string> subjects =
+        consumer.subjects.empty() ? library_->subjects() : consumer.subjects;
+    const std::string durable =
+        consumer.durable.empty() ? consumer.durable_prefix + "-" + name_ : consumer.durable;
+    for (size_t i = 0; i < subjects.size(); ++i) {
+        ConsumerSpec spec{stream_,
+                          subjects.size() == 1 ? durable : durable + "-" + std::to_string(i + 1),
+                          subjects[i], consumer};
+        ensure_consumer(nats_, spec);
+        consumers_.push_back(std::move(spec));
+    }
+
+    const size_t worker_count = consumers_.size() * static_cast<size_t>(consumer.workers);
+    const size_t instance_count =
+        descriptor.threading == NOMNOM_THREADING_SHARED_INSTANCE ? 1 : worker_count;
+    for (size_t i = 0; i < instance_count; ++i) {
+        instances_.push_back(std::make_unique<PluginInstance>(library_, settings_.config_json));
+    }
+    for (size_t w = 0; w < worker_count; ++w) {
+        const ConsumerSpec& spec = consumers_[w % consumers_.size()];
+        PluginInstance& instance = *instances_[instance_count == 1 ? 0 : w];
+        workers_.emplace_back([this, &spec, &instance] { worker_loop(spec, instance); });
+    }
+}
+
+void PluginRunner::request_stop() { stop_.store(true); }
+
+void PluginRunner::join() {
+    for (auto& worker : workers_) {
+        if (worker.joinable()) worker.join();
+    }
+    workers_.clear();
+    instances_.clear();
+}
+
+void PluginRunner::mark_fatal(const std::string& reason) {
+    if (!fatal_.exchange(true)) {
+        spdlog::error(
+            "[plugin={}] FATAL: {}; its consumers stop, in-flight messages are returned to "
+            "JetStream, other plugins keep running",
+            name_, reason);
+    }
+}
+
+void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instance) {
+    BatchProcessor processor(*this, instance);
+    std::unique_ptr<PullSubscription> subscription;
+    const auto pause = [this](int64_t milliseconds) {
+        const auto until =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(milliseconds);
+        while (!stopping() && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    };
+    while (!stopping() && !fatal()) {
+        try {
+            if (!subscription) subscription = std::make_unique<PullSubscription>(nats_, spec);
+            auto messages = subscription->fetch(static_cast<int>(spec.settings.batch_size),
+                                                spec.settings.max_wait_ms);
+            if (messages.empty()) continue;
+            if (!processor.process(std::move(messages))) {
+                // The database is unreachable: stop pulling so redeliveries are not burned.
+                pause(spec.settings.backoff_ms.front());
+            }
+        } catch (const std::exception& e) {
+            spdlog::warn("[plugin={} consumer={}] {}; retrying", name_, spec.durable, e.what());
+            subscription.reset();
+            pause(1000);
+        }
+    }
+}
+
+}  // namespace nomnom

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.hpp"
+#include "database.hpp"
+#include "dead_letter.hpp"
+#include "jetstream_consumer.hpp"
+#include "plugin_instance.hpp"
+
+namespace nomnom {
+
+// Everything one plugin needs at run time: its instances, its durable consumers and the worker
+// threads that loop fetch -> parse -> write -> commit -> ack.
+class PluginRunner {
+public:
+    PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
+                 Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
+                 std::string stream);
+    ~PluginRunner();
+
+    // Creates tables, instances and consumers, then starts the workers. Throws (PluginRefused,
+    // DbError, NatsError) with the reason when the plugin cannot run; nothing is left running.
+    void start(bool auto_migrate);
+    // Workers finish the batch in hand (commit, ack) and stop fetching.
+    void request_stop();
+    void join();
+
+    const std::string& name() const { return name_; }
+    const PluginLibrary& library() const { return *library_; }
+    const PluginSettings& settings() const { return settings_; }
+    Database& database() { return database_; }
+    DeadLetterSink& dead_letters() { return dead_letters_; }
+
+    bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+    // A FATAL from the plugin: its consumers stop, the rest of the host keeps running.
+    void mark_fatal(const std::string& reason);
+    bool fatal() const { return fatal_.load(); }
+
+private:
+    void worker_loop(const ConsumerSpec& spec, PluginInstance& instance);
+
+    std::shared_ptr<PluginLibrary> library_;
+    PluginSettings settings_;
+    Database& database_;
+    NatsClient& nats_;
+    DeadLetterSink& dead_letters_;
+    std::string stream_;
+    std::string name_;
+    std::vector<ConsumerSpec> consumers_;
+    std::vector<std::unique_ptr<PluginInstance>> instances_;
+    std::vector<std::thread> workers_;
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> fatal_{false};
+};
+
+}  // namespace nomnom

@@ -1,0 +1,174 @@
+// End to end: messages published to a real nats-server end up as exact rows in SQLite and
+// PostgreSQL, written by a real nomnom-host process.
+
+#include <catch2/catch.hpp>
+
+#include "host_harness.hpp"
+#include "support/nats_server.hpp"
+#include "support/pg_test_db.hpp"
+
+using namespace nomnom::testing;
+
+namespace {
+
+std::vector<std::string> sensor_lines(int count) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < count; ++i) {
+        lines.push_back("dev-" + std::to_string(i % 10) + "," + std::to_string(1700000000 + i) +
+                        "," + std::to_string(20 + i % 7) + ".5," +
+                        (i % 5 == 0 ? "" : std::to_string(i % 100)));
+    }
+    return lines;
+}
+
+std::vector<std::string> kv_messages(int count, int value_offset = 0) {
+    std::vector<std::string> messages;
+    for (int i = 0; i < count; ++i) {
+        messages.push_back(R"({"k":"key-)" + std::to_string(i) + R"(","v":)" +
+                           std::to_string(i + value_offset) + "}");
+    }
+    return messages;
+}
+
+}  // namespace
+
+TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_shipped_plugin("sensor_csv");
+    const auto database = host.dir() / "e2e.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string()));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [sensor_csv]", 20s));
+
+    JetStreamClient client(nats.url());
+    client.publish_many("sensors.readings.lab", sensor_lines(500));
+    REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM readings") == 500; },
+                       60s));
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM readings WHERE humidity IS NULL") == 100);
+    CHECK(sqlite_int64(database, "SELECT ts FROM readings WHERE device_id = 'dev-3' ORDER BY ts "
+                                 "LIMIT 1") == 1700000003);
+    CHECK(sqlite_int64(database, "SELECT CAST(temperature * 10 AS INTEGER) FROM readings WHERE "
+                                 "ts = 1700000013") == 265);
+
+    REQUIRE(host.terminate() == 0);
+    const ConsumerStats stats = client.consumer_info("TEST", "nomnom-sensor_csv");
+    CHECK(stats.num_pending == 0);
+    CHECK(stats.num_ack_pending == 0);
+}
+
+TEST_CASE("sensor_csv and test_kv rows land in PostgreSQL; republishing duplicates nothing",
+          "[e2e][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    HostHarness host;
+    host.add_shipped_plugin("sensor_csv");
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), pg.url(), R"(
+[plugins.test_kv]
+workers = 2
+batch_size = 64
+[plugins.test_kv.config]
+note_prefix = "from-config"
+)"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 2 plugin(s) running", 20s));
+
+    JetStreamClient client(nats.url());
+    client.publish_many("sensors.readings.lab", sensor_lines(300));
+    client.publish_many("test.kv.a", kv_messages(1000));
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 1000; }, 60s));
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM readings") == 300; },
+                       60s));
+    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 999 * 1000 / 2);
+    CHECK(pg.query_int64("SELECT count(*) FROM kv WHERE note = 'from-config'") == 1000);
+    CHECK(pg.query_int64("SELECT count(*) FROM readings WHERE humidity IS NULL") == 60);
+
+    // The same payloads again (new stream messages): upserts, not new rows.
+    client.publish_many("test.kv.a", kv_messages(1000, 5));
+    REQUIRE(eventually(
+        [&] { return pg.query_int64("SELECT sum(v) FROM kv") == 999 * 1000 / 2 + 5 * 1000; },
+        60s));
+    CHECK(pg.query_int64("SELECT count(*) FROM kv") == 1000);
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("several messages with the same key in one batch apply in stream order",
+          "[e2e][postgresql][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    std::vector<std::string> updates;
+    for (int v = 1; v <= 50; ++v) {
+        updates.push_back(R"({"k":"same","v":)" + std::to_string(v) + "}");
+        updates.push_back(R"({"k":"other-)" + std::to_string(v % 3) + R"(","v":)" +
+                          std::to_string(v) + "}");
+    }
+    client.publish_many("test.kv.same", updates);
+
+    PgTestDb pg;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto sqlite = host.dir() / "order.db";
+    SECTION("postgresql") {
+        host.write_config(test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 500\n"));
+        host.start();
+        REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+        REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 4; }, 30s));
+        REQUIRE(eventually(
+            [&] { return pg.query_int64("SELECT v FROM kv WHERE k = 'same'") == 50; }, 30s));
+        CHECK(pg.query_int64("SELECT v FROM kv WHERE k = 'other-0'") == 48);
+        CHECK(pg.query_int64("SELECT v FROM kv WHERE k = 'other-1'") == 49);
+    }
+    SECTION("sqlite") {
+        host.write_config(test_config(nats.url(), "sqlite:" + sqlite.string(),
+                                      "[plugins.test_kv]\nbatch_size = 500\n"));
+        host.start();
+        REQUIRE(eventually(
+            [&] { return sqlite_int64(sqlite, "SELECT v FROM kv WHERE k = 'same'") == 50; }, 30s));
+        CHECK(sqlite_int64(sqlite, "SELECT count(*) FROM kv") == 4);
+        CHECK(sqlite_int64(sqlite, "SELECT v FROM kv WHERE k = 'other-2'") == 50);
+    }
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("a persist plugin's SQL runs inside the host's transaction", "[e2e][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    HostHarness host;
+    host.add_test_plugin("test_kv_persist");
+    host.write_config(test_config(nats.url(), pg.url()));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv_persist]", 20s));
+    JetStreamClient client(nats.url());
+    client.publish_many("test.kvp.x", kv_messages(20));
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kvp") == 20; }, 30s));
+    client.publish("test.kvp.x", R"({"k":"key-3","v":7})");
+    // The plugin's ON CONFLICT clause adds 1000: proof that its SQL, not the host's, ran.
+    REQUIRE(eventually(
+        [&] { return pg.query_int64("SELECT v FROM kvp WHERE k = 'key-3'") == 1007; }, 30s));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("the original nomnom envelope format is unwrapped", "[e2e][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "envelope.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(), R"(
+[plugins.test_kv]
+format = "envelope"
+subjects = ["messages.ingest.>"]
+)"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("messages.ingest.Kv",
+                   R"({"message_id":"6f1c","body":"{\"k\":\"env\",\"v\":42}","entity_type":"Kv",)"
+                   R"("received_at":"2025-11-09T21:27:00.123Z","retry_count":0,"source":null})");
+    client.publish("messages.ingest.Kv", R"({"message_id":"broken","entity_type":"Kv"})");
+    REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='env'") == 42; },
+                       30s));
+    REQUIRE(host.wait_log("envelope has no string field \"body\"", 10s));
+    REQUIRE(host.terminate() == 0);
+}

@@ -1,0 +1,196 @@
+// Crashes, redelivery, retries and shutdown: count rows afterwards, nothing lost, nothing twice.
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+
+#include "host_harness.hpp"
+#include "support/nats_server.hpp"
+#include "support/pg_test_db.hpp"
+
+using namespace nomnom::testing;
+
+namespace {
+
+std::vector<std::string> kv_messages(int count) {
+    std::vector<std::string> messages;
+    for (int i = 0; i < count; ++i) {
+        messages.push_back(R"({"k":"key-)" + std::to_string(i) + R"(","v":)" +
+                           std::to_string(i) + "}");
+    }
+    return messages;
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 between commit and ack: redelivered messages duplicate no row",
+          "[faults][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    client.publish_many("test.kv.crash", kv_messages(400));
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 100\n"));
+    host.start({{"NOMNOM_FAILPOINT", "after_commit"}});
+    // The failpoint SIGKILLs the host right after its first commit, before any ack.
+    const auto crashed = host.process().wait_exit(30s);
+    REQUIRE(crashed == 128 + SIGKILL);
+    const int64_t committed = pg.query_int64("SELECT count(*) FROM kv");
+    REQUIRE(committed > 0);
+    REQUIRE(committed <= 100);
+
+    host.start();
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 400; }, 60s));
+    REQUIRE(eventually(
+        [&] { return client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending == 0; }, 30s));
+    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 399 * 400 / 2);
+    CHECK(host.log_contains("---- start 2 ----"));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("kill -9 at a random point under load loses and duplicates nothing",
+          "[faults][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    client.publish_many("test.kv.load", kv_messages(5000));
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 50\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") > 200; }, 60s));
+    host.process().kill9();
+    const int64_t before_restart = pg.query_int64("SELECT count(*) FROM kv");
+    INFO("rows when killed: " << before_restart);
+    host.start();
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 5000; }, 120s));
+    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 4999LL * 5000 / 2);
+    REQUIRE(host.terminate() == 0);
+    const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");
+    CHECK(stats.num_pending == 0);
+    CHECK(stats.num_ack_pending == 0);
+}
+
+TEST_CASE("SIGTERM drains: exit 0, nothing left unacked, the rest picked up on restart",
+          "[faults][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    client.publish_many("test.kv.drain", kv_messages(20000));
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "drain.db";
+    host.write_config(
+        test_config(nats.url(), "sqlite:" + database.string(), "[plugins.test_kv]\nbatch_size = 20\n"));
+    host.start();
+    REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") > 0; }, 30s));
+    REQUIRE(host.terminate() == 0);
+    CHECK(host.log_contains("drained"));
+    const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");
+    CHECK(stats.num_ack_pending == 0);
+    const int64_t persisted = sqlite_int64(database, "SELECT count(*) FROM kv");
+    // Everything the consumer moved past was persisted: nothing in flight was dropped.
+    CHECK(static_cast<uint64_t>(persisted) == 20000 - stats.num_pending);
+
+    host.start();
+    REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") == 20000; },
+                       120s));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("RETRY redelivers after the back-off delay, then persists", "[faults][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "retry.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nbackoff_ms = [1500]\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    JetStreamClient client(nats.url());
+    const auto published = std::chrono::steady_clock::now();
+    client.publish("test.kv.retry", R"({"k":"r","v":9,"action":"retry_until","until":3})");
+    REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='r'") == 9; },
+                       30s));
+    const auto elapsed = std::chrono::steady_clock::now() - published;
+    // Two naks with 1500 ms +-20% each before the third delivery succeeds.
+    CHECK(elapsed >= std::chrono::milliseconds(2 * 1200));
+    CHECK(host.log_contains("retry requested (delivery 1 of 3)"));
+    CHECK(host.log_contains("retry requested (delivery 2 of 3)"));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("a message that keeps asking for RETRY is dead-lettered at max_deliver",
+          "[faults][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "exhaust.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nmax_deliver = 2\nbackoff_ms = [100]\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.retry", R"({"k":"x","v":1,"action":"retry_until","until":10})");
+    REQUIRE(host.wait_log("dead-lettered (retries_exhausted): after 2 deliveries", 30s));
+    REQUIRE(eventually(
+        [&] { return client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending == 0; }, 10s));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("INVALID and database-rejected messages are set aside, the rest commits",
+          "[faults][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    // A CHECK the plugin knows nothing about: the database refuses negative values.
+    pg.exec("CREATE TABLE kv (k TEXT NOT NULL, v BIGINT NOT NULL CHECK (v >= 0), note TEXT, "
+            "UNIQUE (k))");
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    std::vector<std::string> messages;
+    for (int i = 0; i < 200; ++i) {
+        if (i % 50 == 7) {
+            messages.push_back(R"({"k":"neg-)" + std::to_string(i) + R"(","v":-1})");
+        } else if (i % 50 == 21) {
+            messages.push_back(R"({"k":"bad", "v": )");
+        } else if (i % 50 == 33) {
+            messages.push_back(R"({"k":"typed","v":1,"action":"bad_type"})");
+        } else {
+            messages.push_back(R"({"k":"ok-)" + std::to_string(i) + R"(","v":)" +
+                               std::to_string(i) + "}");
+        }
+    }
+    client.publish_many("test.kv.mixed", messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 200\n"));
+    host.start();
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 188; }, 60s));
+    REQUIRE(eventually(
+        [&] {
+            const auto stats = client.consumer_info("TEST", "nomnom-test_kv");
+            return stats.num_ack_pending == 0 && stats.num_pending == 0;
+        },
+        30s));
+    const std::string log = host.log();
+    auto occurrences = [&](const std::string& needle) {
+        size_t count = 0;
+        for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1))
+            ++count;
+        return count;
+    };
+    CHECK(occurrences("dead-lettered (data)") == 4);
+    CHECK(occurrences("violates check constraint") == 4);
+    CHECK(occurrences("is not valid JSON") == 4);
+    CHECK(occurrences("is i64, plugin wrote text") == 4);
+    CHECK(pg.query_int64("SELECT count(*) FROM kv WHERE k LIKE 'neg-%'") == 0);
+    REQUIRE(host.terminate() == 0);
+}

@@ -1,0 +1,126 @@
+#include "host_harness.hpp"
+
+#include <sqlite3.h>
+
+#include <csignal>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace nomnom::testing {
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return condition();
+}
+
+HostHarness::HostHarness()
+    : dir_("nomnom-host"),
+      plugins_(dir_.path() / "plugins"),
+      config_(dir_.path() / "worker.toml"),
+      log_(dir_.path() / "host.log") {
+    std::filesystem::create_directory(plugins_);
+    std::filesystem::permissions(plugins_, std::filesystem::perms(0755));
+    std::filesystem::permissions(dir_.path(), std::filesystem::perms(0755));
+}
+
+void HostHarness::add_plugin(const std::filesystem::path& file) {
+    const auto target = plugins_ / file.filename();
+    std::filesystem::copy_file(file, target, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::permissions(target, std::filesystem::perms(0755));
+}
+
+void HostHarness::add_test_plugin(const std::string& name) {
+    add_plugin(std::filesystem::path(NOMNOM_TEST_PLUGINS_DIR) / (name + ".so"));
+}
+
+void HostHarness::add_shipped_plugin(const std::string& name) {
+    add_plugin(std::filesystem::path(NOMNOM_PLUGINS_BUILD_DIR) / (name + ".so"));
+}
+
+void HostHarness::write_config(const std::string& toml) {
+    std::ofstream(config_) << toml;
+}
+
+void HostHarness::start(const Process::Env& env) {
+    ++starts_;
+    // Each start appends to the same log so a test sees the whole history.
+    std::ofstream(log_, std::ios::app) << "---- start " << starts_ << " ----\n";
+    process_ = Process();
+    process_.start({NOMNOM_HOST_BIN, "--config", config_.string()}, env, log_);
+}
+
+std::optional<int> HostHarness::terminate(std::chrono::milliseconds timeout) {
+    if (!process_.running()) return process_.wait_exit(0ms);
+    process_.signal(SIGTERM);
+    return process_.wait_exit(timeout);
+}
+
+std::string HostHarness::log() const {
+    std::ifstream in(log_);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+bool HostHarness::log_contains(const std::string& text) const {
+    return log().find(text) != std::string::npos;
+}
+
+bool HostHarness::wait_log(const std::string& text, std::chrono::milliseconds timeout) {
+    return eventually([&] { return log_contains(text); }, timeout);
+}
+
+std::pair<int, std::string> HostHarness::run_cli(const std::vector<std::string>& args) {
+    const auto output = dir_.path() / "cli.log";
+    std::filesystem::remove(output);
+    std::vector<std::string> argv{NOMNOM_HOST_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process cli;
+    cli.start(argv, {}, output);
+    const auto code = cli.wait_exit(30s);
+    std::ifstream in(output);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return {code.value_or(-1), text.str()};
+}
+
+std::string test_config(const std::string& nats_url, const std::string& database_url,
+                        const std::string& extra) {
+    return "[nats]\nurl = \"" + nats_url +
+           "\"\n"
+           "[stream]\nname = \"TEST\"\nsubjects = [\"test.>\", \"sensors.>\", "
+           "\"messages.ingest.>\"]\n"
+           "[database]\nurl = \"" +
+           database_url +
+           "\"\npool_size = 2\n"
+           "[consumer]\nmax_wait_ms = 200\nbackoff_ms = [200]\nack_wait_ms = 5000\n" +
+           extra;
+}
+
+int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql) {
+    sqlite3* connection = nullptr;
+    if (sqlite3_open_v2(database.c_str(), &connection, SQLITE_OPEN_READONLY, nullptr) !=
+        SQLITE_OK) {
+        sqlite3_close(connection);
+        return -1;
+    }
+    sqlite3_busy_timeout(connection, 5000);
+    sqlite3_stmt* statement = nullptr;
+    int64_t value = -1;
+    if (sqlite3_prepare_v2(connection, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW) {
+        value = sqlite3_column_int64(statement, 0);
+    }
+    sqlite3_finalize(statement);
+    sqlite3_close(connection);
+    return value;
+}
+
+}  // namespace nomnom::testing

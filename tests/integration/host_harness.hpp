@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace nomnom::testing {
+
+using namespace std::chrono_literals;
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// A nomnom-host process with its own config, plugins directory and log file.
+class HostHarness {
+public:
+    HostHarness();
+
+    // Copies a built plugin (from the test plugins or the shipped plugins build directory)
+    // into this host's plugins directory with safe permissions.
+    void add_test_plugin(const std::string& name);
+    void add_shipped_plugin(const std::string& name);
+    void write_config(const std::string& toml);
+    const std::filesystem::path& config_path() const { return config_; }
+    const std::filesystem::path& plugins_dir() const { return plugins_; }
+    const std::filesystem::path& dir() const { return dir_.path(); }
+
+    void start(const Process::Env& env = {});
+    // SIGTERM, then the exit code (nullopt when it did not exit in time).
+    std::optional<int> terminate(std::chrono::milliseconds timeout = 20s);
+    Process& process() { return process_; }
+
+    std::string log() const;
+    bool log_contains(const std::string& text) const;
+    bool wait_log(const std::string& text, std::chrono::milliseconds timeout);
+
+    // Runs nomnom-host with extra arguments to completion; returns exit code and output.
+    std::pair<int, std::string> run_cli(const std::vector<std::string>& args);
+
+private:
+    void add_plugin(const std::filesystem::path& file);
+
+    TempDir dir_;
+    std::filesystem::path plugins_;
+    std::filesystem::path config_;
+    std::filesystem::path log_;
+    Process process_;
+    int starts_ = 0;
+};
+
+// worker.toml for tests: the given NATS url and database, one stream "TEST" on subjects
+// test.> and sensors.>, short waits and back-off; `extra` is appended verbatim.
+std::string test_config(const std::string& nats_url, const std::string& database_url,
+                        const std::string& extra = "");
+
+int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql);
+
+}  // namespace nomnom::testing

@@ -1,0 +1,116 @@
+// Plugin loading as an operator sees it: bad plugins are refused with the reason while the good
+// ones run; a FATAL plugin stops alone; --check-config and config errors.
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include "host_harness.hpp"
+#include "support/nats_server.hpp"
+#include "support/pg_test_db.hpp"
+
+using namespace nomnom::testing;
+
+TEST_CASE("bad plugins are refused with the reason, the good one keeps running",
+          "[plugins][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    for (const char* name : {"test_kv", "test_bad_major", "test_no_symbol", "test_bad_descriptor",
+                             "test_kv_persist"}) {
+        host.add_test_plugin(name);
+    }
+    // A plugin file others could have replaced is never loaded.
+    std::filesystem::copy_file(std::filesystem::path(NOMNOM_PLUGINS_BUILD_DIR) / "sensor_csv.so",
+                               host.plugins_dir() / "world_writable.so");
+    ::chmod((host.plugins_dir() / "world_writable.so").c_str(), 0666);
+    const auto database = host.dir() / "refusals.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(), R"(
+[plugins.test_kv_persist.config]
+fail_create = true
+)"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv], 5 refused", 20s));
+    CHECK(host.log_contains("test_bad_major.so refused: plugin ABI major 2, host supports 1"));
+    CHECK(host.log_contains("test_no_symbol.so refused: missing entry symbol nomnom_plugin_v1"));
+    CHECK(host.log_contains(
+        "test_bad_descriptor.so refused: table 'defective': conflict key 'missing_col' is not one of its "
+        "columns"));
+    CHECK(host.log_contains(
+        "test_kv_persist.so refused: create failed: fail_create requested by config"));
+    CHECK(host.log_contains("world_writable.so is writable by group or others (mode 666)"));
+
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.alive", R"({"k":"alive","v":1})");
+    REQUIRE(eventually(
+        [&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='alive'") == 1; }, 30s));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("a FATAL plugin stops its consumer only; its message stays in JetStream",
+          "[plugins][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.add_test_plugin("test_kv_persist");
+    host.write_config(test_config(nats.url(), pg.url()));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 2 plugin(s) running", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.f", R"({"k":"doomed","action":"fatal"})");
+    REQUIRE(host.wait_log("[plugin=test_kv] FATAL: action=fatal requested", 20s));
+    client.publish("test.kvp.f", R"({"k":"still","v":5})");
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kvp") == 1; }, 30s));
+    // Not acked, not terminated: the message waits for a fixed plugin.
+    const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");
+    CHECK(stats.num_pending + static_cast<uint64_t>(stats.num_ack_pending) == 1);
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("auto_migrate off: the host names the missing tables and refuses the plugin",
+          "[plugins][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    pg.exec("CREATE TABLE kvp (k TEXT PRIMARY KEY, v BIGINT)");
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.add_test_plugin("test_kv_persist");
+    std::string config = test_config(nats.url(), pg.url());
+    config.replace(config.find("pool_size = 2"), 13, "pool_size = 2\nauto_migrate = false");
+    host.write_config(config);
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 0 plugin(s) running", 20s));
+    CHECK(host.log_contains("database lacks table kv (auto_migrate is off: create them first)"));
+    CHECK(host.log_contains("database lacks column kvp.note"));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("--check-config validates config and plugins without consuming", "[plugins][cli]") {
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config("nats://127.0.0.1:1", "sqlite:check.db"));
+    auto [code, output] = host.run_cli({"--config", host.config_path().string(), "--check-config"});
+    CHECK(code == 0);
+    CHECK(output.find("test_kv 1.0.0 (subjects [test.kv.>], tables [kv], host upsert)") !=
+          std::string::npos);
+
+    host.add_test_plugin("test_bad_major");
+    std::tie(code, output) =
+        host.run_cli({"--config", host.config_path().string(), "--check-config"});
+    CHECK(code == 1);
+    CHECK(output.find("REFUSED: plugin ABI major 2, host supports 1") != std::string::npos);
+}
+
+TEST_CASE("config errors name the file, line and key", "[plugins][cli]") {
+    HostHarness host;
+    host.write_config("[nats]\nurl = \"nats://127.0.0.1:4222\"\n\n[database]\npool_size = \"four\"\n");
+    auto [code, output] = host.run_cli({"--config", host.config_path().string()});
+    CHECK(code == 2);
+    CHECK(output.find("worker.toml:5: database.pool_size: expected an integer, found a string") !=
+          std::string::npos);
+
+    host.write_config("[nats]\nurll = \"nats://x\"\n");
+    std::tie(code, output) = host.run_cli({"--config", host.config_path().string()});
+    CHECK(code == 2);
+    CHECK(output.find("worker.toml:2: nats.urll: unknown key") != std::string::npos);
+}

@@ -1,0 +1,124 @@
+/*
+ * The parse shared by test_kv and test_kv_persist: one JSON object per message, with an "action"
+ * field that makes the plugin fail in each way the host must handle.
+ */
+#ifndef NOMNOM_TESTS_KV_PLUGIN_HPP
+#define NOMNOM_TESTS_KV_PLUGIN_HPP
+
+#include <nomnom/plugin.hpp>
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace kv {
+
+enum : std::uint32_t { col_k = 0, col_v = 1, col_note = 2 };
+
+inline constexpr std::array columns{
+    nomnom::column("k", NOMNOM_TYPE_TEXT, nomnom::Nullable::no),
+    nomnom::column("v", NOMNOM_TYPE_I64, nomnom::Nullable::no),
+    nomnom::column("note", NOMNOM_TYPE_TEXT, nomnom::Nullable::yes),
+};
+inline constexpr std::array<const char*, 1> conflict_keys{"k"};
+
+inline std::string_view string_of(const rapidjson::Value& value) {
+    return {value.GetString(), value.GetStringLength()};
+}
+
+inline const rapidjson::Value* member(const rapidjson::Value& object, const char* name) {
+    const auto it = object.FindMember(name);
+    return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+inline std::optional<std::string_view> optional_string(const rapidjson::Value& object,
+                                                       const char* name) {
+    const rapidjson::Value* value = member(object, name);
+    if (value == nullptr) return std::nullopt;
+    if (!value->IsString())
+        throw nomnom::Invalid(std::string("field '") + name + "' is not a string");
+    return string_of(*value);
+}
+
+inline std::int64_t required_int(const rapidjson::Value& object, const char* name) {
+    const rapidjson::Value* value = member(object, name);
+    if (value == nullptr || !value->IsInt64()) {
+        throw nomnom::Invalid(std::string("field '") + name + "' is missing or not an integer");
+    }
+    return value->GetInt64();
+}
+
+inline rapidjson::Document parse_object(std::string_view json, std::string_view what) {
+    rapidjson::Document doc;
+    doc.Parse(json.data(), json.size());
+    if (doc.HasParseError()) {
+        throw nomnom::Invalid(std::string(what) + " is not valid JSON at offset " +
+                              std::to_string(doc.GetErrorOffset()) + ": " +
+                              rapidjson::GetParseError_En(doc.GetParseError()));
+    }
+    if (!doc.IsObject()) throw nomnom::Invalid(std::string(what) + " is not a JSON object");
+    return doc;
+}
+
+class Parser {
+  public:
+    Parser(const nomnom_host_api&, std::string_view config_json) {
+        const rapidjson::Document config = parse_object(config_json, "config");
+        if (const rapidjson::Value* fail = member(config, "fail_create"); fail && fail->IsTrue()) {
+            throw std::runtime_error("fail_create requested by config");
+        }
+        if (const auto prefix = optional_string(config, "note_prefix")) {
+            note_prefix_ = std::string(*prefix);
+        }
+    }
+
+    nomnom_status parse(const nomnom_message& message, nomnom::RowWriter& out) {
+        const rapidjson::Document doc = parse_object(nomnom::view(message.payload), "payload");
+
+        // invalid and fatal act before the row fields are read, so a test can trigger them with
+        // a payload that holds nothing else.
+        const std::string_view action = optional_string(doc, "action").value_or("ok");
+        if (action == "invalid") throw nomnom::Invalid("action=invalid requested");
+        if (action == "fatal") throw nomnom::Fatal("action=fatal requested");
+        if (action == "retry_until") {
+            const std::int64_t until = required_int(doc, "until");
+            if (std::cmp_less(message.delivery_count, until)) {
+                throw nomnom::Retry("retry requested (delivery " +
+                                    std::to_string(message.delivery_count) + " of " +
+                                    std::to_string(until) + ")");
+            }
+        } else if (action != "ok" && action != "bad_type") {
+            throw nomnom::Invalid("unknown action '" + std::string(action) + "'");
+        }
+
+        const std::optional<std::string_view> k = optional_string(doc, "k");
+        if (!k) throw nomnom::Invalid("field 'k' is missing");
+        const std::int64_t v = required_int(doc, "v");
+        std::optional<std::string_view> note = optional_string(doc, "note");
+        if (!note && note_prefix_) note = *note_prefix_;
+
+        out.begin(0).put(col_k, *k);
+        if (action == "bad_type") {
+            // The wrong type on purpose: the host must refuse it even though parse says OK.
+            out.put(col_v, std::string_view("not an integer"));
+        } else {
+            out.put(col_v, v);
+        }
+        out.put(col_note, note).end();
+        return NOMNOM_OK;
+    }
+
+  private:
+    std::optional<std::string> note_prefix_;
+};
+
+}  // namespace kv
+
+#endif

@@ -1,0 +1,36 @@
+#include "kv_plugin.hpp"
+
+namespace {
+
+constexpr std::array<const char*, 1> subjects{"test.kvp.>"};
+constexpr std::array tables{nomnom::table("kvp", kv::columns, kv::conflict_keys)};
+
+// On a conflict the +1000 shows that this SQL ran, not the host's own upsert.
+constexpr const char* upsert_sql =
+    "INSERT INTO kvp (k, v, note) VALUES ($1, $2, $3) "
+    "ON CONFLICT (k) DO UPDATE SET v = excluded.v + 1000, note = excluded.note";
+
+struct TestKvPersist : kv::Parser {
+    using kv::Parser::Parser;
+
+    static constexpr nomnom::PluginInfo info{
+        .name = "test_kv_persist",
+        .version = "1.0.0",
+        .subjects = subjects,
+        .tables = tables,
+        .threading = NOMNOM_THREADING_INSTANCE_PER_THREAD,
+    };
+
+    nomnom_status persist(nomnom::Database& db, const nomnom::Rows& rows) {
+        for (std::uint64_t row = 0; row < rows.count(0); ++row) {
+            const std::array params{rows.get(0, row, kv::col_k), rows.get(0, row, kv::col_v),
+                                    rows.get(0, row, kv::col_note)};
+            db.execute(upsert_sql, params);
+        }
+        return NOMNOM_OK;
+    }
+};
+
+}  // namespace
+
+NOMNOM_PLUGIN(TestKvPersist)

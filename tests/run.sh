@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The project's test command (CI runs it through .ci/run): installs the Debian dependencies,
+# builds into build/, starts a throwaway PostgreSQL cluster and runs ctest against it.
+# Extra arguments go to ctest, e.g. `tests/run.sh -R e2e`.
+# CMAKE_BUILD_TYPE (default RelWithDebInfo) and NOMNOM_CMAKE_ARGS tune the configure step.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+bash scripts/deps.sh
+
+read -r -a extra_cmake_args <<<"${NOMNOM_CMAKE_ARGS:-}"
+cmake -S . -B build -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
+    "${extra_cmake_args[@]}"
+cmake --build build -j"$(nproc)"
+
+# Under /tmp rather than $TMPDIR: the postgres OS user must reach it, and the unix socket path
+# inside it has to stay short.
+PG_DIR=$(mktemp -d /tmp/nomnom-pg.XXXXXX)
+ctest_pid=""
+cleanup() {
+    bash scripts/pg-test-cluster.sh stop "$PG_DIR" || true
+    rm -rf "$PG_DIR"
+}
+# ctest ignores SIGTERM while tests run, so the whole ctest process group gets it, and SIGKILL
+# for whatever is left after 10 s.
+stop_ctest() {
+    [[ -n "$ctest_pid" ]] || return 0
+    kill -TERM -- "-$ctest_pid" 2>/dev/null || return 0
+    local state
+    for ((i = 0; i < 50; i++)); do
+        state=$(cut -d' ' -f3 "/proc/$ctest_pid/stat" 2>/dev/null || true)
+        [[ -z "$state" || "$state" == Z ]] && break
+        sleep 0.2
+    done
+    kill -KILL -- "-$ctest_pid" 2>/dev/null || true
+    wait "$ctest_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'stop_ctest; exit 130' INT
+trap 'stop_ctest; exit 143' TERM
+
+NOMNOM_TEST_PG_URL=$(bash scripts/pg-test-cluster.sh start "$PG_DIR")
+export NOMNOM_TEST_PG_URL
+echo "run.sh: PostgreSQL test cluster at $NOMNOM_TEST_PG_URL"
+
+# In the background because bash runs traps only after a foreground child exits; in its own
+# process group (set -m) so that stop_ctest reaches the tests and their servers too.
+set -m
+ctest --test-dir build --output-on-failure -j2 --timeout 600 "$@" </dev/null &
+ctest_pid=$!
+set +m
+
+status=0
+wait "$ctest_pid" || status=$?
+exit "$status"

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nomnom::testing {
+
+// A fresh, uniquely named database on the server given by NOMNOM_TEST_PG_URL (set by
+// tests/run.sh), dropped again on destruction.
+class PgTestDb {
+  public:
+    using Rows = std::vector<std::vector<std::optional<std::string>>>;
+
+    // Throws std::runtime_error when NOMNOM_TEST_PG_URL is unset or the database cannot be made.
+    PgTestDb();
+    ~PgTestDb();
+    PgTestDb(const PgTestDb&) = delete;
+    PgTestDb& operator=(const PgTestDb&) = delete;
+
+    // The URL of the new database, in the form of NOMNOM_TEST_PG_URL.
+    const std::string& url() const { return url_; }
+    const std::string& name() const { return name_; }
+
+    // Runs one or more statements, discarding any rows.
+    void exec(const std::string& sql);
+    // The single non-NULL value of a one-row, one-column result.
+    std::int64_t query_int64(const std::string& sql);
+    // Every row as text, NULL as nullopt.
+    Rows query_rows(const std::string& sql);
+
+  private:
+    PGresult* run(const std::string& sql);
+
+    std::string base_url_;
+    std::string name_;
+    std::string url_;
+    PGconn* connection_ = nullptr;
+};
+
+}  // namespace nomnom::testing

@@ -1,0 +1,68 @@
+#include <catch2/catch.hpp>
+
+#include "batch_writer.hpp"
+#include "database.hpp"
+#include "native_db.hpp"
+#include "support/temp_dir.hpp"
+
+namespace {
+
+const nomnom_column kColumns[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 0},
+                                  {sizeof(nomnom_column), "order", NOMNOM_TYPE_I64, 0},
+                                  {sizeof(nomnom_column), "note", NOMNOM_TYPE_TEXT, 1}};
+const char* const kKeys[] = {"k"};
+const nomnom_table kTable{sizeof(nomnom_table), "kv", kColumns, 3, kKeys, 1};
+
+void add_row(nomnom::RowBatch& batch, uint32_t message, const std::string& key, int64_t value) {
+    const nomnom_host_api& api = *nomnom::host_api();
+    batch.begin_message(message);
+    api.begin_row(batch.as_sink(), 0);
+    api.put_text(batch.as_sink(), 0, key.data(), key.size());
+    api.put_i64(batch.as_sink(), 1, value);
+    api.put_text(batch.as_sink(), 2, "tab\there\nnewline", 16);
+    api.end_row(batch.as_sink());
+}
+
+}  // namespace
+
+TEST_CASE("derived DDL quotes identifiers and declares the conflict key", "[db]") {
+    CHECK(nomnom::derive_ddl(kTable, nomnom::Dialect::Postgres) ==
+          R"(CREATE TABLE IF NOT EXISTS "kv" ("k" TEXT NOT NULL, "order" BIGINT NOT NULL, )"
+          R"("note" TEXT, UNIQUE ("k")))");
+    CHECK(nomnom::redact_url("postgresql://u:secret@h/db") == "postgresql://u:***@h/db");
+}
+
+TEST_CASE("SQLite upsert: repeated keys in a batch end with the last value", "[db][sqlite]") {
+    nomnom::testing::TempDir dir;
+    nomnom::DatabaseConfig config;
+    config.url = "sqlite:" + (dir.path() / "t.db").string();
+    config.pool_size = 1;
+    nomnom::Database database(config);
+    nomnom_plugin_descriptor d{};
+    d.tables = &kTable;
+    d.table_count = 1;
+    database.prepare_tables(d, true);
+
+    nomnom::RowBatch batch(d);
+    for (uint32_t m = 0; m < 10; ++m) add_row(batch, m, m % 2 ? "odd" : "even", m);
+    {
+        nomnom::DbLease lease(database);
+        lease.begin();
+        nomnom::write_batch(lease, batch);
+        lease.commit();
+        // Redelivery of the same batch changes nothing.
+        lease.begin();
+        nomnom::write_batch(lease, batch);
+        lease.commit();
+    }
+    nomnom::DbLease lease(database);
+    int count = 0;
+    lease.session() << "SELECT count(*) FROM kv", soci::into(count);
+    CHECK(count == 2);
+    long long odd = 0;
+    lease.session() << "SELECT \"order\" FROM kv WHERE k = 'odd'", soci::into(odd);
+    CHECK(odd == 9);
+    std::string note;
+    lease.session() << "SELECT note FROM kv WHERE k = 'even'", soci::into(note);
+    CHECK(note == "tab\there\nnewline");
+}

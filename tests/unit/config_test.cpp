@@ -1,0 +1,106 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "config.hpp"
+
+using nomnom::ConfigError;
+using nomnom::parse_worker_config;
+
+namespace {
+
+std::string error_of(const std::string& toml) {
+    try {
+        parse_worker_config(toml, "/etc/nomnom/worker.toml");
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("defaults and relative paths resolve against the config file", "[config]") {
+    const auto config = parse_worker_config("", "/etc/nomnom/worker.toml");
+    CHECK(config.nats.url == "nats://127.0.0.1:4222");
+    CHECK(config.database.url == "sqlite:/etc/nomnom/nomnom.db");
+    CHECK(config.plugins_dir == "/etc/nomnom/plugins");
+    CHECK(config.consumer_defaults.batch_size == 256);
+}
+
+TEST_CASE("every section is read, per-plugin settings inherit [consumer]", "[config]") {
+    const auto config = parse_worker_config(R"(
+[nats]
+url = "nats://n:4222"
+user = "u"
+password = "p"
+[nats.tls]
+enabled = true
+ca_file = "/ca.pem"
+[stream]
+name = "S"
+subjects = ["a.>"]
+create = false
+[consumer]
+batch_size = 100
+backoff_ms = [10, 20]
+format = "envelope"
+[database]
+url = "postgresql://u:secret@db/x"
+pool_size = 8
+auto_migrate = false
+[plugins]
+dir = "/opt/plugins"
+[plugins.orders]
+workers = 3
+[plugins.orders.config]
+mode = "strict"
+limits = [1, 2]
+nested = { flag = true }
+[log]
+level = "debug"
+format = "json"
+)",
+                                            "/w.toml");
+    CHECK(config.nats.tls.enabled);
+    CHECK(config.stream.subjects == std::vector<std::string>{"a.>"});
+    CHECK_FALSE(config.stream.create);
+    CHECK(config.database.pool_size == 8);
+    CHECK(config.plugins_dir == "/opt/plugins");
+    const auto orders = config.settings_for("orders");
+    CHECK(orders.consumer.workers == 3);
+    CHECK(orders.consumer.batch_size == 100);
+    CHECK(orders.consumer.format == nomnom::PayloadFormat::Envelope);
+    CHECK(orders.config_json == R"({"limits":[1,2],"mode":"strict","nested":{"flag":true}})");
+    CHECK(config.settings_for("other").config_json == "{}");
+    CHECK(config.log.format == "json");
+}
+
+TEST_CASE("errors name the line and the key", "[config]") {
+    CHECK(error_of("[nats]\nurl = 5\n") ==
+          "/etc/nomnom/worker.toml:2: nats.url: expected a string, found an integer");
+    CHECK(error_of("[database]\nurl = \"mysql://x\"\n") ==
+          "/etc/nomnom/worker.toml:2: database.url: expected sqlite:PATH or postgresql://..., "
+          "got 'mysql://x'");
+    CHECK(error_of("[consumer]\nbatch_size = 0\n") ==
+          "/etc/nomnom/worker.toml:2: consumer.batch_size: value 0 is out of range [1, 100000]");
+    CHECK(error_of("[plugins.x]\nbatchsize = 3\n") ==
+          "/etc/nomnom/worker.toml:2: plugins.x.batchsize: unknown key");
+    CHECK(error_of("[log]\nformat = \"xml\"\n") ==
+          "/etc/nomnom/worker.toml:2: log.format: 'xml' is not one of: text, json");
+    CHECK(error_of("[nats\n").starts_with("/etc/nomnom/worker.toml:1:"));
+    CHECK(error_of("surprise = 1\n") == "/etc/nomnom/worker.toml:1: surprise: unknown key");
+}
+
+TEST_CASE("${ENV} expansion, with defaults, fails naming the variable", "[config]") {
+    ::setenv("NOMNOM_TEST_PASSWORD", "s3cret", 1);
+    ::unsetenv("NOMNOM_TEST_UNSET");
+    const auto config = parse_worker_config(
+        "[nats]\npassword = \"${NOMNOM_TEST_PASSWORD}\"\nuser = \"${NOMNOM_TEST_UNSET:-anon}\"\n",
+        "/w.toml");
+    CHECK(config.nats.password == "s3cret");
+    CHECK(config.nats.user == "anon");
+    CHECK(error_of("[nats]\ntoken = \"${NOMNOM_TEST_UNSET}\"\n") ==
+          "/etc/nomnom/worker.toml:2: nats.token: nats.token: environment variable "
+          "NOMNOM_TEST_UNSET is not set");
+}

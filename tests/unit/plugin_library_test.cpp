@@ -1,0 +1,115 @@
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "plugin_library.hpp"
+#include "support/temp_dir.hpp"
+
+using nomnom::PluginLibrary;
+using nomnom::PluginRefused;
+
+namespace {
+
+// A private plugins directory with safe permissions holding copies of the named test plugins.
+std::filesystem::path stage(const nomnom::testing::TempDir& dir,
+                            std::initializer_list<const char*> names) {
+    const auto plugins = dir.path() / "plugins";
+    std::filesystem::create_directory(plugins);
+    ::chmod(dir.path().c_str(), 0755);
+    ::chmod(plugins.c_str(), 0755);
+    for (const char* name : names) {
+        const auto target = plugins / (std::string(name) + ".so");
+        std::filesystem::copy_file(std::filesystem::path(NOMNOM_TEST_PLUGINS_DIR) /
+                                       (std::string(name) + ".so"),
+                                   target);
+        ::chmod(target.c_str(), 0755);
+    }
+    return plugins;
+}
+
+std::string refusal(const std::filesystem::path& file) {
+    try {
+        PluginLibrary::open(file);
+    } catch (const PluginRefused& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("a valid plugin loads and describes itself", "[plugin]") {
+    nomnom::testing::TempDir dir;
+    const auto plugins = stage(dir, {"test_kv"});
+    const auto library = PluginLibrary::open(plugins / "test_kv.so");
+    CHECK(library->name() == "test_kv");
+    CHECK(library->subjects() == std::vector<std::string>{"test.kv.>"});
+    CHECK(library->descriptor().table_count == 1);
+}
+
+TEST_CASE("each kind of bad plugin is refused with the exact reason", "[plugin]") {
+    nomnom::testing::TempDir dir;
+    const auto plugins =
+        stage(dir, {"test_kv", "test_bad_major", "test_no_symbol", "test_bad_descriptor"});
+    CHECK(refusal(plugins / "test_bad_major.so") == "plugin ABI major 2, host supports 1");
+    CHECK(refusal(plugins / "test_no_symbol.so") ==
+          "missing entry symbol nomnom_plugin_v1 (not a nomnom ABI v1 plugin)");
+    CHECK(refusal(plugins / "test_bad_descriptor.so") ==
+          "table 'defective': conflict key 'missing_col' is not one of its columns");
+    CHECK(refusal(plugins / "missing.so").starts_with("cannot stat"));
+
+    const auto scan = nomnom::scan_plugin_dir(plugins);
+    REQUIRE(scan.loaded.size() == 1);
+    CHECK(scan.loaded.front()->name() == "test_kv");
+    CHECK(scan.refused.size() == 3);
+}
+
+TEST_CASE("plugin files or directories writable by others are refused", "[plugin]") {
+    nomnom::testing::TempDir dir;
+    const auto plugins = stage(dir, {"test_kv"});
+    ::chmod((plugins / "test_kv.so").c_str(), 0646);
+    CHECK(refusal(plugins / "test_kv.so").find("is writable by group or others (mode 646)") !=
+          std::string::npos);
+    ::chmod((plugins / "test_kv.so").c_str(), 0755);
+    ::chmod(plugins.c_str(), 0777);
+    CHECK(refusal(plugins / "test_kv.so").find("is writable by group or others (mode 777)") !=
+          std::string::npos);
+}
+
+TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]") {
+    static const nomnom_column columns[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 0},
+                                            {sizeof(nomnom_column), "k", NOMNOM_TYPE_I64, 0}};
+    static const char* const keys[] = {"k"};
+    nomnom_table table{sizeof(nomnom_table), "t", columns, 2, keys, 1};
+    static const char* const subjects[] = {"a.b"};
+    nomnom_plugin_descriptor d{};
+    d.struct_size = sizeof d;
+    d.abi_major = 1;
+    d.name = "ok";
+    d.version = "1";
+    d.subjects = subjects;
+    d.subject_count = 1;
+    d.tables = &table;
+    d.table_count = 1;
+    d.threading = NOMNOM_THREADING_SHARED_INSTANCE;
+    d.create = [](const nomnom_host_api*, const char*, nomnom_error*) -> nomnom_instance* {
+        return nullptr;
+    };
+    d.destroy = [](nomnom_instance*) {};
+    d.parse = [](nomnom_instance*, const nomnom_message*, nomnom_row_sink*, nomnom_error*) {
+        return NOMNOM_OK;
+    };
+    CHECK(nomnom::validate_descriptor(&d) == "table 't': column 'k' is declared twice");
+    table.column_count = 1;
+    CHECK(nomnom::validate_descriptor(&d).empty());
+    d.struct_size = 8;
+    CHECK(nomnom::validate_descriptor(&d).starts_with("descriptor struct_size 8 is smaller"));
+    d.struct_size = sizeof d;
+    d.name = "Bad Name";
+    CHECK(nomnom::validate_descriptor(&d) == "descriptor name must match [a-z0-9_-]+");
+    d.name = "ok";
+    table.conflict_key_count = 0;
+    CHECK(nomnom::validate_descriptor(&d).find("declares no conflict keys") != std::string::npos);
+}

@@ -1,0 +1,95 @@
+#include <catch2/catch.hpp>
+
+#include "row_batch.hpp"
+
+namespace {
+
+const nomnom_column kColumns[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 0},
+                                  {sizeof(nomnom_column), "v", NOMNOM_TYPE_I64, 0},
+                                  {sizeof(nomnom_column), "note", NOMNOM_TYPE_TEXT, 1}};
+const char* const kKeys[] = {"k"};
+const nomnom_table kTable{sizeof(nomnom_table), "kv", kColumns, 3, kKeys, 1};
+
+nomnom_plugin_descriptor descriptor() {
+    nomnom_plugin_descriptor d{};
+    d.tables = &kTable;
+    d.table_count = 1;
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("rows are typed, nullable columns default to NULL", "[rows]") {
+    const auto d = descriptor();
+    nomnom::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host_api();
+    batch.begin_message(0);
+    auto* sink = batch.as_sink();
+    CHECK(api.begin_row(sink, 0) == 0);
+    CHECK(api.put_text(sink, 0, "abc", 3) == 0);
+    CHECK(api.put_i64(sink, 1, 42) == 0);
+    CHECK(api.end_row(sink) == 0);
+    batch.finish_message();
+    CHECK(batch.message_error().empty());
+    const auto& rows = batch.tables()[0];
+    REQUIRE(rows.row_count() == 1);
+    CHECK(rows.text(rows.cell(0, 0)) == "abc");
+    CHECK(rows.cell(0, 1).i64 == 42);
+    CHECK(rows.cell(0, 2).is_null);
+}
+
+TEST_CASE("wrong types, NULL in NOT NULL and unended rows are refused", "[rows]") {
+    const auto d = descriptor();
+    nomnom::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host_api();
+    auto* sink = batch.as_sink();
+
+    batch.begin_message(0);
+    api.begin_row(sink, 0);
+    CHECK(api.put_f64(sink, 1, 1.5) != 0);
+    CHECK(batch.message_error() == "column 'v' of table 'kv' is i64, plugin wrote f64");
+    batch.discard_message();
+
+    batch.begin_message(1);
+    api.begin_row(sink, 0);
+    CHECK(api.put_null(sink, 0) != 0);
+    CHECK(batch.message_error() == "column 'k' of table 'kv' is NOT NULL, plugin wrote null");
+    batch.discard_message();
+
+    batch.begin_message(2);
+    api.begin_row(sink, 0);
+    api.put_text(sink, 0, "x", 1);
+    CHECK(api.end_row(sink) != 0);
+    CHECK(batch.message_error() == "column 'v' of table 'kv' is NOT NULL but was not set");
+    batch.discard_message();
+
+    batch.begin_message(3);
+    api.begin_row(sink, 0);
+    batch.finish_message();
+    CHECK(batch.message_error() == "parse returned with a row of table 'kv' begun but not ended");
+    batch.discard_message();
+
+    CHECK(batch.total_rows() == 0);
+}
+
+TEST_CASE("discarding a message drops only its rows and text", "[rows]") {
+    const auto d = descriptor();
+    nomnom::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host_api();
+    auto* sink = batch.as_sink();
+    for (uint32_t m = 0; m < 3; ++m) {
+        batch.begin_message(m);
+        for (int r = 0; r < 2; ++r) {
+            const std::string key = "m" + std::to_string(m) + "r" + std::to_string(r);
+            api.begin_row(sink, 0);
+            api.put_text(sink, 0, key.data(), key.size());
+            api.put_i64(sink, 1, m);
+            api.end_row(sink);
+        }
+        if (m == 1) batch.discard_message();
+    }
+    const auto& rows = batch.tables()[0];
+    REQUIRE(rows.row_count() == 4);
+    CHECK(rows.text(rows.cell(2, 0)) == "m2r0");
+    CHECK(rows.message_of(3) == 2);
+}
