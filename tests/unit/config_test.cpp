@@ -104,3 +104,9 @@ TEST_CASE("${ENV} expansion, with defaults, fails naming the variable", "[config
           "/etc/nomnom/worker.toml:2: nats.token: nats.token: environment variable "
           "NOMNOM_TEST_UNSET is not set");
 }
+
+TEST_CASE("the annotated example config in docker/ is valid", "[config]") {
+    const auto config = nomnom::load_worker_config(NOMNOM_SOURCE_DIR "/docker/worker.example.toml");
+    CHECK(config.settings_for("sensor_csv").consumer.batch_size == 512);
+    CHECK(config.stream.name == "MESSAGES");
+}
