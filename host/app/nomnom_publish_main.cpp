@@ -5,8 +5,8 @@
 
 #include <cstring>
 #include <fstream>
-#include <memory>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 

@@ -148,8 +148,8 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
             return;
         case WriteFailure::Kind::Retry:
             database_unreachable_ = database_unreachable_ || failure->database_unreachable;
-            spdlog::warn("[plugin={}] write of {} messages failed, will retry: {}",
-                         runner_.name(), parsed.size(), failure->reason);
+            spdlog::warn("[plugin={}] write of {} messages failed, will retry: {}", runner_.name(),
+                         parsed.size(), failure->reason);
             for (Entry* entry : parsed) {
                 entry->outcome = Outcome::Retry;
                 entry->reason = failure->reason;
@@ -164,8 +164,8 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
 
 int64_t BatchProcessor::backoff_ms(uint64_t delivery_count) const {
     const auto& schedule = runner_.settings().consumer.backoff_ms;
-    const size_t step = std::min<size_t>(delivery_count > 0 ? delivery_count - 1 : 0,
-                                         schedule.size() - 1);
+    const size_t step =
+        std::min<size_t>(delivery_count > 0 ? delivery_count - 1 : 0, schedule.size() - 1);
     // +-20% jitter so that a batch that failed together does not come back together.
     thread_local std::minstd_rand random(std::random_device{}());
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
@@ -178,23 +178,25 @@ void BatchProcessor::settle(Entry& entry) {
     const std::string& plugin = runner_.name();
     natsStatus status = NATS_OK;
     switch (entry.outcome) {
-        case Outcome::Persisted: status = natsMsg_Ack(raw, nullptr); break;
+        case Outcome::Persisted:
+            status = natsMsg_Ack(raw, nullptr);
+            break;
         case Outcome::Invalid:
         case Outcome::DataError:
-            runner_.dead_letters().dead_letter(
-                plugin, message,
-                entry.outcome == Outcome::Invalid ? DeadLetterClass::Invalid
-                                                  : DeadLetterClass::Data,
-                entry.reason);
+            runner_.dead_letters().dead_letter(plugin, message,
+                                               entry.outcome == Outcome::Invalid
+                                                   ? DeadLetterClass::Invalid
+                                                   : DeadLetterClass::Data,
+                                               entry.reason);
             status = natsMsg_Term(raw, nullptr);
             break;
         case Outcome::Retry: {
             const int64_t max_deliver = runner_.settings().consumer.max_deliver;
             if (max_deliver > 0 && message.delivery_count >= static_cast<uint64_t>(max_deliver)) {
-                runner_.dead_letters().dead_letter(plugin, message,
-                                                   DeadLetterClass::RetriesExhausted,
-                                                   "after " + std::to_string(message.delivery_count) +
-                                                       " deliveries: " + entry.reason);
+                runner_.dead_letters().dead_letter(
+                    plugin, message, DeadLetterClass::RetriesExhausted,
+                    "after " + std::to_string(message.delivery_count) +
+                        " deliveries: " + entry.reason);
                 status = natsMsg_Term(raw, nullptr);
                 break;
             }
@@ -206,7 +208,9 @@ void BatchProcessor::settle(Entry& entry) {
             break;
         }
         case Outcome::Pending:
-        case Outcome::Unprocessed: status = natsMsg_Nak(raw, nullptr); break;
+        case Outcome::Unprocessed:
+            status = natsMsg_Nak(raw, nullptr);
+            break;
     }
     if (status != NATS_OK) {
         // Not fatal: without a settle JetStream redelivers after ack_wait, and writes are

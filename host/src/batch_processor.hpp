@@ -13,14 +13,14 @@ namespace nomnom {
 // the commit that holds its rows, dead-letter + terminate when it can never succeed, nak with
 // back-off when it may succeed later.
 class BatchProcessor {
-public:
+  public:
     BatchProcessor(PluginRunner& runner, PluginInstance& instance);
 
     // Returns false when the database could not be reached, so the caller can pause fetching
     // instead of burning deliveries.
     bool process(std::vector<NatsMsgPtr> fetched);
 
-private:
+  private:
     enum class Outcome { Pending, Persisted, Invalid, DataError, Retry, Unprocessed };
     struct Entry {
         std::unique_ptr<IncomingMessage> message;

@@ -50,11 +50,20 @@ void append_number(std::string& out, T value) {
 void append_copy_text(std::string& out, std::string_view text) {
     for (const char c : text) {
         switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '\t': out += "\\t"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            default: out += c;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                out += c;
         }
     }
 }
@@ -65,10 +74,17 @@ void append_copy_cell(std::string& out, const TableRows& rows, const Cell& cell,
         return;
     }
     switch (type) {
-        case NOMNOM_TYPE_I64: append_number(out, cell.i64); break;
-        case NOMNOM_TYPE_F64: append_number(out, cell.f64); break;
-        case NOMNOM_TYPE_BOOL: out += cell.i64 != 0 ? 't' : 'f'; break;
-        default: append_copy_text(out, rows.text(cell));
+        case NOMNOM_TYPE_I64:
+            append_number(out, cell.i64);
+            break;
+        case NOMNOM_TYPE_F64:
+            append_number(out, cell.f64);
+            break;
+        case NOMNOM_TYPE_BOOL:
+            out += cell.i64 != 0 ? 't' : 'f';
+            break;
+        default:
+            append_copy_text(out, rows.text(cell));
     }
 }
 
@@ -115,9 +131,8 @@ void write_postgres(DbLease& lease, const TableRows& rows) {
 
     const std::string keys = key_list(table);
     const std::string upsert = "INSERT INTO " + quote_identifier(table.name) + " (" + columns +
-                               ") SELECT DISTINCT ON (" + keys + ") " + columns + " FROM " +
-                               stage + " ORDER BY " + keys + ", nn_ord DESC" +
-                               conflict_action(table);
+                               ") SELECT DISTINCT ON (" + keys + ") " + columns + " FROM " + stage +
+                               " ORDER BY " + keys + ", nn_ord DESC" + conflict_action(table);
     lease.execute_script(upsert);
 }
 
@@ -143,8 +158,12 @@ void write_sqlite(DbLease& lease, const TableRows& rows) {
             }
             switch (table.columns[c].type) {
                 case NOMNOM_TYPE_I64:
-                case NOMNOM_TYPE_BOOL: sqlite3_bind_int64(statement.get(), index, cell.i64); break;
-                case NOMNOM_TYPE_F64: sqlite3_bind_double(statement.get(), index, cell.f64); break;
+                case NOMNOM_TYPE_BOOL:
+                    sqlite3_bind_int64(statement.get(), index, cell.i64);
+                    break;
+                case NOMNOM_TYPE_F64:
+                    sqlite3_bind_double(statement.get(), index, cell.f64);
+                    break;
                 default: {
                     const std::string_view text = rows.text(cell);
                     sqlite3_bind_text(statement.get(), index, text.data(),

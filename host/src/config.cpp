@@ -3,31 +3,38 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <toml++/toml.h>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace nomnom {
 namespace {
 
 std::string type_name(const toml::node& node) {
     switch (node.type()) {
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a float";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::table: return "a table";
-        default: return "a date/time";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a float";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::table:
+            return "a table";
+        default:
+            return "a date/time";
     }
 }
 
 // One TOML table being read: every key read is remembered so that whatever is left at the end
 // is reported as unknown instead of being silently ignored.
 class Section {
-public:
+  public:
     Section(const toml::table& table, std::string path, const std::string& file)
         : table_(table), path_(std::move(path)), file_(file) {}
 
@@ -111,7 +118,8 @@ public:
     }
 
     template <typename Enum>
-    void choice(const char* key, Enum& out, std::initializer_list<std::pair<const char*, Enum>> options) {
+    void choice(const char* key, Enum& out,
+                std::initializer_list<std::pair<const char*, Enum>> options) {
         std::string text;
         string(key, text);
         if (text.empty()) return;
@@ -144,7 +152,7 @@ public:
     const toml::table& table() const { return table_; }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     const toml::table& table_;
     std::string path_;
     const std::string& file_;
@@ -236,8 +244,7 @@ std::string expand_env(std::string_view value, std::string_view what) {
         } else if (has_fallback) {
             out += fallback;
         } else {
-            throw ConfigError(std::string(what) + ": environment variable " + name +
-                              " is not set");
+            throw ConfigError(std::string(what) + ": environment variable " + name + " is not set");
         }
         i = close;
     }
@@ -319,9 +326,9 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
             if (path != ":memory:") config.database.url = "sqlite:" + resolve(base, path).string();
         } else if (!config.database.url.starts_with("postgresql://") &&
                    !config.database.url.starts_with("postgres://")) {
-            database.fail(table->get("url"), "url",
-                          "expected sqlite:PATH or postgresql://..., got '" +
-                              config.database.url + "'");
+            database.fail(
+                table->get("url"), "url",
+                "expected sqlite:PATH or postgresql://..., got '" + config.database.url + "'");
         }
     } else {
         config.database.url = "sqlite:" + resolve(base, "nomnom.db").string();

@@ -11,7 +11,7 @@ namespace nomnom {
 
 // Raised for any problem in worker.toml; the message names the file, line and key.
 class ConfigError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

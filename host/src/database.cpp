@@ -28,7 +28,9 @@ std::string redact_url(const std::string& url) {
     return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
-std::string quote_identifier(const char* name) { return std::string("\"") + name + "\""; }
+std::string quote_identifier(const char* name) {
+    return std::string("\"") + name + "\"";
+}
 
 std::string derive_ddl(const nomnom_table& table, Dialect dialect) {
     std::string sql = "CREATE TABLE IF NOT EXISTS " + quote_identifier(table.name) + " (";
@@ -161,12 +163,20 @@ DbLease::DbLease(Database& database)
     }
 }
 
-DbLease::~DbLease() { database_.pool_.give_back(position_); }
+DbLease::~DbLease() {
+    database_.pool_.give_back(position_);
+}
 
-Dialect DbLease::dialect() const { return database_.dialect_; }
+Dialect DbLease::dialect() const {
+    return database_.dialect_;
+}
 
-void DbLease::begin() { execute_script("BEGIN"); }
-void DbLease::commit() { execute_script("COMMIT"); }
+void DbLease::begin() {
+    execute_script("BEGIN");
+}
+void DbLease::commit() {
+    execute_script("COMMIT");
+}
 void DbLease::rollback() noexcept {
     try {
         execute_script("ROLLBACK");

@@ -19,7 +19,7 @@ const char* dialect_name(Dialect dialect);
 
 // A database error with what the host needs to decide between retrying and blaming the data.
 class DbError : public std::runtime_error {
-public:
+  public:
     DbError(const std::string& message, std::string sqlstate, bool data_error)
         : std::runtime_error(message), sqlstate_(std::move(sqlstate)), data_error_(data_error) {}
     const std::string& sqlstate() const { return sqlstate_; }
@@ -28,7 +28,7 @@ public:
     // contention, a table an operator dropped) may succeed later and is retried.
     bool data_error() const { return data_error_; }
 
-private:
+  private:
     std::string sqlstate_;
     bool data_error_;
 };
@@ -40,7 +40,7 @@ class Database;
 
 // A pooled connection, given back on destruction. Reconnects a connection found broken.
 class DbLease {
-public:
+  public:
     explicit DbLease(Database& database);
     ~DbLease();
     DbLease(const DbLease&) = delete;
@@ -55,14 +55,14 @@ public:
     // Runs one or more statements without parameters (DDL, SET ...).
     void execute_script(const std::string& sql);
 
-private:
+  private:
     Database& database_;
     size_t position_;
     soci::session* session_;
 };
 
 class Database {
-public:
+  public:
     // Connects every pooled session; throws DbError when the database cannot be reached.
     explicit Database(const DatabaseConfig& config);
 
@@ -75,7 +75,7 @@ public:
     // what is missing.
     void prepare_tables(const nomnom_plugin_descriptor& descriptor, bool auto_migrate);
 
-private:
+  private:
     friend class DbLease;
     void open_session(soci::session& session) const;
 

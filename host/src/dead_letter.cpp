@@ -6,9 +6,12 @@ namespace nomnom {
 
 const char* dead_letter_class_name(DeadLetterClass kind) {
     switch (kind) {
-        case DeadLetterClass::Invalid: return "invalid";
-        case DeadLetterClass::Data: return "data";
-        default: return "retries_exhausted";
+        case DeadLetterClass::Invalid:
+            return "invalid";
+        case DeadLetterClass::Data:
+            return "data";
+        default:
+            return "retries_exhausted";
     }
 }
 

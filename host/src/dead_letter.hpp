@@ -13,7 +13,7 @@ const char* dead_letter_class_name(DeadLetterClass kind);
 // Where messages that will never be persisted go, with the reason. The host terminates the
 // original message only after dead_letter() returned.
 class DeadLetterSink {
-public:
+  public:
     virtual ~DeadLetterSink() = default;
     virtual void dead_letter(const std::string& plugin, const IncomingMessage& message,
                              DeadLetterClass kind, const std::string& reason) = 0;
@@ -21,7 +21,7 @@ public:
 
 // Records the message (plugin, subject, stream sequence, delivery, id, reason) in the log.
 class LogDeadLetterSink final : public DeadLetterSink {
-public:
+  public:
     void dead_letter(const std::string& plugin, const IncomingMessage& message,
                      DeadLetterClass kind, const std::string& reason) override;
 };

@@ -27,9 +27,9 @@ std::string describe(const PluginLibrary& library) {
     const auto& d = library.descriptor();
     std::vector<std::string> tables;
     for (uint32_t t = 0; t < d.table_count; ++t) tables.emplace_back(d.tables[t].name);
-    return fmt::format("{} {} (subjects [{}], tables [{}], {})", library.name(),
-                       library.version(), fmt::join(library.subjects(), ", "),
-                       fmt::join(tables, ", "), d.persist ? "custom persist" : "host upsert");
+    return fmt::format("{} {} (subjects [{}], tables [{}], {})", library.name(), library.version(),
+                       fmt::join(library.subjects(), ", "), fmt::join(tables, ", "),
+                       d.persist ? "custom persist" : "host upsert");
 }
 
 // Plugins named in worker.toml but absent from the directory are most likely typos.
@@ -102,8 +102,7 @@ void Host::start_plugins() {
                                                      *nats_, dead_letters_, config_.stream.name);
         try {
             runner->start(config_.database.auto_migrate);
-            spdlog::info("plugin {} started from {}", describe(*library),
-                         library->file().string());
+            spdlog::info("plugin {} started from {}", describe(*library), library->file().string());
             started.push_back(library->name());
             runners_.push_back(std::move(runner));
         } catch (const std::exception& e) {
@@ -131,8 +130,9 @@ int Host::run(SignalWaiter& signals) {
             break;
         }
         if (signal == SIGHUP) {
-            spdlog::warn("SIGHUP received: live reload is not supported by this version; restart "
-                         "the host to apply changes");
+            spdlog::warn(
+                "SIGHUP received: live reload is not supported by this version; restart "
+                "the host to apply changes");
         }
     }
     for (auto& runner : runners_) runner->request_stop();
@@ -165,8 +165,7 @@ int check_config(const WorkerConfig& config) {
             std::cout << "plugin " << library->file().string() << ": ok: " << describe(*library)
                       << (settings.enabled ? "" : " [disabled]") << "\n";
         } catch (const PluginRefused& e) {
-            std::cout << "plugin " << library->file().string() << ": REFUSED: " << e.what()
-                      << "\n";
+            std::cout << "plugin " << library->file().string() << ": REFUSED: " << e.what() << "\n";
             ++problems;
         }
     }

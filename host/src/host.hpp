@@ -14,7 +14,7 @@ namespace nomnom {
 // Blocks SIGINT/SIGTERM/SIGHUP in every thread (call before any thread starts) and lets the
 // main thread collect them synchronously, so no work happens in a signal handler.
 class SignalWaiter {
-public:
+  public:
     SignalWaiter();
     // The signal received within `timeout_ms`, or 0.
     int wait(int64_t timeout_ms);
@@ -23,14 +23,14 @@ public:
 // nomnom-host: loads the plugins, connects NATS and the database, runs every plugin's workers
 // until SIGTERM/SIGINT, then drains.
 class Host {
-public:
+  public:
     explicit Host(WorkerConfig config);
     ~Host();
 
     // Returns the process exit code.
     int run(SignalWaiter& signals);
 
-private:
+  private:
     bool connect(SignalWaiter& signals);
     void start_plugins();
 

@@ -80,8 +80,7 @@ int get_value(const nomnom_rows* rows, uint32_t table, uint64_t row, uint32_t co
     out->is_null = cell.is_null ? 1 : 0;
     out->i64 = cell.i64;
     out->f64 = cell.f64;
-    if (!cell.is_null &&
-        (out->type == NOMNOM_TYPE_TEXT || out->type == NOMNOM_TYPE_JSON)) {
+    if (!cell.is_null && (out->type == NOMNOM_TYPE_TEXT || out->type == NOMNOM_TYPE_JSON)) {
         const std::string_view text = table_rows.text(cell);
         out->text = {text.data(), text.size()};
     }
@@ -94,19 +93,21 @@ const char* db_dialect(const nomnom_db* db) {
 
 std::string value_as_text(const nomnom_value& value) {
     switch (value.type) {
-        case NOMNOM_TYPE_I64: return std::to_string(value.i64);
-        case NOMNOM_TYPE_BOOL: return value.i64 != 0 ? "true" : "false";
+        case NOMNOM_TYPE_I64:
+            return std::to_string(value.i64);
+        case NOMNOM_TYPE_BOOL:
+            return value.i64 != 0 ? "true" : "false";
         case NOMNOM_TYPE_F64: {
             char buffer[32];
             const auto result = std::to_chars(buffer, buffer + sizeof buffer, value.f64);
             return std::string(buffer, result.ptr);
         }
-        default: return std::string(value.text.data ? value.text.data : "", value.text.len);
+        default:
+            return std::string(value.text.data ? value.text.data : "", value.text.len);
     }
 }
 
-void execute_postgres(DbLease& lease, const char* sql, const nomnom_value* params,
-                      uint32_t count) {
+void execute_postgres(DbLease& lease, const char* sql, const nomnom_value* params, uint32_t count) {
     std::vector<std::string> texts(count);
     std::vector<const char*> values(count);
     for (uint32_t i = 0; i < count; ++i) {
@@ -115,16 +116,15 @@ void execute_postgres(DbLease& lease, const char* sql, const nomnom_value* param
         values[i] = texts[i].c_str();
     }
     PGconn* connection = pg_connection(lease.session());
-    PgResult result(PQexecParams(connection, sql, static_cast<int>(count), nullptr,
-                                 values.data(), nullptr, nullptr, 0));
+    PgResult result(PQexecParams(connection, sql, static_cast<int>(count), nullptr, values.data(),
+                                 nullptr, nullptr, 0));
     const auto status = PQresultStatus(result.result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         throw_pg_error(connection, result.result, "persist SQL");
     }
 }
 
-void execute_sqlite(DbLease& lease, const char* sql, const nomnom_value* params,
-                    uint32_t count) {
+void execute_sqlite(DbLease& lease, const char* sql, const nomnom_value* params, uint32_t count) {
     using namespace sqlite_api;
     SqliteStatement statement(sqlite_connection(lease.session()), sql);
     for (uint32_t i = 0; i < count; ++i) {
@@ -189,6 +189,8 @@ const nomnom_host_api kHostApi = {
 
 }  // namespace
 
-const nomnom_host_api* host_api() { return &kHostApi; }
+const nomnom_host_api* host_api() {
+    return &kHostApi;
+}
 
 }  // namespace nomnom

@@ -92,7 +92,8 @@ std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr message, PayloadForma
     natsMsg* raw = in.message.get();
     in.subject = natsMsg_GetSubject(raw);
     const char* data = natsMsg_GetData(raw);
-    in.payload = std::string_view(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(raw)));
+    in.payload =
+        std::string_view(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(raw)));
     read_metadata(in);
     if (format == PayloadFormat::Envelope) unwrap_envelope(in);
     read_headers(in);

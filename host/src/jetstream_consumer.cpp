@@ -52,13 +52,12 @@ void ensure_consumer(NatsClient& client, const ConsumerSpec& spec) {
     config.MaxDeliver = settings.max_deliver;
     config.MaxAckPending = settings.max_ack_pending;
     config.FilterSubject = spec.subject.c_str();
-    status = js_AddConsumer(&info, client.jetstream(), spec.stream.c_str(), &config, nullptr,
-                            &js_error);
-    check_nats(status, "creating consumer " + spec.durable + " on stream " + spec.stream,
-               js_error);
+    status =
+        js_AddConsumer(&info, client.jetstream(), spec.stream.c_str(), &config, nullptr, &js_error);
+    check_nats(status, "creating consumer " + spec.durable + " on stream " + spec.stream, js_error);
     jsConsumerInfo_Destroy(info);
-    spdlog::info("created durable consumer {} on stream {} filtering {}", spec.durable,
-                 spec.stream, spec.subject);
+    spdlog::info("created durable consumer {} on stream {} filtering {}", spec.durable, spec.stream,
+                 spec.subject);
 }
 
 PullSubscription::PullSubscription(NatsClient& client, const ConsumerSpec& spec) {

@@ -22,7 +22,7 @@ void ensure_consumer(NatsClient& client, const ConsumerSpec& spec);
 // One worker's pull subscription bound to the shared durable consumer. Several workers (and
 // several hosts) bind to the same consumer; JetStream spreads the messages between them.
 class PullSubscription {
-public:
+  public:
     PullSubscription(NatsClient& client, const ConsumerSpec& spec);
     ~PullSubscription();
     PullSubscription(const PullSubscription&) = delete;
@@ -31,7 +31,7 @@ public:
     // Up to `batch` messages, waiting at most `max_wait_ms`; empty when none arrived.
     std::vector<NatsMsgPtr> fetch(int batch, int64_t max_wait_ms);
 
-private:
+  private:
     natsSubscription* subscription_ = nullptr;
 };
 

@@ -14,11 +14,21 @@ void append_json_string(spdlog::memory_buf_t& out, std::string_view text) {
     out.push_back('"');
     for (const char c : text) {
         switch (c) {
-            case '"': out.append(std::string_view("\\\"")); break;
-            case '\\': out.append(std::string_view("\\\\")); break;
-            case '\n': out.append(std::string_view("\\n")); break;
-            case '\r': out.append(std::string_view("\\r")); break;
-            case '\t': out.append(std::string_view("\\t")); break;
+            case '"':
+                out.append(std::string_view("\\\""));
+                break;
+            case '\\':
+                out.append(std::string_view("\\\\"));
+                break;
+            case '\n':
+                out.append(std::string_view("\\n"));
+                break;
+            case '\r':
+                out.append(std::string_view("\\r"));
+                break;
+            case '\t':
+                out.append(std::string_view("\\t"));
+                break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) {
                     char escaped[8];
@@ -34,11 +44,11 @@ void append_json_string(spdlog::memory_buf_t& out, std::string_view text) {
 
 // One JSON object per line, so that log shippers need no parsing rules.
 class JsonFormatter final : public spdlog::formatter {
-public:
+  public:
     void format(const spdlog::details::log_msg& message, spdlog::memory_buf_t& out) override {
-        const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                message.time.time_since_epoch())
-                                .count();
+        const auto millis =
+            std::chrono::duration_cast<std::chrono::milliseconds>(message.time.time_since_epoch())
+                .count();
         out.append(std::string_view("{\"ts_ms\":"));
         const std::string ts = std::to_string(millis);
         out.append(std::string_view(ts));

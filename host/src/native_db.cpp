@@ -22,11 +22,16 @@ bool connection_ok(soci::session& session, Dialect dialect) {
 const char* column_sql_type(uint32_t type, Dialect dialect) {
     const bool pg = dialect == Dialect::Postgres;
     switch (type) {
-        case NOMNOM_TYPE_I64: return pg ? "BIGINT" : "INTEGER";
-        case NOMNOM_TYPE_F64: return pg ? "DOUBLE PRECISION" : "REAL";
-        case NOMNOM_TYPE_BOOL: return pg ? "BOOLEAN" : "INTEGER";
-        case NOMNOM_TYPE_JSON: return pg ? "JSONB" : "TEXT";
-        default: return "TEXT";
+        case NOMNOM_TYPE_I64:
+            return pg ? "BIGINT" : "INTEGER";
+        case NOMNOM_TYPE_F64:
+            return pg ? "DOUBLE PRECISION" : "REAL";
+        case NOMNOM_TYPE_BOOL:
+            return pg ? "BOOLEAN" : "INTEGER";
+        case NOMNOM_TYPE_JSON:
+            return pg ? "JSONB" : "TEXT";
+        default:
+            return "TEXT";
     }
 }
 
@@ -50,9 +55,9 @@ void throw_sqlite_error(sqlite3_handle* connection, int code, const std::string&
     const int primary = code & 0xff;
     const bool data = primary == SQLITE_CONSTRAINT || primary == SQLITE_MISMATCH ||
                       primary == SQLITE_TOOBIG || primary == SQLITE_RANGE;
-    throw DbError(what + ": " + sqlite3_errmsg(connection) + " [sqlite " + std::to_string(code) +
-                      "]",
-                  "sqlite:" + std::to_string(code), data);
+    throw DbError(
+        what + ": " + sqlite3_errmsg(connection) + " [sqlite " + std::to_string(code) + "]",
+        "sqlite:" + std::to_string(code), data);
 }
 
 void execute_script(soci::session& session, Dialect dialect, const std::string& sql) {
@@ -77,11 +82,10 @@ std::set<std::string> table_columns(soci::session& session, Dialect dialect, con
     if (dialect == Dialect::Postgres) {
         PGconn* connection = pg_connection(session);
         const char* params[] = {table};
-        PgResult result(PQexecParams(
-            connection,
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = $1",
-            1, nullptr, params, nullptr, nullptr, 0));
+        PgResult result(PQexecParams(connection,
+                                     "SELECT column_name FROM information_schema.columns "
+                                     "WHERE table_schema = current_schema() AND table_name = $1",
+                                     1, nullptr, params, nullptr, nullptr, 0));
         if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
             throw_pg_error(connection, result.result, "reading columns of " + std::string(table));
         }
@@ -90,8 +94,7 @@ std::set<std::string> table_columns(soci::session& session, Dialect dialect, con
         }
         return columns;
     }
-    SqliteStatement statement(sqlite_connection(session),
-                              "SELECT name FROM pragma_table_info(?1)");
+    SqliteStatement statement(sqlite_connection(session), "SELECT name FROM pragma_table_info(?1)");
     sqlite3_bind_text(statement.get(), 1, table, -1, SQLITE_TRANSIENT);
     while (sqlite3_step(statement.get()) == SQLITE_ROW) {
         columns.insert(reinterpret_cast<const char*>(sqlite3_column_text(statement.get(), 0)));
@@ -106,7 +109,9 @@ SqliteStatement::SqliteStatement(sqlite3_handle* connection, const std::string& 
     if (code != SQLITE_OK) throw_sqlite_error(connection, code, "prepare " + sql.substr(0, 60));
 }
 
-SqliteStatement::~SqliteStatement() { sqlite3_finalize(statement_); }
+SqliteStatement::~SqliteStatement() {
+    sqlite3_finalize(statement_);
+}
 
 void SqliteStatement::run(const char* what) {
     int code;

@@ -6,10 +6,10 @@
 
 #include <libpq-fe.h>
 
-#include <set>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+#include <set>
 #include <string>
 
 #include "database.hpp"
@@ -34,8 +34,7 @@ std::set<std::string> table_columns(soci::session& session, Dialect dialect, con
 
 // Throws a DbError built from a failed libpq result (or the connection's error when null).
 [[noreturn]] void throw_pg_error(PGconn* connection, PGresult* result, const std::string& what);
-[[noreturn]] void throw_sqlite_error(sqlite3_handle* connection, int code,
-                                     const std::string& what);
+[[noreturn]] void throw_sqlite_error(sqlite3_handle* connection, int code, const std::string& what);
 
 // RAII for results and statements.
 struct PgResult {
@@ -47,7 +46,7 @@ struct PgResult {
 };
 
 class SqliteStatement {
-public:
+  public:
     SqliteStatement(sqlite3_handle* connection, const std::string& sql);
     ~SqliteStatement();
     SqliteStatement(const SqliteStatement&) = delete;
@@ -56,7 +55,7 @@ public:
     // Steps to completion and resets for the next bindings; throws DbError.
     void run(const char* what);
 
-private:
+  private:
     sqlite3_handle* connection_;
     sqlite3_stmt_handle* statement_ = nullptr;
 };

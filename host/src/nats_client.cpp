@@ -28,7 +28,9 @@ struct OptionsDeleter {
 void on_disconnected(natsConnection* connection, void*) {
     if (!natsConnection_IsClosed(connection)) spdlog::warn("NATS connection lost; reconnecting");
 }
-void on_reconnected(natsConnection*, void*) { spdlog::info("NATS connection re-established"); }
+void on_reconnected(natsConnection*, void*) {
+    spdlog::info("NATS connection re-established");
+}
 
 }  // namespace
 
@@ -103,8 +105,8 @@ void NatsClient::ensure_stream(const StreamConfig& config) {
 
     jsStreamInfo* info = nullptr;
     jsErrCode js_error = jsErrCode(0);
-    natsStatus status = js_GetStreamInfo(&info, jetstream_, config.name.c_str(), nullptr,
-                                         &js_error);
+    natsStatus status =
+        js_GetStreamInfo(&info, jetstream_, config.name.c_str(), nullptr, &js_error);
     if (status == NATS_NOT_FOUND) {
         status = js_AddStream(&info, jetstream_, &stream, nullptr, &js_error);
         check_nats(status, "creating stream " + config.name, js_error);

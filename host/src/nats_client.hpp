@@ -11,7 +11,7 @@
 namespace nomnom {
 
 class NatsError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -26,7 +26,7 @@ using NatsMsgPtr = std::unique_ptr<natsMsg, NatsMsgDeleter>;
 // A connection and its JetStream context. cnats reconnects by itself (forever, here); the host
 // only has to keep its pull requests going.
 class NatsClient {
-public:
+  public:
     explicit NatsClient(const NatsConfig& config);
     ~NatsClient();
     NatsClient(const NatsClient&) = delete;
@@ -44,7 +44,7 @@ public:
     // Waits until everything sent (acks included) has reached the server.
     void flush(int64_t timeout_ms);
 
-private:
+  private:
     natsConnection* connection_ = nullptr;
     jsCtx* jetstream_ = nullptr;
 };

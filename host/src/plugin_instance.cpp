@@ -16,6 +16,8 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library,
     }
 }
 
-PluginInstance::~PluginInstance() { library_->descriptor().destroy(instance_); }
+PluginInstance::~PluginInstance() {
+    library_->descriptor().destroy(instance_);
+}
 
 }  // namespace nomnom

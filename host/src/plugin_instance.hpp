@@ -9,7 +9,7 @@ namespace nomnom {
 
 // One created plugin instance; destroyed through the plugin before its library may unload.
 class PluginInstance {
-public:
+  public:
     // Calls create(); throws PluginRefused("create failed: <plugin's reason>").
     PluginInstance(std::shared_ptr<PluginLibrary> library, const std::string& config_json);
     ~PluginInstance();
@@ -19,7 +19,7 @@ public:
     nomnom_instance* get() const { return instance_; }
     const nomnom_plugin_descriptor& descriptor() const { return library_->descriptor(); }
 
-private:
+  private:
     std::shared_ptr<PluginLibrary> library_;
     nomnom_instance* instance_ = nullptr;
 };

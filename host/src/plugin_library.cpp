@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstddef>
 #include <cctype>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -157,7 +157,9 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& 
     return std::shared_ptr<PluginLibrary>(new PluginLibrary(file, handle, descriptor));
 }
 
-PluginLibrary::~PluginLibrary() { ::dlclose(handle_); }
+PluginLibrary::~PluginLibrary() {
+    ::dlclose(handle_);
+}
 
 std::vector<std::string> PluginLibrary::subjects() const {
     return {descriptor_->subjects, descriptor_->subjects + descriptor_->subject_count};

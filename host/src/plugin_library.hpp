@@ -11,14 +11,14 @@ namespace nomnom {
 
 // Raised when a plugin file cannot be used; the message says exactly why.
 class PluginRefused : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // A dlopen()ed plugin whose descriptor passed validation. Unloads on destruction, so it must
 // outlive every instance created from it and every thread that may call into it.
 class PluginLibrary {
-public:
+  public:
     // Opens `file`, resolves the entry symbol and validates the descriptor; throws PluginRefused.
     static std::shared_ptr<PluginLibrary> open(const std::filesystem::path& file);
 
@@ -32,7 +32,7 @@ public:
     std::string version() const { return descriptor_->version; }
     std::vector<std::string> subjects() const;
 
-private:
+  private:
     PluginLibrary(std::filesystem::path file, void* handle, const nomnom_plugin_descriptor* d)
         : file_(std::move(file)), handle_(handle), descriptor_(d) {}
 

@@ -54,7 +54,9 @@ void PluginRunner::start(bool auto_migrate) {
     }
 }
 
-void PluginRunner::request_stop() { stop_.store(true); }
+void PluginRunner::request_stop() {
+    stop_.store(true);
+}
 
 void PluginRunner::join() {
     for (auto& worker : workers_) {

@@ -18,7 +18,7 @@ namespace nomnom {
 // Everything one plugin needs at run time: its instances, its durable consumers and the worker
 // threads that loop fetch -> parse -> write -> commit -> ack.
 class PluginRunner {
-public:
+  public:
     PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                  Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
                  std::string stream);
@@ -42,7 +42,7 @@ public:
     void mark_fatal(const std::string& reason);
     bool fatal() const { return fatal_.load(); }
 
-private:
+  private:
     void worker_loop(const ConsumerSpec& spec, PluginInstance& instance);
 
     std::shared_ptr<PluginLibrary> library_;

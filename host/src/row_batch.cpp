@@ -7,12 +7,18 @@ namespace {
 
 const char* type_name(uint32_t type) {
     switch (type) {
-        case NOMNOM_TYPE_I64: return "i64";
-        case NOMNOM_TYPE_F64: return "f64";
-        case NOMNOM_TYPE_BOOL: return "bool";
-        case NOMNOM_TYPE_TEXT: return "text";
-        case NOMNOM_TYPE_JSON: return "json";
-        default: return "unknown";
+        case NOMNOM_TYPE_I64:
+            return "i64";
+        case NOMNOM_TYPE_F64:
+            return "f64";
+        case NOMNOM_TYPE_BOOL:
+            return "bool";
+        case NOMNOM_TYPE_TEXT:
+            return "text";
+        case NOMNOM_TYPE_JSON:
+            return "json";
+        default:
+            return "unknown";
     }
 }
 
@@ -20,7 +26,8 @@ const char* type_name(uint32_t type) {
 
 RowBatch::RowBatch(const nomnom_plugin_descriptor& descriptor) : descriptor_(descriptor) {
     tables_.reserve(descriptor.table_count);
-    for (uint32_t t = 0; t < descriptor.table_count; ++t) tables_.emplace_back(descriptor.tables[t]);
+    for (uint32_t t = 0; t < descriptor.table_count; ++t)
+        tables_.emplace_back(descriptor.tables[t]);
     marks_.resize(tables_.size());
 }
 
@@ -116,8 +123,8 @@ int RowBatch::put_null(uint32_t column) {
     }
     const nomnom_column& declared = rows.table().columns[column];
     if (!declared.nullable) {
-        return refuse(std::string("column '") + declared.name + "' of table '" +
-                      rows.table().name + "' is NOT NULL, plugin wrote null");
+        return refuse(std::string("column '") + declared.name + "' of table '" + rows.table().name +
+                      "' is NOT NULL, plugin wrote null");
     }
     Cell& cell = rows.cells_[(rows.row_count() - 1) * rows.column_count() + column];
     cell.is_set = true;

@@ -22,7 +22,7 @@ struct Cell {
 
 // The rows a batch writes into one table, in the order the plugin produced them (stream order).
 class TableRows {
-public:
+  public:
     explicit TableRows(const nomnom_table& table) : table_(&table) {}
 
     const nomnom_table& table() const { return *table_; }
@@ -37,7 +37,7 @@ public:
     // Index, within the batch, of the message that produced `row`.
     uint32_t message_of(size_t row) const { return row_message_[row]; }
 
-private:
+  private:
     friend class RowBatch;
     const nomnom_table* table_;
     std::vector<Cell> cells_;
@@ -49,7 +49,7 @@ private:
 // of the host API. The plugin's writes are checked against the table descriptors as they arrive:
 // the first refusal is kept as the message's error, and the message's rows are discarded.
 class RowBatch {
-public:
+  public:
     explicit RowBatch(const nomnom_plugin_descriptor& descriptor);
 
     void clear();
@@ -79,7 +79,7 @@ public:
         return reinterpret_cast<const RowBatch*>(rows);
     }
 
-private:
+  private:
     struct Mark {
         size_t rows;
         size_t text;

@@ -43,13 +43,15 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
 
     JetStreamClient client(nats.url());
     client.publish_many("sensors.readings.lab", sensor_lines(500));
-    REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM readings") == 500; },
-                       60s));
+    REQUIRE(eventually(
+        [&] { return sqlite_int64(database, "SELECT count(*) FROM readings") == 500; }, 60s));
     CHECK(sqlite_int64(database, "SELECT count(*) FROM readings WHERE humidity IS NULL") == 100);
-    CHECK(sqlite_int64(database, "SELECT ts FROM readings WHERE device_id = 'dev-3' ORDER BY ts "
-                                 "LIMIT 1") == 1700000003);
-    CHECK(sqlite_int64(database, "SELECT CAST(temperature * 10 AS INTEGER) FROM readings WHERE "
-                                 "ts = 1700000013") == 265);
+    CHECK(sqlite_int64(database,
+                       "SELECT ts FROM readings WHERE device_id = 'dev-3' ORDER BY ts "
+                       "LIMIT 1") == 1700000003);
+    CHECK(sqlite_int64(database,
+                       "SELECT CAST(temperature * 10 AS INTEGER) FROM readings WHERE "
+                       "ts = 1700000013") == 265);
 
     REQUIRE(host.terminate() == 0);
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-sensor_csv");
@@ -78,8 +80,8 @@ note_prefix = "from-config"
     client.publish_many("sensors.readings.lab", sensor_lines(300));
     client.publish_many("test.kv.a", kv_messages(1000));
     REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 1000; }, 60s));
-    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM readings") == 300; },
-                       60s));
+    REQUIRE(
+        eventually([&] { return pg.query_int64("SELECT count(*) FROM readings") == 300; }, 60s));
     CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 999 * 1000 / 2);
     CHECK(pg.query_int64("SELECT count(*) FROM kv WHERE note = 'from-config'") == 1000);
     CHECK(pg.query_int64("SELECT count(*) FROM readings WHERE humidity IS NULL") == 60);
@@ -87,8 +89,7 @@ note_prefix = "from-config"
     // The same payloads again (new stream messages): upserts, not new rows.
     client.publish_many("test.kv.a", kv_messages(1000, 5));
     REQUIRE(eventually(
-        [&] { return pg.query_int64("SELECT sum(v) FROM kv") == 999 * 1000 / 2 + 5 * 1000; },
-        60s));
+        [&] { return pg.query_int64("SELECT sum(v) FROM kv") == 999 * 1000 / 2 + 5 * 1000; }, 60s));
     CHECK(pg.query_int64("SELECT count(*) FROM kv") == 1000);
     REQUIRE(host.terminate() == 0);
 }
@@ -111,7 +112,8 @@ TEST_CASE("several messages with the same key in one batch apply in stream order
     host.add_test_plugin("test_kv");
     const auto sqlite = host.dir() / "order.db";
     SECTION("postgresql") {
-        host.write_config(test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 500\n"));
+        host.write_config(
+            test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 500\n"));
         host.start();
         REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
         REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 4; }, 30s));
@@ -167,8 +169,8 @@ subjects = ["messages.ingest.>"]
                    R"({"message_id":"6f1c","body":"{\"k\":\"env\",\"v\":42}","entity_type":"Kv",)"
                    R"("received_at":"2025-11-09T21:27:00.123Z","retry_count":0,"source":null})");
     client.publish("messages.ingest.Kv", R"({"message_id":"broken","entity_type":"Kv"})");
-    REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='env'") == 42; },
-                       30s));
+    REQUIRE(eventually(
+        [&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='env'") == 42; }, 30s));
     REQUIRE(host.wait_log("envelope has no string field \"body\"", 10s));
     REQUIRE(host.terminate() == 0);
 }

@@ -15,8 +15,8 @@ namespace {
 std::vector<std::string> kv_messages(int count) {
     std::vector<std::string> messages;
     for (int i = 0; i < count; ++i) {
-        messages.push_back(R"({"k":"key-)" + std::to_string(i) + R"(","v":)" +
-                           std::to_string(i) + "}");
+        messages.push_back(R"({"k":"key-)" + std::to_string(i) + R"(","v":)" + std::to_string(i) +
+                           "}");
     }
     return messages;
 }
@@ -87,8 +87,8 @@ TEST_CASE("SIGTERM drains: exit 0, nothing left unacked, the rest picked up on r
     HostHarness host;
     host.add_test_plugin("test_kv");
     const auto database = host.dir() / "drain.db";
-    host.write_config(
-        test_config(nats.url(), "sqlite:" + database.string(), "[plugins.test_kv]\nbatch_size = 20\n"));
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nbatch_size = 20\n"));
     host.start();
     REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") > 0; }, 30s));
     REQUIRE(host.terminate() == 0);
@@ -150,8 +150,9 @@ TEST_CASE("INVALID and database-rejected messages are set aside, the rest commit
     NatsServer nats;
     PgTestDb pg;
     // A CHECK the plugin knows nothing about: the database refuses negative values.
-    pg.exec("CREATE TABLE kv (k TEXT NOT NULL, v BIGINT NOT NULL CHECK (v >= 0), note TEXT, "
-            "UNIQUE (k))");
+    pg.exec(
+        "CREATE TABLE kv (k TEXT NOT NULL, v BIGINT NOT NULL CHECK (v >= 0), note TEXT, "
+        "UNIQUE (k))");
     JetStreamClient client(nats.url());
     client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
     std::vector<std::string> messages;

@@ -18,7 +18,7 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 // A nomnom-host process with its own config, plugins directory and log file.
 class HostHarness {
-public:
+  public:
     HostHarness();
 
     // Copies a built plugin (from the test plugins or the shipped plugins build directory)
@@ -42,7 +42,7 @@ public:
     // Runs nomnom-host with extra arguments to completion; returns exit code and output.
     std::pair<int, std::string> run_cli(const std::vector<std::string>& args);
 
-private:
+  private:
     void add_plugin(const std::filesystem::path& file);
 
     TempDir dir_;

@@ -32,9 +32,10 @@ fail_create = true
     REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv], 5 refused", 20s));
     CHECK(host.log_contains("test_bad_major.so refused: plugin ABI major 2, host supports 1"));
     CHECK(host.log_contains("test_no_symbol.so refused: missing entry symbol nomnom_plugin_v1"));
-    CHECK(host.log_contains(
-        "test_bad_descriptor.so refused: table 'defective': conflict key 'missing_col' is not one of its "
-        "columns"));
+    CHECK(
+        host.log_contains("test_bad_descriptor.so refused: table 'defective': conflict key "
+                          "'missing_col' is not one of its "
+                          "columns"));
     CHECK(host.log_contains(
         "test_kv_persist.so refused: create failed: fail_create requested by config"));
     CHECK(host.log_contains("world_writable.so is writable by group or others (mode 666)"));
@@ -103,7 +104,8 @@ TEST_CASE("--check-config validates config and plugins without consuming", "[plu
 
 TEST_CASE("config errors name the file, line and key", "[plugins][cli]") {
     HostHarness host;
-    host.write_config("[nats]\nurl = \"nats://127.0.0.1:4222\"\n\n[database]\npool_size = \"four\"\n");
+    host.write_config(
+        "[nats]\nurl = \"nats://127.0.0.1:4222\"\n\n[database]\npool_size = \"four\"\n");
     auto [code, output] = host.run_cli({"--config", host.config_path().string()});
     CHECK(code == 2);
     CHECK(output.find("worker.toml:5: database.pool_size: expected an integer, found a string") !=

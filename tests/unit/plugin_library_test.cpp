@@ -21,9 +21,8 @@ std::filesystem::path stage(const nomnom::testing::TempDir& dir,
     ::chmod(plugins.c_str(), 0755);
     for (const char* name : names) {
         const auto target = plugins / (std::string(name) + ".so");
-        std::filesystem::copy_file(std::filesystem::path(NOMNOM_TEST_PLUGINS_DIR) /
-                                       (std::string(name) + ".so"),
-                                   target);
+        std::filesystem::copy_file(
+            std::filesystem::path(NOMNOM_TEST_PLUGINS_DIR) / (std::string(name) + ".so"), target);
         ::chmod(target.c_str(), 0755);
     }
     return plugins;
