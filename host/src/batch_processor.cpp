@@ -41,6 +41,7 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
                                                                : WriteFailure::Kind::Fatal;
                     return WriteFailure{kind, "persist: " + reason_or_default(reason)};
                 }
+                if (const auto& ignored = lease.recorded_failure()) throw DbError(*ignored);
             } else {
                 write_batch(lease, rows);
             }

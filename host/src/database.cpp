@@ -172,11 +172,31 @@ Dialect DbLease::dialect() const {
 }
 
 void DbLease::begin() {
+    failure_.reset();
     execute_script("BEGIN");
 }
+
 void DbLease::commit() {
-    execute_script("COMMIT");
+    if (database_.dialect_ == Dialect::Sqlite) {
+        execute_script("COMMIT");
+        return;
+    }
+    PGconn* connection = pg_connection(*session_);
+    PgResult result(PQexec(connection, "COMMIT"));
+    if (PQresultStatus(result.result) != PGRES_COMMAND_OK) {
+        throw_pg_error(connection, result.result, "COMMIT");
+    }
+    if (std::string_view(PQcmdStatus(result.result)) != "COMMIT") {
+        throw DbError(
+            "COMMIT: the transaction had been aborted by an earlier error, nothing was written",
+            "25P02", false);
+    }
 }
+
+void DbLease::record_failure(const DbError& error) {
+    if (!failure_) failure_ = error;
+}
+
 void DbLease::rollback() noexcept {
     try {
         execute_script("ROLLBACK");

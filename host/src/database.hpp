@@ -5,6 +5,7 @@
 #include <soci/soci.h>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -50,15 +51,23 @@ class DbLease {
     Dialect dialect() const;
 
     void begin();
+    // Throws when the database did not commit (PostgreSQL answers a COMMIT of a transaction
+    // aborted by an earlier error with ROLLBACK, not with an error).
     void commit();
     void rollback() noexcept;
     // Runs one or more statements without parameters (DDL, SET ...).
     void execute_script(const std::string& sql);
 
+    // A statement a plugin ran through the host API failed. Kept so the batch fails even when
+    // the plugin ignores the error it was given.
+    void record_failure(const DbError& error);
+    const std::optional<DbError>& recorded_failure() const { return failure_; }
+
   private:
     Database& database_;
     size_t position_;
     soci::session* session_;
+    std::optional<DbError> failure_;
 };
 
 class Database {

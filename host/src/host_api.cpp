@@ -21,10 +21,13 @@ void write_error(nomnom_error* error, const std::string& text) {
 
 template <typename Call>
 int guarded(nomnom_row_sink* sink, Call&& call) {
+    RowBatch& batch = *RowBatch::from(sink);
     try {
-        return call(*RowBatch::from(sink));
-    } catch (const std::exception&) {
-        return 1;
+        return call(batch);
+    } catch (const std::exception& e) {
+        return batch.refuse(std::string("host error while writing a row: ") + e.what());
+    } catch (...) {
+        return batch.refuse("host error while writing a row");
     }
 }
 
@@ -161,9 +164,11 @@ int db_execute(nomnom_db* db, const char* sql, const nomnom_value* params, uint3
         }
         return NOMNOM_OK;
     } catch (const DbError& e) {
+        reinterpret_cast<DbLease*>(db)->record_failure(e);
         write_error(error, e.what());
         return e.data_error() ? NOMNOM_INVALID : NOMNOM_RETRY;
     } catch (const std::exception& e) {
+        reinterpret_cast<DbLease*>(db)->record_failure(DbError(e.what(), "", false));
         write_error(error, e.what());
         return NOMNOM_RETRY;
     }

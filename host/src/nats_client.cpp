@@ -12,7 +12,11 @@ namespace nomnom {
 void check_nats(natsStatus status, const std::string& what, jsErrCode js_error) {
     if (status == NATS_OK) return;
     std::string message = what + ": " + natsStatus_GetText(status);
-    if (const char* detail = nats_GetLastError(nullptr); detail != nullptr && *detail != '\0') {
+    // cnats keeps the text of the last error after later successes: use it only when it
+    // belongs to this failure.
+    natsStatus last = NATS_OK;
+    if (const char* detail = nats_GetLastError(&last);
+        last == status && detail != nullptr && *detail != '\0') {
         message += " (" + std::string(detail) + ")";
     }
     if (js_error != 0) message += " [jetstream error " + std::to_string(js_error) + "]";

@@ -69,6 +69,12 @@ std::string validate_table(const nomnom_table& table, uint32_t index, bool host_
             return named + ": conflict key '" + (key ? key : "(null)") +
                    "' is not one of its columns";
         }
+        for (uint32_t c = 0; c < table.column_count; ++c) {
+            if (std::string_view(table.columns[c].name) == key && table.columns[c].nullable) {
+                // NULLs never conflict: a redelivery would insert the row again.
+                return named + ": conflict key '" + key + "' is nullable";
+            }
+        }
     }
     if (host_writes && table.conflict_key_count == 0) {
         return named + ": declares no conflict keys; the host writes it with an idempotent " +
@@ -119,27 +125,46 @@ std::string validate_descriptor(const nomnom_plugin_descriptor* d) {
     return {};
 }
 
-std::string check_plugin_permissions(const std::filesystem::path& path) {
+namespace {
+
+std::string check_entry(const std::filesystem::path& path, bool check_owner) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return "cannot stat " + path.string();
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    // A sticky directory (like /tmp) lets others add entries but not replace ours.
+    const bool sticky_dir = S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) != 0;
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !sticky_dir) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%03o", st.st_mode & 0777);
         return path.string() + " is writable by group or others (mode " + mode +
                "); refusing to load code that someone else could have replaced";
     }
-    if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    if (check_owner && st.st_uid != 0 && st.st_uid != ::geteuid()) {
         return path.string() + " is owned by uid " + std::to_string(st.st_uid) +
                ", neither root nor the host's user";
     }
     return {};
 }
 
+}  // namespace
+
+std::string check_plugin_permissions(const std::filesystem::path& path) {
+    std::error_code error;
+    // Symlinks are followed: what matters is who can change the file that gets mapped.
+    const std::filesystem::path real = std::filesystem::canonical(path, error);
+    if (error) return "cannot stat " + path.string() + ": " + error.message();
+    if (std::string reason = check_entry(real, true); !reason.empty()) return reason;
+    bool parent = true;
+    for (std::filesystem::path dir = real.parent_path();; dir = dir.parent_path()) {
+        if (std::string reason = check_entry(dir, parent); !reason.empty()) return reason;
+        parent = false;
+        if (dir == dir.root_path()) break;
+    }
+    return {};
+}
+
 std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& file) {
-    for (const auto& path : {file.parent_path(), file}) {
-        if (std::string reason = check_plugin_permissions(path); !reason.empty()) {
-            throw PluginRefused(reason);
-        }
+    if (std::string reason = check_plugin_permissions(file); !reason.empty()) {
+        throw PluginRefused(reason);
     }
     void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) throw PluginRefused(std::string("dlopen failed: ") + ::dlerror());

@@ -45,8 +45,9 @@ class PluginLibrary {
 // or an empty string.
 std::string validate_descriptor(const nomnom_plugin_descriptor* descriptor);
 
-// Loading a .so runs its code: refuse files and directories that someone other than root or
-// the host's user could have written.
+// Loading a .so runs its code: refuses a file (symlinks resolved) that someone other than root
+// or the host's user owns or could write, or that sits under a directory (up to /) others could
+// write to without the sticky bit.
 std::string check_plugin_permissions(const std::filesystem::path& path);
 
 struct PluginScan {

@@ -73,7 +73,7 @@ void RowBatch::finish_message() {
     }
 }
 
-int RowBatch::refuse(std::string reason) {
+int RowBatch::refuse(std::string reason) noexcept {
     if (error_.empty()) error_ = std::move(reason);
     return 1;
 }
@@ -161,9 +161,10 @@ int RowBatch::put_text(uint32_t column, const char* data, size_t length) {
     }
     Cell* cell = target(column, NOMNOM_TYPE_TEXT);
     if (cell == nullptr) return 1;
-    cell->text_offset = static_cast<uint32_t>(rows.text_.size());
-    cell->text_length = static_cast<uint32_t>(length);
+    const size_t offset = rows.text_.size();
     rows.text_.append(data, length);
+    cell->text_offset = static_cast<uint32_t>(offset);
+    cell->text_length = static_cast<uint32_t>(length);
     return 0;
 }
 

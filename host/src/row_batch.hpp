@@ -71,6 +71,8 @@ class RowBatch {
     int put_bool(uint32_t column, bool value);
     int put_text(uint32_t column, const char* data, size_t length);
     int end_row();
+    // Records the first reason the current message's rows cannot be used; returns 1.
+    int refuse(std::string reason) noexcept;
 
     nomnom_row_sink* as_sink() { return reinterpret_cast<nomnom_row_sink*>(this); }
     static RowBatch* from(nomnom_row_sink* sink) { return reinterpret_cast<RowBatch*>(sink); }
@@ -85,7 +87,6 @@ class RowBatch {
         size_t text;
     };
 
-    int refuse(std::string reason);
     Cell* target(uint32_t column, nomnom_type type);
 
     const nomnom_plugin_descriptor& descriptor_;

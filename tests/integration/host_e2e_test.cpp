@@ -21,15 +21,6 @@ std::vector<std::string> sensor_lines(int count) {
     return lines;
 }
 
-std::vector<std::string> kv_messages(int count, int value_offset = 0) {
-    std::vector<std::string> messages;
-    for (int i = 0; i < count; ++i) {
-        messages.push_back(R"({"k":"key-)" + std::to_string(i) + R"(","v":)" +
-                           std::to_string(i + value_offset) + "}");
-    }
-    return messages;
-}
-
 }  // namespace
 
 TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
@@ -59,7 +50,7 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
     CHECK(stats.num_ack_pending == 0);
 }
 
-TEST_CASE("sensor_csv and test_kv rows land in PostgreSQL; republishing duplicates nothing",
+TEST_CASE("sensor_csv and test_kv rows land in PostgreSQL: republishing duplicates nothing",
           "[e2e][postgresql]") {
     NatsServer nats;
     PgTestDb pg;
@@ -172,5 +163,35 @@ subjects = ["messages.ingest.>"]
     REQUIRE(eventually(
         [&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='env'") == 42; }, 30s));
     REQUIRE(host.wait_log("envelope has no string field \"body\"", 10s));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("a persist plugin that ignores a failed statement does not get its batch acked",
+          "[e2e][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    pg.exec(
+        "CREATE TABLE kvp (k TEXT NOT NULL UNIQUE, v BIGINT NOT NULL CHECK (v < 100), note "
+        "TEXT)");
+    HostHarness host;
+    host.add_test_plugin("test_kv_persist");
+    host.write_config(test_config(nats.url(), pg.url(),
+                                  "[plugins.test_kv_persist]\nbatch_size = 100\n"
+                                  "[plugins.test_kv_persist.config]\nswallow_db_errors = true\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv_persist]", 20s));
+    JetStreamClient client(nats.url());
+    client.publish_many("test.kvp.x", kv_messages(20, 90));
+    // v = 90..109: the ten values >= 100 violate the CHECK. PostgreSQL aborts the transaction
+    // on the first one and turns COMMIT into ROLLBACK; the host bisects down to the culprits.
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kvp") == 10; }, 30s));
+    REQUIRE(host.wait_log("dead-lettered (data)", 10s));
+    REQUIRE(eventually(
+        [&] {
+            const auto stats = client.consumer_info("TEST", "nomnom-test_kv_persist");
+            return stats.num_pending == 0 && stats.num_ack_pending == 0;
+        },
+        30s));
+    CHECK(pg.query_int64("SELECT max(v) FROM kvp") == 99);
     REQUIRE(host.terminate() == 0);
 }

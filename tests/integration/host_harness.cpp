@@ -104,6 +104,15 @@ std::string test_config(const std::string& nats_url, const std::string& database
            extra;
 }
 
+std::vector<std::string> kv_messages(int count, int value_offset) {
+    std::vector<std::string> messages;
+    for (int i = 0; i < count; ++i) {
+        messages.push_back(R"({"k":"key-)" + std::to_string(i) + R"(","v":)" +
+                           std::to_string(i + value_offset) + "}");
+    }
+    return messages;
+}
+
 int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql) {
     sqlite3* connection = nullptr;
     if (sqlite3_open_v2(database.c_str(), &connection, SQLITE_OPEN_READONLY, nullptr) !=

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -57,6 +58,9 @@ class HostHarness {
 // test.> and sensors.>, short waits and back-off; `extra` is appended verbatim.
 std::string test_config(const std::string& nats_url, const std::string& database_url,
                         const std::string& extra = "");
+
+// {"k":"key-<i>","v":<i + value_offset>} for i in [0, count): rows of the test_kv plugin.
+std::vector<std::string> kv_messages(int count, int value_offset = 0);
 
 int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql);
 

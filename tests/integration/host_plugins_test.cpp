@@ -11,7 +11,7 @@
 
 using namespace nomnom::testing;
 
-TEST_CASE("bad plugins are refused with the reason, the good one keeps running",
+TEST_CASE("bad plugins are refused with the reason - the good one keeps running",
           "[plugins][sqlite]") {
     NatsServer nats;
     HostHarness host;
@@ -47,7 +47,7 @@ fail_create = true
     REQUIRE(host.terminate() == 0);
 }
 
-TEST_CASE("a FATAL plugin stops its consumer only; its message stays in JetStream",
+TEST_CASE("a FATAL plugin stops its consumer only and its message stays in JetStream",
           "[plugins][postgresql]") {
     NatsServer nats;
     PgTestDb pg;
@@ -86,7 +86,7 @@ TEST_CASE("auto_migrate off: the host names the missing tables and refuses the p
     REQUIRE(host.terminate() == 0);
 }
 
-TEST_CASE("--check-config validates config and plugins without consuming", "[plugins][cli]") {
+TEST_CASE("check-config mode validates config and plugins without consuming", "[plugins][cli]") {
     HostHarness host;
     host.add_test_plugin("test_kv");
     host.write_config(test_config("nats://127.0.0.1:1", "sqlite:check.db"));
@@ -102,7 +102,7 @@ TEST_CASE("--check-config validates config and plugins without consuming", "[plu
     CHECK(output.find("REFUSED: plugin ABI major 2, host supports 1") != std::string::npos);
 }
 
-TEST_CASE("config errors name the file, line and key", "[plugins][cli]") {
+TEST_CASE("config errors name the file - line and key", "[plugins][cli]") {
     HostHarness host;
     host.write_config(
         "[nats]\nurl = \"nats://127.0.0.1:4222\"\n\n[database]\npool_size = \"four\"\n");

@@ -11,7 +11,12 @@ constexpr const char* upsert_sql =
     "ON CONFLICT (k) DO UPDATE SET v = excluded.v + 1000, note = excluded.note";
 
 struct TestKvPersist : kv::Parser {
-    using kv::Parser::Parser;
+    TestKvPersist(const nomnom_host_api& host, std::string_view config_json)
+        : kv::Parser(host, config_json) {
+        const rapidjson::Document config = kv::parse_object(config_json, "config");
+        const rapidjson::Value* swallow = kv::member(config, "swallow_db_errors");
+        swallow_db_errors = swallow != nullptr && swallow->IsTrue();
+    }
 
     static constexpr nomnom::PluginInfo info{
         .name = "test_kv_persist",
@@ -25,10 +30,17 @@ struct TestKvPersist : kv::Parser {
         for (std::uint64_t row = 0; row < rows.count(0); ++row) {
             const std::array params{rows.get(0, row, kv::col_k), rows.get(0, row, kv::col_v),
                                     rows.get(0, row, kv::col_note)};
-            db.execute(upsert_sql, params);
+            try {
+                db.execute(upsert_sql, params);
+            } catch (const nomnom::StatusError&) {
+                // A careless plugin: the host must still notice that the statement failed.
+                if (!swallow_db_errors) throw;
+            }
         }
         return NOMNOM_OK;
     }
+
+    bool swallow_db_errors = false;
 };
 
 }  // namespace

@@ -28,7 +28,7 @@ TEST_CASE("defaults and relative paths resolve against the config file", "[confi
     CHECK(config.consumer_defaults.batch_size == 256);
 }
 
-TEST_CASE("every section is read, per-plugin settings inherit [consumer]", "[config]") {
+TEST_CASE("every section is read - per-plugin settings inherit [consumer]", "[config]") {
     const auto config = parse_worker_config(R"(
 [nats]
 url = "nats://n:4222"
@@ -92,7 +92,7 @@ TEST_CASE("errors name the line and the key", "[config]") {
     CHECK(error_of("surprise = 1\n") == "/etc/nomnom/worker.toml:1: surprise: unknown key");
 }
 
-TEST_CASE("${ENV} expansion, with defaults, fails naming the variable", "[config]") {
+TEST_CASE("${ENV} expansion - with defaults - fails naming the variable", "[config]") {
     ::setenv("NOMNOM_TEST_PASSWORD", "s3cret", 1);
     ::unsetenv("NOMNOM_TEST_UNSET");
     const auto config = parse_worker_config(

@@ -75,6 +75,16 @@ TEST_CASE("plugin files or directories writable by others are refused", "[plugin
     ::chmod(plugins.c_str(), 0777);
     CHECK(refusal(plugins / "test_kv.so").find("is writable by group or others (mode 777)") !=
           std::string::npos);
+    ::chmod(plugins.c_str(), 0755);
+
+    // A safe-looking symlink to a file in a directory anyone can write to.
+    const auto open_dir = dir.path() / "open";
+    std::filesystem::create_directory(open_dir);
+    ::chmod(open_dir.c_str(), 0777);
+    std::filesystem::copy_file(plugins / "test_kv.so", open_dir / "real.so");
+    std::filesystem::create_symlink(open_dir / "real.so", plugins / "linked.so");
+    CHECK(refusal(plugins / "linked.so").find("open is writable by group or others (mode 777)") !=
+          std::string::npos);
 }
 
 TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]") {
@@ -109,6 +119,9 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
     d.name = "Bad Name";
     CHECK(nomnom::validate_descriptor(&d) == "descriptor name must match [a-z0-9_-]+");
     d.name = "ok";
+    static const nomnom_column nullable_key[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 1}};
+    table.columns = nullable_key;
+    CHECK(nomnom::validate_descriptor(&d) == "table 't': conflict key 'k' is nullable");
     table.conflict_key_count = 0;
     CHECK(nomnom::validate_descriptor(&d).find("declares no conflict keys") != std::string::npos);
 }

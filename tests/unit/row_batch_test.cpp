@@ -19,7 +19,7 @@ nomnom_plugin_descriptor descriptor() {
 
 }  // namespace
 
-TEST_CASE("rows are typed, nullable columns default to NULL", "[rows]") {
+TEST_CASE("rows are typed - nullable columns default to NULL", "[rows]") {
     const auto d = descriptor();
     nomnom::RowBatch batch(d);
     const nomnom_host_api& api = *nomnom::host_api();
@@ -38,7 +38,7 @@ TEST_CASE("rows are typed, nullable columns default to NULL", "[rows]") {
     CHECK(rows.cell(0, 2).is_null);
 }
 
-TEST_CASE("wrong types, NULL in NOT NULL and unended rows are refused", "[rows]") {
+TEST_CASE("wrong types - NULL in NOT NULL and unended rows are refused", "[rows]") {
     const auto d = descriptor();
     nomnom::RowBatch batch(d);
     const nomnom_host_api& api = *nomnom::host_api();

@@ -6,8 +6,10 @@
  * a plugin built against one 1.x host keeps loading in every later 1.x host.
  *
  * Compatibility rules (see sdk/README.md for the full text):
- *  - Every struct that crosses the boundary starts with `struct_size`. Minor versions may only
- *    append fields at the end; readers check struct_size before touching a field that came later.
+ *  - Every struct that may grow starts with `struct_size`. Minor versions may only append fields
+ *    at the end; readers check struct_size before touching a field that came later. The small
+ *    value structs without it (nomnom_str, nomnom_header, nomnom_error, nomnom_value) are frozen
+ *    for the whole major version.
  *  - Enumerations only gain values in a minor version; a host treats an unknown status as FATAL.
  *  - Removing or reordering a field, or changing a callback's signature, bumps the major, which
  *    changes the entry symbol's name (nomnom_plugin_v1 -> nomnom_plugin_v2).
