@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Manages a throwaway PostgreSQL cluster for the test suite.
 #
-#   pg-test-cluster.sh start DIR   initdb (first time) + start on a free 127.0.0.1 port; prints URL
+#   pg-test-cluster.sh start DIR   initdb (first time) + start on a free 127.0.0.1 port (a
+#                                  restart reuses the previous one); prints URL
 #   pg-test-cluster.sh stop DIR    fast shutdown; a no-op when it is not running
 #   pg-test-cluster.sh url DIR     prints the URL of a started cluster
 #
@@ -106,9 +107,18 @@ cmd_start() {
     fi
     [[ -f "$DIR/data/PG_VERSION" ]] || init_cluster
 
-    local attempt port=""
+    # A restarted cluster comes back on its previous port, so that clients (a host under test
+    # across a database outage) can reconnect to the same URL.
+    local attempt port="" previous_port=""
+    if [[ -f "$DIR/url" ]]; then
+        previous_port=$(sed -n 's|.*@127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$DIR/url")
+    fi
     for ((attempt = 1; attempt <= START_ATTEMPTS; attempt++)); do
-        port=$(free_port)
+        if ((attempt == 1)) && [[ -n "$previous_port" ]]; then
+            port=$previous_port
+        else
+            port=$(free_port)
+        fi
         # Another process may grab the port between probing and binding; then try another.
         if as_owner "$PG_BIN/pg_ctl" start -D "$DIR/data" -l "$DIR/postgres.log" -w \
             -t "$READY_TIMEOUT_S" -o "-p $port" >/dev/null; then

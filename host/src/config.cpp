@@ -365,6 +365,30 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         }
     }
 
+    if (const auto* table = top.subtable("dlq")) {
+        Section dlq(*table, "dlq", file);
+        dlq.string("stream", config.dlq.stream);
+        dlq.string("subject_prefix", config.dlq.subject_prefix);
+        dlq.boolean("create", config.dlq.create);
+        dlq.choice("storage", config.dlq.storage,
+                   {{"file", std::string("file")}, {"memory", std::string("memory")}});
+        dlq.integer("max_age_s", config.dlq.max_age_s, 0, INT64_MAX / 1000000000);
+        dlq.boolean("table", config.dlq.table);
+        dlq.integer("max_replays", config.dlq.max_replays, 0, 1000);
+        dlq.string("host_id", config.dlq.host_id);
+        dlq.reject_unknown();
+    }
+    for (const auto& subject : config.stream.subjects) {
+        const std::string& prefix = config.dlq.subject_prefix;
+        if (prefix.starts_with(subject.substr(0, subject.find('>')))) {
+            const toml::node* dlq = root.get("dlq");
+            top.fail(dlq != nullptr ? dlq->as_table()->get("subject_prefix") : nullptr,
+                     "dlq.subject_prefix",
+                     "'" + prefix + ".>' overlaps the stream subject '" + subject +
+                         "': dead letters would be consumed again");
+        }
+    }
+
     if (const auto* table = top.subtable("log")) {
         Section log(*table, "log", file);
         log.choice("level", config.log.level,

@@ -71,6 +71,17 @@ struct DatabaseConfig {
     bool auto_migrate = true;
 };
 
+struct DlqConfig {
+    std::string stream = "NOMNOM_DLQ";
+    std::string subject_prefix = "nomnom.dlq";  // dead letters go to <prefix>.<plugin>
+    bool create = true;
+    std::string storage = "file";
+    int64_t max_age_s = 7 * 24 * 3600;
+    bool table = false;        // also record each dead letter in nomnom_dead_letters
+    int64_t max_replays = 3;   // `dlq replay` refuses a message replayed this often
+    std::string host_id;       // empty: the machine's hostname
+};
+
 struct LogConfig {
     std::string level = "info";
     std::string format = "text";
@@ -84,6 +95,7 @@ struct WorkerConfig {
     DatabaseConfig database;
     std::filesystem::path plugins_dir = "plugins";
     std::map<std::string, PluginSettings> plugins;
+    DlqConfig dlq;
     LogConfig log;
 
     // Settings for a plugin with no [plugins.<name>] section fall back to [consumer].
