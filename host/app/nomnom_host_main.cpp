@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "config.hpp"
+#include "dlq_tool.hpp"
 #include "host.hpp"
 #include "logging.hpp"
 
@@ -11,6 +12,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: nomnom-host --config worker.toml [--check-config]\n"
+    "       nomnom-host dlq list|show|replay|purge --config worker.toml [options]\n"
     "  --config FILE     worker configuration (TOML); see docker/worker.example.toml\n"
     "  --check-config    validate the config and every plugin (including create), then exit\n"
     "  --version         print the version and the plugin ABI\n";
@@ -20,6 +22,9 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
     // Before any thread exists, so that every thread inherits the blocked mask.
     nomnom::SignalWaiter signals;
+    if (argc > 1 && std::strcmp(argv[1], "dlq") == 0) {
+        return nomnom::run_dlq_command(std::vector<std::string>(argv + 2, argv + argc));
+    }
     std::string config_path;
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {

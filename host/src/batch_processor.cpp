@@ -9,13 +9,20 @@
 #include "failpoint.hpp"
 
 namespace nomnom {
-namespace {
 
 struct WriteFailure {
     enum class Kind { Data, Retry, Fatal } kind;
     std::string reason;
     bool database_unreachable = false;
 };
+
+namespace {
+
+// Connection exceptions (08), server shutting down (57P01-03) and too many connections (53300):
+// the database is not there, as opposed to refusing this particular transaction.
+bool is_unreachable_sqlstate(const std::string& sqlstate) {
+    return sqlstate.starts_with("08") || sqlstate.starts_with("57P0") || sqlstate == "53300";
+}
 
 std::string reason_or_default(const char* reason) {
     return reason[0] != '\0' ? reason : "(the plugin gave no reason)";
@@ -51,7 +58,7 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
             throw;
         }
     } catch (const DbError& e) {
-        const bool unreachable = e.sqlstate().starts_with("08");
+        const bool unreachable = is_unreachable_sqlstate(e.sqlstate());
         return WriteFailure{e.data_error() ? WriteFailure::Kind::Data : WriteFailure::Kind::Retry,
                             e.what(), unreachable};
     } catch (const std::exception& e) {
@@ -65,19 +72,59 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
 BatchProcessor::BatchProcessor(PluginRunner& runner, PluginInstance& instance)
     : runner_(runner), instance_(instance), rows_(instance.descriptor()) {}
 
-bool BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
-    database_unreachable_ = false;
+void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
+    last_progress_ = std::chrono::steady_clock::now();
     const PayloadFormat format = runner_.settings().consumer.format;
-    std::vector<Entry> entries(fetched.size());
+    entries_.clear();
+    entries_.resize(fetched.size());
     std::vector<Entry*> all;
-    all.reserve(entries.size());
+    all.reserve(entries_.size());
     for (size_t i = 0; i < fetched.size(); ++i) {
-        entries[i].message = decode_message(std::move(fetched[i]), format);
-        all.push_back(&entries[i]);
+        entries_[i].message = decode_message(std::move(fetched[i]), format);
+        all.push_back(&entries_[i]);
     }
     attempt(all);
-    for (Entry& entry : entries) settle(entry);
-    return !database_unreachable_;
+    for (Entry& entry : entries_) settle(entry);
+    entries_.clear();
+}
+
+void BatchProcessor::keep_alive() {
+    const auto ack_wait = std::chrono::milliseconds(runner_.settings().consumer.ack_wait_ms);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_progress_ < ack_wait / 3) return;
+    for (Entry& entry : entries_) {
+        if (entry.outcome == Outcome::Pending)
+            natsMsg_InProgress(entry.message->message.get(), nullptr);
+    }
+    last_progress_ = now;
+}
+
+std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(size_t messages) {
+    std::optional<WriteFailure> failure;
+    const auto started = std::chrono::steady_clock::now();
+    bool reported = false;
+    for (size_t step = 0;; ++step) {
+        keep_alive();
+        failure = write_in_transaction(runner_.database(), instance_, rows_);
+        if (!failure || !failure->database_unreachable || runner_.stopping()) break;
+        const auto& schedule = runner_.settings().consumer.backoff_ms;
+        const int64_t wait = schedule[std::min(step, schedule.size() - 1)];
+        if (!reported) {
+            spdlog::error(
+                "[plugin={}] database unreachable, holding {} messages and retrying (every {} "
+                "ms at most, fetching paused): {}",
+                runner_.name(), messages, wait, failure->reason);
+            reported = true;
+        }
+        runner_.pause(std::min<int64_t>(wait, runner_.settings().consumer.ack_wait_ms / 3));
+    }
+    if (reported && !failure) {
+        spdlog::info("[plugin={}] database reachable again after {} s", runner_.name(),
+                     std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count());
+    }
+    return failure;
 }
 
 void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
@@ -129,8 +176,7 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
     }
     if (parsed.empty()) return;
 
-    const std::optional<WriteFailure> failure =
-        write_in_transaction(runner_.database(), instance_, rows_);
+    const std::optional<WriteFailure> failure = write_holding_through_outage(parsed.size());
     if (!failure) {
         failpoint("after_commit");
         for (Entry* entry : parsed) entry->outcome = Outcome::Persisted;
@@ -148,7 +194,6 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
             parsed.front()->reason = failure->reason;
             return;
         case WriteFailure::Kind::Retry:
-            database_unreachable_ = database_unreachable_ || failure->database_unreachable;
             spdlog::warn("[plugin={}] write of {} messages failed, will retry: {}", runner_.name(),
                          parsed.size(), failure->reason);
             for (Entry* entry : parsed) {
@@ -177,37 +222,48 @@ void BatchProcessor::settle(Entry& entry) {
     IncomingMessage& message = *entry.message;
     natsMsg* raw = message.message.get();
     const std::string& plugin = runner_.name();
+    const auto nak_later = [&] {
+        const int64_t delay = backoff_ms(message.delivery_count);
+        spdlog::info("[plugin={} subject={} seq={} delivery={}] retry in {} ms: {}", plugin,
+                     message.subject, message.stream_sequence, message.delivery_count, delay,
+                     entry.reason);
+        return natsMsg_NakWithDelay(raw, delay, nullptr);
+    };
+    // Terminates only once the dead letter is stored; otherwise the message comes back later.
+    const auto dead_letter = [&](DeadLetterClass kind, const std::string& reason) {
+        try {
+            runner_.dead_letters().dead_letter(
+                message, DeadLetter{plugin, runner_.library().version(), kind, reason});
+        } catch (const std::exception& e) {
+            entry.reason = std::string("dead-lettering failed (") + e.what() + ") for: " + reason;
+            spdlog::error("[plugin={} subject={} seq={}] {}", plugin, message.subject,
+                          message.stream_sequence, entry.reason);
+            return nak_later();
+        }
+        return natsMsg_Term(raw, nullptr);
+    };
+    const int64_t max_deliver = runner_.settings().consumer.max_deliver;
     natsStatus status = NATS_OK;
     switch (entry.outcome) {
         case Outcome::Persisted:
             status = natsMsg_Ack(raw, nullptr);
             break;
         case Outcome::Invalid:
+            status = dead_letter(DeadLetterClass::Invalid, entry.reason);
+            break;
         case Outcome::DataError:
-            runner_.dead_letters().dead_letter(plugin, message,
-                                               entry.outcome == Outcome::Invalid
-                                                   ? DeadLetterClass::Invalid
-                                                   : DeadLetterClass::Data,
-                                               entry.reason);
-            status = natsMsg_Term(raw, nullptr);
+            status = dead_letter(DeadLetterClass::Data, entry.reason);
             break;
-        case Outcome::Retry: {
-            const int64_t max_deliver = runner_.settings().consumer.max_deliver;
+        case Outcome::Retry:
+            // JetStream would silently stop redelivering after max_deliver: set it aside first.
             if (max_deliver > 0 && message.delivery_count >= static_cast<uint64_t>(max_deliver)) {
-                runner_.dead_letters().dead_letter(
-                    plugin, message, DeadLetterClass::RetriesExhausted,
-                    "after " + std::to_string(message.delivery_count) +
-                        " deliveries: " + entry.reason);
-                status = natsMsg_Term(raw, nullptr);
-                break;
+                status = dead_letter(DeadLetterClass::RetriesExhausted,
+                                     "after " + std::to_string(message.delivery_count) +
+                                         " deliveries: " + entry.reason);
+            } else {
+                status = nak_later();
             }
-            const int64_t delay = backoff_ms(message.delivery_count);
-            spdlog::info("[plugin={} subject={} seq={} delivery={}] retry in {} ms: {}", plugin,
-                         message.subject, message.stream_sequence, message.delivery_count, delay,
-                         entry.reason);
-            status = natsMsg_NakWithDelay(raw, delay, nullptr);
             break;
-        }
         case Outcome::Pending:
         case Outcome::Unprocessed:
             status = natsMsg_Nak(raw, nullptr);

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "incoming_message.hpp"
@@ -16,9 +18,7 @@ class BatchProcessor {
   public:
     BatchProcessor(PluginRunner& runner, PluginInstance& instance);
 
-    // Returns false when the database could not be reached, so the caller can pause fetching
-    // instead of burning deliveries.
-    bool process(std::vector<NatsMsgPtr> fetched);
+    void process(std::vector<NatsMsgPtr> fetched);
 
   private:
     enum class Outcome { Pending, Persisted, Invalid, DataError, Retry, Unprocessed };
@@ -32,13 +32,21 @@ class BatchProcessor {
     // is narrowed down by bisecting, so one bad message costs O(log n) extra writes and the
     // rest still commit.
     void attempt(const std::vector<Entry*>& entries);
+    // Writes the parsed rows; while the database is unreachable, holds the batch (the circuit
+    // breaker: no fetching, no naks, so no delivery is burned by an outage) and retries until
+    // it answers or the host stops.
+    std::optional<struct WriteFailure> write_holding_through_outage(size_t messages);
+    // Tells JetStream the batch is still being worked on once a third of ack_wait has passed,
+    // so a slow database does not cause redeliveries of messages still in hand.
+    void keep_alive();
     void settle(Entry& entry);
     int64_t backoff_ms(uint64_t delivery_count) const;
 
     PluginRunner& runner_;
     PluginInstance& instance_;
     RowBatch rows_;
-    bool database_unreachable_ = false;
+    std::vector<Entry> entries_;
+    std::chrono::steady_clock::time_point last_progress_;
 };
 
 }  // namespace nomnom

@@ -373,7 +373,6 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         dlq.choice("storage", config.dlq.storage,
                    {{"file", std::string("file")}, {"memory", std::string("memory")}});
         dlq.integer("max_age_s", config.dlq.max_age_s, 0, INT64_MAX / 1000000000);
-        dlq.boolean("table", config.dlq.table);
         dlq.integer("max_replays", config.dlq.max_replays, 0, 1000);
         dlq.string("host_id", config.dlq.host_id);
         dlq.reject_unknown();

@@ -77,9 +77,8 @@ struct DlqConfig {
     bool create = true;
     std::string storage = "file";
     int64_t max_age_s = 7 * 24 * 3600;
-    bool table = false;        // also record each dead letter in nomnom_dead_letters
-    int64_t max_replays = 3;   // `dlq replay` refuses a message replayed this often
-    std::string host_id;       // empty: the machine's hostname
+    int64_t max_replays = 3;  // `dlq replay` refuses a message replayed this often
+    std::string host_id;      // empty: the machine's hostname
 };
 
 struct LogConfig {

@@ -73,6 +73,11 @@ bool Host::connect(SignalWaiter& signals) {
             } else {
                 nats_->require_stream(config_.stream.name);
             }
+            if (!dead_letters_) {
+                auto sink = std::make_unique<JetStreamDeadLetterSink>(*nats_, config_.dlq);
+                sink->ensure_stream();
+                dead_letters_ = std::move(sink);
+            }
             return true;
         } catch (const std::exception& e) {
             const int64_t wait_ms = std::min<int64_t>(500LL << std::min(attempt, 4), 5000);
@@ -99,7 +104,7 @@ void Host::start_plugins() {
             continue;
         }
         auto runner = std::make_unique<PluginRunner>(library, std::move(settings), *database_,
-                                                     *nats_, dead_letters_, config_.stream.name);
+                                                     *nats_, *dead_letters_, config_.stream.name);
         try {
             runner->start(config_.database.auto_migrate);
             spdlog::info("plugin {} started from {}", describe(*library), library->file().string());

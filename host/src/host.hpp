@@ -37,7 +37,7 @@ class Host {
     WorkerConfig config_;
     std::unique_ptr<Database> database_;
     std::unique_ptr<NatsClient> nats_;
-    LogDeadLetterSink dead_letters_;
+    std::unique_ptr<JetStreamDeadLetterSink> dead_letters_;
     std::vector<std::unique_ptr<PluginRunner>> runners_;
 };
 

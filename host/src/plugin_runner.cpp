@@ -75,26 +75,22 @@ void PluginRunner::mark_fatal(const std::string& reason) {
     }
 }
 
+void PluginRunner::pause(int64_t milliseconds) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(milliseconds);
+    while (!stopping() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
 void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instance) {
     BatchProcessor processor(*this, instance);
     std::unique_ptr<PullSubscription> subscription;
-    const auto pause = [this](int64_t milliseconds) {
-        const auto until =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(milliseconds);
-        while (!stopping() && std::chrono::steady_clock::now() < until) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-    };
     while (!stopping() && !fatal()) {
         try {
             if (!subscription) subscription = std::make_unique<PullSubscription>(nats_, spec);
             auto messages = subscription->fetch(static_cast<int>(spec.settings.batch_size),
                                                 spec.settings.max_wait_ms);
-            if (messages.empty()) continue;
-            if (!processor.process(std::move(messages))) {
-                // The database is unreachable: stop pulling so redeliveries are not burned.
-                pause(spec.settings.backoff_ms.front());
-            }
+            if (!messages.empty()) processor.process(std::move(messages));
         } catch (const std::exception& e) {
             spdlog::warn("[plugin={} consumer={}] {}; retrying", name_, spec.durable, e.what());
             subscription.reset();

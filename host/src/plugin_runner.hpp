@@ -38,6 +38,8 @@ class PluginRunner {
     DeadLetterSink& dead_letters() { return dead_letters_; }
 
     bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+    // Sleeps up to `milliseconds`, returning early when the runner is asked to stop.
+    void pause(int64_t milliseconds) const;
     // A FATAL from the plugin: its consumers stop, the rest of the host keeps running.
     void mark_fatal(const std::string& reason);
     bool fatal() const { return fatal_.load(); }

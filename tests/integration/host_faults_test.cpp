@@ -131,7 +131,10 @@ TEST_CASE("a message that keeps asking for RETRY is dead-lettered at max_deliver
     REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
     JetStreamClient client(nats.url());
     client.publish("test.kv.retry", R"({"k":"x","v":1,"action":"retry_until","until":10})");
-    REQUIRE(host.wait_log("dead-lettered (retries_exhausted): after 2 deliveries", 30s));
+    REQUIRE(
+        host.wait_log("dead-lettered (retries_exhausted) to nomnom.dlq.test_kv: after 2 "
+                      "deliveries: retry requested (delivery 2 of 10)",
+                      30s));
     REQUIRE(eventually(
         [&] { return client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending == 0; }, 10s));
     REQUIRE(host.terminate() == 0);

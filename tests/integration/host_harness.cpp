@@ -4,6 +4,7 @@
 
 #include <csignal>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -111,6 +112,57 @@ std::vector<std::string> kv_messages(int count, int value_offset) {
                            std::to_string(i + value_offset) + "}");
     }
     return messages;
+}
+
+std::vector<std::string> dlq_list(HostHarness& host) {
+    const auto [code, output] =
+        host.run_cli({"dlq", "list", "--config", host.config_path().string()});
+    if (code != 0) throw std::runtime_error("dlq list failed: " + output);
+    std::vector<std::string> lines;
+    std::istringstream in(output);
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0])) &&
+            line.find("dead letter(s)") == std::string::npos) {
+            lines.push_back(line);
+        }
+    }
+    return lines;
+}
+
+PrivatePostgres::PrivatePostgres() : dir_("nomnom-pg") {
+    // The postgres OS user must reach the cluster directory.
+    std::filesystem::permissions(dir_.path(), std::filesystem::perms(0755));
+    start();
+    std::ifstream in(dir_.path() / "cluster" / "url");
+    std::getline(in, url_);
+}
+
+PrivatePostgres::~PrivatePostgres() {
+    try {
+        stop();
+    } catch (const std::exception&) {
+        // Best effort: the temporary directory goes away with the test.
+    }
+}
+
+void PrivatePostgres::run(const std::string& command) {
+    Process script;
+    script.start({"/bin/bash", NOMNOM_SOURCE_DIR "/scripts/pg-test-cluster.sh", command,
+                  (dir_.path() / "cluster").string()},
+                 {}, dir_.path() / "script.log");
+    if (script.wait_exit(60s) != 0) {
+        std::ifstream in(dir_.path() / "script.log");
+        std::ostringstream text;
+        text << in.rdbuf();
+        throw std::runtime_error("pg-test-cluster.sh " + command + " failed: " + text.str());
+    }
+}
+
+void PrivatePostgres::stop() {
+    run("stop");
+}
+void PrivatePostgres::start() {
+    run("start");
 }
 
 int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql) {

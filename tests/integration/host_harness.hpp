@@ -62,6 +62,26 @@ std::string test_config(const std::string& nats_url, const std::string& database
 // {"k":"key-<i>","v":<i + value_offset>} for i in [0, count): rows of the test_kv plugin.
 std::vector<std::string> kv_messages(int count, int value_offset = 0);
 
+// The dead letters `nomnom-host dlq list` prints for this host's config, one line each.
+std::vector<std::string> dlq_list(HostHarness& host);
+
+// A PostgreSQL cluster of the test's own (scripts/pg-test-cluster.sh), for tests that stop and
+// start the database; restarts keep the port.
+class PrivatePostgres {
+  public:
+    PrivatePostgres();
+    ~PrivatePostgres();
+    const std::string& url() const { return url_; }
+    void stop();
+    void start();
+
+  private:
+    void run(const std::string& command);
+
+    TempDir dir_;
+    std::string url_;
+};
+
 int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql);
 
 }  // namespace nomnom::testing

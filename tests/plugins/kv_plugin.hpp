@@ -77,6 +77,9 @@ class Parser {
         if (const auto prefix = optional_string(config, "note_prefix")) {
             note_prefix_ = std::string(*prefix);
         }
+        // The "fixed" plugin of the replay tests: action=invalid is stored like any message.
+        const rapidjson::Value* accept = member(config, "accept_invalid");
+        accept_invalid_ = accept != nullptr && accept->IsTrue();
     }
 
     nomnom_status parse(const nomnom_message& message, nomnom::RowWriter& out) {
@@ -85,7 +88,9 @@ class Parser {
         // invalid and fatal act before the row fields are read, so a test can trigger them with
         // a payload that holds nothing else.
         const std::string_view action = optional_string(doc, "action").value_or("ok");
-        if (action == "invalid") throw nomnom::Invalid("action=invalid requested");
+        if (action == "invalid" && !accept_invalid_) {
+            throw nomnom::Invalid("action=invalid requested");
+        }
         if (action == "fatal") throw nomnom::Fatal("action=fatal requested");
         if (action == "retry_until") {
             const std::int64_t until = required_int(doc, "until");
@@ -94,7 +99,7 @@ class Parser {
                                     std::to_string(message.delivery_count) + " of " +
                                     std::to_string(until) + ")");
             }
-        } else if (action != "ok" && action != "bad_type") {
+        } else if (action != "ok" && action != "bad_type" && action != "invalid") {
             throw nomnom::Invalid("unknown action '" + std::string(action) + "'");
         }
 
@@ -117,6 +122,7 @@ class Parser {
 
   private:
     std::optional<std::string> note_prefix_;
+    bool accept_invalid_ = false;
 };
 
 }  // namespace kv

@@ -1,0 +1,244 @@
+// What happens when things go wrong, counted: poison messages, crashes, a database outage, a
+// NATS restart, retries running out, and the dead-letter queue round trip.
+
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <thread>
+
+#include "host_harness.hpp"
+#include "support/nats_server.hpp"
+#include "support/pg_test_db.hpp"
+
+using namespace nomnom::testing;
+
+namespace {
+
+// One message in 50 is poison, in four ways: broken JSON, a missing field, a value of the wrong
+// type for its column, and a value the database's CHECK constraint refuses.
+struct PoisonMix {
+    std::vector<std::string> messages;
+    int64_t good = 0;
+    int64_t good_sum = 0;
+    int64_t bad = 0;
+};
+
+PoisonMix poison_mix(int count) {
+    PoisonMix mix;
+    for (int i = 0; i < count; ++i) {
+        const std::string key = "key-" + std::to_string(i);
+        if (i % 50 != 49) {
+            mix.messages.push_back(R"({"k":")" + key + R"(","v":)" + std::to_string(i) + "}");
+            ++mix.good;
+            mix.good_sum += i;
+            continue;
+        }
+        ++mix.bad;
+        switch ((i / 50) % 4) {
+            case 0:
+                mix.messages.push_back(R"({"k":")" + key + R"(","v":)");
+                break;
+            case 1:
+                mix.messages.push_back(R"({"k":")" + key + R"("})");
+                break;
+            case 2:
+                mix.messages.push_back(R"({"k":")" + key + R"(","v":1,"action":"bad_type"})");
+                break;
+            default:
+                mix.messages.push_back(R"({"k":")" + key + R"(","v":-5})");
+        }
+    }
+    return mix;
+}
+
+const char* const kCheckedKv =
+    "CREATE TABLE kv (k TEXT NOT NULL, v BIGINT NOT NULL CHECK (v >= 0), note TEXT, UNIQUE (k))";
+
+bool drained(JetStreamClient& client) {
+    const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");
+    return stats.num_pending == 0 && stats.num_ack_pending == 0;
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 at random points of a 20k poison-mixed load: exact rows and dead letters",
+          "[reliability][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    pg.exec(kCheckedKv);
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    const PoisonMix mix = poison_mix(20000);
+    client.publish_many("test.kv.mix", mix.messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 200\n"));
+    std::mt19937 random(20000);
+    int64_t threshold = 0;
+    for (int kill = 0; kill < 3; ++kill) {
+        host.start();
+        threshold += std::uniform_int_distribution<int64_t>(1000, 5000)(random);
+        REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") >= threshold; },
+                           60s));
+        host.process().kill9();
+    }
+    host.start();
+    REQUIRE(eventually([&] { return drained(client); }, 120s));
+    CHECK(pg.query_int64("SELECT count(*) FROM kv") == mix.good);
+    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == mix.good_sum);
+    REQUIRE(host.terminate() == 0);
+
+    const std::vector<std::string> letters = dlq_list(host);
+    CHECK(static_cast<int64_t>(letters.size()) == mix.bad);
+    size_t with_reason = 0;
+    for (const auto& line : letters) {
+        with_reason += line.find("is not valid JSON") != std::string::npos ||
+                       line.find("field 'v' is missing") != std::string::npos ||
+                       line.find("is i64, plugin wrote text") != std::string::npos ||
+                       line.find("violates check constraint") != std::string::npos;
+    }
+    CHECK(with_reason == letters.size());
+}
+
+TEST_CASE("a PostgreSQL outage mid-load is waited out: nothing dead-lettered, everything lands",
+          "[reliability][postgresql]") {
+    NatsServer nats;
+    PrivatePostgres pg_server;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    client.publish_many("test.kv.outage", kv_messages(6000));
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), pg_server.url(),
+                                  "[plugins.test_kv]\nbatch_size = 20\nmax_deliver = 3\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    pg_server.stop();
+    REQUIRE(host.wait_log("database unreachable, holding", 30s));
+    // Longer than ack_wait (5 s) and than max_deliver x back-off: neither may lose a message.
+    std::this_thread::sleep_for(12s);
+    pg_server.start();
+    REQUIRE(host.wait_log("database reachable again", 60s));
+    REQUIRE(eventually([&] { return drained(client); }, 120s));
+    REQUIRE(host.terminate() == 0);
+    CHECK(dlq_list(host).empty());
+    CHECK_FALSE(host.log_contains("dead-lettered"));
+}
+
+TEST_CASE("a nats-server restart mid-load: the host reconnects and the counts are exact",
+          "[reliability][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    client.publish_many("test.kv.restart", kv_messages(10000));
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "restart.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nbatch_size = 20\n"));
+    host.start();
+    REQUIRE(
+        eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") > 500; }, 60s));
+    nats.restart();
+    REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") == 10000; },
+                       120s));
+    JetStreamClient after(nats.url());
+    REQUIRE(eventually(
+        [&] {
+            const ConsumerStats stats = after.consumer_info("TEST", "nomnom-test_kv");
+            return stats.num_pending == 0 && stats.num_ack_pending == 0;
+        },
+        60s));
+    CHECK(sqlite_int64(database, "SELECT sum(v) FROM kv") == 9999LL * 10000 / 2);
+    REQUIRE(host.terminate() == 0);
+    CHECK(dlq_list(host).empty());
+}
+
+TEST_CASE("dead letters carry the payload and the reason and replay once the cause is fixed",
+          "[reliability][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "replay.db";
+    const std::string base = test_config(nats.url(), "sqlite:" + database.string());
+    host.write_config(base);
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    JetStreamClient client(nats.url());
+    for (int i = 0; i < 3; ++i) {
+        client.publish("test.kv.fix", R"({"k":"fix-)" + std::to_string(i) + R"(","v":)" +
+                                          std::to_string(i) + R"(,"action":"invalid"})");
+    }
+    client.publish("test.kv.fix", R"({"k":"fine","v":7})");
+    REQUIRE(
+        eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") == 1; }, 30s));
+    REQUIRE(eventually([&] { return dlq_list(host).size() == 3; }, 30s));
+    const std::vector<std::string> letters = dlq_list(host);
+    CHECK(letters[0].find("test_kv  invalid  test.kv.fix#1  action=invalid requested") !=
+          std::string::npos);
+
+    auto [code, output] =
+        host.run_cli({"dlq", "show", "--config", host.config_path().string(), "--seq", "1"});
+    CHECK(code == 0);
+    CHECK(output.find("Nomnom-Error-Class: invalid") != std::string::npos);
+    CHECK(output.find("Nomnom-Stream-Seq: 1") != std::string::npos);
+    CHECK(output.find("Nomnom-Plugin-Version: 1.0.0") != std::string::npos);
+    CHECK(output.find(R"({"k":"fix-0","v":0,"action":"invalid"})") != std::string::npos);
+
+    // The fix: the plugin now accepts these messages. Restart with it, then replay.
+    REQUIRE(host.terminate() == 0);
+    host.write_config(base + "[plugins.test_kv.config]\naccept_invalid = true\n");
+    host.start();
+    REQUIRE(host.wait_log("---- start 2 ----", 5s));
+    std::tie(code, output) =
+        host.run_cli({"dlq", "replay", "--config", host.config_path().string()});
+    CHECK(code == 0);
+    CHECK(output.find("3 replayed, 0 not replayed") != std::string::npos);
+    REQUIRE(
+        eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") == 4; }, 30s));
+    CHECK(sqlite_int64(database, "SELECT sum(v) FROM kv") == 0 + 1 + 2 + 7);
+    CHECK(dlq_list(host).empty());
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("replay loops are cut at dlq.max_replays and purge asks for confirmation",
+          "[reliability][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "loop.db";
+    host.write_config(
+        test_config(nats.url(), "sqlite:" + database.string(), "[dlq]\nmax_replays = 1\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.loop", R"({"k":"again","v":1,"action":"invalid"})");
+    REQUIRE(eventually([&] { return dlq_list(host).size() == 1; }, 30s));
+
+    const std::string config = host.config_path().string();
+    auto [code, output] = host.run_cli({"dlq", "replay", "--config", config});
+    CHECK(code == 0);
+    // Still broken: dead-lettered again, now carrying its replay count.
+    REQUIRE(eventually(
+        [&] {
+            const auto letters = dlq_list(host);
+            return letters.size() == 1 && letters[0].find("#2 ") != std::string::npos;
+        },
+        30s));
+    std::tie(code, output) = host.run_cli({"dlq", "replay", "--config", config});
+    CHECK(code == 1);
+    CHECK(output.find("was replayed 1 times already (dlq.max_replays = 1)") != std::string::npos);
+
+    std::tie(code, output) =
+        host.run_cli({"dlq", "purge", "--config", config, "--plugin", "test_kv"});
+    CHECK(code == 1);
+    CHECK(output.find("would delete 1 dead letter(s); run again with --yes") != std::string::npos);
+    std::tie(code, output) =
+        host.run_cli({"dlq", "purge", "--config", config, "--plugin", "test_kv", "--yes"});
+    CHECK(code == 0);
+    CHECK(dlq_list(host).empty());
+    REQUIRE(host.terminate() == 0);
+}
