@@ -41,6 +41,9 @@ url = "sqlite:nomnom.db"
 
 [plugins]
 dir = "plugins"
+
+[http]
+listen = "127.0.0.1:0"
 TOML
 
 build/host/nomnom-host --config "$WORK/worker.toml" >"$WORK/host.log" 2>&1 &
@@ -71,10 +74,14 @@ wait_for 10 grep -q "dead-lettered" "$WORK/host.log"
 
 kill -TERM "$host_pid"
 wait "$host_pid"
+pids=("${pids[@]:1}")
 
 echo
 echo "== nomnom-host log ($WORK/host.log)"
 cat "$WORK/host.log"
+echo
+echo "== dead-letter queue (nomnom-host dlq list)"
+build/host/nomnom-host dlq list --config "$WORK/worker.toml"
 echo
 echo "== rows in $WORK/nomnom.db"
 sqlite3 -header -column "$WORK/nomnom.db" \

@@ -110,6 +110,7 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(size_t 
         const auto& schedule = runner_.settings().consumer.backoff_ms;
         const int64_t wait = schedule[std::min(step, schedule.size() - 1)];
         if (!reported) {
+            runner_.set_database_unreachable(true);
             spdlog::error(
                 "[plugin={}] database unreachable, holding {} messages and retrying (every {} "
                 "ms at most, fetching paused): {}",
@@ -118,6 +119,7 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(size_t 
         }
         runner_.pause(std::min<int64_t>(wait, runner_.settings().consumer.ack_wait_ms / 3));
     }
+    if (reported) runner_.set_database_unreachable(false);
     if (reported && !failure) {
         spdlog::info("[plugin={}] database reachable again after {} s", runner_.name(),
                      std::chrono::duration_cast<std::chrono::seconds>(

@@ -388,6 +388,12 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         }
     }
 
+    if (const auto* table = top.subtable("http")) {
+        Section http(*table, "http", file);
+        http.string("listen", config.http.listen);
+        http.reject_unknown();
+    }
+
     if (const auto* table = top.subtable("log")) {
         Section log(*table, "log", file);
         log.choice("level", config.log.level,

@@ -81,6 +81,10 @@ struct DlqConfig {
     std::string host_id;      // empty: the machine's hostname
 };
 
+struct HttpConfig {
+    std::string listen = "0.0.0.0:9464";  // empty: no HTTP endpoint
+};
+
 struct LogConfig {
     std::string level = "info";
     std::string format = "text";
@@ -95,6 +99,7 @@ struct WorkerConfig {
     std::filesystem::path plugins_dir = "plugins";
     std::map<std::string, PluginSettings> plugins;
     DlqConfig dlq;
+    HttpConfig http;
     LogConfig log;
 
     // Settings for a plugin with no [plugins.<name>] section fall back to [consumer].

@@ -95,6 +95,7 @@ void Host::start_plugins() {
     for (const auto& [file, reason] : scan.refused) {
         spdlog::error("plugin {} refused: {}", file.string(), reason);
         refused.push_back(file.filename().string());
+        refused_.emplace_back(file.filename().string(), reason);
     }
     std::vector<std::string> started;
     for (const auto& library : scan.loaded) {
@@ -113,16 +114,51 @@ void Host::start_plugins() {
         } catch (const std::exception& e) {
             spdlog::error("plugin {} refused: {}", library->file().string(), e.what());
             refused.push_back(library->file().filename().string());
+            refused_.emplace_back(library->file().filename().string(), e.what());
         }
     }
     spdlog::info("startup summary: {} plugin(s) running [{}], {} refused [{}]", started.size(),
                  fmt::join(started, ", "), refused.size(), fmt::join(refused, ", "));
+    started_.store(true);
+}
+
+Readiness Host::readiness() const {
+    if (!started_.load()) return {false, R"({"ready":false,"reason":"starting"})"};
+    const bool nats_up = nats_ && nats_->connected();
+    bool database_up = true;
+    bool plugins_ok = refused_.empty() && !runners_.empty();
+    std::string plugins;
+    for (const auto& runner : runners_) {
+        std::string state = "running";
+        if (runner->fatal()) {
+            state = "fatal: " + runner->fatal_reason();
+            plugins_ok = false;
+        } else if (runner->database_unreachable()) {
+            state = "waiting for the database";
+            database_up = false;
+        }
+        plugins += (plugins.empty() ? "\"" : ",\"") + json_escape(runner->name()) + "\":\"" +
+                   json_escape(state) + "\"";
+    }
+    for (const auto& [file, reason] : refused_) {
+        plugins += (plugins.empty() ? "\"" : ",\"") + json_escape(file) + "\":\"refused: " +
+                   json_escape(reason) + "\"";
+    }
+    const bool ready = nats_up && database_up && plugins_ok;
+    return {ready, std::string("{\"ready\":") + (ready ? "true" : "false") + ",\"nats\":\"" +
+                       (nats_up ? "connected" : "disconnected") + "\",\"database\":\"" +
+                       (database_up ? "reachable" : "unreachable") + "\",\"plugins\":{" +
+                       plugins + "}}"};
 }
 
 int Host::run(SignalWaiter& signals) {
     spdlog::info("nomnom-host starting: config {}, plugins {}, database {}, nats {}",
                  config_.source.string(), config_.plugins_dir.string(),
                  redact_url(config_.database.url), redact_url(config_.nats.url));
+    if (!config_.http.listen.empty()) {
+        health_ = std::make_unique<HealthServer>(config_.http.listen, [this] { return readiness(); });
+        spdlog::info("http endpoint (/health, /ready) listening on port {}", health_->port());
+    }
     if (!connect(signals)) {
         spdlog::info("stopped before startup completed");
         return 0;
@@ -148,6 +184,7 @@ int Host::run(SignalWaiter& signals) {
         spdlog::warn("final flush: {} (unsent acks will be redelivered and upserted again)",
                      e.what());
     }
+    health_.reset();
     runners_.clear();
     spdlog::info("drained: every in-flight batch committed and settled; exiting");
     return 0;

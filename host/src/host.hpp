@@ -1,11 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
 #include "config.hpp"
 #include "database.hpp"
 #include "dead_letter.hpp"
+#include "health_server.hpp"
 #include "nats_client.hpp"
 #include "plugin_runner.hpp"
 
@@ -33,12 +35,16 @@ class Host {
   private:
     bool connect(SignalWaiter& signals);
     void start_plugins();
+    Readiness readiness() const;
 
     WorkerConfig config_;
     std::unique_ptr<Database> database_;
     std::unique_ptr<NatsClient> nats_;
     std::unique_ptr<JetStreamDeadLetterSink> dead_letters_;
     std::vector<std::unique_ptr<PluginRunner>> runners_;
+    std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason
+    std::atomic<bool> started_{false};
+    std::unique_ptr<HealthServer> health_;
 };
 
 // --check-config: validates the config, loads and creates every plugin, touches nothing in NATS

@@ -66,7 +66,16 @@ void PluginRunner::join() {
     instances_.clear();
 }
 
+std::string PluginRunner::fatal_reason() const {
+    std::lock_guard lock(fatal_mutex_);
+    return fatal_reason_;
+}
+
 void PluginRunner::mark_fatal(const std::string& reason) {
+    {
+        std::lock_guard lock(fatal_mutex_);
+        if (fatal_reason_.empty()) fatal_reason_ = reason;
+    }
     if (!fatal_.exchange(true)) {
         spdlog::error(
             "[plugin={}] FATAL: {}; its consumers stop, in-flight messages are returned to "

@@ -43,6 +43,10 @@ class PluginRunner {
     // A FATAL from the plugin: its consumers stop, the rest of the host keeps running.
     void mark_fatal(const std::string& reason);
     bool fatal() const { return fatal_.load(); }
+    std::string fatal_reason() const;
+    // Set while a worker holds a batch because the database does not answer.
+    void set_database_unreachable(bool unreachable) { database_unreachable_.store(unreachable); }
+    bool database_unreachable() const { return database_unreachable_.load(); }
 
   private:
     void worker_loop(const ConsumerSpec& spec, PluginInstance& instance);
@@ -59,6 +63,9 @@ class PluginRunner {
     std::vector<std::thread> workers_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> fatal_{false};
+    std::atomic<bool> database_unreachable_{false};
+    mutable std::mutex fatal_mutex_;
+    std::string fatal_reason_;
 };
 
 }  // namespace nomnom

@@ -31,6 +31,10 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
     host.write_config(test_config(nats.url(), "sqlite:" + database.string()));
     host.start();
     REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [sensor_csv]", 20s));
+    const auto [status, body] = host.http_get("/ready");
+    CHECK(status == 200);
+    CHECK(body == R"({"ready":true,"nats":"connected","database":"reachable",)"
+                  R"("plugins":{"sensor_csv":"running"}})");
 
     JetStreamClient client(nats.url());
     client.publish_many("sensors.readings.lab", sensor_lines(500));

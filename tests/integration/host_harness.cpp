@@ -1,5 +1,8 @@
 #include "host_harness.hpp"
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
 #include <sqlite3.h>
 
 #include <csignal>
@@ -78,6 +81,23 @@ bool HostHarness::wait_log(const std::string& text, std::chrono::milliseconds ti
     return eventually([&] { return log_contains(text); }, timeout);
 }
 
+std::pair<int, std::string> HostHarness::http_get(const std::string& path) {
+    const std::string marker = "listening on port ";
+    const std::string text = log();
+    const size_t at = text.rfind(marker);
+    if (at == std::string::npos) throw std::runtime_error("the host logged no http port");
+    const auto port = static_cast<uint16_t>(std::stoi(text.substr(at + marker.size())));
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    session.setTimeout(Poco::Timespan(5, 0));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::istream& body = session.receiveResponse(response);
+    std::ostringstream content;
+    content << body.rdbuf();
+    return {static_cast<int>(response.getStatus()), content.str()};
+}
+
 std::pair<int, std::string> HostHarness::run_cli(const std::vector<std::string>& args) {
     const auto output = dir_.path() / "cli.log";
     std::filesystem::remove(output);
@@ -101,7 +121,8 @@ std::string test_config(const std::string& nats_url, const std::string& database
            "[database]\nurl = \"" +
            database_url +
            "\"\npool_size = 2\n"
-           "[consumer]\nmax_wait_ms = 200\nbackoff_ms = [200]\nack_wait_ms = 5000\n" +
+           "[consumer]\nmax_wait_ms = 200\nbackoff_ms = [200]\nack_wait_ms = 5000\n"
+           "[http]\nlisten = \"127.0.0.1:0\"\n" +
            extra;
 }
 

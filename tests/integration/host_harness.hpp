@@ -40,6 +40,9 @@ class HostHarness {
     bool log_contains(const std::string& text) const;
     bool wait_log(const std::string& text, std::chrono::milliseconds timeout);
 
+    // GET http://127.0.0.1:<port from the log><path>: status code and body.
+    std::pair<int, std::string> http_get(const std::string& path);
+
     // Runs nomnom-host with extra arguments to completion; returns exit code and output.
     std::pair<int, std::string> run_cli(const std::vector<std::string>& args);
 

@@ -60,6 +60,11 @@ TEST_CASE("a FATAL plugin stops its consumer only and its message stays in JetSt
     JetStreamClient client(nats.url());
     client.publish("test.kv.f", R"({"k":"doomed","action":"fatal"})");
     REQUIRE(host.wait_log("[plugin=test_kv] FATAL: action=fatal requested", 20s));
+    const auto [status, body] = host.http_get("/ready");
+    CHECK(status == 503);
+    CHECK(body.find(R"("test_kv":"fatal: action=fatal requested")") != std::string::npos);
+    CHECK(body.find(R"("test_kv_persist":"running")") != std::string::npos);
+    CHECK(host.http_get("/health").first == 200);
     client.publish("test.kvp.f", R"({"k":"still","v":5})");
     REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kvp") == 1; }, 30s));
     // Not acked, not terminated: the message waits for a fixed plugin.

@@ -117,11 +117,16 @@ TEST_CASE("a PostgreSQL outage mid-load is waited out: nothing dead-lettered, ev
     REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
     pg_server.stop();
     REQUIRE(host.wait_log("database unreachable, holding", 30s));
+    const auto [down_status, down_body] = host.http_get("/ready");
+    CHECK(down_status == 503);
+    CHECK(down_body.find(R"("database":"unreachable")") != std::string::npos);
+    CHECK(down_body.find(R"("test_kv":"waiting for the database")") != std::string::npos);
     // Longer than ack_wait (5 s) and than max_deliver x back-off: neither may lose a message.
     std::this_thread::sleep_for(12s);
     pg_server.start();
     REQUIRE(host.wait_log("database reachable again", 60s));
     REQUIRE(eventually([&] { return drained(client); }, 120s));
+    CHECK(host.http_get("/ready").first == 200);
     REQUIRE(host.terminate() == 0);
     CHECK(dlq_list(host).empty());
     CHECK_FALSE(host.log_contains("dead-lettered"));
