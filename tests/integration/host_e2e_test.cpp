@@ -93,14 +93,13 @@ TEST_CASE("several messages with the same key in one batch apply in stream order
           "[e2e][postgresql][sqlite]") {
     NatsServer nats;
     JetStreamClient client(nats.url());
-    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
     std::vector<std::string> updates;
     for (int v = 1; v <= 50; ++v) {
         updates.push_back(R"({"k":"same","v":)" + std::to_string(v) + "}");
         updates.push_back(R"({"k":"other-)" + std::to_string(v % 3) + R"(","v":)" +
                           std::to_string(v) + "}");
     }
-    client.publish_many("test.kv.same", updates);
+    publish_backlog(client, "test.kv.same", updates);
 
     PgTestDb pg;
     HostHarness host;
@@ -190,12 +189,7 @@ TEST_CASE("a persist plugin that ignores a failed statement does not get its bat
     // on the first one and turns COMMIT into ROLLBACK; the host bisects down to the culprits.
     REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kvp") == 10; }, 30s));
     REQUIRE(host.wait_log("dead-lettered (data)", 10s));
-    REQUIRE(eventually(
-        [&] {
-            const auto stats = client.consumer_info("TEST", "nomnom-test_kv_persist");
-            return stats.num_pending == 0 && stats.num_ack_pending == 0;
-        },
-        30s));
+    REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-test_kv_persist"); }, 30s));
     CHECK(pg.query_int64("SELECT max(v) FROM kvp") == 99);
     REQUIRE(host.terminate() == 0);
 }

@@ -15,8 +15,7 @@ TEST_CASE("kill -9 between commit and ack: redelivered messages duplicate no row
     NatsServer nats;
     PgTestDb pg;
     JetStreamClient client(nats.url());
-    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
-    client.publish_many("test.kv.crash", kv_messages(400));
+    publish_backlog(client, "test.kv.crash", kv_messages(400));
 
     HostHarness host;
     host.add_test_plugin("test_kv");
@@ -38,43 +37,11 @@ TEST_CASE("kill -9 between commit and ack: redelivered messages duplicate no row
     REQUIRE(host.terminate() == 0);
 }
 
-TEST_CASE("kill -9 at a random point under load loses and duplicates nothing",
-          "[faults][postgresql]") {
-    NatsServer nats;
-    PgTestDb pg;
-    JetStreamClient client(nats.url());
-    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
-    client.publish_many("test.kv.load", kv_messages(5000));
-
-    HostHarness host;
-    host.add_test_plugin("test_kv");
-    host.write_config(test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 50\n"));
-    host.start();
-    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
-    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") > 200; }, 60s));
-    host.process().kill9();
-    const int64_t before_restart = pg.query_int64("SELECT count(*) FROM kv");
-    INFO("rows when killed: " << before_restart);
-    host.start();
-    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 5000; }, 120s));
-    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 4999LL * 5000 / 2);
-    // The batch the killed host held comes back after ack_wait and is acked by the new host.
-    CHECK(eventually(
-        [&] {
-            const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");
-            return stats.num_pending == 0 && stats.num_ack_pending == 0;
-        },
-        30s));
-    CHECK(pg.query_int64("SELECT count(*) FROM kv") == 5000);
-    REQUIRE(host.terminate() == 0);
-}
-
 TEST_CASE("SIGTERM drains: exit 0 - nothing left unacked - the rest picked up on restart",
           "[faults][sqlite]") {
     NatsServer nats;
     JetStreamClient client(nats.url());
-    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
-    client.publish_many("test.kv.drain", kv_messages(20000));
+    publish_backlog(client, "test.kv.drain", kv_messages(20000));
 
     HostHarness host;
     host.add_test_plugin("test_kv");
@@ -149,7 +116,6 @@ TEST_CASE("INVALID and database-rejected messages are set aside - the rest commi
         "CREATE TABLE kv (k TEXT NOT NULL, v BIGINT NOT NULL CHECK (v >= 0), note TEXT, "
         "UNIQUE (k))");
     JetStreamClient client(nats.url());
-    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
     std::vector<std::string> messages;
     for (int i = 0; i < 200; ++i) {
         if (i % 50 == 7) {
@@ -163,7 +129,7 @@ TEST_CASE("INVALID and database-rejected messages are set aside - the rest commi
                                std::to_string(i) + "}");
         }
     }
-    client.publish_many("test.kv.mixed", messages);
+    publish_backlog(client, "test.kv.mixed", messages);
 
     HostHarness host;
     host.add_test_plugin("test_kv");

@@ -186,6 +186,17 @@ void PrivatePostgres::start() {
     run("start");
 }
 
+void publish_backlog(JetStreamClient& client, const std::string& subject,
+                     const std::vector<std::string>& payloads) {
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    client.publish_many(subject, payloads);
+}
+
+bool consumer_drained(JetStreamClient& client, const std::string& durable) {
+    const ConsumerStats stats = client.consumer_info("TEST", durable);
+    return stats.num_pending == 0 && stats.num_ack_pending == 0;
+}
+
 int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql) {
     sqlite3* connection = nullptr;
     if (sqlite3_open_v2(database.c_str(), &connection, SQLITE_OPEN_READONLY, nullptr) !=

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/nats_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -84,6 +85,14 @@ class PrivatePostgres {
     TempDir dir_;
     std::string url_;
 };
+
+// Creates the stream test_config() names ("TEST") and stores `payloads` on `subject`, before
+// any host runs.
+void publish_backlog(JetStreamClient& client, const std::string& subject,
+                     const std::vector<std::string>& payloads);
+
+// No message of the durable consumer is waiting or in flight.
+bool consumer_drained(JetStreamClient& client, const std::string& durable = "nomnom-test_kv");
 
 int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql);
 

@@ -54,11 +54,6 @@ PoisonMix poison_mix(int count) {
 const char* const kCheckedKv =
     "CREATE TABLE kv (k TEXT NOT NULL, v BIGINT NOT NULL CHECK (v >= 0), note TEXT, UNIQUE (k))";
 
-bool drained(JetStreamClient& client) {
-    const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");
-    return stats.num_pending == 0 && stats.num_ack_pending == 0;
-}
-
 }  // namespace
 
 TEST_CASE("kill -9 at random points of a 20k poison-mixed load: exact rows and dead letters",
@@ -67,9 +62,8 @@ TEST_CASE("kill -9 at random points of a 20k poison-mixed load: exact rows and d
     PgTestDb pg;
     pg.exec(kCheckedKv);
     JetStreamClient client(nats.url());
-    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
     const PoisonMix mix = poison_mix(20000);
-    client.publish_many("test.kv.mix", mix.messages);
+    publish_backlog(client, "test.kv.mix", mix.messages);
 
     HostHarness host;
     host.add_test_plugin("test_kv");
@@ -84,7 +78,7 @@ TEST_CASE("kill -9 at random points of a 20k poison-mixed load: exact rows and d
         host.process().kill9();
     }
     host.start();
-    REQUIRE(eventually([&] { return drained(client); }, 120s));
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 120s));
     CHECK(pg.query_int64("SELECT count(*) FROM kv") == mix.good);
     CHECK(pg.query_int64("SELECT sum(v) FROM kv") == mix.good_sum);
     REQUIRE(host.terminate() == 0);
@@ -106,8 +100,7 @@ TEST_CASE("a PostgreSQL outage mid-load is waited out: nothing dead-lettered, ev
     NatsServer nats;
     PrivatePostgres pg_server;
     JetStreamClient client(nats.url());
-    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
-    client.publish_many("test.kv.outage", kv_messages(6000));
+    publish_backlog(client, "test.kv.outage", kv_messages(6000));
 
     HostHarness host;
     host.add_test_plugin("test_kv");
@@ -125,7 +118,7 @@ TEST_CASE("a PostgreSQL outage mid-load is waited out: nothing dead-lettered, ev
     std::this_thread::sleep_for(12s);
     pg_server.start();
     REQUIRE(host.wait_log("database reachable again", 60s));
-    REQUIRE(eventually([&] { return drained(client); }, 120s));
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 120s));
     CHECK(host.http_get("/ready").first == 200);
     REQUIRE(host.terminate() == 0);
     CHECK(dlq_list(host).empty());
@@ -136,8 +129,7 @@ TEST_CASE("a nats-server restart mid-load: the host reconnects and the counts ar
           "[reliability][sqlite]") {
     NatsServer nats;
     JetStreamClient client(nats.url());
-    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
-    client.publish_many("test.kv.restart", kv_messages(10000));
+    publish_backlog(client, "test.kv.restart", kv_messages(10000));
 
     HostHarness host;
     host.add_test_plugin("test_kv");
@@ -151,12 +143,7 @@ TEST_CASE("a nats-server restart mid-load: the host reconnects and the counts ar
     REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") == 10000; },
                        120s));
     JetStreamClient after(nats.url());
-    REQUIRE(eventually(
-        [&] {
-            const ConsumerStats stats = after.consumer_info("TEST", "nomnom-test_kv");
-            return stats.num_pending == 0 && stats.num_ack_pending == 0;
-        },
-        60s));
+    REQUIRE(eventually([&] { return consumer_drained(after); }, 60s));
     CHECK(sqlite_int64(database, "SELECT sum(v) FROM kv") == 9999LL * 10000 / 2);
     REQUIRE(host.terminate() == 0);
     CHECK(dlq_list(host).empty());
