@@ -20,8 +20,6 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
-    // Before any thread exists, so that every thread inherits the blocked mask.
-    nomnom::SignalWaiter signals;
     if (argc > 1 && std::strcmp(argv[1], "dlq") == 0) {
         return nomnom::run_dlq_command(std::vector<std::string>(argv + 2, argv + argc));
     }
@@ -58,6 +56,7 @@ int main(int argc, char** argv) {
     nomnom::setup_logging(config.log);
     if (check_only) return nomnom::check_config(config);
     try {
+        nomnom::SignalWaiter signals;
         nomnom::Host host(std::move(config));
         return host.run(signals);
     } catch (const std::exception& e) {

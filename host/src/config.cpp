@@ -340,9 +340,11 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         std::string dir;
         plugins.string("dir", dir);
         if (!dir.empty()) config.plugins_dir = resolve(base, dir);
+        plugins.boolean("watch", config.plugins_watch);
+        plugins.integer("settle_ms", config.plugins_settle_ms, 100, 60000);
         for (const auto& [key, node] : *table) {
             const std::string name(key.str());
-            if (name == "dir") continue;
+            if (name == "dir" || name == "watch" || name == "settle_ms") continue;
             const auto* plugin_table = plugins.subtable(name.c_str());
             if (plugin_table == nullptr) continue;
             Section plugin(*plugin_table, "plugins." + name, file);

@@ -21,6 +21,8 @@ struct TlsConfig {
     std::string cert_file;
     std::string key_file;
     bool skip_verify = false;
+
+    bool operator==(const TlsConfig&) const = default;
 };
 
 struct NatsConfig {
@@ -31,6 +33,8 @@ struct NatsConfig {
     std::string creds_file;
     TlsConfig tls;
     int64_t connect_timeout_ms = 5000;
+
+    bool operator==(const NatsConfig&) const = default;
 };
 
 struct StreamConfig {
@@ -41,6 +45,8 @@ struct StreamConfig {
     int64_t max_age_s = 0;
     int64_t max_bytes = -1;
     int64_t duplicate_window_s = 120;
+
+    bool operator==(const StreamConfig&) const = default;
 };
 
 enum class PayloadFormat { Json, Envelope };
@@ -57,18 +63,24 @@ struct ConsumerSettings {
     std::vector<int64_t> backoff_ms = {1000, 5000, 30000, 120000};
     PayloadFormat format = PayloadFormat::Json;
     std::vector<std::string> subjects;  // empty: the subjects the plugin declares
+
+    bool operator==(const ConsumerSettings&) const = default;
 };
 
 struct PluginSettings {
     bool enabled = true;
     ConsumerSettings consumer;
     std::string config_json = "{}";
+
+    bool operator==(const PluginSettings&) const = default;
 };
 
 struct DatabaseConfig {
     std::string url = "sqlite:nomnom.db";
     int64_t pool_size = 4;
     bool auto_migrate = true;
+
+    bool operator==(const DatabaseConfig&) const = default;
 };
 
 struct DlqConfig {
@@ -79,15 +91,21 @@ struct DlqConfig {
     int64_t max_age_s = 7 * 24 * 3600;
     int64_t max_replays = 3;  // `dlq replay` refuses a message replayed this often
     std::string host_id;      // empty: the machine's hostname
+
+    bool operator==(const DlqConfig&) const = default;
 };
 
 struct HttpConfig {
     std::string listen = "0.0.0.0:9464";  // empty: no HTTP endpoint
+
+    bool operator==(const HttpConfig&) const = default;
 };
 
 struct LogConfig {
     std::string level = "info";
     std::string format = "text";
+
+    bool operator==(const LogConfig&) const = default;
 };
 
 struct WorkerConfig {
@@ -97,6 +115,8 @@ struct WorkerConfig {
     ConsumerSettings consumer_defaults;
     DatabaseConfig database;
     std::filesystem::path plugins_dir = "plugins";
+    bool plugins_watch = false;        // reload when the plugins directory changes
+    int64_t plugins_settle_ms = 1000;  // ... and has then been quiet this long
     std::map<std::string, PluginSettings> plugins;
     DlqConfig dlq;
     HttpConfig http;

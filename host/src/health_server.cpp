@@ -93,11 +93,13 @@ HealthServer::HealthServer(const std::string& listen, std::function<Readiness()>
     port_ = socket.address().port();
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(2);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Routes(std::move(readiness)), socket,
-                                                      params);
+    server_ =
+        std::make_unique<Poco::Net::HTTPServer>(new Routes(std::move(readiness)), socket, params);
     server_->start();
 }
 
-HealthServer::~HealthServer() { server_->stopAll(true); }
+HealthServer::~HealthServer() {
+    server_->stopAll(true);
+}
 
 }  // namespace nomnom

@@ -1,62 +1,88 @@
 #include "host.hpp"
 
-#include <pthread.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <set>
 
+#include "plugin_dir_watcher.hpp"
 #include "plugin_library.hpp"
 
 namespace nomnom {
 namespace {
 
-sigset_t handled_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    return set;
-}
+int signal_pipe[2] = {-1, -1};
 
-std::string describe(const PluginLibrary& library) {
-    const auto& d = library.descriptor();
-    std::vector<std::string> tables;
-    for (uint32_t t = 0; t < d.table_count; ++t) tables.emplace_back(d.tables[t].name);
-    return fmt::format("{} {} (subjects [{}], tables [{}], {})", library.name(), library.version(),
-                       fmt::join(library.subjects(), ", "), fmt::join(tables, ", "),
-                       d.persist ? "custom persist" : "host upsert");
+void on_signal(int signal) {
+    const int saved = errno;
+    const char byte = static_cast<char>(signal);
+    [[maybe_unused]] const ssize_t written = ::write(signal_pipe[1], &byte, 1);
+    errno = saved;
 }
 
 // Plugins named in worker.toml but absent from the directory are most likely typos.
-void warn_unmatched_sections(const WorkerConfig& config, const PluginScan& scan) {
-    std::set<std::string> names;
-    for (const auto& library : scan.loaded) names.insert(library->name());
+std::vector<std::string> unmatched_sections(const WorkerConfig& config,
+                                            const std::set<std::string>& names) {
+    std::vector<std::string> unmatched;
     for (const auto& [name, settings] : config.plugins) {
-        if (!names.contains(name)) {
-            spdlog::warn("{}: [plugins.{}] matches no loaded plugin in {}", config.source.string(),
-                         name, config.plugins_dir.string());
-        }
+        if (!names.contains(name)) unmatched.push_back(name);
     }
+    return unmatched;
+}
+
+// Settings that only take effect at start: a reload keeps the running value and says so.
+template <typename Section>
+void keep_running_value(const char* name, const Section& running, Section& fresh) {
+    if (running == fresh) return;
+    spdlog::warn(
+        "reload: [{}] changed in the config file; it needs a restart, the running "
+        "value stays",
+        name);
+    fresh = running;
 }
 
 }  // namespace
 
 SignalWaiter::SignalWaiter() {
-    const sigset_t set = handled_signals();
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    if (::pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    }
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal, &action, nullptr);
+}
+
+SignalWaiter::~SignalWaiter() {
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP}) ::signal(signal, SIG_DFL);
+    ::close(signal_pipe[0]);
+    ::close(signal_pipe[1]);
 }
 
 int SignalWaiter::wait(int64_t timeout_ms) {
-    const sigset_t set = handled_signals();
-    timespec timeout{static_cast<time_t>(timeout_ms / 1000),
-                     static_cast<long>((timeout_ms % 1000) * 1000000)};
-    const int signal = sigtimedwait(&set, nullptr, &timeout);
-    return signal > 0 ? signal : 0;
+    pollfd readable{signal_pipe[0], POLLIN, 0};
+    if (::poll(&readable, 1, static_cast<int>(timeout_ms)) <= 0) return 0;
+    int received = 0;
+    char bytes[64];
+    ssize_t count;
+    while ((count = ::read(signal_pipe[0], bytes, sizeof bytes)) > 0) {
+        for (ssize_t i = 0; i < count; ++i) {
+            const int signal = bytes[i];
+            if (signal == SIGTERM || signal == SIGINT) received = signal;
+            if (signal == SIGHUP && received == 0) received = SIGHUP;
+        }
+    }
+    return received;
 }
 
 Host::Host(WorkerConfig config) : config_(std::move(config)) {}
@@ -88,67 +114,62 @@ bool Host::connect(SignalWaiter& signals) {
     }
 }
 
-void Host::start_plugins() {
-    const PluginScan scan = scan_plugin_dir(config_.plugins_dir);
-    warn_unmatched_sections(config_, scan);
-    std::vector<std::string> refused;
-    for (const auto& [file, reason] : scan.refused) {
-        spdlog::error("plugin {} refused: {}", file.string(), reason);
-        refused.push_back(file.filename().string());
-        refused_.emplace_back(file.filename().string(), reason);
-    }
-    std::vector<std::string> started;
-    for (const auto& library : scan.loaded) {
-        PluginSettings settings = config_.settings_for(library->name());
-        if (!settings.enabled) {
-            spdlog::info("plugin {} is disabled in {}", library->name(), config_.source.string());
-            continue;
-        }
-        auto runner = std::make_unique<PluginRunner>(library, std::move(settings), *database_,
-                                                     *nats_, *dead_letters_, config_.stream.name);
-        try {
-            runner->start(config_.database.auto_migrate);
-            spdlog::info("plugin {} started from {}", describe(*library), library->file().string());
-            started.push_back(library->name());
-            runners_.push_back(std::move(runner));
-        } catch (const std::exception& e) {
-            spdlog::error("plugin {} refused: {}", library->file().string(), e.what());
-            refused.push_back(library->file().filename().string());
-            refused_.emplace_back(library->file().filename().string(), e.what());
-        }
-    }
-    spdlog::info("startup summary: {} plugin(s) running [{}], {} refused [{}]", started.size(),
-                 fmt::join(started, ", "), refused.size(), fmt::join(refused, ", "));
-    started_.store(true);
-}
-
 Readiness Host::readiness() const {
     if (!started_.load()) return {false, R"({"ready":false,"reason":"starting"})"};
-    const bool nats_up = nats_ && nats_->connected();
+    const bool nats_up = nats_->connected();
     bool database_up = true;
-    bool plugins_ok = refused_.empty() && !runners_.empty();
+    bool plugins_ok = true;
     std::string plugins;
-    for (const auto& runner : runners_) {
-        std::string state = "running";
-        if (runner->fatal()) {
-            state = "fatal: " + runner->fatal_reason();
-            plugins_ok = false;
-        } else if (runner->database_unreachable()) {
-            state = "waiting for the database";
-            database_up = false;
-        }
-        plugins += (plugins.empty() ? "\"" : ",\"") + json_escape(runner->name()) + "\":\"" +
-                   json_escape(state) + "\"";
+    const std::vector<PluginStatus> statuses = supervisor_->statuses();
+    for (const PluginStatus& status : statuses) {
+        plugins_ok = plugins_ok && status.healthy;
+        database_up = database_up && !status.waiting_for_database;
+        plugins += (plugins.empty() ? "\"" : ",\"") + json_escape(status.name) + "\":\"" +
+                   json_escape(status.state) + "\"";
     }
-    for (const auto& [file, reason] : refused_) {
-        plugins += (plugins.empty() ? "\"" : ",\"") + json_escape(file) + "\":\"refused: " +
-                   json_escape(reason) + "\"";
-    }
-    const bool ready = nats_up && database_up && plugins_ok;
+    const bool ready = nats_up && database_up && plugins_ok && !statuses.empty();
     return {ready, std::string("{\"ready\":") + (ready ? "true" : "false") + ",\"nats\":\"" +
                        (nats_up ? "connected" : "disconnected") + "\",\"database\":\"" +
-                       (database_up ? "reachable" : "unreachable") + "\",\"plugins\":{" +
-                       plugins + "}}"};
+                       (database_up ? "reachable" : "unreachable") + "\",\"plugins\":{" + plugins +
+                       "}}"};
+}
+
+void Host::reload(const std::string& cause, const std::set<std::string>& being_written) {
+    ++reloads_;
+    const auto started = std::chrono::steady_clock::now();
+    spdlog::info("reload {} ({}): re-reading {} and rescanning {}", reloads_, cause,
+                 config_.source.string(), config_.plugins_dir.string());
+    WorkerConfig fresh;
+    bool config_ok = true;
+    try {
+        fresh = load_worker_config(config_.source);
+    } catch (const ConfigError& e) {
+        spdlog::error("reload {}: {}; keeping the running configuration", reloads_, e.what());
+        fresh = config_;
+        config_ok = false;
+    }
+    keep_running_value("nats", config_.nats, fresh.nats);
+    keep_running_value("stream", config_.stream, fresh.stream);
+    keep_running_value("database", config_.database, fresh.database);
+    keep_running_value("dlq", config_.dlq, fresh.dlq);
+    keep_running_value("http", config_.http, fresh.http);
+    if (fresh.log.format != config_.log.format) {
+        spdlog::warn("reload: log.format changed; it needs a restart, the running value stays");
+        fresh.log.format = config_.log.format;
+    }
+    if (fresh.log.level != config_.log.level) {
+        spdlog::info("reload: log level {} -> {}", config_.log.level, fresh.log.level);
+        spdlog::set_level(spdlog::level::from_str(fresh.log.level));
+    }
+    config_ = std::move(fresh);
+    const PluginSupervisor::Outcome outcome = supervisor_->reconcile(
+        config_, "reload " + std::to_string(reloads_) + " summary", being_written);
+    spdlog::info("reload {} {} in {} ms: {} plugin change(s), {} running, {} refused", reloads_,
+                 config_ok && outcome.refused == 0 ? "succeeded" : "finished with errors",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count(),
+                 outcome.changed, outcome.running, outcome.refused);
 }
 
 int Host::run(SignalWaiter& signals) {
@@ -156,28 +177,48 @@ int Host::run(SignalWaiter& signals) {
                  config_.source.string(), config_.plugins_dir.string(),
                  redact_url(config_.database.url), redact_url(config_.nats.url));
     if (!config_.http.listen.empty()) {
-        health_ = std::make_unique<HealthServer>(config_.http.listen, [this] { return readiness(); });
+        health_ =
+            std::make_unique<HealthServer>(config_.http.listen, [this] { return readiness(); });
         spdlog::info("http endpoint (/health, /ready) listening on port {}", health_->port());
     }
     if (!connect(signals)) {
         spdlog::info("stopped before startup completed");
         return 0;
     }
-    start_plugins();
+    supervisor_ =
+        std::make_unique<PluginSupervisor>(*database_, *nats_, *dead_letters_, config_.stream.name);
+    supervisor_->reconcile(config_, "startup summary");
+    started_.store(true);
+
+    std::unique_ptr<PluginDirWatcher> watcher;
+    if (config_.plugins_watch) {
+        watcher = std::make_unique<PluginDirWatcher>(config_.plugins_dir);
+        spdlog::info("watching {} for plugin changes (settle {} ms)", config_.plugins_dir.string(),
+                     config_.plugins_settle_ms);
+    }
+    using Clock = std::chrono::steady_clock;
+    bool change_pending = false;
+    Clock::time_point last_change = Clock::now();
     for (;;) {
-        const int signal = signals.wait(1000);
+        const int signal = signals.wait(watcher ? 100 : 1000);
         if (signal == SIGTERM || signal == SIGINT) {
             spdlog::info("received {}: draining", signal == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
-        if (signal == SIGHUP) {
-            spdlog::warn(
-                "SIGHUP received: live reload is not supported by this version; restart "
-                "the host to apply changes");
+        if (signal == SIGHUP)
+            reload("SIGHUP", watcher ? watcher->files_being_written() : std::set<std::string>{});
+        if (!watcher) continue;
+        if (watcher->changed()) {
+            change_pending = true;
+            last_change = Clock::now();
+        }
+        if (change_pending &&
+            Clock::now() - last_change >= std::chrono::milliseconds(config_.plugins_settle_ms)) {
+            change_pending = false;
+            reload("plugins directory changed", watcher->files_being_written());
         }
     }
-    for (auto& runner : runners_) runner->request_stop();
-    for (auto& runner : runners_) runner->join();
+    supervisor_->stop_all();
     try {
         nats_->flush(5000);
     } catch (const NatsError& e) {
@@ -185,40 +226,53 @@ int Host::run(SignalWaiter& signals) {
                      e.what());
     }
     health_.reset();
-    runners_.clear();
     spdlog::info("drained: every in-flight batch committed and settled; exiting");
     return 0;
 }
 
 int check_config(const WorkerConfig& config) {
-    const PluginScan scan = scan_plugin_dir(config.plugins_dir);
     int problems = 0;
     std::cout << "config " << config.source.string() << ": ok\n";
-    for (const auto& [file, reason] : scan.refused) {
-        std::cout << "plugin " << file.string() << ": REFUSED: " << reason << "\n";
-        ++problems;
+    std::vector<std::filesystem::path> files;
+    try {
+        files = list_plugin_files(config.plugins_dir);
+    } catch (const PluginRefused& e) {
+        std::cout << e.what() << "\n";
+        return 1;
     }
+    std::vector<PluginClaim> claims;
     std::set<std::string> names;
-    for (const auto& library : scan.loaded) {
-        names.insert(library->name());
-        const PluginSettings settings = config.settings_for(library->name());
+    for (const auto& file : files) {
         try {
+            const auto library = PluginLibrary::open(file);
+            const PluginSettings settings = config.settings_for(library->name());
+            const PluginClaim claim{library->name(), file, effective_subjects(*library, settings)};
+            if (std::string conflict = claim_conflict(claim, claims); !conflict.empty()) {
+                throw PluginRefused(conflict);
+            }
             PluginInstance instance(library, settings.config_json);
-            std::cout << "plugin " << library->file().string() << ": ok: " << describe(*library)
+            claims.push_back(claim);
+            names.insert(library->name());
+            const auto& d = library->descriptor();
+            std::vector<std::string> tables;
+            for (uint32_t t = 0; t < d.table_count; ++t) tables.emplace_back(d.tables[t].name);
+            std::cout << "plugin " << file.string() << ": ok: " << library->name() << " "
+                      << library->version() << " (subjects ["
+                      << fmt::format("{}", fmt::join(claim.subjects, ", ")) << "], tables ["
+                      << fmt::format("{}", fmt::join(tables, ", ")) << "], "
+                      << (d.persist ? "custom persist" : "host upsert") << ")"
                       << (settings.enabled ? "" : " [disabled]") << "\n";
         } catch (const PluginRefused& e) {
-            std::cout << "plugin " << library->file().string() << ": REFUSED: " << e.what() << "\n";
+            std::cout << "plugin " << file.string() << ": REFUSED: " << e.what() << "\n";
             ++problems;
         }
     }
-    for (const auto& [name, settings] : config.plugins) {
-        if (!names.contains(name)) {
-            std::cout << "[plugins." << name << "]: no such plugin in "
-                      << config.plugins_dir.string() << "\n";
-            ++problems;
-        }
+    for (const auto& name : unmatched_sections(config, names)) {
+        std::cout << "[plugins." << name << "]: no such plugin in " << config.plugins_dir.string()
+                  << "\n";
+        ++problems;
     }
-    if (scan.loaded.empty() && scan.refused.empty()) {
+    if (files.empty()) {
         std::cout << "no plugins (*.so) in " << config.plugins_dir.string() << "\n";
         ++problems;
     }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "config.hpp"
@@ -9,21 +10,29 @@
 #include "dead_letter.hpp"
 #include "health_server.hpp"
 #include "nats_client.hpp"
-#include "plugin_runner.hpp"
+#include "plugin_supervisor.hpp"
 
 namespace nomnom {
 
-// Blocks SIGINT/SIGTERM/SIGHUP in every thread (call before any thread starts) and lets the
-// main thread collect them synchronously, so no work happens in a signal handler.
+// SIGINT/SIGTERM/SIGHUP through a self-pipe: the handler (on whatever thread the kernel picks)
+// only writes the signal number, and the main thread reads it and does the work. Signal masks
+// cannot be relied on, since libraries reset them on the threads they create.
 class SignalWaiter {
   public:
     SignalWaiter();
-    // The signal received within `timeout_ms`, or 0.
+    ~SignalWaiter();
+    SignalWaiter(const SignalWaiter&) = delete;
+    SignalWaiter& operator=(const SignalWaiter&) = delete;
+
+    // The signal received within `timeout_ms`, or 0. SIGTERM/SIGINT win over SIGHUP; several
+    // SIGHUPs already received count as one (one reload covers them all), and a SIGHUP that
+    // arrives during a reload is returned by the next call.
     int wait(int64_t timeout_ms);
 };
 
 // nomnom-host: loads the plugins, connects NATS and the database, runs every plugin's workers
-// until SIGTERM/SIGINT, then drains.
+// until SIGTERM/SIGINT, then drains. SIGHUP (or a change in a watched plugins directory)
+// reloads worker.toml and the plugins directory without stopping the others.
 class Host {
   public:
     explicit Host(WorkerConfig config);
@@ -34,17 +43,20 @@ class Host {
 
   private:
     bool connect(SignalWaiter& signals);
-    void start_plugins();
+    // Re-reads worker.toml (keeping the settings that need a restart, with a warning) and
+    // reconciles the plugins. A signal that arrives meanwhile stays pending and is handled
+    // right after: none is lost. Files in `being_written` are skipped until closed.
+    void reload(const std::string& cause, const std::set<std::string>& being_written);
     Readiness readiness() const;
 
     WorkerConfig config_;
     std::unique_ptr<Database> database_;
     std::unique_ptr<NatsClient> nats_;
     std::unique_ptr<JetStreamDeadLetterSink> dead_letters_;
-    std::vector<std::unique_ptr<PluginRunner>> runners_;
-    std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason
+    std::unique_ptr<PluginSupervisor> supervisor_;
     std::atomic<bool> started_{false};
     std::unique_ptr<HealthServer> health_;
+    uint64_t reloads_ = 0;
 };
 
 // --check-config: validates the config, loads and creates every plugin, touches nothing in NATS

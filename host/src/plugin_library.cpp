@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -162,11 +165,83 @@ std::string check_plugin_permissions(const std::filesystem::path& path) {
     return {};
 }
 
+namespace {
+
+// Private copies live in a directory only this process can write; each copy is unlinked right
+// after dlopen() (the mapping stays), and the directory goes when the process exits.
+class PrivateCopies {
+  public:
+    PrivateCopies() {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/nomnom-plugins-XXXXXX";
+        if (::mkdtemp(pattern.data()) != nullptr) dir_ = pattern;
+    }
+    ~PrivateCopies() {
+        std::error_code ignored;
+        if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+    }
+
+    std::filesystem::path copy(const std::filesystem::path& file, const std::string& hash) {
+        if (dir_.empty()) throw PluginRefused("cannot create a private directory for plugins");
+        const auto target =
+            dir_ / (file.stem().string() + "-" + hash + "-" + std::to_string(++counter_) + ".so");
+        std::error_code error;
+        std::filesystem::copy_file(file, target, error);
+        if (error)
+            throw PluginRefused("cannot copy to " + target.string() + ": " + error.message());
+        return target;
+    }
+
+  private:
+    std::filesystem::path dir_;
+    std::atomic<uint64_t> counter_{0};
+};
+
+PrivateCopies& private_copies() {
+    static PrivateCopies copies;
+    return copies;
+}
+
+}  // namespace
+
+std::string file_content_hash(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw PluginRefused("cannot read " + file.string());
+    uint64_t hash = 1469598103934665603ULL;
+    char buffer[65536];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        for (std::streamsize i = 0; i < in.gcount(); ++i) {
+            hash = (hash ^ static_cast<unsigned char>(buffer[i])) * 1099511628211ULL;
+        }
+    }
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+    return text;
+}
+
+std::vector<std::filesystem::path> list_plugin_files(const std::filesystem::path& dir) {
+    std::error_code error;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+        if (entry.path().extension() == ".so") files.push_back(entry.path());
+    }
+    if (error) {
+        throw PluginRefused("cannot read plugins directory " + dir.string() + ": " +
+                            error.message());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
 std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& file) {
     if (std::string reason = check_plugin_permissions(file); !reason.empty()) {
         throw PluginRefused(reason);
     }
-    void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    const std::string hash = file_content_hash(file);
+    const std::filesystem::path copy = private_copies().copy(file, hash);
+    void* handle = ::dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+    std::error_code ignored;
+    std::filesystem::remove(copy, ignored);
     if (handle == nullptr) throw PluginRefused(std::string("dlopen failed: ") + ::dlerror());
     auto* entry = reinterpret_cast<nomnom_entry_fn>(::dlsym(handle, NOMNOM_ENTRY_SYMBOL));
     if (entry == nullptr) {
@@ -179,7 +254,7 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& 
         ::dlclose(handle);
         throw PluginRefused(reason);
     }
-    return std::shared_ptr<PluginLibrary>(new PluginLibrary(file, handle, descriptor));
+    return std::shared_ptr<PluginLibrary>(new PluginLibrary(file, hash, handle, descriptor));
 }
 
 PluginLibrary::~PluginLibrary() {
@@ -188,37 +263,6 @@ PluginLibrary::~PluginLibrary() {
 
 std::vector<std::string> PluginLibrary::subjects() const {
     return {descriptor_->subjects, descriptor_->subjects + descriptor_->subject_count};
-}
-
-PluginScan scan_plugin_dir(const std::filesystem::path& dir) {
-    PluginScan scan;
-    std::error_code ec;
-    std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        if (entry.path().extension() == ".so") files.push_back(entry.path());
-    }
-    if (ec) {
-        scan.refused.emplace_back(dir, "cannot read plugins directory: " + ec.message());
-        return scan;
-    }
-    std::sort(files.begin(), files.end());
-    std::map<std::string, std::filesystem::path> by_name;
-    for (const auto& file : files) {
-        try {
-            auto library = PluginLibrary::open(file);
-            auto [existing, inserted] = by_name.emplace(library->name(), file);
-            if (!inserted) {
-                scan.refused.emplace_back(file, "plugin name '" + library->name() +
-                                                    "' is already used by " +
-                                                    existing->second.string());
-                continue;
-            }
-            scan.loaded.push_back(std::move(library));
-        } catch (const PluginRefused& e) {
-            scan.refused.emplace_back(file, e.what());
-        }
-    }
-    return scan;
 }
 
 }  // namespace nomnom

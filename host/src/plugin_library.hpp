@@ -17,9 +17,13 @@ class PluginRefused : public std::runtime_error {
 
 // A dlopen()ed plugin whose descriptor passed validation. Unloads on destruction, so it must
 // outlive every instance created from it and every thread that may call into it.
+//
+// The library is loaded from a private copy of the file, because dlopen() caches by path: a new
+// build installed under the same name would otherwise never be loaded while the old one is.
 class PluginLibrary {
   public:
-    // Opens `file`, resolves the entry symbol and validates the descriptor; throws PluginRefused.
+    // Checks `file`'s permissions, loads a private copy, resolves the entry symbol and validates
+    // the descriptor; throws PluginRefused.
     static std::shared_ptr<PluginLibrary> open(const std::filesystem::path& file);
 
     ~PluginLibrary();
@@ -28,15 +32,19 @@ class PluginLibrary {
 
     const nomnom_plugin_descriptor& descriptor() const { return *descriptor_; }
     const std::filesystem::path& file() const { return file_; }
+    // Content hash of the file as loaded; a reload replaces the plugin when it changes.
+    const std::string& content_hash() const { return hash_; }
     std::string name() const { return descriptor_->name; }
     std::string version() const { return descriptor_->version; }
     std::vector<std::string> subjects() const;
 
   private:
-    PluginLibrary(std::filesystem::path file, void* handle, const nomnom_plugin_descriptor* d)
-        : file_(std::move(file)), handle_(handle), descriptor_(d) {}
+    PluginLibrary(std::filesystem::path file, std::string hash, void* handle,
+                  const nomnom_plugin_descriptor* d)
+        : file_(std::move(file)), hash_(std::move(hash)), handle_(handle), descriptor_(d) {}
 
     std::filesystem::path file_;
+    std::string hash_;
     void* handle_;
     const nomnom_plugin_descriptor* descriptor_;
 };
@@ -50,13 +58,11 @@ std::string validate_descriptor(const nomnom_plugin_descriptor* descriptor);
 // write to without the sticky bit.
 std::string check_plugin_permissions(const std::filesystem::path& path);
 
-struct PluginScan {
-    std::vector<std::shared_ptr<PluginLibrary>> loaded;
-    std::vector<std::pair<std::filesystem::path, std::string>> refused;  // file, reason
-};
+// FNV-1a 64 of the file's bytes, in hex; throws PluginRefused when it cannot be read.
+std::string file_content_hash(const std::filesystem::path& file);
 
-// Loads every *.so directly inside `dir` (sorted by file name). A refused file never stops the
-// others from loading.
-PluginScan scan_plugin_dir(const std::filesystem::path& dir);
+// The *.so files directly inside `dir`, sorted by name (other names, like the temporary name of
+// a file being installed, are ignored); throws PluginRefused when the directory cannot be read.
+std::vector<std::filesystem::path> list_plugin_files(const std::filesystem::path& dir);
 
 }  // namespace nomnom

@@ -40,6 +40,17 @@ void HostHarness::add_plugin(const std::filesystem::path& file) {
     std::filesystem::permissions(target, std::filesystem::perms(0755));
 }
 
+void HostHarness::install_plugin(const std::filesystem::path& file, const std::string& as) {
+    const auto temporary = plugins_ / ("." + as + ".tmp");
+    std::filesystem::copy_file(file, temporary, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::permissions(temporary, std::filesystem::perms(0755));
+    std::filesystem::rename(temporary, plugins_ / as);
+}
+
+void HostHarness::remove_plugin(const std::string& file_name) {
+    std::filesystem::remove(plugins_ / file_name);
+}
+
 void HostHarness::add_test_plugin(const std::string& name) {
     add_plugin(std::filesystem::path(NOMNOM_TEST_PLUGINS_DIR) / (name + ".so"));
 }

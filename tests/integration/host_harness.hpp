@@ -26,6 +26,10 @@ class HostHarness {
     // Copies a built plugin (from the test plugins or the shipped plugins build directory)
     // into this host's plugins directory with safe permissions.
     void add_test_plugin(const std::string& name);
+    // Installs `file` as plugins/<as> the way an operator should: copy under a temporary name,
+    // then rename over the old one.
+    void install_plugin(const std::filesystem::path& file, const std::string& as);
+    void remove_plugin(const std::string& file_name);
     void add_shipped_plugin(const std::string& name);
     void write_config(const std::string& toml);
     const std::filesystem::path& config_path() const { return config_; }

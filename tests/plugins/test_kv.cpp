@@ -10,7 +10,12 @@ constexpr std::array<const char*, 1> subjects{"test.kv.>"};
 constexpr std::array tables{nomnom::table("kv", kv::columns, kv::conflict_keys)};
 
 struct TestKv : kv::Parser {
-    using kv::Parser::Parser;
+    TestKv(const nomnom_host_api& host, std::string_view config_json)
+        : kv::Parser(host, config_json) {
+#ifdef TEST_KV_MARK_VERSION
+        default_note(TEST_KV_VERSION);
+#endif
+    }
 
     static constexpr nomnom::PluginInfo info{
         .name = "test_kv",

@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "plugin_library.hpp"
+#include "subject_match.hpp"
 #include "support/temp_dir.hpp"
 
 using nomnom::PluginLibrary;
@@ -59,10 +61,23 @@ TEST_CASE("each kind of bad plugin is refused with the exact reason", "[plugin]"
           "table 'defective': conflict key 'missing_col' is not one of its columns");
     CHECK(refusal(plugins / "missing.so").starts_with("cannot stat"));
 
-    const auto scan = nomnom::scan_plugin_dir(plugins);
-    REQUIRE(scan.loaded.size() == 1);
-    CHECK(scan.loaded.front()->name() == "test_kv");
-    CHECK(scan.refused.size() == 3);
+    std::ofstream(plugins / ".test_kv.so.tmp") << "being installed";
+    CHECK(nomnom::list_plugin_files(plugins).size() == 4);
+}
+
+TEST_CASE("a rebuilt plugin under the same file name is loaded, not served from dlopen's cache",
+          "[plugin]") {
+    nomnom::testing::TempDir dir;
+    const auto plugins = stage(dir, {"test_kv"});
+    const auto first = PluginLibrary::open(plugins / "test_kv.so");
+    // Same path, new content: dlopen() of the same path would hand back the loaded library.
+    std::filesystem::copy_file(std::filesystem::path(NOMNOM_TEST_PLUGINS_DIR) / "test_kv_persist.so",
+                               plugins / "test_kv.so",
+                               std::filesystem::copy_options::overwrite_existing);
+    const auto second = PluginLibrary::open(plugins / "test_kv.so");
+    CHECK(first->name() == "test_kv");
+    CHECK(second->name() == "test_kv_persist");
+    CHECK(first->content_hash() != second->content_hash());
 }
 
 TEST_CASE("plugin files or directories writable by others are refused", "[plugin]") {
@@ -124,4 +139,17 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
     CHECK(nomnom::validate_descriptor(&d) == "table 't': conflict key 'k' is nullable");
     table.conflict_key_count = 0;
     CHECK(nomnom::validate_descriptor(&d).find("declares no conflict keys") != std::string::npos);
+}
+
+TEST_CASE("subject patterns overlap as NATS would match them", "[plugin]") {
+    using nomnom::subjects_overlap;
+    CHECK(subjects_overlap("orders.created", "orders.created"));
+    CHECK(subjects_overlap("orders.*", "orders.created"));
+    CHECK(subjects_overlap("orders.>", "orders.eu.created"));
+    CHECK(subjects_overlap("*.created", "orders.*"));
+    CHECK(subjects_overlap(">", "anything.at.all"));
+    CHECK_FALSE(subjects_overlap("orders.*", "orders.eu.created"));
+    CHECK_FALSE(subjects_overlap("orders.>", "orders"));
+    CHECK_FALSE(subjects_overlap("orders.created", "orders.deleted"));
+    CHECK_FALSE(subjects_overlap("test.kv.>", "test.kvp.>"));
 }

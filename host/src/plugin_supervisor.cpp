@@ -1,0 +1,236 @@
+#include "plugin_supervisor.hpp"
+
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "subject_match.hpp"
+
+namespace nomnom {
+namespace {
+
+std::string describe(const PluginLibrary& library, const PluginSettings& settings) {
+    const auto& d = library.descriptor();
+    std::vector<std::string> tables;
+    for (uint32_t t = 0; t < d.table_count; ++t) tables.emplace_back(d.tables[t].name);
+    return fmt::format("{} {} (subjects [{}], tables [{}], {})", library.name(), library.version(),
+                       fmt::join(effective_subjects(library, settings), ", "),
+                       fmt::join(tables, ", "), d.persist ? "custom persist" : "host upsert");
+}
+
+}  // namespace
+
+std::string claim_conflict(const PluginClaim& candidate, const std::vector<PluginClaim>& others) {
+    for (const PluginClaim& other : others) {
+        if (other.name == candidate.name) {
+            return "plugin name '" + candidate.name + "' is already used by " + other.file.string();
+        }
+        for (const auto& mine : candidate.subjects) {
+            for (const auto& theirs : other.subjects) {
+                if (subjects_overlap(mine, theirs)) {
+                    return "subject '" + mine + "' overlaps '" + theirs + "' of plugin " +
+                           other.name + " (" + other.file.string() + ")";
+                }
+            }
+        }
+    }
+    return {};
+}
+
+std::vector<std::string> effective_subjects(const PluginLibrary& library,
+                                            const PluginSettings& settings) {
+    return settings.consumer.subjects.empty() ? library.subjects() : settings.consumer.subjects;
+}
+
+PluginSupervisor::PluginSupervisor(Database& database, NatsClient& nats,
+                                   DeadLetterSink& dead_letters, std::string stream)
+    : database_(database), nats_(nats), dead_letters_(dead_letters), stream_(std::move(stream)) {}
+
+PluginSupervisor::~PluginSupervisor() {
+    stop_all();
+}
+
+std::unique_ptr<PluginRunner> PluginSupervisor::launch(
+    const std::shared_ptr<PluginLibrary>& library, const PluginSettings& settings,
+    bool auto_migrate) {
+    auto runner =
+        std::make_unique<PluginRunner>(library, settings, database_, nats_, dead_letters_, stream_);
+    runner->start(auto_migrate);
+    return runner;
+}
+
+std::vector<PluginClaim> PluginSupervisor::claims_except(const std::filesystem::path& file) const {
+    std::vector<PluginClaim> claims;
+    for (const Running& running : running_) {
+        if (running.file == file) continue;
+        claims.push_back({running.library->name(), running.file,
+                          effective_subjects(*running.library, running.settings)});
+    }
+    return claims;
+}
+
+bool PluginSupervisor::replace(Running& current, std::shared_ptr<PluginLibrary> library,
+                               const PluginSettings& settings, bool auto_migrate) {
+    const std::string old_version = current.library->version();
+    current.runner->request_stop();
+    current.runner->join();
+    current.runner.reset();
+    try {
+        current.runner = launch(library, settings, auto_migrate);
+        spdlog::info("plugin {} replaced: {} -> {}", library->name(), old_version,
+                     describe(*library, settings));
+        current.library = std::move(library);
+        current.settings = settings;
+        return true;
+    } catch (const std::exception& e) {
+        spdlog::error("plugin {} {} failed to start ({}); restarting {}", library->name(),
+                      library->version(), e.what(), old_version);
+        current.runner = launch(current.library, current.settings, auto_migrate);
+        return false;
+    }
+}
+
+PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config,
+                                                      const std::string& label,
+                                                      const std::set<std::string>& being_written) {
+    std::vector<std::filesystem::path> files;
+    try {
+        files = list_plugin_files(config.plugins_dir);
+    } catch (const PluginRefused& e) {
+        spdlog::error("{}; the running plugins keep running", e.what());
+        std::lock_guard lock(mutex_);
+        return {running_.size(), refused_.size(), 0};
+    }
+    std::vector<std::pair<std::string, std::string>> refused;
+    const auto refuse = [&](const std::filesystem::path& file, const std::string& reason) {
+        spdlog::error("plugin {} refused: {}", file.string(), reason);
+        refused.emplace_back(file.filename().string(), reason);
+    };
+    size_t changed = 0;
+    std::unique_lock lock(mutex_);
+
+    for (auto it = running_.begin(); it != running_.end();) {
+        if (std::find(files.begin(), files.end(), it->file) != files.end()) {
+            ++it;
+            continue;
+        }
+        spdlog::info("plugin {} {} removed ({} is gone): draining", it->library->name(),
+                     it->library->version(), it->file.string());
+        it = running_.erase(it);
+        ++changed;
+    }
+
+    for (const auto& file : files) {
+        auto current = std::find_if(running_.begin(), running_.end(),
+                                    [&](const Running& r) { return r.file == file; });
+        if (being_written.contains(file.filename().string())) {
+            spdlog::info("plugin file {} is still open for writing; it is considered once closed",
+                         file.string());
+            continue;
+        }
+        std::string hash;
+        try {
+            hash = file_content_hash(file);
+        } catch (const PluginRefused& e) {
+            refuse(file, e.what());
+            continue;
+        }
+        std::shared_ptr<PluginLibrary> library;
+        if (current != running_.end() && current->library->content_hash() == hash) {
+            library = current->library;
+        } else {
+            try {
+                library = PluginLibrary::open(file);
+            } catch (const PluginRefused& e) {
+                refuse(file, current == running_.end()
+                                 ? e.what()
+                                 : std::string(e.what()) + "; version " +
+                                       current->library->version() + " keeps running");
+                continue;
+            }
+        }
+        const PluginSettings settings = config.settings_for(library->name());
+        if (current != running_.end() && current->library == library &&
+            current->settings == settings) {
+            continue;
+        }
+        if (!settings.enabled) {
+            if (current != running_.end()) {
+                spdlog::info("plugin {} disabled in {}: draining", library->name(),
+                             config.source.string());
+                running_.erase(current);
+                ++changed;
+            } else {
+                spdlog::info("plugin {} is disabled in {}", library->name(),
+                             config.source.string());
+            }
+            continue;
+        }
+        const std::string conflict = claim_conflict(
+            {library->name(), file, effective_subjects(*library, settings)}, claims_except(file));
+        if (!conflict.empty()) {
+            refuse(file, conflict);
+            continue;
+        }
+        if (current != running_.end()) {
+            // The new build must create before the old one stops serving.
+            try {
+                PluginInstance probe(library, settings.config_json);
+            } catch (const PluginRefused& e) {
+                refuse(file, std::string(e.what()) + "; version " + current->library->version() +
+                                 " keeps running");
+                continue;
+            }
+            if (!replace(*current, library, settings, config.database.auto_migrate)) {
+                refused.emplace_back(file.filename().string(), "new version failed to start");
+            }
+            ++changed;
+            continue;
+        }
+        try {
+            Running running{file, library, settings,
+                            launch(library, settings, config.database.auto_migrate)};
+            spdlog::info("plugin {} started from {}", describe(*library, settings), file.string());
+            running_.push_back(std::move(running));
+            ++changed;
+        } catch (const std::exception& e) {
+            refuse(file, e.what());
+        }
+    }
+    refused_ = std::move(refused);
+    std::vector<std::string> names;
+    for (const Running& running : running_) names.push_back(running.library->name());
+    std::vector<std::string> refused_files;
+    for (const auto& [file, reason] : refused_) refused_files.push_back(file);
+    spdlog::info("{}: {} plugin(s) running [{}], {} refused [{}]", label, running_.size(),
+                 fmt::join(names, ", "), refused_.size(), fmt::join(refused_files, ", "));
+    return {running_.size(), refused_.size(), changed};
+}
+
+std::vector<PluginStatus> PluginSupervisor::statuses() const {
+    std::lock_guard lock(mutex_);
+    std::vector<PluginStatus> statuses;
+    for (const Running& running : running_) {
+        const PluginRunner& runner = *running.runner;
+        if (runner.fatal()) {
+            statuses.push_back({runner.name(), "fatal: " + runner.fatal_reason(), false, false});
+        } else if (runner.database_unreachable()) {
+            statuses.push_back({runner.name(), "waiting for the database", true, true});
+        } else {
+            statuses.push_back({runner.name(), "running", true, false});
+        }
+    }
+    for (const auto& [file, reason] : refused_) {
+        statuses.push_back({file, "refused: " + reason, false, false});
+    }
+    return statuses;
+}
+
+void PluginSupervisor::stop_all() {
+    std::lock_guard lock(mutex_);
+    for (Running& running : running_) running.runner->request_stop();
+    running_.clear();
+}
+
+}  // namespace nomnom

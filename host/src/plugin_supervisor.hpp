@@ -1,0 +1,87 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "plugin_runner.hpp"
+
+namespace nomnom {
+
+// A plugin that holds a name and subjects; a candidate may claim neither again.
+struct PluginClaim {
+    std::string name;
+    std::filesystem::path file;
+    std::vector<std::string> subjects;
+};
+
+// Why `candidate` cannot run next to `others` (same name, or overlapping subjects), or "".
+std::string claim_conflict(const PluginClaim& candidate, const std::vector<PluginClaim>& others);
+
+// The subjects a plugin consumes under `settings`: the configured ones, else its own.
+std::vector<std::string> effective_subjects(const PluginLibrary& library,
+                                            const PluginSettings& settings);
+
+// One line of /ready per plugin file.
+struct PluginStatus {
+    std::string name;
+    std::string state;
+    bool healthy;
+    bool waiting_for_database;
+};
+
+// Keeps the running plugins in line with the plugins directory and worker.toml, at start and
+// on every reload: starts new files, replaces changed ones (the new build is loaded and its
+// create() tried first; only then is the old one drained: stop fetching, finish and settle the
+// batch in hand, unload), stops removed or disabled ones, and restarts a plugin whose settings
+// changed. A new version that cannot start leaves the old one running.
+class PluginSupervisor {
+  public:
+    PluginSupervisor(Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
+                     std::string stream);
+    ~PluginSupervisor();
+
+    struct Outcome {
+        size_t running = 0;
+        size_t refused = 0;
+        size_t changed = 0;
+    };
+    // `label` starts the summary line logged at the end ("startup summary", "reload 3 summary").
+    // Files named in `being_written` are left as they are until their writer closes them.
+    Outcome reconcile(const WorkerConfig& config, const std::string& label,
+                      const std::set<std::string>& being_written = {});
+
+    std::vector<PluginStatus> statuses() const;
+    void stop_all();
+
+  private:
+    struct Running {
+        std::filesystem::path file;
+        std::shared_ptr<PluginLibrary> library;
+        PluginSettings settings;
+        std::unique_ptr<PluginRunner> runner;
+    };
+
+    // Starts a runner; throws with the reason.
+    std::unique_ptr<PluginRunner> launch(const std::shared_ptr<PluginLibrary>& library,
+                                         const PluginSettings& settings, bool auto_migrate);
+    // Drains `current` and runs `library` with `settings` in its place; on failure restarts the
+    // previous version. Returns false when the new version could not start.
+    bool replace(Running& current, std::shared_ptr<PluginLibrary> library,
+                 const PluginSettings& settings, bool auto_migrate);
+    std::vector<PluginClaim> claims_except(const std::filesystem::path& file) const;
+
+    Database& database_;
+    NatsClient& nats_;
+    DeadLetterSink& dead_letters_;
+    std::string stream_;
+    mutable std::mutex mutex_;  // guards running_ and refused_ against /ready readers
+    std::vector<Running> running_;
+    std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason
+};
+
+}  // namespace nomnom
