@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (CI runs it through .ci/run): installs the Debian dependencies,
-# builds into build/, starts a throwaway PostgreSQL cluster and runs ctest against it.
+# builds into build/, starts a throwaway PostgreSQL cluster and runs ctest against it; then the
+# same suite again built with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/
+# (unload and reload paths are where use-after-free hides). NOMNOM_SKIP_SANITIZERS=1 skips that.
 # Extra arguments go to ctest, e.g. `tests/run.sh -R e2e`.
 # CMAKE_BUILD_TYPE (default RelWithDebInfo) and NOMNOM_CMAKE_ARGS tune the configure step.
 set -euo pipefail
@@ -14,6 +16,10 @@ read -r -a extra_cmake_args <<<"${NOMNOM_CMAKE_ARGS:-}"
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
     "${extra_cmake_args[@]}"
 cmake --build build -j"$(nproc)"
+if [[ "${NOMNOM_SKIP_SANITIZERS:-0}" != 1 ]]; then
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNOMNOM_SANITIZE=ON "${extra_cmake_args[@]}"
+    cmake --build build-asan -j"$(nproc)"
+fi
 
 # Under /tmp rather than $TMPDIR: the postgres OS user must reach it, and the unix socket path
 # inside it has to stay short.
@@ -47,11 +53,25 @@ echo "run.sh: PostgreSQL test cluster at $NOMNOM_TEST_PG_URL"
 
 # In the background because bash runs traps only after a foreground child exits; in its own
 # process group (set -m) so that stop_ctest reaches the tests and their servers too.
-set -m
-ctest --test-dir build --output-on-failure -j2 --timeout 600 "$@" </dev/null &
-ctest_pid=$!
-set +m
+run_ctest() {
+    set -m
+    ctest --test-dir "$1" --output-on-failure -j2 --timeout 600 "${@:2}" </dev/null &
+    ctest_pid=$!
+    set +m
+    local status=0
+    wait "$ctest_pid" || status=$?
+    ctest_pid=""
+    return "$status"
+}
 
 status=0
-wait "$ctest_pid" || status=$?
+run_ctest build "$@" || status=$?
+if [[ "${NOMNOM_SKIP_SANITIZERS:-0}" != 1 ]]; then
+    echo "run.sh: the same suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+    # A sanitizer finding aborts the process, so a host under test exits non-zero and the
+    # test that runs it fails.
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    run_ctest build-asan "$@" || status=$?
+fi
 exit "$status"

@@ -60,7 +60,10 @@ void HostHarness::add_shipped_plugin(const std::string& name) {
 }
 
 void HostHarness::write_config(const std::string& toml) {
-    std::ofstream(config_) << toml;
+    // Replaced by rename, as an operator should: a reload never reads a half-written file.
+    const auto temporary = config_.string() + ".tmp";
+    std::ofstream(temporary) << toml;
+    std::filesystem::rename(temporary, config_);
 }
 
 void HostHarness::start(const Process::Env& env) {
