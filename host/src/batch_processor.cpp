@@ -73,7 +73,11 @@ BatchProcessor::BatchProcessor(PluginRunner& runner, PluginInstance& instance)
     : runner_(runner), instance_(instance), rows_(instance.descriptor()) {}
 
 void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
-    last_progress_ = std::chrono::steady_clock::now();
+    const auto started = std::chrono::steady_clock::now();
+    last_progress_ = started;
+    PluginMetrics& metrics = runner_.metrics();
+    metrics.fetched += fetched.size();
+    metrics.batch_size.observe(static_cast<double>(fetched.size()));
     const PayloadFormat format = runner_.settings().consumer.format;
     entries_.clear();
     entries_.resize(fetched.size());
@@ -86,6 +90,9 @@ void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
     attempt(all);
     for (Entry& entry : entries_) settle(entry);
     entries_.clear();
+    ++metrics.batches;
+    metrics.batch_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 void BatchProcessor::keep_alive() {
@@ -182,6 +189,10 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
     if (!failure) {
         failpoint("after_commit");
         for (Entry* entry : parsed) entry->outcome = Outcome::Persisted;
+        for (const TableRows& table : rows_.tables()) {
+            if (table.row_count() > 0)
+                runner_.metrics().add_rows(table.table().name, table.row_count());
+        }
         return;
     }
     switch (failure->kind) {
@@ -196,6 +207,12 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
             parsed.front()->reason = failure->reason;
             return;
         case WriteFailure::Kind::Retry:
+            if (failure->database_unreachable && runner_.stopping()) {
+                // Stopping during an outage: hand the batch back untouched; an outage must
+                // never end in the dead-letter queue.
+                for (Entry* entry : parsed) entry->outcome = Outcome::Unprocessed;
+                return;
+            }
             spdlog::warn("[plugin={}] write of {} messages failed, will retry: {}", runner_.name(),
                          parsed.size(), failure->reason);
             for (Entry* entry : parsed) {
@@ -224,7 +241,9 @@ void BatchProcessor::settle(Entry& entry) {
     IncomingMessage& message = *entry.message;
     natsMsg* raw = message.message.get();
     const std::string& plugin = runner_.name();
+    PluginMetrics& metrics = runner_.metrics();
     const auto nak_later = [&] {
+        ++metrics.retried;
         const int64_t delay = backoff_ms(message.delivery_count);
         spdlog::info("[plugin={} subject={} seq={} delivery={}] retry in {} ms: {}", plugin,
                      message.subject, message.stream_sequence, message.delivery_count, delay,
@@ -242,15 +261,18 @@ void BatchProcessor::settle(Entry& entry) {
                           message.stream_sequence, entry.reason);
             return nak_later();
         }
+        ++metrics.dead_lettered;
         return natsMsg_Term(raw, nullptr);
     };
     const int64_t max_deliver = runner_.settings().consumer.max_deliver;
     natsStatus status = NATS_OK;
     switch (entry.outcome) {
         case Outcome::Persisted:
+            ++metrics.persisted;
             status = natsMsg_Ack(raw, nullptr);
             break;
         case Outcome::Invalid:
+            ++metrics.invalid;
             status = dead_letter(DeadLetterClass::Invalid, entry.reason);
             break;
         case Outcome::DataError:

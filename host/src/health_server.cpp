@@ -17,15 +17,16 @@ namespace {
 
 using Poco::Net::HTTPResponse;
 
-class JsonHandler final : public Poco::Net::HTTPRequestHandler {
+class TextHandler final : public Poco::Net::HTTPRequestHandler {
   public:
-    JsonHandler(HTTPResponse::HTTPStatus status, std::string body)
-        : status_(status), body_(std::move(body)) {}
+    TextHandler(HTTPResponse::HTTPStatus status, std::string body,
+                std::string content_type = "application/json")
+        : status_(status), body_(std::move(body)), content_type_(std::move(content_type)) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest&,
                        Poco::Net::HTTPServerResponse& response) override {
         response.setStatus(status_);
-        response.setContentType("application/json");
+        response.setContentType(content_type_);
         response.setContentLength(static_cast<std::streamsize>(body_.size()));
         response.send() << body_;
     }
@@ -33,33 +34,40 @@ class JsonHandler final : public Poco::Net::HTTPRequestHandler {
   private:
     HTTPResponse::HTTPStatus status_;
     std::string body_;
+    std::string content_type_;
 };
 
 class Routes final : public Poco::Net::HTTPRequestHandlerFactory {
   public:
-    explicit Routes(std::function<Readiness()> readiness) : readiness_(std::move(readiness)) {}
+    Routes(std::function<Readiness()> readiness, std::function<std::string()> metrics)
+        : readiness_(std::move(readiness)), metrics_(std::move(metrics)) {}
 
     Poco::Net::HTTPRequestHandler* createRequestHandler(
         const Poco::Net::HTTPServerRequest& request) override {
         if (request.getMethod() != "GET") {
-            return new JsonHandler(HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
+            return new TextHandler(HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
                                    R"({"error":"only GET is supported"})");
         }
         if (request.getURI() == "/health") {
-            return new JsonHandler(HTTPResponse::HTTP_OK, R"({"status":"alive"})");
+            return new TextHandler(HTTPResponse::HTTP_OK, R"({"status":"alive"})");
         }
         if (request.getURI() == "/ready") {
             const Readiness state = readiness_();
-            return new JsonHandler(
+            return new TextHandler(
                 state.ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
                 state.json);
         }
-        return new JsonHandler(HTTPResponse::HTTP_NOT_FOUND,
-                               R"({"error":"no such route; try /health or /ready"})");
+        if (request.getURI() == "/metrics") {
+            return new TextHandler(HTTPResponse::HTTP_OK, metrics_(),
+                                   "text/plain; version=0.0.4; charset=utf-8");
+        }
+        return new TextHandler(HTTPResponse::HTTP_NOT_FOUND,
+                               R"({"error":"no such route; try /health, /ready or /metrics"})");
     }
 
   private:
     std::function<Readiness()> readiness_;
+    std::function<std::string()> metrics_;
 };
 
 }  // namespace
@@ -82,7 +90,8 @@ std::string json_escape(const std::string& text) {
     return out;
 }
 
-HealthServer::HealthServer(const std::string& listen, std::function<Readiness()> readiness) {
+HealthServer::HealthServer(const std::string& listen, std::function<Readiness()> readiness,
+                           std::function<std::string()> metrics) {
     Poco::Net::ServerSocket socket;
     try {
         socket.bind(Poco::Net::SocketAddress(listen), true);
@@ -93,8 +102,8 @@ HealthServer::HealthServer(const std::string& listen, std::function<Readiness()>
     port_ = socket.address().port();
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(2);
-    server_ =
-        std::make_unique<Poco::Net::HTTPServer>(new Routes(std::move(readiness)), socket, params);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(
+        new Routes(std::move(readiness), std::move(metrics)), socket, params);
     server_->start();
 }
 

@@ -17,12 +17,13 @@ struct Readiness {
     std::string json;
 };
 
-// The host's HTTP endpoint: GET /health (the process answers) and GET /ready (200 or 503 with
-// the state of NATS, the database and every plugin), for orchestrators and load balancers.
+// The host's HTTP endpoint: GET /health (the process answers), GET /ready (200 or 503 with the
+// state of NATS, the database and every plugin) and GET /metrics (Prometheus text format).
 class HealthServer {
   public:
     // `listen` is HOST:PORT (port 0 picks a free one); throws when it cannot bind.
-    HealthServer(const std::string& listen, std::function<Readiness()> readiness);
+    HealthServer(const std::string& listen, std::function<Readiness()> readiness,
+                 std::function<std::string()> metrics);
     ~HealthServer();
     HealthServer(const HealthServer&) = delete;
     HealthServer& operator=(const HealthServer&) = delete;

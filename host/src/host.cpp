@@ -114,6 +114,18 @@ bool Host::connect(SignalWaiter& signals) {
     }
 }
 
+std::string Host::metrics() const {
+    std::string out;
+    metrics_.render(out);
+    if (started_.load()) supervisor_->render_gauges(out);
+    out +=
+        "# HELP nomnom_nats_connected 1 while the NATS connection is up\n"
+        "# TYPE nomnom_nats_connected gauge\n"
+        "nomnom_nats_connected ";
+    out += nats_ && nats_->connected() ? "1\n" : "0\n";
+    return out;
+}
+
 Readiness Host::readiness() const {
     if (!started_.load()) return {false, R"({"ready":false,"reason":"starting"})"};
     const bool nats_up = nats_->connected();
@@ -162,8 +174,10 @@ void Host::reload(const std::string& cause, const std::set<std::string>& being_w
         spdlog::set_level(spdlog::level::from_str(fresh.log.level));
     }
     config_ = std::move(fresh);
+    ++metrics_.reloads;
     const PluginSupervisor::Outcome outcome = supervisor_->reconcile(
         config_, "reload " + std::to_string(reloads_) + " summary", being_written);
+    if (!config_ok || outcome.refused > 0) ++metrics_.reload_failures;
     spdlog::info("reload {} {} in {} ms: {} plugin change(s), {} running, {} refused", reloads_,
                  config_ok && outcome.refused == 0 ? "succeeded" : "finished with errors",
                  std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -177,16 +191,17 @@ int Host::run(SignalWaiter& signals) {
                  config_.source.string(), config_.plugins_dir.string(),
                  redact_url(config_.database.url), redact_url(config_.nats.url));
     if (!config_.http.listen.empty()) {
-        health_ =
-            std::make_unique<HealthServer>(config_.http.listen, [this] { return readiness(); });
-        spdlog::info("http endpoint (/health, /ready) listening on port {}", health_->port());
+        health_ = std::make_unique<HealthServer>(
+            config_.http.listen, [this] { return readiness(); }, [this] { return metrics(); });
+        spdlog::info("http endpoint (/health, /ready, /metrics) listening on port {}",
+                     health_->port());
     }
     if (!connect(signals)) {
         spdlog::info("stopped before startup completed");
         return 0;
     }
-    supervisor_ =
-        std::make_unique<PluginSupervisor>(*database_, *nats_, *dead_letters_, config_.stream.name);
+    supervisor_ = std::make_unique<PluginSupervisor>(*database_, *nats_, *dead_letters_,
+                                                     config_.stream.name, metrics_);
     supervisor_->reconcile(config_, "startup summary");
     started_.store(true);
 

@@ -9,6 +9,7 @@
 #include "database.hpp"
 #include "dead_letter.hpp"
 #include "health_server.hpp"
+#include "metrics.hpp"
 #include "nats_client.hpp"
 #include "plugin_supervisor.hpp"
 
@@ -48,8 +49,11 @@ class Host {
     // right after: none is lost. Files in `being_written` are skipped until closed.
     void reload(const std::string& cause, const std::set<std::string>& being_written);
     Readiness readiness() const;
+    std::string metrics() const;
 
     WorkerConfig config_;
+    // Before the supervisor: workers update it until they are joined.
+    MetricsRegistry metrics_;
     std::unique_ptr<Database> database_;
     std::unique_ptr<NatsClient> nats_;
     std::unique_ptr<JetStreamDeadLetterSink> dead_letters_;

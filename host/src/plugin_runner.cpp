@@ -10,12 +10,13 @@ namespace nomnom {
 
 PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                            Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                           std::string stream)
+                           std::string stream, PluginMetrics& metrics)
     : library_(std::move(library)),
       settings_(std::move(settings)),
       database_(database),
       nats_(nats),
       dead_letters_(dead_letters),
+      metrics_(metrics),
       stream_(std::move(stream)),
       name_(library_->name()) {}
 

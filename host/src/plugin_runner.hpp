@@ -11,6 +11,7 @@
 #include "database.hpp"
 #include "dead_letter.hpp"
 #include "jetstream_consumer.hpp"
+#include "metrics.hpp"
 #include "plugin_instance.hpp"
 
 namespace nomnom {
@@ -21,7 +22,7 @@ class PluginRunner {
   public:
     PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                  Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                 std::string stream);
+                 std::string stream, PluginMetrics& metrics);
     ~PluginRunner();
 
     // Creates tables, instances and consumers, then starts the workers. Throws (PluginRefused,
@@ -36,6 +37,9 @@ class PluginRunner {
     const PluginSettings& settings() const { return settings_; }
     Database& database() { return database_; }
     DeadLetterSink& dead_letters() { return dead_letters_; }
+    PluginMetrics& metrics() { return metrics_; }
+    // The durable consumers this runner reads, for the lag gauges.
+    const std::vector<ConsumerSpec>& consumers() const { return consumers_; }
 
     bool stopping() const { return stop_.load(std::memory_order_relaxed); }
     // Sleeps up to `milliseconds`, returning early when the runner is asked to stop.
@@ -56,6 +60,7 @@ class PluginRunner {
     Database& database_;
     NatsClient& nats_;
     DeadLetterSink& dead_letters_;
+    PluginMetrics& metrics_;
     std::string stream_;
     std::string name_;
     std::vector<ConsumerSpec> consumers_;

@@ -44,8 +44,13 @@ std::vector<std::string> effective_subjects(const PluginLibrary& library,
 }
 
 PluginSupervisor::PluginSupervisor(Database& database, NatsClient& nats,
-                                   DeadLetterSink& dead_letters, std::string stream)
-    : database_(database), nats_(nats), dead_letters_(dead_letters), stream_(std::move(stream)) {}
+                                   DeadLetterSink& dead_letters, std::string stream,
+                                   MetricsRegistry& metrics)
+    : database_(database),
+      nats_(nats),
+      dead_letters_(dead_letters),
+      stream_(std::move(stream)),
+      metrics_(metrics) {}
 
 PluginSupervisor::~PluginSupervisor() {
     stop_all();
@@ -54,8 +59,8 @@ PluginSupervisor::~PluginSupervisor() {
 std::unique_ptr<PluginRunner> PluginSupervisor::launch(
     const std::shared_ptr<PluginLibrary>& library, const PluginSettings& settings,
     bool auto_migrate) {
-    auto runner =
-        std::make_unique<PluginRunner>(library, settings, database_, nats_, dead_letters_, stream_);
+    auto runner = std::make_unique<PluginRunner>(library, settings, database_, nats_, dead_letters_,
+                                                 stream_, metrics_.plugin(library->name()));
     runner->start(auto_migrate);
     return runner;
 }
@@ -86,9 +91,16 @@ bool PluginSupervisor::replace(Running& current, std::shared_ptr<PluginLibrary> 
     } catch (const std::exception& e) {
         spdlog::error("plugin {} {} failed to start ({}); restarting {}", library->name(),
                       library->version(), e.what(), old_version);
-        current.runner = launch(current.library, current.settings, auto_migrate);
-        return false;
     }
+    try {
+        current.runner = launch(current.library, current.settings, auto_migrate);
+    } catch (const std::exception& e) {
+        // Neither version runs now (database or NATS down): the caller drops the entry and the
+        // next reload tries again.
+        spdlog::error("plugin {} {} could not be restarted either: {}", current.library->name(),
+                      old_version, e.what());
+    }
+    return false;
 }
 
 PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config,
@@ -184,6 +196,7 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
             }
             if (!replace(*current, library, settings, config.database.auto_migrate)) {
                 refused.emplace_back(file.filename().string(), "new version failed to start");
+                if (!current->runner) running_.erase(current);
             }
             ++changed;
             continue;
@@ -225,6 +238,45 @@ std::vector<PluginStatus> PluginSupervisor::statuses() const {
         statuses.push_back({file, "refused: " + reason, false, false});
     }
     return statuses;
+}
+
+void PluginSupervisor::render_gauges(std::string& out) const {
+    std::lock_guard lock(mutex_);
+    out +=
+        "# HELP nomnom_plugin_up 1 while the plugin runs, 0 after a FATAL\n"
+        "# TYPE nomnom_plugin_up gauge\n";
+    for (const Running& running : running_) {
+        out += "nomnom_plugin_up{plugin=\"" + running.runner->name() + "\",version=\"" +
+               running.library->version() + "\"} " + (running.runner->fatal() ? "0" : "1") + "\n";
+    }
+    out +=
+        "# HELP nomnom_plugins_refused Plugin files refused at the last (re)load\n"
+        "# TYPE nomnom_plugins_refused gauge\n"
+        "nomnom_plugins_refused " +
+        std::to_string(refused_.size()) + "\n";
+    std::string pending =
+        "# HELP nomnom_consumer_pending Messages not yet delivered (lag)\n"
+        "# TYPE nomnom_consumer_pending gauge\n";
+    std::string ack_pending =
+        "# HELP nomnom_consumer_ack_pending Messages delivered and not yet acked\n"
+        "# TYPE nomnom_consumer_ack_pending gauge\n";
+    for (const Running& running : running_) {
+        for (const ConsumerSpec& spec : running.runner->consumers()) {
+            jsConsumerInfo* info = nullptr;
+            jsErrCode js_error = jsErrCode(0);
+            if (js_GetConsumerInfo(&info, nats_.jetstream(), spec.stream.c_str(),
+                                   spec.durable.c_str(), nullptr, &js_error) != NATS_OK) {
+                continue;
+            }
+            const std::string labels =
+                "{plugin=\"" + running.runner->name() + "\",consumer=\"" + spec.durable + "\"} ";
+            pending += "nomnom_consumer_pending" + labels + std::to_string(info->NumPending) + "\n";
+            ack_pending +=
+                "nomnom_consumer_ack_pending" + labels + std::to_string(info->NumAckPending) + "\n";
+            jsConsumerInfo_Destroy(info);
+        }
+    }
+    out += pending + ack_pending;
 }
 
 void PluginSupervisor::stop_all() {

@@ -42,7 +42,7 @@ struct PluginStatus {
 class PluginSupervisor {
   public:
     PluginSupervisor(Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                     std::string stream);
+                     std::string stream, MetricsRegistry& metrics);
     ~PluginSupervisor();
 
     struct Outcome {
@@ -56,6 +56,9 @@ class PluginSupervisor {
                       const std::set<std::string>& being_written = {});
 
     std::vector<PluginStatus> statuses() const;
+    // Prometheus gauges read now: plugin up/down and each durable consumer's pending and
+    // ack-pending counts from JetStream.
+    void render_gauges(std::string& out) const;
     void stop_all();
 
   private:
@@ -79,6 +82,7 @@ class PluginSupervisor {
     NatsClient& nats_;
     DeadLetterSink& dead_letters_;
     std::string stream_;
+    MetricsRegistry& metrics_;
     mutable std::mutex mutex_;  // guards running_ and refused_ against /ready readers
     std::vector<Running> running_;
     std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason

@@ -48,6 +48,23 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
                        "SELECT CAST(temperature * 10 AS INTEGER) FROM readings WHERE "
                        "ts = 1700000013") == 265);
 
+    REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-sensor_csv"); }, 20s));
+    const std::string metrics = host.http_get("/metrics").second;
+    INFO(metrics);
+    CHECK(metrics.find("nomnom_messages_fetched_total{plugin=\"sensor_csv\"} 500\n") !=
+          std::string::npos);
+    CHECK(metrics.find("nomnom_messages_persisted_total{plugin=\"sensor_csv\"} 500\n") !=
+          std::string::npos);
+    CHECK(
+        metrics.find("nomnom_rows_written_total{plugin=\"sensor_csv\",table=\"readings\"} 500\n") !=
+        std::string::npos);
+    CHECK(metrics.find("nomnom_plugin_up{plugin=\"sensor_csv\",version=\"1.0.0\"} 1\n") !=
+          std::string::npos);
+    CHECK(
+        metrics.find(
+            "nomnom_consumer_pending{plugin=\"sensor_csv\",consumer=\"nomnom-sensor_csv\"} 0\n") !=
+        std::string::npos);
+    CHECK(metrics.find("nomnom_batch_seconds_count{plugin=\"sensor_csv\"}") != std::string::npos);
     REQUIRE(host.terminate() == 0);
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-sensor_csv");
     CHECK(stats.num_pending == 0);
@@ -192,4 +209,38 @@ TEST_CASE("a persist plugin that ignores a failed statement does not get its bat
     REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-test_kv_persist"); }, 30s));
     CHECK(pg.query_int64("SELECT max(v) FROM kvp") == 99);
     REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("two hosts share one durable consumer: the work is split and every row lands once",
+          "[e2e][postgresql][scale-out]") {
+    NatsServer nats;
+    PgTestDb pg;
+    JetStreamClient client(nats.url());
+    publish_backlog(client, "test.kv.shared", kv_messages(20000));
+    HostHarness first;
+    HostHarness second;
+    for (HostHarness* host : {&first, &second}) {
+        host->add_test_plugin("test_kv");
+        host->write_config(
+            test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 50\n"));
+        host->start();
+        REQUIRE(host->wait_log("startup summary: 1 plugin(s) running", 20s));
+    }
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 20000; }, 120s));
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
+    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 19999LL * 20000 / 2);
+    const auto persisted = [](HostHarness& host) {
+        const std::string metrics = host.http_get("/metrics").second;
+        const std::string marker = "nomnom_messages_persisted_total{plugin=\"test_kv\"} ";
+        const size_t at = metrics.find(marker);
+        return at == std::string::npos ? -1 : std::stoll(metrics.substr(at + marker.size()));
+    };
+    const int64_t by_first = persisted(first);
+    const int64_t by_second = persisted(second);
+    INFO("first host persisted " << by_first << ", second " << by_second);
+    CHECK(by_first > 0);
+    CHECK(by_second > 0);
+    CHECK(by_first + by_second == 20000);
+    REQUIRE(first.terminate() == 0);
+    REQUIRE(second.terminate() == 0);
 }

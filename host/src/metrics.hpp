@@ -1,0 +1,63 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace nomnom {
+
+// A Prometheus histogram with fixed buckets, updated lock-free from worker threads.
+class Histogram {
+  public:
+    explicit Histogram(std::vector<double> upper_bounds);
+    void observe(double value);
+    // Appends the _bucket, _sum and _count lines of `name` with `labels` ("plugin=\"x\"").
+    void render(std::string& out, const std::string& name, const std::string& labels) const;
+
+  private:
+    std::vector<double> bounds_;
+    std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // one per bound, plus +Inf
+    std::atomic<uint64_t> count_{0};
+    std::atomic<uint64_t> sum_micro_{0};  // sum x 1e6, so that it stays an integer atomic
+};
+
+// Everything counted for one plugin. Owned by the registry, not by the plugin's runner, so that
+// the counters keep counting across reloads.
+struct PluginMetrics {
+    std::atomic<uint64_t> fetched{0};
+    std::atomic<uint64_t> persisted{0};
+    std::atomic<uint64_t> invalid{0};
+    std::atomic<uint64_t> retried{0};
+    std::atomic<uint64_t> dead_lettered{0};
+    std::atomic<uint64_t> batches{0};
+    Histogram batch_size{{1, 10, 50, 100, 250, 500, 1000, 5000}};
+    Histogram batch_seconds{{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+
+    void add_rows(const std::string& table, uint64_t rows);
+    std::map<std::string, uint64_t> rows_by_table() const;
+
+  private:
+    mutable std::mutex rows_mutex_;
+    std::map<std::string, uint64_t> rows_;
+};
+
+class MetricsRegistry {
+  public:
+    PluginMetrics& plugin(const std::string& name);
+    // The per-plugin counters and histograms in Prometheus text format.
+    void render(std::string& out) const;
+
+    std::atomic<uint64_t> reloads{0};
+    std::atomic<uint64_t> reload_failures{0};
+
+  private:
+    mutable std::mutex mutex_;
+    std::map<std::string, std::unique_ptr<PluginMetrics>> plugins_;
+};
+
+}  // namespace nomnom
