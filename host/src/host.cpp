@@ -268,14 +268,7 @@ int check_config(const WorkerConfig& config) {
             PluginInstance instance(library, settings.config_json);
             claims.push_back(claim);
             names.insert(library->name());
-            const auto& d = library->descriptor();
-            std::vector<std::string> tables;
-            for (uint32_t t = 0; t < d.table_count; ++t) tables.emplace_back(d.tables[t].name);
-            std::cout << "plugin " << file.string() << ": ok: " << library->name() << " "
-                      << library->version() << " (subjects ["
-                      << fmt::format("{}", fmt::join(claim.subjects, ", ")) << "], tables ["
-                      << fmt::format("{}", fmt::join(tables, ", ")) << "], "
-                      << (d.persist ? "custom persist" : "host upsert") << ")"
+            std::cout << "plugin " << file.string() << ": ok: " << describe(*library, settings)
                       << (settings.enabled ? "" : " [disabled]") << "\n";
         } catch (const PluginRefused& e) {
             std::cout << "plugin " << file.string() << ": REFUSED: " << e.what() << "\n";

@@ -8,8 +8,6 @@
 #include "subject_match.hpp"
 
 namespace nomnom {
-namespace {
-
 std::string describe(const PluginLibrary& library, const PluginSettings& settings) {
     const auto& d = library.descriptor();
     std::vector<std::string> tables;
@@ -18,8 +16,6 @@ std::string describe(const PluginLibrary& library, const PluginSettings& setting
                        fmt::join(effective_subjects(library, settings), ", "),
                        fmt::join(tables, ", "), d.persist ? "custom persist" : "host upsert");
 }
-
-}  // namespace
 
 std::string claim_conflict(const PluginClaim& candidate, const std::vector<PluginClaim>& others) {
     for (const PluginClaim& other : others) {

@@ -26,6 +26,10 @@ std::string claim_conflict(const PluginClaim& candidate, const std::vector<Plugi
 std::vector<std::string> effective_subjects(const PluginLibrary& library,
                                             const PluginSettings& settings);
 
+// "name version (subjects [...], tables [...], host upsert|custom persist)", for logs and
+// --check-config.
+std::string describe(const PluginLibrary& library, const PluginSettings& settings);
+
 // One line of /ready per plugin file.
 struct PluginStatus {
     std::string name;
