@@ -37,7 +37,10 @@ std::optional<Computation> read_computed_from(const YAML::Node& node, const std:
                 computation.condition_field = read_source(field, file, diagnostics, what);
             }
             const YAML::Node equals = cond.take("equals");
-            if (auto literal = read_literal(equals, file, diagnostics, what + " condition")) {
+            if (!equals.IsDefined()) {
+                diagnostics.error(cond.where(), what + " condition: missing required key 'equals'");
+            } else if (auto literal =
+                           read_literal(equals, file, diagnostics, what + " condition")) {
                 computation.condition_equals = literal->text;
             }
             cond.finish();
@@ -249,6 +252,7 @@ void read_database(const YAML::Node& node, Persistence& persistence, const std::
     persistence.id_column = db.string("conformant_id_column", true).value_or("id");
     persistence.autogenerate_id = db.boolean("autogenerate_conformant_id").value_or(false);
     persistence.unicity = db.strings("unicity_fields");
+    persistence.unicity_where = db.where("unicity_fields");
     db.ignored("legacy_table", "legacy tables are not written");
     db.ignored("legacy_id_column", "legacy tables are not written");
     db.ignored("foreign_keys",

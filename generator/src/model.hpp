@@ -126,6 +126,7 @@ struct Persistence {
     Type id_type = Type::Integer;
     std::optional<std::string> primary_key_field;  // an explicit, non-generated primary key
     std::vector<std::string> unicity;
+    Location unicity_where;  // a unicity field that is not a column is reported here
     std::vector<IndexDef> indexes;
     std::vector<Column> columns;  // empty: every field is a column
     bool columns_declared = false;

@@ -325,8 +325,9 @@ void resolve_columns(Schema& schema, int index, std::set<std::string>& tables,
     const auto is_column = [&](const std::string& name) { return names.contains(name); };
     for (const auto& key : p.unicity) {
         if (!is_column(key)) {
-            diagnostics.error(p.where, "entity '" + entity.name + "': unicity field '" + key +
-                                           "' is not a column of table '" + p.table + "'");
+            diagnostics.error(p.unicity_where, "entity '" + entity.name + "': unicity field '" +
+                                                   key + "' is not a column of table '" + p.table +
+                                                   "'");
         }
     }
     for (const auto& index_def : p.indexes) {

@@ -208,6 +208,7 @@ void read_persistence(YamlMap& spec, Entity& entity, const std::string& file,
     const YAML::Node unicity = p.take("unicity");
     if (unicity.IsDefined()) {
         YamlMap u(unicity, file, "entity '" + entity.name + "' unicity", diagnostics);
+        persistence.unicity_where = u.where("fields");
         for (const auto& f : u.strings("fields")) persistence.unicity.push_back(snake_case(f));
         u.finish();
     }
@@ -261,6 +262,17 @@ std::optional<Entity> read_v1_entity(const YAML::Node& root, const std::string& 
     if (kind && *kind != "Entity") {
         diagnostics.error(top.where("kind"),
                           "kind '" + *kind + "' is not supported (expected Entity)");
+    }
+    // An absent key's node has no position, so its mapping's own "expected a mapping" would say
+    // line 0: report it on the file's top mapping instead.
+    if (!metadata.IsDefined() || !spec_node.IsDefined()) {
+        for (const char* key : {"metadata", "spec"}) {
+            if (!top.has(key)) {
+                diagnostics.error(top.where(),
+                                  std::string("entity file: missing required key '") + key + "'");
+            }
+        }
+        return std::nullopt;
     }
     Entity entity;
     entity.where = top.where();
