@@ -17,7 +17,9 @@
 #define NOMNOM_GENERATED_HPP
 
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <nomnom/plugin.hpp>
@@ -535,8 +537,52 @@ inline void put(RowWriter& out, std::uint32_t column, const Value& v, const Fiel
 
 /* ---- The message ---------------------------------------------------------------------------- */
 
+namespace detail {
+
+/* SAX handler building a rapidjson::Document, with numbers converted by std::from_chars rather
+ * than RapidJSON: 1.1.0's full-precision strtod reads "0e100" as -2e146 (and "-0e100" as +2e146),
+ * through a __builtin_clzll(0) in DiyFp::Normalize. Integers stay integers when they fit in 64
+ * bits, as with RapidJSON; a number out of the range of a double is refused. */
+class ExactNumbers {
+  public:
+    explicit ExactNumbers(rapidjson::Document& document) : d_(document) {}
+
+    /* Int..Double are never called with kParseNumbersAsStringsFlag, but the Reader needs them. */
+    bool Null() { return d_.Null(); }
+    bool Bool(bool b) { return d_.Bool(b); }
+    bool Int(int i) { return d_.Int(i); }
+    bool Uint(unsigned u) { return d_.Uint(u); }
+    bool Int64(std::int64_t i) { return d_.Int64(i); }
+    bool Uint64(std::uint64_t u) { return d_.Uint64(u); }
+    bool Double(double x) { return d_.Double(x); }
+    bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
+        const char* end = text + length;
+        if (std::string_view(text, length).find_first_of(".eE") == std::string_view::npos) {
+            std::int64_t i = 0;
+            if (std::from_chars(text, end, i).ec == std::errc{}) return d_.Int64(i);
+            std::uint64_t u = 0;
+            if (std::from_chars(text, end, u).ec == std::errc{}) return d_.Uint64(u);
+        }
+        double x = 0;
+        if (std::from_chars(text, end, x).ec != std::errc{}) return false;
+        return d_.Double(x);
+    }
+    bool String(const char* s, rapidjson::SizeType n, bool copy) { return d_.String(s, n, copy); }
+    bool StartObject() { return d_.StartObject(); }
+    bool Key(const char* s, rapidjson::SizeType n, bool copy) { return d_.Key(s, n, copy); }
+    bool EndObject(rapidjson::SizeType members) { return d_.EndObject(members); }
+    bool StartArray() { return d_.StartArray(); }
+    bool EndArray(rapidjson::SizeType elements) { return d_.EndArray(elements); }
+
+  private:
+    rapidjson::Document& d_;
+};
+
+}  // namespace detail
+
 /* A JSON document reused across messages: its pool keeps a first block, so small messages parse
- * without a heap allocation. */
+ * without a heap allocation. Parsing is iterative, so deep nesting cannot overflow the stack, and
+ * validates UTF-8, so no invalid text reaches a TEXT column. */
 class JsonDocument {
   public:
     JsonDocument() : pool_(first_block_, sizeof first_block_), document_(&pool_) {}
@@ -546,11 +592,24 @@ class JsonDocument {
     const rapidjson::Value& parse(std::string_view text) {
         document_.SetNull();
         pool_.Clear();
-        document_.Parse<rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
-        if (document_.HasParseError()) {
+        constexpr unsigned flags = rapidjson::kParseIterativeFlag |
+                                   rapidjson::kParseValidateEncodingFlag |
+                                   rapidjson::kParseNumbersAsStringsFlag;
+        rapidjson::ParseResult result;
+        auto generate = [&](rapidjson::Document& document) {
+            rapidjson::MemoryStream stream(text.data(), text.size());
+            rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> input(stream);
+            detail::ExactNumbers handler(document);
+            result = rapidjson::Reader().Parse<flags>(input, handler);
+            return !result.IsError();
+        };
+        document_.Populate(generate);
+        if (result.IsError()) {
+            const bool number = result.Code() == rapidjson::kParseErrorTermination;
             throw Invalid("payload is not valid JSON: " +
-                          std::string(rapidjson::GetParseError_En(document_.GetParseError())) +
-                          " at byte " + std::to_string(document_.GetErrorOffset()));
+                          std::string(number ? "number out of the range of a double"
+                                             : rapidjson::GetParseError_En(result.Code())) +
+                          " at byte " + std::to_string(result.Offset()));
         }
         return document_;
     }
