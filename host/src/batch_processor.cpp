@@ -81,11 +81,22 @@ void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
     const PayloadFormat format = runner_.settings().consumer.format;
     entries_.clear();
     entries_.resize(fetched.size());
+    const int64_t max_deliver = runner_.settings().consumer.max_deliver;
     std::vector<Entry*> all;
     all.reserve(entries_.size());
     for (size_t i = 0; i < fetched.size(); ++i) {
-        entries_[i].message = decode_message(std::move(fetched[i]), format);
-        all.push_back(&entries_[i]);
+        Entry& entry = entries_[i];
+        entry.message = decode_message(std::move(fetched[i]), format);
+        // Only a message whose last allowed delivery was nak'ed gets here (its dead-lettering
+        // failed, the plugin went FATAL, the host crashed, or max_deliver was lowered).
+        if (max_deliver > 0 && entry.message->delivery_count > static_cast<uint64_t>(max_deliver)) {
+            entry.outcome = Outcome::Exhausted;
+            entry.reason = "delivery " + std::to_string(entry.message->delivery_count) +
+                           " exceeds max_deliver = " + std::to_string(max_deliver) +
+                           "; not processed again";
+            continue;
+        }
+        all.push_back(&entry);
     }
     attempt(all);
     for (Entry& entry : entries_) settle(entry);
@@ -278,8 +289,11 @@ void BatchProcessor::settle(Entry& entry) {
         case Outcome::DataError:
             status = dead_letter(DeadLetterClass::Data, entry.reason);
             break;
+        case Outcome::Exhausted:
+            status = dead_letter(DeadLetterClass::RetriesExhausted, entry.reason);
+            break;
         case Outcome::Retry:
-            // JetStream would silently stop redelivering after max_deliver: set it aside first.
+            // Set aside at the last allowed delivery, with the reason of this failure.
             if (max_deliver > 0 && message.delivery_count >= static_cast<uint64_t>(max_deliver)) {
                 status = dead_letter(DeadLetterClass::RetriesExhausted,
                                      "after " + std::to_string(message.delivery_count) +

@@ -21,7 +21,7 @@ class BatchProcessor {
     void process(std::vector<NatsMsgPtr> fetched);
 
   private:
-    enum class Outcome { Pending, Persisted, Invalid, DataError, Retry, Unprocessed };
+    enum class Outcome { Pending, Persisted, Invalid, DataError, Retry, Exhausted, Unprocessed };
     struct Entry {
         std::unique_ptr<IncomingMessage> message;
         Outcome outcome = Outcome::Pending;

@@ -107,6 +107,50 @@ TEST_CASE("a message that keeps asking for RETRY is dead-lettered at max_deliver
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE("a message nak'ed at its last delivery comes back and is dead-lettered, never dropped",
+          "[faults][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    // Left by an older host: a server-side MaxDeliver, which drops a message nak'ed at its last
+    // delivery.
+    jsConsumerConfig old;
+    jsConsumerConfig_Init(&old);
+    old.Durable = "nomnom-test_kv";
+    old.AckPolicy = js_AckExplicit;
+    old.MaxDeliver = 2;
+    old.FilterSubject = "test.kv.>";
+    jsConsumerInfo* info = nullptr;
+    REQUIRE(js_AddConsumer(&info, client.js(), "TEST", &old, nullptr, nullptr) == NATS_OK);
+    jsConsumerInfo_Destroy(info);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "last_delivery.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nmax_deliver = 2\nbackoff_ms = [100]\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    REQUIRE(js_GetConsumerInfo(&info, client.js(), "TEST", "nomnom-test_kv", nullptr, nullptr) ==
+            NATS_OK);
+    CHECK(info->Config->MaxDeliver == -1);
+    jsConsumerInfo_Destroy(info);
+
+    // Without its stream every dead-letter publish fails, so the last delivery ends in a nak.
+    REQUIRE(js_DeleteStream(client.js(), "NOMNOM_DLQ", nullptr, nullptr) == NATS_OK);
+    client.publish("test.kv.last", R"({"k":"last","v":1,"action":"retry_until","until":10})");
+    INFO("host log:\n" << host.log());
+    REQUIRE(host.wait_log("dead-lettering failed", 30s));
+    REQUIRE(host.wait_log("delivery 3 exceeds max_deliver = 2", 30s));
+
+    client.ensure_stream("NOMNOM_DLQ", {"nomnom.dlq.>"});
+    REQUIRE(eventually([&] { return dlq_list(host).size() == 1; }, 30s));
+    CHECK(dlq_list(host)[0].find("retries_exhausted") != std::string::npos);
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM kv") == 0);
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("INVALID and database-rejected messages are set aside - the rest commits",
           "[faults][postgresql]") {
     NatsServer nats;

@@ -186,6 +186,35 @@ TEST_CASE("a broken new build or a failing create keeps the old version serving"
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE("a reload that changes a plugin's subjects moves its durable consumer to them",
+          "[reload][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "subjects.db";
+    const std::string base = test_config(nats.url(), "sqlite:" + database.string());
+    host.write_config(base);
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv]", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.before", R"({"k":"before","v":1})");
+    REQUIRE(eventually(
+        [&] { return sqlite_int64(database, "SELECT count(*) FROM kv WHERE k='before'") == 1; },
+        20s));
+
+    host.write_config(base + "[plugins.test_kv]\nsubjects = [\"test.moved.>\"]\n");
+    host.process().signal(SIGHUP);
+    REQUIRE(host.wait_log("reload 1 succeeded", 20s));
+    INFO("host log:\n" << host.log());
+    CHECK(host.log_contains("filter subject 'test.kv.>' -> 'test.moved.>'"));
+    client.publish("test.moved.after", R"({"k":"after","v":2})");
+    REQUIRE(eventually(
+        [&] { return sqlite_int64(database, "SELECT count(*) FROM kv WHERE k='after'") == 1; },
+        20s));
+    CHECK(host.http_get("/ready").first == 200);
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("a watched directory reloads on its own and never loads a half-written file",
           "[reload][sqlite]") {
     NatsServer nats;
