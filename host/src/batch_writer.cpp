@@ -1,6 +1,9 @@
 #include "batch_writer.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <functional>
 
 #include "native_db.hpp"
 
@@ -88,10 +91,37 @@ void append_copy_cell(std::string& out, const TableRows& rows, const Cell& cell,
     }
 }
 
+// Rows are sent to COPY in slices of this size: PQputCopyData takes an int length, and the
+// buffer of a large batch need not be held whole.
+constexpr size_t kCopySliceBytes = size_t{4} << 20;
+
+bool put_copy_data(PGconn* connection, std::string_view data) {
+    while (!data.empty()) {
+        const size_t slice = std::min(data.size(), kCopySliceBytes);
+        if (PQputCopyData(connection, data.data(), static_cast<int>(slice)) != 1) return false;
+        data.remove_prefix(slice);
+    }
+    return true;
+}
+
+// A session keeps its temporary staging table across batches, so the name carries the column
+// signature: after a reload changes the columns of a table, the new layout gets its own staging
+// table instead of COPYing into the stale one. 63 bytes at most, PostgreSQL's identifier limit.
+std::string staging_table(const nomnom_table& table) {
+    std::string signature = table.name;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        signature += '\n' + std::string(table.columns[c].name) + ' ' +
+                     column_sql_type(table.columns[c].type, Dialect::Postgres);
+    }
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016zx", std::hash<std::string>{}(signature));
+    return "nn_stage_" + std::string(table.name).substr(0, 37) + "_" + hash;
+}
+
 void write_postgres(DbLease& lease, const TableRows& rows) {
     const nomnom_table& table = rows.table();
     PGconn* connection = pg_connection(lease.session());
-    const std::string stage = quote_identifier(("nn_stage_" + std::string(table.name)).c_str());
+    const std::string stage = quote_identifier(staging_table(table).c_str());
     const std::string columns = column_list(table);
 
     std::string create = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " (";
@@ -99,10 +129,11 @@ void write_postgres(DbLease& lease, const TableRows& rows) {
         create += quote_identifier(table.columns[c].name) + " " +
                   column_sql_type(table.columns[c].type, Dialect::Postgres) + ", ";
     }
-    create += "nn_ord BIGINT) ON COMMIT DELETE ROWS";
+    create += std::string(kOrderColumn) + " BIGINT) ON COMMIT DELETE ROWS";
     lease.execute_script(create);
 
-    const std::string copy = "COPY " + stage + " (" + columns + ", nn_ord) FROM STDIN";
+    const std::string copy =
+        "COPY " + stage + " (" + columns + ", " + kOrderColumn + ") FROM STDIN";
     {
         PgResult started(PQexec(connection, copy.c_str()));
         if (PQresultStatus(started.result) != PGRES_COPY_IN) {
@@ -110,16 +141,21 @@ void write_postgres(DbLease& lease, const TableRows& rows) {
         }
     }
     std::string data;
-    data.reserve(rows.row_count() * rows.column_count() * 16);
-    for (size_t row = 0; row < rows.row_count(); ++row) {
+    data.reserve(std::min(rows.row_count() * rows.column_count() * 16, kCopySliceBytes * 2));
+    bool sent = true;
+    for (size_t row = 0; row < rows.row_count() && sent; ++row) {
         for (size_t c = 0; c < rows.column_count(); ++c) {
             append_copy_cell(data, rows, rows.cell(row, c), table.columns[c].type);
             data += '\t';
         }
         append_number(data, static_cast<int64_t>(row));
         data += '\n';
+        if (data.size() >= kCopySliceBytes) {
+            sent = put_copy_data(connection, data);
+            data.clear();
+        }
     }
-    const bool sent = PQputCopyData(connection, data.data(), static_cast<int>(data.size())) == 1;
+    sent = sent && put_copy_data(connection, data);
     if (PQputCopyEnd(connection, sent ? nullptr : "client failed to send data") != 1) {
         throw_pg_error(connection, nullptr, "COPY into " + stage);
     }
@@ -132,7 +168,8 @@ void write_postgres(DbLease& lease, const TableRows& rows) {
     const std::string keys = key_list(table);
     const std::string upsert = "INSERT INTO " + quote_identifier(table.name) + " (" + columns +
                                ") SELECT DISTINCT ON (" + keys + ") " + columns + " FROM " + stage +
-                               " ORDER BY " + keys + ", nn_ord DESC" + conflict_action(table);
+                               " ORDER BY " + keys + ", " + kOrderColumn + " DESC" +
+                               conflict_action(table);
     lease.execute_script(upsert);
 }
 
