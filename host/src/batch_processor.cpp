@@ -73,6 +73,34 @@ BatchProcessor::BatchProcessor(PluginRunner& runner, PluginInstance& instance)
     : runner_(runner), instance_(instance), rows_(instance.descriptor()) {}
 
 void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
+    try {
+        process_batch(fetched);
+    } catch (const std::exception& e) {
+        // Unsettled, these messages would wait for ack_wait to come back; what was committed
+        // is upserted again on redelivery.
+        spdlog::error("[plugin={}] batch of {} messages failed: {}; returning the unsettled ones",
+                      runner_.name(), fetched.size(), e.what());
+        hand_back(fetched);
+    }
+}
+
+void BatchProcessor::hand_back(std::vector<NatsMsgPtr>& fetched) {
+    // Messages not decoded yet: their delivery count is unknown, the first back-off step will do.
+    for (NatsMsgPtr& message : fetched) {
+        if (!message) continue;
+        ++runner_.metrics().retried;
+        natsMsg_NakWithDelay(message.get(), backoff_ms(1), nullptr);
+    }
+    for (Entry& entry : entries_) {
+        if (entry.settled || !entry.message) continue;
+        ++runner_.metrics().retried;
+        natsMsg_NakWithDelay(entry.message->message.get(),
+                             backoff_ms(entry.message->delivery_count), nullptr);
+    }
+    entries_.clear();
+}
+
+void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     const auto started = std::chrono::steady_clock::now();
     last_progress_ = started;
     PluginMetrics& metrics = runner_.metrics();
@@ -99,6 +127,7 @@ void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
         all.push_back(&entry);
     }
     attempt(all);
+    failpoint("before_settle");
     for (Entry& entry : entries_) settle(entry);
     entries_.clear();
     ++metrics.batches;
@@ -307,6 +336,7 @@ void BatchProcessor::settle(Entry& entry) {
             status = natsMsg_Nak(raw, nullptr);
             break;
     }
+    entry.settled = true;
     if (status != NATS_OK) {
         // Not fatal: without a settle JetStream redelivers after ack_wait, and writes are
         // idempotent.

@@ -64,6 +64,27 @@ TEST_CASE("SIGTERM drains: exit 0 - nothing left unacked - the rest picked up on
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE("an exception in the middle of a batch returns its messages at once, not at ack_wait",
+          "[faults][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "throw.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nack_wait_ms = 60000\n"));
+    host.start({{"NOMNOM_FAILPOINT", "before_settle:throw"}});
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.throw", R"({"k":"t","v":4})");
+    INFO("host log:\n" << host.log());
+    REQUIRE(host.wait_log("failpoint before_settle; returning the unsettled ones", 20s));
+    // Far sooner than ack_wait (60 s): the nak brought it back and the redelivery was acked.
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 15s));
+    CHECK(client.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq == 2);
+    CHECK(sqlite_int64(database, "SELECT v FROM kv WHERE k='t'") == 4);
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("RETRY redelivers after the back-off delay - then persists", "[faults][sqlite]") {
     NatsServer nats;
     HostHarness host;
