@@ -215,6 +215,38 @@ TEST_CASE("a reload that changes a plugin's subjects moves its durable consumer 
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE("/ready and /metrics answer at once while a reload is busy starting a plugin",
+          "[reload][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const std::string base = test_config(nats.url(), "sqlite:" + (host.dir() / "busy.db").string());
+    host.write_config(base);
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv]", 20s));
+
+    host.add_test_plugin("test_kv_persist");
+    host.write_config(base +
+                      "[plugins.test_kv_persist]\nworkers = 1\n"
+                      "[plugins.test_kv_persist.config]\ncreate_delay_ms = 3000\n");
+    host.process().signal(SIGHUP);
+    REQUIRE(host.wait_log("reload 1 (SIGHUP)", 10s));
+    std::this_thread::sleep_for(300ms);
+    for (const char* path : {"/ready", "/metrics"}) {
+        const auto asked = std::chrono::steady_clock::now();
+        const auto [status, body] = host.http_get(path);
+        const auto waited = std::chrono::steady_clock::now() - asked;
+        INFO(path << " answered " << status << ": " << body);
+        CHECK(status == 200);
+        CHECK(waited < 1000ms);
+    }
+    CHECK_FALSE(host.log_contains("reload 1 succeeded"));
+    REQUIRE(host.wait_log("reload 1 succeeded", 20s));
+    CHECK(host.http_get("/ready").second.find(R"("test_kv_persist":"running")") !=
+          std::string::npos);
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("a watched directory reloads on its own and never loads a half-written file",
           "[reload][sqlite]") {
     NatsServer nats;
