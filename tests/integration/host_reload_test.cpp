@@ -19,14 +19,6 @@ namespace {
 
 const std::filesystem::path kPlugins = NOMNOM_TEST_PLUGINS_DIR;
 
-size_t count_of(const std::string& text, const std::string& needle) {
-    size_t count = 0;
-    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-        ++count;
-    }
-    return count;
-}
-
 }  // namespace
 
 TEST_CASE("plugins are added, replaced and removed under load without losing a message",
@@ -99,8 +91,8 @@ TEST_CASE("plugins are added, replaced and removed under load without losing a m
     REQUIRE(host.terminate() == 0);
     const std::string log = host.log();
     INFO("host log:\n" << log);
-    CHECK(count_of(log, "plugin test_kv replaced") == 1);
-    CHECK(count_of(log, "finished with errors") == 0);
+    CHECK(occurrences(log, "plugin test_kv replaced") == 1);
+    CHECK(occurrences(log, "finished with errors") == 0);
     CHECK(log.find("dead-lettered") == std::string::npos);
 }
 
