@@ -19,9 +19,9 @@ void warn_if_different(const ConsumerSpec& spec, const char* setting, int64_t ex
     }
 }
 
-// The server never gives up on a message: when it stops redelivering at its MaxDeliver, a
+// No server-side delivery limit: a server that stops redelivering at its MaxDeliver drops a
 // message nak'ed at its last delivery (dead-letter publish failed, FATAL plugin, host crash)
-// would be dropped without a trace. The host enforces max_deliver itself, dead-lettering first.
+// without a trace. The host enforces max_deliver itself, dead-lettering instead.
 constexpr int64_t kUnlimitedDeliveries = -1;
 
 // Brings an existing consumer's server-side MaxDeliver and filter subject in line; keeps the
