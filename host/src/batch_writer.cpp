@@ -124,13 +124,12 @@ void write_postgres(DbLease& lease, const TableRows& rows) {
     const std::string stage = quote_identifier(staging_table(table).c_str());
     const std::string columns = column_list(table);
 
-    std::string create = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " (";
-    for (uint32_t c = 0; c < table.column_count; ++c) {
-        create += quote_identifier(table.columns[c].name) + " " +
-                  column_sql_type(table.columns[c].type, Dialect::Postgres) + ", ";
-    }
-    create += std::string(kOrderColumn) + " BIGINT) ON COMMIT DELETE ROWS";
-    lease.execute_script(create);
+    // Typed like the target's columns, not the descriptor's: a TEXT value reaches a DATE, NUMERIC
+    // or UUID column through COPY's text input, which an INSERT ... SELECT from a TEXT column
+    // would refuse.
+    lease.execute_script("CREATE TEMP TABLE IF NOT EXISTS " + stage +
+                         " ON COMMIT DELETE ROWS AS SELECT " + columns + ", 0::BIGINT AS " +
+                         kOrderColumn + " FROM " + quote_identifier(table.name) + " WITH NO DATA");
 
     const std::string copy =
         "COPY " + stage + " (" + columns + ", " + kOrderColumn + ") FROM STDIN";
