@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <functional>
+#include <unordered_map>
 
 #include "native_db.hpp"
 
@@ -118,25 +119,17 @@ std::string staging_table(const nomnom_table& table) {
     return "nn_stage_" + std::string(table.name).substr(0, 37) + "_" + hash;
 }
 
-void write_postgres(DbLease& lease, const TableRows& rows) {
+// COPY of every row of `rows` into `target`; with `ordinal`, each row's position in the batch is
+// appended as the last column.
+void copy_rows(PGconn* connection, const std::string& target, const std::string& columns,
+               const TableRows& rows, bool ordinal) {
     const nomnom_table& table = rows.table();
-    PGconn* connection = pg_connection(lease.session());
-    const std::string stage = quote_identifier(staging_table(table).c_str());
-    const std::string columns = column_list(table);
-
-    // Typed like the target's columns, not the descriptor's: a TEXT value reaches a DATE, NUMERIC
-    // or UUID column through COPY's text input, which an INSERT ... SELECT from a TEXT column
-    // would refuse.
-    lease.execute_script("CREATE TEMP TABLE IF NOT EXISTS " + stage +
-                         " ON COMMIT DELETE ROWS AS SELECT " + columns + ", 0::BIGINT AS " +
-                         kOrderColumn + " FROM " + quote_identifier(table.name) + " WITH NO DATA");
-
-    const std::string copy =
-        "COPY " + stage + " (" + columns + ", " + kOrderColumn + ") FROM STDIN";
+    const std::string copy = "COPY " + target + " (" + columns +
+                             (ordinal ? ", " + std::string(kOrderColumn) : "") + ") FROM STDIN";
     {
         PgResult started(PQexec(connection, copy.c_str()));
         if (PQresultStatus(started.result) != PGRES_COPY_IN) {
-            throw_pg_error(connection, started.result, "COPY into " + stage);
+            throw_pg_error(connection, started.result, "COPY into " + target);
         }
     }
     std::string data;
@@ -144,10 +137,13 @@ void write_postgres(DbLease& lease, const TableRows& rows) {
     bool sent = true;
     for (size_t row = 0; row < rows.row_count() && sent; ++row) {
         for (size_t c = 0; c < rows.column_count(); ++c) {
+            if (c > 0) data += '\t';
             append_copy_cell(data, rows, rows.cell(row, c), table.columns[c].type);
-            data += '\t';
         }
-        append_number(data, static_cast<int64_t>(row));
+        if (ordinal) {
+            data += '\t';
+            append_number(data, static_cast<int64_t>(row));
+        }
         data += '\n';
         if (data.size() >= kCopySliceBytes) {
             sent = put_copy_data(connection, data);
@@ -156,13 +152,62 @@ void write_postgres(DbLease& lease, const TableRows& rows) {
     }
     sent = sent && put_copy_data(connection, data);
     if (PQputCopyEnd(connection, sent ? nullptr : "client failed to send data") != 1) {
-        throw_pg_error(connection, nullptr, "COPY into " + stage);
+        throw_pg_error(connection, nullptr, "COPY into " + target);
     }
     PgResult finished(PQgetResult(connection));
     if (PQresultStatus(finished.result) != PGRES_COMMAND_OK) {
-        throw_pg_error(connection, finished.result, "COPY into " + stage);
+        throw_pg_error(connection, finished.result, "COPY into " + target);
     }
     while (PGresult* extra = PQgetResult(connection)) PQclear(extra);
+}
+
+// Batches to write through the staged upsert after an optimistic COPY into a table hit a key
+// that was already there: a stream of updates then pays for one failed COPY every 16 batches,
+// not every batch. Per worker thread, like the connection a batch is written on.
+constexpr int kUpsertBatchesAfterConflict = 16;
+thread_local std::unordered_map<std::string, int> upserts_before_next_copy;
+
+// Most batches carry only new keys, and a plain COPY into the table is then the whole write;
+// the staged upsert (COPY into a temporary table, then INSERT ... SELECT DISTINCT ON ... ON
+// CONFLICT) costs PostgreSQL about twice the work. A key already stored, or repeated inside the
+// batch, makes the COPY fail with unique_violation: the savepoint undoes it, and the batch takes
+// the upsert path, so the outcome is the same either way.
+bool try_plain_copy(DbLease& lease, PGconn* connection, const TableRows& rows,
+                    const std::string& columns) {
+    const nomnom_table& table = rows.table();
+    int& skip = upserts_before_next_copy[table.name];
+    if (skip > 0) {
+        --skip;
+        return false;
+    }
+    lease.execute_script("SAVEPOINT nn_copy");
+    try {
+        copy_rows(connection, quote_identifier(table.name), columns, rows, false);
+    } catch (const DbError& e) {
+        if (e.sqlstate() != "23505") throw;
+        lease.execute_script("ROLLBACK TO SAVEPOINT nn_copy");
+        lease.execute_script("RELEASE SAVEPOINT nn_copy");
+        skip = kUpsertBatchesAfterConflict;
+        return false;
+    }
+    lease.execute_script("RELEASE SAVEPOINT nn_copy");
+    return true;
+}
+
+void write_postgres(DbLease& lease, const TableRows& rows) {
+    const nomnom_table& table = rows.table();
+    PGconn* connection = pg_connection(lease.session());
+    const std::string columns = column_list(table);
+    if (try_plain_copy(lease, connection, rows, columns)) return;
+
+    const std::string stage = quote_identifier(staging_table(table).c_str());
+    // Typed like the target's columns, not the descriptor's: a TEXT value reaches a DATE, NUMERIC
+    // or UUID column through COPY's text input, which an INSERT ... SELECT from a TEXT column
+    // would refuse.
+    lease.execute_script("CREATE TEMP TABLE IF NOT EXISTS " + stage +
+                         " ON COMMIT DELETE ROWS AS SELECT " + columns + ", 0::BIGINT AS " +
+                         kOrderColumn + " FROM " + quote_identifier(table.name) + " WITH NO DATA");
+    copy_rows(connection, stage, columns, rows, true);
 
     const std::string keys = key_list(table);
     const std::string upsert = "INSERT INTO " + quote_identifier(table.name) + " (" + columns +
