@@ -139,7 +139,7 @@ std::string test_config(const std::string& nats_url, const std::string& database
     return "[nats]\nurl = \"" + nats_url +
            "\"\n"
            "[stream]\nname = \"TEST\"\nsubjects = [\"test.>\", \"sensors.>\", "
-           "\"messages.ingest.>\"]\n"
+           "\"messages.ingest.>\", \"shop.>\"]\n"
            "[database]\nurl = \"" +
            database_url +
            "\"\npool_size = 2\n"

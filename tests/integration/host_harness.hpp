@@ -66,7 +66,8 @@ class HostHarness {
 };
 
 // worker.toml for tests: the given NATS url and database, one stream "TEST" on subjects
-// test.> and sensors.>, short waits and back-off; `extra` is appended verbatim.
+// test.>, sensors.>, messages.ingest.> and shop.>, short waits and back-off; `extra` is appended
+// verbatim.
 std::string test_config(const std::string& nats_url, const std::string& database_url,
                         const std::string& extra = "");
 
