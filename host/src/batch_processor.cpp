@@ -310,6 +310,13 @@ void BatchProcessor::settle(Entry& entry) {
         case Outcome::Persisted:
             ++metrics.persisted;
             status = natsMsg_Ack(raw, nullptr);
+            if (message.stored_at_ns > 0) {
+                const auto now = std::chrono::system_clock::now().time_since_epoch();
+                const int64_t elapsed_ns =
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() -
+                    message.stored_at_ns;
+                metrics.end_to_end_seconds.observe(static_cast<double>(elapsed_ns) / 1e9);
+            }
             break;
         case Outcome::Invalid:
             ++metrics.invalid;

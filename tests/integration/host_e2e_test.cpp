@@ -65,6 +65,9 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
             "nomnom_consumer_pending{plugin=\"sensor_csv\",consumer=\"nomnom-sensor_csv\"} 0\n") !=
         std::string::npos);
     CHECK(metrics.find("nomnom_batch_seconds_count{plugin=\"sensor_csv\"}") != std::string::npos);
+    // Every persisted message has its end-to-end latency observed once.
+    CHECK(metrics.find("nomnom_end_to_end_seconds_count{plugin=\"sensor_csv\"} 500\n") !=
+          std::string::npos);
     REQUIRE(host.terminate() == 0);
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-sensor_csv");
     CHECK(stats.num_pending == 0);
