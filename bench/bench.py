@@ -345,8 +345,7 @@ def latency_run(work, pg, nats, path, args):
     try:
         count = args.rate * args.seconds
         subprocess.run([PUBLISH, "--url", nats.url, "--subject", "messages.ingest.Order",
-                        "--rate", str(args.rate), "--limit", str(count), path],
-                       check=True, capture_output=True)
+                        "--rate", str(args.rate), path], check=True, capture_output=True)
         wait_until(lambda: host.persisted() >= count, 120, "%d persisted orders" % count)
         text = metrics(host.port)
     finally:
@@ -380,6 +379,8 @@ def main():
     os.chmod(work, 0o755)
     pg = nats = None
     try:
+        if args.latency:
+            args.orders = args.rate * args.seconds
         log("workload: %d orders (%s)" % (args.orders, GEN))
         path, items, orders_tsv, items_tsv = prepare_workload(work, args.orders)
         pg, nats = Postgres(work), Nats(work)

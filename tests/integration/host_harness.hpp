@@ -15,6 +15,9 @@ namespace nomnom::testing {
 
 using namespace std::chrono_literals;
 
+// How many times `needle` occurs in `text` (overlapping occurrences included).
+size_t occurrences(const std::string& text, const std::string& needle);
+
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
