@@ -542,10 +542,16 @@ namespace detail {
 /* SAX handler building a rapidjson::Document, with numbers converted by std::from_chars rather
  * than RapidJSON: 1.1.0's full-precision strtod reads "0e100" as -2e146 (and "-0e100" as +2e146),
  * through a __builtin_clzll(0) in DiyFp::Normalize. Integers stay integers when they fit in 64
- * bits, as with RapidJSON; a number out of the range of a double is refused. */
+ * bits, as with RapidJSON; a number out of the range of a double is refused. Nesting is limited:
+ * parsing is iterative, but writing a JSON column and destroying values recurse. */
 class ExactNumbers {
   public:
+    static constexpr int kMaxDepth = 256;
+
     explicit ExactNumbers(rapidjson::Document& document) : d_(document) {}
+
+    /* Why the handler stopped the parse, when it did. */
+    const char* refusal() const { return refusal_; }
 
     /* Int..Double are never called with kParseNumbersAsStringsFlag, but the Reader needs them. */
     bool Null() { return d_.Null(); }
@@ -564,18 +570,35 @@ class ExactNumbers {
             if (std::from_chars(text, end, u).ec == std::errc{}) return d_.Uint64(u);
         }
         double x = 0;
-        if (std::from_chars(text, end, x).ec != std::errc{}) return false;
+        if (std::from_chars(text, end, x).ec != std::errc{}) {
+            refusal_ = "number out of the range of a double";
+            return false;
+        }
         return d_.Double(x);
     }
     bool String(const char* s, rapidjson::SizeType n, bool copy) { return d_.String(s, n, copy); }
-    bool StartObject() { return d_.StartObject(); }
+    bool StartObject() { return enter() && d_.StartObject(); }
     bool Key(const char* s, rapidjson::SizeType n, bool copy) { return d_.Key(s, n, copy); }
-    bool EndObject(rapidjson::SizeType members) { return d_.EndObject(members); }
-    bool StartArray() { return d_.StartArray(); }
-    bool EndArray(rapidjson::SizeType elements) { return d_.EndArray(elements); }
+    bool EndObject(rapidjson::SizeType members) {
+        --depth_;
+        return d_.EndObject(members);
+    }
+    bool StartArray() { return enter() && d_.StartArray(); }
+    bool EndArray(rapidjson::SizeType elements) {
+        --depth_;
+        return d_.EndArray(elements);
+    }
 
   private:
+    bool enter() {
+        if (++depth_ <= kMaxDepth) return true;
+        refusal_ = "objects and arrays nested deeper than 256 levels";
+        return false;
+    }
+
     rapidjson::Document& d_;
+    int depth_ = 0;
+    const char* refusal_ = nullptr;
 };
 
 }  // namespace detail
@@ -596,19 +619,21 @@ class JsonDocument {
                                    rapidjson::kParseValidateEncodingFlag |
                                    rapidjson::kParseNumbersAsStringsFlag;
         rapidjson::ParseResult result;
+        const char* refusal = nullptr;
         auto generate = [&](rapidjson::Document& document) {
             rapidjson::MemoryStream stream(text.data(), text.size());
             rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> input(stream);
             detail::ExactNumbers handler(document);
-            result = rapidjson::Reader().Parse<flags>(input, handler);
+            result = reader_.Parse<flags>(input, handler);
+            refusal = handler.refusal();
             return !result.IsError();
         };
         document_.Populate(generate);
         if (result.IsError()) {
-            const bool number = result.Code() == rapidjson::kParseErrorTermination;
             throw Invalid("payload is not valid JSON: " +
-                          std::string(number ? "number out of the range of a double"
-                                             : rapidjson::GetParseError_En(result.Code())) +
+                          std::string(refusal != nullptr
+                                          ? refusal
+                                          : rapidjson::GetParseError_En(result.Code())) +
                           " at byte " + std::to_string(result.Offset()));
         }
         return document_;
@@ -618,6 +643,7 @@ class JsonDocument {
     alignas(std::max_align_t) char first_block_[64 * 1024];
     rapidjson::MemoryPoolAllocator<> pool_;
     rapidjson::Document document_;
+    rapidjson::Reader reader_;  // kept: its stack would be allocated again for every message
 };
 
 }  // namespace nomnom::gen
