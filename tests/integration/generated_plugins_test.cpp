@@ -290,6 +290,8 @@ TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
             {invoice_with("\"paid\": true", "\"paid\": \"yes\""),
              "Invoice.paid: expected true or false, got string \"yes\""},
             {"{\"invoice_id\": ", "payload is not valid JSON"},
+            {invoice_with("{\"x\": [1, 2]}", std::string(300, '[') + std::string(300, ']')),
+             "payload is not valid JSON: objects and arrays nested deeper than 256 levels"},
         };
         for (const auto& [payload, reason] : bad) client.publish("shop.in.Invoice", payload);
         REQUIRE(eventually([&] { return dlq_list(host).size() == bad.size(); }, 30s));
