@@ -14,6 +14,10 @@ bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
 
+echo "== nomnom-gen: the tpch plugin is generated from the original nomnom's entity YAML"
+build/generator/nomnom-gen check --entities plugins/tpch/entities 2>/dev/null
+echo "   source and DDL: build/plugins/tpch/tpch-generated/ (tpch_plugin.cpp, sql/*.sql)"
+
 WORK=$(mktemp -d /tmp/nomnom-demo.XXXXXX)
 chmod 0755 "$WORK"
 NATS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
