@@ -270,6 +270,9 @@ void BatchProcessor::settle(Entry& entry) {
         case Outcome::Persisted:
             ++metrics.persisted;
             status = natsMsg_Ack(raw, nullptr);
+            if (StatusRecorder* recorder = runner_.status_recorder()) {
+                recorder->persisted(message, plugin);
+            }
             break;
         case Outcome::Invalid:
             ++metrics.invalid;

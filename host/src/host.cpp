@@ -104,6 +104,11 @@ bool Host::connect(SignalWaiter& signals) {
                 sink->ensure_stream();
                 dead_letters_ = std::move(sink);
             }
+            if (config_.status.enabled && !status_) {
+                status_ = std::make_unique<StatusRecorder>(*nats_, config_.status);
+                recorded_dead_letters_ =
+                    std::make_unique<StatusRecordingDeadLetterSink>(*dead_letters_, *status_);
+            }
             return true;
         } catch (const std::exception& e) {
             const int64_t wait_ms = std::min<int64_t>(500LL << std::min(attempt, 4), 5000);
@@ -123,6 +128,7 @@ std::string Host::metrics() const {
         "# TYPE nomnom_nats_connected gauge\n"
         "nomnom_nats_connected ";
     out += nats_ && nats_->connected() ? "1\n" : "0\n";
+    if (status_) status_->render(out);
     return out;
 }
 
@@ -164,6 +170,7 @@ void Host::reload(const std::string& cause, const std::set<std::string>& being_w
     keep_running_value("stream", config_.stream, fresh.stream);
     keep_running_value("database", config_.database, fresh.database);
     keep_running_value("dlq", config_.dlq, fresh.dlq);
+    keep_running_value("status", config_.status, fresh.status);
     keep_running_value("http", config_.http, fresh.http);
     if (fresh.log.format != config_.log.format) {
         spdlog::warn("reload: log.format changed; it needs a restart, the running value stays");
@@ -200,8 +207,11 @@ int Host::run(SignalWaiter& signals) {
         spdlog::info("stopped before startup completed");
         return 0;
     }
-    supervisor_ = std::make_unique<PluginSupervisor>(*database_, *nats_, *dead_letters_,
-                                                     config_.stream.name, metrics_);
+    DeadLetterSink& dead_letters = recorded_dead_letters_
+                                       ? static_cast<DeadLetterSink&>(*recorded_dead_letters_)
+                                       : *dead_letters_;
+    supervisor_ = std::make_unique<PluginSupervisor>(*database_, *nats_, dead_letters,
+                                                     config_.stream.name, metrics_, status_.get());
     supervisor_->reconcile(config_, "startup summary");
     started_.store(true);
 

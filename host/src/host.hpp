@@ -12,6 +12,7 @@
 #include "metrics.hpp"
 #include "nats_client.hpp"
 #include "plugin_supervisor.hpp"
+#include "status_recorder.hpp"
 
 namespace nomnom {
 
@@ -57,6 +58,10 @@ class Host {
     std::unique_ptr<Database> database_;
     std::unique_ptr<NatsClient> nats_;
     std::unique_ptr<JetStreamDeadLetterSink> dead_letters_;
+    // With [status] enabled: records persisted/failed per ingested message, and wraps
+    // dead_letters_ so that dead-lettered messages are recorded as failed.
+    std::unique_ptr<StatusRecorder> status_;
+    std::unique_ptr<StatusRecordingDeadLetterSink> recorded_dead_letters_;
     std::unique_ptr<PluginSupervisor> supervisor_;
     std::atomic<bool> started_{false};
     std::unique_ptr<HealthServer> health_;

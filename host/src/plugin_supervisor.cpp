@@ -41,12 +41,13 @@ std::vector<std::string> effective_subjects(const PluginLibrary& library,
 
 PluginSupervisor::PluginSupervisor(Database& database, NatsClient& nats,
                                    DeadLetterSink& dead_letters, std::string stream,
-                                   MetricsRegistry& metrics)
+                                   MetricsRegistry& metrics, StatusRecorder* status)
     : database_(database),
       nats_(nats),
       dead_letters_(dead_letters),
       stream_(std::move(stream)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      status_(status) {}
 
 PluginSupervisor::~PluginSupervisor() {
     stop_all();
@@ -55,8 +56,9 @@ PluginSupervisor::~PluginSupervisor() {
 std::unique_ptr<PluginRunner> PluginSupervisor::launch(
     const std::shared_ptr<PluginLibrary>& library, const PluginSettings& settings,
     bool auto_migrate) {
-    auto runner = std::make_unique<PluginRunner>(library, settings, database_, nats_, dead_letters_,
-                                                 stream_, metrics_.plugin(library->name()));
+    auto runner =
+        std::make_unique<PluginRunner>(library, settings, database_, nats_, dead_letters_, stream_,
+                                       metrics_.plugin(library->name()), status_);
     runner->start(auto_migrate);
     return runner;
 }

@@ -1,0 +1,148 @@
+#include "status_recorder.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "health_server.hpp"
+#include "status_store.hpp"
+
+namespace nomnom {
+namespace {
+
+// A batch is written once this many statuses are queued, or every flush_ms.
+constexpr size_t kBatchSize = 1000;
+
+const std::string* ingest_id(const IncomingMessage& message) {
+    for (size_t i = 0; i + 1 < message.header_storage.size(); i += 2) {
+        if (message.header_storage[i] == kIngestIdHeader) return &message.header_storage[i + 1];
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+StatusRecorder::StatusRecorder(NatsClient& nats, StatusConfig config) : config_(std::move(config)) {
+    StatusStore bucket(nats.jetstream(), config_);
+    jsOptions options;
+    jsOptions_Init(&options);
+    options.PublishAsync.MaxPending = 4096;
+    options.PublishAsync.ErrHandler = &StatusRecorder::on_publish_error;
+    options.PublishAsync.ErrHandlerClosure = this;
+    check_nats(natsConnection_JetStream(&jetstream_, nats.connection(), &options),
+               "JetStream context for statuses");
+    writer_ = std::thread([this] { run(); });
+}
+
+StatusRecorder::~StatusRecorder() {
+    {
+        std::lock_guard lock(mutex_);
+        stop_ = true;
+    }
+    wake_.notify_one();
+    writer_.join();
+    jsCtx_Destroy(jetstream_);
+}
+
+void StatusRecorder::on_publish_error(jsCtx*, jsPubAckErr* error, void* closure) {
+    auto* self = static_cast<StatusRecorder*>(closure);
+    if (self->write_errors_.fetch_add(1) == 0) {
+        spdlog::warn(
+            "status bucket {}: a status write failed ({}); further failures are only "
+            "counted (nomnom_status_write_errors_total)",
+            self->config_.bucket, error->ErrText ? error->ErrText : "no detail");
+    }
+}
+
+void StatusRecorder::persisted(const IncomingMessage& message, const std::string& plugin) {
+    enqueue(message, "\"status\":\"persisted\",\"plugin\":\"" + json_escape(plugin) +
+                         "\",\"subject\":\"" + json_escape(message.subject) +
+                         "\",\"stream_seq\":" + std::to_string(message.stream_sequence));
+}
+
+void StatusRecorder::failed(const IncomingMessage& message, const DeadLetter& letter) {
+    enqueue(message, "\"status\":\"failed\",\"plugin\":\"" + json_escape(letter.plugin) +
+                         "\",\"error_class\":\"" + dead_letter_class_name(letter.kind) +
+                         "\",\"reason\":\"" + json_escape(letter.reason) + "\",\"subject\":\"" +
+                         json_escape(message.subject) +
+                         "\",\"stream_seq\":" + std::to_string(message.stream_sequence));
+}
+
+void StatusRecorder::enqueue(const IncomingMessage& message, std::string fields) {
+    const std::string* id = ingest_id(message);
+    if (id == nullptr || !valid_message_id(*id)) return;
+    {
+        std::lock_guard lock(mutex_);
+        if (queue_.size() >= static_cast<size_t>(config_.max_pending)) {
+            ++dropped_;
+            return;
+        }
+        queue_.push_back({*id, std::move(fields)});
+        if (queue_.size() < kBatchSize) return;
+    }
+    wake_.notify_one();
+}
+
+void StatusRecorder::run() {
+    std::vector<Pending> batch;
+    for (;;) {
+        bool stopping = false;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, std::chrono::milliseconds(config_.flush_ms),
+                           [this] { return stop_ || queue_.size() >= kBatchSize; });
+            batch.swap(queue_);
+            stopping = stop_;
+        }
+        if (!batch.empty()) write(batch);
+        batch.clear();
+        if (stopping) return;
+    }
+}
+
+void StatusRecorder::write(std::vector<Pending>& batch) {
+    const std::string time = "{\"time\":\"" + utc_timestamp_now() + "\",";
+    size_t sent = 0;
+    for (const Pending& pending : batch) {
+        const std::string value = time + pending.json_without_time + "}";
+        const std::string subject = status_subject(config_.bucket, pending.key);
+        if (js_PublishAsync(jetstream_, subject.c_str(), value.data(),
+                            static_cast<int>(value.size()), nullptr) == NATS_OK) {
+            ++sent;
+        } else {
+            ++write_errors_;
+        }
+    }
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MaxWait = 5000;
+    if (js_PublishAsyncComplete(jetstream_, &options) != NATS_OK) {
+        spdlog::warn("status bucket {}: {} status writes not confirmed within 5 s", config_.bucket,
+                     sent);
+    }
+    written_ += sent;
+}
+
+void StatusRecorder::render(std::string& out) const {
+    out +=
+        "# HELP nomnom_status_written_total Message statuses written to the status bucket\n"
+        "# TYPE nomnom_status_written_total counter\n"
+        "nomnom_status_written_total " +
+        std::to_string(written_.load()) +
+        "\n# HELP nomnom_status_dropped_total Statuses dropped because the queue was full\n"
+        "# TYPE nomnom_status_dropped_total counter\n"
+        "nomnom_status_dropped_total " +
+        std::to_string(dropped_.load()) +
+        "\n# HELP nomnom_status_write_errors_total Status writes that failed\n"
+        "# TYPE nomnom_status_write_errors_total counter\n"
+        "nomnom_status_write_errors_total " +
+        std::to_string(write_errors_.load()) + "\n";
+}
+
+void StatusRecordingDeadLetterSink::dead_letter(const IncomingMessage& message,
+                                                const DeadLetter& letter) {
+    inner_.dead_letter(message, letter);
+    recorder_.failed(message, letter);
+}
+
+}  // namespace nomnom

@@ -1,0 +1,69 @@
+#include "status_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "nats_client.hpp"
+
+namespace nomnom {
+
+bool valid_message_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (const char c : id) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '=';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+std::string status_subject(const std::string& bucket, const std::string& key) {
+    return "$KV." + bucket + "." + key;
+}
+
+StatusStore::StatusStore(jsCtx* jetstream, const StatusConfig& config) {
+    natsStatus status = js_KeyValue(&store_, jetstream, config.bucket.c_str());
+    if (status == NATS_NOT_FOUND) {
+        kvConfig bucket;
+        kvConfig_Init(&bucket);
+        bucket.Bucket = config.bucket.c_str();
+        bucket.Description = "nomnom message statuses (GET /ingest/status)";
+        bucket.History = 1;
+        bucket.TTL = config.ttl_s * 1000000000LL;
+        bucket.StorageType = config.storage == "memory" ? js_MemoryStorage : js_FileStorage;
+        status = js_CreateKeyValue(&store_, jetstream, &bucket);
+        if (status == NATS_OK) {
+            spdlog::info("created status bucket {} (entries expire after {} s)", config.bucket,
+                         config.ttl_s);
+        }
+    }
+    check_nats(status, "status bucket " + config.bucket);
+}
+
+StatusStore::~StatusStore() {
+    kvStore_Destroy(store_);
+}
+
+std::optional<std::string> StatusStore::get(const std::string& id) const {
+    kvEntry* entry = nullptr;
+    const natsStatus status = kvStore_Get(&entry, store_, id.c_str());
+    if (status == NATS_NOT_FOUND) return std::nullopt;
+    check_nats(status, "reading status of " + id);
+    std::string value(static_cast<const char*>(kvEntry_Value(entry)),
+                      static_cast<size_t>(kvEntry_ValueLen(entry)));
+    kvEntry_Destroy(entry);
+    return value;
+}
+
+bool StatusStore::create(const std::string& id, const std::string& json) {
+    uint64_t revision = 0;
+    const natsStatus status =
+        kvStore_Create(&revision, store_, id.c_str(), json.data(), static_cast<int>(json.size()));
+    if (status == NATS_OK) return true;
+    // cnats reports an existing key as a generic error with a JetStream code: tell it apart
+    // from a real failure by looking.
+    if (get(id)) return false;
+    check_nats(status, "storing status of " + id);
+    return false;
+}
+
+}  // namespace nomnom

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <nats/nats.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config.hpp"
+
+namespace nomnom {
+
+// The header nomnom-api puts on every message it publishes: the message id under which its
+// status is kept. Only messages carrying it get a status, so other producers cost nothing.
+inline constexpr const char* kIngestIdHeader = "Nomnom-Ingest-Id";
+
+// Whether `id` can be a message id: it becomes a key of the status bucket and a Nats-Msg-Id,
+// so 1-128 of [A-Za-z0-9_=-].
+bool valid_message_id(std::string_view id);
+
+// "$KV.<bucket>.<key>": publishing there is what a key-value put is.
+std::string status_subject(const std::string& bucket, const std::string& key);
+
+// The JetStream key-value bucket of message statuses. Values are JSON objects with at least
+// "status" and "time".
+class StatusStore {
+  public:
+    // Binds to the bucket, creating it (with max age config.ttl_s) when missing.
+    StatusStore(jsCtx* jetstream, const StatusConfig& config);
+    ~StatusStore();
+    StatusStore(const StatusStore&) = delete;
+    StatusStore& operator=(const StatusStore&) = delete;
+
+    // The stored JSON, or nullopt for an unknown (or expired) id. Throws NatsError.
+    std::optional<std::string> get(const std::string& id) const;
+    // Stores `json` unless the id already has a status (a later status must not be
+    // overwritten by an earlier one that arrives late). Returns whether it was stored.
+    bool create(const std::string& id, const std::string& json);
+
+  private:
+    kvStore* store_ = nullptr;
+};
+
+}  // namespace nomnom
