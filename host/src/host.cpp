@@ -85,6 +85,13 @@ int SignalWaiter::wait(int64_t timeout_ms) {
     return received;
 }
 
+bool SignalWaiter::wait_to_retry(int attempt, const std::string& error) {
+    const int64_t wait_ms = std::min<int64_t>(500LL << std::min(attempt, 4), 5000);
+    spdlog::error("startup: {} (attempt {}, next in {} ms)", error, attempt, wait_ms);
+    const int signal = wait(wait_ms);
+    return signal != SIGTERM && signal != SIGINT;
+}
+
 Host::Host(WorkerConfig config) : config_(std::move(config)) {}
 
 Host::~Host() = default;
@@ -94,11 +101,7 @@ bool Host::connect(SignalWaiter& signals) {
         try {
             if (!database_) database_ = std::make_unique<Database>(config_.database);
             if (!nats_) nats_ = std::make_unique<NatsClient>(config_.nats);
-            if (config_.stream.create) {
-                nats_->ensure_stream(config_.stream);
-            } else {
-                nats_->require_stream(config_.stream.name);
-            }
+            nats_->prepare_stream(config_.stream);
             if (!dead_letters_) {
                 auto sink = std::make_unique<JetStreamDeadLetterSink>(*nats_, config_.dlq);
                 sink->ensure_stream();
@@ -111,10 +114,7 @@ bool Host::connect(SignalWaiter& signals) {
             }
             return true;
         } catch (const std::exception& e) {
-            const int64_t wait_ms = std::min<int64_t>(500LL << std::min(attempt, 4), 5000);
-            spdlog::error("startup: {} (attempt {}, next in {} ms)", e.what(), attempt, wait_ms);
-            const int signal = signals.wait(wait_ms);
-            if (signal == SIGTERM || signal == SIGINT) return false;
+            if (!signals.wait_to_retry(attempt, e.what())) return false;
         }
     }
 }

@@ -30,6 +30,9 @@ class SignalWaiter {
     // SIGHUPs already received count as one (one reload covers them all), and a SIGHUP that
     // arrives during a reload is returned by the next call.
     int wait(int64_t timeout_ms);
+    // After failed startup attempt `attempt` (from 1): logs `error` and waits the back-off
+    // (0.5 s doubling up to 5 s). False when SIGTERM/SIGINT arrived meanwhile: give up.
+    bool wait_to_retry(int attempt, const std::string& error);
 };
 
 // nomnom-host: loads the plugins, connects NATS and the database, runs every plugin's workers

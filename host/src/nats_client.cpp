@@ -137,6 +137,14 @@ void NatsClient::require_stream(const std::string& name) {
     check_nats(status, "reading stream " + name, js_error);
 }
 
+void NatsClient::prepare_stream(const StreamConfig& config) {
+    if (config.create) {
+        ensure_stream(config);
+    } else {
+        require_stream(config.name);
+    }
+}
+
 void NatsClient::flush(int64_t timeout_ms) {
     check_nats(natsConnection_FlushTimeout(connection_, timeout_ms), "flushing NATS connection");
 }
