@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
         nomnom::api::ApiServer server(config, service, metrics, auth, [&] {
             std::string out;
             metrics.render(out);
+            nomnom::api::counter(out, "nomnom_api_status_write_failures_total",
+                                 "accepted statuses that could not be written",
+                                 service.status_write_failures());
             out +=
                 "# HELP nomnom_api_nats_connected 1 while the NATS connection is up\n"
                 "# TYPE nomnom_api_nats_connected gauge\nnomnom_api_nats_connected ";

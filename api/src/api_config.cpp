@@ -77,7 +77,7 @@ ApiConfig parse_api_config(std::string_view text, const std::filesystem::path& s
             }
         }
     }
-    read_status_section(top, "status", config.status, false);
+    read_status_section(top, "status", config.status, StatusReader::Api);
     read_log_section(top, "log", config.log);
     top.reject_unknown();
     return config;

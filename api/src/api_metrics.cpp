@@ -1,14 +1,11 @@
 #include "api_metrics.hpp"
 
 namespace nomnom::api {
-namespace {
 
 void counter(std::string& out, const char* name, const char* help, uint64_t value) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
            " " + std::to_string(value) + "\n";
 }
-
-}  // namespace
 
 void ApiMetrics::count_request(const std::string& route, int code, uint64_t body_bytes) {
     std::lock_guard lock(mutex_);
@@ -44,8 +41,6 @@ void ApiMetrics::render(std::string& out) const {
             "Publishes JetStream recognised as duplicates (same Nats-Msg-Id)", duplicates.load());
     counter(out, "nomnom_api_publish_failures_total",
             "Publishes that failed (answered 503, never 202)", publish_failures.load());
-    counter(out, "nomnom_api_status_write_failures_total",
-            "accepted statuses that could not be written", status_write_failures.load());
     out +=
         "# HELP nomnom_api_requests_in_flight Requests being handled\n"
         "# TYPE nomnom_api_requests_in_flight gauge\nnomnom_api_requests_in_flight " +

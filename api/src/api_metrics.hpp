@@ -11,6 +11,9 @@
 
 namespace nomnom::api {
 
+// Appends a Prometheus counter with its HELP and TYPE lines.
+void counter(std::string& out, const char* name, const char* help, uint64_t value);
+
 // What nomnom-api counts, rendered in Prometheus text format at /metrics.
 class ApiMetrics {
   public:
@@ -27,7 +30,6 @@ class ApiMetrics {
     std::atomic<uint64_t> published{0};
     std::atomic<uint64_t> duplicates{0};
     std::atomic<uint64_t> publish_failures{0};
-    std::atomic<uint64_t> status_write_failures{0};
     std::atomic<int64_t> in_flight{0};
 
   private:

@@ -38,8 +38,7 @@ IngestService::IngestService(const ApiConfig& config, NatsClient& nats, ApiMetri
       nats_(nats),
       metrics_(metrics),
       publisher_(nats, config.ingest, config.stream.name) {
-    if (config.status.enabled)
-        statuses_ = std::make_unique<StatusStore>(nats.jetstream(), config.status);
+    if (config.status.enabled) statuses_ = std::make_unique<StatusStore>(nats, config.status);
 }
 
 IngestService::Outcome IngestService::ingest_one(std::string_view payload,
@@ -100,7 +99,7 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
             break;
     }
     ++metrics_.published;
-    if (statuses_) record_accepted(message, result.sequence);
+    if (statuses_ && config_.status.record_accepted) record_accepted(message, result.sequence);
     spdlog::debug("accepted {} on {} as sequence {} ({} bytes)", id, message.subject,
                   result.sequence, payload.size());
     return {202, id, "", message.received_at, false};
@@ -111,14 +110,7 @@ void IngestService::record_accepted(const OutgoingMessage& message, uint64_t seq
                              "\",\"status\":\"accepted\",\"entity_type\":\"" + message.entity_type +
                              "\",\"subject\":\"" + json_escape(message.subject) +
                              "\",\"stream_seq\":" + std::to_string(sequence) + "}";
-    try {
-        statuses_->create(message.message_id, json);
-    } catch (const NatsError& e) {
-        // The message is stored: the 202 stands, only the lookup will say unknown until the
-        // host records the outcome.
-        ++metrics_.status_write_failures;
-        spdlog::warn("could not record status accepted for {}: {}", message.message_id, e.what());
-    }
+    statuses_->create_async(message.message_id, json);
 }
 
 Reply IngestService::ingest_message(std::string_view body, std::string_view path_entity,

@@ -39,6 +39,8 @@ class IngestService {
     Reply ready() const;
 
     int64_t retry_after_s() const { return config_.ingest.retry_after_s; }
+    // "accepted" statuses that could not be written (the messages themselves are stored).
+    uint64_t status_write_failures() const { return statuses_ ? statuses_->write_failures() : 0; }
 
   private:
     struct Outcome {

@@ -203,7 +203,7 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         }
     }
 
-    read_status_section(top, "status", config.status, true);
+    read_status_section(top, "status", config.status, StatusReader::Host);
 
     if (const auto* table = top.subtable("http")) {
         Section http(*table, "http", file);

@@ -104,6 +104,7 @@ struct StatusConfig {
     std::string storage = "file";
     int64_t flush_ms = 100;        // the host writes statuses in batches at least this often
     int64_t max_pending = 100000;  // statuses queued beyond this are dropped (and counted)
+    bool record_accepted = true;   // nomnom-api writes "accepted" after each PubAck
 
     bool operator==(const StatusConfig&) const = default;
 };

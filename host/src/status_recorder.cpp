@@ -23,7 +23,7 @@ const std::string* ingest_id(const IncomingMessage& message) {
 }  // namespace
 
 StatusRecorder::StatusRecorder(NatsClient& nats, StatusConfig config) : config_(std::move(config)) {
-    StatusStore bucket(nats.jetstream(), config_);
+    StatusStore bucket(nats, config_);
     jsOptions options;
     jsOptions_Init(&options);
     options.PublishAsync.MaxPending = 4096;

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "nats_client.hpp"
-
 namespace nomnom {
 
 bool valid_message_id(std::string_view id) {
@@ -20,7 +18,8 @@ std::string status_subject(const std::string& bucket, const std::string& key) {
     return "$KV." + bucket + "." + key;
 }
 
-StatusStore::StatusStore(jsCtx* jetstream, const StatusConfig& config) {
+StatusStore::StatusStore(NatsClient& nats, const StatusConfig& config) : bucket_(config.bucket) {
+    jsCtx* jetstream = nats.jetstream();
     natsStatus status = js_KeyValue(&store_, jetstream, config.bucket.c_str());
     if (status == NATS_NOT_FOUND) {
         kvConfig bucket;
@@ -37,10 +36,35 @@ StatusStore::StatusStore(jsCtx* jetstream, const StatusConfig& config) {
         }
     }
     check_nats(status, "status bucket " + config.bucket);
+    jsOptions options;
+    jsOptions_Init(&options);
+    options.PublishAsync.ErrHandler = &StatusStore::on_publish_error;
+    options.PublishAsync.ErrHandlerClosure = this;
+    status = natsConnection_JetStream(&async_, nats.connection(), &options);
+    if (status != NATS_OK) kvStore_Destroy(store_);
+    check_nats(status, "JetStream context for status writes");
 }
 
 StatusStore::~StatusStore() {
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MaxWait = 2000;
+    js_PublishAsyncComplete(async_, &options);
+    jsCtx_Destroy(async_);
     kvStore_Destroy(store_);
+}
+
+void StatusStore::on_publish_error(jsCtx*, jsPubAckErr* error, void* closure) {
+    // Another status was there first (the host may record "persisted" before the API's
+    // "accepted" arrives): the later state rightly stays.
+    if (error->ErrCode == JSStreamWrongLastSequenceErr) return;
+    auto* self = static_cast<StatusStore*>(closure);
+    if (self->write_failures_.fetch_add(1) == 0) {
+        spdlog::warn(
+            "status bucket {}: a status write failed ({}); further failures are only "
+            "counted",
+            self->bucket_, error->ErrText ? error->ErrText : natsStatus_GetText(error->Err));
+    }
 }
 
 std::optional<std::string> StatusStore::get(const std::string& id) const {
@@ -54,16 +78,18 @@ std::optional<std::string> StatusStore::get(const std::string& id) const {
     return value;
 }
 
-bool StatusStore::create(const std::string& id, const std::string& json) {
-    uint64_t revision = 0;
-    const natsStatus status =
-        kvStore_Create(&revision, store_, id.c_str(), json.data(), static_cast<int>(json.size()));
-    if (status == NATS_OK) return true;
-    // cnats reports an existing key as a generic error with a JetStream code: tell it apart
-    // from a real failure by looking.
-    if (get(id)) return false;
-    check_nats(status, "storing status of " + id);
-    return false;
+void StatusStore::create_async(const std::string& id, const std::string& json) {
+    const std::string subject = status_subject(bucket_, id);
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.ExpectNoMessage = true;
+    natsMsg* message = nullptr;
+    natsStatus status = natsMsg_Create(&message, subject.c_str(), nullptr, json.data(),
+                                       static_cast<int>(json.size()));
+    // On success cnats owns the message; otherwise it is still ours.
+    if (status == NATS_OK) status = js_PublishMsgAsync(async_, &message, &options);
+    natsMsg_Destroy(message);
+    if (status != NATS_OK) ++write_failures_;
 }
 
 }  // namespace nomnom

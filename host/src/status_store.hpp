@@ -2,11 +2,14 @@
 
 #include <nats/nats.h>
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "config.hpp"
+#include "nats_client.hpp"
 
 namespace nomnom {
 
@@ -26,7 +29,7 @@ std::string status_subject(const std::string& bucket, const std::string& key);
 class StatusStore {
   public:
     // Binds to the bucket, creating it (with max age config.ttl_s) when missing.
-    StatusStore(jsCtx* jetstream, const StatusConfig& config);
+    StatusStore(NatsClient& nats, const StatusConfig& config);
     ~StatusStore();
     StatusStore(const StatusStore&) = delete;
     StatusStore& operator=(const StatusStore&) = delete;
@@ -34,11 +37,19 @@ class StatusStore {
     // The stored JSON, or nullopt for an unknown (or expired) id. Throws NatsError.
     std::optional<std::string> get(const std::string& id) const;
     // Stores `json` unless the id already has a status (a later status must not be
-    // overwritten by an earlier one that arrives late). Returns whether it was stored.
-    bool create(const std::string& id, const std::string& json);
+    // overwritten by an earlier one that arrives late). Does not wait for the server: the
+    // caller's answer does not depend on it, and waiting would double its latency.
+    void create_async(const std::string& id, const std::string& json);
+    // create_async writes that failed, other than finding a status already there.
+    uint64_t write_failures() const { return write_failures_.load(); }
 
   private:
+    static void on_publish_error(jsCtx*, jsPubAckErr* error, void* closure);
+
+    std::string bucket_;
     kvStore* store_ = nullptr;
+    jsCtx* async_ = nullptr;
+    std::atomic<uint64_t> write_failures_{0};
 };
 
 }  // namespace nomnom

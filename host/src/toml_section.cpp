@@ -75,7 +75,8 @@ void read_log_section(Section& parent, const char* name, LogConfig& out) {
     log.reject_unknown();
 }
 
-void read_status_section(Section& parent, const char* name, StatusConfig& out, bool writer_keys) {
+void read_status_section(Section& parent, const char* name, StatusConfig& out,
+                         StatusReader reader) {
     const auto* table = parent.subtable(name);
     if (table == nullptr) return;
     Section status(*table, parent.qualified(name), parent.file());
@@ -84,9 +85,11 @@ void read_status_section(Section& parent, const char* name, StatusConfig& out, b
     status.integer("ttl_s", out.ttl_s, 1, INT64_MAX / 1000000000);
     status.choice("storage", out.storage,
                   {{"file", std::string("file")}, {"memory", std::string("memory")}});
-    if (writer_keys) {
+    if (reader == StatusReader::Host) {
         status.integer("flush_ms", out.flush_ms, 1, 60000);
         status.integer("max_pending", out.max_pending, 1, 100000000);
+    } else {
+        status.boolean("record_accepted", out.record_accepted);
     }
     status.reject_unknown();
     if (out.bucket.empty() ||

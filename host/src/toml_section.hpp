@@ -176,7 +176,11 @@ std::string read_config_file(const std::filesystem::path& path);
 void read_nats_section(Section& parent, const char* name, NatsConfig& out);
 void read_stream_section(Section& parent, const char* name, StreamConfig& out);
 void read_log_section(Section& parent, const char* name, LogConfig& out);
-// `writer_keys`: also flush_ms and max_pending, which only the host (the batch writer) has.
-void read_status_section(Section& parent, const char* name, StatusConfig& out, bool writer_keys);
+// Who reads [status]: each has keys of its own besides enabled, bucket, ttl_s and storage.
+enum class StatusReader {
+    Host,  // flush_ms, max_pending (the batched writer)
+    Api,   // record_accepted
+};
+void read_status_section(Section& parent, const char* name, StatusConfig& out, StatusReader reader);
 
 }  // namespace nomnom

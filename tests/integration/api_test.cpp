@@ -100,8 +100,14 @@ TEST_CASE("nomnom-api publishes the original envelope and answers 202 after the 
           std::string::npos);
     CHECK(client.stream_message_count("TEST") == 3);
 
-    const HttpReply status = api.get("/ingest/status/" + id);
-    CHECK(status.status == 200);
+    // "accepted" is written without waiting, right after the PubAck.
+    HttpReply status;
+    CHECK(eventually(
+        [&] {
+            status = api.get("/ingest/status/" + id);
+            return status.status == 200;
+        },
+        5s));
     CHECK(field(status.body, "status") == "accepted");
     CHECK(field(status.body, "message_id") == id);
     CHECK(field(status.body, "subject") == "messages.ingest.default");

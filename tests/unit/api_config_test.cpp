@@ -36,6 +36,7 @@ TEST_CASE("the annotated api.example.toml in docker/ is valid and holds the defa
     CHECK(config.stream.name == "MESSAGES");
     CHECK(config.status.enabled);
     CHECK(config.status.bucket == "NOMNOM_STATUS");
+    CHECK(config.status.record_accepted);
     CHECK(config.auth.tokens_file.empty());
 }
 

@@ -124,4 +124,6 @@ TEST_CASE("[status] is off by default and read with its limits", "[config]") {
           "/etc/nomnom/worker.toml:2: status.bucket: 'a.b' is not a bucket name (letters, digits, "
           "_ and - only)");
     CHECK(error_of("[status]\nttl = 5\n") == "/etc/nomnom/worker.toml:2: status.ttl: unknown key");
+    CHECK(error_of("[status]\nrecord_accepted = true\n") ==
+          "/etc/nomnom/worker.toml:2: status.record_accepted: unknown key");
 }
