@@ -110,7 +110,7 @@ void IngestService::record_accepted(const OutgoingMessage& message, uint64_t seq
                              "\",\"status\":\"accepted\",\"entity_type\":\"" + message.entity_type +
                              "\",\"subject\":\"" + json_escape(message.subject) +
                              "\",\"stream_seq\":" + std::to_string(sequence) + "}";
-    statuses_->create_async(message.message_id, json);
+    statuses_->create_unconfirmed(message.message_id, json);
 }
 
 Reply IngestService::ingest_message(std::string_view body, std::string_view path_entity,

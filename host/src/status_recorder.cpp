@@ -22,15 +22,9 @@ const std::string* ingest_id(const IncomingMessage& message) {
 
 }  // namespace
 
-StatusRecorder::StatusRecorder(NatsClient& nats, StatusConfig config) : config_(std::move(config)) {
+StatusRecorder::StatusRecorder(NatsClient& nats, StatusConfig config)
+    : config_(std::move(config)), nats_(nats) {
     StatusStore bucket(nats, config_);
-    jsOptions options;
-    jsOptions_Init(&options);
-    options.PublishAsync.MaxPending = 4096;
-    options.PublishAsync.ErrHandler = &StatusRecorder::on_publish_error;
-    options.PublishAsync.ErrHandlerClosure = this;
-    check_nats(natsConnection_JetStream(&jetstream_, nats.connection(), &options),
-               "JetStream context for statuses");
     writer_ = std::thread([this] { run(); });
 }
 
@@ -41,17 +35,6 @@ StatusRecorder::~StatusRecorder() {
     }
     wake_.notify_one();
     writer_.join();
-    jsCtx_Destroy(jetstream_);
-}
-
-void StatusRecorder::on_publish_error(jsCtx*, jsPubAckErr* error, void* closure) {
-    auto* self = static_cast<StatusRecorder*>(closure);
-    if (self->write_errors_.fetch_add(1) == 0) {
-        spdlog::warn(
-            "status bucket {}: a status write failed ({}); further failures are only "
-            "counted (nomnom_status_write_errors_total)",
-            self->config_.bucket, error->ErrText ? error->ErrText : "no detail");
-    }
 }
 
 void StatusRecorder::persisted(const IncomingMessage& message, const std::string& plugin) {
@@ -102,25 +85,38 @@ void StatusRecorder::run() {
 
 void StatusRecorder::write(std::vector<Pending>& batch) {
     const std::string time = "{\"time\":\"" + utc_timestamp_now() + "\",";
-    size_t sent = 0;
-    for (const Pending& pending : batch) {
-        const std::string value = time + pending.json_without_time + "}";
-        const std::string subject = status_subject(config_.bucket, pending.key);
-        if (js_PublishAsync(jetstream_, subject.c_str(), value.data(),
-                            static_cast<int>(value.size()), nullptr) == NATS_OK) {
-            ++sent;
+    // Every status but the last goes out as a plain publish, which JetStream stores without
+    // answering: a PubAck per status would double the server's work per message. The last one
+    // waits for its PubAck, which confirms the batch (the connection keeps order) and keeps the
+    // writer from running ahead of the server.
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const std::string value = time + batch[i].json_without_time + "}";
+        const std::string subject = status_subject(config_.bucket, batch[i].key);
+        natsStatus status = NATS_OK;
+        if (i + 1 < batch.size()) {
+            status = natsConnection_Publish(nats_.connection(), subject.c_str(), value.data(),
+                                            static_cast<int>(value.size()));
         } else {
-            ++write_errors_;
+            jsPubOptions options;
+            jsPubOptions_Init(&options);
+            options.MaxWait = 5000;
+            jsPubAck* ack = nullptr;
+            status = js_Publish(&ack, nats_.jetstream(), subject.c_str(), value.data(),
+                                static_cast<int>(value.size()), &options, nullptr);
+            jsPubAck_Destroy(ack);
+        }
+        if (status != NATS_OK) {
+            // None of the batch is confirmed.
+            if (write_errors_.fetch_add(batch.size()) == 0) {
+                spdlog::warn(
+                    "status bucket {}: status writes failed ({}); further failures are only "
+                    "counted (nomnom_status_write_errors_total)",
+                    config_.bucket, natsStatus_GetText(status));
+            }
+            return;
         }
     }
-    jsPubOptions options;
-    jsPubOptions_Init(&options);
-    options.MaxWait = 5000;
-    if (js_PublishAsyncComplete(jetstream_, &options) != NATS_OK) {
-        spdlog::warn("status bucket {}: {} status writes not confirmed within 5 s", config_.bucket,
-                     sent);
-    }
-    written_ += sent;
+    written_ += batch.size();
 }
 
 void StatusRecorder::render(std::string& out) const {

@@ -19,7 +19,7 @@ namespace nomnom {
 // Writes what became of messages ingested through nomnom-api (those with a Nomnom-Ingest-Id
 // header) into the status bucket: "persisted" after the commit, "failed" with the reason after
 // dead-lettering. Workers only append to a queue; a thread of its own publishes the queue in
-// batches (asynchronous publishes, one wait per batch), so the ack path never waits on it.
+// batches (one PubAck wait per batch), so the ack path never waits on it.
 // Statuses are informational: when the queue is full or a write fails they are dropped and
 // counted, never retried at the expense of the data path.
 class StatusRecorder {
@@ -46,10 +46,8 @@ class StatusRecorder {
     void enqueue(const IncomingMessage& message, std::string fields);
     void run();
     void write(std::vector<Pending>& batch);
-    static void on_publish_error(jsCtx*, jsPubAckErr* error, void* closure);
-
     StatusConfig config_;
-    jsCtx* jetstream_ = nullptr;
+    NatsClient& nats_;
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<Pending> queue_;

@@ -36,35 +36,11 @@ StatusStore::StatusStore(NatsClient& nats, const StatusConfig& config) : bucket_
         }
     }
     check_nats(status, "status bucket " + config.bucket);
-    jsOptions options;
-    jsOptions_Init(&options);
-    options.PublishAsync.ErrHandler = &StatusStore::on_publish_error;
-    options.PublishAsync.ErrHandlerClosure = this;
-    status = natsConnection_JetStream(&async_, nats.connection(), &options);
-    if (status != NATS_OK) kvStore_Destroy(store_);
-    check_nats(status, "JetStream context for status writes");
+    connection_ = nats.connection();
 }
 
 StatusStore::~StatusStore() {
-    jsPubOptions options;
-    jsPubOptions_Init(&options);
-    options.MaxWait = 2000;
-    js_PublishAsyncComplete(async_, &options);
-    jsCtx_Destroy(async_);
     kvStore_Destroy(store_);
-}
-
-void StatusStore::on_publish_error(jsCtx*, jsPubAckErr* error, void* closure) {
-    // Another status was there first (the host may record "persisted" before the API's
-    // "accepted" arrives): the later state rightly stays.
-    if (error->ErrCode == JSStreamWrongLastSequenceErr) return;
-    auto* self = static_cast<StatusStore*>(closure);
-    if (self->write_failures_.fetch_add(1) == 0) {
-        spdlog::warn(
-            "status bucket {}: a status write failed ({}); further failures are only "
-            "counted",
-            self->bucket_, error->ErrText ? error->ErrText : natsStatus_GetText(error->Err));
-    }
 }
 
 std::optional<std::string> StatusStore::get(const std::string& id) const {
@@ -78,16 +54,17 @@ std::optional<std::string> StatusStore::get(const std::string& id) const {
     return value;
 }
 
-void StatusStore::create_async(const std::string& id, const std::string& json) {
+void StatusStore::create_unconfirmed(const std::string& id, const std::string& json) {
     const std::string subject = status_subject(bucket_, id);
-    jsPubOptions options;
-    jsPubOptions_Init(&options);
-    options.ExpectNoMessage = true;
     natsMsg* message = nullptr;
     natsStatus status = natsMsg_Create(&message, subject.c_str(), nullptr, json.data(),
                                        static_cast<int>(json.size()));
-    // On success cnats owns the message; otherwise it is still ours.
-    if (status == NATS_OK) status = js_PublishMsgAsync(async_, &message, &options);
+    // JetStream refuses the write when the key has any entry: a later status (the host may
+    // record "persisted" before this arrives) is never overwritten by an earlier one.
+    if (status == NATS_OK) {
+        status = natsMsgHeader_Set(message, "Nats-Expected-Last-Subject-Sequence", "0");
+    }
+    if (status == NATS_OK) status = natsConnection_PublishMsg(connection_, message);
     natsMsg_Destroy(message);
     if (status != NATS_OK) ++write_failures_;
 }

@@ -36,19 +36,17 @@ class StatusStore {
 
     // The stored JSON, or nullopt for an unknown (or expired) id. Throws NatsError.
     std::optional<std::string> get(const std::string& id) const;
-    // Stores `json` unless the id already has a status (a later status must not be
-    // overwritten by an earlier one that arrives late). Does not wait for the server: the
-    // caller's answer does not depend on it, and waiting would double its latency.
-    void create_async(const std::string& id, const std::string& json);
-    // create_async writes that failed, other than finding a status already there.
+    // Stores `json` unless the id already has a status, as a plain publish that JetStream
+    // stores without answering: the caller's answer does not depend on it, and a PubAck wait
+    // would double its latency (and the server's work).
+    void create_unconfirmed(const std::string& id, const std::string& json);
+    // create_unconfirmed calls that could not even be sent.
     uint64_t write_failures() const { return write_failures_.load(); }
 
   private:
-    static void on_publish_error(jsCtx*, jsPubAckErr* error, void* closure);
-
     std::string bucket_;
     kvStore* store_ = nullptr;
-    jsCtx* async_ = nullptr;
+    natsConnection* connection_ = nullptr;
     std::atomic<uint64_t> write_failures_{0};
 };
 
