@@ -23,6 +23,8 @@ PACKAGES=(
     nats-server
     postgresql
     python3
+    curl
+    wrk
 )
 
 missing=()

@@ -78,7 +78,7 @@ TOML
         echo "\$ wrk -t$(((c < 2) ? 1 : 2)) -c$c -d${DURATION}s --latency -s bench/api/post_message.lua http://127.0.0.1:PORT/ingest/message/bench"
         wrk -t$(((c < 2) ? 1 : 2)) -c"$c" -d"${DURATION}s" --latency \
             -s "$ROOT/bench/api/post_message.lua" "http://127.0.0.1:$api_port/ingest/message/bench" |
-            grep -E "Requests/sec|Latency  |99%|50%|Non-2xx|Socket errors|requests in"
+            grep -E "^ +(Latency|50%|99%) |Requests/sec|Non-2xx|Socket errors|requests in"
     done
     kill "$api_pid"
     wait "$api_pid" || true
