@@ -10,6 +10,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -75,7 +76,10 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         const std::string label = route ? route->label : "unmatched";
         uint64_t bytes = 0;
         Reply reply;
-        bool close = false;
+        // A body left unread would be taken for the next request: close the connection after
+        // answering unless read_body consumed it.
+        bool close = request.getChunkedTransferEncoding() ||
+                     (request.hasContentLength() && request.getContentLength64() > 0);
         if (stopping_.load()) {
             reply = {503, error_json("shutting down"), true};
             close = true;
@@ -110,11 +114,9 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         if (auth_.enabled()) {
             switch (auth_.check(request.get("Authorization", ""))) {
                 case BearerAuth::Verdict::Missing:
-                    close = request.getMethod() == "POST";  // the body stays unread
                     return {401, error_json("missing bearer token (Authorization: Bearer ...)"),
                             false};
                 case BearerAuth::Verdict::Refused:
-                    close = request.getMethod() == "POST";
                     return {403, error_json("bearer token not accepted"), false};
                 case BearerAuth::Verdict::Allowed:
                     break;
@@ -155,6 +157,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
                 if (static_cast<int64_t>(body.size()) + got > limit) return too_large();
                 body.append(buffer, static_cast<size_t>(got));
             }
+            close = false;
         } catch (const Poco::TimeoutException&) {
             close = true;
             return Reply{
@@ -215,7 +218,10 @@ class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
 
 ApiServer::ApiServer(const ApiConfig& config, IngestService& service, ApiMetrics& metrics,
                      const BearerAuth& auth, std::function<std::string()> metrics_text)
-    : config_(config), metrics_(metrics), threads_(2, static_cast<int>(config.http.max_threads)) {
+    : config_(config),
+      metrics_(metrics),
+      threads_(static_cast<int>(std::min<int64_t>(2, config.http.max_threads)),
+               static_cast<int>(config.http.max_threads)) {
     Poco::Net::ServerSocket socket;
     try {
         socket.bind(Poco::Net::SocketAddress(config.http.listen), true);

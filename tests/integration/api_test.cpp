@@ -150,6 +150,10 @@ TEST_CASE("nomnom-api error codes: 400 413 404 405 and 501 name what is wrong", 
     CHECK(reply.status == 405);
     CHECK(reply.headers["Allow"] == "POST");
     CHECK(api.post("/health", "").status == 405);
+    // The unread body would be parsed as the next request: the connection is closed instead.
+    reply = api.post("/health", "{}");
+    CHECK(reply.status == 405);
+    CHECK(reply.headers["Connection"] == "Close");
     reply = api.get("/ingest/status/abc");
     CHECK(reply.status == 501);
     CHECK(client.stream_message_count("TEST") == 0);
