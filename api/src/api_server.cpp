@@ -147,25 +147,33 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
             if (request.getContentLength64() > limit) return too_large();
             body.reserve(static_cast<size_t>(request.getContentLength64()));
         }
+        const auto timed_out = [&] {
+            close = true;
+            return Reply{408,
+                         error_json("request body not received within http.request_timeout_ms (" +
+                                    std::to_string(body.size()) + " bytes arrived)"),
+                         false};
+        };
         try {
             std::istream& in = request.stream();
             char buffer[65536];
             for (;;) {
                 in.read(buffer, sizeof buffer);
                 const std::streamsize got = in.gcount();
-                if (got <= 0) break;
                 if (static_cast<int64_t>(body.size()) + got > limit) return too_large();
                 body.append(buffer, static_cast<size_t>(got));
+                if (got <= 0 || !in.good()) break;
             }
-            close = false;
+            // The stream swallows the socket's timeout (or reset) and only sets badbit: a body
+            // cut short must not be taken for a complete one.
+            if (in.bad()) return timed_out();
         } catch (const Poco::TimeoutException&) {
-            close = true;
-            return Reply{
-                408, error_json("request body not received within http.request_timeout_ms"), false};
+            return timed_out();
         } catch (const Poco::Exception& e) {
             close = true;
             return Reply{400, error_json("reading the request body: " + e.displayText()), false};
         }
+        close = false;
         return std::nullopt;
     }
 

@@ -217,17 +217,19 @@ Reply IngestService::status(std::string_view message_id) const {
 }
 
 Reply IngestService::ready() const {
-    if (!nats_.connected()) {
-        return {503, R"({"status":"not ready","service":"nomnom-api","nats":"disconnected"})",
-                true};
-    }
+    const auto not_ready = [](const std::string& nats, const std::string& error) {
+        return Reply{503,
+                     R"({"status":"not ready","service":"nomnom-api","nats":")" + nats +
+                         R"(","error":")" + json_escape(error) + "\"}",
+                     true};
+    };
+    if (!nats_.connected()) return not_ready("disconnected", "not connected to NATS");
     try {
-        nats_.require_stream(config_.stream.name);
+        if (!nats_.has_stream(config_.stream.name)) {
+            return not_ready("connected", "stream " + config_.stream.name + " does not exist");
+        }
     } catch (const NatsError& e) {
-        return {503,
-                R"({"status":"not ready","service":"nomnom-api","nats":"connected","error":")" +
-                    json_escape(e.what()) + "\"}",
-                true};
+        return not_ready("connected", e.what());
     }
     return {200,
             R"({"status":"ready","service":"nomnom-api","nats":"connected","stream":")" +

@@ -79,10 +79,9 @@ HttpReply ApiHarness::post(const std::string& path, const std::string& body,
 }
 
 std::string api_test_config(const std::string& nats_url, const std::string& ingest,
-                            const std::string& extra) {
-    return "[http]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout_ms = 5000\n"
-           "[nats]\nurl = \"" +
-           nats_url +
+                            const std::string& extra, const std::string& http) {
+    return "[http]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout_ms = 5000\n" + http +
+           "\n[nats]\nurl = \"" + nats_url +
            "\"\n"
            "[stream]\nname = \"TEST\"\nsubjects = [\"test.>\", \"sensors.>\", "
            "\"messages.ingest.>\"]\n"
