@@ -14,8 +14,6 @@
 #include <chrono>
 #include <thread>
 
-#include "health_server.hpp"
-
 namespace nomnom::api {
 namespace {
 
@@ -47,10 +45,6 @@ std::optional<Route> match(const std::string& uri) {
     if (path == "/ready") return Route{"/ready", "GET", ""};
     if (path == "/metrics") return Route{"/metrics", "GET", ""};
     return std::nullopt;
-}
-
-std::string error_json(const std::string& error) {
-    return "{\"error\":\"" + json_escape(error) + "\"}";
 }
 
 class RequestHandler final : public Poco::Net::HTTPRequestHandler {

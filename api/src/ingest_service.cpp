@@ -11,11 +11,12 @@
 #include "health_server.hpp"
 
 namespace nomnom::api {
-namespace {
 
 std::string error_json(const std::string& error) {
     return "{\"error\":\"" + json_escape(error) + "\"}";
 }
+
+namespace {
 
 const rapidjson::Value* string_member(const rapidjson::Document& document, const char* name) {
     if (!document.IsObject()) return nullptr;

@@ -20,6 +20,9 @@ struct Reply {
     const char* content_type = "application/json";
 };
 
+// {"error": "<error>"}: the body of every error answer.
+std::string error_json(const std::string& error);
+
 // What the routes do, independent of the HTTP server: validate, publish with PubAck, record
 // and look up statuses.
 class IngestService {
