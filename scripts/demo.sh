@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job end to end on the embedded defaults: installs what is missing, builds, starts a
-# private nats-server (JetStream, temporary store), runs nomnom-host with the shipped plugins on
-# SQLite, publishes the sample readings and prints the rows and the dead-lettered message.
+# The main job end to end on the embedded defaults: installs what is missing, builds (which
+# generates the tpch plugin from plugins/tpch/entities/*.yaml with nomnom-gen), starts a private
+# nats-server (JetStream, temporary store), runs nomnom-host with the shipped plugins on SQLite,
+# loads the reference data, publishes the sample orders and prints the rows and the
+# dead-lettered order.
 # Everything it starts is stopped on exit; the work directory is kept for a look afterwards.
 set -euo pipefail
 
@@ -11,6 +13,10 @@ cd "$ROOT"
 bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
+
+echo "== nomnom-gen: the tpch plugin is generated from the original nomnom's entity YAML"
+build/generator/nomnom-gen check --entities plugins/tpch/entities 2>/dev/null
+echo "   source and DDL: build/plugins/tpch/tpch-generated/ (tpch_plugin.cpp, sql/*.sql)"
 
 WORK=$(mktemp -d /tmp/nomnom-demo.XXXXXX)
 chmod 0755 "$WORK"
@@ -34,7 +40,7 @@ url = "$NATS_URL"
 
 [stream]
 name = "DEMO"
-subjects = ["sensors.>"]
+subjects = ["messages.ingest.>", "sensors.>"]
 
 [database]
 url = "sqlite:nomnom.db"
@@ -64,12 +70,15 @@ if ! wait_for 30 grep -q "startup summary" "$WORK/host.log"; then
     exit 1
 fi
 
-build/host/nomnom-publish --url "$NATS_URL" --subject sensors.readings.demo \
-    plugins/sensor_csv/sample.csv
+publish() { build/host/nomnom-publish --url "$NATS_URL" "$@"; }
+# Reference data: one message holding the whole list of customers / products.
+publish --subject messages.ingest.Customer --whole plugins/tpch/example_customers.json
+publish --subject messages.ingest.Product --whole plugins/tpch/example_products.json
+# One order per line; the third has a quantity "five" and is dead-lettered with the reason.
+publish --subject messages.ingest.Order plugins/tpch/sample_orders.ndjson
 
-# 6 lines, one of which updates an existing (device, timestamp): 5 rows; 1 line is dead-lettered.
-count_rows() { sqlite3 "$WORK/nomnom.db" "SELECT count(*) FROM readings" 2>/dev/null; }
-wait_for 30 test "$(count_rows)" = 5
+count_rows() { sqlite3 "$WORK/nomnom.db" "SELECT count(*) FROM $1" 2>/dev/null; }
+wait_for 30 test "$(count_rows order_line_items)" = 3
 wait_for 10 grep -q "dead-lettered" "$WORK/host.log"
 
 kill -TERM "$host_pid"
@@ -84,5 +93,9 @@ echo "== dead-letter queue (nomnom-host dlq list)"
 build/host/nomnom-host dlq list --config "$WORK/worker.toml"
 echo
 echo "== rows in $WORK/nomnom.db"
-sqlite3 -header -column "$WORK/nomnom.db" \
-    "SELECT device_id, ts, temperature, humidity FROM readings ORDER BY device_id, ts"
+sql() { sqlite3 -header -column "$WORK/nomnom.db" "$1"; echo; }
+sql "SELECT customer_key, name, market_segment, account_balance FROM customers ORDER BY 1"
+sql "SELECT part_key, name, retail_price FROM products ORDER BY 1"
+sql "SELECT order_key, customer_key, order_status, total_price, order_date FROM orders ORDER BY 1"
+sql "SELECT order_key, line_number, part_key, quantity, extended_price, discount, receipt_date
+     FROM order_line_items ORDER BY 1, 2"

@@ -8,6 +8,8 @@ PACKAGES=(
     cmake
     pkg-config
     clang-format
+    clang
+    libclang-rt-14-dev
     libnats-dev
     libpoco-dev
     libsoci-dev

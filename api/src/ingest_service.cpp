@@ -8,7 +8,7 @@
 #include <chrono>
 
 #include "dead_letter.hpp"
-#include "health_server.hpp"
+#include "json_escape.hpp"
 
 namespace nomnom::api {
 

@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "health_server.hpp"
+#include "json_escape.hpp"
 #include "status_store.hpp"
 
 namespace nomnom::api {

@@ -3,12 +3,15 @@
 
 #include <nats/nats.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "nats_client.hpp"
 
@@ -18,7 +21,8 @@ constexpr const char* kUsage =
     "usage: nomnom-publish --subject SUBJECT [--url nats://127.0.0.1:4222] [--whole] [FILE]\n"
     "  Publishes every non-empty line of FILE (or stdin) as one message, or with --whole the\n"
     "  entire input as a single message, and exits 0 once JetStream acknowledged all of them.\n"
-    "  --id-prefix P   set Nats-Msg-Id to P<line number> so that a re-run is deduplicated\n";
+    "  --id-prefix P   set Nats-Msg-Id to P<line number> so that a re-run is deduplicated\n"
+    "  --rate N        publish at most N messages per second (paced evenly; for latency tests)\n";
 
 struct Options {
     std::string url = "nats://127.0.0.1:4222";
@@ -26,6 +30,24 @@ struct Options {
     std::string file;
     std::string id_prefix;
     bool whole = false;
+    double rate = 0;  // messages per second; 0: as fast as the window allows
+};
+
+// Sleeps until the next message is due, so that messages leave at an even `rate` per second
+// from the first one on, whatever each publish call cost.
+class Pacer {
+  public:
+    explicit Pacer(double rate) : rate_(rate) {}
+    void wait(size_t number) {
+        if (rate_ <= 0) return;
+        const auto due = start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                      std::chrono::duration<double>((number - 1) / rate_));
+        std::this_thread::sleep_until(due);
+    }
+
+  private:
+    double rate_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 void publish(jsCtx* js, const Options& options, const std::string& payload, size_t number) {
@@ -65,6 +87,12 @@ int main(int argc, char** argv) {
             options.subject = argv[++i];
         } else if (arg == "--id-prefix" && i + 1 < argc) {
             options.id_prefix = argv[++i];
+        } else if (arg == "--rate" && i + 1 < argc) {
+            options.rate = std::atof(argv[++i]);
+            if (options.rate <= 0) {
+                std::cerr << "nomnom-publish: --rate must be a positive number\n";
+                return 2;
+            }
         } else if (arg == "--whole") {
             options.whole = true;
         } else if (arg == "--help" || arg == "-h") {
@@ -110,9 +138,11 @@ int main(int argc, char** argv) {
             publish(js, options, all.str(), ++count);
         } else {
             std::string line;
+            Pacer pacer(options.rate);
             while (std::getline(in, line)) {
                 if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-                publish(js, options, line, ++count);
+                pacer.wait(++count);
+                publish(js, options, line, count);
             }
         }
         jsPubOptions wait;

@@ -73,6 +73,34 @@ BatchProcessor::BatchProcessor(PluginRunner& runner, PluginInstance& instance)
     : runner_(runner), instance_(instance), rows_(instance.descriptor()) {}
 
 void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
+    try {
+        process_batch(fetched);
+    } catch (const std::exception& e) {
+        // Unsettled, these messages would wait for ack_wait to come back; what was committed
+        // is upserted again on redelivery.
+        spdlog::error("[plugin={}] batch of {} messages failed: {}; returning the unsettled ones",
+                      runner_.name(), fetched.size(), e.what());
+        hand_back(fetched);
+    }
+}
+
+void BatchProcessor::hand_back(std::vector<NatsMsgPtr>& fetched) {
+    // Messages not decoded yet: their delivery count is unknown, the first back-off step will do.
+    for (NatsMsgPtr& message : fetched) {
+        if (!message) continue;
+        ++runner_.metrics().retried;
+        natsMsg_NakWithDelay(message.get(), backoff_ms(1), nullptr);
+    }
+    for (Entry& entry : entries_) {
+        if (entry.settled || !entry.message) continue;
+        ++runner_.metrics().retried;
+        natsMsg_NakWithDelay(entry.message->message.get(),
+                             backoff_ms(entry.message->delivery_count), nullptr);
+    }
+    entries_.clear();
+}
+
+void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     const auto started = std::chrono::steady_clock::now();
     last_progress_ = started;
     PluginMetrics& metrics = runner_.metrics();
@@ -81,13 +109,25 @@ void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
     const PayloadFormat format = runner_.settings().consumer.format;
     entries_.clear();
     entries_.resize(fetched.size());
+    const int64_t max_deliver = runner_.settings().consumer.max_deliver;
     std::vector<Entry*> all;
     all.reserve(entries_.size());
     for (size_t i = 0; i < fetched.size(); ++i) {
-        entries_[i].message = decode_message(std::move(fetched[i]), format);
-        all.push_back(&entries_[i]);
+        Entry& entry = entries_[i];
+        entry.message = decode_message(std::move(fetched[i]), format);
+        // Only a message whose last allowed delivery was nak'ed gets here (its dead-lettering
+        // failed, the plugin went FATAL, the host crashed, or max_deliver was lowered).
+        if (max_deliver > 0 && entry.message->delivery_count > static_cast<uint64_t>(max_deliver)) {
+            entry.outcome = Outcome::Exhausted;
+            entry.reason = "delivery " + std::to_string(entry.message->delivery_count) +
+                           " exceeds max_deliver = " + std::to_string(max_deliver) +
+                           "; not processed again";
+            continue;
+        }
+        all.push_back(&entry);
     }
     attempt(all);
+    failpoint("before_settle");
     for (Entry& entry : entries_) settle(entry);
     entries_.clear();
     ++metrics.batches;
@@ -270,6 +310,13 @@ void BatchProcessor::settle(Entry& entry) {
         case Outcome::Persisted:
             ++metrics.persisted;
             status = natsMsg_Ack(raw, nullptr);
+            if (message.stored_at_ns > 0) {
+                const auto now = std::chrono::system_clock::now().time_since_epoch();
+                const int64_t elapsed_ns =
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() -
+                    message.stored_at_ns;
+                metrics.end_to_end_seconds.observe(static_cast<double>(elapsed_ns) / 1e9);
+            }
             if (StatusRecorder* recorder = runner_.status_recorder()) {
                 recorder->persisted(message, plugin);
             }
@@ -281,8 +328,11 @@ void BatchProcessor::settle(Entry& entry) {
         case Outcome::DataError:
             status = dead_letter(DeadLetterClass::Data, entry.reason);
             break;
+        case Outcome::Exhausted:
+            status = dead_letter(DeadLetterClass::RetriesExhausted, entry.reason);
+            break;
         case Outcome::Retry:
-            // JetStream would silently stop redelivering after max_deliver: set it aside first.
+            // Set aside at the last allowed delivery, with the reason of this failure.
             if (max_deliver > 0 && message.delivery_count >= static_cast<uint64_t>(max_deliver)) {
                 status = dead_letter(DeadLetterClass::RetriesExhausted,
                                      "after " + std::to_string(message.delivery_count) +
@@ -296,6 +346,7 @@ void BatchProcessor::settle(Entry& entry) {
             status = natsMsg_Nak(raw, nullptr);
             break;
     }
+    entry.settled = true;
     if (status != NATS_OK) {
         // Not fatal: without a settle JetStream redelivers after ack_wait, and writes are
         // idempotent.

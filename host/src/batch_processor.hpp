@@ -18,15 +18,22 @@ class BatchProcessor {
   public:
     BatchProcessor(PluginRunner& runner, PluginInstance& instance);
 
+    // Never throws: when something unexpected does, the messages not yet settled are nak'ed
+    // with back-off.
     void process(std::vector<NatsMsgPtr> fetched);
 
   private:
-    enum class Outcome { Pending, Persisted, Invalid, DataError, Retry, Unprocessed };
+    enum class Outcome { Pending, Persisted, Invalid, DataError, Retry, Exhausted, Unprocessed };
     struct Entry {
         std::unique_ptr<IncomingMessage> message;
         Outcome outcome = Outcome::Pending;
         std::string reason;
+        bool settled = false;
     };
+
+    void process_batch(std::vector<NatsMsgPtr>& fetched);
+    // Naks (with back-off) every message of the batch that was not settled.
+    void hand_back(std::vector<NatsMsgPtr>& fetched);
 
     // Parses `entries` and writes their rows in one transaction. A data error from the database
     // is narrowed down by bisecting, so one bad message costs O(log n) extra writes and the

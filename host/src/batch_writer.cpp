@@ -1,6 +1,10 @@
 #include "batch_writer.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <functional>
+#include <unordered_map>
 
 #include "native_db.hpp"
 
@@ -88,51 +92,128 @@ void append_copy_cell(std::string& out, const TableRows& rows, const Cell& cell,
     }
 }
 
-void write_postgres(DbLease& lease, const TableRows& rows) {
-    const nomnom_table& table = rows.table();
-    PGconn* connection = pg_connection(lease.session());
-    const std::string stage = quote_identifier(("nn_stage_" + std::string(table.name)).c_str());
-    const std::string columns = column_list(table);
+// Rows are sent to COPY in slices of this size: PQputCopyData takes an int length, and the
+// buffer of a large batch need not be held whole.
+constexpr size_t kCopySliceBytes = size_t{4} << 20;
 
-    std::string create = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " (";
-    for (uint32_t c = 0; c < table.column_count; ++c) {
-        create += quote_identifier(table.columns[c].name) + " " +
-                  column_sql_type(table.columns[c].type, Dialect::Postgres) + ", ";
+bool put_copy_data(PGconn* connection, std::string_view data) {
+    while (!data.empty()) {
+        const size_t slice = std::min(data.size(), kCopySliceBytes);
+        if (PQputCopyData(connection, data.data(), static_cast<int>(slice)) != 1) return false;
+        data.remove_prefix(slice);
     }
-    create += "nn_ord BIGINT) ON COMMIT DELETE ROWS";
-    lease.execute_script(create);
+    return true;
+}
 
-    const std::string copy = "COPY " + stage + " (" + columns + ", nn_ord) FROM STDIN";
+// A session keeps its temporary staging table across batches, so the name carries the column
+// signature: after a reload changes the columns of a table, the new layout gets its own staging
+// table instead of COPYing into the stale one. 63 bytes at most, PostgreSQL's identifier limit.
+std::string staging_table(const nomnom_table& table) {
+    std::string signature = table.name;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        signature += '\n' + std::string(table.columns[c].name) + ' ' +
+                     column_sql_type(table.columns[c].type, Dialect::Postgres);
+    }
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016zx", std::hash<std::string>{}(signature));
+    return "nn_stage_" + std::string(table.name).substr(0, 37) + "_" + hash;
+}
+
+// COPY of every row of `rows` into `target`; with `ordinal`, each row's position in the batch is
+// appended as the last column.
+void copy_rows(PGconn* connection, const std::string& target, const std::string& columns,
+               const TableRows& rows, bool ordinal) {
+    const nomnom_table& table = rows.table();
+    const std::string copy = "COPY " + target + " (" + columns +
+                             (ordinal ? ", " + std::string(kOrderColumn) : "") + ") FROM STDIN";
     {
         PgResult started(PQexec(connection, copy.c_str()));
         if (PQresultStatus(started.result) != PGRES_COPY_IN) {
-            throw_pg_error(connection, started.result, "COPY into " + stage);
+            throw_pg_error(connection, started.result, "COPY into " + target);
         }
     }
     std::string data;
-    data.reserve(rows.row_count() * rows.column_count() * 16);
-    for (size_t row = 0; row < rows.row_count(); ++row) {
+    data.reserve(std::min(rows.row_count() * rows.column_count() * 16, kCopySliceBytes * 2));
+    bool sent = true;
+    for (size_t row = 0; row < rows.row_count() && sent; ++row) {
         for (size_t c = 0; c < rows.column_count(); ++c) {
+            if (c > 0) data += '\t';
             append_copy_cell(data, rows, rows.cell(row, c), table.columns[c].type);
-            data += '\t';
         }
-        append_number(data, static_cast<int64_t>(row));
+        if (ordinal) {
+            data += '\t';
+            append_number(data, static_cast<int64_t>(row));
+        }
         data += '\n';
+        if (data.size() >= kCopySliceBytes) {
+            sent = put_copy_data(connection, data);
+            data.clear();
+        }
     }
-    const bool sent = PQputCopyData(connection, data.data(), static_cast<int>(data.size())) == 1;
+    sent = sent && put_copy_data(connection, data);
     if (PQputCopyEnd(connection, sent ? nullptr : "client failed to send data") != 1) {
-        throw_pg_error(connection, nullptr, "COPY into " + stage);
+        throw_pg_error(connection, nullptr, "COPY into " + target);
     }
     PgResult finished(PQgetResult(connection));
     if (PQresultStatus(finished.result) != PGRES_COMMAND_OK) {
-        throw_pg_error(connection, finished.result, "COPY into " + stage);
+        throw_pg_error(connection, finished.result, "COPY into " + target);
     }
     while (PGresult* extra = PQgetResult(connection)) PQclear(extra);
+}
+
+// Batches to write through the staged upsert after an optimistic COPY into a table hit a key
+// that was already there: a stream of updates then pays for one failed COPY every 16 batches,
+// not every batch. Per worker thread, like the connection a batch is written on.
+constexpr int kUpsertBatchesAfterConflict = 16;
+thread_local std::unordered_map<std::string, int> upserts_before_next_copy;
+
+// Most batches carry only new keys, and a plain COPY into the table is then the whole write;
+// the staged upsert (COPY into a temporary table, then INSERT ... SELECT DISTINCT ON ... ON
+// CONFLICT) costs PostgreSQL about twice the work. A key already stored, or repeated inside the
+// batch, makes the COPY fail with unique_violation: the savepoint undoes it, and the batch takes
+// the upsert path, so the outcome is the same either way.
+bool try_plain_copy(DbLease& lease, PGconn* connection, const TableRows& rows,
+                    const std::string& columns) {
+    const nomnom_table& table = rows.table();
+    int& skip = upserts_before_next_copy[table.name];
+    if (skip > 0) {
+        --skip;
+        return false;
+    }
+    lease.execute_script("SAVEPOINT nn_copy");
+    try {
+        copy_rows(connection, quote_identifier(table.name), columns, rows, false);
+    } catch (const DbError& e) {
+        if (e.sqlstate() != "23505") throw;
+        lease.execute_script("ROLLBACK TO SAVEPOINT nn_copy");
+        lease.execute_script("RELEASE SAVEPOINT nn_copy");
+        skip = kUpsertBatchesAfterConflict;
+        return false;
+    }
+    lease.execute_script("RELEASE SAVEPOINT nn_copy");
+    return true;
+}
+
+void write_postgres(DbLease& lease, const TableRows& rows) {
+    const nomnom_table& table = rows.table();
+    PGconn* connection = pg_connection(lease.session());
+    const std::string columns = column_list(table);
+    if (try_plain_copy(lease, connection, rows, columns)) return;
+
+    const std::string stage = quote_identifier(staging_table(table).c_str());
+    // Typed like the target's columns, not the descriptor's: a TEXT value reaches a DATE, NUMERIC
+    // or UUID column through COPY's text input, which an INSERT ... SELECT from a TEXT column
+    // would refuse.
+    lease.execute_script("CREATE TEMP TABLE IF NOT EXISTS " + stage +
+                         " ON COMMIT DELETE ROWS AS SELECT " + columns + ", 0::BIGINT AS " +
+                         kOrderColumn + " FROM " + quote_identifier(table.name) + " WITH NO DATA");
+    copy_rows(connection, stage, columns, rows, true);
 
     const std::string keys = key_list(table);
     const std::string upsert = "INSERT INTO " + quote_identifier(table.name) + " (" + columns +
                                ") SELECT DISTINCT ON (" + keys + ") " + columns + " FROM " + stage +
-                               " ORDER BY " + keys + ", nn_ord DESC" + conflict_action(table);
+                               " ORDER BY " + keys + ", " + kOrderColumn + " DESC" +
+                               conflict_action(table);
     lease.execute_script(upsert);
 }
 

@@ -5,6 +5,10 @@
 
 namespace nomnom {
 
+// The PostgreSQL staging tables' column for each row's position in the batch (the latest row of
+// a key wins). Reserved: a plugin may not declare a column of that name.
+inline constexpr const char* kOrderColumn = "nn_ord";
+
 // Writes the rows of a batch into the open transaction of `lease` as an idempotent upsert on each
 // table's conflict keys. When several rows share a key, the last one in stream order wins,
 // exactly as if the messages had been applied one by one.

@@ -9,7 +9,6 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 
-#include <cstdio>
 #include <stdexcept>
 
 namespace nomnom {
@@ -71,24 +70,6 @@ class Routes final : public Poco::Net::HTTPRequestHandlerFactory {
 };
 
 }  // namespace
-
-std::string json_escape(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char escaped[8];
-            std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-            out += escaped;
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
 
 HealthServer::HealthServer(const std::string& listen, std::function<Readiness()> readiness,
                            std::function<std::string()> metrics) {

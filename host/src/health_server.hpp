@@ -35,7 +35,4 @@ class HealthServer {
     uint16_t port_ = 0;
 };
 
-// Escapes `text` as the contents of a JSON string.
-std::string json_escape(const std::string& text);
-
 }  // namespace nomnom

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <set>
 
+#include "json_escape.hpp"
 #include "plugin_dir_watcher.hpp"
 #include "plugin_library.hpp"
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstring>
 
 #include "native_db.hpp"
@@ -155,6 +156,15 @@ int db_execute(nomnom_db* db, const char* sql, const nomnom_value* params, uint3
         if (sql == nullptr || (count > 0 && params == nullptr)) {
             write_error(error, "db_execute: NULL sql or params");
             return NOMNOM_FATAL;
+        }
+        for (uint32_t i = 0; i < count; ++i) {
+            // Refused like a non-finite value in a row: the dialects would store it differently.
+            if (!params[i].is_null && params[i].type == NOMNOM_TYPE_F64 &&
+                !std::isfinite(params[i].f64)) {
+                throw DbError("db_execute: parameter $" + std::to_string(i + 1) + " is " +
+                                  non_finite_name(params[i].f64),
+                              "22000", true);
+            }
         }
         DbLease& lease = *reinterpret_cast<DbLease*>(db);
         if (lease.dialect() == Dialect::Postgres) {

@@ -13,6 +13,7 @@ void read_metadata(IncomingMessage& in) {
     if (natsMsg_GetMetaData(&meta, in.message.get()) != NATS_OK) return;
     in.stream_sequence = meta->Sequence.Stream;
     in.delivery_count = meta->NumDelivered;
+    in.stored_at_ns = meta->Timestamp;
     in.stream = meta->Stream ? meta->Stream : "";
     jsMsgMetaData_Destroy(meta);
 }

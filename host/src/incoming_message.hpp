@@ -24,6 +24,7 @@ struct IncomingMessage {
     std::string stream;
     uint64_t stream_sequence = 0;
     uint64_t delivery_count = 0;
+    int64_t stored_at_ns = 0;  // when JetStream stored it (ns since the epoch, server clock)
     std::string message_id;
     std::string entity_type;
     std::string envelope_body;  // the decoded "body" of a nomnom envelope

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
+
 namespace nomnom {
 namespace {
 
@@ -17,6 +19,60 @@ void warn_if_different(const ConsumerSpec& spec, const char* setting, int64_t ex
     }
 }
 
+// No server-side delivery limit: a server that stops redelivering at its MaxDeliver drops a
+// message nak'ed at its last delivery (dead-letter publish failed, FATAL plugin, host crash)
+// without a trace. The host enforces max_deliver itself, dead-lettering instead.
+constexpr int64_t kUnlimitedDeliveries = -1;
+
+// Brings an existing consumer's server-side MaxDeliver and filter subject in line; keeps the
+// other settings (another host may own them), with a warning for each that differs. Throws when
+// the filter subject cannot be changed: the plugin could never bind to the consumer.
+void update_existing(NatsClient& client, const ConsumerSpec& spec, jsConsumerInfo* info) {
+    std::unique_ptr<jsConsumerInfo, decltype(&jsConsumerInfo_Destroy)> owned(
+        info, jsConsumerInfo_Destroy);
+    const ConsumerSettings& settings = spec.settings;
+    jsConsumerConfig config = *info->Config;
+    warn_if_different(spec, "ack_wait_ms", config.AckWait / kNanosPerMilli, settings.ack_wait_ms);
+    warn_if_different(spec, "max_ack_pending", config.MaxAckPending, settings.max_ack_pending);
+    const std::string filter = config.FilterSubject ? config.FilterSubject : "";
+    const bool limited = config.MaxDeliver != kUnlimitedDeliveries;
+    if (filter == spec.subject && !limited) return;
+
+    const int64_t old_max_deliver = config.MaxDeliver;
+    config.MaxDeliver = kUnlimitedDeliveries;
+    config.FilterSubject = spec.subject.c_str();
+    jsConsumerInfo* updated = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    const natsStatus status = js_UpdateConsumer(&updated, client.jetstream(), spec.stream.c_str(),
+                                                &config, nullptr, &js_error);
+    jsConsumerInfo_Destroy(updated);
+    if (status == NATS_OK) {
+        if (filter != spec.subject) {
+            spdlog::info("consumer {} on stream {}: filter subject '{}' -> '{}'", spec.durable,
+                         spec.stream, filter, spec.subject);
+        }
+        if (limited) {
+            spdlog::info(
+                "consumer {} on stream {}: server-side MaxDeliver {} -> unlimited (the host "
+                "enforces max_deliver = {} and dead-letters instead)",
+                spec.durable, spec.stream, old_max_deliver, settings.max_deliver);
+        }
+        return;
+    }
+    if (filter != spec.subject) {
+        check_nats(status,
+                   "consumer " + spec.durable + " on stream " + spec.stream + " filters '" +
+                       filter + "' and could not be changed to '" + spec.subject +
+                       "' (delete the consumer to apply it)",
+                   js_error);
+    }
+    spdlog::warn(
+        "consumer {} on stream {}: could not lift its server-side MaxDeliver {} ({}); a message "
+        "nak'ed at delivery {} (failed dead-letter publish, FATAL plugin, crash) is dropped by "
+        "the server: delete the consumer to recreate it without the limit",
+        spec.durable, spec.stream, old_max_deliver, natsStatus_GetText(status), old_max_deliver);
+}
+
 }  // namespace
 
 void ensure_consumer(NatsClient& client, const ConsumerSpec& spec) {
@@ -26,18 +82,7 @@ void ensure_consumer(NatsClient& client, const ConsumerSpec& spec) {
     natsStatus status = js_GetConsumerInfo(&info, client.jetstream(), spec.stream.c_str(),
                                            spec.durable.c_str(), nullptr, &js_error);
     if (status == NATS_OK) {
-        const jsConsumerConfig& existing = *info->Config;
-        warn_if_different(spec, "ack_wait_ms", existing.AckWait / kNanosPerMilli,
-                          settings.ack_wait_ms);
-        warn_if_different(spec, "max_deliver", existing.MaxDeliver, settings.max_deliver);
-        warn_if_different(spec, "max_ack_pending", existing.MaxAckPending,
-                          settings.max_ack_pending);
-        const std::string filter = existing.FilterSubject ? existing.FilterSubject : "";
-        if (filter != spec.subject) {
-            spdlog::warn("consumer {} on stream {} filters '{}', the plugin consumes '{}'",
-                         spec.durable, spec.stream, filter, spec.subject);
-        }
-        jsConsumerInfo_Destroy(info);
+        update_existing(client, spec, info);
         return;
     }
     if (status != NATS_NOT_FOUND) {
@@ -49,7 +94,7 @@ void ensure_consumer(NatsClient& client, const ConsumerSpec& spec) {
     config.AckPolicy = js_AckExplicit;
     config.DeliverPolicy = js_DeliverAll;
     config.AckWait = settings.ack_wait_ms * kNanosPerMilli;
-    config.MaxDeliver = settings.max_deliver;
+    config.MaxDeliver = kUnlimitedDeliveries;
     config.MaxAckPending = settings.max_ack_pending;
     config.FilterSubject = spec.subject.c_str();
     status =

@@ -15,8 +15,10 @@ struct ConsumerSpec {
     ConsumerSettings settings;
 };
 
-// Creates the durable pull consumer when it does not exist. An existing consumer is used as it
-// is (another host may own its settings), with a warning for every setting that differs.
+// Creates the durable pull consumer when it does not exist, without a server-side delivery
+// limit (the host enforces max_deliver). An existing consumer gets its filter subject and an
+// unlimited MaxDeliver; its other settings are kept (another host may own them), with a warning
+// for every one that differs. Throws when the filter subject cannot be changed.
 void ensure_consumer(NatsClient& client, const ConsumerSpec& spec);
 
 // One worker's pull subscription bound to the shared durable consumer. Several workers (and

@@ -5,40 +5,15 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cstdio>
+
+#include "json_escape.hpp"
 
 namespace nomnom {
 namespace {
 
 void append_json_string(spdlog::memory_buf_t& out, std::string_view text) {
     out.push_back('"');
-    for (const char c : text) {
-        switch (c) {
-            case '"':
-                out.append(std::string_view("\\\""));
-                break;
-            case '\\':
-                out.append(std::string_view("\\\\"));
-                break;
-            case '\n':
-                out.append(std::string_view("\\n"));
-                break;
-            case '\r':
-                out.append(std::string_view("\\r"));
-                break;
-            case '\t':
-                out.append(std::string_view("\\t"));
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char escaped[8];
-                    std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-                    out.append(std::string_view(escaped));
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
+    out.append(json_escape(text));
     out.push_back('"');
 }
 

@@ -104,6 +104,12 @@ void MetricsRegistry::render(std::string& out) const {
     for (const auto& [plugin, metrics] : plugins_) {
         metrics->batch_seconds.render(out, "nomnom_batch_seconds", "plugin=\"" + plugin + "\"");
     }
+    header(out, "nomnom_end_to_end_seconds", "histogram",
+           "Time from JetStream storing a message to its ack after the commit");
+    for (const auto& [plugin, metrics] : plugins_) {
+        metrics->end_to_end_seconds.render(out, "nomnom_end_to_end_seconds",
+                                           "plugin=\"" + plugin + "\"");
+    }
     header(out, "nomnom_reloads_total", "counter", "Reloads (SIGHUP or plugins directory)");
     out += "nomnom_reloads_total " + std::to_string(reloads.load()) + "\n";
     header(out, "nomnom_reload_failures_total", "counter", "Reloads that finished with errors");

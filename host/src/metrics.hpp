@@ -37,6 +37,10 @@ struct PluginMetrics {
     std::atomic<uint64_t> batches{0};
     Histogram batch_size{{1, 10, 50, 100, 250, 500, 1000, 5000}};
     Histogram batch_seconds{{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+    // From JetStream storing a message to its ack after the commit: what a producer waits for
+    // its data to be queryable.
+    Histogram end_to_end_seconds{
+        {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}};
 
     void add_rows(const std::string& table, uint64_t rows);
     std::map<std::string, uint64_t> rows_by_table() const;

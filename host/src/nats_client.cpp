@@ -3,6 +3,7 @@
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <memory>
 #include <vector>
 
 #include "database.hpp"
@@ -95,35 +96,49 @@ bool NatsClient::connected() const {
 }
 
 void NatsClient::ensure_stream(const StreamConfig& config) {
-    jsStreamConfig stream;
-    jsStreamConfig_Init(&stream);
     std::vector<const char*> subjects;
     for (const auto& subject : config.subjects) subjects.push_back(subject.c_str());
-    stream.Name = config.name.c_str();
-    stream.Subjects = subjects.data();
-    stream.SubjectsLen = static_cast<int>(subjects.size());
-    stream.Storage = config.storage == "memory" ? js_MemoryStorage : js_FileStorage;
-    stream.MaxAge = config.max_age_s * 1000000000LL;
-    stream.MaxBytes = config.max_bytes;
-    stream.Duplicates = config.duplicate_window_s * 1000000000LL;
+    const auto manage = [&](jsStreamConfig& stream) {
+        stream.Subjects = subjects.data();
+        stream.SubjectsLen = static_cast<int>(subjects.size());
+        stream.MaxAge = config.max_age_s * 1000000000LL;
+        stream.MaxBytes = config.max_bytes;
+        stream.Duplicates = config.duplicate_window_s * 1000000000LL;
+    };
 
     jsStreamInfo* info = nullptr;
     jsErrCode js_error = jsErrCode(0);
     natsStatus status =
         js_GetStreamInfo(&info, jetstream_, config.name.c_str(), nullptr, &js_error);
     if (status == NATS_NOT_FOUND) {
+        jsStreamConfig stream;
+        jsStreamConfig_Init(&stream);
+        stream.Name = config.name.c_str();
+        stream.Storage = config.storage == "memory" ? js_MemoryStorage : js_FileStorage;
+        manage(stream);
         status = js_AddStream(&info, jetstream_, &stream, nullptr, &js_error);
         check_nats(status, "creating stream " + config.name, js_error);
+        jsStreamInfo_Destroy(info);
         spdlog::info("created stream {} on subjects [{}]", config.name,
                      fmt::join(config.subjects, ", "));
-    } else {
-        check_nats(status, "reading stream " + config.name, js_error);
-        jsStreamInfo_Destroy(info);
-        info = nullptr;
-        status = js_UpdateStream(&info, jetstream_, &stream, nullptr, &js_error);
-        check_nats(status, "updating stream " + config.name, js_error);
+        return;
     }
-    jsStreamInfo_Destroy(info);
+    check_nats(status, "reading stream " + config.name, js_error);
+    std::unique_ptr<jsStreamInfo, decltype(&jsStreamInfo_Destroy)> existing(info,
+                                                                            jsStreamInfo_Destroy);
+    // Only what worker.toml manages changes: replicas, retention, limits and the rest an
+    // operator set on the stream stay as they are.
+    jsStreamConfig stream = *existing->Config;
+    manage(stream);
+    const bool memory = existing->Config->Storage == js_MemoryStorage;
+    if (memory != (config.storage == "memory")) {
+        spdlog::warn("stream {} uses {} storage, worker.toml asks for {}; storage cannot change",
+                     config.name, memory ? "memory" : "file", config.storage);
+    }
+    jsStreamInfo* updated = nullptr;
+    status = js_UpdateStream(&updated, jetstream_, &stream, nullptr, &js_error);
+    jsStreamInfo_Destroy(updated);
+    check_nats(status, "updating stream " + config.name, js_error);
 }
 
 bool NatsClient::has_stream(const std::string& name) {

@@ -15,6 +15,8 @@
 #include <map>
 #include <set>
 
+#include "batch_writer.hpp"
+
 namespace nomnom {
 namespace {
 
@@ -53,6 +55,10 @@ std::string validate_table(const nomnom_table& table, uint32_t index, bool host_
         }
         if (!is_identifier(column.name)) {
             return named + ": column " + std::to_string(c) + " name is not a SQL identifier";
+        }
+        if (std::string_view(column.name) == kOrderColumn) {
+            return named + ": column name '" + kOrderColumn +
+                   "' is reserved by the host (its staging tables order rows with it)";
         }
         if (column.type < NOMNOM_TYPE_I64 || column.type > NOMNOM_TYPE_JSON) {
             return named + ": column '" + column.name + "' has unknown type " +

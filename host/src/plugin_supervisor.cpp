@@ -53,14 +53,35 @@ PluginSupervisor::~PluginSupervisor() {
     stop_all();
 }
 
-std::unique_ptr<PluginRunner> PluginSupervisor::launch(
+std::shared_ptr<PluginRunner> PluginSupervisor::launch(
     const std::shared_ptr<PluginLibrary>& library, const PluginSettings& settings,
     bool auto_migrate) {
-    auto runner =
-        std::make_unique<PluginRunner>(library, settings, database_, nats_, dead_letters_, stream_,
-                                       metrics_.plugin(library->name()), status_);
+    auto runner = std::make_shared<PluginRunner>(library, settings, database_, nats_, dead_letters_,
+                                                 stream_, metrics_.plugin(library->name()),
+                                                 status_);
     runner->start(auto_migrate);
     return runner;
+}
+
+void PluginSupervisor::drain(Running& running) {
+    if (!running.runner) return;
+    running.runner->request_stop();
+    running.runner->join();
+}
+
+void PluginSupervisor::publish_view() {
+    View fresh;
+    for (const Running& running : running_) {
+        if (running.runner) fresh.runners.push_back(running.runner);
+    }
+    fresh.refused = refused_;
+    std::lock_guard lock(view_mutex_);
+    view_ = std::move(fresh);
+}
+
+PluginSupervisor::View PluginSupervisor::view() const {
+    std::lock_guard lock(view_mutex_);
+    return view_;
 }
 
 std::vector<PluginClaim> PluginSupervisor::claims_except(const std::filesystem::path& file) const {
@@ -76,8 +97,7 @@ std::vector<PluginClaim> PluginSupervisor::claims_except(const std::filesystem::
 bool PluginSupervisor::replace(Running& current, std::shared_ptr<PluginLibrary> library,
                                const PluginSettings& settings, bool auto_migrate) {
     const std::string old_version = current.library->version();
-    current.runner->request_stop();
-    current.runner->join();
+    drain(current);
     current.runner.reset();
     try {
         current.runner = launch(library, settings, auto_migrate);
@@ -109,7 +129,7 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
         files = list_plugin_files(config.plugins_dir);
     } catch (const PluginRefused& e) {
         spdlog::error("{}; the running plugins keep running", e.what());
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(changes_mutex_);
         return {running_.size(), refused_.size(), 0};
     }
     std::vector<std::pair<std::string, std::string>> refused;
@@ -118,7 +138,7 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
         refused.emplace_back(file.filename().string(), reason);
     };
     size_t changed = 0;
-    std::unique_lock lock(mutex_);
+    std::lock_guard lock(changes_mutex_);
 
     for (auto it = running_.begin(); it != running_.end();) {
         if (std::find(files.begin(), files.end(), it->file) != files.end()) {
@@ -127,7 +147,9 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
         }
         spdlog::info("plugin {} {} removed ({} is gone): draining", it->library->name(),
                      it->library->version(), it->file.string());
+        drain(*it);
         it = running_.erase(it);
+        publish_view();
         ++changed;
     }
 
@@ -169,7 +191,9 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
             if (current != running_.end()) {
                 spdlog::info("plugin {} disabled in {}: draining", library->name(),
                              config.source.string());
+                drain(*current);
                 running_.erase(current);
+                publish_view();
                 ++changed;
             } else {
                 spdlog::info("plugin {} is disabled in {}", library->name(),
@@ -196,6 +220,7 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
                 refused.emplace_back(file.filename().string(), "new version failed to start");
                 if (!current->runner) running_.erase(current);
             }
+            publish_view();
             ++changed;
             continue;
         }
@@ -204,12 +229,14 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
                             launch(library, settings, config.database.auto_migrate)};
             spdlog::info("plugin {} started from {}", describe(*library, settings), file.string());
             running_.push_back(std::move(running));
+            publish_view();
             ++changed;
         } catch (const std::exception& e) {
             refuse(file, e.what());
         }
     }
     refused_ = std::move(refused);
+    publish_view();
     std::vector<std::string> names;
     for (const Running& running : running_) names.push_back(running.library->name());
     std::vector<std::string> refused_files;
@@ -220,46 +247,45 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
 }
 
 std::vector<PluginStatus> PluginSupervisor::statuses() const {
-    std::lock_guard lock(mutex_);
+    const View current = view();
     std::vector<PluginStatus> statuses;
-    for (const Running& running : running_) {
-        const PluginRunner& runner = *running.runner;
-        if (runner.fatal()) {
-            statuses.push_back({runner.name(), "fatal: " + runner.fatal_reason(), false, false});
-        } else if (runner.database_unreachable()) {
-            statuses.push_back({runner.name(), "waiting for the database", true, true});
+    for (const auto& runner : current.runners) {
+        if (runner->fatal()) {
+            statuses.push_back({runner->name(), "fatal: " + runner->fatal_reason(), false, false});
+        } else if (runner->database_unreachable()) {
+            statuses.push_back({runner->name(), "waiting for the database", true, true});
         } else {
-            statuses.push_back({runner.name(), "running", true, false});
+            statuses.push_back({runner->name(), "running", true, false});
         }
     }
-    for (const auto& [file, reason] : refused_) {
+    for (const auto& [file, reason] : current.refused) {
         statuses.push_back({file, "refused: " + reason, false, false});
     }
     return statuses;
 }
 
 void PluginSupervisor::render_gauges(std::string& out) const {
-    std::lock_guard lock(mutex_);
+    const View current = view();
     out +=
         "# HELP nomnom_plugin_up 1 while the plugin runs, 0 after a FATAL\n"
         "# TYPE nomnom_plugin_up gauge\n";
-    for (const Running& running : running_) {
-        out += "nomnom_plugin_up{plugin=\"" + running.runner->name() + "\",version=\"" +
-               running.library->version() + "\"} " + (running.runner->fatal() ? "0" : "1") + "\n";
+    for (const auto& runner : current.runners) {
+        out += "nomnom_plugin_up{plugin=\"" + runner->name() + "\",version=\"" +
+               runner->library().version() + "\"} " + (runner->fatal() ? "0" : "1") + "\n";
     }
     out +=
         "# HELP nomnom_plugins_refused Plugin files refused at the last (re)load\n"
         "# TYPE nomnom_plugins_refused gauge\n"
         "nomnom_plugins_refused " +
-        std::to_string(refused_.size()) + "\n";
+        std::to_string(current.refused.size()) + "\n";
     std::string pending =
         "# HELP nomnom_consumer_pending Messages not yet delivered (lag)\n"
         "# TYPE nomnom_consumer_pending gauge\n";
     std::string ack_pending =
         "# HELP nomnom_consumer_ack_pending Messages delivered and not yet acked\n"
         "# TYPE nomnom_consumer_ack_pending gauge\n";
-    for (const Running& running : running_) {
-        for (const ConsumerSpec& spec : running.runner->consumers()) {
+    for (const auto& runner : current.runners) {
+        for (const ConsumerSpec& spec : runner->consumers()) {
             jsConsumerInfo* info = nullptr;
             jsErrCode js_error = jsErrCode(0);
             if (js_GetConsumerInfo(&info, nats_.jetstream(), spec.stream.c_str(),
@@ -267,7 +293,7 @@ void PluginSupervisor::render_gauges(std::string& out) const {
                 continue;
             }
             const std::string labels =
-                "{plugin=\"" + running.runner->name() + "\",consumer=\"" + spec.durable + "\"} ";
+                "{plugin=\"" + runner->name() + "\",consumer=\"" + spec.durable + "\"} ";
             pending += "nomnom_consumer_pending" + labels + std::to_string(info->NumPending) + "\n";
             ack_pending +=
                 "nomnom_consumer_ack_pending" + labels + std::to_string(info->NumAckPending) + "\n";
@@ -278,9 +304,14 @@ void PluginSupervisor::render_gauges(std::string& out) const {
 }
 
 void PluginSupervisor::stop_all() {
-    std::lock_guard lock(mutex_);
-    for (Running& running : running_) running.runner->request_stop();
+    std::lock_guard lock(changes_mutex_);
+    // All stop fetching at once, then each finishes its batch in hand.
+    for (Running& running : running_) {
+        if (running.runner) running.runner->request_stop();
+    }
+    for (Running& running : running_) drain(running);
     running_.clear();
+    publish_view();
 }
 
 }  // namespace nomnom

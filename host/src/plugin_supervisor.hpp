@@ -70,12 +70,25 @@ class PluginSupervisor {
         std::filesystem::path file;
         std::shared_ptr<PluginLibrary> library;
         PluginSettings settings;
-        std::unique_ptr<PluginRunner> runner;
+        // Shared with the published view; drained (stopped and joined) before it is dropped,
+        // so a view that outlives it only reads its state.
+        std::shared_ptr<PluginRunner> runner;
+    };
+    // What /ready and /metrics read: a copy of the running plugins and refusals, replaced
+    // after every change, so that they never wait for a reconcile (which drains and starts
+    // plugins, taking seconds).
+    struct View {
+        std::vector<std::shared_ptr<const PluginRunner>> runners;
+        std::vector<std::pair<std::string, std::string>> refused;
     };
 
     // Starts a runner; throws with the reason.
-    std::unique_ptr<PluginRunner> launch(const std::shared_ptr<PluginLibrary>& library,
+    std::shared_ptr<PluginRunner> launch(const std::shared_ptr<PluginLibrary>& library,
                                          const PluginSettings& settings, bool auto_migrate);
+    // Stops `running`'s workers once they have settled the batch in hand.
+    static void drain(Running& running);
+    void publish_view();
+    View view() const;
     // Drains `current` and runs `library` with `settings` in its place; on failure restarts the
     // previous version. Returns false when the new version could not start.
     bool replace(Running& current, std::shared_ptr<PluginLibrary> library,
@@ -88,9 +101,11 @@ class PluginSupervisor {
     std::string stream_;
     MetricsRegistry& metrics_;
     StatusRecorder* status_;
-    mutable std::mutex mutex_;  // guards running_ and refused_ against /ready readers
+    std::mutex changes_mutex_;  // serializes reconcile() and stop_all(), which own running_
     std::vector<Running> running_;
     std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason
+    mutable std::mutex view_mutex_;  // held only to copy or replace view_
+    View view_;
 };
 
 }  // namespace nomnom

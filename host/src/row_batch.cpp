@@ -1,5 +1,6 @@
 #include "row_batch.hpp"
 
+#include <cmath>
 #include <limits>
 
 namespace nomnom {
@@ -23,6 +24,10 @@ const char* type_name(uint32_t type) {
 }
 
 }  // namespace
+
+const char* non_finite_name(double value) {
+    return std::isnan(value) ? "NaN" : value > 0 ? "+Infinity" : "-Infinity";
+}
 
 RowBatch::RowBatch(const nomnom_plugin_descriptor& descriptor) : descriptor_(descriptor) {
     tables_.reserve(descriptor.table_count);
@@ -142,6 +147,14 @@ int RowBatch::put_i64(uint32_t column, int64_t value) {
 int RowBatch::put_f64(uint32_t column, double value) {
     Cell* cell = target(column, NOMNOM_TYPE_F64);
     if (cell == nullptr) return 1;
+    // PostgreSQL would store NaN and infinities, SQLite turns NaN into NULL: neither is a value
+    // of the message that both databases keep alike.
+    if (!std::isfinite(value)) {
+        const nomnom_column& declared = tables_[open_table_].table().columns[column];
+        return refuse(std::string("column '") + declared.name + "' of table '" +
+                      tables_[open_table_].table().name + "' is f64, plugin wrote " +
+                      non_finite_name(value));
+    }
     cell->f64 = value;
     return 0;
 }

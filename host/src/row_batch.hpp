@@ -97,6 +97,9 @@ class RowBatch {
     std::string error_;
 };
 
+// "NaN", "+Infinity" or "-Infinity": how a refused non-finite f64 is named in error messages.
+const char* non_finite_name(double value);
+
 // The function table handed to every plugin's create().
 const nomnom_host_api* host_api();
 

@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "health_server.hpp"
+#include "json_escape.hpp"
 #include "status_store.hpp"
 
 namespace nomnom {

@@ -65,6 +65,9 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
             "nomnom_consumer_pending{plugin=\"sensor_csv\",consumer=\"nomnom-sensor_csv\"} 0\n") !=
         std::string::npos);
     CHECK(metrics.find("nomnom_batch_seconds_count{plugin=\"sensor_csv\"}") != std::string::npos);
+    // Every persisted message has its end-to-end latency observed once.
+    CHECK(metrics.find("nomnom_end_to_end_seconds_count{plugin=\"sensor_csv\"} 500\n") !=
+          std::string::npos);
     REQUIRE(host.terminate() == 0);
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-sensor_csv");
     CHECK(stats.num_pending == 0);
@@ -243,4 +246,36 @@ TEST_CASE("two hosts share one durable consumer: the work is split and every row
     CHECK(by_first + by_second == 20000);
     REQUIRE(first.terminate() == 0);
     REQUIRE(second.terminate() == 0);
+}
+
+TEST_CASE("an existing stream keeps the settings worker.toml does not manage", "[e2e][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    jsStreamConfig stream;
+    jsStreamConfig_Init(&stream);
+    const char* subjects[] = {"test.>"};
+    stream.Name = "TEST";
+    stream.Description = "set by the operator";
+    stream.Subjects = subjects;
+    stream.SubjectsLen = 1;
+    stream.Storage = js_FileStorage;
+    stream.MaxMsgs = 123456;
+    stream.MaxMsgsPerSubject = 1000;
+    jsStreamInfo* info = nullptr;
+    REQUIRE(js_AddStream(&info, client.js(), &stream, nullptr, nullptr) == NATS_OK);
+    jsStreamInfo_Destroy(info);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), "sqlite:" + (host.dir() / "s.db").string()));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    REQUIRE(js_GetStreamInfo(&info, client.js(), "TEST", nullptr, nullptr) == NATS_OK);
+    const jsStreamConfig& after = *info->Config;
+    CHECK(after.SubjectsLen == 3);
+    CHECK(after.MaxMsgs == 123456);
+    CHECK(after.MaxMsgsPerSubject == 1000);
+    CHECK(after.Description != nullptr);
+    jsStreamInfo_Destroy(info);
+    REQUIRE(host.terminate() == 0);
 }

@@ -64,6 +64,27 @@ TEST_CASE("SIGTERM drains: exit 0 - nothing left unacked - the rest picked up on
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE("an exception in the middle of a batch returns its messages at once, not at ack_wait",
+          "[faults][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "throw.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nack_wait_ms = 60000\n"));
+    host.start({{"NOMNOM_FAILPOINT", "before_settle:throw"}});
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.throw", R"({"k":"t","v":4})");
+    INFO("host log:\n" << host.log());
+    REQUIRE(host.wait_log("failpoint before_settle; returning the unsettled ones", 20s));
+    // Far sooner than ack_wait (60 s): the nak brought it back and the redelivery was acked.
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 15s));
+    CHECK(client.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq == 2);
+    CHECK(sqlite_int64(database, "SELECT v FROM kv WHERE k='t'") == 4);
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("RETRY redelivers after the back-off delay - then persists", "[faults][sqlite]") {
     NatsServer nats;
     HostHarness host;
@@ -107,6 +128,50 @@ TEST_CASE("a message that keeps asking for RETRY is dead-lettered at max_deliver
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE("a message nak'ed at its last delivery comes back and is dead-lettered, never dropped",
+          "[faults][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
+    // Left by an older host: a server-side MaxDeliver, which drops a message nak'ed at its last
+    // delivery.
+    jsConsumerConfig old;
+    jsConsumerConfig_Init(&old);
+    old.Durable = "nomnom-test_kv";
+    old.AckPolicy = js_AckExplicit;
+    old.MaxDeliver = 2;
+    old.FilterSubject = "test.kv.>";
+    jsConsumerInfo* info = nullptr;
+    REQUIRE(js_AddConsumer(&info, client.js(), "TEST", &old, nullptr, nullptr) == NATS_OK);
+    jsConsumerInfo_Destroy(info);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "last_delivery.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nmax_deliver = 2\nbackoff_ms = [100]\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    REQUIRE(js_GetConsumerInfo(&info, client.js(), "TEST", "nomnom-test_kv", nullptr, nullptr) ==
+            NATS_OK);
+    CHECK(info->Config->MaxDeliver == -1);
+    jsConsumerInfo_Destroy(info);
+
+    // Without its stream every dead-letter publish fails, so the last delivery ends in a nak.
+    REQUIRE(js_DeleteStream(client.js(), "NOMNOM_DLQ", nullptr, nullptr) == NATS_OK);
+    client.publish("test.kv.last", R"({"k":"last","v":1,"action":"retry_until","until":10})");
+    INFO("host log:\n" << host.log());
+    REQUIRE(host.wait_log("dead-lettering failed", 30s));
+    REQUIRE(host.wait_log("delivery 3 exceeds max_deliver = 2", 30s));
+
+    client.ensure_stream("NOMNOM_DLQ", {"nomnom.dlq.>"});
+    REQUIRE(eventually([&] { return dlq_list(host).size() == 1; }, 30s));
+    CHECK(dlq_list(host)[0].find("retries_exhausted") != std::string::npos);
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM kv") == 0);
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("INVALID and database-rejected messages are set aside - the rest commits",
           "[faults][postgresql]") {
     NatsServer nats;
@@ -143,16 +208,10 @@ TEST_CASE("INVALID and database-rejected messages are set aside - the rest commi
         },
         30s));
     const std::string log = host.log();
-    auto occurrences = [&](const std::string& needle) {
-        size_t count = 0;
-        for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1))
-            ++count;
-        return count;
-    };
-    CHECK(occurrences("dead-lettered (data)") == 4);
-    CHECK(occurrences("violates check constraint") == 4);
-    CHECK(occurrences("is not valid JSON") == 4);
-    CHECK(occurrences("is i64, plugin wrote text") == 4);
+    CHECK(occurrences(log, "dead-lettered (data)") == 4);
+    CHECK(occurrences(log, "violates check constraint") == 4);
+    CHECK(occurrences(log, "is not valid JSON") == 4);
+    CHECK(occurrences(log, "is i64, plugin wrote text") == 4);
     CHECK(pg.query_int64("SELECT count(*) FROM kv WHERE k LIKE 'neg-%'") == 0);
     REQUIRE(host.terminate() == 0);
 }

@@ -15,6 +15,14 @@
 
 namespace nomnom::testing {
 
+size_t occurrences(const std::string& text, const std::string& needle) {
+    size_t count = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+        ++count;
+    }
+    return count;
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -131,7 +139,7 @@ std::string test_config(const std::string& nats_url, const std::string& database
     return "[nats]\nurl = \"" + nats_url +
            "\"\n"
            "[stream]\nname = \"TEST\"\nsubjects = [\"test.>\", \"sensors.>\", "
-           "\"messages.ingest.>\"]\n"
+           "\"messages.ingest.>\", \"shop.>\"]\n"
            "[database]\nurl = \"" +
            database_url +
            "\"\npool_size = 2\n"

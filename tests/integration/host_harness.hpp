@@ -15,6 +15,9 @@ namespace nomnom::testing {
 
 using namespace std::chrono_literals;
 
+// How many times `needle` occurs in `text` (overlapping occurrences included).
+size_t occurrences(const std::string& text, const std::string& needle);
+
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
@@ -63,7 +66,8 @@ class HostHarness {
 };
 
 // worker.toml for tests: the given NATS url and database, one stream "TEST" on subjects
-// test.> and sensors.>, short waits and back-off; `extra` is appended verbatim.
+// test.>, sensors.>, messages.ingest.> and shop.>, short waits and back-off; `extra` is appended
+// verbatim.
 std::string test_config(const std::string& nats_url, const std::string& database_url,
                         const std::string& extra = "");
 

@@ -19,14 +19,6 @@ namespace {
 
 const std::filesystem::path kPlugins = NOMNOM_TEST_PLUGINS_DIR;
 
-size_t count_of(const std::string& text, const std::string& needle) {
-    size_t count = 0;
-    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-        ++count;
-    }
-    return count;
-}
-
 }  // namespace
 
 TEST_CASE("plugins are added, replaced and removed under load without losing a message",
@@ -99,8 +91,8 @@ TEST_CASE("plugins are added, replaced and removed under load without losing a m
     REQUIRE(host.terminate() == 0);
     const std::string log = host.log();
     INFO("host log:\n" << log);
-    CHECK(count_of(log, "plugin test_kv replaced") == 1);
-    CHECK(count_of(log, "finished with errors") == 0);
+    CHECK(occurrences(log, "plugin test_kv replaced") == 1);
+    CHECK(occurrences(log, "finished with errors") == 0);
     CHECK(log.find("dead-lettered") == std::string::npos);
 }
 
@@ -183,6 +175,67 @@ TEST_CASE("a broken new build or a failing create keeps the old version serving"
     reload(5);
     CHECK(host.log_contains("reload 5 succeeded"));
     CHECK(host.http_get("/ready").first == 200);
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("a reload that changes a plugin's subjects moves its durable consumer to them",
+          "[reload][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "subjects.db";
+    const std::string base = test_config(nats.url(), "sqlite:" + database.string());
+    host.write_config(base);
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv]", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.before", R"({"k":"before","v":1})");
+    REQUIRE(eventually(
+        [&] { return sqlite_int64(database, "SELECT count(*) FROM kv WHERE k='before'") == 1; },
+        20s));
+
+    host.write_config(base + "[plugins.test_kv]\nsubjects = [\"test.moved.>\"]\n");
+    host.process().signal(SIGHUP);
+    REQUIRE(host.wait_log("reload 1 succeeded", 20s));
+    INFO("host log:\n" << host.log());
+    CHECK(host.log_contains("filter subject 'test.kv.>' -> 'test.moved.>'"));
+    client.publish("test.moved.after", R"({"k":"after","v":2})");
+    REQUIRE(eventually(
+        [&] { return sqlite_int64(database, "SELECT count(*) FROM kv WHERE k='after'") == 1; },
+        20s));
+    CHECK(host.http_get("/ready").first == 200);
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("/ready and /metrics answer at once while a reload is busy starting a plugin",
+          "[reload][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const std::string base = test_config(nats.url(), "sqlite:" + (host.dir() / "busy.db").string());
+    host.write_config(base);
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv]", 20s));
+
+    host.add_test_plugin("test_kv_persist");
+    host.write_config(base +
+                      "[plugins.test_kv_persist]\nworkers = 1\n"
+                      "[plugins.test_kv_persist.config]\ncreate_delay_ms = 3000\n");
+    host.process().signal(SIGHUP);
+    REQUIRE(host.wait_log("reload 1 (SIGHUP)", 10s));
+    std::this_thread::sleep_for(300ms);
+    for (const char* path : {"/ready", "/metrics"}) {
+        const auto asked = std::chrono::steady_clock::now();
+        const auto [status, body] = host.http_get(path);
+        const auto waited = std::chrono::steady_clock::now() - asked;
+        INFO(path << " answered " << status << ": " << body);
+        CHECK(status == 200);
+        CHECK(waited < 1000ms);
+    }
+    CHECK_FALSE(host.log_contains("reload 1 succeeded"));
+    REQUIRE(host.wait_log("reload 1 succeeded", 20s));
+    CHECK(host.http_get("/ready").second.find(R"("test_kv_persist":"running")") !=
+          std::string::npos);
     REQUIRE(host.terminate() == 0);
 }
 

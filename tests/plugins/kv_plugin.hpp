@@ -11,11 +11,13 @@
 #include <rapidjson/error/en.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 namespace kv {
@@ -73,6 +75,11 @@ class Parser {
         const rapidjson::Document config = parse_object(config_json, "config");
         if (const rapidjson::Value* fail = member(config, "fail_create"); fail && fail->IsTrue()) {
             throw std::runtime_error("fail_create requested by config");
+        }
+        // A slow create keeps a reload busy, for the tests of what stays responsive meanwhile.
+        if (const rapidjson::Value* delay = member(config, "create_delay_ms");
+            delay && delay->IsInt64()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(delay->GetInt64()));
         }
         if (const auto prefix = optional_string(config, "note_prefix")) {
             note_prefix_ = std::string(*prefix);

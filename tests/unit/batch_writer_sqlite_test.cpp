@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
+#include <string>
+
 #include "batch_writer.hpp"
 #include "database.hpp"
 #include "native_db.hpp"
@@ -65,4 +68,27 @@ TEST_CASE("SQLite upsert: repeated keys in a batch end with the last value", "[d
     std::string note;
     lease.session() << "SELECT note FROM kv WHERE k = 'even'", soci::into(note);
     CHECK(note == "tab\there\nnewline");
+}
+
+TEST_CASE("a persist plugin's NaN parameter is a data error, as in a row", "[db][sqlite]") {
+    nomnom::testing::TempDir dir;
+    nomnom::DatabaseConfig config;
+    config.url = "sqlite:" + (dir.path() / "nan.db").string();
+    config.pool_size = 1;
+    nomnom::Database database(config);
+    nomnom::DbLease lease(database);
+    lease.execute_script("CREATE TABLE m (x REAL)");
+    lease.begin();
+    nomnom_value value{};
+    value.type = NOMNOM_TYPE_F64;
+    value.f64 = std::numeric_limits<double>::quiet_NaN();
+    char reason[256] = "";
+    nomnom_error error{reason, sizeof reason};
+    CHECK(nomnom::host_api()->db_execute(reinterpret_cast<nomnom_db*>(&lease),
+                                         "INSERT INTO m VALUES ($1)", &value, 1,
+                                         &error) == NOMNOM_INVALID);
+    CHECK(std::string(reason) == "db_execute: parameter $1 is NaN");
+    REQUIRE(lease.recorded_failure());
+    CHECK(lease.recorded_failure()->data_error());
+    lease.rollback();
 }

@@ -71,9 +71,9 @@ TEST_CASE("a rebuilt plugin under the same file name is loaded, not served from 
     const auto plugins = stage(dir, {"test_kv"});
     const auto first = PluginLibrary::open(plugins / "test_kv.so");
     // Same path, new content: dlopen() of the same path would hand back the loaded library.
-    std::filesystem::copy_file(std::filesystem::path(NOMNOM_TEST_PLUGINS_DIR) / "test_kv_persist.so",
-                               plugins / "test_kv.so",
-                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(
+        std::filesystem::path(NOMNOM_TEST_PLUGINS_DIR) / "test_kv_persist.so",
+        plugins / "test_kv.so", std::filesystem::copy_options::overwrite_existing);
     const auto second = PluginLibrary::open(plugins / "test_kv.so");
     CHECK(first->name() == "test_kv");
     CHECK(second->name() == "test_kv_persist");
@@ -126,6 +126,13 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
         return NOMNOM_OK;
     };
     CHECK(nomnom::validate_descriptor(&d) == "table 't': column 'k' is declared twice");
+    static const nomnom_column reserved[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 0},
+                                             {sizeof(nomnom_column), "nn_ord", NOMNOM_TYPE_I64, 0}};
+    table.columns = reserved;
+    CHECK(nomnom::validate_descriptor(&d) ==
+          "table 't': column name 'nn_ord' is reserved by the host (its staging tables order rows "
+          "with it)");
+    table.columns = columns;
     table.column_count = 1;
     CHECK(nomnom::validate_descriptor(&d).empty());
     d.struct_size = 8;

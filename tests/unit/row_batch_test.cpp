@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
+#include <string>
+#include <utility>
+
 #include "row_batch.hpp"
 
 namespace {
@@ -70,6 +74,37 @@ TEST_CASE("wrong types - NULL in NOT NULL and unended rows are refused", "[rows]
     batch.discard_message();
 
     CHECK(batch.total_rows() == 0);
+}
+
+TEST_CASE("NaN and infinities are refused: the dialects would store them differently", "[rows]") {
+    static const nomnom_column columns[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 0},
+                                            {sizeof(nomnom_column), "x", NOMNOM_TYPE_F64, 1}};
+    static const nomnom_table table{sizeof(nomnom_table), "m", columns, 2, kKeys, 1};
+    nomnom_plugin_descriptor d{};
+    d.tables = &table;
+    d.table_count = 1;
+    nomnom::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host_api();
+    auto* sink = batch.as_sink();
+    const std::pair<double, const char*> refused[] = {
+        {std::numeric_limits<double>::quiet_NaN(), "NaN"},
+        {std::numeric_limits<double>::infinity(), "+Infinity"},
+        {-std::numeric_limits<double>::infinity(), "-Infinity"}};
+    for (const auto& [value, name] : refused) {
+        batch.begin_message(0);
+        api.begin_row(sink, 0);
+        CHECK(api.put_f64(sink, 1, value) != 0);
+        CHECK(batch.message_error() ==
+              std::string("column 'x' of table 'm' is f64, plugin wrote ") + name);
+        batch.discard_message();
+    }
+    batch.begin_message(1);
+    api.begin_row(sink, 0);
+    api.put_text(sink, 0, "k", 1);
+    CHECK(api.put_f64(sink, 1, -0.25) == 0);
+    CHECK(api.end_row(sink) == 0);
+    CHECK(batch.message_error().empty());
+    CHECK(batch.total_rows() == 1);
 }
 
 TEST_CASE("discarding a message drops only its rows and text", "[rows]") {

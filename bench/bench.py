@@ -1,0 +1,428 @@
+#!/usr/bin/env python3
+"""nomnom benchmark: the host draining TPC-H orders into PostgreSQL, beside the machine's ceilings.
+
+Run through bench/run.sh (which builds first). Throughput mode (default), per repetition:
+  ceiling fetch+ack  a bare cnats pull consumer fetching and acking the same N messages
+  ceiling COPY       psql \\copy of the same rows (orders + line items) into the same tables
+  ceiling parse      RapidJSON parsing every order once
+  host               nomnom-host + the generated tpch plugin draining the N orders, published
+                     beforehand, into PostgreSQL (upserts), timed until every order is persisted
+Latency mode (--latency): orders published at a fixed rate while the host runs; end-to-end latency
+from JetStream's receive time to the host's commit, read from the host's
+nomnom_end_to_end_seconds histogram.
+The machine is shared and noisy: each measurement is repeated and reported as median (min-max).
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+HOST = os.path.join(BUILD, "host", "nomnom-host")
+PUBLISH = os.path.join(BUILD, "host", "nomnom-publish")
+BENCH = os.path.join(BUILD, "bench", "nomnom-bench")
+TPCH_SO = os.path.join(BUILD, "plugins", "tpch.so")
+TPCH_DDL = os.path.join(BUILD, "plugins", "tpch", "tpch-generated", "sql", "postgresql.sql")
+GEN = os.environ.get("NOMNOM_GEN_ORDERS",
+                     os.path.join(ROOT, "..", "shared", "bench", "gen_orders.py"))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+ORDER_COLUMNS = ["order_key", "customer_key", "order_status", "total_price", "order_date",
+                 "order_priority", "clerk", "ship_priority", "comment"]
+ITEM_COLUMNS = ["order_key", "line_number", "part_key", "supplier_key", "quantity",
+                "extended_price", "discount", "tax", "return_flag", "line_status", "ship_date",
+                "commit_date", "receipt_date"]
+
+
+def log(text):
+    print("bench: " + text, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise RuntimeError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def cpu_seconds(pid, children=False):
+    """utime+stime of a process (and of its reaped children), 0 when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLK_TCK
+
+
+def child_pids(parent):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
+                    pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
+
+
+def peak_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+class Postgres:
+    """A private cluster (scripts/pg-test-cluster.sh), synchronous_commit on (the default)."""
+
+    def __init__(self, work):
+        self.dir = tempfile.mkdtemp(prefix="nomnom-bench-pg.", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        out = subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-test-cluster.sh"),
+                              "start", self.dir], check=True, capture_output=True, text=True)
+        self.url = out.stdout.strip().splitlines()[-1]
+        self.base = self.url.rsplit("/", 1)[0]
+
+    def postmaster(self):
+        for root, _, files in os.walk(self.dir):
+            if "postmaster.pid" in files:
+                with open(os.path.join(root, "postmaster.pid")) as f:
+                    return int(f.readline())
+        raise RuntimeError("no postmaster.pid under " + self.dir)
+
+    def cpu(self):
+        pid = self.postmaster()
+        return cpu_seconds(pid, children=True) + sum(cpu_seconds(c) for c in child_pids(pid))
+
+    def psql(self, database, *args, **kwargs):
+        return subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                               self.base + "/" + database, *args],
+                              check=True, capture_output=True, text=True, **kwargs)
+
+    def fresh_database(self, name):
+        self.psql("postgres", "-c", "DROP DATABASE IF EXISTS %s" % name)
+        self.psql("postgres", "-c", "CREATE DATABASE %s" % name)
+        return self.base + "/" + name
+
+    def count(self, database, table):
+        return int(self.psql(database, "-Atc", "SELECT count(*) FROM %s" % table).stdout)
+
+    def stop(self):
+        subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-test-cluster.sh"), "stop",
+                        self.dir], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Nats:
+    def __init__(self, work):
+        self.port = free_port()
+        self.url = "nats://127.0.0.1:%d" % self.port
+        self.store = os.path.join(work, "jetstream")
+        self.process = subprocess.Popen(
+            [shutil.which("nats-server") or "/usr/sbin/nats-server", "-js", "-a", "127.0.0.1",
+             "-p", str(self.port), "-sd", self.store],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.ready, 20, "nats-server")
+
+    def ready(self):
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def cpu(self):
+        return cpu_seconds(self.process.pid)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def prepare_workload(work, orders):
+    path = os.path.join(work, "orders-%d.ndjson" % orders)
+    with open(path, "w") as out:
+        subprocess.run([sys.executable, GEN, str(orders)], stdout=out, check=True)
+    items = 0
+    orders_tsv = os.path.join(work, "orders.tsv")
+    items_tsv = os.path.join(work, "items.tsv")
+
+    def cell(value):
+        if value is None:
+            return "\\N"
+        return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+    with open(path) as src, open(orders_tsv, "w") as o, open(items_tsv, "w") as i:
+        for line in src:
+            order = json.loads(line)
+            o.write("\t".join(cell(order.get(c)) for c in ORDER_COLUMNS) + "\n")
+            for item in order["line_items"]:
+                items += 1
+                row = dict(item, order_key=order["order_key"])
+                i.write("\t".join(cell(row.get(c)) for c in ITEM_COLUMNS) + "\n")
+    return path, items, orders_tsv, items_tsv
+
+
+def run_tool(*args):
+    """Runs nomnom-bench; returns the rate it printed, if any."""
+    out = subprocess.run([BENCH, *args], check=True, capture_output=True, text=True).stdout
+    fields = dict(part.split("=") for part in out.split())
+    return next((float(v) for k, v in fields.items() if k.endswith("_per_s")), None)
+
+
+def publish(nats, subject, path, extra=()):
+    subprocess.run([PUBLISH, "--url", nats.url, "--subject", subject, *extra, path], check=True,
+                   capture_output=True)
+
+
+def ceiling_fetch_ack(nats, path, orders):
+    run_tool("stream", nats.url, "BENCH_CEILING", "bench.ceiling")
+    publish(nats, "bench.ceiling", path)
+    return run_tool("fetch-ack", nats.url, "BENCH_CEILING", "bench.ceiling", str(orders), "1000")
+
+
+def ceiling_copy(pg, orders_tsv, items_tsv, rows):
+    pg.fresh_database("bench_copy")
+    pg.psql("bench_copy", "-f", TPCH_DDL)
+    start = time.monotonic()
+    pg.psql("bench_copy", "-c", "\\copy orders(%s) FROM '%s'" % (",".join(ORDER_COLUMNS),
+                                                                  orders_tsv))
+    pg.psql("bench_copy", "-c", "\\copy order_line_items(%s) FROM '%s'" % (
+        ",".join(ITEM_COLUMNS), items_tsv))
+    return rows / (time.monotonic() - start)
+
+
+def metrics(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as response:
+        return response.read().decode()
+
+
+def metric_value(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            if line.split(" ")[0] == name or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def histogram_quantile(text, name, plugin, q):
+    """The upper bound of the bucket holding quantile q (Prometheus' histogram_quantile without
+    interpolation: honest about the bucket resolution)."""
+    buckets = []
+    prefix = '%s_bucket{plugin="%s",le="' % (name, plugin)
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            bound = line[len(prefix):].split('"', 1)[0]
+            buckets.append((float("inf") if bound == "+Inf" else float(bound),
+                            float(line.rsplit(" ", 1)[1])))
+    if not buckets or buckets[-1][1] == 0:
+        return float("nan")
+    total = buckets[-1][1]
+    for bound, cumulative in buckets:
+        if cumulative >= q * total:
+            return bound
+    return float("inf")
+
+
+class HostRun:
+    def __init__(self, work, nats, db_url, args, name):
+        self.dir = os.path.join(work, name)
+        os.makedirs(os.path.join(self.dir, "plugins"))
+        os.chmod(self.dir, 0o755)
+        shutil.copy(TPCH_SO, os.path.join(self.dir, "plugins", "tpch.so"))
+        self.port = free_port()
+        with open(os.path.join(self.dir, "worker.toml"), "w") as f:
+            f.write("""[nats]
+url = "%s"
+[stream]
+name = "BENCH"
+subjects = ["messages.ingest.>"]
+[consumer]
+batch_size = %d
+workers = %d
+max_wait_ms = 100
+max_ack_pending = 100000
+[database]
+url = "%s"
+pool_size = %d
+[plugins]
+dir = "plugins"
+[http]
+listen = "127.0.0.1:%d"
+[log]
+level = "warn"
+""" % (nats.url, args.batch_size, args.workers, db_url, args.workers + 1, self.port))
+        self.log = open(os.path.join(self.dir, "host.log"), "w")
+        self.process = subprocess.Popen([HOST, "--config", os.path.join(self.dir, "worker.toml")],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(self.up, 30, "nomnom-host /ready")
+
+    def up(self):
+        if self.process.poll() is not None:
+            raise RuntimeError("nomnom-host exited; see " + self.log.name)
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/ready" % self.port, timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def persisted(self):
+        return metric_value(metrics(self.port), 'nomnom_messages_persisted_total{plugin="tpch"}')
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+        self.log.close()
+
+
+def host_drain(work, pg, nats, path, orders, items, args, rep):
+    db = "bench_host"
+    db_url = pg.fresh_database(db)
+    run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
+    publish(nats, "messages.ingest.Order", path)
+    pg_cpu0, nats_cpu0 = pg.cpu(), nats.cpu()
+    start = time.monotonic()
+    host = HostRun(work, nats, db_url, args, "host-%d" % rep)
+    profiler = None
+    if args.profile:
+        # Sampled on CPU time (no hardware counters needed), with call graphs, host only.
+        profiler = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-o",
+                                     "%s.%d" % (args.profile, rep), "-p",
+                                     str(host.process.pid)], stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: host.persisted() >= orders, 1800, "%d persisted orders" % orders)
+        elapsed = time.monotonic() - start
+        host_cpu = cpu_seconds(host.process.pid)
+        total_cpu = host_cpu + pg.cpu() - pg_cpu0 + nats.cpu() - nats_cpu0
+        text = metrics(host.port)
+        rss = peak_rss_mb(host.process.pid)
+    finally:
+        if profiler:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
+        host.stop()
+    got_orders, got_items = pg.count(db, "orders"), pg.count(db, "order_line_items")
+    if (got_orders, got_items) != (orders, items):
+        raise RuntimeError("expected %d orders / %d items, found %d / %d"
+                           % (orders, items, got_orders, got_items))
+    return {
+        "orders_per_s": orders / elapsed,
+        "rows_per_s": (orders + items) / elapsed,
+        "host_cpu_s": host_cpu,
+        "cpu_us_per_order": total_cpu / orders * 1e6,
+        "host_peak_rss_mb": rss,
+        "batch_p50_ms": histogram_quantile(text, "nomnom_batch_seconds", "tpch", 0.5) * 1000,
+        "batch_p99_ms": histogram_quantile(text, "nomnom_batch_seconds", "tpch", 0.99) * 1000,
+    }
+
+
+def latency_run(work, pg, nats, path, args):
+    db_url = pg.fresh_database("bench_latency")
+    run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
+    host = HostRun(work, nats, db_url, args, "latency")
+    try:
+        count = args.rate * args.seconds
+        subprocess.run([PUBLISH, "--url", nats.url, "--subject", "messages.ingest.Order",
+                        "--rate", str(args.rate), path], check=True, capture_output=True)
+        wait_until(lambda: host.persisted() >= count, 120, "%d persisted orders" % count)
+        text = metrics(host.port)
+    finally:
+        host.stop()
+    return {"p%s_ms" % label: histogram_quantile(text, "nomnom_end_to_end_seconds", "tpch", q)
+            * 1000 for label, q in (("50", 0.5), ("99", 0.99), ("999", 0.999))}
+
+
+def median_line(name, values, unit=""):
+    return "%-28s %12.1f %s (%.1f - %.1f, n=%d)" % (name, statistics.median(values), unit,
+                                                   min(values), max(values), len(values))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=200000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profile", metavar="FILE",
+                        help="perf record the host during each drain into FILE.<repetition>")
+    parser.add_argument("--latency", action="store_true")
+    parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=30)
+    args = parser.parse_args()
+    if not os.path.exists(GEN):
+        sys.exit("bench: workload generator not found: %s (set NOMNOM_GEN_ORDERS)" % GEN)
+
+    work = tempfile.mkdtemp(prefix="nomnom-bench.", dir="/tmp")
+    os.chmod(work, 0o755)
+    pg = nats = None
+    try:
+        if args.latency:
+            args.orders = args.rate * args.seconds
+        log("workload: %d orders (%s)" % (args.orders, GEN))
+        path, items, orders_tsv, items_tsv = prepare_workload(work, args.orders)
+        pg, nats = Postgres(work), Nats(work)
+        if args.latency:
+            result = latency_run(work, pg, nats, path, args)
+            print("bench-latency: rate=%d/s seconds=%d p50_ms<=%g p99_ms<=%g p999_ms<=%g"
+                  % (args.rate, args.seconds, result["p50_ms"], result["p99_ms"],
+                     result["p999_ms"]))
+            return
+        results = {}
+        for rep in range(args.repeat):
+            log("repetition %d/%d" % (rep + 1, args.repeat))
+            run = {
+                "ceiling_fetch_ack_per_s": ceiling_fetch_ack(nats, path, args.orders),
+                "ceiling_copy_rows_per_s": ceiling_copy(pg, orders_tsv, items_tsv,
+                                                        args.orders + items),
+                "ceiling_parse_per_s": run_tool("parse", path),
+            }
+            run.update(host_drain(work, pg, nats, path, args.orders, items, args, rep))
+            run["ratio_vs_copy"] = run["rows_per_s"] / run["ceiling_copy_rows_per_s"]
+            log("  " + " ".join("%s=%.3g" % kv for kv in run.items()))
+            for key, value in run.items():
+                results.setdefault(key, []).append(value)
+        print("orders=%d line_items=%d batch_size=%d workers=%d repeat=%d"
+              % (args.orders, items, args.batch_size, args.workers, args.repeat))
+        for key, values in results.items():
+            print(median_line(key, values))
+        med = {k: statistics.median(v) for k, v in results.items()}
+        print("bench: orders_per_s=%.0f rows_per_s=%.0f ceiling_fetch_ack_per_s=%.0f "
+              "ceiling_copy_rows_per_s=%.0f ceiling_parse_per_s=%.0f ratio_vs_copy=%.2f "
+              "host_cpu_s=%.2f cpu_us_per_order=%.1f host_peak_rss_mb=%.1f"
+              % (med["orders_per_s"], med["rows_per_s"], med["ceiling_fetch_ack_per_s"],
+                 med["ceiling_copy_rows_per_s"], med["ceiling_parse_per_s"],
+                 med["ratio_vs_copy"], med["host_cpu_s"], med["cpu_us_per_order"],
+                 med["host_peak_rss_mb"]))
+    finally:
+        if nats:
+            nats.stop()
+        if pg:
+            pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+// nomnom-gen: entity YAML (both formats of the original nomnom) -> plugin source, SQL DDL and a
+// CMakeLists.txt. Exit codes: 0 done, 2 bad input (every problem printed as file:line: ...),
+// 1 an output could not be written.
+#include "diagnostics.hpp"
+#include "emitters.hpp"
+#include "entity_reader.hpp"
+#include "project_reader.hpp"
+#include "schema.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace nomnom::generator;
+
+namespace {
+
+constexpr const char* usage =
+    "usage: nomnom-gen --entities DIR --out DIR [--name PLUGIN] [--project nomnom.yaml]\n"
+    "                  [--subject-prefix PREFIX]\n"
+    "       nomnom-gen check --entities DIR [--project nomnom.yaml]\n"
+    "\n"
+    "Reads every *.yaml/*.yml entity file directly in DIR (legacy `entity:` form or\n"
+    "`apiVersion: nomnom.io/v1, kind: Entity`) and writes into --out:\n"
+    "  <name>_plugin.cpp      the plugin (C++20, nomnom SDK + RapidJSON)\n"
+    "  CMakeLists.txt         out-of-tree build: cmake -S OUT -B OUT/build -Dnomnom_DIR=...\n"
+    "  sql/postgresql.sql     DDL (also embedded in the plugin for auto_migrate)\n"
+    "  sql/sqlite.sql\n"
+    "  transforms/*.cpp       copies of the C++ transforms named in nomnom.yaml\n"
+    "nomnom.yaml is looked for next to DIR, in the current directory, then in DIR, unless\n"
+    "--project names it. The plugin subscribes to <prefix>.<Entity> for each root and\n"
+    "reference entity (prefix: --subject-prefix, nomnom.yaml plugin.subject_prefix, or\n"
+    "messages.ingest).\n";
+
+struct Options {
+    bool check_only = false;
+    std::string entities;
+    std::string out;
+    std::string name;
+    std::optional<std::string> project;
+    std::optional<std::string> subject_prefix;
+};
+
+std::optional<Options> parse_arguments(int argc, char** argv) {
+    Options options;
+    int k = 1;
+    if (k < argc && std::string(argv[k]) == "check") {
+        options.check_only = true;
+        ++k;
+    }
+    for (; k < argc; ++k) {
+        const std::string arg = argv[k];
+        if (arg == "-h" || arg == "--help") {
+            std::cout << usage;
+            std::exit(0);
+        }
+        if (k + 1 >= argc) {
+            std::cerr << "nomnom-gen: " << arg << " needs a value (or is unknown)\n" << usage;
+            return std::nullopt;
+        }
+        const std::string value = argv[++k];
+        if (arg == "--entities") {
+            options.entities = value;
+        } else if (arg == "--out" && !options.check_only) {
+            options.out = value;
+        } else if (arg == "--name" && !options.check_only) {
+            options.name = value;
+        } else if (arg == "--project") {
+            options.project = value;
+        } else if (arg == "--subject-prefix") {
+            options.subject_prefix = value;
+        } else {
+            std::cerr << "nomnom-gen: unknown option " << arg << "\n" << usage;
+            return std::nullopt;
+        }
+    }
+    if (options.entities.empty() || (!options.check_only && options.out.empty())) {
+        std::cerr << "nomnom-gen: --entities" << (options.check_only ? "" : " and --out")
+                  << " are required\n"
+                  << usage;
+        return std::nullopt;
+    }
+    return options;
+}
+
+bool valid_plugin_name(const std::string& name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+}
+
+// Rewrites a file only when its content changes, so a build that regenerates on every run does
+// not recompile an unchanged plugin.
+void write_file(const fs::path& path, const std::string& content) {
+    fs::create_directories(path.parent_path());
+    {
+        std::ifstream existing(path, std::ios::binary);
+        if (existing) {
+            std::ostringstream current;
+            current << existing.rdbuf();
+            if (current.str() == content) return;
+        }
+    }
+    const fs::path temporary = path.string() + ".tmp";
+    {
+        std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+        file << content;
+        if (!file.flush()) throw std::runtime_error("cannot write " + temporary.string());
+    }
+    fs::rename(temporary, path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const auto options = parse_arguments(argc, argv);
+    if (!options) return 2;
+
+    Diagnostics diagnostics;
+    const std::string project_file =
+        options->project ? *options->project : find_project_file(options->entities);
+    if (options->project && !fs::is_regular_file(*options->project)) {
+        diagnostics.error({*options->project, 0}, "project file does not exist");
+    }
+    Project project = read_project(project_file, diagnostics);
+    if (options->subject_prefix) project.subject_prefix = *options->subject_prefix;
+    std::vector<Entity> entities = load_entities(options->entities, diagnostics);
+    std::optional<Schema> schema;
+    if (!diagnostics.failed()) schema = resolve(std::move(entities), project, diagnostics);
+
+    PluginIdentity plugin{options->name, NOMNOM_GEN_VERSION};
+    if (plugin.name.empty()) plugin.name = project.name;
+    if (plugin.name.empty()) {
+        plugin.name =
+            fs::weakly_canonical(fs::absolute(options->entities)).parent_path().filename();
+    }
+    if (!options->check_only && !valid_plugin_name(plugin.name)) {
+        diagnostics.error({project_file.empty() ? options->entities : project_file, 0},
+                          "plugin name '" + plugin.name +
+                              "' must be lowercase letters, digits, '_' or '-' (use --name)");
+    }
+    diagnostics.print(std::cerr);
+    if (diagnostics.failed() || !schema) return 2;
+
+    if (options->check_only) {
+        std::cout << "nomnom-gen: " << schema->order.size() << " entities OK, subjects:";
+        for (const auto& subject : plugin_subjects(*schema)) std::cout << " " << subject;
+        std::cout << "\n";
+        return 0;
+    }
+    try {
+        const fs::path out = options->out;
+        write_file(out / (plugin.name + "_plugin.cpp"), emit_plugin_source(*schema, plugin));
+        write_file(out / "CMakeLists.txt", emit_cmake(*schema, plugin));
+        write_file(out / "sql" / "postgresql.sql", emit_ddl(*schema, Dialect::Postgres));
+        write_file(out / "sql" / "sqlite.sql", emit_ddl(*schema, Dialect::Sqlite));
+        for (const auto& source : schema->project.transform_sources) {
+            std::ifstream in(source, std::ios::binary);
+            std::ostringstream content;
+            content << in.rdbuf();
+            write_file(out / "transforms" / fs::path(source).filename(), content.str());
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "nomnom-gen: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

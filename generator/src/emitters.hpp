@@ -1,0 +1,27 @@
+// Turning a resolved schema into files: the plugin's C++ source, DDL per dialect, and a
+// CMakeLists.txt for building the plugin out of the nomnom tree.
+#pragma once
+
+#include "schema.hpp"
+#include "types.hpp"
+
+#include <string>
+
+namespace nomnom::generator {
+
+struct PluginIdentity {
+    std::string name;     // [a-z0-9_-]+, also the .so name
+    std::string version;  // the generator's version, recorded in the descriptor
+};
+
+std::string emit_ddl(const Schema& schema, Dialect dialect);
+std::string emit_plugin_source(const Schema& schema, const PluginIdentity& plugin);
+std::string emit_cmake(const Schema& schema, const PluginIdentity& plugin);
+
+// "messages.ingest.<Entity>" for each root and reference entity.
+std::vector<std::string> plugin_subjects(const Schema& schema);
+
+// A C++ string literal with the bytes of `text`.
+std::string cpp_string(const std::string& text);
+
+}  // namespace nomnom::generator

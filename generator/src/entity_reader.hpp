@@ -1,0 +1,31 @@
+// Reading entity YAML files, in the legacy `entity:` form and the v1 `kind: Entity` form, into
+// the model. Each reader reports every problem of its file with the line it is on.
+#pragma once
+
+#include "diagnostics.hpp"
+#include "model.hpp"
+#include "yaml_map.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nomnom::generator {
+
+// Every *.yaml / *.yml directly in `directory`, in file name order (the original used whatever
+// order the directory listing gave).
+std::vector<Entity> load_entities(const std::string& directory, Diagnostics& diagnostics);
+
+std::optional<Entity> read_legacy_entity(const YAML::Node& root, const std::string& file,
+                                         Diagnostics& diagnostics);
+std::optional<Entity> read_v1_entity(const YAML::Node& root, const std::string& file,
+                                     Diagnostics& diagnostics);
+
+// Shared by both forms.
+std::optional<TypeSpec> read_type(YamlMap& map, const char* key);
+std::optional<SourceRef> read_source(const YAML::Node& node, const std::string& file,
+                                     Diagnostics& diagnostics, const std::string& what);
+std::vector<Literal> read_args(const YAML::Node& node, const std::string& file,
+                               Diagnostics& diagnostics, const std::string& what);
+
+}  // namespace nomnom::generator

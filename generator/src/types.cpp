@@ -1,0 +1,156 @@
+#include "types.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+namespace nomnom::generator {
+
+namespace {
+
+std::string lowercase(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return text;
+}
+
+std::optional<Type> scalar_type(const std::string& name) {
+    static const std::map<std::string, Type> names = {
+        {"string", Type::String},     {"str", Type::String},         {"text", Type::String},
+        {"integer", Type::Integer},   {"int", Type::Integer},        {"i32", Type::Integer},
+        {"bigint", Type::BigInt},     {"i64", Type::BigInt},         {"long", Type::BigInt},
+        {"float", Type::Float},       {"f64", Type::Float},          {"double", Type::Float},
+        {"decimal", Type::Decimal},   {"numeric", Type::Decimal},    {"boolean", Type::Boolean},
+        {"bool", Type::Boolean},      {"date", Type::Date},          {"naivedate", Type::Date},
+        {"datetime", Type::DateTime}, {"timestamp", Type::DateTime}, {"uuid", Type::Uuid},
+        {"json", Type::Json},         {"object", Type::Object},      {"array", Type::List},
+        {"list", Type::List},
+    };
+    const auto found = names.find(lowercase(name));
+    if (found == names.end()) return std::nullopt;
+    return found->second;
+}
+
+}  // namespace
+
+std::optional<TypeSpec> parse_type(const std::string& spelled, const Location& where,
+                                   Diagnostics& diagnostics) {
+    TypeSpec spec;
+    spec.spelled = spelled;
+    const auto open = spelled.find('[');
+    if (open != std::string::npos) {
+        if (spelled.back() != ']' || lowercase(spelled.substr(0, open)) != "list") {
+            diagnostics.error(where, "type '" + spelled + "': expected List[<type>]");
+            return std::nullopt;
+        }
+        const std::string inner = spelled.substr(open + 1, spelled.size() - open - 2);
+        const auto item = scalar_type(inner);
+        if (!item || *item == Type::List) {
+            diagnostics.error(where, "type '" + spelled + "': unknown item type '" + inner + "'");
+            return std::nullopt;
+        }
+        spec.type = Type::List;
+        spec.item = *item;
+        return spec;
+    }
+    const auto type = scalar_type(spelled);
+    if (!type) {
+        diagnostics.error(where,
+                          "unknown type '" + spelled +
+                              "' (expected String, Integer, BigInt, Float, Decimal, Boolean, "
+                              "Date, DateTime, uuid, json, Object or List[<type>])");
+        return std::nullopt;
+    }
+    spec.type = *type;
+    return spec;
+}
+
+std::string sql_type(const TypeSpec& type, Dialect dialect) {
+    const bool pg = dialect == Dialect::Postgres;
+    switch (type.type) {
+        case Type::String:
+            if (type.varchar_length && pg) {
+                return "VARCHAR(" + std::to_string(*type.varchar_length) + ")";
+            }
+            return "TEXT";
+        case Type::Integer:
+            return "INTEGER";
+        case Type::BigInt:
+            return pg ? "BIGINT" : "INTEGER";
+        case Type::Float:
+            return pg ? "DOUBLE PRECISION" : "REAL";
+        case Type::Decimal:
+            if (type.precision && pg) {
+                return "NUMERIC(" + std::to_string(*type.precision) +
+                       (type.scale ? ", " + std::to_string(*type.scale) : "") + ")";
+            }
+            return "NUMERIC";
+        case Type::Boolean:
+            return pg ? "BOOLEAN" : "INTEGER";
+        case Type::Date:
+            return pg ? "DATE" : "TEXT";
+        case Type::DateTime:
+            return pg ? "TIMESTAMPTZ" : "TEXT";
+        case Type::Uuid:
+            return pg ? "UUID" : "TEXT";
+        case Type::Json:
+        case Type::Object:
+        case Type::List:
+            return pg ? "JSONB" : "TEXT";
+    }
+    return "TEXT";
+}
+
+const char* abi_type(Type type) {
+    switch (type) {
+        case Type::Integer:
+        case Type::BigInt:
+            return "NOMNOM_TYPE_I64";
+        case Type::Float:
+            return "NOMNOM_TYPE_F64";
+        case Type::Boolean:
+            return "NOMNOM_TYPE_BOOL";
+        case Type::Json:
+        case Type::Object:
+        case Type::List:
+            return "NOMNOM_TYPE_JSON";
+        default:
+            return "NOMNOM_TYPE_TEXT";
+    }
+}
+
+const char* runtime_type(Type type) {
+    switch (type) {
+        case Type::String:
+            return "String";
+        case Type::Integer:
+            return "Integer";
+        case Type::BigInt:
+            return "BigInt";
+        case Type::Float:
+            return "Float";
+        case Type::Decimal:
+            return "Decimal";
+        case Type::Boolean:
+            return "Boolean";
+        case Type::Date:
+            return "Date";
+        case Type::DateTime:
+            return "DateTime";
+        case Type::Uuid:
+            return "Uuid";
+        case Type::Json:
+            return "Json";
+        case Type::Object:
+            return "Object";
+        case Type::List:
+            return "List";
+    }
+    return "Json";
+}
+
+bool is_json_like(Type type) {
+    return type == Type::Json || type == Type::Object || type == Type::List;
+}
+
+}  // namespace nomnom::generator

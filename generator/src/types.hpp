@@ -1,0 +1,30 @@
+// The one mapping from YAML type names to nomnom types, SQL column types and ABI column types.
+#pragma once
+
+#include "diagnostics.hpp"
+#include "model.hpp"
+
+#include <optional>
+#include <string>
+
+namespace nomnom::generator {
+
+// Accepts the legacy names (String, Integer, BigInt/i64, Float, Decimal, Boolean, Date,
+// DateTime, List[...], Object, Json) and the v1 lowercase ones (string, integer, bigint, float,
+// decimal, boolean, date, timestamp, uuid, json, array), case-insensitively.
+std::optional<TypeSpec> parse_type(const std::string& spelled, const Location& where,
+                                   Diagnostics& diagnostics);
+
+enum class Dialect { Postgres, Sqlite };
+
+std::string sql_type(const TypeSpec& type, Dialect dialect);
+
+// The nomnom_type enumerator name the column is declared with in the plugin descriptor.
+const char* abi_type(Type type);
+
+// The nomnom::gen::Type enumerator name in generated code.
+const char* runtime_type(Type type);
+
+bool is_json_like(Type type);
+
+}  // namespace nomnom::generator

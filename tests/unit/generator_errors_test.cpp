@@ -1,0 +1,579 @@
+// Every bad entity YAML must be refused with "file:line: error: <what was expected>", so that a
+// user can go straight to the fault; and nomnom-gen must exit with 2 for it.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "diagnostics.hpp"
+#include "entity_reader.hpp"
+#include "project_reader.hpp"
+#include "schema.hpp"
+#include "support/temp_dir.hpp"
+
+namespace fs = std::filesystem;
+using namespace nomnom::generator;
+using nomnom::testing::TempDir;
+
+namespace {
+
+// An entity directory (entities/) with an optional nomnom.yaml next to it, checked the way
+// nomnom-gen checks it: load and read the project, resolve only when that went well.
+class Fixture {
+  public:
+    Fixture& entity(const std::string& name, const std::string& yaml) {
+        write(entities() / name, yaml);
+        return *this;
+    }
+    Fixture& project(const std::string& yaml) {
+        write(project_file(), yaml);
+        return *this;
+    }
+
+    fs::path entities() const { return dir_.path() / "entities"; }
+    fs::path project_file() const { return dir_.path() / "nomnom.yaml"; }
+
+    // Runs once: the cases read the errors and the warnings of the same run.
+    const Diagnostics& check() {
+        if (checked_) return diagnostics_;
+        checked_ = true;
+        const std::string project = fs::exists(project_file()) ? project_file().string() : "";
+        Project read = read_project(project, diagnostics_);
+        std::vector<Entity> loaded = load_entities(entities().string(), diagnostics_);
+        if (!diagnostics_.failed()) {
+            schema_ = resolve(std::move(loaded), std::move(read), diagnostics_);
+        }
+        return diagnostics_;
+    }
+    bool resolved() const { return schema_.has_value(); }
+
+  private:
+    static void write(const fs::path& path, const std::string& text) {
+        fs::create_directories(path.parent_path());
+        std::ofstream(path) << text;
+    }
+
+    TempDir dir_{"nomnom-gen-errors"};
+    bool checked_ = false;
+    Diagnostics diagnostics_;
+    std::optional<Schema> schema_;
+};
+
+std::string listed(const std::vector<std::string>& lines) {
+    std::string text;
+    for (const auto& line : lines) text += line + "\n";
+    return text;
+}
+
+// True when one message is exactly at `file:line: <severity>: ` and mentions every word.
+bool reported(const std::vector<std::string>& messages, const std::string& severity,
+              const fs::path& file, int line, const std::vector<std::string>& words) {
+    const std::string prefix = file.string() + ":" + std::to_string(line) + ": " + severity + ": ";
+    for (const auto& message : messages) {
+        if (!message.starts_with(prefix)) continue;
+        bool all = true;
+        for (const auto& word : words) all = all && message.find(word) != std::string::npos;
+        if (all) return true;
+    }
+    return false;
+}
+
+// Checks that `file` (relative to entities/) has an error at `line` with every word, and shows
+// what was reported instead when it has not.
+#define CHECK_ERROR(fixture, file, line, ...)                                              \
+    do {                                                                                   \
+        const auto& found = (fixture).check().errors();                                    \
+        INFO("errors:\n" << listed(found));                                                \
+        CHECK(reported(found, "error", (fixture).entities() / (file), line, __VA_ARGS__)); \
+    } while (false)
+
+// A valid root entity, whose lines the cases below refer to.
+const std::string order_yaml = R"(entity:
+  name: Order
+  source_type: root
+  fields:
+    - name: order_key
+      type: String
+    - name: line_items
+      type: List[Object]
+  persistence:
+    database:
+      conformant_table: orders
+      conformant_id_column: id
+      unicity_fields: [order_key]
+)";
+
+// A valid v1 entity, from line 3 on: its header is v1_header's two lines.
+const std::string vehicle_body = R"(metadata:
+  name: Vehicle
+spec:
+  type: root
+  fields:
+    - name: vehicleId
+      type: string
+      constraints: {maxLength: 8}
+  persistence:
+    table: vehicles
+)";
+
+std::string v1_header(const std::string& api_version, const std::string& kind) {
+    return "apiVersion: " + api_version + "\nkind: " + kind + "\n";
+}
+
+// A derived entity with the given header lines (after name and source_type), at line 4 on.
+std::string derived(const std::string& name, const std::string& header) {
+    return "entity:\n  name: " + name + "\n  source_type: derived\n" + header +
+           "  fields:\n    - {name: order_key, type: String}\n";
+}
+
+}  // namespace
+
+TEST_CASE("the valid fixtures used below are accepted", "[generator]") {
+    Fixture f;
+    f.entity("order.yaml", order_yaml)
+        .entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entity") + vehicle_body);
+    INFO(listed(f.check().errors()));
+    CHECK_FALSE(f.check().failed());
+    CHECK(f.resolved());
+}
+
+TEST_CASE("a YAML syntax error gives the file and the line of the fault", "[generator]") {
+    Fixture f;
+    f.entity("order.yaml", R"(entity:
+  name: Order
+  fields: [a, b
+  doc: x
+)");
+    CHECK_ERROR(f, "order.yaml", 4, {"YAML syntax"});
+}
+
+TEST_CASE("unknown keys are errors at their own line", "[generator]") {
+    Fixture f;
+    SECTION("in a legacy entity") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  sorce_type: root
+  fields:
+    - {name: order_key, type: String}
+)");
+        CHECK_ERROR(f, "order.yaml", 3, {"unknown key 'sorce_type'", "source_type"});
+    }
+    SECTION("in a legacy field") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      type: String
+      nulable: true
+)");
+        CHECK_ERROR(f, "order.yaml", 6, {"field", "unknown key 'nulable'", "nullable"});
+    }
+    SECTION("in persistence.database") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: order_key, type: String}
+  persistence:
+    database:
+      conformant_table: orders
+      conformant_id_column: id
+      unicity_field: [order_key]
+)");
+        CHECK_ERROR(f, "order.yaml", 9,
+                    {"persistence.database", "unknown key 'unicity_field'", "unicity_fields"});
+    }
+    SECTION("in a v1 spec") {
+        f.entity("vehicle.yaml", R"(apiVersion: nomnom.io/v1
+kind: Entity
+metadata:
+  name: Vehicle
+spec:
+  type: root
+  repetitions: singleton
+  fields:
+    - {name: vehicleId, type: string}
+)");
+        CHECK_ERROR(f, "vehicle.yaml", 7, {"spec", "unknown key 'repetitions'", "repetition"});
+    }
+    SECTION("in v1 constraints") {
+        f.entity("vehicle.yaml", R"(apiVersion: nomnom.io/v1
+kind: Entity
+metadata:
+  name: Vehicle
+spec:
+  fields:
+    - name: vehicleId
+      type: string
+      constraints:
+        maxLen: 8
+)");
+        CHECK_ERROR(f, "vehicle.yaml", 10, {"constraints", "unknown key 'maxLen'", "maxLength"});
+    }
+}
+
+TEST_CASE("a value of the wrong type says what was expected", "[generator]") {
+    Fixture f;
+    SECTION("nullable: maybe") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      type: String
+      nullable: maybe
+)");
+        CHECK_ERROR(f, "order.yaml", 6, {"'nullable' must be true or false"});
+    }
+    SECTION("fields: 3") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields: 3
+)");
+        CHECK_ERROR(f, "order.yaml", 3, {"'fields' must be a list"});
+    }
+    SECTION("args: [abc]") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      type: String
+      args: [abc]
+)");
+        CHECK_ERROR(f, "order.yaml", 6, {"order_key", "'args'", "positive integer"});
+    }
+}
+
+TEST_CASE("a missing required key is reported on the mapping that lacks it", "[generator]") {
+    Fixture f;
+    SECTION("entity name") {
+        f.entity("order.yaml", R"(entity:
+  source_type: root
+  fields:
+    - {name: order_key, type: String}
+)");
+        CHECK_ERROR(f, "order.yaml", 2, {"missing required key 'name'"});
+    }
+    SECTION("field type") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      nullable: true
+)");
+        CHECK_ERROR(f, "order.yaml", 4, {"field", "missing required key 'type'"});
+    }
+    SECTION("conformant_table") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: order_key, type: String}
+  persistence:
+    database:
+      conformant_id_column: id
+)");
+        CHECK_ERROR(f, "order.yaml", 7,
+                    {"persistence.database", "missing required key 'conformant_table'"});
+    }
+    SECTION("v1 spec") {
+        f.entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entity") + "metadata: {name: V}\n");
+        CHECK_ERROR(f, "vehicle.yaml", 1, {"missing required key 'spec'"});
+    }
+    SECTION("condition equals") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: a, type: String}
+    - {name: b, type: String}
+    - name: c
+      type: String
+      computed_from:
+        transform: copy_field_conditional
+        sources: [{source: self, field: a}, {source: self, field: b}]
+        condition:
+          field: {source: self, field: a}
+)");
+        CHECK_ERROR(f, "order.yaml", 12, {"Order.c", "condition", "missing required key 'equals'"});
+    }
+    SECTION("repeated_for field") {
+        f.entity("order.yaml", order_yaml)
+            .entity("line.yaml", derived("Line", "  repeated_for: {entity: Order}\n"));
+        CHECK_ERROR(f, "line.yaml", 4, {"repeated_for", "missing required key 'field'"});
+    }
+}
+
+TEST_CASE("an unknown type name lists the known ones", "[generator]") {
+    Fixture f;
+    f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      type: Strnig
+)");
+    CHECK_ERROR(f, "order.yaml", 5, {"unknown type 'Strnig'", "String", "List[<type>]"});
+}
+
+TEST_CASE("an unknown transform is refused where it is used", "[generator]") {
+    Fixture f;
+    f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      type: String
+    - name: shouted
+      type: String
+      computed_from:
+        transform: shout
+        sources: [{source: self, field: order_key}]
+)");
+    CHECK_ERROR(f, "order.yaml", 9, {"Order.shouted", "transform 'shout'", "unknown"});
+}
+
+TEST_CASE("a transform declared only as Rust asks to be ported to C++", "[generator]") {
+    Fixture f;
+    f.project(R"(project:
+  name: shop
+transforms:
+  rust:
+    shout:
+      args: [{name: s, type: "&str"}]
+      return_type: "Result<String, String>"
+      code: 'Ok(s.to_uppercase())'
+)");
+    f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      type: String
+    - name: shouted
+      type: String
+      computed_from: {transform: shout, sources: [{source: self, field: order_key}]}
+)");
+    CHECK_ERROR(f, "order.yaml", 8, {"transform 'shout'", "Rust", "port it to C++"});
+    CHECK(
+        reported(f.check().warnings(), "warning", f.project_file(), 5, {"Rust transform 'shout'"}));
+}
+
+TEST_CASE("an unknown parent is refused at the parent line", "[generator]") {
+    Fixture f;
+    f.entity("order.yaml", order_yaml).entity("line.yaml", derived("Line", "  parent: Ordre\n"));
+    CHECK_ERROR(f, "line.yaml", 4, {"entity 'Line'", "unknown parent 'Ordre'"});
+}
+
+TEST_CASE("repeated_for must name an entity and one of its list fields", "[generator]") {
+    Fixture f;
+    f.entity("order.yaml", order_yaml);
+    SECTION("unknown entity") {
+        f.entity("line.yaml",
+                 derived("Line", "  repeated_for: {entity: Ordre, field: line_items}\n"));
+        CHECK_ERROR(f, "line.yaml", 4, {"repeated_for", "unknown entity 'Ordre'"});
+    }
+    SECTION("not a list") {
+        f.entity("line.yaml",
+                 derived("Line", "  repeated_for: {entity: Order, field: order_key}\n"));
+        CHECK_ERROR(f, "line.yaml", 4, {"'Order.order_key'", "must be a List"});
+    }
+    SECTION("no such field") {
+        f.entity("line.yaml", derived("Line", "  repeated_for: {entity: Order, field: lines}\n"));
+        CHECK_ERROR(f, "line.yaml", 4, {"repeated_for field 'lines'", "not a field of 'Order'"});
+    }
+}
+
+TEST_CASE("a dependency cycle is refused with its path", "[generator]") {
+    Fixture f;
+    f.entity("order.yaml", order_yaml)
+        .entity("a.yaml", derived("A", "  parent: B\n"))
+        .entity("b.yaml", derived("B", "  parent: A\n"));
+    CHECK_ERROR(f, "a.yaml", 2, {"dependency cycle", "A -> B -> A"});
+}
+
+TEST_CASE("an entity defined twice is refused at the second definition", "[generator]") {
+    Fixture f;
+    f.entity("a.yaml", order_yaml).entity("b.yaml", order_yaml);
+    CHECK_ERROR(f, "b.yaml", 2, {"entity 'Order' is defined twice"});
+}
+
+TEST_CASE("a field used before it is computed is refused", "[generator]") {
+    Fixture f;
+    f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: copy
+      type: String
+      computed_from:
+        transform: copy_field
+        sources: [{source: self, field: order_key}]
+    - name: order_key
+      type: String
+)");
+    CHECK_ERROR(f, "order.yaml", 8, {"field 'order_key'", "used before it is computed"});
+}
+
+TEST_CASE("a unicity field must be a column", "[generator]") {
+    Fixture f;
+    SECTION("legacy unicity_fields") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: order_key, type: String}
+  persistence:
+    database:
+      conformant_table: orders
+      conformant_id_column: id
+      unicity_fields: [order_id]
+)");
+        CHECK_ERROR(f, "order.yaml", 9, {"unicity field 'order_id'", "not a column", "'orders'"});
+    }
+    SECTION("v1 unicity.fields") {
+        f.entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entity") + R"(metadata:
+  name: Vehicle
+spec:
+  fields:
+    - {name: vehicleId, type: string}
+  persistence:
+    table: vehicles
+    unicity:
+      fields: [vehicle]
+)");
+        CHECK_ERROR(f, "vehicle.yaml", 11, {"unicity field 'vehicle'", "'vehicles'"});
+    }
+}
+
+TEST_CASE("v1 files must say apiVersion nomnom.io/v1 and kind Entity", "[generator]") {
+    Fixture f;
+    SECTION("apiVersion") {
+        f.entity("vehicle.yaml", v1_header("nomnom.io/v2", "Entity") + vehicle_body);
+        CHECK_ERROR(f, "vehicle.yaml", 1, {"apiVersion 'nomnom.io/v2'", "nomnom.io/v1"});
+    }
+    SECTION("kind") {
+        f.entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entities") + vehicle_body);
+        CHECK_ERROR(f, "vehicle.yaml", 2, {"kind 'Entities'", "expected Entity"});
+    }
+}
+
+TEST_CASE("an invalid regular expression pattern is refused", "[generator]") {
+    Fixture f;
+    f.entity("vehicle.yaml", R"(apiVersion: nomnom.io/v1
+kind: Entity
+metadata:
+  name: Vehicle
+spec:
+  fields:
+    - name: vehicleId
+      type: string
+      constraints:
+        pattern: "^V[0-9+$"
+)");
+    CHECK_ERROR(f, "vehicle.yaml", 10, {"pattern '^V[0-9+$'", "regular expression"});
+}
+
+TEST_CASE("column names reserved for nomnom are refused", "[generator]") {
+    Fixture f;
+    SECTION("nn_ord") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: order_key, type: String}
+    - {name: nn_ord, type: Integer}
+  persistence:
+    database: {conformant_table: orders, conformant_id_column: id}
+)");
+        CHECK_ERROR(f, "order.yaml", 5, {"column name 'nn_ord'", "reserved"});
+    }
+    SECTION("nomnom_ prefix from a v1 camelCase field") {
+        f.entity("vehicle.yaml", R"(apiVersion: nomnom.io/v1
+kind: Entity
+metadata:
+  name: Vehicle
+spec:
+  fields:
+    - {name: vehicleId, type: string}
+    - {name: nomnomBatch, type: integer}
+  persistence:
+    table: vehicles
+)");
+        CHECK_ERROR(f, "vehicle.yaml", 8, {"column name 'nomnom_batch'", "reserved"});
+    }
+}
+
+TEST_CASE("warnings about keys without effect do not fail the check", "[generator]") {
+    Fixture f;
+    f.entity("order.yaml", R"(entity:
+  name: Order
+  prefix: "O"
+  fields:
+    - {name: order_key, type: String}
+  persistence:
+    database:
+      conformant_table: orders
+      conformant_id_column: id
+      foreign_keys: [{name: fk, references: "customers.id"}]
+)");
+    const auto& diagnostics = f.check();
+    INFO(listed(diagnostics.errors()));
+    CHECK_FALSE(diagnostics.failed());
+    CHECK(f.resolved());
+    const auto order = f.entities() / "order.yaml";
+    CHECK(reported(diagnostics.warnings(), "warning", order, 3, {"'prefix' is ignored"}));
+    CHECK(reported(diagnostics.warnings(), "warning", order, 10, {"'foreign_keys' is ignored"}));
+}
+
+namespace {
+
+struct Outcome {
+    int exit_code = -1;
+    std::string err;
+};
+
+// Runs nomnom-gen with stdout discarded, so that what is read back is stderr alone.
+Outcome run_gen(const std::string& arguments) {
+    const std::string command =
+        std::string("'") + NOMNOM_GEN_BIN + "' " + arguments + " 2>&1 >/dev/null";
+    Outcome outcome;
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.err.append(buffer, n);
+    const int status = pclose(pipe);
+    if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+    return outcome;
+}
+
+}  // namespace
+
+TEST_CASE("nomnom-gen exits with 2 and prints file:line on stderr for bad input", "[generator]") {
+    Fixture f;
+    f.project("project: {name: bad}\n");
+    f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      type: String
+      nulable: true
+)");
+    const auto out = f.entities().parent_path() / "out";
+    const Outcome check = run_gen("check --entities '" + f.entities().string() + "'");
+    CHECK(check.exit_code == 2);
+    const std::string where = (f.entities() / "order.yaml").string() + ":6: error: ";
+    CHECK_THAT(check.err, Catch::Contains(where) && Catch::Contains("unknown key 'nulable'"));
+
+    const Outcome generate =
+        run_gen("--entities '" + f.entities().string() + "' --out '" + out.string() + "'");
+    CHECK(generate.exit_code == 2);
+    CHECK_THAT(generate.err, Catch::Contains(where));
+    CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE("nomnom-gen check accepts the tpch entities", "[generator]") {
+    const std::string tpch = std::string(NOMNOM_SOURCE_DIR) + "/plugins/tpch";
+    const Outcome check =
+        run_gen("check --entities '" + tpch + "/entities' --project '" + tpch + "/nomnom.yaml'");
+    INFO(check.err);
+    CHECK(check.exit_code == 0);
+    CHECK_THAT(check.err, !Catch::Contains("error:"));
+}
