@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The main job end to end on the embedded defaults: installs what is missing, builds (which
 # generates the tpch plugin from plugins/tpch/entities/*.yaml with nomnom-gen), starts a private
-# nats-server (JetStream, temporary store), runs nomnom-host with the shipped plugins on SQLite,
-# loads the reference data, publishes the sample orders and prints the rows and the
-# dead-lettered order.
-# Everything it starts is stopped on exit; the work directory is kept for a look afterwards.
+# nats-server (JetStream, temporary store), nomnom-host with the tpch plugin on SQLite and
+# nomnom-api; loads the reference data and posts the sample orders over HTTP, then shows each
+# order's status, the dead-lettered order and the rows. Everything it starts is stopped on exit;
+# the work directory is kept for a look afterwards.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,7 +12,7 @@ cd "$ROOT"
 
 bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --build build -j"$(nproc)" --target nomnom-host nomnom-api nomnom-gen tpch
 
 echo "== nomnom-gen: the tpch plugin is generated from the original nomnom's entity YAML"
 build/generator/nomnom-gen check --entities plugins/tpch/entities 2>/dev/null
@@ -20,41 +20,46 @@ echo "   source and DDL: build/plugins/tpch/tpch-generated/ (tpch_plugin.cpp, sq
 
 WORK=$(mktemp -d /tmp/nomnom-demo.XXXXXX)
 chmod 0755 "$WORK"
-NATS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+NATS_PORT=$(free_port)
 NATS_URL="nats://127.0.0.1:$NATS_PORT"
+API_PORT=$(free_port)
+API="http://127.0.0.1:$API_PORT"
 pids=()
-cleanup() {
+stop_all() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
-trap cleanup EXIT
+trap stop_all EXIT
 
-nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/jetstream" >"$WORK/nats.log" 2>&1 &
+"$(command -v nats-server || echo /usr/sbin/nats-server)" -js -a 127.0.0.1 -p "$NATS_PORT" \
+    -sd "$WORK/jetstream" >"$WORK/nats.log" 2>&1 &
 pids+=($!)
 
 install -d -m 0755 "$WORK/plugins"
-install -m 0755 build/plugins/*.so "$WORK/plugins/"
+install -m 0755 build/plugins/tpch.so "$WORK/plugins/"
+# The API publishes the original nomnom's envelope; the host unwraps it and records each
+# message's outcome for GET /ingest/status.
 cat >"$WORK/worker.toml" <<TOML
 [nats]
 url = "$NATS_URL"
-
-[stream]
-name = "DEMO"
-subjects = ["messages.ingest.>", "sensors.>"]
-
+[consumer]
+format = "envelope"
 [database]
 url = "sqlite:nomnom.db"
-
 [plugins]
 dir = "plugins"
-
+[status]
+enabled = true
 [http]
 listen = "127.0.0.1:0"
 TOML
-
-build/host/nomnom-host --config "$WORK/worker.toml" >"$WORK/host.log" 2>&1 &
-host_pid=$!
-pids=("$host_pid" "${pids[@]}")
+cat >"$WORK/api.toml" <<TOML
+[http]
+listen = "127.0.0.1:$API_PORT"
+[nats]
+url = "$NATS_URL"
+TOML
 
 wait_for() { # wait_for SECONDS COMMAND...: polls every 0.2 s
     local deadline=$((SECONDS + $1))
@@ -64,27 +69,48 @@ wait_for() { # wait_for SECONDS COMMAND...: polls every 0.2 s
         sleep 0.2
     done
 }
-if ! wait_for 30 grep -q "startup summary" "$WORK/host.log"; then
-    echo "demo: nomnom-host did not start; its log:" >&2
-    cat "$WORK/host.log" >&2
-    exit 1
-fi
+build/host/nomnom-host --config "$WORK/worker.toml" >"$WORK/host.log" 2>&1 &
+host_pid=$!
+pids=("$host_pid" "${pids[@]}")
+wait_for 30 grep -q "startup summary" "$WORK/host.log" || { cat "$WORK/host.log" >&2; exit 1; }
+build/api/nomnom-api --config "$WORK/api.toml" >"$WORK/api.log" 2>&1 &
+pids=("$!" "${pids[@]}")
+wait_for 30 curl -sf "$API/ready" >/dev/null || { cat "$WORK/api.log" >&2; exit 1; }
 
-publish() { build/host/nomnom-publish --url "$NATS_URL" "$@"; }
-# Reference data: one message holding the whole list of customers / products.
-publish --subject messages.ingest.Customer --whole plugins/tpch/example_customers.json
-publish --subject messages.ingest.Product --whole plugins/tpch/example_products.json
-# One order per line; the third has a quantity "five" and is dead-lettered with the reason.
-publish --subject messages.ingest.Order plugins/tpch/sample_orders.ndjson
+post() { # post ENTITY IDEMPOTENCY_KEY FILE|-: prints the command and the answer
+    echo "\$ curl -X POST $API/ingest/message/$1 -H 'Idempotency-Key: $2' --data-binary @..."
+    curl -s -X POST "$API/ingest/message/$1" -H "Idempotency-Key: $2" --data-binary "@$3"
+    echo
+}
+echo
+echo "== reference data: one message each, a JSON array of rows"
+post Customer customers-v1 plugins/tpch/example_customers.json
+post Product products-v1 plugins/tpch/example_products.json
+echo
+echo "== the sample orders, one POST each (the third has \"quantity\": \"five\"), and a client"
+echo "   retry of the first with the same Idempotency-Key: stored once, same message_id"
+orders=()
+while IFS= read -r order; do
+    key=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["order_key"])' "$order")
+    orders+=("$key")
+    post Order "$key" - <<<"$order"
+done <plugins/tpch/sample_orders.ndjson
+post Order "${orders[0]}" - < <(head -n 1 plugins/tpch/sample_orders.ndjson)
 
-count_rows() { sqlite3 "$WORK/nomnom.db" "SELECT count(*) FROM $1" 2>/dev/null; }
-wait_for 30 test "$(count_rows order_line_items)" = 3
-wait_for 10 grep -q "dead-lettered" "$WORK/host.log"
+status_is() { curl -s "$API/ingest/status/$1" | grep -q "\"status\":\"$2\""; }
+wait_for 30 status_is "${orders[0]}" persisted
+wait_for 30 status_is "${orders[2]}" failed
+echo
+echo "== GET /ingest/status/{message_id}"
+for id in customers-v1 "${orders[@]}"; do
+    echo "\$ curl $API/ingest/status/$id"
+    curl -s "$API/ingest/status/$id"
+    echo
+done
 
 kill -TERM "$host_pid"
 wait "$host_pid"
-pids=("${pids[@]:1}")
-
+pids=("${pids[@]/$host_pid/}")
 echo
 echo "== nomnom-host log ($WORK/host.log)"
 cat "$WORK/host.log"

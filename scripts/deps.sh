@@ -25,6 +25,8 @@ PACKAGES=(
     nats-server
     postgresql
     python3
+    curl
+    wrk
 )
 
 missing=()

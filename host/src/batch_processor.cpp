@@ -317,6 +317,9 @@ void BatchProcessor::settle(Entry& entry) {
                     message.stored_at_ns;
                 metrics.end_to_end_seconds.observe(static_cast<double>(elapsed_ns) / 1e9);
             }
+            if (StatusRecorder* recorder = runner_.status_recorder()) {
+                recorder->persisted(message, plugin);
+            }
             break;
         case Outcome::Invalid:
             ++metrics.invalid;

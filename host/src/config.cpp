@@ -3,161 +3,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <toml++/toml.h>
 #include <cstdlib>
-#include <fstream>
-#include <set>
-#include <sstream>
+
+#include "toml_section.hpp"
 
 namespace nomnom {
 namespace {
-
-std::string type_name(const toml::node& node) {
-    switch (node.type()) {
-        case toml::node_type::string:
-            return "a string";
-        case toml::node_type::integer:
-            return "an integer";
-        case toml::node_type::floating_point:
-            return "a float";
-        case toml::node_type::boolean:
-            return "a boolean";
-        case toml::node_type::array:
-            return "an array";
-        case toml::node_type::table:
-            return "a table";
-        default:
-            return "a date/time";
-    }
-}
-
-// One TOML table being read: every key read is remembered so that whatever is left at the end
-// is reported as unknown instead of being silently ignored.
-class Section {
-  public:
-    Section(const toml::table& table, std::string path, const std::string& file)
-        : table_(table), path_(std::move(path)), file_(file) {}
-
-    const toml::node* find(const char* key) {
-        seen_.insert(key);
-        return table_.get(key);
-    }
-
-    [[noreturn]] void fail(const toml::node* node, const std::string& key,
-                           const std::string& what) const {
-        std::ostringstream msg;
-        msg << file_;
-        if (node != nullptr) msg << ':' << node->source().begin.line;
-        msg << ": " << qualified(key) << ": " << what;
-        throw ConfigError(msg.str());
-    }
-
-    std::string qualified(const std::string& key) const {
-        return path_.empty() ? key : path_ + "." + key;
-    }
-
-    void string(const char* key, std::string& out) {
-        const toml::node* node = find(key);
-        if (node == nullptr) return;
-        const auto* value = node->as_string();
-        if (value == nullptr) fail(node, key, "expected a string, found " + type_name(*node));
-        try {
-            out = expand_env(value->get(), qualified(key));
-        } catch (const ConfigError& e) {
-            fail(node, key, e.what());
-        }
-    }
-
-    void integer(const char* key, int64_t& out, int64_t min, int64_t max) {
-        const toml::node* node = find(key);
-        if (node == nullptr) return;
-        const auto* value = node->as_integer();
-        if (value == nullptr) fail(node, key, "expected an integer, found " + type_name(*node));
-        if (value->get() < min || value->get() > max) {
-            fail(node, key,
-                 "value " + std::to_string(value->get()) + " is out of range [" +
-                     std::to_string(min) + ", " + std::to_string(max) + "]");
-        }
-        out = value->get();
-    }
-
-    void boolean(const char* key, bool& out) {
-        const toml::node* node = find(key);
-        if (node == nullptr) return;
-        const auto* value = node->as_boolean();
-        if (value == nullptr) fail(node, key, "expected a boolean, found " + type_name(*node));
-        out = value->get();
-    }
-
-    void string_list(const char* key, std::vector<std::string>& out) {
-        const toml::node* node = find(key);
-        if (node == nullptr) return;
-        const auto* array = node->as_array();
-        if (array == nullptr) fail(node, key, "expected an array of strings");
-        out.clear();
-        for (const auto& item : *array) {
-            const auto* value = item.as_string();
-            if (value == nullptr) fail(&item, key, "expected an array of strings");
-            out.push_back(expand_env(value->get(), qualified(key)));
-        }
-    }
-
-    void integer_list(const char* key, std::vector<int64_t>& out, int64_t min) {
-        const toml::node* node = find(key);
-        if (node == nullptr) return;
-        const auto* array = node->as_array();
-        if (array == nullptr) fail(node, key, "expected an array of integers");
-        out.clear();
-        for (const auto& item : *array) {
-            const auto* value = item.as_integer();
-            if (value == nullptr || value->get() < min) {
-                fail(&item, key, "expected integers >= " + std::to_string(min));
-            }
-            out.push_back(value->get());
-        }
-    }
-
-    template <typename Enum>
-    void choice(const char* key, Enum& out,
-                std::initializer_list<std::pair<const char*, Enum>> options) {
-        std::string text;
-        string(key, text);
-        if (text.empty()) return;
-        std::string allowed;
-        for (const auto& [name, value] : options) {
-            if (text == name) {
-                out = value;
-                return;
-            }
-            allowed += allowed.empty() ? name : std::string(", ") + name;
-        }
-        fail(table_.get(key), key, "'" + text + "' is not one of: " + allowed);
-    }
-
-    const toml::table* subtable(const char* key) {
-        const toml::node* node = find(key);
-        if (node == nullptr) return nullptr;
-        if (!node->is_table()) fail(node, key, "expected a table, found " + type_name(*node));
-        return node->as_table();
-    }
-
-    void reject_unknown() const {
-        for (const auto& [key, node] : table_) {
-            if (!seen_.contains(std::string(key.str()))) {
-                fail(&node, std::string(key.str()), "unknown key");
-            }
-        }
-    }
-
-    const toml::table& table() const { return table_; }
-    const std::string& path() const { return path_; }
-
-  private:
-    const toml::table& table_;
-    std::string path_;
-    const std::string& file_;
-    std::set<std::string> seen_;
-};
 
 void write_json(const toml::node& node, rapidjson::Writer<rapidjson::StringBuffer>& out,
                 const std::string& where) {
@@ -260,53 +111,15 @@ PluginSettings WorkerConfig::settings_for(const std::string& plugin) const {
 
 WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::path& source) {
     const std::string file = source.string();
-    toml::table root;
-    try {
-        root = toml::parse(text, file);
-    } catch (const toml::parse_error& e) {
-        std::ostringstream msg;
-        msg << file << ':' << e.source().begin.line << ':' << e.source().begin.column << ": "
-            << e.description();
-        throw ConfigError(msg.str());
-    }
+    toml::table root = parse_toml(text, file);
 
     WorkerConfig config;
     config.source = source;
     const std::filesystem::path base = std::filesystem::absolute(source).parent_path();
     Section top(root, "", file);
 
-    if (const auto* table = top.subtable("nats")) {
-        Section nats(*table, "nats", file);
-        nats.string("url", config.nats.url);
-        nats.string("user", config.nats.user);
-        nats.string("password", config.nats.password);
-        nats.string("token", config.nats.token);
-        nats.string("creds_file", config.nats.creds_file);
-        nats.integer("connect_timeout_ms", config.nats.connect_timeout_ms, 100, 600000);
-        if (const auto* tls_table = nats.subtable("tls")) {
-            Section tls(*tls_table, "nats.tls", file);
-            tls.boolean("enabled", config.nats.tls.enabled);
-            tls.string("ca_file", config.nats.tls.ca_file);
-            tls.string("cert_file", config.nats.tls.cert_file);
-            tls.string("key_file", config.nats.tls.key_file);
-            tls.boolean("skip_verify", config.nats.tls.skip_verify);
-            tls.reject_unknown();
-        }
-        nats.reject_unknown();
-    }
-
-    if (const auto* table = top.subtable("stream")) {
-        Section stream(*table, "stream", file);
-        stream.string("name", config.stream.name);
-        stream.string_list("subjects", config.stream.subjects);
-        stream.boolean("create", config.stream.create);
-        stream.choice("storage", config.stream.storage,
-                      {{"file", std::string("file")}, {"memory", std::string("memory")}});
-        stream.integer("max_age_s", config.stream.max_age_s, 0, INT64_MAX / 1000000000);
-        stream.integer("max_bytes", config.stream.max_bytes, -1, INT64_MAX);
-        stream.integer("duplicate_window_s", config.stream.duplicate_window_s, 0, 86400 * 7);
-        stream.reject_unknown();
-    }
+    read_nats_section(top, "nats", config.nats);
+    read_stream_section(top, "stream", config.stream);
 
     if (const auto* table = top.subtable("consumer")) {
         Section consumer(*table, "consumer", file);
@@ -390,35 +203,22 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         }
     }
 
+    read_status_section(top, "status", config.status, StatusReader::Host);
+
     if (const auto* table = top.subtable("http")) {
         Section http(*table, "http", file);
         http.string("listen", config.http.listen);
         http.reject_unknown();
     }
 
-    if (const auto* table = top.subtable("log")) {
-        Section log(*table, "log", file);
-        log.choice("level", config.log.level,
-                   {{"trace", std::string("trace")},
-                    {"debug", std::string("debug")},
-                    {"info", std::string("info")},
-                    {"warn", std::string("warn")},
-                    {"error", std::string("error")}});
-        log.choice("format", config.log.format,
-                   {{"text", std::string("text")}, {"json", std::string("json")}});
-        log.reject_unknown();
-    }
+    read_log_section(top, "log", config.log);
 
     top.reject_unknown();
     return config;
 }
 
 WorkerConfig load_worker_config(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    if (!in) throw ConfigError(path.string() + ": cannot open config file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parse_worker_config(text.str(), path);
+    return parse_worker_config(read_config_file(path), path);
 }
 
 }  // namespace nomnom

@@ -95,6 +95,20 @@ struct DlqConfig {
     bool operator==(const DlqConfig&) const = default;
 };
 
+// Where message statuses (accepted / persisted / failed) are kept for GET /ingest/status: a
+// JetStream key-value bucket whose entries expire after ttl_s.
+struct StatusConfig {
+    bool enabled = false;
+    std::string bucket = "NOMNOM_STATUS";
+    int64_t ttl_s = 24 * 3600;
+    std::string storage = "file";
+    int64_t flush_ms = 100;        // the host writes statuses in batches at least this often
+    int64_t max_pending = 100000;  // statuses queued beyond this are dropped (and counted)
+    bool record_accepted = true;   // nomnom-api writes "accepted" after each PubAck
+
+    bool operator==(const StatusConfig&) const = default;
+};
+
 struct HttpConfig {
     std::string listen = "0.0.0.0:9464";  // empty: no HTTP endpoint
 
@@ -119,6 +133,7 @@ struct WorkerConfig {
     int64_t plugins_settle_ms = 1000;  // ... and has then been quiet this long
     std::map<std::string, PluginSettings> plugins;
     DlqConfig dlq;
+    StatusConfig status;
     HttpConfig http;
     LogConfig log;
 

@@ -86,6 +86,13 @@ int SignalWaiter::wait(int64_t timeout_ms) {
     return received;
 }
 
+bool SignalWaiter::wait_to_retry(int attempt, const std::string& error) {
+    const int64_t wait_ms = std::min<int64_t>(500LL << std::min(attempt, 4), 5000);
+    spdlog::error("startup: {} (attempt {}, next in {} ms)", error, attempt, wait_ms);
+    const int signal = wait(wait_ms);
+    return signal != SIGTERM && signal != SIGINT;
+}
+
 Host::Host(WorkerConfig config) : config_(std::move(config)) {}
 
 Host::~Host() = default;
@@ -95,22 +102,20 @@ bool Host::connect(SignalWaiter& signals) {
         try {
             if (!database_) database_ = std::make_unique<Database>(config_.database);
             if (!nats_) nats_ = std::make_unique<NatsClient>(config_.nats);
-            if (config_.stream.create) {
-                nats_->ensure_stream(config_.stream);
-            } else {
-                nats_->require_stream(config_.stream.name);
-            }
+            nats_->prepare_stream(config_.stream);
             if (!dead_letters_) {
                 auto sink = std::make_unique<JetStreamDeadLetterSink>(*nats_, config_.dlq);
                 sink->ensure_stream();
                 dead_letters_ = std::move(sink);
             }
+            if (config_.status.enabled && !status_) {
+                status_ = std::make_unique<StatusRecorder>(*nats_, config_.status);
+                recorded_dead_letters_ =
+                    std::make_unique<StatusRecordingDeadLetterSink>(*dead_letters_, *status_);
+            }
             return true;
         } catch (const std::exception& e) {
-            const int64_t wait_ms = std::min<int64_t>(500LL << std::min(attempt, 4), 5000);
-            spdlog::error("startup: {} (attempt {}, next in {} ms)", e.what(), attempt, wait_ms);
-            const int signal = signals.wait(wait_ms);
-            if (signal == SIGTERM || signal == SIGINT) return false;
+            if (!signals.wait_to_retry(attempt, e.what())) return false;
         }
     }
 }
@@ -124,6 +129,7 @@ std::string Host::metrics() const {
         "# TYPE nomnom_nats_connected gauge\n"
         "nomnom_nats_connected ";
     out += nats_ && nats_->connected() ? "1\n" : "0\n";
+    if (status_) status_->render(out);
     return out;
 }
 
@@ -165,6 +171,7 @@ void Host::reload(const std::string& cause, const std::set<std::string>& being_w
     keep_running_value("stream", config_.stream, fresh.stream);
     keep_running_value("database", config_.database, fresh.database);
     keep_running_value("dlq", config_.dlq, fresh.dlq);
+    keep_running_value("status", config_.status, fresh.status);
     keep_running_value("http", config_.http, fresh.http);
     if (fresh.log.format != config_.log.format) {
         spdlog::warn("reload: log.format changed; it needs a restart, the running value stays");
@@ -201,8 +208,11 @@ int Host::run(SignalWaiter& signals) {
         spdlog::info("stopped before startup completed");
         return 0;
     }
-    supervisor_ = std::make_unique<PluginSupervisor>(*database_, *nats_, *dead_letters_,
-                                                     config_.stream.name, metrics_);
+    DeadLetterSink& dead_letters = recorded_dead_letters_
+                                       ? static_cast<DeadLetterSink&>(*recorded_dead_letters_)
+                                       : *dead_letters_;
+    supervisor_ = std::make_unique<PluginSupervisor>(*database_, *nats_, dead_letters,
+                                                     config_.stream.name, metrics_, status_.get());
     supervisor_->reconcile(config_, "startup summary");
     started_.store(true);
 

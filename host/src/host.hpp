@@ -12,6 +12,7 @@
 #include "metrics.hpp"
 #include "nats_client.hpp"
 #include "plugin_supervisor.hpp"
+#include "status_recorder.hpp"
 
 namespace nomnom {
 
@@ -29,6 +30,9 @@ class SignalWaiter {
     // SIGHUPs already received count as one (one reload covers them all), and a SIGHUP that
     // arrives during a reload is returned by the next call.
     int wait(int64_t timeout_ms);
+    // After failed startup attempt `attempt` (from 1): logs `error` and waits the back-off
+    // (0.5 s doubling up to 5 s). False when SIGTERM/SIGINT arrived meanwhile: give up.
+    bool wait_to_retry(int attempt, const std::string& error);
 };
 
 // nomnom-host: loads the plugins, connects NATS and the database, runs every plugin's workers
@@ -57,6 +61,10 @@ class Host {
     std::unique_ptr<Database> database_;
     std::unique_ptr<NatsClient> nats_;
     std::unique_ptr<JetStreamDeadLetterSink> dead_letters_;
+    // With [status] enabled: records persisted/failed per ingested message, and wraps
+    // dead_letters_ so that dead-lettered messages are recorded as failed.
+    std::unique_ptr<StatusRecorder> status_;
+    std::unique_ptr<StatusRecordingDeadLetterSink> recorded_dead_letters_;
     std::unique_ptr<PluginSupervisor> supervisor_;
     std::atomic<bool> started_{false};
     std::unique_ptr<HealthServer> health_;

@@ -141,15 +141,28 @@ void NatsClient::ensure_stream(const StreamConfig& config) {
     check_nats(status, "updating stream " + config.name, js_error);
 }
 
-void NatsClient::require_stream(const std::string& name) {
+bool NatsClient::has_stream(const std::string& name) {
     jsStreamInfo* info = nullptr;
     jsErrCode js_error = jsErrCode(0);
     const natsStatus status = js_GetStreamInfo(&info, jetstream_, name.c_str(), nullptr, &js_error);
     jsStreamInfo_Destroy(info);
-    if (status == NATS_NOT_FOUND) {
+    if (status == NATS_NOT_FOUND) return false;
+    check_nats(status, "reading stream " + name, js_error);
+    return true;
+}
+
+void NatsClient::require_stream(const std::string& name) {
+    if (!has_stream(name)) {
         throw NatsError("stream " + name + " does not exist and stream.create is false");
     }
-    check_nats(status, "reading stream " + name, js_error);
+}
+
+void NatsClient::prepare_stream(const StreamConfig& config) {
+    if (config.create) {
+        ensure_stream(config);
+    } else {
+        require_stream(config.name);
+    }
 }
 
 void NatsClient::flush(int64_t timeout_ms) {

@@ -40,6 +40,10 @@ class NatsClient {
     void ensure_stream(const StreamConfig& config);
     // Throws when the stream does not exist (for stream.create = false).
     void require_stream(const std::string& name);
+    // Whether the stream exists; throws NatsError when JetStream does not answer.
+    bool has_stream(const std::string& name);
+    // ensure_stream with config.create, else require_stream.
+    void prepare_stream(const StreamConfig& config);
 
     // Waits until everything sent (acks included) has reached the server.
     void flush(int64_t timeout_ms);

@@ -10,13 +10,14 @@ namespace nomnom {
 
 PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                            Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                           std::string stream, PluginMetrics& metrics)
+                           std::string stream, PluginMetrics& metrics, StatusRecorder* status)
     : library_(std::move(library)),
       settings_(std::move(settings)),
       database_(database),
       nats_(nats),
       dead_letters_(dead_letters),
       metrics_(metrics),
+      status_(status),
       stream_(std::move(stream)),
       name_(library_->name()) {}
 

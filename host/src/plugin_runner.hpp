@@ -13,6 +13,7 @@
 #include "jetstream_consumer.hpp"
 #include "metrics.hpp"
 #include "plugin_instance.hpp"
+#include "status_recorder.hpp"
 
 namespace nomnom {
 
@@ -22,7 +23,7 @@ class PluginRunner {
   public:
     PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                  Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                 std::string stream, PluginMetrics& metrics);
+                 std::string stream, PluginMetrics& metrics, StatusRecorder* status);
     ~PluginRunner();
 
     // Creates tables, instances and consumers, then starts the workers. Throws (PluginRefused,
@@ -38,6 +39,8 @@ class PluginRunner {
     Database& database() { return database_; }
     DeadLetterSink& dead_letters() { return dead_letters_; }
     PluginMetrics& metrics() { return metrics_; }
+    // Where message statuses go; nullptr when status recording is off.
+    StatusRecorder* status_recorder() { return status_; }
     // The durable consumers this runner reads, for the lag gauges.
     const std::vector<ConsumerSpec>& consumers() const { return consumers_; }
 
@@ -61,6 +64,7 @@ class PluginRunner {
     NatsClient& nats_;
     DeadLetterSink& dead_letters_;
     PluginMetrics& metrics_;
+    StatusRecorder* status_;
     std::string stream_;
     std::string name_;
     std::vector<ConsumerSpec> consumers_;

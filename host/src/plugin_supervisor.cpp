@@ -41,12 +41,13 @@ std::vector<std::string> effective_subjects(const PluginLibrary& library,
 
 PluginSupervisor::PluginSupervisor(Database& database, NatsClient& nats,
                                    DeadLetterSink& dead_letters, std::string stream,
-                                   MetricsRegistry& metrics)
+                                   MetricsRegistry& metrics, StatusRecorder* status)
     : database_(database),
       nats_(nats),
       dead_letters_(dead_letters),
       stream_(std::move(stream)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      status_(status) {}
 
 PluginSupervisor::~PluginSupervisor() {
     stop_all();
@@ -56,7 +57,8 @@ std::shared_ptr<PluginRunner> PluginSupervisor::launch(
     const std::shared_ptr<PluginLibrary>& library, const PluginSettings& settings,
     bool auto_migrate) {
     auto runner = std::make_shared<PluginRunner>(library, settings, database_, nats_, dead_letters_,
-                                                 stream_, metrics_.plugin(library->name()));
+                                                 stream_, metrics_.plugin(library->name()),
+                                                 status_);
     runner->start(auto_migrate);
     return runner;
 }

@@ -46,7 +46,7 @@ struct PluginStatus {
 class PluginSupervisor {
   public:
     PluginSupervisor(Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                     std::string stream, MetricsRegistry& metrics);
+                     std::string stream, MetricsRegistry& metrics, StatusRecorder* status);
     ~PluginSupervisor();
 
     struct Outcome {
@@ -100,6 +100,7 @@ class PluginSupervisor {
     DeadLetterSink& dead_letters_;
     std::string stream_;
     MetricsRegistry& metrics_;
+    StatusRecorder* status_;
     std::mutex changes_mutex_;  // serializes reconcile() and stop_all(), which own running_
     std::vector<Running> running_;
     std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason

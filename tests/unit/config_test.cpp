@@ -109,4 +109,21 @@ TEST_CASE("the annotated example config in docker/ is valid", "[config]") {
     const auto config = nomnom::load_worker_config(NOMNOM_SOURCE_DIR "/docker/worker.example.toml");
     CHECK(config.settings_for("sensor_csv").consumer.batch_size == 512);
     CHECK(config.stream.name == "MESSAGES");
+    CHECK(config.status.bucket == "NOMNOM_STATUS");
+}
+
+TEST_CASE("[status] is off by default and read with its limits", "[config]") {
+    CHECK_FALSE(parse_worker_config("", "/w.toml").status.enabled);
+    const auto config = parse_worker_config(
+        "[status]\nenabled = true\nbucket = \"ST\"\nttl_s = 60\nflush_ms = 5\n", "/w.toml");
+    CHECK(config.status.enabled);
+    CHECK(config.status.bucket == "ST");
+    CHECK(config.status.ttl_s == 60);
+    CHECK(config.status.flush_ms == 5);
+    CHECK(error_of("[status]\nbucket = \"a.b\"\n") ==
+          "/etc/nomnom/worker.toml:2: status.bucket: 'a.b' is not a bucket name (letters, digits, "
+          "_ and - only)");
+    CHECK(error_of("[status]\nttl = 5\n") == "/etc/nomnom/worker.toml:2: status.ttl: unknown key");
+    CHECK(error_of("[status]\nrecord_accepted = true\n") ==
+          "/etc/nomnom/worker.toml:2: status.record_accepted: unknown key");
 }

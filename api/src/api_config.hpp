@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "config.hpp"
+
+namespace nomnom::api {
+
+enum class PublishFormat {
+    Envelope,  // the original nats-api's {"message_id", "body": "<payload as a string>", ...}
+    Raw,       // the payload as received; id, entity and time in headers
+};
+
+struct HttpSettings {
+    std::string listen = "0.0.0.0:8080";
+    int64_t max_threads = 16;
+    int64_t max_queued = 256;
+    int64_t request_timeout_ms = 10000;
+    int64_t shutdown_timeout_ms = 10000;
+};
+
+struct IngestSettings {
+    std::string subject = "messages.ingest.{entity}";
+    PublishFormat format = PublishFormat::Envelope;
+    std::string default_entity = "default";
+    int64_t max_body_bytes = 2 * 1024 * 1024;
+    int64_t max_batch_lines = 10000;
+    int64_t publish_timeout_ms = 5000;
+    int64_t retry_after_s = 5;
+};
+
+struct AuthSettings {
+    std::string tokens_file;  // one bearer token per line
+    std::string tokens_env;   // name of an environment variable with comma-separated tokens
+};
+
+struct ApiConfig {
+    std::filesystem::path source;
+    HttpSettings http;
+    NatsConfig nats;
+    StreamConfig stream;
+    IngestSettings ingest;
+    AuthSettings auth;
+    StatusConfig status;
+    LogConfig log;
+};
+
+// Parses api.toml (see docker/api.example.toml); throws ConfigError naming file, line and key.
+ApiConfig parse_api_config(std::string_view text, const std::filesystem::path& source);
+ApiConfig load_api_config(const std::filesystem::path& path);
+// The defaults, for running without a config file.
+ApiConfig default_api_config();
+
+// Container-style overrides, applied after the file: NATS_URL replaces nats.url and PORT the
+// port of http.listen. Throws ConfigError for a PORT that is not a port number.
+void apply_env_overrides(ApiConfig& config);
+
+// Whether `entity` can be a subject token: 1-64 of [A-Za-z0-9_-].
+bool valid_entity(std::string_view entity);
+
+}  // namespace nomnom::api

@@ -1,0 +1,241 @@
+#include "ingest_service.hpp"
+
+#include <Poco/UUIDGenerator.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "dead_letter.hpp"
+#include "json_escape.hpp"
+
+namespace nomnom::api {
+
+std::string error_json(const std::string& error) {
+    return "{\"error\":\"" + json_escape(error) + "\"}";
+}
+
+namespace {
+
+const rapidjson::Value* string_member(const rapidjson::Document& document, const char* name) {
+    if (!document.IsObject()) return nullptr;
+    const auto found = document.FindMember(name);
+    return found != document.MemberEnd() && found->value.IsString() ? &found->value : nullptr;
+}
+
+std::string subject_for(const std::string& pattern, const std::string& entity) {
+    std::string subject = pattern;
+    for (size_t at; (at = subject.find("{entity}")) != std::string::npos;) {
+        subject.replace(at, 8, entity);
+    }
+    return subject;
+}
+
+}  // namespace
+
+IngestService::IngestService(const ApiConfig& config, NatsClient& nats, ApiMetrics& metrics)
+    : config_(config),
+      nats_(nats),
+      metrics_(metrics),
+      publisher_(nats, config.ingest, config.stream.name) {
+    if (config.status.enabled) statuses_ = std::make_unique<StatusStore>(nats, config.status);
+}
+
+IngestService::Outcome IngestService::ingest_one(std::string_view payload,
+                                                 std::string_view path_entity,
+                                                 const std::string& id_hint,
+                                                 const char* id_source) {
+    rapidjson::Document document;
+    document.Parse<rapidjson::kParseValidateEncodingFlag>(payload.data(), payload.size());
+    if (document.HasParseError()) {
+        return {400, "",
+                std::string("Invalid JSON: ") +
+                    rapidjson::GetParseError_En(document.GetParseError()) + " at byte offset " +
+                    std::to_string(document.GetErrorOffset()),
+                ""};
+    }
+    std::string entity(path_entity);
+    if (entity.empty()) {
+        const rapidjson::Value* field = string_member(document, "entity_type");
+        entity = field != nullptr ? std::string(field->GetString(), field->GetStringLength())
+                                  : config_.ingest.default_entity;
+    }
+    if (!valid_entity(entity)) {
+        return {400, "",
+                "entity '" + entity + "' is not valid: use 1-64 of A-Z a-z 0-9 _ - (it becomes a " +
+                    "subject token)",
+                ""};
+    }
+    std::string id = id_hint;
+    std::string source = id_source;
+    if (id.empty()) {
+        if (const rapidjson::Value* field = string_member(document, "message_id")) {
+            id.assign(field->GetString(), field->GetStringLength());
+            source = "message_id field";
+        }
+    }
+    if (id.empty()) {
+        id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    } else if (!valid_message_id(id)) {
+        return {400, "", source + " '" + id + "' is not valid: use 1-128 of A-Z a-z 0-9 _ - =", ""};
+    }
+
+    OutgoingMessage message{subject_for(config_.ingest.subject, entity), id, entity,
+                            utc_timestamp_now(), payload};
+    const auto started = std::chrono::steady_clock::now();
+    const PublishResult result = publisher_.publish(message);
+    metrics_.publish_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    switch (result.kind) {
+        case PublishResult::Kind::Unavailable:
+            ++metrics_.publish_failures;
+            spdlog::warn("publish of {} to {} failed: {}", id, message.subject, result.error);
+            return {503, "", result.error, ""};
+        case PublishResult::Kind::Duplicate:
+            ++metrics_.duplicates;
+            spdlog::debug("{} is a duplicate of stream sequence {}", id, result.sequence);
+            return {202, id, "", message.received_at, true};
+        case PublishResult::Kind::Stored:
+            break;
+    }
+    ++metrics_.published;
+    if (statuses_ && config_.status.record_accepted) record_accepted(message, result.sequence);
+    spdlog::debug("accepted {} on {} as sequence {} ({} bytes)", id, message.subject,
+                  result.sequence, payload.size());
+    return {202, id, "", message.received_at, false};
+}
+
+void IngestService::record_accepted(const OutgoingMessage& message, uint64_t sequence) {
+    const std::string json = "{\"time\":\"" + message.received_at +
+                             "\",\"status\":\"accepted\",\"entity_type\":\"" + message.entity_type +
+                             "\",\"subject\":\"" + json_escape(message.subject) +
+                             "\",\"stream_seq\":" + std::to_string(sequence) + "}";
+    statuses_->create_unconfirmed(message.message_id, json);
+}
+
+Reply IngestService::ingest_message(std::string_view body, std::string_view path_entity,
+                                    std::string_view idempotency_key) {
+    const Outcome outcome =
+        ingest_one(body, path_entity, std::string(idempotency_key), "Idempotency-Key");
+    if (outcome.code != 202) {
+        if (outcome.code == 400) {
+            spdlog::debug("rejected body ({}): {}", outcome.error, body.substr(0, 256));
+        }
+        return {outcome.code, error_json(outcome.error), outcome.code == 503};
+    }
+    return {202,
+            "{\"message_id\":\"" + outcome.message_id +
+                "\",\"status\":\"accepted\",\"timestamp\":\"" + outcome.timestamp + "\"" +
+                (outcome.duplicate ? ",\"duplicate\":true}" : "}"),
+            false};
+}
+
+Reply IngestService::ingest_batch(std::string_view body, std::string_view idempotency_key) {
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<std::pair<size_t, std::string_view>> lines;
+    for (size_t number = 1, begin = 0; begin < body.size(); ++number) {
+        size_t end = body.find('\n', begin);
+        if (end == std::string_view::npos) end = body.size();
+        std::string_view line = body.substr(begin, end - begin);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.find_first_not_of(" \t") != std::string_view::npos)
+            lines.emplace_back(number, line);
+        begin = end + 1;
+    }
+    if (lines.empty()) return {400, error_json("the batch has no non-empty lines"), false};
+    if (lines.size() > static_cast<size_t>(config_.ingest.max_batch_lines)) {
+        return {413,
+                error_json("the batch has " + std::to_string(lines.size()) +
+                           " lines; ingest.max_batch_lines is " +
+                           std::to_string(config_.ingest.max_batch_lines)),
+                false};
+    }
+    size_t accepted = 0, duplicates = 0, failed = 0;
+    bool unavailable = false;
+    std::string results, errors;
+    for (const auto& [number, line] : lines) {
+        Outcome outcome{503, "", "not attempted: JetStream unavailable", "", false};
+        if (!unavailable) {
+            const std::string hint = idempotency_key.empty() ? std::string()
+                                                             : std::string(idempotency_key) + "-" +
+                                                                   std::to_string(number);
+            outcome = ingest_one(line, "", hint, "Idempotency-Key + line number");
+        }
+        if (!results.empty()) results += ',';
+        results += "{\"line\":" + std::to_string(number);
+        if (outcome.code == 202) {
+            ++accepted;
+            duplicates += outcome.duplicate ? 1 : 0;
+            results += ",\"message_id\":\"" + outcome.message_id + "\",\"status\":\"accepted\"" +
+                       (outcome.duplicate ? ",\"duplicate\":true}" : "}");
+            continue;
+        }
+        ++failed;
+        unavailable = unavailable || outcome.code == 503;
+        const std::string error = "Line " + std::to_string(number) + ": " + outcome.error;
+        results += ",\"error\":\"" + json_escape(outcome.error) + "\"}";
+        errors += (errors.empty() ? "\"" : ",\"") + json_escape(error) + "\"";
+    }
+    const int code = failed == 0 ? 202 : unavailable ? 503 : accepted == 0 ? 400 : 207;
+    const char* summary = failed == 0 ? "accepted" : accepted == 0 ? "failed" : "partial";
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+    return {code,
+            std::string("{\"status\":\"") + summary + "\",\"processed\":" +
+                std::to_string(lines.size()) + ",\"inserted\":" + std::to_string(accepted) +
+                ",\"duplicates\":" + std::to_string(duplicates) +
+                ",\"failed\":" + std::to_string(failed) + ",\"errors\":[" + errors +
+                "],\"results\":[" + results + "],\"duration_ms\":" + std::to_string(millis) + "}",
+            unavailable};
+}
+
+Reply IngestService::status(std::string_view message_id) const {
+    const std::string id(message_id);
+    if (!valid_message_id(id)) {
+        return {400, error_json("'" + id + "' is not a message id (1-128 of A-Z a-z 0-9 _ - =)"),
+                false};
+    }
+    if (!statuses_) {
+        return {501, error_json("status tracking is off (status.enabled = false)"), false};
+    }
+    if (!nats_.connected()) return {503, error_json("not connected to NATS"), true};
+    std::optional<std::string> stored;
+    try {
+        stored = statuses_->get(id);
+    } catch (const NatsError& e) {
+        return {503, error_json(e.what()), true};
+    }
+    if (!stored) {
+        return {404,
+                "{\"message_id\":\"" + id +
+                    "\",\"status\":\"unknown\",\"error\":\"no status for this message id: never "
+                    "accepted, or older than status.ttl_s\"}",
+                false};
+    }
+    return {200, "{\"message_id\":\"" + id + "\"," + stored->substr(1), false};
+}
+
+Reply IngestService::ready() const {
+    const auto not_ready = [](const std::string& nats, const std::string& error) {
+        return Reply{503,
+                     R"({"status":"not ready","service":"nomnom-api","nats":")" + nats +
+                         R"(","error":")" + json_escape(error) + "\"}",
+                     true};
+    };
+    if (!nats_.connected()) return not_ready("disconnected", "not connected to NATS");
+    try {
+        if (!nats_.has_stream(config_.stream.name)) {
+            return not_ready("connected", "stream " + config_.stream.name + " does not exist");
+        }
+    } catch (const NatsError& e) {
+        return not_ready("connected", e.what());
+    }
+    return {200,
+            R"({"status":"ready","service":"nomnom-api","nats":"connected","stream":")" +
+                json_escape(config_.stream.name) + "\"}",
+            false};
+}
+
+}  // namespace nomnom::api

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api_config.hpp"
+#include "api_metrics.hpp"
+#include "jetstream_publisher.hpp"
+#include "nats_client.hpp"
+#include "status_store.hpp"
+
+namespace nomnom::api {
+
+// An HTTP answer: status code and JSON body; `retry_after` adds Retry-After (503s).
+struct Reply {
+    int code = 200;
+    std::string body;
+    bool retry_after = false;
+    const char* content_type = "application/json";
+};
+
+// {"error": "<error>"}: the body of every error answer.
+std::string error_json(const std::string& error);
+
+// What the routes do, independent of the HTTP server: validate, publish with PubAck, record
+// and look up statuses.
+class IngestService {
+  public:
+    // Binds (or creates) the status bucket when status.enabled; throws NatsError.
+    IngestService(const ApiConfig& config, NatsClient& nats, ApiMetrics& metrics);
+
+    // POST /ingest/message[/{entity}]. `path_entity` is "" without one; `idempotency_key` is the
+    // Idempotency-Key header, "" when absent.
+    Reply ingest_message(std::string_view body, std::string_view path_entity,
+                         std::string_view idempotency_key);
+    // POST /ingest/batch: one message per non-empty NDJSON line.
+    Reply ingest_batch(std::string_view body, std::string_view idempotency_key);
+    // GET /ingest/status/{message_id}
+    Reply status(std::string_view message_id) const;
+    // GET /ready: NATS connected and the stream exists.
+    Reply ready() const;
+
+    int64_t retry_after_s() const { return config_.ingest.retry_after_s; }
+    // "accepted" statuses that could not be written (the messages themselves are stored).
+    uint64_t status_write_failures() const { return statuses_ ? statuses_->write_failures() : 0; }
+
+  private:
+    struct Outcome {
+        int code;                // 202, 400 or 503
+        std::string message_id;  // set when code is 202
+        std::string error;       // set otherwise
+        std::string timestamp;
+        bool duplicate = false;
+    };
+    // Validates and publishes one message. `id_hint` (from Idempotency-Key) wins over a
+    // "message_id" field of the body.
+    Outcome ingest_one(std::string_view payload, std::string_view path_entity,
+                       const std::string& id_hint, const char* id_source);
+    void record_accepted(const OutgoingMessage& message, uint64_t sequence);
+
+    const ApiConfig& config_;
+    NatsClient& nats_;
+    ApiMetrics& metrics_;
+    JetStreamPublisher publisher_;
+    std::unique_ptr<StatusStore> statuses_;
+};
+
+}  // namespace nomnom::api

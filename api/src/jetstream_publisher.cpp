@@ -1,0 +1,86 @@
+#include "jetstream_publisher.hpp"
+
+#include <memory>
+
+#include "json_escape.hpp"
+#include "status_store.hpp"
+
+namespace nomnom::api {
+namespace {
+
+struct MsgDeleter {
+    void operator()(natsMsg* message) const { natsMsg_Destroy(message); }
+};
+
+}  // namespace
+
+std::string make_envelope(const OutgoingMessage& message) {
+    std::string out;
+    out.reserve(message.payload.size() + message.payload.size() / 8 + 200);
+    out += "{\"message_id\":\"";
+    out += json_escape(message.message_id);
+    out += "\",\"body\":\"";
+    out += json_escape(std::string(message.payload));
+    out += "\",\"entity_type\":\"";
+    out += json_escape(message.entity_type);
+    out += "\",\"received_at\":\"";
+    out += message.received_at;
+    out += "\",\"retry_count\":0,\"source\":null}";
+    return out;
+}
+
+JetStreamPublisher::JetStreamPublisher(NatsClient& nats, const IngestSettings& settings,
+                                       std::string stream)
+    : nats_(nats),
+      format_(settings.format),
+      timeout_ms_(settings.publish_timeout_ms),
+      stream_(std::move(stream)) {}
+
+PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const {
+    // While disconnected cnats would buffer the publish and the request would only time out:
+    // answer at once instead.
+    if (!nats_.connected()) {
+        return {PublishResult::Kind::Unavailable, 0, "not connected to NATS"};
+    }
+    std::string envelope;
+    std::string_view data = message.payload;
+    if (format_ == PublishFormat::Envelope) {
+        envelope = make_envelope(message);
+        data = envelope;
+    }
+    natsMsg* created = nullptr;
+    if (natsMsg_Create(&created, message.subject.c_str(), nullptr, data.data(),
+                       static_cast<int>(data.size())) != NATS_OK) {
+        return {PublishResult::Kind::Unavailable, 0, "cannot create message"};
+    }
+    std::unique_ptr<natsMsg, MsgDeleter> owned(created);
+    natsMsgHeader_Set(created, kIngestIdHeader, message.message_id.c_str());
+    natsMsgHeader_Set(created, "Nomnom-Entity-Type", message.entity_type.c_str());
+    natsMsgHeader_Set(created, "Nomnom-Received-At", message.received_at.c_str());
+    if (format_ == PublishFormat::Raw) {
+        natsMsgHeader_Set(created, "Content-Type", "application/json");
+    }
+
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MsgId = message.message_id.c_str();
+    options.ExpectStream = stream_.c_str();
+    options.MaxWait = timeout_ms_;
+    jsPubAck* ack = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    const natsStatus status = js_PublishMsg(&ack, nats_.jetstream(), created, &options, &js_error);
+    if (status != NATS_OK) {
+        std::string error = std::string("JetStream publish to ") + message.subject +
+                            " failed: " + natsStatus_GetText(status);
+        if (js_error != 0) error += " [jetstream error " + std::to_string(js_error) + "]";
+        if (status == NATS_NO_RESPONDERS) error += " (no stream captures this subject)";
+        return {PublishResult::Kind::Unavailable, 0, error};
+    }
+    PublishResult result{
+        ack->Duplicate ? PublishResult::Kind::Duplicate : PublishResult::Kind::Stored,
+        ack->Sequence, ""};
+    jsPubAck_Destroy(ack);
+    return result;
+}
+
+}  // namespace nomnom::api

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace nomnom::testing {
+
+struct HttpReply {
+    int status = 0;
+    std::string body;
+    std::map<std::string, std::string> headers;
+};
+
+// One HTTP request to 127.0.0.1:`port` on a fresh connection.
+HttpReply http_request(uint16_t port, const std::string& method, const std::string& path,
+                       const std::string& body = "",
+                       const std::map<std::string, std::string>& headers = {});
+
+// A nomnom-api process with its own api.toml and log file.
+class ApiHarness {
+  public:
+    ApiHarness();
+
+    void write_config(const std::string& toml);
+    const std::filesystem::path& config_path() const { return config_; }
+    // Starts it and waits (up to 20 s) until it logs its port; throws if it does not.
+    void start(const Process::Env& env = {});
+    // SIGTERM, then the exit code (nullopt when it did not exit in time).
+    std::optional<int> terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    Process& process() { return process_; }
+    uint16_t port() const { return port_; }
+    std::string log() const;
+
+    HttpReply get(const std::string& path, const std::map<std::string, std::string>& headers = {});
+    HttpReply post(const std::string& path, const std::string& body,
+                   const std::map<std::string, std::string>& headers = {});
+
+  private:
+    TempDir dir_;
+    std::filesystem::path config_;
+    std::filesystem::path log_;
+    Process process_;
+    uint16_t port_ = 0;
+};
+
+// api.toml for tests: the given NATS url, the stream test_config() names ("TEST"), a free
+// port; `ingest` goes into [ingest], `http` into [http], `extra` is appended verbatim.
+std::string api_test_config(const std::string& nats_url, const std::string& ingest = "",
+                            const std::string& extra = "", const std::string& http = "");
+
+}  // namespace nomnom::testing

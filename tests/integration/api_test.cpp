@@ -1,0 +1,315 @@
+// nomnom-api against a real nats-server (and, end to end, a real nomnom-host and PostgreSQL):
+// every route and error code, idempotency, outages, auth and status tracking.
+
+#include <rapidjson/document.h>
+
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <thread>
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+
+#include "api_harness.hpp"
+#include "host_harness.hpp"
+#include "support/nats_server.hpp"
+#include "support/pg_test_db.hpp"
+
+using namespace nomnom::testing;
+
+namespace {
+
+rapidjson::Document json(const std::string& text) {
+    rapidjson::Document document;
+    document.Parse(text.c_str());
+    INFO(text);
+    REQUIRE_FALSE(document.HasParseError());
+    return document;
+}
+
+std::string field(const std::string& text, const char* name) {
+    const rapidjson::Document document = json(text);
+    REQUIRE(document.HasMember(name));
+    return document[name].GetString();
+}
+
+struct StoredMessage {
+    std::string data;
+    std::string msg_id;
+    std::string ingest_id;
+};
+
+// The last message JetStream stored on `subject` of the test stream.
+StoredMessage last_message(JetStreamClient& client, const std::string& subject) {
+    natsMsg* message = nullptr;
+    jsErrCode error = jsErrCode(0);
+    REQUIRE(js_GetLastMsg(&message, client.js(), "TEST", subject.c_str(), nullptr, &error) ==
+            NATS_OK);
+    StoredMessage stored;
+    stored.data.assign(natsMsg_GetData(message),
+                       static_cast<size_t>(natsMsg_GetDataLength(message)));
+    const char* value = nullptr;
+    if (natsMsgHeader_Get(message, "Nats-Msg-Id", &value) == NATS_OK) stored.msg_id = value;
+    if (natsMsgHeader_Get(message, "Nomnom-Ingest-Id", &value) == NATS_OK) stored.ingest_id = value;
+    natsMsg_Destroy(message);
+    return stored;
+}
+
+bool metric_line(const std::string& metrics, const std::string& line) {
+    return metrics.find(line + "\n") != std::string::npos;
+}
+
+// A nats-server, a running nomnom-api on it and a JetStream client.
+struct ApiOnNats {
+    explicit ApiOnNats(const std::string& ingest = "", const std::string& extra = "",
+                       const Process::Env& env = {}, const std::string& http = "") {
+        api.write_config(api_test_config(nats.url(), ingest, extra, http));
+        api.start(env);
+    }
+    NatsServer nats;
+    ApiHarness api;
+    JetStreamClient client{nats.url()};
+};
+
+}  // namespace
+
+TEST_CASE("nomnom-api publishes the original envelope and answers 202 after the PubAck", "[api]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+
+    const HttpReply plain = api.post("/ingest/message", R"({"a":1})");
+    CHECK(plain.status == 202);
+    const std::string id = field(plain.body, "message_id");
+    CHECK(field(plain.body, "status") == "accepted");
+    CHECK_FALSE(field(plain.body, "timestamp").empty());
+    const StoredMessage stored = last_message(client, "messages.ingest.default");
+    CHECK(stored.msg_id == id);
+    CHECK(stored.ingest_id == id);
+    const rapidjson::Document envelope = json(stored.data);
+    CHECK(std::string(envelope["message_id"].GetString()) == id);
+    CHECK(std::string(envelope["body"].GetString()) == R"({"a":1})");
+    CHECK(std::string(envelope["entity_type"].GetString()) == "default");
+    CHECK(envelope["retry_count"].GetInt() == 0);
+
+    CHECK(api.post("/ingest/message", R"({"entity_type":"Order","x":2})").status == 202);
+    CHECK(json(last_message(client, "messages.ingest.Order").data)["body"].GetString() ==
+          std::string(R"({"entity_type":"Order","x":2})"));
+    CHECK(api.post("/ingest/message/Line_item", "[1,2]").status == 202);
+    CHECK(last_message(client, "messages.ingest.Line_item").data.find(R"("body":"[1,2]")") !=
+          std::string::npos);
+    CHECK(client.stream_message_count("TEST") == 3);
+
+    // "accepted" is written without waiting, right after the PubAck.
+    HttpReply status;
+    CHECK(eventually(
+        [&] {
+            status = api.get("/ingest/status/" + id);
+            return status.status == 200;
+        },
+        5s));
+    CHECK(field(status.body, "status") == "accepted");
+    CHECK(field(status.body, "message_id") == id);
+    CHECK(field(status.body, "subject") == "messages.ingest.default");
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("nomnom-api error codes: 400 413 404 405 and 501 name what is wrong", "[api]") {
+    ApiOnNats setup("max_body_bytes = 1024\nmax_batch_lines = 5\n", "[status]\nenabled = false\n");
+    auto& [nats, api, client] = setup;
+
+    HttpReply reply = api.post("/ingest/message", R"({"a":1,)");
+    CHECK(reply.status == 400);
+    CHECK(reply.body ==
+          R"({"error":"Invalid JSON: Missing a name for object member. at byte offset 7"})");
+    CHECK(api.post("/ingest/message", "").status == 400);
+    reply = api.post("/ingest/message/a.b", "{}");
+    CHECK(reply.status == 400);
+    CHECK(reply.body.find("entity 'a.b' is not valid") != std::string::npos);
+    reply = api.post("/ingest/message", R"({"entity_type":"x>"})");
+    CHECK(reply.status == 400);
+    reply = api.post("/ingest/message", "{}", {{"Idempotency-Key", "has space"}});
+    CHECK(reply.status == 400);
+    CHECK(reply.body.find("Idempotency-Key 'has space' is not valid") != std::string::npos);
+    reply = api.post("/ingest/message", R"({"message_id":"a.b"})");
+    CHECK(reply.status == 400);
+    CHECK(reply.body.find("message_id field 'a.b' is not valid") != std::string::npos);
+
+    reply = api.post("/ingest/message", "[" + std::string(2000, ' ') + "]");
+    CHECK(reply.status == 413);
+    CHECK(reply.body.find("ingest.max_body_bytes (1024 bytes)") != std::string::npos);
+    reply = api.post("/ingest/batch", "{}\n{}\n{}\n{}\n{}\n{}\n");
+    CHECK(reply.status == 413);
+    CHECK(reply.body.find("the batch has 6 lines; ingest.max_batch_lines is 5") !=
+          std::string::npos);
+    CHECK(api.post("/ingest/batch", "\n  \n").status == 400);
+
+    reply = api.get("/nope");
+    CHECK(reply.status == 404);
+    reply = api.get("/ingest/message");
+    CHECK(reply.status == 405);
+    CHECK(reply.headers["Allow"] == "POST");
+    CHECK(api.post("/health", "").status == 405);
+    // The unread body would be parsed as the next request: the connection is closed instead.
+    reply = api.post("/health", "{}");
+    CHECK(reply.status == 405);
+    CHECK(reply.headers["Connection"] == "Close");
+    reply = api.get("/ingest/status/abc");
+    CHECK(reply.status == 501);
+    CHECK(client.stream_message_count("TEST") == 0);
+
+    CHECK(api.get("/health").status == 200);
+    CHECK(api.get("/ready").status == 200);
+    const std::string metrics = api.get("/metrics").body;
+    INFO(metrics);
+    CHECK(
+        metric_line(metrics, R"(nomnom_api_requests_total{route="/ingest/message",code="400"} 5)"));
+    CHECK(
+        metric_line(metrics, R"(nomnom_api_requests_total{route="/ingest/message",code="413"} 1)"));
+    CHECK(metric_line(metrics, R"(nomnom_api_requests_total{route="unmatched",code="404"} 1)"));
+    CHECK(metric_line(metrics, "nomnom_api_nats_connected 1"));
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("POST /ingest/batch reports every line: 202 207 400", "[api]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+
+    HttpReply reply = api.post("/ingest/batch", "{\"a\":1}\r\n\n{\"message_id\":\"m-2\"}\n");
+    CHECK(reply.status == 202);
+    rapidjson::Document body = json(reply.body);
+    CHECK(std::string(body["status"].GetString()) == "accepted");
+    CHECK(body["inserted"].GetInt() == 2);
+    CHECK(body["results"][1]["line"].GetInt() == 3);
+    CHECK(std::string(body["results"][1]["message_id"].GetString()) == "m-2");
+
+    reply = api.post("/ingest/batch", "{\"ok\":1}\nnot json\n{\"entity_type\":\"Order\"}\n");
+    CHECK(reply.status == 207);
+    body = json(reply.body);
+    CHECK(std::string(body["status"].GetString()) == "partial");
+    CHECK(body["failed"].GetInt() == 1);
+    CHECK(std::string(body["errors"][0].GetString()) ==
+          "Line 2: Invalid JSON: Invalid value. at byte offset 1");
+    CHECK(std::string(body["results"][1]["error"].GetString()) ==
+          "Invalid JSON: Invalid value. at byte offset 1");
+
+    reply = api.post("/ingest/batch", "nope\n[\n");
+    CHECK(reply.status == 400);
+    CHECK(std::string(json(reply.body)["status"].GetString()) == "failed");
+    CHECK(client.stream_message_count("TEST") == 4);
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("a retried POST with the same Idempotency-Key is stored once", "[api]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+
+    const HttpReply first = api.post("/ingest/message", R"({"n":1})", {{"Idempotency-Key", "k-1"}});
+    const HttpReply again = api.post("/ingest/message", R"({"n":1})", {{"Idempotency-Key", "k-1"}});
+    CHECK(first.status == 202);
+    CHECK(again.status == 202);
+    CHECK(field(first.body, "message_id") == "k-1");
+    CHECK(field(again.body, "message_id") == "k-1");
+    CHECK(json(again.body)["duplicate"].GetBool());
+    CHECK(api.post("/ingest/message", R"({"message_id":"own-7"})").status == 202);
+    CHECK(api.post("/ingest/message", R"({"message_id":"own-7"})").status == 202);
+    const std::string batch = "{\"n\":1}\n{\"n\":2}\n";
+    CHECK(api.post("/ingest/batch", batch, {{"Idempotency-Key", "b"}}).status == 202);
+    const HttpReply batch_again = api.post("/ingest/batch", batch, {{"Idempotency-Key", "b"}});
+    CHECK(json(batch_again.body)["duplicates"].GetInt() == 2);
+    CHECK(client.stream_message_count("TEST") == 4);
+    CHECK(api.get("/metrics").body.find("nomnom_api_duplicates_total 4\n") != std::string::npos);
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("bearer tokens guard /ingest with 401 and 403 and leave the probes open", "[api]") {
+    ApiOnNats setup("", "[auth]\ntokens_env = \"TEST_API_TOKENS\"\n",
+                    {{"TEST_API_TOKENS", "t-one,t-two"}});
+    ApiHarness& api = setup.api;
+
+    HttpReply reply = api.post("/ingest/message", "{}");
+    CHECK(reply.status == 401);
+    CHECK(reply.headers["WWW-Authenticate"] == "Bearer");
+    CHECK(api.post("/ingest/message", "{}", {{"Authorization", "Bearer t-three"}}).status == 403);
+    CHECK(api.get("/ingest/status/x", {{"Authorization", "Bearer nope"}}).status == 403);
+    CHECK(api.post("/ingest/message", "{}", {{"Authorization", "Bearer t-two"}}).status == 202);
+    CHECK(api.get("/health").status == 200);
+    CHECK(api.get("/ready").status == 200);
+    CHECK(api.get("/metrics").status == 200);
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("nats-server down gives 503 with Retry-After and never 202 - then recovery",
+          "[api][faults]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+    CHECK(api.post("/ingest/message", R"({"before":1})").status == 202);
+
+    nats.stop();
+    HttpReply reply = api.post("/ingest/message", R"({"during":1})");
+    CHECK(reply.status == 503);
+    CHECK(reply.headers["Retry-After"] == "2");
+    reply = api.post("/ingest/batch", "{\"a\":1}\n{\"b\":2}\n");
+    CHECK(reply.status == 503);
+    CHECK(json(reply.body)["inserted"].GetInt() == 0);
+    CHECK(api.get("/ready").status == 503);
+    CHECK(api.get("/ingest/status/abc").status == 503);
+    CHECK(api.get("/health").status == 200);
+
+    nats.restart();
+    REQUIRE(eventually([&] { return api.get("/ready").status == 200; }, 20s));
+    CHECK(api.post("/ingest/message", R"({"after":1})").status == 202);
+    CHECK(client.stream_message_count("TEST") == 2);
+    const std::string metrics = api.get("/metrics").body;
+    CHECK(metrics.find("nomnom_api_publish_failures_total 2\n") != std::string::npos);
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("SIGTERM lets a request in flight finish and exits 0", "[api]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+    // A request whose body arrives slowly is in flight when SIGTERM comes.
+    Poco::Net::HTTPClientSession session("127.0.0.1", api.port());
+    session.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest request("POST", "/ingest/message", Poco::Net::HTTPMessage::HTTP_1_1);
+    request.setContentLength(10);
+    std::ostream& out = session.sendRequest(request);
+    out << "{\"slow\"" << std::flush;
+    REQUIRE(eventually(
+        [&] { return api.get("/metrics").body.find("in_flight 2\n") != std::string::npos; }, 5s));
+    api.process().signal(SIGTERM);
+    std::this_thread::sleep_for(300ms);
+    out << ":1}" << std::flush;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    std::string body(std::istreambuf_iterator<char>(in), {});
+    CHECK(response.getStatus() == 202);
+    CHECK(body.find("accepted") != std::string::npos);
+    CHECK(api.process().wait_exit(10s) == 0);
+}
+
+TEST_CASE("no stream for the subject gives 503 and a body slower than the timeout gives 408",
+          "[api][faults]") {
+    ApiOnNats setup("subject = \"elsewhere.{entity}\"\n", "", {}, "request_timeout_ms = 300\n");
+    auto& [nats, api, client] = setup;
+    HttpReply reply = api.post("/ingest/message", "{}");
+    CHECK(reply.status == 503);
+    CHECK(reply.headers["Retry-After"] == "2");
+    CHECK(reply.body.find("elsewhere.default") != std::string::npos);
+
+    Poco::Net::HTTPClientSession session("127.0.0.1", api.port());
+    session.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest request("POST", "/ingest/message", Poco::Net::HTTPMessage::HTTP_1_1);
+    request.setContentLength(10);
+    session.sendRequest(request) << "{\"a\"" << std::flush;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    const std::string body(std::istreambuf_iterator<char>(in), {});
+    CHECK(response.getStatus() == 408);
+    CHECK(body.find("http.request_timeout_ms") != std::string::npos);
+
+    REQUIRE(js_DeleteStream(client.js(), "TEST", nullptr, nullptr) == NATS_OK);
+    reply = api.get("/ready");
+    CHECK(reply.status == 503);
+    CHECK(reply.body.find("stream TEST does not exist") != std::string::npos);
+}
