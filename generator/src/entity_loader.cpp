@@ -41,6 +41,21 @@ std::optional<SourceRef> read_source(const YAML::Node& node, const std::string& 
     return source;
 }
 
+void read_repeated_for(YamlMap& map, const char* key, const char* item_key, Entity& entity) {
+    const YAML::Node node = map.take(key);
+    if (!node.IsDefined()) return;
+    YamlMap r(node, map.file(), "entity '" + entity.name + "' " + key, map.diagnostics());
+    if (!r.valid()) return;
+    RepeatedFor spec;
+    spec.where = r.where();
+    spec.entity = r.string("entity", true).value_or("");
+    spec.field = r.string("field", true).value_or("");
+    spec.item_name = r.string(item_key).value_or("item");
+    r.finish();
+    entity.repeated_for = spec;
+    entity.repeated = true;
+}
+
 std::vector<Literal> read_args(const YAML::Node& node, const std::string& file,
                                Diagnostics& diagnostics, const std::string& what) {
     std::vector<Literal> args;

@@ -25,6 +25,9 @@ std::optional<Entity> read_v1_entity(const YAML::Node& root, const std::string& 
 std::optional<TypeSpec> read_type(YamlMap& map, const char* key);
 std::optional<SourceRef> read_source(const YAML::Node& node, const std::string& file,
                                      Diagnostics& diagnostics, const std::string& what);
+// {entity, field, <item_key>} under `key` (legacy: repeated_for / each_known_as; v1: repeatedFor
+// / itemName); the item name defaults to "item".
+void read_repeated_for(YamlMap& map, const char* key, const char* item_key, Entity& entity);
 std::vector<Literal> read_args(const YAML::Node& node, const std::string& file,
                                Diagnostics& diagnostics, const std::string& what);
 

@@ -397,20 +397,7 @@ std::optional<Entity> read_legacy_entity(const YAML::Node& root, const std::stri
         entity.parents.push_back({*parent, *parent, false, map.where("parent")});
     }
     read_parents(map, entity, file, diagnostics);
-    const YAML::Node repeated_for = map.take("repeated_for");
-    if (repeated_for.IsDefined()) {
-        YamlMap r(repeated_for, file, "entity '" + entity.name + "' repeated_for", diagnostics);
-        if (r.valid()) {
-            RepeatedFor spec;
-            spec.where = r.where();
-            spec.entity = r.string("entity", true).value_or("");
-            spec.field = r.string("field", true).value_or("");
-            spec.item_name = r.string("each_known_as").value_or("item");
-            r.finish();
-            entity.repeated_for = spec;
-            entity.repeated = true;
-        }
-    }
+    read_repeated_for(map, "repeated_for", "each_known_as", entity);
     read_derivation(map, entity, file, diagnostics);
 
     const YAML::Node fields = map.take("fields");

@@ -178,20 +178,7 @@ void read_derivation(YamlMap& spec, Entity& entity, const std::string& file,
     } else if (parents.IsDefined()) {
         diagnostics.error(d.where("parents"), "'parents' must be a list");
     }
-    const YAML::Node repeated = d.take("repeatedFor");
-    if (repeated.IsDefined()) {
-        YamlMap r(repeated, file, "entity '" + entity.name + "' repeatedFor", diagnostics);
-        if (r.valid()) {
-            RepeatedFor spec_for;
-            spec_for.where = r.where();
-            spec_for.entity = r.string("entity", true).value_or("");
-            spec_for.field = r.string("field", true).value_or("");
-            spec_for.item_name = r.string("itemName").value_or("item");
-            r.finish();
-            entity.repeated_for = spec_for;
-            entity.repeated = true;
-        }
-    }
+    read_repeated_for(d, "repeatedFor", "itemName", entity);
     d.finish();
 }
 
