@@ -315,7 +315,8 @@ def host_drain(work, pg, nats, path, orders, items, args, rep):
         wait_until(lambda: host.persisted() >= orders, 1800, "%d persisted orders" % orders)
         elapsed = time.monotonic() - start
         host_cpu = cpu_seconds(host.process.pid)
-        total_cpu = host_cpu + pg.cpu() - pg_cpu0 + nats.cpu() - nats_cpu0
+        pg_cpu, nats_cpu = pg.cpu() - pg_cpu0, nats.cpu() - nats_cpu0
+        total_cpu = host_cpu + pg_cpu + nats_cpu
         text = metrics(host.port)
         rss = peak_rss_mb(host.process.pid)
     finally:
@@ -331,6 +332,8 @@ def host_drain(work, pg, nats, path, orders, items, args, rep):
         "orders_per_s": orders / elapsed,
         "rows_per_s": (orders + items) / elapsed,
         "host_cpu_s": host_cpu,
+        "postgres_cpu_s": pg_cpu,
+        "nats_cpu_s": nats_cpu,
         "cpu_us_per_order": total_cpu / orders * 1e6,
         "host_peak_rss_mb": rss,
         "batch_p50_ms": histogram_quantile(text, "nomnom_batch_seconds", "tpch", 0.5) * 1000,
