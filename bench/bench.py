@@ -357,9 +357,11 @@ def latency_run(work, pg, nats, path, args):
             * 1000 for label, q in (("50", 0.5), ("99", 0.99), ("999", 0.999))}
 
 
-def median_line(name, values, unit=""):
-    return "%-28s %12.1f %s (%.1f - %.1f, n=%d)" % (name, statistics.median(values), unit,
-                                                   min(values), max(values), len(values))
+def median_line(name, values):
+    # Ratios need two decimals; rates and times read fine with one.
+    digits = 2 if max(values) < 10 else 1
+    return "%-28s %12.*f  (%.*f - %.*f, n=%d)" % (name, digits, statistics.median(values), digits,
+                                                 min(values), digits, max(values), len(values))
 
 
 def main():
