@@ -8,6 +8,7 @@
 #include <set>
 
 #include "native_db.hpp"
+#include "redact.hpp"
 
 namespace nomnom {
 
@@ -17,15 +18,6 @@ const char* dialect_name(Dialect dialect) {
 
 bool is_data_sqlstate(const std::string& sqlstate) {
     return sqlstate.starts_with("22") || sqlstate.starts_with("23");
-}
-
-std::string redact_url(const std::string& url) {
-    const size_t scheme = url.find("://");
-    const size_t at = url.rfind('@');
-    if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-    const size_t colon = url.find(':', scheme + 3);
-    if (colon == std::string::npos || colon > at) return url;
-    return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 std::string quote_identifier(const char* name) {

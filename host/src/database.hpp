@@ -94,9 +94,6 @@ class Database {
     soci::connection_pool pool_;
 };
 
-// Masks the password of a url (postgresql://user:secret@host -> postgresql://user:***@host).
-std::string redact_url(const std::string& url);
-
 // CREATE TABLE IF NOT EXISTS for a table descriptor, in the given dialect.
 std::string derive_ddl(const nomnom_table& table, Dialect dialect);
 

@@ -118,9 +118,10 @@ void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
     jsPubAck_Destroy(ack);
     check_nats(status, "publishing dead letter to " + subject, js_error);
 
-    spdlog::error("[plugin={} subject={} seq={} delivery={} id={}] dead-lettered ({}) to {}: {}",
-                  letter.plugin, message.subject, message.stream_sequence, message.delivery_count,
-                  message.message_id, dead_letter_class_name(letter.kind), subject, letter.reason);
+    const LogFields fields = message.log_fields(letter.plugin);
+    const LogScope scope(fields);
+    spdlog::error("dead-lettered ({}) to {}: {}", dead_letter_class_name(letter.kind), subject,
+                  letter.reason);
 }
 
 }  // namespace nomnom

@@ -17,6 +17,7 @@
 #include "json_escape.hpp"
 #include "plugin_dir_watcher.hpp"
 #include "plugin_library.hpp"
+#include "redact.hpp"
 
 namespace nomnom {
 namespace {

@@ -78,10 +78,11 @@ void PluginRunner::mark_fatal(const std::string& reason) {
         if (fatal_reason_.empty()) fatal_reason_ = reason;
     }
     if (!fatal_.exchange(true)) {
+        const LogScope scope(log_fields());
         spdlog::error(
-            "[plugin={}] FATAL: {}; its consumers stop, in-flight messages are returned to "
-            "JetStream, other plugins keep running",
-            name_, reason);
+            "FATAL: {}; its consumers stop, in-flight messages are returned to JetStream, other "
+            "plugins keep running",
+            reason);
     }
 }
 
@@ -102,7 +103,10 @@ void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instanc
                                                 spec.settings.max_wait_ms);
             if (!messages.empty()) processor.process(std::move(messages));
         } catch (const std::exception& e) {
-            spdlog::warn("[plugin={} consumer={}] {}; retrying", name_, spec.durable, e.what());
+            LogFields fields = log_fields();
+            fields.consumer = spec.durable;
+            const LogScope scope(fields);
+            spdlog::warn("{}; retrying", e.what());
             subscription.reset();
             pause(1000);
         }
