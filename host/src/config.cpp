@@ -409,6 +409,7 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
                     {"error", std::string("error")}});
         log.choice("format", config.log.format,
                    {{"text", std::string("text")}, {"json", std::string("json")}});
+        log.integer("progress_interval_s", config.log.progress_interval_s, 0, 86400);
         log.reject_unknown();
     }
 

@@ -217,6 +217,10 @@ int Host::run(SignalWaiter& signals) {
     bool change_pending = false;
     Clock::time_point last_change = Clock::now();
     for (;;) {
+        // The first report only takes the baseline of each plugin's rate.
+        if (progress_.due(Clock::now(), config_.log.progress_interval_s)) {
+            progress_.report(supervisor_->backlogs(), Clock::now());
+        }
         const int signal = signals.wait(watcher ? 100 : 1000);
         if (signal == SIGTERM || signal == SIGINT) {
             spdlog::info("received {}: draining", signal == SIGTERM ? "SIGTERM" : "SIGINT");

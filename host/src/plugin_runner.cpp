@@ -32,12 +32,7 @@ void PluginRunner::start(bool auto_migrate) {
     const ConsumerSettings& consumer = settings_.consumer;
     const std::vector<std::string> subjects =
         consumer.subjects.empty() ? library_->subjects() : consumer.subjects;
-    const std::string durable =
-        consumer.durable.empty() ? consumer.durable_prefix + "-" + name_ : consumer.durable;
-    for (size_t i = 0; i < subjects.size(); ++i) {
-        ConsumerSpec spec{stream_,
-                          subjects.size() == 1 ? durable : durable + "-" + std::to_string(i + 1),
-                          subjects[i], consumer};
+    for (ConsumerSpec& spec : plugin_consumers(stream_, name_, subjects, consumer)) {
         ensure_consumer(nats_, spec);
         consumers_.push_back(std::move(spec));
     }

@@ -185,3 +185,32 @@ TEST_CASE("passwords and tokens from the config never reach the log or the CLI o
         CHECK(output.find(pg_secret) == std::string::npos);
     }
 }
+
+TEST_CASE("a plugin draining a backlog logs its rate - lag and ETA every interval",
+          "[logs][progress][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    publish_backlog(client, "test.kv.backlog", kv_messages(20000));
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "backlog.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nbatch_size = 5\n"
+                                  "[log]\nprogress_interval_s = 1\n"));
+    host.start();
+    REQUIRE(host.wait_log("[plugin=test_kv] progress: ", 30s));
+    const std::string log = host.log();
+    const size_t line = log.find("[plugin=test_kv] progress: ");
+    const std::string progress = log.substr(line, log.find('\n', line) - line);
+    INFO(progress);
+    CHECK(progress.find(" msg/s over the last ") != std::string::npos);
+    CHECK(progress.find(" pending, ") != std::string::npos);
+    CHECK(progress.find(" in flight, ETA ") != std::string::npos);
+    REQUIRE(host.wait_log("[plugin=test_kv] progress: backlog drained", 180s));
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM kv") == 20000);
+    REQUIRE(host.terminate() == 0);
+    // Nothing pending: no further progress lines.
+    const std::string after = host.log().substr(host.log().find("backlog drained"));
+    CHECK(after.find("progress: ") == std::string::npos);
+}
