@@ -42,7 +42,10 @@ const char* dead_letter_class_name(DeadLetterClass kind) {
 }
 
 std::string utc_timestamp_now() {
-    const auto now = std::chrono::system_clock::now();
+    return utc_timestamp(std::chrono::system_clock::now());
+}
+
+std::string utc_timestamp(std::chrono::system_clock::time_point now) {
     const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
     const auto millis =
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
