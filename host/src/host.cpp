@@ -119,7 +119,10 @@ bool Host::connect(SignalWaiter& signals) {
 std::string Host::metrics() const {
     std::string out;
     metrics_.render(out);
-    if (started_.load()) supervisor_->render_gauges(out);
+    if (started_.load()) {
+        supervisor_->render_gauges(out);
+        database_->render_pool_gauges(out);
+    }
     out +=
         "# HELP nomnom_nats_connected 1 while the NATS connection is up\n"
         "# TYPE nomnom_nats_connected gauge\n"
