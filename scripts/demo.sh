@@ -11,8 +11,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 bash scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)"
+bash scripts/build.sh build
 
 WORK=$(mktemp -d /tmp/nomnom-demo.XXXXXX)
 chmod 0755 "$WORK"

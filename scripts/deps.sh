@@ -23,6 +23,9 @@ PACKAGES=(
     nats-server
     postgresql
     python3
+    python3-yaml     # tests: the Kubernetes manifests parse
+    docker-compose   # tests: `docker-compose config` validates docker/docker-compose.yml
+    systemd          # tests: `systemd-analyze verify` checks the units in docker/systemd
 )
 
 missing=()

@@ -43,10 +43,18 @@ std::string endpoint_from_config(const HttpConfig& http) {
     return "http://" + host + ":" + port;
 }
 
-// GET endpoint + path within a few seconds; throws when no one answers.
+// GET endpoint + path within a few seconds; throws when no one answers. The endpoint is
+// http://HOST:PORT.
 HttpAnswer http_get(const std::string& endpoint, const std::string& path) {
-    const std::string authority = endpoint.substr(endpoint.find("://") + 3);
+    const size_t scheme = endpoint.find("://");
+    if (!endpoint.starts_with("http://")) {
+        throw std::invalid_argument("expected http://HOST:PORT, got '" + endpoint + "'");
+    }
+    const std::string authority = endpoint.substr(scheme + 3);
     const size_t colon = authority.rfind(':');
+    if (colon == std::string::npos) {
+        throw std::invalid_argument("expected http://HOST:PORT, got '" + endpoint + "'");
+    }
     Poco::Net::HTTPClientSession session(
         authority.substr(0, colon), static_cast<uint16_t>(std::stoi(authority.substr(colon + 1))));
     session.setTimeout(Poco::Timespan(3, 0));
@@ -237,6 +245,27 @@ int run_status_command(const std::vector<std::string>& args) {
     if (files.empty())
         std::cout << "\nno plugins (*.so) in " << config.plugins_dir.string() << "\n";
     return 0;
+}
+
+int run_probe_command(const std::vector<std::string>& args) {
+    if (args.size() != 1) {
+        std::cerr << "usage: nomnom-host probe http://HOST:PORT/PATH\n";
+        return 2;
+    }
+    const std::string& url = args[0];
+    const size_t authority = url.find("://");
+    const size_t path =
+        authority == std::string::npos ? std::string::npos : url.find('/', authority + 3);
+    try {
+        const HttpAnswer answer = path == std::string::npos
+                                      ? http_get(url, "/")
+                                      : http_get(url.substr(0, path), url.substr(path));
+        std::cout << answer.status << " " << answer.body << "\n";
+        return answer.status >= 200 && answer.status < 300 ? 0 : 1;
+    } catch (const std::exception& e) {
+        std::cerr << "probe " << url << ": " << e.what() << "\n";
+        return 1;
+    }
 }
 
 }  // namespace nomnom

@@ -12,4 +12,8 @@ namespace nomnom {
 // says; 2 for a usage or config error.
 int run_status_command(const std::vector<std::string>& args);
 
+// `nomnom-host probe URL`: GET URL; exit code 0 on a 2xx answer, 1 otherwise. A health check
+// for container images that ship no curl.
+int run_probe_command(const std::vector<std::string>& args);
+
 }  // namespace nomnom

@@ -94,3 +94,25 @@ TEST_CASE("status with NATS down still reports and exits 0", "[status][cli]") {
     CHECK(output.find("consumer nomnom-test_kv (test.kv.>): unknown (NATS unreachable)") !=
           std::string::npos);
 }
+
+TEST_CASE("probe exits 0 on HTTP 2xx and 1 otherwise", "[status][cli][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const uint16_t port = free_tcp_port();
+    const std::string endpoint = "http://127.0.0.1:" + std::to_string(port);
+    host.write_config(
+        config_on_port(nats.url(), "sqlite:" + (host.dir() / "probe.db").string(), port));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    CHECK(eventually([&] { return host.run_cli({"probe", endpoint + "/ready"}).first == 0; }, 10s));
+    auto [code, output] = host.run_cli({"probe", endpoint + "/health"});
+    CHECK(code == 0);
+    CHECK(output.find("200 {\"status\":\"alive\"}") != std::string::npos);
+    CHECK(host.run_cli({"probe", endpoint + "/nothing"}).first == 1);
+    CHECK(host.run_cli({"probe", "127.0.0.1:" + std::to_string(port)}).first == 1);
+    REQUIRE(host.terminate() == 0);
+    std::tie(code, output) = host.run_cli({"probe", endpoint + "/ready"});
+    CHECK(code == 1);
+    CHECK(output.find("probe " + endpoint + "/ready: ") != std::string::npos);
+}
