@@ -220,8 +220,9 @@ int Host::run(SignalWaiter& signals) {
     bool change_pending = false;
     Clock::time_point last_change = Clock::now();
     for (;;) {
-        // The first report only takes the baseline of each plugin's rate.
-        if (progress_.due(Clock::now(), config_.log.progress_interval_s)) {
+        // The first report only takes the baseline of each plugin's rate. Skipped while NATS
+        // is down: asking JetStream would hold up signal handling until each request times out.
+        if (nats_->connected() && progress_.due(Clock::now(), config_.log.progress_interval_s)) {
             progress_.report(supervisor_->backlogs(), Clock::now());
         }
         const int signal = signals.wait(watcher ? 100 : 1000);
