@@ -11,8 +11,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 bash scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target nomnom-host nomnom-api nomnom-gen tpch
+bash scripts/build.sh build
 
 echo "== nomnom-gen: the tpch plugin is generated from the original nomnom's entity YAML"
 build/generator/nomnom-gen check --entities plugins/tpch/entities 2>/dev/null

@@ -27,6 +27,9 @@ PACKAGES=(
     python3
     curl
     wrk
+    python3-yaml     # tests: the Kubernetes manifests parse
+    docker-compose   # tests: `docker-compose config` validates docker/docker-compose.yml
+    systemd          # tests: `systemd-analyze verify` checks the units in docker/systemd
 )
 
 missing=()

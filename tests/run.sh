@@ -4,7 +4,8 @@
 # same suite again built with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/
 # (unload and reload paths are where use-after-free hides). NOMNOM_SKIP_SANITIZERS=1 skips that.
 # Extra arguments go to ctest, e.g. `tests/run.sh -R e2e`.
-# CMAKE_BUILD_TYPE (default RelWithDebInfo) and NOMNOM_CMAKE_ARGS tune the configure step.
+# CMAKE_BUILD_TYPE (default RelWithDebInfo) and NOMNOM_CMAKE_ARGS tune the configure step
+# (scripts/build.sh, the build command the demo and the Dockerfile use too).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,13 +13,9 @@ cd "$ROOT"
 
 bash scripts/deps.sh
 
-read -r -a extra_cmake_args <<<"${NOMNOM_CMAKE_ARGS:-}"
-cmake -S . -B build -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
-    "${extra_cmake_args[@]}"
-cmake --build build -j"$(nproc)"
+bash scripts/build.sh build
 if [[ "${NOMNOM_SKIP_SANITIZERS:-0}" != 1 ]]; then
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNOMNOM_SANITIZE=ON "${extra_cmake_args[@]}"
-    cmake --build build-asan -j"$(nproc)"
+    CMAKE_BUILD_TYPE=Debug bash scripts/build.sh build-asan -DNOMNOM_SANITIZE=ON
 fi
 
 # Under /tmp rather than $TMPDIR: the postgres OS user must reach it, and the unix socket path

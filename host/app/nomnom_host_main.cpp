@@ -7,12 +7,15 @@
 #include "dlq_tool.hpp"
 #include "host.hpp"
 #include "logging.hpp"
+#include "status_tool.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: nomnom-host --config worker.toml [--check-config]\n"
     "       nomnom-host dlq list|show|replay|purge --config worker.toml [options]\n"
+    "       nomnom-host status --config worker.toml [--endpoint http://HOST:PORT]\n"
+    "       nomnom-host probe http://HOST:PORT/PATH   (exit 0 on HTTP 2xx: health checks)\n"
     "  --config FILE     worker configuration (TOML); see docker/worker.example.toml\n"
     "  --check-config    validate the config and every plugin (including create), then exit\n"
     "  --version         print the version and the plugin ABI\n";
@@ -22,6 +25,12 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], "dlq") == 0) {
         return nomnom::run_dlq_command(std::vector<std::string>(argv + 2, argv + argc));
+    }
+    if (argc > 1 && std::strcmp(argv[1], "probe") == 0) {
+        return nomnom::run_probe_command(std::vector<std::string>(argv + 2, argv + argc));
+    }
+    if (argc > 1 && std::strcmp(argv[1], "status") == 0) {
+        return nomnom::run_status_command(std::vector<std::string>(argv + 2, argv + argc));
     }
     std::string config_path;
     bool check_only = false;

@@ -78,8 +78,9 @@ void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
     } catch (const std::exception& e) {
         // Unsettled, these messages would wait for ack_wait to come back; what was committed
         // is upserted again on redelivery.
-        spdlog::error("[plugin={}] batch of {} messages failed: {}; returning the unsettled ones",
-                      runner_.name(), fetched.size(), e.what());
+        const LogScope scope(runner_.log_fields());
+        spdlog::error("batch of {} messages failed: {}; returning the unsettled ones",
+                      fetched.size(), e.what());
         hand_back(fetched);
     }
 }
@@ -158,17 +159,19 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(size_t 
         const int64_t wait = schedule[std::min(step, schedule.size() - 1)];
         if (!reported) {
             runner_.set_database_unreachable(true);
+            const LogScope scope(runner_.log_fields());
             spdlog::error(
-                "[plugin={}] database unreachable, holding {} messages and retrying (every {} "
-                "ms at most, fetching paused): {}",
-                runner_.name(), messages, wait, failure->reason);
+                "database unreachable, holding {} messages and retrying (every {} ms at most, "
+                "fetching paused): {}",
+                messages, wait, failure->reason);
             reported = true;
         }
         runner_.pause(std::min<int64_t>(wait, runner_.settings().consumer.ack_wait_ms / 3));
     }
     if (reported) runner_.set_database_unreachable(false);
     if (reported && !failure) {
-        spdlog::info("[plugin={}] database reachable again after {} s", runner_.name(),
+        const LogScope scope(runner_.log_fields());
+        spdlog::info("database reachable again after {} s",
                      std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::steady_clock::now() - started)
                          .count());
@@ -197,6 +200,9 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
         reason[0] = '\0';
         nomnom_error error{reason, sizeof reason};
         const nomnom_message view = entry.message->view();
+        // Whatever the plugin logs while parsing is about this message.
+        const LogFields fields = entry.message->log_fields(runner_.name());
+        const LogScope scope(fields);
         int status = descriptor.parse(instance_.get(), &view, rows_.as_sink(), &error);
         if (status == NOMNOM_OK) {
             rows_.finish_message();
@@ -246,20 +252,22 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
             parsed.front()->outcome = Outcome::DataError;
             parsed.front()->reason = failure->reason;
             return;
-        case WriteFailure::Kind::Retry:
+        case WriteFailure::Kind::Retry: {
             if (failure->database_unreachable && runner_.stopping()) {
                 // Stopping during an outage: hand the batch back untouched; an outage must
                 // never end in the dead-letter queue.
                 for (Entry* entry : parsed) entry->outcome = Outcome::Unprocessed;
                 return;
             }
-            spdlog::warn("[plugin={}] write of {} messages failed, will retry: {}", runner_.name(),
-                         parsed.size(), failure->reason);
+            const LogScope scope(runner_.log_fields());
+            spdlog::warn("write of {} messages failed, will retry: {}", parsed.size(),
+                         failure->reason);
             for (Entry* entry : parsed) {
                 entry->outcome = Outcome::Retry;
                 entry->reason = failure->reason;
             }
             return;
+        }
         case WriteFailure::Kind::Fatal:
             runner_.mark_fatal(failure->reason);
             for (Entry* entry : parsed) entry->outcome = Outcome::Unprocessed;
@@ -281,13 +289,13 @@ void BatchProcessor::settle(Entry& entry) {
     IncomingMessage& message = *entry.message;
     natsMsg* raw = message.message.get();
     const std::string& plugin = runner_.name();
+    const LogFields fields = message.log_fields(plugin);
+    const LogScope scope(fields);
     PluginMetrics& metrics = runner_.metrics();
     const auto nak_later = [&] {
         ++metrics.retried;
         const int64_t delay = backoff_ms(message.delivery_count);
-        spdlog::info("[plugin={} subject={} seq={} delivery={}] retry in {} ms: {}", plugin,
-                     message.subject, message.stream_sequence, message.delivery_count, delay,
-                     entry.reason);
+        spdlog::info("retry in {} ms: {}", delay, entry.reason);
         return natsMsg_NakWithDelay(raw, delay, nullptr);
     };
     // Terminates only once the dead letter is stored; otherwise the message comes back later.
@@ -297,8 +305,7 @@ void BatchProcessor::settle(Entry& entry) {
                 message, DeadLetter{plugin, runner_.library().version(), kind, reason});
         } catch (const std::exception& e) {
             entry.reason = std::string("dead-lettering failed (") + e.what() + ") for: " + reason;
-            spdlog::error("[plugin={} subject={} seq={}] {}", plugin, message.subject,
-                          message.stream_sequence, entry.reason);
+            spdlog::error("{}", entry.reason);
             return nak_later();
         }
         ++metrics.dead_lettered;
@@ -350,8 +357,7 @@ void BatchProcessor::settle(Entry& entry) {
     if (status != NATS_OK) {
         // Not fatal: without a settle JetStream redelivers after ack_wait, and writes are
         // idempotent.
-        spdlog::warn("[plugin={} subject={} seq={}] could not settle message: {}", plugin,
-                     message.subject, message.stream_sequence, natsStatus_GetText(status));
+        spdlog::warn("could not settle message: {}", natsStatus_GetText(status));
     }
 }
 

@@ -7,6 +7,8 @@
 
 #include "toml_section.hpp"
 
+#include "redact.hpp"
+
 namespace nomnom {
 namespace {
 
@@ -78,8 +80,9 @@ std::string expand_env(std::string_view value, std::string_view what) {
         }
         const size_t close = value.find('}', i + 2);
         if (close == std::string_view::npos) {
-            throw ConfigError(std::string(what) + ": unterminated ${ in '" + std::string(value) +
-                              "'");
+            // Not echoing the value: it may be a secret.
+            throw ConfigError(std::string(what) + ": unterminated ${ at character " +
+                              std::to_string(i + 1));
         }
         std::string_view inner = value.substr(i + 2, close - i - 2);
         std::string_view fallback;
@@ -139,9 +142,9 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
             if (path != ":memory:") config.database.url = "sqlite:" + resolve(base, path).string();
         } else if (!config.database.url.starts_with("postgresql://") &&
                    !config.database.url.starts_with("postgres://")) {
-            database.fail(
-                table->get("url"), "url",
-                "expected sqlite:PATH or postgresql://..., got '" + config.database.url + "'");
+            database.fail(table->get("url"), "url",
+                          "expected sqlite:PATH or postgresql://..., got '" +
+                              redact_url(config.database.url) + "'");
         }
     } else {
         config.database.url = "sqlite:" + resolve(base, "nomnom.db").string();
@@ -211,7 +214,7 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         http.reject_unknown();
     }
 
-    read_log_section(top, "log", config.log);
+    read_log_section(top, "log", config.log, LogSection::WithProgress);
 
     top.reject_unknown();
     return config;

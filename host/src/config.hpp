@@ -118,6 +118,7 @@ struct HttpConfig {
 struct LogConfig {
     std::string level = "info";
     std::string format = "text";
+    int64_t progress_interval_s = 10;  // a progress line per plugin with a backlog; 0: none
 
     bool operator==(const LogConfig&) const = default;
 };

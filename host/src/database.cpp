@@ -8,6 +8,7 @@
 #include <set>
 
 #include "native_db.hpp"
+#include "redact.hpp"
 
 namespace nomnom {
 
@@ -17,15 +18,6 @@ const char* dialect_name(Dialect dialect) {
 
 bool is_data_sqlstate(const std::string& sqlstate) {
     return sqlstate.starts_with("22") || sqlstate.starts_with("23");
-}
-
-std::string redact_url(const std::string& url) {
-    const size_t scheme = url.find("://");
-    const size_t at = url.rfind('@');
-    if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-    const size_t colon = url.find(':', scheme + 3);
-    if (colon == std::string::npos || colon > at) return url;
-    return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 std::string quote_identifier(const char* name) {
@@ -105,10 +97,46 @@ Database::Database(const DatabaseConfig& config)
     : dialect_(dialect_of(config.url)),
       url_(config.url),
       display_url_(redact_url(config.url)),
-      pool_(static_cast<size_t>(config.pool_size)) {
-    for (size_t i = 0; i < static_cast<size_t>(config.pool_size); ++i) {
-        open_session(pool_.at(i));
+      pool_size_(static_cast<size_t>(config.pool_size)),
+      pool_(pool_size_) {
+    for (size_t i = 0; i < pool_size_; ++i) open_session(pool_.at(i));
+}
+
+size_t Database::acquire() {
+    ++waiting_;
+    const size_t position = pool_.lease();
+    --waiting_;
+    ++in_use_;
+    return position;
+}
+
+void Database::release(size_t position) {
+    --in_use_;
+    pool_.give_back(position);
+}
+
+void Database::render_pool_gauges(std::string& out) const {
+    std::string label;
+    for (const char c : display_url_) {
+        if (c == '\\' || c == '"') label += '\\';
+        label += c == '\n' ? ' ' : c;
     }
+    label = "{database=\"" + label + "\"} ";
+    out +=
+        "# HELP nomnom_db_pool_connections Connections in the database pool\n"
+        "# TYPE nomnom_db_pool_connections gauge\n"
+        "nomnom_db_pool_connections" +
+        label + std::to_string(pool_size_) +
+        "\n"
+        "# HELP nomnom_db_pool_in_use Pooled connections leased by a worker\n"
+        "# TYPE nomnom_db_pool_in_use gauge\n"
+        "nomnom_db_pool_in_use" +
+        label + std::to_string(in_use_.load()) +
+        "\n"
+        "# HELP nomnom_db_pool_waiting Threads waiting for a pooled connection\n"
+        "# TYPE nomnom_db_pool_waiting gauge\n"
+        "nomnom_db_pool_waiting" +
+        label + std::to_string(waiting_.load()) + "\n";
 }
 
 void Database::prepare_tables(const nomnom_plugin_descriptor& descriptor, bool auto_migrate) {
@@ -149,22 +177,20 @@ void Database::prepare_tables(const nomnom_plugin_descriptor& descriptor, bool a
 }
 
 DbLease::DbLease(Database& database)
-    : database_(database),
-      position_(database.pool_.lease()),
-      session_(&database.pool_.at(position_)) {
+    : database_(database), position_(database.acquire()), session_(&database.pool_.at(position_)) {
     if (!connection_ok(*session_, database_.dialect_)) {
         try {
             session_->close();
             database_.open_session(*session_);
         } catch (...) {
-            database_.pool_.give_back(position_);
+            database_.release(position_);
             throw;
         }
     }
 }
 
 DbLease::~DbLease() {
-    database_.pool_.give_back(position_);
+    database_.release(position_);
 }
 
 Dialect DbLease::dialect() const {

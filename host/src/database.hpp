@@ -4,6 +4,7 @@
 
 #include <soci/soci.h>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -84,18 +85,25 @@ class Database {
     // what is missing.
     void prepare_tables(const nomnom_plugin_descriptor& descriptor, bool auto_migrate);
 
+    // Prometheus gauges of the connection pool: its size, the connections leased and the
+    // threads waiting for one (a pool too small for the workers shows as waiting > 0).
+    void render_pool_gauges(std::string& out) const;
+
   private:
     friend class DbLease;
     void open_session(soci::session& session) const;
+    // A pooled connection's position, counted as waiting until the pool hands one out.
+    size_t acquire();
+    void release(size_t position);
 
     Dialect dialect_;
     std::string url_;
     std::string display_url_;
+    size_t pool_size_;
     soci::connection_pool pool_;
+    std::atomic<int64_t> in_use_{0};
+    std::atomic<int64_t> waiting_{0};
 };
-
-// Masks the password of a url (postgresql://user:secret@host -> postgresql://user:***@host).
-std::string redact_url(const std::string& url);
 
 // CREATE TABLE IF NOT EXISTS for a table descriptor, in the given dialect.
 std::string derive_ddl(const nomnom_table& table, Dialect dialect);

@@ -42,7 +42,10 @@ const char* dead_letter_class_name(DeadLetterClass kind) {
 }
 
 std::string utc_timestamp_now() {
-    const auto now = std::chrono::system_clock::now();
+    return utc_timestamp(std::chrono::system_clock::now());
+}
+
+std::string utc_timestamp(std::chrono::system_clock::time_point now) {
     const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
     const auto millis =
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
@@ -118,9 +121,10 @@ void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
     jsPubAck_Destroy(ack);
     check_nats(status, "publishing dead letter to " + subject, js_error);
 
-    spdlog::error("[plugin={} subject={} seq={} delivery={} id={}] dead-lettered ({}) to {}: {}",
-                  letter.plugin, message.subject, message.stream_sequence, message.delivery_count,
-                  message.message_id, dead_letter_class_name(letter.kind), subject, letter.reason);
+    const LogFields fields = message.log_fields(letter.plugin);
+    const LogScope scope(fields);
+    spdlog::error("dead-lettered ({}) to {}: {}", dead_letter_class_name(letter.kind), subject,
+                  letter.reason);
 }
 
 }  // namespace nomnom

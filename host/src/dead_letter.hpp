@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "config.hpp"
@@ -66,5 +67,6 @@ class JetStreamDeadLetterSink final : public DeadLetterSink {
 
 // RFC 3339 UTC with milliseconds, as written in Nomnom-Timestamp.
 std::string utc_timestamp_now();
+std::string utc_timestamp(std::chrono::system_clock::time_point time);
 
 }  // namespace nomnom

@@ -17,6 +17,7 @@
 #include "json_escape.hpp"
 #include "plugin_dir_watcher.hpp"
 #include "plugin_library.hpp"
+#include "redact.hpp"
 
 namespace nomnom {
 namespace {
@@ -123,7 +124,10 @@ bool Host::connect(SignalWaiter& signals) {
 std::string Host::metrics() const {
     std::string out;
     metrics_.render(out);
-    if (started_.load()) supervisor_->render_gauges(out);
+    if (started_.load()) {
+        supervisor_->render_gauges(out);
+        database_->render_pool_gauges(out);
+    }
     out +=
         "# HELP nomnom_nats_connected 1 while the NATS connection is up\n"
         "# TYPE nomnom_nats_connected gauge\n"
@@ -226,6 +230,11 @@ int Host::run(SignalWaiter& signals) {
     bool change_pending = false;
     Clock::time_point last_change = Clock::now();
     for (;;) {
+        // The first report only takes the baseline of each plugin's rate. Skipped while NATS
+        // is down: asking JetStream would hold up signal handling until each request times out.
+        if (nats_->connected() && progress_.due(Clock::now(), config_.log.progress_interval_s)) {
+            progress_.report(supervisor_->backlogs(), Clock::now());
+        }
         const int signal = signals.wait(watcher ? 100 : 1000);
         if (signal == SIGTERM || signal == SIGINT) {
             spdlog::info("received {}: draining", signal == SIGTERM ? "SIGTERM" : "SIGINT");

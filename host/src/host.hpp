@@ -12,6 +12,7 @@
 #include "metrics.hpp"
 #include "nats_client.hpp"
 #include "plugin_supervisor.hpp"
+#include "progress_reporter.hpp"
 #include "status_recorder.hpp"
 
 namespace nomnom {
@@ -68,6 +69,7 @@ class Host {
     std::unique_ptr<PluginSupervisor> supervisor_;
     std::atomic<bool> started_{false};
     std::unique_ptr<HealthServer> health_;
+    ProgressReporter progress_;
     uint64_t reloads_ = 0;
 };
 

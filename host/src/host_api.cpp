@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "logging.hpp"
 #include "native_db.hpp"
 #include "row_batch.hpp"
 
@@ -60,7 +61,11 @@ void log(nomnom_log_level level, const char* plugin, const char* message) {
                                : level == NOMNOM_LOG_INFO ? spdlog::level::info
                                : level == NOMNOM_LOG_WARN ? spdlog::level::warn
                                                           : spdlog::level::err;
-        spdlog::log(spd_level, "[plugin={}] {}", plugin ? plugin : "?", message ? message : "");
+        // Keeps the message fields when the plugin logs from inside parse().
+        LogFields fields = current_log_fields() ? *current_log_fields() : LogFields{};
+        fields.plugin = plugin ? plugin : "?";
+        const LogScope scope(fields);
+        spdlog::log(spd_level, "{}", message ? message : "");
     } catch (const std::exception&) {
         // Logging must never fail the caller.
     }

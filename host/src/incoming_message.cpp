@@ -104,4 +104,14 @@ std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr message, PayloadForma
     return owned;
 }
 
+LogFields IncomingMessage::log_fields(std::string_view plugin) const {
+    LogFields fields;
+    fields.plugin = plugin;
+    fields.subject = subject;
+    fields.stream_seq = stream_sequence;
+    fields.delivery = delivery_count;
+    fields.message_id = message_id;
+    return fields;
+}
+
 }  // namespace nomnom

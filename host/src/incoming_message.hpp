@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "logging.hpp"
 #include "nats_client.hpp"
 
 namespace nomnom {
@@ -35,6 +36,8 @@ struct IncomingMessage {
     std::string decode_error;
 
     nomnom_message view() const;
+    // The fields of a log line about this message, for `plugin`.
+    LogFields log_fields(std::string_view plugin) const;
 };
 
 // Reads JetStream metadata, headers and (for the envelope format) unwraps the payload.

@@ -75,6 +75,34 @@ void update_existing(NatsClient& client, const ConsumerSpec& spec, jsConsumerInf
 
 }  // namespace
 
+std::vector<ConsumerSpec> plugin_consumers(const std::string& stream, const std::string& plugin,
+                                           const std::vector<std::string>& subjects,
+                                           const ConsumerSettings& settings) {
+    const std::string durable =
+        settings.durable.empty() ? settings.durable_prefix + "-" + plugin : settings.durable;
+    std::vector<ConsumerSpec> specs;
+    for (size_t i = 0; i < subjects.size(); ++i) {
+        specs.push_back({stream,
+                         subjects.size() == 1 ? durable : durable + "-" + std::to_string(i + 1),
+                         subjects[i], settings});
+    }
+    return specs;
+}
+
+std::optional<ConsumerState> read_consumer_state(NatsClient& client, const std::string& stream,
+                                                 const std::string& durable) {
+    jsConsumerInfo* info = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    const natsStatus status = js_GetConsumerInfo(&info, client.jetstream(), stream.c_str(),
+                                                 durable.c_str(), nullptr, &js_error);
+    if (status == NATS_NOT_FOUND) return std::nullopt;
+    check_nats(status, "consumer " + durable + " on stream " + stream, js_error);
+    std::unique_ptr<jsConsumerInfo, decltype(&jsConsumerInfo_Destroy)> owned(
+        info, jsConsumerInfo_Destroy);
+    return ConsumerState{info->NumPending, info->NumAckPending,    info->NumRedelivered,
+                         info->NumWaiting, info->Delivered.Stream, info->Delivered.Last};
+}
+
 void ensure_consumer(NatsClient& client, const ConsumerSpec& spec) {
     const ConsumerSettings& settings = spec.settings;
     jsConsumerInfo* info = nullptr;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,26 @@ struct ConsumerSpec {
     std::string subject;
     ConsumerSettings settings;
 };
+
+// The durable consumers of a plugin: "<durable_prefix>-<plugin>" (or the configured durable),
+// with "-1", "-2", ... appended when it consumes several subjects (one consumer per subject).
+std::vector<ConsumerSpec> plugin_consumers(const std::string& stream, const std::string& plugin,
+                                           const std::vector<std::string>& subjects,
+                                           const ConsumerSettings& settings);
+
+// A durable consumer as JetStream reports it.
+struct ConsumerState {
+    uint64_t pending = 0;     // in the stream, not yet delivered: the lag
+    int64_t ack_pending = 0;  // delivered, not yet acked
+    int64_t redelivered = 0;  // delivered more than once, not yet acked
+    int64_t waiting = 0;      // pull requests waiting: roughly, idle workers
+    uint64_t delivered_stream_seq = 0;
+    int64_t last_delivered_ns = 0;  // UTC nanoseconds since the epoch; 0: never
+};
+
+// nullopt when the consumer does not exist; throws NatsError when JetStream does not answer.
+std::optional<ConsumerState> read_consumer_state(NatsClient& client, const std::string& stream,
+                                                 const std::string& durable);
 
 // Creates the durable pull consumer when it does not exist, without a server-side delivery
 // limit (the host enforces max_deliver). An existing consumer gets its filter subject and an

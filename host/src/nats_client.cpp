@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "database.hpp"
+#include "redact.hpp"
 
 namespace nomnom {
 

@@ -33,12 +33,7 @@ void PluginRunner::start(bool auto_migrate) {
     const ConsumerSettings& consumer = settings_.consumer;
     const std::vector<std::string> subjects =
         consumer.subjects.empty() ? library_->subjects() : consumer.subjects;
-    const std::string durable =
-        consumer.durable.empty() ? consumer.durable_prefix + "-" + name_ : consumer.durable;
-    for (size_t i = 0; i < subjects.size(); ++i) {
-        ConsumerSpec spec{stream_,
-                          subjects.size() == 1 ? durable : durable + "-" + std::to_string(i + 1),
-                          subjects[i], consumer};
+    for (ConsumerSpec& spec : plugin_consumers(stream_, name_, subjects, consumer)) {
         ensure_consumer(nats_, spec);
         consumers_.push_back(std::move(spec));
     }
@@ -79,10 +74,11 @@ void PluginRunner::mark_fatal(const std::string& reason) {
         if (fatal_reason_.empty()) fatal_reason_ = reason;
     }
     if (!fatal_.exchange(true)) {
+        const LogScope scope(log_fields());
         spdlog::error(
-            "[plugin={}] FATAL: {}; its consumers stop, in-flight messages are returned to "
-            "JetStream, other plugins keep running",
-            name_, reason);
+            "FATAL: {}; its consumers stop, in-flight messages are returned to JetStream, other "
+            "plugins keep running",
+            reason);
     }
 }
 
@@ -103,7 +99,10 @@ void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instanc
                                                 spec.settings.max_wait_ms);
             if (!messages.empty()) processor.process(std::move(messages));
         } catch (const std::exception& e) {
-            spdlog::warn("[plugin={} consumer={}] {}; retrying", name_, spec.durable, e.what());
+            LogFields fields = log_fields();
+            fields.consumer = spec.durable;
+            const LogScope scope(fields);
+            spdlog::warn("{}; retrying", e.what());
             subscription.reset();
             pause(1000);
         }

@@ -11,6 +11,7 @@
 #include "database.hpp"
 #include "dead_letter.hpp"
 #include "jetstream_consumer.hpp"
+#include "logging.hpp"
 #include "metrics.hpp"
 #include "plugin_instance.hpp"
 #include "status_recorder.hpp"
@@ -34,6 +35,12 @@ class PluginRunner {
     void join();
 
     const std::string& name() const { return name_; }
+    // Log fields naming this plugin (they view the runner's name).
+    LogFields log_fields() const {
+        LogFields fields;
+        fields.plugin = name_;
+        return fields;
+    }
     const PluginLibrary& library() const { return *library_; }
     const PluginSettings& settings() const { return settings_; }
     Database& database() { return database_; }

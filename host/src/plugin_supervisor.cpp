@@ -264,6 +264,28 @@ std::vector<PluginStatus> PluginSupervisor::statuses() const {
     return statuses;
 }
 
+std::vector<PluginBacklog> PluginSupervisor::backlogs() const {
+    const View current = view();
+    std::vector<PluginBacklog> backlogs;
+    for (const auto& runner : current.runners) {
+        PluginBacklog backlog;
+        backlog.plugin = runner->name();
+        const PluginMetrics& metrics = metrics_.plugin(runner->name());
+        backlog.settled = metrics.persisted.load() + metrics.dead_lettered.load();
+        for (const ConsumerSpec& spec : runner->consumers()) {
+            try {
+                if (auto state = read_consumer_state(nats_, spec.stream, spec.durable)) {
+                    backlog.consumers.emplace_back(spec.durable, *state);
+                }
+            } catch (const NatsError&) {
+                // JetStream does not answer: /ready says NATS is down; the gauges are left out.
+            }
+        }
+        backlogs.push_back(std::move(backlog));
+    }
+    return backlogs;
+}
+
 void PluginSupervisor::render_gauges(std::string& out) const {
     const View current = view();
     out +=
@@ -284,20 +306,13 @@ void PluginSupervisor::render_gauges(std::string& out) const {
     std::string ack_pending =
         "# HELP nomnom_consumer_ack_pending Messages delivered and not yet acked\n"
         "# TYPE nomnom_consumer_ack_pending gauge\n";
-    for (const auto& runner : current.runners) {
-        for (const ConsumerSpec& spec : runner->consumers()) {
-            jsConsumerInfo* info = nullptr;
-            jsErrCode js_error = jsErrCode(0);
-            if (js_GetConsumerInfo(&info, nats_.jetstream(), spec.stream.c_str(),
-                                   spec.durable.c_str(), nullptr, &js_error) != NATS_OK) {
-                continue;
-            }
+    for (const PluginBacklog& backlog : backlogs()) {
+        for (const auto& [durable, state] : backlog.consumers) {
             const std::string labels =
-                "{plugin=\"" + runner->name() + "\",consumer=\"" + spec.durable + "\"} ";
-            pending += "nomnom_consumer_pending" + labels + std::to_string(info->NumPending) + "\n";
+                "{plugin=\"" + backlog.plugin + "\",consumer=\"" + durable + "\"} ";
+            pending += "nomnom_consumer_pending" + labels + std::to_string(state.pending) + "\n";
             ack_pending +=
-                "nomnom_consumer_ack_pending" + labels + std::to_string(info->NumAckPending) + "\n";
-            jsConsumerInfo_Destroy(info);
+                "nomnom_consumer_ack_pending" + labels + std::to_string(state.ack_pending) + "\n";
         }
     }
     out += pending + ack_pending;

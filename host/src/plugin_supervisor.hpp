@@ -9,6 +9,7 @@
 
 #include "config.hpp"
 #include "plugin_runner.hpp"
+#include "progress_reporter.hpp"
 
 namespace nomnom {
 
@@ -60,6 +61,8 @@ class PluginSupervisor {
                       const std::set<std::string>& being_written = {});
 
     std::vector<PluginStatus> statuses() const;
+    // Each running plugin's consumers, read from JetStream now.
+    std::vector<PluginBacklog> backlogs() const;
     // Prometheus gauges read now: plugin up/down and each durable consumer's pending and
     // ack-pending counts from JetStream.
     void render_gauges(std::string& out) const;

@@ -60,7 +60,7 @@ void read_stream_section(Section& parent, const char* name, StreamConfig& out) {
     stream.reject_unknown();
 }
 
-void read_log_section(Section& parent, const char* name, LogConfig& out) {
+void read_log_section(Section& parent, const char* name, LogConfig& out, LogSection keys) {
     const auto* table = parent.subtable(name);
     if (table == nullptr) return;
     Section log(*table, parent.qualified(name), parent.file());
@@ -72,6 +72,9 @@ void read_log_section(Section& parent, const char* name, LogConfig& out) {
                 {"error", std::string("error")}});
     log.choice("format", out.format,
                {{"text", std::string("text")}, {"json", std::string("json")}});
+    if (keys == LogSection::WithProgress) {
+        log.integer("progress_interval_s", out.progress_interval_s, 0, 86400);
+    }
     log.reject_unknown();
 }
 

@@ -175,7 +175,10 @@ std::string read_config_file(const std::filesystem::path& path);
 // The sections worker.toml and api.toml share; each reads `table` as [<name>].
 void read_nats_section(Section& parent, const char* name, NatsConfig& out);
 void read_stream_section(Section& parent, const char* name, StreamConfig& out);
-void read_log_section(Section& parent, const char* name, LogConfig& out);
+// progress_interval_s is the host's only: the API refuses it as an unknown key.
+enum class LogSection { Plain, WithProgress };
+void read_log_section(Section& parent, const char* name, LogConfig& out,
+                      LogSection keys = LogSection::Plain);
 // Who reads [status]: each has keys of its own besides enabled, bucket, ttl_s and storage.
 enum class StatusReader {
     Host,  // flush_ms, max_pending (the batched writer)

@@ -120,13 +120,14 @@ std::pair<int, std::string> HostHarness::http_get(const std::string& path) {
     return {static_cast<int>(response.getStatus()), content.str()};
 }
 
-std::pair<int, std::string> HostHarness::run_cli(const std::vector<std::string>& args) {
+std::pair<int, std::string> HostHarness::run_cli(const std::vector<std::string>& args,
+                                                 const Process::Env& env) {
     const auto output = dir_.path() / "cli.log";
     std::filesystem::remove(output);
     std::vector<std::string> argv{NOMNOM_HOST_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
     Process cli;
-    cli.start(argv, {}, output);
+    cli.start(argv, env, output);
     const auto code = cli.wait_exit(30s);
     std::ifstream in(output);
     std::ostringstream text;

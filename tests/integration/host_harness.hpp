@@ -52,7 +52,8 @@ class HostHarness {
     std::pair<int, std::string> http_get(const std::string& path);
 
     // Runs nomnom-host with extra arguments to completion; returns exit code and output.
-    std::pair<int, std::string> run_cli(const std::vector<std::string>& args);
+    std::pair<int, std::string> run_cli(const std::vector<std::string>& args,
+                                        const Process::Env& env = {});
 
   private:
     void add_plugin(const std::filesystem::path& file);

@@ -1,0 +1,15 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace nomnom {
+
+// A connection url fit for logs, errors and printed output: the password of the user info is
+// masked (postgresql://user:secret@host -> postgresql://user:***@host), so is a NATS token given
+// as the whole user info (nats://s3cr3t@host -> nats://***@host), and so are password and token
+// query parameters (?password=secret -> ?password=***). A comma-separated list of urls (a NATS
+// cluster) is masked url by url.
+std::string redact_url(std::string_view url);
+
+}  // namespace nomnom
