@@ -10,7 +10,7 @@
 #include "api_metrics.hpp"
 #include "api_server.hpp"
 #include "bearer_auth.hpp"
-#include "database.hpp"
+#include "redact.hpp"
 #include "host.hpp"
 #include "ingest_service.hpp"
 #include "logging.hpp"
