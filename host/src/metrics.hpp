@@ -38,9 +38,10 @@ struct PluginMetrics {
     Histogram batch_size{{1, 10, 50, 100, 250, 500, 1000, 5000}};
     Histogram batch_seconds{{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
     // From JetStream storing a message to its ack after the commit: what a producer waits for
-    // its data to be queryable.
-    Histogram end_to_end_seconds{
-        {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}};
+    // its data to be queryable. Fine-grained up to 100 ms, where latency objectives are set.
+    Histogram end_to_end_seconds{{0.001, 0.0025, 0.005, 0.0075, 0.01,  0.015, 0.02,
+                                  0.025, 0.03,   0.04,  0.05,   0.075, 0.1,   0.25,
+                                  0.5,   1,      2.5,   5,      10,    30,    60}};
 
     void add_rows(const std::string& table, uint64_t rows);
     std::map<std::string, uint64_t> rows_by_table() const;
