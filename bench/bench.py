@@ -15,6 +15,7 @@ The machine is shared and noisy: each measurement is repeated and reported as me
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -185,6 +186,12 @@ def prepare_workload(work, orders):
     return path, items, orders_tsv, items_tsv
 
 
+def reaped_children_cpu():
+    """CPU seconds of every child this process has waited for (the tools and psql)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_tool(*args):
     """Runs nomnom-bench; returns the rate it printed, if any."""
     out = subprocess.run([BENCH, *args], check=True, capture_output=True, text=True).stdout
@@ -198,20 +205,31 @@ def publish(nats, subject, path, extra=()):
 
 
 def ceiling_fetch_ack(nats, path, orders):
+    """Rate, and CPU seconds of nats-server and the consumer while fetching and acking."""
     run_tool("stream", nats.url, "BENCH_CEILING", "bench.ceiling")
     publish(nats, "bench.ceiling", path)
-    return run_tool("fetch-ack", nats.url, "BENCH_CEILING", "bench.ceiling", str(orders), "1000")
+    cpu0 = nats.cpu() + reaped_children_cpu()
+    rate = run_tool("fetch-ack", nats.url, "BENCH_CEILING", "bench.ceiling", str(orders), "1000")
+    return rate, nats.cpu() + reaped_children_cpu() - cpu0
 
 
 def ceiling_copy(pg, orders_tsv, items_tsv, rows):
     pg.fresh_database("bench_copy")
     pg.psql("bench_copy", "-f", TPCH_DDL)
+    cpu0 = pg.cpu() + reaped_children_cpu()
     start = time.monotonic()
     pg.psql("bench_copy", "-c", "\\copy orders(%s) FROM '%s'" % (",".join(ORDER_COLUMNS),
                                                                   orders_tsv))
     pg.psql("bench_copy", "-c", "\\copy order_line_items(%s) FROM '%s'" % (
         ",".join(ITEM_COLUMNS), items_tsv))
-    return rows / (time.monotonic() - start)
+    rate = rows / (time.monotonic() - start)
+    return rate, pg.cpu() + reaped_children_cpu() - cpu0
+
+
+def ceiling_parse(path):
+    cpu0 = reaped_children_cpu()
+    rate = run_tool("parse", path)
+    return rate, reaped_children_cpu() - cpu0
 
 
 def metrics(port):
@@ -341,10 +359,10 @@ def host_drain(work, pg, nats, path, orders, items, args, rep):
     }
 
 
-def latency_run(work, pg, nats, path, args):
+def latency_run(work, pg, nats, path, args, rep):
     db_url = pg.fresh_database("bench_latency")
     run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
-    host = HostRun(work, nats, db_url, args, "latency")
+    host = HostRun(work, nats, db_url, args, "latency-%d" % rep)
     try:
         count = args.rate * args.seconds
         subprocess.run([PUBLISH, "--url", nats.url, "--subject", "messages.ingest.Order",
@@ -357,10 +375,31 @@ def latency_run(work, pg, nats, path, args):
             * 1000 for label, q in (("50", 0.5), ("99", 0.99), ("999", 0.999))}
 
 
+def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, args, rep):
+    """One repetition: the three ceilings, then the host, on the same data."""
+    fetch_ack_rate, fetch_ack_cpu = ceiling_fetch_ack(nats, path, args.orders)
+    copy_rate, copy_cpu = ceiling_copy(pg, orders_tsv, items_tsv, args.orders + items)
+    parse_rate, parse_cpu = ceiling_parse(path)
+    run = {
+        "ceiling_fetch_ack_per_s": fetch_ack_rate,
+        "ceiling_copy_rows_per_s": copy_rate,
+        "ceiling_parse_per_s": parse_rate,
+        # What the bare tools spend for the same work: the CPU floor per order.
+        "ceiling_fetch_ack_cpu_us_per_order": fetch_ack_cpu / args.orders * 1e6,
+        "ceiling_copy_cpu_us_per_order": copy_cpu / args.orders * 1e6,
+        "ceiling_parse_cpu_us_per_order": parse_cpu / args.orders * 1e6,
+        "ceiling_cpu_us_per_order": (fetch_ack_cpu + copy_cpu + parse_cpu) / args.orders * 1e6,
+    }
+    run.update(host_drain(work, pg, nats, path, args.orders, items, args, rep))
+    run["ratio_vs_copy"] = run["rows_per_s"] / run["ceiling_copy_rows_per_s"]
+    run["cpu_vs_ceiling"] = run["cpu_us_per_order"] / run["ceiling_cpu_us_per_order"]
+    return run
+
+
 def median_line(name, values):
     # Ratios need two decimals; rates and times read fine with one.
     digits = 2 if max(values) < 10 else 1
-    return "%-28s %12.*f  (%.*f - %.*f, n=%d)" % (name, digits, statistics.median(values), digits,
+    return "%-36s %12.*f  (%.*f - %.*f, n=%d)" % (name, digits, statistics.median(values), digits,
                                                  min(values), digits, max(values), len(values))
 
 
@@ -389,31 +428,29 @@ def main():
         log("workload: %d orders (%s)" % (args.orders, GEN))
         path, items, orders_tsv, items_tsv = prepare_workload(work, args.orders)
         pg, nats = Postgres(work), Nats(work)
-        if args.latency:
-            result = latency_run(work, pg, nats, path, args)
-            print("bench-latency: rate=%d/s seconds=%d p50_ms<=%g p99_ms<=%g p999_ms<=%g"
-                  % (args.rate, args.seconds, result["p50_ms"], result["p99_ms"],
-                     result["p999_ms"]))
-            return
         results = {}
         for rep in range(args.repeat):
             log("repetition %d/%d" % (rep + 1, args.repeat))
-            run = {
-                "ceiling_fetch_ack_per_s": ceiling_fetch_ack(nats, path, args.orders),
-                "ceiling_copy_rows_per_s": ceiling_copy(pg, orders_tsv, items_tsv,
-                                                        args.orders + items),
-                "ceiling_parse_per_s": run_tool("parse", path),
-            }
-            run.update(host_drain(work, pg, nats, path, args.orders, items, args, rep))
-            run["ratio_vs_copy"] = run["rows_per_s"] / run["ceiling_copy_rows_per_s"]
+            if args.latency:
+                run = latency_run(work, pg, nats, path, args, rep)
+            else:
+                run = throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, args,
+                                     rep)
             log("  " + " ".join("%s=%.3g" % kv for kv in run.items()))
             for key, value in run.items():
                 results.setdefault(key, []).append(value)
+        med = {k: statistics.median(v) for k, v in results.items()}
+        if args.latency:
+            print("rate=%d/s seconds=%d repeat=%d" % (args.rate, args.seconds, args.repeat))
+            for key, values in results.items():
+                print(median_line(key, values))
+            print("bench-latency: rate=%d/s seconds=%d p50_ms<=%g p99_ms<=%g p999_ms<=%g"
+                  % (args.rate, args.seconds, med["p50_ms"], med["p99_ms"], med["p999_ms"]))
+            return
         print("orders=%d line_items=%d batch_size=%d workers=%d repeat=%d"
               % (args.orders, items, args.batch_size, args.workers, args.repeat))
         for key, values in results.items():
             print(median_line(key, values))
-        med = {k: statistics.median(v) for k, v in results.items()}
         print("bench: orders_per_s=%.0f rows_per_s=%.0f ceiling_fetch_ack_per_s=%.0f "
               "ceiling_copy_rows_per_s=%.0f ceiling_parse_per_s=%.0f ratio_vs_copy=%.2f "
               "host_cpu_s=%.2f cpu_us_per_order=%.1f host_peak_rss_mb=%.1f"
