@@ -51,25 +51,34 @@ void append_number(std::string& out, T value) {
     out.append(buffer, result.ptr);
 }
 
-void append_copy_text(std::string& out, std::string_view text) {
-    for (const char c : text) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            default:
-                out += c;
-        }
+// COPY's text format escapes backslash, tab, newline and carriage return; most text has none,
+// so it is appended in runs between them rather than a character at a time.
+constexpr char copy_escape(char c) {
+    switch (c) {
+        case '\\':
+            return '\\';
+        case '\t':
+            return 't';
+        case '\n':
+            return 'n';
+        case '\r':
+            return 'r';
+        default:
+            return 0;
     }
+}
+
+void append_copy_text(std::string& out, std::string_view text) {
+    size_t run = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char escaped = copy_escape(text[i]);
+        if (escaped == 0) continue;
+        out.append(text.data() + run, i - run);
+        out += '\\';
+        out += escaped;
+        run = i + 1;
+    }
+    out.append(text.data() + run, text.size() - run);
 }
 
 void append_copy_cell(std::string& out, const TableRows& rows, const Cell& cell, uint32_t type) {
