@@ -325,8 +325,10 @@ def host_drain(work, pg, nats, path, orders, items, args, rep):
     host = HostRun(work, nats, db_url, args, "host-%d" % rep)
     profiler = None
     if args.profile:
-        # Sampled on CPU time (no hardware counters needed), with call graphs, host only.
-        profiler = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-o",
+        # Sampled on CPU time (no hardware counters needed), host only; call graphs from DWARF,
+        # since Debian's libraries are built without frame pointers.
+        profiler = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "--call-graph",
+                                     "dwarf,16384", "-o",
                                      "%s.%d" % (args.profile, rep), "-p",
                                      str(host.process.pid)], stderr=subprocess.DEVNULL)
     try:
