@@ -129,8 +129,18 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     }
     attempt(all);
     failpoint("before_settle");
-    for (Entry& entry : entries_) settle(entry);
+    bool persisted = false;
+    for (Entry& entry : entries_) {
+        settle(entry);
+        persisted = persisted || entry.outcome == Outcome::Persisted;
+    }
     entries_.clear();
+    if (persisted) {
+        metrics.last_persisted_unix_ns.store(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count());
+    }
     ++metrics.batches;
     metrics.batch_seconds.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

@@ -88,6 +88,12 @@ void MetricsRegistry::render(std::string& out) const {
                    std::to_string(((*metrics).*counter.member).load()) + "\n";
         }
     }
+    header(out, "nomnom_last_persisted_timestamp_seconds", "gauge",
+           "When a batch last committed messages (Unix time; 0: never)");
+    for (const auto& [plugin, metrics] : plugins_) {
+        out += "nomnom_last_persisted_timestamp_seconds{plugin=\"" + plugin + "\"} " +
+               number(static_cast<double>(metrics->last_persisted_unix_ns.load()) / 1e9) + "\n";
+    }
     header(out, "nomnom_rows_written_total", "counter", "Rows committed, per plugin and table");
     for (const auto& [plugin, metrics] : plugins_) {
         for (const auto& [table, rows] : metrics->rows_by_table()) {

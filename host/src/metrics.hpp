@@ -35,6 +35,9 @@ struct PluginMetrics {
     std::atomic<uint64_t> retried{0};
     std::atomic<uint64_t> dead_lettered{0};
     std::atomic<uint64_t> batches{0};
+    // When a batch last committed messages (ns since the epoch; 0: never): what a staleness
+    // alert watches, and where the benchmark reads the end of a drain without polling hard.
+    std::atomic<int64_t> last_persisted_unix_ns{0};
     Histogram batch_size{{1, 10, 50, 100, 250, 500, 1000, 5000}};
     Histogram batch_seconds{{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
     // From JetStream storing a message to its ack after the commit: what a producer waits for

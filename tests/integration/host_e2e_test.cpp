@@ -68,6 +68,15 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
     // Every persisted message has its end-to-end latency observed once.
     CHECK(metrics.find("nomnom_end_to_end_seconds_count{plugin=\"sensor_csv\"} 500\n") !=
           std::string::npos);
+    const std::string last_marker =
+        "nomnom_last_persisted_timestamp_seconds{plugin=\"sensor_csv\"} ";
+    const size_t last_at = metrics.find(last_marker);
+    REQUIRE(last_at != std::string::npos);
+    const double last_persisted = std::stod(metrics.substr(last_at + last_marker.size()));
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    CHECK(last_persisted > now - 60);
+    CHECK(last_persisted <= now);
     REQUIRE(host.terminate() == 0);
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-sensor_csv");
     CHECK(stats.num_pending == 0);
