@@ -4,9 +4,17 @@
 //   nomnom-bench fetch-ack URL STREAM SUBJECT COUNT BATCH
 //                                                    a bare pull consumer: fetch + ack COUNT
 //   nomnom-bench parse FILE                          RapidJSON parse of every line of FILE
+//   nomnom-bench plugin-parse PLUGIN.so SUBJECT FILE the host's parse path alone: every line of
+//                                                    FILE through the plugin into row buffers, in
+//                                                    batches of 1000 (not a ceiling: what the host
+//                                                    spends parsing; run it under callgrind for
+//                                                    repeatable instruction counts)
 // Each measuring command prints one line "<name>_per_s=<rate> count=<n> seconds=<s>".
 #include <nats/nats.h>
 #include <rapidjson/document.h>
+
+#include "plugin_instance.hpp"
+#include "row_batch.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -102,12 +110,17 @@ int fetch_ack(const std::string& url, const std::string& stream_name, const std:
     return 0;
 }
 
-int parse(const std::string& file) {
+std::vector<std::string> read_lines(const std::string& file) {
     std::ifstream in(file);
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) {
         if (!line.empty()) lines.push_back(std::move(line));
     }
+    return lines;
+}
+
+int parse(const std::string& file) {
+    const std::vector<std::string> lines = read_lines(file);
     std::size_t items = 0;
     const auto start = Clock::now();
     for (const auto& line : lines) {
@@ -124,6 +137,42 @@ int parse(const std::string& file) {
     return items > 0 ? 0 : 1;
 }
 
+int plugin_parse(const std::string& plugin, const std::string& subject, const std::string& file) {
+    const std::vector<std::string> lines = read_lines(file);
+    const auto library = nomnom::PluginLibrary::open(plugin);
+    nomnom::PluginInstance instance(library, "{}");
+    const nomnom_plugin_descriptor& descriptor = library->descriptor();
+    nomnom::RowBatch rows(descriptor);
+    constexpr uint32_t kBatch = 1000;
+    std::size_t refused = 0;
+    char reason[2048];
+    const auto start = Clock::now();
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (i % kBatch == 0) rows.clear();
+        nomnom_message message{};
+        message.struct_size = sizeof message;
+        message.payload = {lines[i].data(), lines[i].size()};
+        message.subject = {subject.data(), subject.size()};
+        message.delivery_count = 1;
+        nomnom_error error{reason, sizeof reason};
+        rows.begin_message(static_cast<uint32_t>(i % kBatch));
+        if (descriptor.parse(instance.get(), &message, rows.as_sink(), &error) == NOMNOM_OK) {
+            rows.finish_message();
+        } else {
+            ++refused;
+            rows.discard_message();
+        }
+    }
+    const auto elapsed = Clock::now() - start;
+    if (refused > 0) {
+        std::cerr << "nomnom-bench: the plugin refused " << refused << " of " << lines.size()
+                  << " messages\n";
+        return 1;
+    }
+    report("plugin_parse", lines.size(), elapsed);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,8 +182,12 @@ int main(int argc, char** argv) {
         return fetch_ack(args[1], args[2], args[3], std::stoul(args[4]), std::stoi(args[5]));
     }
     if (args.size() == 2 && args[0] == "parse") return parse(args[1]);
+    if (args.size() == 4 && args[0] == "plugin-parse") {
+        return plugin_parse(args[1], args[2], args[3]);
+    }
     std::cerr << "usage: nomnom-bench stream URL STREAM SUBJECT\n"
                  "       nomnom-bench fetch-ack URL STREAM SUBJECT COUNT BATCH\n"
-                 "       nomnom-bench parse FILE\n";
+                 "       nomnom-bench parse FILE\n"
+                 "       nomnom-bench plugin-parse PLUGIN.so SUBJECT FILE\n";
     return 2;
 }
