@@ -1,0 +1,53 @@
+// The runtime of generated plugins (sdk/include/nomnom/generated.hpp) on its own: the UTF-8 check
+// every payload passes before it is parsed, and what a refused payload is told.
+#include <nomnom/generated.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using nomnom::gen::invalid_utf8_offset;
+
+namespace {
+constexpr auto kValid = std::string_view::npos;
+}
+
+TEST_CASE("valid UTF-8 passes, at every length and position", "[generated]") {
+    CHECK(invalid_utf8_offset("") == kValid);
+    CHECK(invalid_utf8_offset("plain ascii, longer than one word of eight bytes") == kValid);
+    // 2, 3 and 4 bytes, the extremes of each length, after and inside ASCII runs.
+    CHECK(invalid_utf8_offset("\xc2\x80 \xdf\xbf caf\xc3\xa9") == kValid);
+    CHECK(invalid_utf8_offset("0123456789\xe0\xa0\x80\xef\xbf\xbf\xed\x9f\xbf") == kValid);
+    CHECK(invalid_utf8_offset("\xf0\x90\x80\x80 and \xf4\x8f\xbf\xbf at the end") == kValid);
+    CHECK(invalid_utf8_offset("{\"name\":\"\xe6\x97\xa5\xe6\x9c\xac\"}") == kValid);
+}
+
+TEST_CASE("invalid UTF-8 is found at the byte where it starts", "[generated]") {
+    CHECK(invalid_utf8_offset("\x80") == 0);                           // lone continuation
+    CHECK(invalid_utf8_offset("abcdefgh\xff") == 8);                   // never valid, after a word
+    CHECK(invalid_utf8_offset("ab\xc0\xaf") == 2);                     // overlong '/'
+    CHECK(invalid_utf8_offset("ab\xc1\xbf") == 2);                     // overlong
+    CHECK(invalid_utf8_offset("\xe0\x9f\xbf") == 0);                   // overlong 3 bytes
+    CHECK(invalid_utf8_offset("x\xed\xa0\x80") == 1);                  // surrogate U+D800
+    CHECK(invalid_utf8_offset("\xf0\x8f\xbf\xbf") == 0);               // overlong 4 bytes
+    CHECK(invalid_utf8_offset("\xf4\x90\x80\x80") == 0);               // above U+10FFFF
+    CHECK(invalid_utf8_offset("\xf5\x80\x80\x80") == 0);               // never valid lead
+    CHECK(invalid_utf8_offset("caf\xc3") == 3);                        // truncated at the end
+    CHECK(invalid_utf8_offset("\xe2\x82") == 0);                       // truncated 3 bytes
+    CHECK(invalid_utf8_offset("\xe2\x28\xa1") == 0);                   // bad second byte
+    CHECK(invalid_utf8_offset("\xf0\x90\x28\xbc") == 0);               // bad third byte
+    CHECK(invalid_utf8_offset(std::string_view("a\0b\xc3", 4)) == 3);  // NUL is ASCII
+}
+
+TEST_CASE("a payload that is not UTF-8 or not JSON is refused with the byte", "[generated]") {
+    nomnom::gen::JsonDocument document;
+    CHECK(document.parse(R"({"k":"v"})")["k"].GetString() == std::string("v"));
+    CHECK_THROWS_WITH(document.parse("{\"k\":\"caf\xc3\x28\"}"),
+                      "payload is not valid JSON: invalid UTF-8 at byte 9");
+    CHECK_THROWS_WITH(document.parse(R"({"k":})"),
+                      "payload is not valid JSON: Invalid value. at byte 5");
+    // The document is reusable after a refusal, and strings are unescaped in its own copy.
+    const std::string payload = R"({"k":"a\tb\u00e9"})";
+    CHECK(document.parse(payload)["k"].GetString() == std::string("a\tb\xc3\xa9"));
+    CHECK(payload == R"({"k":"a\tb\u00e9"})");
+}
