@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "metrics.hpp"
 #include "native_db.hpp"
 #include "redact.hpp"
 
@@ -116,12 +117,7 @@ void Database::release(size_t position) {
 }
 
 void Database::render_pool_gauges(std::string& out) const {
-    std::string label;
-    for (const char c : display_url_) {
-        if (c == '\\' || c == '"') label += '\\';
-        label += c == '\n' ? ' ' : c;
-    }
-    label = "{database=\"" + label + "\"} ";
+    const std::string label = "{database=\"" + prometheus_label_value(display_url_) + "\"} ";
     out +=
         "# HELP nomnom_db_pool_connections Connections in the database pool\n"
         "# TYPE nomnom_db_pool_connections gauge\n"

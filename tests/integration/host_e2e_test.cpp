@@ -34,7 +34,10 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
     const auto [status, body] = host.http_get("/ready");
     CHECK(status == 200);
     CHECK(body == R"({"ready":true,"nats":"connected","database":"reachable",)"
-                  R"("plugins":{"sensor_csv":"running"}})");
+                  R"("plugins":{"sensor_csv":"running"},"last_errors":{}})");
+    const std::string idle = host.http_get("/metrics").second;
+    CHECK(metric_value(idle, "nomnom_parse_seconds_count{plugin=\"sensor_csv\"}") == 0);
+    CHECK(metric_value(idle, "nomnom_write_seconds_sum{plugin=\"sensor_csv\"}") == 0);
 
     JetStreamClient client(nats.url());
     client.publish_many("sensors.readings.lab", sensor_lines(500));
@@ -77,6 +80,24 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     CHECK(last_persisted > now - 60);
     CHECK(last_persisted <= now);
+    CHECK(metric_value(metrics, "nomnom_nats_connected") == 1);
+    // Batch size, parse and write time are observed once per batch; every batch parsed and
+    // wrote, and both phases happen inside the batch's time.
+    const double batches = metric_value(metrics, "nomnom_batches_total{plugin=\"sensor_csv\"}");
+    CHECK(batches >= 1);
+    CHECK(metric_value(metrics, "nomnom_batch_size_count{plugin=\"sensor_csv\"}") == batches);
+    CHECK(metric_value(metrics, "nomnom_batch_size_sum{plugin=\"sensor_csv\"}") == 500);
+    CHECK(metric_value(metrics, "nomnom_batch_size_bucket{plugin=\"sensor_csv\",le=\"+Inf\"}") ==
+          batches);
+    for (const std::string phase : {"nomnom_parse_seconds", "nomnom_write_seconds"}) {
+        CHECK(metric_value(metrics, phase + "_count{plugin=\"sensor_csv\"}") == batches);
+        CHECK(metric_value(metrics, phase + "_sum{plugin=\"sensor_csv\"}") > 0);
+    }
+    // Each sum is rounded to the microsecond per observation.
+    CHECK(metric_value(metrics, "nomnom_parse_seconds_sum{plugin=\"sensor_csv\"}") +
+              metric_value(metrics, "nomnom_write_seconds_sum{plugin=\"sensor_csv\"}") <=
+          metric_value(metrics, "nomnom_batch_seconds_sum{plugin=\"sensor_csv\"}") +
+              batches * 2e-6);
     REQUIRE(host.terminate() == 0);
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-sensor_csv");
     CHECK(stats.num_pending == 0);

@@ -23,6 +23,15 @@ size_t occurrences(const std::string& text, const std::string& needle) {
     return count;
 }
 
+double metric_value(const std::string& metrics, const std::string& series) {
+    const std::string text = "\n" + metrics;
+    const std::string key = "\n" + series + " ";
+    const size_t at = text.find(key);
+    if (at == std::string::npos) return -1;
+    const size_t value = at + key.size();
+    return std::stod(text.substr(value, text.find('\n', value) - value));
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {

@@ -18,6 +18,11 @@ using namespace std::chrono_literals;
 // How many times `needle` occurs in `text` (overlapping occurrences included).
 size_t occurrences(const std::string& text, const std::string& needle);
 
+// The value of the sample `series` (a name, or a name with its labels exactly as /metrics
+// prints them: `nomnom_plugin_up{plugin="x",version="1.0.0"}`) in Prometheus text; -1 when
+// there is no such sample.
+double metric_value(const std::string& metrics, const std::string& series);
+
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 

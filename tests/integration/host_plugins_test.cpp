@@ -39,6 +39,16 @@ fail_create = true
     CHECK(host.log_contains(
         "test_kv_persist.so refused: create failed: fail_create requested by config"));
     CHECK(host.log_contains("world_writable.so is writable by group or others (mode 666)"));
+    const std::string metrics = host.http_get("/metrics").second;
+    INFO(metrics);
+    CHECK(metric_value(metrics, "nomnom_plugins_refused") == 5);
+    CHECK(occurrences(metrics, "\nnomnom_plugin_refused{") == 5);
+    for (const char* file : {"test_bad_major.so", "test_no_symbol.so", "test_bad_descriptor.so",
+                             "test_kv_persist.so", "world_writable.so"}) {
+        CHECK(metric_value(metrics, "nomnom_plugin_refused{file=\"" + std::string(file) + "\"}") ==
+              1);
+    }
+    CHECK(metric_value(metrics, "nomnom_plugin_up{plugin=\"test_kv\",version=\"1.0.0\"}") == 1);
 
     JetStreamClient client(nats.url());
     client.publish("test.kv.alive", R"({"k":"alive","v":1})");
