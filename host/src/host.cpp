@@ -159,6 +159,9 @@ Readiness Host::readiness() const {
                        "\",\"unix_ms\":" + std::to_string(unix_ms) + ",\"reason\":\"" +
                        json_escape(status.last_error->reason) + "\"}";
     }
+    // Asked only when the workers do not already know it is down: the check may take a
+    // connect timeout.
+    database_up = database_up && database_->reachable();
     const bool ready = nats_up && database_up && plugins_ok && !statuses.empty();
     return {ready, std::string("{\"ready\":") + (ready ? "true" : "false") + ",\"nats\":\"" +
                        (nats_up ? "connected" : "disconnected") + "\",\"database\":\"" +

@@ -315,7 +315,11 @@ void PluginSupervisor::render_gauges(std::string& out) const {
     std::string ack_pending =
         "# HELP nomnom_consumer_ack_pending Messages delivered and not yet acked\n"
         "# TYPE nomnom_consumer_ack_pending gauge\n";
-    for (const PluginBacklog& backlog : backlogs()) {
+    // While NATS is down each JetStream request would wait for its timeout, and the scrape
+    // with it; nomnom_nats_connected says why the gauges are missing.
+    const std::vector<PluginBacklog> lags =
+        nats_.connected() ? backlogs() : std::vector<PluginBacklog>{};
+    for (const PluginBacklog& backlog : lags) {
         for (const auto& [durable, state] : backlog.consumers) {
             const std::string labels =
                 "{plugin=\"" + backlog.plugin + "\",consumer=\"" + durable + "\"} ";

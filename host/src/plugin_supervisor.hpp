@@ -67,8 +67,8 @@ class PluginSupervisor {
     std::vector<PluginStatus> statuses() const;
     // Each running plugin's consumers, read from JetStream now.
     std::vector<PluginBacklog> backlogs() const;
-    // Prometheus gauges read now: plugin up/down and each durable consumer's pending and
-    // ack-pending counts from JetStream.
+    // Prometheus gauges read now: plugin up/down, the refused files and, while NATS is
+    // connected, each durable consumer's pending and ack-pending counts from JetStream.
     void render_gauges(std::string& out) const;
     void stop_all();
 
