@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -104,6 +105,13 @@ class PrivatePostgres {
 // any host runs.
 void publish_backlog(JetStreamClient& client, const std::string& subject,
                      const std::vector<std::string>& payloads);
+
+// Publishes `payloads` on `subject` in chunks of 500 with `pause` after each, over a connection
+// of its own (run it on a thread of its own, to keep a load going); `published` counts the
+// messages JetStream stored so far.
+void publish_steadily(const std::string& nats_url, const std::string& subject,
+                      const std::vector<std::string>& payloads, std::chrono::milliseconds pause,
+                      std::atomic<int>& published);
 
 // No message of the durable consumer is waiting or in flight.
 bool consumer_drained(JetStreamClient& client, const std::string& durable = "nomnom-test_kv");

@@ -38,15 +38,7 @@ TEST_CASE("plugins are added, replaced and removed under load without losing a m
     constexpr int kMessages = 20000;
     std::atomic<int> published{0};
     std::thread publisher([&] {
-        JetStreamClient client(nats.url());
-        const std::vector<std::string> all = kv_messages(kMessages);
-        for (int start = 0; start < kMessages; start += 500) {
-            client.publish_many(
-                "test.kv.load",
-                std::vector<std::string>(all.begin() + start, all.begin() + start + 500));
-            published = start + 500;
-            std::this_thread::sleep_for(150ms);
-        }
+        publish_steadily(nats.url(), "test.kv.load", kv_messages(kMessages), 150ms, published);
     });
     const auto reload_when = [&](int at_least) {
         REQUIRE(eventually([&] { return published.load() >= at_least; }, 60s));
