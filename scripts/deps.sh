@@ -1,9 +1,32 @@
 #!/usr/bin/env bash
-# Installs the Debian packages needed to build and test nomnom. This list is the
-# single source of truth: the Dockerfile and tests/run.sh both call this script.
+# Installs the Debian packages nomnom needs. These lists are the single source of truth:
+# tests/run.sh and scripts/demo.sh run this script, and so do both stages of docker/Dockerfile.
+#   deps.sh                    everything to build, test and run nomnom (both lists)
+#   deps.sh --runtime          only the shared libraries the binaries and plugins load (the
+#                              Docker runtime image)
+#   deps.sh --list [--runtime] prints the package names instead of installing them
 set -euo pipefail
 
-PACKAGES=(
+# What the binaries and the shipped plugins load at run time (the deploy check compares this
+# with their DT_NEEDED entries), plus the CA bundle for TLS to NATS and PostgreSQL.
+RUNTIME_PACKAGES=(
+    ca-certificates
+    libfmt9
+    libnats3.4
+    libpocofoundation80
+    libpoconet80
+    libpq5
+    libsoci-core4.0
+    libsoci-postgresql4.0
+    libsoci-sqlite3-4.0
+    libspdlog1.10
+    libsqlite3-0
+    libssl3
+    libtomlplusplus3
+    libyaml-cpp0.7
+)
+
+BUILD_PACKAGES=(
     build-essential
     cmake
     pkg-config
@@ -31,6 +54,25 @@ PACKAGES=(
     docker-compose   # tests: `docker-compose config` validates docker/docker-compose.yml
     systemd          # tests: `systemd-analyze verify` checks the units in docker/systemd
 )
+
+runtime_only=0
+list_only=0
+for argument in "$@"; do
+    case "$argument" in
+        --runtime) runtime_only=1 ;;
+        --list) list_only=1 ;;
+        *)
+            echo "deps.sh: unknown argument '$argument' (expected --runtime and/or --list)" >&2
+            exit 2
+            ;;
+    esac
+done
+PACKAGES=("${RUNTIME_PACKAGES[@]}")
+((runtime_only)) || PACKAGES+=("${BUILD_PACKAGES[@]}")
+if ((list_only)); then
+    printf '%s\n' "${PACKAGES[@]}"
+    exit 0
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -81,6 +81,7 @@ void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
         const LogScope scope(runner_.log_fields());
         spdlog::error("batch of {} messages failed: {}; returning the unsettled ones",
                       fetched.size(), e.what());
+        runner_.metrics().last_error.record("batch failed: " + std::string(e.what()));
         hand_back(fetched);
     }
 }
@@ -127,6 +128,7 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
         }
         all.push_back(&entry);
     }
+    phase_times_ = {};
     attempt(all);
     failpoint("before_settle");
     bool persisted = false;
@@ -142,8 +144,10 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
                 .count());
     }
     ++metrics.batches;
-    metrics.batch_seconds.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    using Seconds = std::chrono::duration<double>;
+    if (!all.empty()) metrics.parse_seconds.observe(Seconds(phase_times_.parse).count());
+    if (phase_times_.wrote) metrics.write_seconds.observe(Seconds(phase_times_.write).count());
+    metrics.batch_seconds.observe(Seconds(std::chrono::steady_clock::now() - started).count());
 }
 
 void BatchProcessor::keep_alive() {
@@ -169,6 +173,7 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(size_t 
         const int64_t wait = schedule[std::min(step, schedule.size() - 1)];
         if (!reported) {
             runner_.set_database_unreachable(true);
+            runner_.metrics().last_error.record("database unreachable: " + failure->reason);
             const LogScope scope(runner_.log_fields());
             spdlog::error(
                 "database unreachable, holding {} messages and retrying (every {} ms at most, "
@@ -195,6 +200,7 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
     std::vector<Entry*> parsed;
     parsed.reserve(entries.size());
     char reason[2048];
+    const auto parse_started = std::chrono::steady_clock::now();
     for (uint32_t i = 0; i < entries.size(); ++i) {
         Entry& entry = *entries[i];
         if (runner_.fatal()) {
@@ -239,9 +245,13 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
             entry.outcome = Outcome::Unprocessed;
         }
     }
+    const auto parse_finished = std::chrono::steady_clock::now();
+    phase_times_.parse += parse_finished - parse_started;
     if (parsed.empty()) return;
 
     const std::optional<WriteFailure> failure = write_holding_through_outage(parsed.size());
+    phase_times_.write += std::chrono::steady_clock::now() - parse_finished;
+    phase_times_.wrote = true;
     if (!failure) {
         failpoint("after_commit");
         for (Entry* entry : parsed) entry->outcome = Outcome::Persisted;
@@ -272,6 +282,7 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
             const LogScope scope(runner_.log_fields());
             spdlog::warn("write of {} messages failed, will retry: {}", parsed.size(),
                          failure->reason);
+            runner_.metrics().last_error.record("write failed, will retry: " + failure->reason);
             for (Entry* entry : parsed) {
                 entry->outcome = Outcome::Retry;
                 entry->reason = failure->reason;
@@ -316,9 +327,13 @@ void BatchProcessor::settle(Entry& entry) {
         } catch (const std::exception& e) {
             entry.reason = std::string("dead-lettering failed (") + e.what() + ") for: " + reason;
             spdlog::error("{}", entry.reason);
+            metrics.last_error.record(entry.reason);
             return nak_later();
         }
         ++metrics.dead_lettered;
+        metrics.last_error.record(std::string("dead-lettered (") + dead_letter_class_name(kind) +
+                                  ") " + message.subject + " seq " +
+                                  std::to_string(message.stream_sequence) + ": " + reason);
         return natsMsg_Term(raw, nullptr);
     };
     const int64_t max_deliver = runner_.settings().consumer.max_deliver;

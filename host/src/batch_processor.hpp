@@ -54,6 +54,13 @@ class BatchProcessor {
     RowBatch rows_;
     std::vector<Entry> entries_;
     std::chrono::steady_clock::time_point last_progress_;
+    // Summed over the attempts of one batch (bisection parses and writes again), observed once
+    // per batch.
+    struct PhaseTimes {
+        std::chrono::steady_clock::duration parse{};
+        std::chrono::steady_clock::duration write{};
+        bool wrote = false;
+    } phase_times_;
 };
 
 }  // namespace nomnom

@@ -5,8 +5,10 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <set>
 
+#include "metrics.hpp"
 #include "native_db.hpp"
 #include "redact.hpp"
 
@@ -73,6 +75,16 @@ Dialect dialect_of(const std::string& url) {
     return url.starts_with("sqlite:") ? Dialect::Sqlite : Dialect::Postgres;
 }
 
+// How long a commit or a check vouches for the database; also the shortest time between two
+// checks, which keeps an idle host's /ready from opening a connection per scrape.
+constexpr int64_t kAnswerFreshNs = 5'000'000'000;
+
+int64_t steady_now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 }  // namespace
 
 void Database::open_session(soci::session& session) const {
@@ -116,12 +128,7 @@ void Database::release(size_t position) {
 }
 
 void Database::render_pool_gauges(std::string& out) const {
-    std::string label;
-    for (const char c : display_url_) {
-        if (c == '\\' || c == '"') label += '\\';
-        label += c == '\n' ? ' ' : c;
-    }
-    label = "{database=\"" + label + "\"} ";
+    const std::string label = "{database=\"" + prometheus_label_value(display_url_) + "\"} ";
     out +=
         "# HELP nomnom_db_pool_connections Connections in the database pool\n"
         "# TYPE nomnom_db_pool_connections gauge\n"
@@ -137,6 +144,28 @@ void Database::render_pool_gauges(std::string& out) const {
         "# TYPE nomnom_db_pool_waiting gauge\n"
         "nomnom_db_pool_waiting" +
         label + std::to_string(waiting_.load()) + "\n";
+}
+
+void Database::note_answered() {
+    answered_at_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+}
+
+bool Database::reachable() {
+    if (dialect_ == Dialect::Sqlite) return true;
+    if (steady_now_ns() - answered_at_ns_.load(std::memory_order_relaxed) < kAnswerFreshNs) {
+        return true;
+    }
+    std::lock_guard lock(check_mutex_);
+    const int64_t now = steady_now_ns();
+    if (checked_at_ns_ != 0 && now - checked_at_ns_ < kAnswerFreshNs) return check_succeeded_;
+    // libpq reads the last of repeated keywords, so this timeout wins over one in the url.
+    const std::string conninfo = pg_keyword_conninfo(url_) + " connect_timeout='2'";
+    PGconn* connection = PQconnectdb(conninfo.c_str());
+    check_succeeded_ = PQstatus(connection) == CONNECTION_OK;
+    PQfinish(connection);
+    checked_at_ns_ = steady_now_ns();
+    if (check_succeeded_) note_answered();
+    return check_succeeded_;
 }
 
 void Database::prepare_tables(const nomnom_plugin_descriptor& descriptor, bool auto_migrate) {
@@ -217,6 +246,7 @@ void DbLease::commit() {
             "COMMIT: the transaction had been aborted by an earlier error, nothing was written",
             "25P02", false);
     }
+    database_.note_answered();
 }
 
 void DbLease::record_failure(const DbError& error) {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -89,9 +90,17 @@ class Database {
     // threads waiting for one (a pool too small for the workers shows as waiting > 0).
     void render_pool_gauges(std::string& out) const;
 
+    // Whether the database answers, for /ready: yes when a commit (or an earlier check)
+    // succeeded within the last few seconds; otherwise PostgreSQL is asked now with a fresh
+    // connection and a 2 s connect timeout, so that busy workers holding the pool cannot hold
+    // the answer up, and an idle host notices an outage. That answer is kept as long. SQLite is
+    // a local file the pool keeps open: only failed writes count there.
+    bool reachable();
+
   private:
     friend class DbLease;
     void open_session(soci::session& session) const;
+    void note_answered();
     // A pooled connection's position, counted as waiting until the pool hands one out.
     size_t acquire();
     void release(size_t position);
@@ -103,6 +112,11 @@ class Database {
     soci::connection_pool pool_;
     std::atomic<int64_t> in_use_{0};
     std::atomic<int64_t> waiting_{0};
+    // steady_clock nanoseconds of the last commit or successful check.
+    std::atomic<int64_t> answered_at_ns_{0};
+    std::mutex check_mutex_;  // one check at a time; guards the two fields below
+    int64_t checked_at_ns_ = 0;
+    bool check_succeeded_ = false;
 };
 
 // CREATE TABLE IF NOT EXISTS for a table descriptor, in the given dialect.

@@ -143,18 +143,30 @@ Readiness Host::readiness() const {
     bool database_up = true;
     bool plugins_ok = true;
     std::string plugins;
+    std::string last_errors;
     const std::vector<PluginStatus> statuses = supervisor_->statuses();
     for (const PluginStatus& status : statuses) {
         plugins_ok = plugins_ok && status.healthy;
         database_up = database_up && !status.waiting_for_database;
-        plugins += (plugins.empty() ? "\"" : ",\"") + json_escape(status.name) + "\":\"" +
-                   json_escape(status.state) + "\"";
+        const std::string name = "\"" + json_escape(status.name) + "\":";
+        plugins += (plugins.empty() ? "" : ",") + name + "\"" + json_escape(status.state) + "\"";
+        if (!status.last_error) continue;
+        const auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 status.last_error->time.time_since_epoch())
+                                 .count();
+        last_errors += (last_errors.empty() ? "" : ",") + name + "{\"time\":\"" +
+                       utc_timestamp(status.last_error->time) +
+                       "\",\"unix_ms\":" + std::to_string(unix_ms) + ",\"reason\":\"" +
+                       json_escape(status.last_error->reason) + "\"}";
     }
+    // Asked only when the workers do not already know it is down: the check may take a
+    // connect timeout.
+    database_up = database_up && database_->reachable();
     const bool ready = nats_up && database_up && plugins_ok && !statuses.empty();
     return {ready, std::string("{\"ready\":") + (ready ? "true" : "false") + ",\"nats\":\"" +
                        (nats_up ? "connected" : "disconnected") + "\",\"database\":\"" +
                        (database_up ? "reachable" : "unreachable") + "\",\"plugins\":{" + plugins +
-                       "}}"};
+                       "},\"last_errors\":{" + last_errors + "}}"};
 }
 
 void Host::reload(const std::string& cause, const std::set<std::string>& being_written) {

@@ -18,6 +18,16 @@ void header(std::string& out, const char* name, const char* type, const char* he
 
 }  // namespace
 
+std::string prometheus_label_value(const std::string& value) {
+    std::string escaped;
+    escaped.reserve(value.size());
+    for (const char c : value) {
+        if (c == '\\' || c == '"') escaped += '\\';
+        escaped += c == '\n' ? ' ' : c;
+    }
+    return escaped;
+}
+
 Histogram::Histogram(std::vector<double> upper_bounds)
     : bounds_(std::move(upper_bounds)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]()) {}
 
@@ -101,20 +111,29 @@ void MetricsRegistry::render(std::string& out) const {
                    std::to_string(rows) + "\n";
         }
     }
-    header(out, "nomnom_batch_size", "histogram", "Messages per fetched batch");
-    for (const auto& [plugin, metrics] : plugins_) {
-        metrics->batch_size.render(out, "nomnom_batch_size", "plugin=\"" + plugin + "\"");
-    }
-    header(out, "nomnom_batch_seconds", "histogram",
-           "Time from fetch to settling the last message of a batch");
-    for (const auto& [plugin, metrics] : plugins_) {
-        metrics->batch_seconds.render(out, "nomnom_batch_seconds", "plugin=\"" + plugin + "\"");
-    }
-    header(out, "nomnom_end_to_end_seconds", "histogram",
-           "Time from JetStream storing a message to its ack after the commit");
-    for (const auto& [plugin, metrics] : plugins_) {
-        metrics->end_to_end_seconds.render(out, "nomnom_end_to_end_seconds",
-                                           "plugin=\"" + plugin + "\"");
+    struct HistogramFamily {
+        const char* name;
+        const char* help;
+        Histogram PluginMetrics::*member;
+    };
+    static const HistogramFamily histograms[] = {
+        {"nomnom_batch_size", "Messages per fetched batch", &PluginMetrics::batch_size},
+        {"nomnom_batch_seconds", "Time from fetch to settling the last message of a batch",
+         &PluginMetrics::batch_seconds},
+        {"nomnom_parse_seconds", "Time the plugin spent parsing a batch, bisection included",
+         &PluginMetrics::parse_seconds},
+        {"nomnom_write_seconds",
+         "Time writing and committing a batch's rows, bisection retries included",
+         &PluginMetrics::write_seconds},
+        {"nomnom_end_to_end_seconds",
+         "Time from JetStream storing a message to its ack after the commit",
+         &PluginMetrics::end_to_end_seconds},
+    };
+    for (const HistogramFamily& family : histograms) {
+        header(out, family.name, "histogram", family.help);
+        for (const auto& [plugin, metrics] : plugins_) {
+            ((*metrics).*family.member).render(out, family.name, "plugin=\"" + plugin + "\"");
+        }
     }
     header(out, "nomnom_reloads_total", "counter", "Reloads (SIGHUP or plugins directory)");
     out += "nomnom_reloads_total " + std::to_string(reloads.load()) + "\n";

@@ -74,6 +74,7 @@ void PluginRunner::mark_fatal(const std::string& reason) {
         if (fatal_reason_.empty()) fatal_reason_ = reason;
     }
     if (!fatal_.exchange(true)) {
+        metrics_.last_error.record("FATAL: " + reason);
         const LogScope scope(log_fields());
         spdlog::error(
             "FATAL: {}; its consumers stop, in-flight messages are returned to JetStream, other "
@@ -103,6 +104,7 @@ void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instanc
             fields.consumer = spec.durable;
             const LogScope scope(fields);
             spdlog::warn("{}; retrying", e.what());
+            metrics_.last_error.record(spec.durable + ": " + e.what());
             subscription.reset();
             pause(1000);
         }

@@ -56,9 +56,9 @@ PluginSupervisor::~PluginSupervisor() {
 std::shared_ptr<PluginRunner> PluginSupervisor::launch(
     const std::shared_ptr<PluginLibrary>& library, const PluginSettings& settings,
     bool auto_migrate) {
-    auto runner = std::make_shared<PluginRunner>(library, settings, database_, nats_, dead_letters_,
-                                                 stream_, metrics_.plugin(library->name()),
-                                                 status_);
+    auto runner =
+        std::make_shared<PluginRunner>(library, settings, database_, nats_, dead_letters_, stream_,
+                                       metrics_.plugin(library->name()), status_);
     runner->start(auto_migrate);
     return runner;
 }
@@ -250,16 +250,19 @@ std::vector<PluginStatus> PluginSupervisor::statuses() const {
     const View current = view();
     std::vector<PluginStatus> statuses;
     for (const auto& runner : current.runners) {
+        auto last_error = metrics_.plugin(runner->name()).last_error.get();
         if (runner->fatal()) {
-            statuses.push_back({runner->name(), "fatal: " + runner->fatal_reason(), false, false});
+            statuses.push_back({runner->name(), "fatal: " + runner->fatal_reason(), false, false,
+                                std::move(last_error)});
         } else if (runner->database_unreachable()) {
-            statuses.push_back({runner->name(), "waiting for the database", true, true});
+            statuses.push_back(
+                {runner->name(), "waiting for the database", true, true, std::move(last_error)});
         } else {
-            statuses.push_back({runner->name(), "running", true, false});
+            statuses.push_back({runner->name(), "running", true, false, std::move(last_error)});
         }
     }
     for (const auto& [file, reason] : current.refused) {
-        statuses.push_back({file, "refused: " + reason, false, false});
+        statuses.push_back({file, "refused: " + reason, false, false, std::nullopt});
     }
     return statuses;
 }
@@ -299,14 +302,24 @@ void PluginSupervisor::render_gauges(std::string& out) const {
         "# HELP nomnom_plugins_refused Plugin files refused at the last (re)load\n"
         "# TYPE nomnom_plugins_refused gauge\n"
         "nomnom_plugins_refused " +
-        std::to_string(current.refused.size()) + "\n";
+        std::to_string(current.refused.size()) +
+        "\n"
+        "# HELP nomnom_plugin_refused 1 for each plugin file refused at the last (re)load\n"
+        "# TYPE nomnom_plugin_refused gauge\n";
+    for (const auto& [file, reason] : current.refused) {
+        out += "nomnom_plugin_refused{file=\"" + prometheus_label_value(file) + "\"} 1\n";
+    }
     std::string pending =
         "# HELP nomnom_consumer_pending Messages not yet delivered (lag)\n"
         "# TYPE nomnom_consumer_pending gauge\n";
     std::string ack_pending =
         "# HELP nomnom_consumer_ack_pending Messages delivered and not yet acked\n"
         "# TYPE nomnom_consumer_ack_pending gauge\n";
-    for (const PluginBacklog& backlog : backlogs()) {
+    // While NATS is down each JetStream request would wait for its timeout, and the scrape
+    // with it; nomnom_nats_connected says why the gauges are missing.
+    const std::vector<PluginBacklog> lags =
+        nats_.connected() ? backlogs() : std::vector<PluginBacklog>{};
+    for (const PluginBacklog& backlog : lags) {
         for (const auto& [durable, state] : backlog.consumers) {
             const std::string labels =
                 "{plugin=\"" + backlog.plugin + "\",consumer=\"" + durable + "\"} ";

@@ -3,11 +3,13 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "config.hpp"
+#include "last_error.hpp"
 #include "plugin_runner.hpp"
 #include "progress_reporter.hpp"
 
@@ -37,6 +39,8 @@ struct PluginStatus {
     std::string state;
     bool healthy;
     bool waiting_for_database;
+    // Of a running plugin, when something failed since the host started.
+    std::optional<LastError::Entry> last_error;
 };
 
 // Keeps the running plugins in line with the plugins directory and worker.toml, at start and
@@ -63,8 +67,8 @@ class PluginSupervisor {
     std::vector<PluginStatus> statuses() const;
     // Each running plugin's consumers, read from JetStream now.
     std::vector<PluginBacklog> backlogs() const;
-    // Prometheus gauges read now: plugin up/down and each durable consumer's pending and
-    // ack-pending counts from JetStream.
+    // Prometheus gauges read now: plugin up/down, the refused files and, while NATS is
+    // connected, each durable consumer's pending and ack-pending counts from JetStream.
     void render_gauges(std::string& out) const;
     void stop_all();
 

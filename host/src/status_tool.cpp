@@ -73,8 +73,16 @@ struct HostView {
     bool answered = false;
     std::string summary;                              // "ready", or what is not
     std::map<std::string, std::string> plugin_state;  // name (or refused file) -> state
+    std::map<std::string, std::string> last_error;    // name -> "<time> (<n> s ago): <reason>"
     std::string metrics;                              // Prometheus text
 };
+
+// "2026-11-28T05:47:25.349Z (3 s ago)"
+std::string time_and_age(std::chrono::system_clock::time_point then) {
+    const auto ago =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - then);
+    return utc_timestamp(then) + " (" + std::to_string(ago.count()) + " s ago)";
+}
 
 HostView ask_host(const std::string& endpoint) {
     HostView view;
@@ -121,6 +129,22 @@ HostView ask_host(const std::string& endpoint) {
             }
         }
     }
+    if (const auto errors = document.FindMember("last_errors");
+        errors != document.MemberEnd() && errors->value.IsObject()) {
+        for (const auto& entry : errors->value.GetObject()) {
+            if (!entry.value.IsObject()) continue;
+            const auto unix_ms = entry.value.FindMember("unix_ms");
+            const auto reason = entry.value.FindMember("reason");
+            if (unix_ms == entry.value.MemberEnd() || !unix_ms->value.IsInt64() ||
+                reason == entry.value.MemberEnd() || !reason->value.IsString()) {
+                continue;
+            }
+            const std::chrono::system_clock::time_point then{
+                std::chrono::milliseconds(unix_ms->value.GetInt64())};
+            view.last_error[entry.name.GetString()] =
+                time_and_age(then) + ": " + reason->value.GetString();
+        }
+    }
     return view;
 }
 
@@ -135,12 +159,9 @@ std::string metric(const std::string& metrics, const std::string& name, const st
 
 std::string last_delivered(int64_t nanos) {
     if (nanos <= 0) return "never";
-    const auto then = std::chrono::system_clock::time_point(
+    return time_and_age(std::chrono::system_clock::time_point(
         std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::nanoseconds(nanos)));
-    const auto ago =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - then);
-    return utc_timestamp(then) + " (" + std::to_string(ago.count()) + " s ago)";
+            std::chrono::nanoseconds(nanos))));
 }
 
 }  // namespace
@@ -211,6 +232,10 @@ int run_status_command(const std::vector<std::string>& args) {
                       << ", dead-lettered "
                       << metric(host.metrics, "nomnom_messages_dead_lettered_total", name)
                       << ", retried " << metric(host.metrics, "nomnom_messages_retried_total", name)
+                      << "\n";
+            const auto last_error = host.last_error.find(name);
+            std::cout << "  last error   "
+                      << (last_error != host.last_error.end() ? last_error->second : "none")
                       << "\n";
         }
         for (const ConsumerSpec& spec :

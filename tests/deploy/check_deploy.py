@@ -8,6 +8,7 @@ passes, 1 with the reasons when it fails, 77 when it cannot run here (ctest repo
 """
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -79,10 +80,34 @@ def exported_metric_names(source):
     return names
 
 
+def documented_host_metrics(source):
+    """{name: type} from the table of README.md's "### Metrics" section. The integration test
+    `every metric family /metrics serves is in README's metrics table...` keeps that table equal
+    to what the host serves."""
+    families = {}
+    section = False
+    for line in open(os.path.join(source, "README.md")):
+        if line.startswith("### "):
+            section = line.strip() == "### Metrics"
+        if section and line.startswith("| `"):
+            cells = line.split("|")
+            for name in re.findall(r"`([^`]+)`", cells[1]):
+                families[name] = cells[2].strip()
+    if not families:
+        fail("README.md: no metrics table under ### Metrics")
+    return families
+
+
+# Counter and histogram families of the host that the dashboard leaves out on purpose, with the
+# reason; every other one has a panel.
+NOT_CHARTED = {}
+
+
 def check_grafana(args):
     grafana = os.path.join(args.source, "docker", "grafana")
     dashboards = os.path.join(grafana, "dashboards")
     known = exported_metric_names(args.source)
+    families = documented_host_metrics(args.source)
     files = [f for f in os.listdir(dashboards) if f.endswith(".json")]
     if not files:
         fail("no dashboard in " + dashboards)
@@ -91,23 +116,33 @@ def check_grafana(args):
         exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
         if not exprs:
             fail(file + ": no queries")
+        charted = set()
         for expr in exprs:
             for metric in re.findall(r"nomnom_[a-z_]+", expr):
                 base = re.sub(r"_(bucket|sum|count)$", "", metric)
                 if base not in known:
                     fail(f"{file}: {metric} is not a metric the host exports ({expr})")
+                charted.add(base if families.get(base) == "histogram" else metric)
+        for name, kind in sorted(families.items()):
+            if kind in ("counter", "histogram") and name not in charted | NOT_CHARTED.keys():
+                fail(f"{file}: no panel on the {kind} {name} (chart it, or add it to "
+                     "NOT_CHARTED in check_deploy.py with the reason)")
         used = " ".join(exprs)
-        for wanted in ("nomnom_messages_persisted_total", "nomnom_messages_dead_lettered_total",
-                       "nomnom_consumer_pending", "nomnom_batch_seconds_bucket",
-                       "nomnom_db_pool_in_use"):
+        for wanted in ("nomnom_consumer_pending", "nomnom_db_pool_in_use",
+                       "nomnom_plugins_refused"):
             if wanted not in used:
                 fail(f"{file}: no panel on {wanted}")
-        if "histogram_quantile(0.99" not in used or "histogram_quantile(0.5" not in used:
-            fail(file + ": batch latency p50 and p99 expected")
+        for histogram in ("nomnom_batch_seconds", "nomnom_end_to_end_seconds",
+                          "nomnom_parse_seconds", "nomnom_write_seconds"):
+            for quantile, shown in (("0.5", "p50"), ("0.99", "p99")):
+                if f"histogram_quantile({quantile}, sum by (le, plugin) (rate({histogram}_bucket" \
+                        not in used:
+                    fail(f"{file}: no {shown} of {histogram}")
     for sub in ("datasources", "dashboards"):
         for file in os.listdir(os.path.join(grafana, "provisioning", sub)):
             yaml.safe_load(open(os.path.join(grafana, "provisioning", sub, file)))
-    print(f"grafana: {len(files)} dashboard(s) parse; every metric they query is exported")
+    print(f"grafana: {len(files)} dashboard(s) parse; every metric they query is exported; "
+          f"every counter and histogram of the host is charted")
 
 
 def k8s_documents(source):
@@ -236,6 +271,88 @@ def check_systemd(args):
     print("systemd units: systemd-analyze verify passes")
 
 
+def runtime_packages(source):
+    result = run(["bash", os.path.join(source, "scripts", "deps.sh"), "--list", "--runtime"])
+    if result.returncode != 0:
+        fail("deps.sh --list --runtime: " + result.stderr)
+    return set(result.stdout.split())
+
+
+@functools.lru_cache(maxsize=None)
+def owning_package(path):
+    """The Debian package that installed the file at `path` (merged /usr: either spelling)."""
+    real = os.path.realpath(path)
+    for candidate in (path, real, re.sub(r"^/usr/lib/", "/lib/", real)):
+        result = run(["dpkg-query", "-S", candidate])
+        if result.returncode == 0:
+            return result.stdout.split(":")[0]
+    fail(f"no Debian package owns {path}")
+
+
+def needed_libraries(binary):
+    """{soname: path} of the libraries `binary` names in its DT_NEEDED entries."""
+    dynamic = run(["readelf", "-d", binary])
+    if dynamic.returncode != 0:
+        fail(f"readelf -d {binary}: {dynamic.stderr}")
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic.stdout)
+    linked = run(["ldd", binary]).stdout
+    resolved = dict(re.findall(r"^\s*(\S+) => (/\S+)", linked, re.M))
+    # The dynamic loader is listed by its path only.
+    resolved.update({os.path.basename(path): path
+                     for path in re.findall(r"^\s*(/\S+) \(0x", linked, re.M)})
+    missing = [soname for soname in needed if soname not in resolved]
+    if missing:
+        fail(f"{binary}: ldd does not resolve {missing}")
+    return {soname: resolved[soname] for soname in needed}
+
+
+def base_image_packages():
+    """What a debian:12-slim image holds: the Essential and Priority: required packages and
+    everything they depend on (this machine's dpkg database answers for Debian 12)."""
+    listing = run(["dpkg-query", "-W",
+                   "-f=${Package}\t${Essential}\t${Priority}\t${Pre-Depends}, ${Depends}\n"])
+    depends = {}
+    wanted = []
+    for line in listing.stdout.splitlines():
+        package, essential, priority, relations = line.split("\t")
+        # "libc6 (>= 2.34), libfoo | libbar" -> every alternative, without versions.
+        depends[package] = re.findall(r"([a-z0-9][a-z0-9.+-]+)(?::\w+)?(?: \([^)]*\))?",
+                                      relations)
+        if essential == "yes" or priority == "required":
+            wanted.append(package)
+    base = set()
+    while wanted:
+        package = wanted.pop()
+        if package not in base and package in depends:
+            base.add(package)
+            wanted.extend(depends[package])
+    return base
+
+
+def check_runtime_packages(args, runtime):
+    """Every library the shipped binaries and plugins load directly comes from a package of
+    `deps.sh --runtime` or from the base image; the libraries those load in turn are the
+    packages' own dependencies."""
+    build = os.path.dirname(os.path.dirname(args.host_bin))
+    binaries = [os.path.join(build, path) for path in (
+        "host/nomnom-host", "host/nomnom-publish", "generator/nomnom-gen", "api/nomnom-api")]
+    binaries += [os.path.join(args.plugins, f) for f in os.listdir(args.plugins)
+                 if f.endswith(".so")]
+    provided = runtime | base_image_packages()
+    uncovered = {}
+    for binary in binaries:
+        if not os.path.exists(binary):
+            fail(f"{binary} is not built")
+        for soname, path in needed_libraries(binary).items():
+            package = owning_package(path)
+            if package not in provided:
+                uncovered.setdefault(package, set()).add(f"{os.path.basename(binary)}: {soname}")
+    if uncovered:
+        fail("scripts/deps.sh RUNTIME_PACKAGES lacks " + "; ".join(
+            f"{package} ({', '.join(sorted(users))})" for package, users in uncovered.items()))
+    return len(binaries)
+
+
 def check_dockerfile(args):
     text = open(os.path.join(args.source, "docker", "Dockerfile")).read()
     stages = re.findall(r"^FROM (\S+)", text, re.M)
@@ -250,10 +367,17 @@ def check_dockerfile(args):
     runtime = text[text.rindex("\nFROM "):]
     if "-dev" in runtime or "build-essential" in runtime:
         fail("the runtime stage installs build packages")
+    # One package list: the runtime stage installs what deps.sh --runtime lists, nothing by hand.
+    if not re.search(r"^RUN bash \S*deps\.sh --runtime\b", runtime, re.M):
+        fail("the runtime stage should install its packages with deps.sh --runtime")
+    if "apt-get" in text:
+        fail("Dockerfile: apt-get outside scripts/deps.sh (keep the package lists there)")
+    checked = check_runtime_packages(args, runtime_packages(args.source))
     for script in ("tests/run.sh", "scripts/demo.sh"):
         if "scripts/build.sh" not in open(os.path.join(args.source, script)).read():
             fail(script + " does not build through scripts/build.sh")
-    print("Dockerfile: two debian:12 stages, the shared deps/build scripts, non-root runtime")
+    print("Dockerfile: two debian:12 stages, the shared deps/build scripts, non-root runtime; "
+          f"deps.sh --runtime covers the libraries of {checked} binaries and plugins")
 
 
 def main():

@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "host_harness.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
@@ -21,6 +24,22 @@ std::vector<std::string> sensor_lines(int count) {
     return lines;
 }
 
+// Starts `host` with test_kv on the shared PostgreSQL database and returns once it runs.
+void start_on_shared_consumer(HostHarness& host, NatsServer& nats, PgTestDb& pg,
+                              const std::string& plugin_settings = "") {
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), pg.url(),
+                                  "[plugins.test_kv]\nbatch_size = 50\n" + plugin_settings));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+}
+
+// nomnom_messages_persisted_total of test_kv on `host`.
+double persisted(HostHarness& host) {
+    return metric_value(host.http_get("/metrics").second,
+                        "nomnom_messages_persisted_total{plugin=\"test_kv\"}");
+}
+
 }  // namespace
 
 TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
@@ -34,7 +53,10 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
     const auto [status, body] = host.http_get("/ready");
     CHECK(status == 200);
     CHECK(body == R"({"ready":true,"nats":"connected","database":"reachable",)"
-                  R"("plugins":{"sensor_csv":"running"}})");
+                  R"("plugins":{"sensor_csv":"running"},"last_errors":{}})");
+    const std::string idle = host.http_get("/metrics").second;
+    CHECK(metric_value(idle, "nomnom_parse_seconds_count{plugin=\"sensor_csv\"}") == 0);
+    CHECK(metric_value(idle, "nomnom_write_seconds_sum{plugin=\"sensor_csv\"}") == 0);
 
     JetStreamClient client(nats.url());
     client.publish_many("sensors.readings.lab", sensor_lines(500));
@@ -77,6 +99,24 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     CHECK(last_persisted > now - 60);
     CHECK(last_persisted <= now);
+    CHECK(metric_value(metrics, "nomnom_nats_connected") == 1);
+    // Batch size, parse and write time are observed once per batch; every batch parsed and
+    // wrote, and both phases happen inside the batch's time.
+    const double batches = metric_value(metrics, "nomnom_batches_total{plugin=\"sensor_csv\"}");
+    CHECK(batches >= 1);
+    CHECK(metric_value(metrics, "nomnom_batch_size_count{plugin=\"sensor_csv\"}") == batches);
+    CHECK(metric_value(metrics, "nomnom_batch_size_sum{plugin=\"sensor_csv\"}") == 500);
+    CHECK(metric_value(metrics, "nomnom_batch_size_bucket{plugin=\"sensor_csv\",le=\"+Inf\"}") ==
+          batches);
+    for (const std::string phase : {"nomnom_parse_seconds", "nomnom_write_seconds"}) {
+        CHECK(metric_value(metrics, phase + "_count{plugin=\"sensor_csv\"}") == batches);
+        CHECK(metric_value(metrics, phase + "_sum{plugin=\"sensor_csv\"}") > 0);
+    }
+    // Each sum is rounded to the microsecond per observation.
+    CHECK(metric_value(metrics, "nomnom_parse_seconds_sum{plugin=\"sensor_csv\"}") +
+              metric_value(metrics, "nomnom_write_seconds_sum{plugin=\"sensor_csv\"}") <=
+          metric_value(metrics, "nomnom_batch_seconds_sum{plugin=\"sensor_csv\"}") +
+              batches * 2e-6);
     REQUIRE(host.terminate() == 0);
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-sensor_csv");
     CHECK(stats.num_pending == 0);
@@ -227,34 +267,62 @@ TEST_CASE("two hosts share one durable consumer: the work is split and every row
           "[e2e][postgresql][scale-out]") {
     NatsServer nats;
     PgTestDb pg;
-    JetStreamClient client(nats.url());
-    publish_backlog(client, "test.kv.shared", kv_messages(20000));
     HostHarness first;
     HostHarness second;
-    for (HostHarness* host : {&first, &second}) {
-        host->add_test_plugin("test_kv");
-        host->write_config(
-            test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 50\n"));
-        host->start();
-        REQUIRE(host->wait_log("startup summary: 1 plugin(s) running", 20s));
-    }
+    for (HostHarness* host : {&first, &second}) start_on_shared_consumer(*host, nats, pg);
+    // Published once both are bound, so that neither drains it alone before the other starts.
+    JetStreamClient client(nats.url());
+    client.publish_many("test.kv.shared", kv_messages(20000));
     REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 20000; }, 120s));
     REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
     CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 19999LL * 20000 / 2);
-    const auto persisted = [](HostHarness& host) {
-        const std::string metrics = host.http_get("/metrics").second;
-        const std::string marker = "nomnom_messages_persisted_total{plugin=\"test_kv\"} ";
-        const size_t at = metrics.find(marker);
-        return at == std::string::npos ? -1 : std::stoll(metrics.substr(at + marker.size()));
-    };
-    const int64_t by_first = persisted(first);
-    const int64_t by_second = persisted(second);
+    const double by_first = persisted(first);
+    const double by_second = persisted(second);
     INFO("first host persisted " << by_first << ", second " << by_second);
     CHECK(by_first > 0);
     CHECK(by_second > 0);
     CHECK(by_first + by_second == 20000);
     REQUIRE(first.terminate() == 0);
     REQUIRE(second.terminate() == 0);
+}
+
+TEST_CASE("two hosts share one durable consumer: kill -9 one mid-way and the other finishes",
+          "[e2e][postgresql][scale-out]") {
+    NatsServer nats;
+    PgTestDb pg;
+    HostHarness doomed;
+    HostHarness survivor;
+    // A short ack_wait: what the killed host held comes back to the survivor within seconds.
+    for (HostHarness* host : {&doomed, &survivor}) {
+        start_on_shared_consumer(*host, nats, pg, "ack_wait_ms = 2000\n");
+    }
+    constexpr int kMessages = 20000;
+    // Published steadily, so that the load is still going when one host dies.
+    std::atomic<int> published{0};
+    std::thread publisher([&] {
+        publish_steadily(nats.url(), "test.kv.shared", kv_messages(kMessages), 100ms, published);
+    });
+    const auto rows = [&] { return pg.query_int64("SELECT count(*) FROM kv"); };
+    const bool both_working = eventually(
+        [&] { return persisted(doomed) > 0 && persisted(survivor) > 0 && rows() >= 4000; }, 60s);
+    const double doomed_persisted = persisted(doomed);
+    doomed.process().kill9();
+    const int64_t rows_at_kill = rows();
+    const double survivor_at_kill = persisted(survivor);
+    publisher.join();
+    INFO("at the kill: killed host persisted " << doomed_persisted << ", survivor "
+                                               << survivor_at_kill << ", rows " << rows_at_kill);
+    REQUIRE(both_working);
+    CHECK(rows_at_kill < kMessages);
+
+    REQUIRE(eventually([&] { return rows() == kMessages; }, 120s));
+    JetStreamClient client(nats.url());
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 60s));
+    CHECK(rows() == kMessages);
+    CHECK(pg.query_int64("SELECT count(DISTINCT k) FROM kv") == kMessages);
+    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == (kMessages - 1LL) * kMessages / 2);
+    CHECK(persisted(survivor) > survivor_at_kill);
+    REQUIRE(survivor.terminate() == 0);
 }
 
 TEST_CASE("an existing stream keeps the settings worker.toml does not manage", "[e2e][sqlite]") {

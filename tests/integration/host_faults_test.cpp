@@ -104,6 +104,16 @@ TEST_CASE("RETRY redelivers after the back-off delay - then persists", "[faults]
     CHECK(elapsed >= std::chrono::milliseconds(2 * 1200));
     CHECK(host.log_contains("retry requested (delivery 1 of 3)"));
     CHECK(host.log_contains("retry requested (delivery 2 of 3)"));
+    std::string metrics;
+    REQUIRE(eventually(
+        [&] {
+            metrics = host.http_get("/metrics").second;
+            return metric_value(metrics, "nomnom_messages_persisted_total{plugin=\"test_kv\"}") ==
+                   1;
+        },
+        10s));
+    CHECK(metric_value(metrics, "nomnom_messages_retried_total{plugin=\"test_kv\"}") == 2);
+    CHECK(metric_value(metrics, "nomnom_messages_dead_lettered_total{plugin=\"test_kv\"}") == 0);
     REQUIRE(host.terminate() == 0);
 }
 
@@ -125,6 +135,11 @@ TEST_CASE("a message that keeps asking for RETRY is dead-lettered at max_deliver
                       30s));
     REQUIRE(eventually(
         [&] { return client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending == 0; }, 10s));
+    const std::string metrics = host.http_get("/metrics").second;
+    INFO(metrics);
+    CHECK(metric_value(metrics, "nomnom_messages_retried_total{plugin=\"test_kv\"}") == 1);
+    CHECK(metric_value(metrics, "nomnom_messages_dead_lettered_total{plugin=\"test_kv\"}") == 1);
+    CHECK(metric_value(metrics, "nomnom_messages_invalid_total{plugin=\"test_kv\"}") == 0);
     REQUIRE(host.terminate() == 0);
 }
 
@@ -213,5 +228,12 @@ TEST_CASE("INVALID and database-rejected messages are set aside - the rest commi
     CHECK(occurrences(log, "is not valid JSON") == 4);
     CHECK(occurrences(log, "is i64, plugin wrote text") == 4);
     CHECK(pg.query_int64("SELECT count(*) FROM kv WHERE k LIKE 'neg-%'") == 0);
+    // Broken JSON and a wrong type are invalid; they and the CHECK violations are dead-lettered.
+    const std::string metrics = host.http_get("/metrics").second;
+    INFO(metrics);
+    CHECK(metric_value(metrics, "nomnom_messages_persisted_total{plugin=\"test_kv\"}") == 188);
+    CHECK(metric_value(metrics, "nomnom_messages_invalid_total{plugin=\"test_kv\"}") == 8);
+    CHECK(metric_value(metrics, "nomnom_messages_dead_lettered_total{plugin=\"test_kv\"}") == 12);
+    CHECK(metric_value(metrics, "nomnom_messages_retried_total{plugin=\"test_kv\"}") == 0);
     REQUIRE(host.terminate() == 0);
 }

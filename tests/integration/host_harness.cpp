@@ -7,6 +7,7 @@
 
 #include <csignal>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -21,6 +22,15 @@ size_t occurrences(const std::string& text, const std::string& needle) {
         ++count;
     }
     return count;
+}
+
+double metric_value(const std::string& metrics, const std::string& series) {
+    const std::string text = "\n" + metrics;
+    const std::string key = "\n" + series + " ";
+    const size_t at = text.find(key);
+    if (at == std::string::npos) return -1;
+    const size_t value = at + key.size();
+    return std::stod(text.substr(value, text.find('\n', value) - value));
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
@@ -213,6 +223,20 @@ void publish_backlog(JetStreamClient& client, const std::string& subject,
                      const std::vector<std::string>& payloads) {
     client.ensure_stream("TEST", {"test.>", "sensors.>", "messages.ingest.>"});
     client.publish_many(subject, payloads);
+}
+
+void publish_steadily(const std::string& nats_url, const std::string& subject,
+                      const std::vector<std::string>& payloads, std::chrono::milliseconds pause,
+                      std::atomic<int>& published) {
+    JetStreamClient client(nats_url);
+    constexpr size_t kChunk = 500;
+    for (size_t start = 0; start < payloads.size(); start += kChunk) {
+        const size_t end = std::min(payloads.size(), start + kChunk);
+        client.publish_many(
+            subject, std::vector<std::string>(payloads.begin() + start, payloads.begin() + end));
+        published = static_cast<int>(end);
+        std::this_thread::sleep_for(pause);
+    }
 }
 
 bool consumer_drained(JetStreamClient& client, const std::string& durable) {

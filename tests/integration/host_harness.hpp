@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -17,6 +18,11 @@ using namespace std::chrono_literals;
 
 // How many times `needle` occurs in `text` (overlapping occurrences included).
 size_t occurrences(const std::string& text, const std::string& needle);
+
+// The value of the sample `series` (a name, or a name with its labels exactly as /metrics
+// prints them: `nomnom_plugin_up{plugin="x",version="1.0.0"}`) in Prometheus text; -1 when
+// there is no such sample.
+double metric_value(const std::string& metrics, const std::string& series);
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
@@ -99,6 +105,13 @@ class PrivatePostgres {
 // any host runs.
 void publish_backlog(JetStreamClient& client, const std::string& subject,
                      const std::vector<std::string>& payloads);
+
+// Publishes `payloads` on `subject` in chunks of 500 with `pause` after each, over a connection
+// of its own (run it on a thread of its own, to keep a load going); `published` counts the
+// messages JetStream stored so far.
+void publish_steadily(const std::string& nats_url, const std::string& subject,
+                      const std::vector<std::string>& payloads, std::chrono::milliseconds pause,
+                      std::atomic<int>& published);
 
 // No message of the durable consumer is waiting or in flight.
 bool consumer_drained(JetStreamClient& client, const std::string& durable = "nomnom-test_kv");

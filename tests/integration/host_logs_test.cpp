@@ -10,6 +10,7 @@
 #include "host_harness.hpp"
 #include "support/free_port.hpp"
 #include "support/nats_server.hpp"
+#include "support/pg_test_db.hpp"
 
 using namespace nomnom::testing;
 
@@ -184,6 +185,31 @@ TEST_CASE("passwords and tokens from the config never reach the log or the CLI o
         CHECK(output.find("mysql://root:***@127.0.0.1/x") != std::string::npos);
         CHECK(output.find(pg_secret) == std::string::npos);
     }
+}
+
+TEST_CASE("the database label of /metrics shows the PostgreSQL url with the password masked",
+          "[logs][secrets][postgresql]") {
+    const std::string secret = "PgPass-0042-secret";
+    NatsServer nats;
+    PgTestDb pg;
+    // The test cluster trusts its clients: the password travels along and is not checked.
+    const auto with_password = [&](const std::string& password) {
+        std::string url = pg.url();
+        return url.insert(url.find('@'), ":" + password);
+    };
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), with_password(secret)));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    const std::string metrics = host.http_get("/metrics").second;
+    INFO(metrics);
+    CHECK(metric_value(metrics, "nomnom_db_pool_connections{database=\"" + with_password("***") +
+                                    "\"}") == 2);
+    CHECK(metrics.find(secret) == std::string::npos);
+    CHECK(host.http_get("/ready").second.find(secret) == std::string::npos);
+    REQUIRE(host.terminate() == 0);
+    CHECK(host.log().find(secret) == std::string::npos);
 }
 
 TEST_CASE("a plugin draining a backlog logs its rate - lag and ETA every interval",

@@ -1,6 +1,13 @@
-// Gauges of /metrics that follow the host's resources: the database connection pool.
+// What /metrics serves: gauges that follow the host's resources (the database connection pool),
+// and the list of metric families, which README.md documents.
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
 
 #include "host_harness.hpp"
 #include "support/nats_server.hpp"
@@ -10,12 +17,44 @@ using namespace nomnom::testing;
 
 namespace {
 
-// The value of the first sample of `name` in Prometheus text, or -1.
-int64_t gauge(const std::string& metrics, const std::string& name) {
-    const size_t at = metrics.find("\n" + name + "{");
-    if (at == std::string::npos) return -1;
-    const size_t value = metrics.find("} ", at) + 2;
-    return std::stoll(metrics.substr(value, metrics.find('\n', value) - value));
+// "name (type)" of every family in Prometheus text, from its # TYPE lines.
+std::set<std::string> served_families(const std::string& metrics) {
+    std::set<std::string> families;
+    std::istringstream in(metrics);
+    for (std::string line; std::getline(in, line);) {
+        if (!line.starts_with("# TYPE ")) continue;
+        std::istringstream fields(line.substr(7));
+        std::string name;
+        std::string type;
+        fields >> name >> type;
+        families.insert(name + " (" + type + ")");
+    }
+    return families;
+}
+
+// "name (type)" of every metric in the table of README.md's "### Metrics" section: the first
+// column names one or more metrics in backticks, the second gives their type.
+std::set<std::string> documented_families() {
+    std::ifstream in(NOMNOM_SOURCE_DIR "/README.md");
+    std::set<std::string> families;
+    bool in_section = false;
+    for (std::string line; std::getline(in, line);) {
+        if (line.starts_with("### ")) in_section = line == "### Metrics";
+        if (!in_section || !line.starts_with("| `")) continue;
+        const size_t second = line.find('|', 1);
+        const size_t third = line.find('|', second + 1);
+        std::string type = line.substr(second + 1, third - second - 1);
+        type.erase(0, type.find_first_not_of(' '));
+        type.erase(type.find_last_not_of(' ') + 1);
+        const std::string names = line.substr(1, second - 1);
+        size_t open = names.find('`');
+        while (open != std::string::npos) {
+            const size_t close = names.find('`', open + 1);
+            families.insert(names.substr(open + 1, close - open - 1) + " (" + type + ")");
+            open = names.find('`', close + 1);
+        }
+    }
+    return families;
 }
 
 }  // namespace
@@ -35,12 +74,10 @@ TEST_CASE("pool gauges show connections in use and workers waiting for one",
 
     std::string metrics = host.http_get("/metrics").second;
     INFO(metrics);
-    const std::string label = "{database=\"postgresql://";
-    CHECK(metrics.find("# TYPE nomnom_db_pool_connections gauge\nnomnom_db_pool_connections" +
-                       label) != std::string::npos);
-    CHECK(gauge(metrics, "nomnom_db_pool_connections") == 2);
-    CHECK(gauge(metrics, "nomnom_db_pool_in_use") == 0);
-    CHECK(gauge(metrics, "nomnom_db_pool_waiting") == 0);
+    const std::string pool = "{database=\"" + pg.url() + "\"}";
+    CHECK(metric_value(metrics, "nomnom_db_pool_connections" + pool) == 2);
+    CHECK(metric_value(metrics, "nomnom_db_pool_in_use" + pool) == 0);
+    CHECK(metric_value(metrics, "nomnom_db_pool_waiting" + pool) == 0);
 
     // Writes block on the table lock while holding their connections; the third worker waits.
     pg.exec("BEGIN; LOCK TABLE kv IN EXCLUSIVE MODE");
@@ -49,8 +86,8 @@ TEST_CASE("pool gauges show connections in use and workers waiting for one",
     const bool saturated = eventually(
         [&] {
             metrics = host.http_get("/metrics").second;
-            return gauge(metrics, "nomnom_db_pool_in_use") == 2 &&
-                   gauge(metrics, "nomnom_db_pool_waiting") == 1;
+            return metric_value(metrics, "nomnom_db_pool_in_use" + pool) == 2 &&
+                   metric_value(metrics, "nomnom_db_pool_waiting" + pool) == 1;
         },
         20s);
     pg.exec("COMMIT");
@@ -60,9 +97,34 @@ TEST_CASE("pool gauges show connections in use and workers waiting for one",
     CHECK(eventually(
         [&] {
             metrics = host.http_get("/metrics").second;
-            return gauge(metrics, "nomnom_db_pool_in_use") == 0 &&
-                   gauge(metrics, "nomnom_db_pool_waiting") == 0;
+            return metric_value(metrics, "nomnom_db_pool_in_use" + pool) == 0 &&
+                   metric_value(metrics, "nomnom_db_pool_waiting" + pool) == 0;
         },
         10s));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("every metric family /metrics serves is in README's metrics table, and only those",
+          "[metrics][docs][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.add_test_plugin("test_bad_major");
+    // Status recording on and a refused plugin: every family the host has is served.
+    host.write_config(test_config(nats.url(), "sqlite:" + (host.dir() / "docs.db").string(),
+                                  "[status]\nenabled = true\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv], 1 refused", 20s));
+    const std::set<std::string> served = served_families(host.http_get("/metrics").second);
+    const std::set<std::string> documented = documented_families();
+    REQUIRE(served.size() > 20);
+    std::vector<std::string> undocumented;
+    std::set_difference(served.begin(), served.end(), documented.begin(), documented.end(),
+                        std::back_inserter(undocumented));
+    std::vector<std::string> not_served;
+    std::set_difference(documented.begin(), documented.end(), served.begin(), served.end(),
+                        std::back_inserter(not_served));
+    CHECK(undocumented.empty());
+    CHECK(not_served.empty());
     REQUIRE(host.terminate() == 0);
 }

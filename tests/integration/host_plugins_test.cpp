@@ -39,6 +39,16 @@ fail_create = true
     CHECK(host.log_contains(
         "test_kv_persist.so refused: create failed: fail_create requested by config"));
     CHECK(host.log_contains("world_writable.so is writable by group or others (mode 666)"));
+    const std::string metrics = host.http_get("/metrics").second;
+    INFO(metrics);
+    CHECK(metric_value(metrics, "nomnom_plugins_refused") == 5);
+    CHECK(occurrences(metrics, "\nnomnom_plugin_refused{") == 5);
+    for (const char* file : {"test_bad_major.so", "test_no_symbol.so", "test_bad_descriptor.so",
+                             "test_kv_persist.so", "world_writable.so"}) {
+        CHECK(metric_value(metrics, "nomnom_plugin_refused{file=\"" + std::string(file) + "\"}") ==
+              1);
+    }
+    CHECK(metric_value(metrics, "nomnom_plugin_up{plugin=\"test_kv\",version=\"1.0.0\"}") == 1);
 
     JetStreamClient client(nats.url());
     client.publish("test.kv.alive", R"({"k":"alive","v":1})");
@@ -70,6 +80,17 @@ TEST_CASE("a FATAL plugin stops its consumer only and its message stays in JetSt
     // Not acked, not terminated: the message waits for a fixed plugin.
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");
     CHECK(stats.num_pending + static_cast<uint64_t>(stats.num_ack_pending) == 1);
+    const std::string metrics = host.http_get("/metrics").second;
+    INFO(metrics);
+    CHECK(metric_value(metrics, "nomnom_plugin_up{plugin=\"test_kv\",version=\"1.0.0\"}") == 0);
+    CHECK(metric_value(metrics, "nomnom_plugin_up{plugin=\"test_kv_persist\",version=\"1.0.0\"}") ==
+          1);
+    // Nobody fetches for the FATAL plugin any more: the gauges read what JetStream reports.
+    const std::string consumer = "{plugin=\"test_kv\",consumer=\"nomnom-test_kv\"}";
+    CHECK(metric_value(metrics, "nomnom_consumer_pending" + consumer) ==
+          static_cast<double>(stats.num_pending));
+    CHECK(metric_value(metrics, "nomnom_consumer_ack_pending" + consumer) ==
+          static_cast<double>(stats.num_ack_pending));
     REQUIRE(host.terminate() == 0);
 }
 

@@ -38,15 +38,7 @@ TEST_CASE("plugins are added, replaced and removed under load without losing a m
     constexpr int kMessages = 20000;
     std::atomic<int> published{0};
     std::thread publisher([&] {
-        JetStreamClient client(nats.url());
-        const std::vector<std::string> all = kv_messages(kMessages);
-        for (int start = 0; start < kMessages; start += 500) {
-            client.publish_many(
-                "test.kv.load",
-                std::vector<std::string>(all.begin() + start, all.begin() + start + 500));
-            published = start + 500;
-            std::this_thread::sleep_for(150ms);
-        }
+        publish_steadily(nats.url(), "test.kv.load", kv_messages(kMessages), 150ms, published);
     });
     const auto reload_when = [&](int at_least) {
         REQUIRE(eventually([&] { return published.load() >= at_least; }, 60s));
@@ -143,6 +135,10 @@ TEST_CASE("a broken new build or a failing create keeps the old version serving"
     CHECK(host.log_contains(
         "test_kv.so refused: plugin ABI major 2, host supports 1; version 1.0.0 keeps running"));
     CHECK(note_of_next_row() == "1.0.0");
+    std::string metrics = host.http_get("/metrics").second;
+    CHECK(metric_value(metrics, "nomnom_plugins_refused") == 1);
+    CHECK(metric_value(metrics, "nomnom_plugin_refused{file=\"test_kv.so\"}") == 1);
+    CHECK(metric_value(metrics, "nomnom_plugin_up{plugin=\"test_kv\",version=\"1.0.0\"}") == 1);
 
     host.install_plugin(kPlugins / "test_no_symbol.so", "test_kv.so");
     reload(2);
@@ -169,12 +165,23 @@ TEST_CASE("a broken new build or a failing create keeps the old version serving"
                           "of plugin test_kv"));
     CHECK(host.http_get("/ready").first == 503);
     CHECK(note_of_next_row() == "2.0.0");
+    metrics = host.http_get("/metrics").second;
+    CHECK(metric_value(metrics, "nomnom_plugins_refused") == 2);
+    CHECK(metric_value(metrics, "nomnom_plugin_refused{file=\"copy_of_kv.so\"}") == 1);
+    CHECK(metric_value(metrics, "nomnom_plugin_refused{file=\"test_kv_persist.so\"}") == 1);
+    CHECK(metric_value(metrics, "nomnom_plugin_up{plugin=\"test_kv\",version=\"2.0.0\"}") == 1);
 
     host.remove_plugin("copy_of_kv.so");
     host.remove_plugin("test_kv_persist.so");
     reload(5);
     CHECK(host.log_contains("reload 5 succeeded"));
     CHECK(host.http_get("/ready").first == 200);
+    metrics = host.http_get("/metrics").second;
+    INFO(metrics);
+    CHECK(metric_value(metrics, "nomnom_reloads_total") == 5);
+    CHECK(metric_value(metrics, "nomnom_reload_failures_total") == 4);
+    CHECK(metric_value(metrics, "nomnom_plugins_refused") == 0);
+    CHECK(occurrences(metrics, "\nnomnom_plugin_refused{") == 0);
     REQUIRE(host.terminate() == 0);
 }
 

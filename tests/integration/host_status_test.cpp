@@ -46,11 +46,26 @@ TEST_CASE("status shows consumer state from JetStream and the running host's plu
     host.start();
     REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
     REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
-    client.publish("test.kv.status", R"({"k":"x","v":1,"action":"invalid"})");
+    std::tie(code, output) = host.run_cli(status);
+    INFO(output);
+    CHECK(output.find("  host counts  persisted 50, dead-lettered 0, retried 0\n"
+                      "  last error   none\n") != std::string::npos);
+
+    // A poison message: the host remembers what failed last, and when.
+    const uint64_t poison =
+        client.publish("test.kv.status", R"({"k":"x","v":1,"action":"invalid"})");
     REQUIRE(host.wait_log("dead-lettered (invalid)", 20s));
+    const std::string reason = "dead-lettered (invalid) test.kv.status seq " +
+                               std::to_string(poison) + ": action=invalid requested";
+    const std::string ready = host.http_get("/ready").second;
+    INFO(ready);
+    CHECK(ready.find(R"("last_errors":{"test_kv":{"time":"20)") != std::string::npos);
+    CHECK(ready.find(R"(,"reason":")" + reason + "\"}}") != std::string::npos);
     std::tie(code, output) = host.run_cli(status);
     INFO(output);
     CHECK(code == 0);
+    CHECK(output.find("  last error   20") != std::string::npos);
+    CHECK(output.find(" s ago): " + reason + "\n") != std::string::npos);
     CHECK(output.find("host    " + endpoint + ": ready, nats connected, database reachable") !=
           std::string::npos);
     CHECK(output.find("  host state   running\n") != std::string::npos);
@@ -68,6 +83,7 @@ TEST_CASE("status shows consumer state from JetStream and the running host's plu
     CHECK(code == 0);
     CHECK(output.find(": NOT ready, nats connected, database reachable") != std::string::npos);
     CHECK(output.find("  host state   fatal: action=fatal requested\n") != std::string::npos);
+    CHECK(output.find(" s ago): FATAL: action=fatal requested\n") != std::string::npos);
     REQUIRE(host.terminate() == 0);
 
     // The host is gone: JetStream still answers, and the output says no host does.
