@@ -18,82 +18,26 @@
 
 using namespace nomnom::testing;
 
-namespace {
-
-rapidjson::Document json(const std::string& text) {
-    rapidjson::Document document;
-    document.Parse(text.c_str());
-    INFO(text);
-    REQUIRE_FALSE(document.HasParseError());
-    return document;
-}
-
-std::string field(const std::string& text, const char* name) {
-    const rapidjson::Document document = json(text);
-    REQUIRE(document.HasMember(name));
-    return document[name].GetString();
-}
-
-struct StoredMessage {
-    std::string data;
-    std::string msg_id;
-    std::string ingest_id;
-};
-
-// The last message JetStream stored on `subject` of the test stream.
-StoredMessage last_message(JetStreamClient& client, const std::string& subject) {
-    natsMsg* message = nullptr;
-    jsErrCode error = jsErrCode(0);
-    REQUIRE(js_GetLastMsg(&message, client.js(), "TEST", subject.c_str(), nullptr, &error) ==
-            NATS_OK);
-    StoredMessage stored;
-    stored.data.assign(natsMsg_GetData(message),
-                       static_cast<size_t>(natsMsg_GetDataLength(message)));
-    const char* value = nullptr;
-    if (natsMsgHeader_Get(message, "Nats-Msg-Id", &value) == NATS_OK) stored.msg_id = value;
-    if (natsMsgHeader_Get(message, "Nomnom-Ingest-Id", &value) == NATS_OK) stored.ingest_id = value;
-    natsMsg_Destroy(message);
-    return stored;
-}
-
-bool metric_line(const std::string& metrics, const std::string& line) {
-    return metrics.find(line + "\n") != std::string::npos;
-}
-
-// A nats-server, a running nomnom-api on it and a JetStream client.
-struct ApiOnNats {
-    explicit ApiOnNats(const std::string& ingest = "", const std::string& extra = "",
-                       const Process::Env& env = {}, const std::string& http = "") {
-        api.write_config(api_test_config(nats.url(), ingest, extra, http));
-        api.start(env);
-    }
-    NatsServer nats;
-    ApiHarness api;
-    JetStreamClient client{nats.url()};
-};
-
-}  // namespace
-
 TEST_CASE("nomnom-api publishes the original envelope and answers 202 after the PubAck", "[api]") {
     ApiOnNats setup;
     auto& [nats, api, client] = setup;
 
     const HttpReply plain = api.post("/ingest/message", R"({"a":1})");
     CHECK(plain.status == 202);
-    const std::string id = field(plain.body, "message_id");
-    CHECK(field(plain.body, "status") == "accepted");
-    CHECK_FALSE(field(plain.body, "timestamp").empty());
-    const StoredMessage stored = last_message(client, "messages.ingest.default");
-    CHECK(stored.msg_id == id);
-    CHECK(stored.ingest_id == id);
-    const rapidjson::Document envelope = json(stored.data);
+    const std::string id = json_field(plain.body, "message_id");
+    CHECK(json_field(plain.body, "status") == "accepted");
+    CHECK_FALSE(json_field(plain.body, "timestamp").empty());
+    StoredMessage stored = last_message(client, "messages.ingest.default");
+    CHECK(stored.headers["Nats-Msg-Id"] == id);
+    CHECK(stored.headers["Nomnom-Ingest-Id"] == id);
+    const rapidjson::Document envelope = parse_json(stored.data);
     CHECK(std::string(envelope["message_id"].GetString()) == id);
     CHECK(std::string(envelope["body"].GetString()) == R"({"a":1})");
     CHECK(std::string(envelope["entity_type"].GetString()) == "default");
     CHECK(envelope["retry_count"].GetInt() == 0);
 
     CHECK(api.post("/ingest/message", R"({"entity_type":"Order","x":2})").status == 202);
-    CHECK(json(last_message(client, "messages.ingest.Order").data)["body"].GetString() ==
+    CHECK(parse_json(last_message(client, "messages.ingest.Order").data)["body"].GetString() ==
           std::string(R"({"entity_type":"Order","x":2})"));
     CHECK(api.post("/ingest/message/Line_item", "[1,2]").status == 202);
     CHECK(last_message(client, "messages.ingest.Line_item").data.find(R"("body":"[1,2]")") !=
@@ -108,9 +52,9 @@ TEST_CASE("nomnom-api publishes the original envelope and answers 202 after the 
             return status.status == 200;
         },
         5s));
-    CHECK(field(status.body, "status") == "accepted");
-    CHECK(field(status.body, "message_id") == id);
-    CHECK(field(status.body, "subject") == "messages.ingest.default");
+    CHECK(json_field(status.body, "status") == "accepted");
+    CHECK(json_field(status.body, "message_id") == id);
+    CHECK(json_field(status.body, "subject") == "messages.ingest.default");
     REQUIRE(api.terminate() == 0);
 }
 
@@ -177,7 +121,7 @@ TEST_CASE("POST /ingest/batch reports every line: 202 207 400", "[api]") {
 
     HttpReply reply = api.post("/ingest/batch", "{\"a\":1}\r\n\n{\"message_id\":\"m-2\"}\n");
     CHECK(reply.status == 202);
-    rapidjson::Document body = json(reply.body);
+    rapidjson::Document body = parse_json(reply.body);
     CHECK(std::string(body["status"].GetString()) == "accepted");
     CHECK(body["inserted"].GetInt() == 2);
     CHECK(body["results"][1]["line"].GetInt() == 3);
@@ -185,7 +129,7 @@ TEST_CASE("POST /ingest/batch reports every line: 202 207 400", "[api]") {
 
     reply = api.post("/ingest/batch", "{\"ok\":1}\nnot json\n{\"entity_type\":\"Order\"}\n");
     CHECK(reply.status == 207);
-    body = json(reply.body);
+    body = parse_json(reply.body);
     CHECK(std::string(body["status"].GetString()) == "partial");
     CHECK(body["failed"].GetInt() == 1);
     CHECK(std::string(body["errors"][0].GetString()) ==
@@ -195,7 +139,7 @@ TEST_CASE("POST /ingest/batch reports every line: 202 207 400", "[api]") {
 
     reply = api.post("/ingest/batch", "nope\n[\n");
     CHECK(reply.status == 400);
-    CHECK(std::string(json(reply.body)["status"].GetString()) == "failed");
+    CHECK(std::string(parse_json(reply.body)["status"].GetString()) == "failed");
     CHECK(client.stream_message_count("TEST") == 4);
     REQUIRE(api.terminate() == 0);
 }
@@ -208,15 +152,15 @@ TEST_CASE("a retried POST with the same Idempotency-Key is stored once", "[api]"
     const HttpReply again = api.post("/ingest/message", R"({"n":1})", {{"Idempotency-Key", "k-1"}});
     CHECK(first.status == 202);
     CHECK(again.status == 202);
-    CHECK(field(first.body, "message_id") == "k-1");
-    CHECK(field(again.body, "message_id") == "k-1");
-    CHECK(json(again.body)["duplicate"].GetBool());
+    CHECK(json_field(first.body, "message_id") == "k-1");
+    CHECK(json_field(again.body, "message_id") == "k-1");
+    CHECK(parse_json(again.body)["duplicate"].GetBool());
     CHECK(api.post("/ingest/message", R"({"message_id":"own-7"})").status == 202);
     CHECK(api.post("/ingest/message", R"({"message_id":"own-7"})").status == 202);
     const std::string batch = "{\"n\":1}\n{\"n\":2}\n";
     CHECK(api.post("/ingest/batch", batch, {{"Idempotency-Key", "b"}}).status == 202);
     const HttpReply batch_again = api.post("/ingest/batch", batch, {{"Idempotency-Key", "b"}});
-    CHECK(json(batch_again.body)["duplicates"].GetInt() == 2);
+    CHECK(parse_json(batch_again.body)["duplicates"].GetInt() == 2);
     CHECK(client.stream_message_count("TEST") == 4);
     CHECK(api.get("/metrics").body.find("nomnom_api_duplicates_total 4\n") != std::string::npos);
     REQUIRE(api.terminate() == 0);
@@ -251,7 +195,7 @@ TEST_CASE("nats-server down gives 503 with Retry-After and never 202 - then reco
     CHECK(reply.headers["Retry-After"] == "2");
     reply = api.post("/ingest/batch", "{\"a\":1}\n{\"b\":2}\n");
     CHECK(reply.status == 503);
-    CHECK(json(reply.body)["inserted"].GetInt() == 0);
+    CHECK(parse_json(reply.body)["inserted"].GetInt() == 0);
     CHECK(api.get("/ready").status == 503);
     CHECK(api.get("/ingest/status/abc").status == 503);
     CHECK(api.get("/health").status == 200);
