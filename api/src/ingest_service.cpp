@@ -85,8 +85,13 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
                             utc_timestamp_now(), payload};
     const auto started = std::chrono::steady_clock::now();
     const PublishResult result = publisher_.publish(message);
-    metrics_.publish_seconds.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    // Only publishes that got a PubAck: a refusal while disconnected takes no time and a
+    // timeout takes publish_timeout_ms, which would say nothing about JetStream's latency
+    // (failures are counted on their own).
+    if (result.kind != PublishResult::Kind::Unavailable) {
+        metrics_.publish_seconds.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
     switch (result.kind) {
         case PublishResult::Kind::Unavailable:
             ++metrics_.publish_failures;

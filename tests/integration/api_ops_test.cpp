@@ -1,0 +1,61 @@
+// Operating nomnom-api against a real nats-server: what /metrics counts after known requests.
+
+#include <catch2/catch.hpp>
+
+#include "api_harness.hpp"
+#include "host_harness.hpp"
+
+using namespace nomnom::testing;
+
+TEST_CASE("/metrics counts requests, body bytes and PubAck latency exactly", "[api][metrics]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+
+    REQUIRE(api.post("/ingest/message", R"({"a":1})").status == 202);
+    REQUIRE(api.post("/ingest/message/Order", R"({"b":22})").status == 202);
+    REQUIRE(api.post("/ingest/message", R"({"n":1})", {{"Idempotency-Key", "d-1"}}).status == 202);
+    REQUIRE(api.post("/ingest/message", R"({"n":1})", {{"Idempotency-Key", "d-1"}}).status == 202);
+    REQUIRE(api.post("/ingest/message", R"({"a":)").status == 400);
+    REQUIRE(api.post("/ingest/batch", "{\"x\":1}\n{\"y\":2}\n").status == 202);
+    REQUIRE(api.get("/ingest/status/none").status == 404);
+    // A publish that fails is counted as a failure, not as a PubAck latency.
+    nats.stop();
+    REQUIRE(api.post("/ingest/message", R"({"z":3})").status == 503);
+    nats.restart();
+    REQUIRE(eventually([&] { return api.get("/ready").status == 200; }, 20s));
+
+    const std::string metrics = api.get("/metrics").body;
+    INFO(metrics);
+    const auto requests = [&](const std::string& route, int code, int count) {
+        return metric_line(metrics, "nomnom_api_requests_total{route=\"" + route + "\",code=\"" +
+                                        std::to_string(code) + "\"} " + std::to_string(count));
+    };
+    CHECK(requests("/ingest/message", 202, 3));
+    CHECK(requests("/ingest/message", 400, 1));
+    CHECK(requests("/ingest/message", 503, 1));
+    CHECK(requests("/ingest/message/{entity}", 202, 1));
+    CHECK(requests("/ingest/batch", 202, 1));
+    CHECK(requests("/ingest/status/{message_id}", 404, 1));
+    // Every body byte received: 7 + 7 + 7 + 5 + 7, 8 and 16.
+    CHECK(metric_line(metrics, R"(nomnom_api_request_bytes_total{route="/ingest/message"} 33)"));
+    CHECK(metric_line(metrics,
+                      R"(nomnom_api_request_bytes_total{route="/ingest/message/{entity}"} 8)"));
+    CHECK(metric_line(metrics, R"(nomnom_api_request_bytes_total{route="/ingest/batch"} 16)"));
+    CHECK(metric_line(metrics,
+                      R"(nomnom_api_request_bytes_total{route="/ingest/status/{message_id}"} 0)"));
+    // Six PubAcks (the duplicate's included), each well under 5 s on loopback.
+    CHECK(metric_line(metrics, R"(nomnom_api_publish_seconds_count{stream="TEST"} 6)"));
+    CHECK(metric_line(metrics, R"(nomnom_api_publish_seconds_bucket{stream="TEST",le="5"} 6)"));
+    CHECK(metric_line(metrics, R"(nomnom_api_publish_seconds_bucket{stream="TEST",le="+Inf"} 6)"));
+    const std::string sum_prefix = "nomnom_api_publish_seconds_sum{stream=\"TEST\"} ";
+    const size_t sum_at = metrics.find(sum_prefix);
+    REQUIRE(sum_at != std::string::npos);
+    const double sum = std::stod(metrics.substr(sum_at + sum_prefix.size()));
+    CHECK(sum > 0);
+    CHECK(sum < 30);
+    CHECK(metric_line(metrics, "nomnom_api_messages_published_total 5"));
+    CHECK(metric_line(metrics, "nomnom_api_duplicates_total 1"));
+    CHECK(metric_line(metrics, "nomnom_api_publish_failures_total 1"));
+    CHECK(client.stream_message_count("TEST") == 5);
+    REQUIRE(api.terminate() == 0);
+}
