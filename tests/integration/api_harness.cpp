@@ -47,14 +47,16 @@ void ApiHarness::start(const Process::Env& env) {
     process_.start({NOMNOM_API_BIN, "--config", config_.string()}, env, log_);
     const std::string marker = "nomnom-api listening on port ";
     std::string text;
+    // The log is appended across starts: only this start's lines count.
     const bool listening = eventually(
         [&] {
             text = log();
-            return text.rfind(marker) != std::string::npos;
+            text.erase(0, text.rfind("---- start ----\n"));
+            return text.find(marker) != std::string::npos;
         },
         std::chrono::seconds(20));
     if (!listening) throw std::runtime_error("nomnom-api did not start:\n" + text);
-    port_ = static_cast<uint16_t>(std::stoi(text.substr(text.rfind(marker) + marker.size())));
+    port_ = static_cast<uint16_t>(std::stoi(text.substr(text.find(marker) + marker.size())));
 }
 
 std::optional<int> ApiHarness::terminate(std::chrono::milliseconds timeout) {

@@ -59,3 +59,36 @@ TEST_CASE("/metrics counts requests, body bytes and PubAck latency exactly", "[a
     CHECK(client.stream_message_count("TEST") == 5);
     REQUIRE(api.terminate() == 0);
 }
+
+TEST_CASE("payload content reaches the log only at debug", "[api][logs]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+    const std::string marker = "Zq7-payload-marker";
+    const auto post_every_kind = [&] {
+        CHECK(api.post("/ingest/message", R"({"secret":")" + marker + "\"}").status == 202);
+        CHECK(api.post("/ingest/message/Order", R"({"secret":")" + marker + "\",").status == 400);
+        CHECK(api.post("/ingest/batch", "{\"ok\":1}\n{\"secret\":\"" + marker + "\"\n").status ==
+              207);
+        nats.stop();
+        CHECK(api.post("/ingest/message", R"({"secret":")" + marker + "\"}").status == 503);
+        nats.restart();
+        REQUIRE(eventually([&] { return api.get("/ready").status == 200; }, 20s));
+    };
+
+    post_every_kind();
+    REQUIRE(api.terminate() == 0);
+    std::string log = api.log();
+    INFO(log);
+    CHECK(log.find("publish of ") != std::string::npos);  // the failed publish was logged
+    CHECK(log.find(marker) == std::string::npos);
+
+    // At debug a rejected body is logged (its first 256 bytes), to see what a client sent.
+    api.write_config(api_test_config(nats.url(), "", "[log]\nlevel = \"debug\"\n"));
+    api.start();
+    post_every_kind();
+    REQUIRE(api.terminate() == 0);
+    log = api.log();
+    const std::string debug_part = log.substr(log.rfind("---- start ----"));
+    CHECK(occurrences(debug_part, marker) == 1);
+    CHECK(debug_part.find("rejected body (Invalid JSON") != std::string::npos);
+}
