@@ -9,6 +9,7 @@
 
 #include "dead_letter.hpp"
 #include "json_escape.hpp"
+#include "subject_match.hpp"
 
 namespace nomnom::api {
 
@@ -230,17 +231,39 @@ Reply IngestService::ready() const {
                      true};
     };
     if (!nats_.connected()) return not_ready("disconnected", "not connected to NATS");
+    std::optional<std::vector<std::string>> subjects;
     try {
-        if (!nats_.has_stream(config_.stream.name)) {
-            return not_ready("connected", "stream " + config_.stream.name + " does not exist");
-        }
+        subjects = nats_.stream_subjects(config_.stream.name);
     } catch (const NatsError& e) {
         return not_ready("connected", e.what());
     }
-    return {200,
-            R"({"status":"ready","service":"nomnom-api","nats":"connected","stream":")" +
-                json_escape(config_.stream.name) + "\"}",
-            false};
+    const std::string& stream = config_.stream.name;
+    if (!subjects) return not_ready("connected", "stream " + stream + " does not exist");
+    // Every subject the API can publish on, whatever the entity.
+    const std::string published = subject_for(config_.ingest.subject, "*");
+    bool all = false;
+    bool some = false;
+    std::string listed;
+    for (const std::string& subject : *subjects) {
+        all = all || subject_covers(subject, published);
+        some = some || subjects_overlap(subject, published);
+        listed += (listed.empty() ? "" : ", ") + subject;
+    }
+    if (!some) {
+        return not_ready("connected", "stream " + stream + " (subjects: " + listed +
+                                          ") does not capture ingest.subject " +
+                                          config_.ingest.subject + ": every publish would fail");
+    }
+    std::string body = R"({"status":"ready","service":"nomnom-api","nats":"connected","stream":")" +
+                       json_escape(stream) + "\"";
+    if (!all) {
+        body += R"(,"warning":")" +
+                json_escape("stream " + stream + " (subjects: " + listed +
+                            ") captures ingest.subject " + config_.ingest.subject +
+                            " for some entities only: publishes for the others fail") +
+                "\"";
+    }
+    return {200, body + "}", false};
 }
 
 }  // namespace nomnom::api

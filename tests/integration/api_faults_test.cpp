@@ -110,6 +110,11 @@ TEST_CASE("a body trickled a byte at a time gets 408 once http.request_timeout_m
     CHECK(slow.bytes_sent < 30);
     CHECK(slow.took < 4s);
 
+    // A client that stops sending gets the same answer.
+    const Trickled stalled = trickle_post(api.port(), 10, 5s);
+    CHECK(stalled.response.starts_with("HTTP/1.1 408"));
+    CHECK(stalled.took < 4s);
+
     // A client that gives up half-way: what arrived is not taken for the whole body.
     Poco::Net::StreamSocket gave_up(Poco::Net::SocketAddress("127.0.0.1", api.port()));
     const std::string half = "POST /ingest/message HTTP/1.1\r\nContent-Length: 10\r\n\r\n[1] ";
@@ -127,6 +132,43 @@ TEST_CASE("a body trickled a byte at a time gets 408 once http.request_timeout_m
     CHECK(quick.response.starts_with("HTTP/1.1 202"));
     CHECK(client.stream_message_count("TEST") == 1);
     CHECK(metric_line(api.get("/metrics").body,
-                      R"(nomnom_api_requests_total{route="/ingest/message",code="408"} 1)"));
+                      R"(nomnom_api_requests_total{route="/ingest/message",code="408"} 2)"));
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("/ready is 503 naming ingest.subject while the stream does not capture it",
+          "[api][faults]") {
+    ApiOnNats setup("subject = \"elsewhere.{entity}\"\n");
+    auto& [nats, api, client] = setup;
+    HttpReply reply = api.post("/ingest/message", "{}");
+    CHECK(reply.status == 503);
+    CHECK(reply.headers["Retry-After"] == "2");
+    CHECK(reply.body.find("elsewhere.default") != std::string::npos);
+    reply = api.get("/ready");
+    CHECK(reply.status == 503);
+    CHECK(reply.headers["Retry-After"] == "2");
+    CHECK(json_field(reply.body, "error") ==
+          "stream TEST (subjects: test.>, sensors.>, messages.ingest.>) does not capture "
+          "ingest.subject elsewhere.{entity}: every publish would fail");
+
+    // Some entities captured: ready, with a warning; all of them: ready.
+    client.ensure_stream("TEST", {"test.>", "elsewhere.Order"});
+    reply = api.get("/ready");
+    CHECK(reply.status == 200);
+    CHECK(json_field(reply.body, "warning") ==
+          "stream TEST (subjects: test.>, elsewhere.Order) captures ingest.subject "
+          "elsewhere.{entity} for some entities only: publishes for the others fail");
+    CHECK(api.post("/ingest/message/Order", "{}").status == 202);
+    CHECK(api.post("/ingest/message/Line", "{}").status == 503);
+    client.ensure_stream("TEST", {"elsewhere.*"});
+    reply = api.get("/ready");
+    CHECK(reply.status == 200);
+    CHECK_FALSE(parse_json(reply.body).HasMember("warning"));
+    CHECK(api.post("/ingest/message/Line", "{}").status == 202);
+
+    REQUIRE(js_DeleteStream(client.js(), "TEST", nullptr, nullptr) == NATS_OK);
+    reply = api.get("/ready");
+    CHECK(reply.status == 503);
+    CHECK(json_field(reply.body, "error") == "stream TEST does not exist");
     REQUIRE(api.terminate() == 0);
 }

@@ -231,29 +231,3 @@ TEST_CASE("SIGTERM lets a request in flight finish and exits 0", "[api]") {
     CHECK(body.find("accepted") != std::string::npos);
     CHECK(api.process().wait_exit(10s) == 0);
 }
-
-TEST_CASE("no stream for the subject gives 503 and a body slower than the timeout gives 408",
-          "[api][faults]") {
-    ApiOnNats setup("subject = \"elsewhere.{entity}\"\n", "", {}, "request_timeout_ms = 300\n");
-    auto& [nats, api, client] = setup;
-    HttpReply reply = api.post("/ingest/message", "{}");
-    CHECK(reply.status == 503);
-    CHECK(reply.headers["Retry-After"] == "2");
-    CHECK(reply.body.find("elsewhere.default") != std::string::npos);
-
-    Poco::Net::HTTPClientSession session("127.0.0.1", api.port());
-    session.setTimeout(Poco::Timespan(10, 0));
-    Poco::Net::HTTPRequest request("POST", "/ingest/message", Poco::Net::HTTPMessage::HTTP_1_1);
-    request.setContentLength(10);
-    session.sendRequest(request) << "{\"a\"" << std::flush;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    const std::string body(std::istreambuf_iterator<char>(in), {});
-    CHECK(response.getStatus() == 408);
-    CHECK(body.find("http.request_timeout_ms") != std::string::npos);
-
-    REQUIRE(js_DeleteStream(client.js(), "TEST", nullptr, nullptr) == NATS_OK);
-    reply = api.get("/ready");
-    CHECK(reply.status == 503);
-    CHECK(reply.body.find("stream TEST does not exist") != std::string::npos);
-}
