@@ -33,15 +33,24 @@ TEST_CASE("nomnom-api publishes the original envelope and answers 202 after the 
     const rapidjson::Document envelope = parse_json(stored.data);
     CHECK(std::string(envelope["message_id"].GetString()) == id);
     CHECK(std::string(envelope["body"].GetString()) == R"({"a":1})");
-    CHECK(std::string(envelope["entity_type"].GetString()) == "default");
+    // No entity given: the original's null, on the default entity's subject.
+    CHECK(envelope["entity_type"].IsNull());
+    CHECK_FALSE(stored.headers.contains("Nomnom-Entity-Type"));
+    CHECK(stored.headers["Nomnom-Received-At"] == json_field(plain.body, "timestamp"));
+    CHECK(std::string(envelope["received_at"].GetString()) == json_field(plain.body, "timestamp"));
     CHECK(envelope["retry_count"].GetInt() == 0);
+    CHECK(envelope["source"].IsNull());
 
     CHECK(api.post("/ingest/message", R"({"entity_type":"Order","x":2})").status == 202);
-    CHECK(parse_json(last_message(client, "messages.ingest.Order").data)["body"].GetString() ==
+    stored = last_message(client, "messages.ingest.Order");
+    CHECK(parse_json(stored.data)["body"].GetString() ==
           std::string(R"({"entity_type":"Order","x":2})"));
+    CHECK(parse_json(stored.data)["entity_type"].GetString() == std::string("Order"));
+    CHECK(stored.headers["Nomnom-Entity-Type"] == "Order");
     CHECK(api.post("/ingest/message/Line_item", "[1,2]").status == 202);
-    CHECK(last_message(client, "messages.ingest.Line_item").data.find(R"("body":"[1,2]")") !=
-          std::string::npos);
+    stored = last_message(client, "messages.ingest.Line_item");
+    CHECK(stored.data.find(R"("body":"[1,2]","entity_type":"Line_item")") != std::string::npos);
+    CHECK(api.post("/ingest/message", R"({"entity_type":""})").status == 400);
     CHECK(client.stream_message_count("TEST") == 3);
 
     // "accepted" is written without waiting, right after the PubAck.
@@ -55,6 +64,7 @@ TEST_CASE("nomnom-api publishes the original envelope and answers 202 after the 
     CHECK(json_field(status.body, "status") == "accepted");
     CHECK(json_field(status.body, "message_id") == id);
     CHECK(json_field(status.body, "subject") == "messages.ingest.default");
+    CHECK(parse_json(status.body)["entity_type"].IsNull());
     REQUIRE(api.terminate() == 0);
 }
 
@@ -122,7 +132,7 @@ TEST_CASE("POST /ingest/batch reports every line: 202 207 400", "[api]") {
     HttpReply reply = api.post("/ingest/batch", "{\"a\":1}\r\n\n{\"message_id\":\"m-2\"}\n");
     CHECK(reply.status == 202);
     rapidjson::Document body = parse_json(reply.body);
-    CHECK(std::string(body["status"].GetString()) == "accepted");
+    CHECK(std::string(body["status"].GetString()) == "success");
     CHECK(body["inserted"].GetInt() == 2);
     CHECK(body["results"][1]["line"].GetInt() == 3);
     CHECK(std::string(body["results"][1]["message_id"].GetString()) == "m-2");
@@ -136,6 +146,12 @@ TEST_CASE("POST /ingest/batch reports every line: 202 207 400", "[api]") {
           "Line 2: Invalid JSON: Invalid value. at byte offset 1");
     CHECK(std::string(body["results"][1]["error"].GetString()) ==
           "Invalid JSON: Invalid value. at byte offset 1");
+    // A line's own "entity_type" routes it, as on /ingest/message (a deliberate difference: the
+    // original puts every batch line on messages.ingest.default with a null entity_type).
+    CHECK(parse_json(last_message(client, "messages.ingest.Order").data)["entity_type"] == "Order");
+    const StoredMessage plain = last_message(client, "messages.ingest.default");
+    CHECK(parse_json(plain.data)["body"] == "{\"ok\":1}");
+    CHECK(parse_json(plain.data)["entity_type"].IsNull());
 
     reply = api.post("/ingest/batch", "nope\n[\n");
     CHECK(reply.status == 400);
@@ -149,12 +165,15 @@ TEST_CASE("a retried POST with the same Idempotency-Key is stored once", "[api]"
     auto& [nats, api, client] = setup;
 
     const HttpReply first = api.post("/ingest/message", R"({"n":1})", {{"Idempotency-Key", "k-1"}});
+    std::this_thread::sleep_for(20ms);
     const HttpReply again = api.post("/ingest/message", R"({"n":1})", {{"Idempotency-Key", "k-1"}});
     CHECK(first.status == 202);
     CHECK(again.status == 202);
     CHECK(json_field(first.body, "message_id") == "k-1");
     CHECK(json_field(again.body, "message_id") == "k-1");
     CHECK(parse_json(again.body)["duplicate"].GetBool());
+    // The retry is answered with the time of the first acceptance.
+    CHECK(json_field(again.body, "timestamp") == json_field(first.body, "timestamp"));
     CHECK(api.post("/ingest/message", R"({"message_id":"own-7"})").status == 202);
     CHECK(api.post("/ingest/message", R"({"message_id":"own-7"})").status == 202);
     const std::string batch = "{\"n\":1}\n{\"n\":2}\n";
