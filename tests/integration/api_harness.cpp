@@ -21,7 +21,9 @@ HttpReply http_request(uint16_t port, const std::string& method, const std::stri
     session.setTimeout(Poco::Timespan(10, 0));
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     for (const auto& [name, value] : headers) request.set(name, value);
-    if (method == "POST") request.setContentLength(static_cast<std::streamsize>(body.size()));
+    if (method == "POST" && !request.getChunkedTransferEncoding()) {
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+    }
     session.sendRequest(request) << body;
     Poco::Net::HTTPResponse response;
     std::istream& in = session.receiveResponse(response);

@@ -20,7 +20,8 @@ struct HttpReply {
     std::map<std::string, std::string> headers;
 };
 
-// One HTTP request to 127.0.0.1:`port` on a fresh connection.
+// One HTTP request to 127.0.0.1:`port` on a fresh connection. A POST body goes with its
+// Content-Length, or in chunks with the header Transfer-Encoding: chunked.
 HttpReply http_request(uint16_t port, const std::string& method, const std::string& path,
                        const std::string& body = "",
                        const std::map<std::string, std::string>& headers = {});

@@ -68,6 +68,51 @@ TEST_CASE("nomnom-api publishes the original envelope and answers 202 after the 
     REQUIRE(api.terminate() == 0);
 }
 
+TEST_CASE("raw format: the body as sent, its metadata in headers", "[api]") {
+    ApiOnNats setup("format = \"raw\"\n");
+    auto& [nats, api, client] = setup;
+
+    const std::string body = R"({"k":"v",  "n":[1, 2]})";
+    const HttpReply reply = api.post("/ingest/message/Order", body, {{"Idempotency-Key", "raw-1"}});
+    REQUIRE(reply.status == 202);
+    StoredMessage stored = last_message(client, "messages.ingest.Order");
+    CHECK(stored.data == body);
+    CHECK(stored.headers["Content-Type"] == "application/json");
+    CHECK(stored.headers["Nomnom-Entity-Type"] == "Order");
+    CHECK(stored.headers["Nomnom-Ingest-Id"] == "raw-1");
+    CHECK(stored.headers["Nats-Msg-Id"] == "raw-1");
+    CHECK(stored.headers["Nomnom-Received-At"] == json_field(reply.body, "timestamp"));
+
+    REQUIRE(api.post("/ingest/message", "[1]").status == 202);
+    stored = last_message(client, "messages.ingest.default");
+    CHECK(stored.data == "[1]");
+    CHECK(stored.headers["Content-Type"] == "application/json");
+    CHECK_FALSE(stored.headers.contains("Nomnom-Entity-Type"));
+    CHECK(client.stream_message_count("TEST") == 2);
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("a chunked body is read up to ingest.max_body_bytes: 413 over it", "[api]") {
+    ApiOnNats setup("max_body_bytes = 1024\n");
+    auto& [nats, api, client] = setup;
+    const std::map<std::string, std::string> chunked{{"Transfer-Encoding", "chunked"}};
+
+    const std::string error_body =
+        "{\"error\":\"request body larger than ingest.max_body_bytes (1024 bytes)\"}";
+    const std::string fits = "[" + std::string(1000, ' ') + "]";
+    CHECK(api.post("/ingest/message", fits, chunked).status == 202);
+    HttpReply reply = api.post("/ingest/message", "[" + std::string(4000, ' ') + "]", chunked);
+    CHECK(reply.status == 413);
+    CHECK(reply.body == error_body);
+    CHECK(reply.headers["Connection"] == "Close");
+    reply = api.post("/ingest/batch", std::string(1025, '\n'), chunked);
+    CHECK(reply.status == 413);
+    CHECK(client.stream_message_count("TEST") == 1);
+    CHECK(metric_line(api.get("/metrics").body,
+                      R"(nomnom_api_requests_total{route="/ingest/message",code="413"} 1)"));
+    REQUIRE(api.terminate() == 0);
+}
+
 TEST_CASE("nomnom-api error codes: 400 413 404 405 and 501 name what is wrong", "[api]") {
     ApiOnNats setup("max_body_bytes = 1024\nmax_batch_lines = 5\n", "[status]\nenabled = false\n");
     auto& [nats, api, client] = setup;
