@@ -107,16 +107,13 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         if (label == "/metrics") {
             return {200, metrics_text_(), false, "text/plain; version=0.0.4; charset=utf-8"};
         }
-        if (auth_.enabled()) {
-            switch (auth_.check(request.get("Authorization", ""))) {
-                case BearerAuth::Verdict::Missing:
-                    return {401, error_json("missing bearer token (Authorization: Bearer ...)"),
-                            false};
-                case BearerAuth::Verdict::Refused:
-                    return {403, error_json("bearer token not accepted"), false};
-                case BearerAuth::Verdict::Allowed:
-                    break;
-            }
+        switch (auth_.check(request.get("Authorization", ""))) {
+            case BearerAuth::Verdict::Missing:
+                return {401, error_json("missing bearer token (Authorization: Bearer ...)"), false};
+            case BearerAuth::Verdict::Refused:
+                return {403, error_json("bearer token not accepted"), false};
+            case BearerAuth::Verdict::Allowed:
+                break;
         }
         if (label == "/ingest/status/{message_id}") return service_.status(route.argument);
 

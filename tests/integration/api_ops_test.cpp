@@ -1,6 +1,10 @@
-// Operating nomnom-api against a real nats-server: what /metrics counts after known requests.
+// Operating nomnom-api against a real nats-server: what /metrics counts after known requests,
+// what reaches the log, and reloading on SIGHUP.
 
 #include <catch2/catch.hpp>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
 
 #include "api_harness.hpp"
 #include "host_harness.hpp"
@@ -91,4 +95,64 @@ TEST_CASE("payload content reaches the log only at debug", "[api][logs]") {
     const std::string debug_part = log.substr(log.rfind("---- start ----"));
     CHECK(occurrences(debug_part, marker) == 1);
     CHECK(debug_part.find("rejected body (Invalid JSON") != std::string::npos);
+}
+
+TEST_CASE("SIGHUP re-reads the tokens file and log.level; other changes wait for a restart",
+          "[api][reload][auth]") {
+    NatsServer nats;
+    ApiHarness api;
+    const auto tokens_file = api.config_path().parent_path() / "tokens";
+    const auto write_tokens = [&](const std::string& text) {
+        // As an operator rotates them: a new file renamed over the old one.
+        const auto next = tokens_file.string() + ".new";
+        std::ofstream(next) << text;
+        std::filesystem::rename(next, tokens_file);
+    };
+    // tokens_file is relative: it is found next to api.toml.
+    const auto config = [&](const std::string& level, int max_body_bytes) {
+        return api_test_config(
+            nats.url(), "max_body_bytes = " + std::to_string(max_body_bytes),
+            "[auth]\ntokens_file = \"tokens\"\n[log]\nlevel = \"" + level + "\"\n");
+    };
+    const auto post = [&](const std::string& token, const std::string& body = "{}") {
+        return api.post("/ingest/message", body, {{"Authorization", "Bearer " + token}}).status;
+    };
+    const std::string marker = "Zq7-reload-marker";
+    const std::string rejected = R"({"secret":")" + marker + "\",";
+
+    write_tokens("# rotated monthly\nold-token\n");
+    api.write_config(config("info", 1024));
+    api.start();
+    CHECK(post("old-token") == 202);
+    CHECK(post("new-token") == 403);
+    CHECK(api.post("/ingest/message", "{}").status == 401);
+    CHECK(post("old-token", rejected) == 400);
+
+    write_tokens("new-token\n");
+    api.write_config(config("debug", 4096));
+    api.process().signal(SIGHUP);
+    REQUIRE(
+        eventually([&] { return api.log().find("reload 1 succeeded") != std::string::npos; }, 10s));
+    CHECK(post("old-token") == 403);
+    CHECK(post("new-token") == 202);
+    const std::string log = api.log();
+    CHECK(log.find("reload: auth 1 bearer token(s)") != std::string::npos);
+    CHECK(log.find("reload: log level info -> debug") != std::string::npos);
+    CHECK(log.find("reload: [ingest] changed in the config file; it needs a restart, the running "
+                   "value stays") != std::string::npos);
+    // The running body limit stays; the debug level shows rejected bodies from now on.
+    CHECK(post("new-token", "[" + std::string(2000, ' ') + "]") == 413);
+    CHECK(occurrences(api.log(), marker) == 0);
+    CHECK(post("new-token", rejected) == 400);
+    CHECK(eventually([&] { return occurrences(api.log(), marker) == 1; }, 5s));
+
+    // A tokens file left empty by mistake keeps the tokens in use.
+    write_tokens("# nothing yet\n");
+    api.process().signal(SIGHUP);
+    REQUIRE(eventually(
+        [&] { return api.log().find("reload 2 finished with errors") != std::string::npos; }, 10s));
+    CHECK(api.log().find(": no tokens in it; the tokens in use stay") != std::string::npos);
+    CHECK(post("new-token") == 202);
+    CHECK(post("old-token") == 403);
+    REQUIRE(api.terminate() == 0);
 }
