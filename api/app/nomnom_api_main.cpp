@@ -8,13 +8,14 @@
 
 #include "api_config.hpp"
 #include "api_metrics.hpp"
+#include "api_reload.hpp"
 #include "api_server.hpp"
 #include "bearer_auth.hpp"
-#include "redact.hpp"
 #include "host.hpp"
 #include "ingest_service.hpp"
 #include "logging.hpp"
 #include "nats_client.hpp"
+#include "redact.hpp"
 
 namespace {
 
@@ -22,7 +23,8 @@ constexpr const char* kUsage =
     "usage: nomnom-api [--config api.toml]\n"
     "  Serves POST /ingest/message[/{entity}], POST /ingest/batch, GET /ingest/status/{id},\n"
     "  /health, /ready and /metrics. Without --config the defaults apply; NATS_URL and PORT\n"
-    "  override nats.url and the port of http.listen.\n";
+    "  override nats.url and the port of http.listen. SIGHUP re-reads the bearer tokens and\n"
+    "  log.level; SIGTERM finishes the requests in flight and exits.\n";
 
 nomnom::api::ApiConfig read_config(int argc, char** argv) {
     std::string path;
@@ -69,7 +71,7 @@ int main(int argc, char** argv) {
     }
     nomnom::setup_logging(config.log);
     try {
-        const nomnom::api::BearerAuth auth(config.auth);
+        nomnom::api::BearerAuth auth(config.auth);
         nomnom::SignalWaiter signals;
         spdlog::info("nomnom-api {} starting: nats {}, stream {}, subject {}, auth {}",
                      NOMNOM_VERSION, nomnom::redact_url(config.nats.url), config.stream.name,
@@ -91,9 +93,16 @@ int main(int argc, char** argv) {
             return out;
         });
         spdlog::info("nomnom-api listening on port {}", server.port());
-        for (;;) {
+        for (int reloads = 0;;) {
             const int signal = signals.wait(1000);
             if (signal == SIGTERM || signal == SIGINT) break;
+            if (signal == SIGHUP) {
+                ++reloads;
+                spdlog::info("reload {} (SIGHUP): re-reading {}", reloads,
+                             config.source.empty() ? "the defaults" : config.source.string());
+                const bool ok = nomnom::api::reload_api_config(config, auth);
+                spdlog::info("reload {} {}", reloads, ok ? "succeeded" : "finished with errors");
+            }
         }
         spdlog::info("stopping: finishing requests in flight");
         server.shutdown();

@@ -20,6 +20,8 @@ struct HttpSettings {
     int64_t max_queued = 256;
     int64_t request_timeout_ms = 10000;
     int64_t shutdown_timeout_ms = 10000;
+
+    bool operator==(const HttpSettings&) const = default;
 };
 
 struct IngestSettings {
@@ -30,6 +32,8 @@ struct IngestSettings {
     int64_t max_batch_lines = 10000;
     int64_t publish_timeout_ms = 5000;
     int64_t retry_after_s = 5;
+
+    bool operator==(const IngestSettings&) const = default;
 };
 
 struct AuthSettings {

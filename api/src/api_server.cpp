@@ -5,6 +5,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -51,13 +52,14 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
   public:
     RequestHandler(const ApiConfig& config, IngestService& service, ApiMetrics& metrics,
                    const BearerAuth& auth, const std::function<std::string()>& metrics_text,
-                   const std::atomic<bool>& stopping)
+                   const std::atomic<bool>& stopping, ReadDeadlines& deadlines)
         : config_(config),
           service_(service),
           metrics_(metrics),
           auth_(auth),
           metrics_text_(metrics_text),
-          stopping_(stopping) {}
+          stopping_(stopping),
+          deadlines_(deadlines) {}
 
     void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
         // Counted until the handler returns, however it returns: shutdown waits for zero.
@@ -105,16 +107,13 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         if (label == "/metrics") {
             return {200, metrics_text_(), false, "text/plain; version=0.0.4; charset=utf-8"};
         }
-        if (auth_.enabled()) {
-            switch (auth_.check(request.get("Authorization", ""))) {
-                case BearerAuth::Verdict::Missing:
-                    return {401, error_json("missing bearer token (Authorization: Bearer ...)"),
-                            false};
-                case BearerAuth::Verdict::Refused:
-                    return {403, error_json("bearer token not accepted"), false};
-                case BearerAuth::Verdict::Allowed:
-                    break;
-            }
+        switch (auth_.check(request.get("Authorization", ""))) {
+            case BearerAuth::Verdict::Missing:
+                return {401, error_json("missing bearer token (Authorization: Bearer ...)"), false};
+            case BearerAuth::Verdict::Refused:
+                return {403, error_json("bearer token not accepted"), false};
+            case BearerAuth::Verdict::Allowed:
+                break;
         }
         if (label == "/ingest/status/{message_id}") return service_.status(route.argument);
 
@@ -126,8 +125,9 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         return service_.ingest_message(body, route.argument, key);
     }
 
-    // Reads at most ingest.max_body_bytes; a larger body is refused without reading it all (and
-    // the connection closed, since the rest of it is still in the socket).
+    // Reads at most ingest.max_body_bytes, all of it within http.request_timeout_ms. A larger
+    // or late body is refused without reading the rest, and the connection closed, since the
+    // rest of it is still in the socket.
     std::optional<Reply> read_body(HTTPServerRequest& request, std::string& body, bool& close) {
         const int64_t limit = config_.ingest.max_body_bytes;
         const auto too_large = [&] {
@@ -141,13 +141,13 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
             if (request.getContentLength64() > limit) return too_large();
             body.reserve(static_cast<size_t>(request.getContentLength64()));
         }
-        const auto timed_out = [&] {
-            close = true;
-            return Reply{408,
-                         error_json("request body not received within http.request_timeout_ms (" +
-                                    std::to_string(body.size()) + " bytes arrived)"),
-                         false};
-        };
+        // Poco's HTTPServer hands every handler an HTTPServerRequestImpl, which has the socket.
+        const ReadDeadlines::Watch watch =
+            deadlines_.watch(static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket(),
+                             ReadDeadlines::Clock::now() +
+                                 std::chrono::milliseconds(config_.http.request_timeout_ms));
+        bool cut_short = false;
+        std::string failure;
         try {
             std::istream& in = request.stream();
             char buffer[65536];
@@ -160,12 +160,30 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
             }
             // The stream swallows the socket's timeout (or reset) and only sets badbit: a body
             // cut short must not be taken for a complete one.
-            if (in.bad()) return timed_out();
+            cut_short = in.bad();
         } catch (const Poco::TimeoutException&) {
-            return timed_out();
+            cut_short = true;
         } catch (const Poco::Exception& e) {
-            close = true;
-            return Reply{400, error_json("reading the request body: " + e.displayText()), false};
+            failure = e.displayText();
+        }
+        close = true;
+        // A deadline ends the read as if the client had stopped sending.
+        if (cut_short || watch.expired()) {
+            return Reply{408,
+                         error_json("request body not received within http.request_timeout_ms (" +
+                                    std::to_string(body.size()) + " bytes arrived)"),
+                         false};
+        }
+        if (!failure.empty()) {
+            return Reply{400, error_json("reading the request body: " + failure), false};
+        }
+        if (request.hasContentLength() &&
+            static_cast<int64_t>(body.size()) < request.getContentLength64()) {
+            return Reply{400,
+                         error_json("request body ended after " + std::to_string(body.size()) +
+                                    " of its Content-Length " +
+                                    std::to_string(request.getContentLength64()) + " bytes"),
+                         false};
         }
         close = false;
         return std::nullopt;
@@ -189,22 +207,25 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
     const BearerAuth& auth_;
     const std::function<std::string()>& metrics_text_;
     const std::atomic<bool>& stopping_;
+    ReadDeadlines& deadlines_;
 };
 
 class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
   public:
     HandlerFactory(const ApiConfig& config, IngestService& service, ApiMetrics& metrics,
                    const BearerAuth& auth, std::function<std::string()> metrics_text,
-                   const std::atomic<bool>& stopping)
+                   const std::atomic<bool>& stopping, ReadDeadlines& deadlines)
         : config_(config),
           service_(service),
           metrics_(metrics),
           auth_(auth),
           metrics_text_(std::move(metrics_text)),
-          stopping_(stopping) {}
+          stopping_(stopping),
+          deadlines_(deadlines) {}
 
     Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-        return new RequestHandler(config_, service_, metrics_, auth_, metrics_text_, stopping_);
+        return new RequestHandler(config_, service_, metrics_, auth_, metrics_text_, stopping_,
+                                  deadlines_);
     }
 
   private:
@@ -214,6 +235,7 @@ class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
     const BearerAuth& auth_;
     std::function<std::string()> metrics_text_;
     const std::atomic<bool>& stopping_;
+    ReadDeadlines& deadlines_;
 };
 
 }  // namespace
@@ -238,7 +260,8 @@ ApiServer::ApiServer(const ApiConfig& config, IngestService& service, ApiMetrics
     params->setTimeout(Poco::Timespan(config.http.request_timeout_ms * 1000));
     params->setKeepAlive(true);
     server_ = std::make_unique<Poco::Net::HTTPServer>(
-        new HandlerFactory(config, service, metrics, auth, std::move(metrics_text), stopping_),
+        new HandlerFactory(config, service, metrics, auth, std::move(metrics_text), stopping_,
+                           deadlines_),
         threads_, socket, params);
     server_->start();
 }

@@ -12,6 +12,7 @@
 #include "api_metrics.hpp"
 #include "bearer_auth.hpp"
 #include "ingest_service.hpp"
+#include "read_deadlines.hpp"
 
 namespace Poco::Net {
 class HTTPServer;
@@ -42,6 +43,7 @@ class ApiServer {
     const ApiConfig& config_;
     ApiMetrics& metrics_;
     std::atomic<bool> stopping_{false};
+    ReadDeadlines deadlines_;  // outlives the request threads
     Poco::ThreadPool threads_;
     std::unique_ptr<Poco::Net::HTTPServer> server_;
     uint16_t port_ = 0;

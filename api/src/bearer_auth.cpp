@@ -24,40 +24,63 @@ bool same_token(std::string_view a, std::string_view b) {
     return difference == 0;
 }
 
-}  // namespace
-
-BearerAuth::BearerAuth(const AuthSettings& settings) {
+std::vector<std::string> read_tokens(const AuthSettings& settings) {
+    std::vector<std::string> tokens;
     if (!settings.tokens_file.empty()) {
         std::ifstream in(settings.tokens_file);
         if (!in) throw ConfigError("auth.tokens_file " + settings.tokens_file + ": cannot open");
         std::string line;
-        const size_t before = tokens_.size();
         while (std::getline(in, line)) {
             const std::string_view token = trim(line);
-            if (!token.empty() && token.front() != '#') tokens_.emplace_back(token);
+            if (!token.empty() && token.front() != '#') tokens.emplace_back(token);
         }
-        if (tokens_.size() == before) {
+        if (tokens.empty()) {
             throw ConfigError("auth.tokens_file " + settings.tokens_file + ": no tokens in it");
         }
     }
     if (!settings.tokens_env.empty()) {
         const char* value = std::getenv(settings.tokens_env.c_str());
-        const size_t before = tokens_.size();
+        const size_t before = tokens.size();
         std::string_view rest = value != nullptr ? value : "";
         while (!rest.empty()) {
             const size_t comma = rest.find(',');
             const std::string_view token = trim(rest.substr(0, comma));
-            if (!token.empty()) tokens_.emplace_back(token);
+            if (!token.empty()) tokens.emplace_back(token);
             rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
         }
-        if (tokens_.size() == before) {
+        if (tokens.size() == before) {
             throw ConfigError("auth.tokens_env: environment variable " + settings.tokens_env +
                               " is unset or holds no tokens");
         }
     }
+    return tokens;
+}
+
+}  // namespace
+
+BearerAuth::BearerAuth(const AuthSettings& settings)
+    : tokens_(std::make_shared<const std::vector<std::string>>(read_tokens(settings))) {}
+
+size_t BearerAuth::reload(const AuthSettings& settings) {
+    Tokens fresh = std::make_shared<const std::vector<std::string>>(read_tokens(settings));
+    const size_t count = fresh->size();
+    std::lock_guard lock(mutex_);
+    tokens_ = std::move(fresh);
+    return count;
+}
+
+BearerAuth::Tokens BearerAuth::tokens() const {
+    std::lock_guard lock(mutex_);
+    return tokens_;
+}
+
+bool BearerAuth::enabled() const {
+    return !tokens()->empty();
 }
 
 BearerAuth::Verdict BearerAuth::check(std::string_view authorization) const {
+    const Tokens current = tokens();
+    if (current->empty()) return Verdict::Allowed;
     constexpr std::string_view kScheme = "Bearer ";
     if (authorization.size() <= kScheme.size() ||
         authorization.substr(0, kScheme.size()) != kScheme) {
@@ -65,7 +88,7 @@ BearerAuth::Verdict BearerAuth::check(std::string_view authorization) const {
     }
     const std::string_view presented = trim(authorization.substr(kScheme.size()));
     bool allowed = false;
-    for (const std::string& token : tokens_) allowed = same_token(presented, token) || allowed;
+    for (const std::string& token : *current) allowed = same_token(presented, token) || allowed;
     return allowed ? Verdict::Allowed : Verdict::Refused;
 }
 

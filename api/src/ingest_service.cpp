@@ -9,6 +9,7 @@
 
 #include "dead_letter.hpp"
 #include "json_escape.hpp"
+#include "subject_match.hpp"
 
 namespace nomnom::api {
 
@@ -55,16 +56,16 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
                     std::to_string(document.GetErrorOffset()),
                 ""};
     }
-    std::string entity(path_entity);
-    if (entity.empty()) {
-        const rapidjson::Value* field = string_member(document, "entity_type");
-        entity = field != nullptr ? std::string(field->GetString(), field->GetStringLength())
-                                  : config_.ingest.default_entity;
+    std::optional<std::string> entity;
+    if (!path_entity.empty()) {
+        entity = std::string(path_entity);
+    } else if (const rapidjson::Value* field = string_member(document, "entity_type")) {
+        entity = std::string(field->GetString(), field->GetStringLength());
     }
-    if (!valid_entity(entity)) {
+    if (entity && !valid_entity(*entity)) {
         return {400, "",
-                "entity '" + entity + "' is not valid: use 1-64 of A-Z a-z 0-9 _ - (it becomes a " +
-                    "subject token)",
+                "entity '" + *entity + "' is not valid: use 1-64 of A-Z a-z 0-9 _ - (it becomes " +
+                    "a subject token)",
                 ""};
     }
     std::string id = id_hint;
@@ -81,12 +82,18 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
         return {400, "", source + " '" + id + "' is not valid: use 1-128 of A-Z a-z 0-9 _ - =", ""};
     }
 
-    OutgoingMessage message{subject_for(config_.ingest.subject, entity), id, entity,
-                            utc_timestamp_now(), payload};
+    OutgoingMessage message{
+        subject_for(config_.ingest.subject, entity.value_or(config_.ingest.default_entity)), id,
+        entity, utc_timestamp_now(), payload};
     const auto started = std::chrono::steady_clock::now();
     const PublishResult result = publisher_.publish(message);
-    metrics_.publish_seconds.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    // Only publishes that got a PubAck: a refusal while disconnected takes no time and a
+    // timeout takes publish_timeout_ms, which would say nothing about JetStream's latency
+    // (failures are counted on their own).
+    if (result.kind != PublishResult::Kind::Unavailable) {
+        metrics_.publish_seconds.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
     switch (result.kind) {
         case PublishResult::Kind::Unavailable:
             ++metrics_.publish_failures;
@@ -95,7 +102,10 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
         case PublishResult::Kind::Duplicate:
             ++metrics_.duplicates;
             spdlog::debug("{} is a duplicate of stream sequence {}", id, result.sequence);
-            return {202, id, "", message.received_at, true};
+            return {
+                202, id, "",
+                result.first_received_at.empty() ? message.received_at : result.first_received_at,
+                true};
         case PublishResult::Kind::Stored:
             break;
     }
@@ -107,9 +117,11 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
 }
 
 void IngestService::record_accepted(const OutgoingMessage& message, uint64_t sequence) {
+    const std::string entity =
+        message.entity_type ? "\"" + *message.entity_type + "\"" : std::string("null");
     const std::string json = "{\"time\":\"" + message.received_at +
-                             "\",\"status\":\"accepted\",\"entity_type\":\"" + message.entity_type +
-                             "\",\"subject\":\"" + json_escape(message.subject) +
+                             "\",\"status\":\"accepted\",\"entity_type\":" + entity +
+                             ",\"subject\":\"" + json_escape(message.subject) +
                              "\",\"stream_seq\":" + std::to_string(sequence) + "}";
     statuses_->create_unconfirmed(message.message_id, json);
 }
@@ -178,7 +190,9 @@ Reply IngestService::ingest_batch(std::string_view body, std::string_view idempo
         errors += (errors.empty() ? "\"" : ",\"") + json_escape(error) + "\"";
     }
     const int code = failed == 0 ? 202 : unavailable ? 503 : accepted == 0 ? 400 : 207;
-    const char* summary = failed == 0 ? "accepted" : accepted == 0 ? "failed" : "partial";
+    // "success" and "partial" as the original says them; it has no "failed" (its batch route
+    // answers 202 whatever happened).
+    const char* summary = failed == 0 ? "success" : accepted == 0 ? "failed" : "partial";
     const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();
@@ -225,17 +239,39 @@ Reply IngestService::ready() const {
                      true};
     };
     if (!nats_.connected()) return not_ready("disconnected", "not connected to NATS");
+    std::optional<std::vector<std::string>> subjects;
     try {
-        if (!nats_.has_stream(config_.stream.name)) {
-            return not_ready("connected", "stream " + config_.stream.name + " does not exist");
-        }
+        subjects = nats_.stream_subjects(config_.stream.name);
     } catch (const NatsError& e) {
         return not_ready("connected", e.what());
     }
-    return {200,
-            R"({"status":"ready","service":"nomnom-api","nats":"connected","stream":")" +
-                json_escape(config_.stream.name) + "\"}",
-            false};
+    const std::string& stream = config_.stream.name;
+    if (!subjects) return not_ready("connected", "stream " + stream + " does not exist");
+    // Every subject the API can publish on, whatever the entity.
+    const std::string published = subject_for(config_.ingest.subject, "*");
+    bool all = false;
+    bool some = false;
+    std::string listed;
+    for (const std::string& subject : *subjects) {
+        all = all || subject_covers(subject, published);
+        some = some || subjects_overlap(subject, published);
+        listed += (listed.empty() ? "" : ", ") + subject;
+    }
+    if (!some) {
+        return not_ready("connected", "stream " + stream + " (subjects: " + listed +
+                                          ") does not capture ingest.subject " +
+                                          config_.ingest.subject + ": every publish would fail");
+    }
+    std::string body = R"({"status":"ready","service":"nomnom-api","nats":"connected","stream":")" +
+                       json_escape(stream) + "\"";
+    if (!all) {
+        body += R"(,"warning":")" +
+                json_escape("stream " + stream + " (subjects: " + listed +
+                            ") captures ingest.subject " + config_.ingest.subject +
+                            " for some entities only: publishes for the others fail") +
+                "\"";
+    }
+    return {200, body + "}", false};
 }
 
 }  // namespace nomnom::api

@@ -38,7 +38,7 @@ class IngestService {
     Reply ingest_batch(std::string_view body, std::string_view idempotency_key);
     // GET /ingest/status/{message_id}
     Reply status(std::string_view message_id) const;
-    // GET /ready: NATS connected and the stream exists.
+    // GET /ready: NATS connected, and the stream exists and captures ingest.subject.
     Reply ready() const;
 
     int64_t retry_after_s() const { return config_.ingest.retry_after_s; }

@@ -1,18 +1,9 @@
 #include "jetstream_publisher.hpp"
 
-#include <memory>
-
 #include "json_escape.hpp"
 #include "status_store.hpp"
 
 namespace nomnom::api {
-namespace {
-
-struct MsgDeleter {
-    void operator()(natsMsg* message) const { natsMsg_Destroy(message); }
-};
-
-}  // namespace
 
 std::string make_envelope(const OutgoingMessage& message) {
     std::string out;
@@ -21,9 +12,9 @@ std::string make_envelope(const OutgoingMessage& message) {
     out += json_escape(message.message_id);
     out += "\",\"body\":\"";
     out += json_escape(std::string(message.payload));
-    out += "\",\"entity_type\":\"";
-    out += json_escape(message.entity_type);
-    out += "\",\"received_at\":\"";
+    out += "\",\"entity_type\":";
+    out += message.entity_type ? "\"" + json_escape(*message.entity_type) + "\"" : "null";
+    out += ",\"received_at\":\"";
     out += message.received_at;
     out += "\",\"retry_count\":0,\"source\":null}";
     return out;
@@ -40,7 +31,7 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
     // While disconnected cnats would buffer the publish and the request would only time out:
     // answer at once instead.
     if (!nats_.connected()) {
-        return {PublishResult::Kind::Unavailable, 0, "not connected to NATS"};
+        return {PublishResult::Kind::Unavailable, 0, "not connected to NATS", ""};
     }
     std::string envelope;
     std::string_view data = message.payload;
@@ -51,12 +42,14 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
     natsMsg* created = nullptr;
     if (natsMsg_Create(&created, message.subject.c_str(), nullptr, data.data(),
                        static_cast<int>(data.size())) != NATS_OK) {
-        return {PublishResult::Kind::Unavailable, 0, "cannot create message"};
+        return {PublishResult::Kind::Unavailable, 0, "cannot create message", ""};
     }
-    std::unique_ptr<natsMsg, MsgDeleter> owned(created);
+    const NatsMsgPtr owned(created);
     natsMsgHeader_Set(created, kIngestIdHeader, message.message_id.c_str());
-    natsMsgHeader_Set(created, "Nomnom-Entity-Type", message.entity_type.c_str());
-    natsMsgHeader_Set(created, "Nomnom-Received-At", message.received_at.c_str());
+    if (message.entity_type) {
+        natsMsgHeader_Set(created, kEntityTypeHeader, message.entity_type->c_str());
+    }
+    natsMsgHeader_Set(created, kReceivedAtHeader, message.received_at.c_str());
     if (format_ == PublishFormat::Raw) {
         natsMsgHeader_Set(created, "Content-Type", "application/json");
     }
@@ -74,13 +67,33 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
                             " failed: " + natsStatus_GetText(status);
         if (js_error != 0) error += " [jetstream error " + std::to_string(js_error) + "]";
         if (status == NATS_NO_RESPONDERS) error += " (no stream captures this subject)";
-        return {PublishResult::Kind::Unavailable, 0, error};
+        return {PublishResult::Kind::Unavailable, 0, error, ""};
     }
     PublishResult result{
         ack->Duplicate ? PublishResult::Kind::Duplicate : PublishResult::Kind::Stored,
-        ack->Sequence, ""};
+        ack->Sequence, "", ""};
     jsPubAck_Destroy(ack);
+    // A retry is answered as the first request was: same id, same timestamp.
+    if (result.kind == PublishResult::Kind::Duplicate) {
+        result.first_received_at = received_at_of(result.sequence);
+    }
     return result;
+}
+
+std::string JetStreamPublisher::received_at_of(uint64_t sequence) const {
+    jsOptions options;
+    jsOptions_Init(&options);
+    options.Wait = timeout_ms_;
+    natsMsg* stored = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    if (js_GetMsg(&stored, nats_.jetstream(), stream_.c_str(), sequence, &options, &js_error) !=
+        NATS_OK) {
+        return "";
+    }
+    const NatsMsgPtr owned(stored);
+    const char* value = nullptr;
+    if (natsMsgHeader_Get(stored, kReceivedAtHeader, &value) != NATS_OK) return "";
+    return value;
 }
 
 }  // namespace nomnom::api

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -9,18 +10,27 @@
 
 namespace nomnom::api {
 
+// Headers of every published message besides Nats-Msg-Id and Nomnom-Ingest-Id.
+inline constexpr const char* kEntityTypeHeader = "Nomnom-Entity-Type";  // when one was given
+inline constexpr const char* kReceivedAtHeader = "Nomnom-Received-At";
+
 struct OutgoingMessage {
     std::string subject;
     std::string message_id;  // becomes Nats-Msg-Id: JetStream drops a repeat within its window
-    std::string entity_type;
+    // As the client gave it (path or the body's "entity_type"); nullopt when it gave none
+    // (the subject then uses ingest.default_entity, the envelope says null as the original's).
+    std::optional<std::string> entity_type;
     std::string received_at;
     std::string_view payload;  // valid JSON
 };
 
 struct PublishResult {
     enum class Kind { Stored, Duplicate, Unavailable } kind;
-    uint64_t sequence = 0;
-    std::string error;  // for Unavailable
+    uint64_t sequence = 0;  // of the message stored; for a duplicate, of the first one
+    std::string error;      // for Unavailable
+    // For a duplicate: when the first one was received, or "" when the stream no longer has
+    // it (or another producer published it).
+    std::string first_received_at;
 };
 
 // Publishes into the ingest stream and waits for the PubAck: only a stored (or duplicate)
@@ -32,6 +42,9 @@ class JetStreamPublisher {
     PublishResult publish(const OutgoingMessage& message) const;
 
   private:
+    // The Nomnom-Received-At of the stored message `sequence`, "" when there is none.
+    std::string received_at_of(uint64_t sequence) const;
+
     NatsClient& nats_;
     PublishFormat format_;
     int64_t timeout_ms_;

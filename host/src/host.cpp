@@ -14,6 +14,7 @@
 #include <iostream>
 #include <set>
 
+#include "config_reload.hpp"
 #include "json_escape.hpp"
 #include "plugin_dir_watcher.hpp"
 #include "plugin_library.hpp"
@@ -39,17 +40,6 @@ std::vector<std::string> unmatched_sections(const WorkerConfig& config,
         if (!names.contains(name)) unmatched.push_back(name);
     }
     return unmatched;
-}
-
-// Settings that only take effect at start: a reload keeps the running value and says so.
-template <typename Section>
-void keep_running_value(const char* name, const Section& running, Section& fresh) {
-    if (running == fresh) return;
-    spdlog::warn(
-        "reload: [{}] changed in the config file; it needs a restart, the running "
-        "value stays",
-        name);
-    fresh = running;
 }
 
 }  // namespace
@@ -189,14 +179,7 @@ void Host::reload(const std::string& cause, const std::set<std::string>& being_w
     keep_running_value("dlq", config_.dlq, fresh.dlq);
     keep_running_value("status", config_.status, fresh.status);
     keep_running_value("http", config_.http, fresh.http);
-    if (fresh.log.format != config_.log.format) {
-        spdlog::warn("reload: log.format changed; it needs a restart, the running value stays");
-        fresh.log.format = config_.log.format;
-    }
-    if (fresh.log.level != config_.log.level) {
-        spdlog::info("reload: log level {} -> {}", config_.log.level, fresh.log.level);
-        spdlog::set_level(spdlog::level::from_str(fresh.log.level));
-    }
+    reload_log_config(config_.log, fresh.log);
     config_ = std::move(fresh);
     ++metrics_.reloads;
     const PluginSupervisor::Outcome outcome = supervisor_->reconcile(

@@ -142,13 +142,23 @@ void NatsClient::ensure_stream(const StreamConfig& config) {
 }
 
 bool NatsClient::has_stream(const std::string& name) {
+    return stream_subjects(name).has_value();
+}
+
+std::optional<std::vector<std::string>> NatsClient::stream_subjects(const std::string& name) {
     jsStreamInfo* info = nullptr;
     jsErrCode js_error = jsErrCode(0);
     const natsStatus status = js_GetStreamInfo(&info, jetstream_, name.c_str(), nullptr, &js_error);
+    std::vector<std::string> subjects;
+    if (status == NATS_OK) {
+        for (int i = 0; i < info->Config->SubjectsLen; ++i) {
+            subjects.emplace_back(info->Config->Subjects[i]);
+        }
+    }
     jsStreamInfo_Destroy(info);
-    if (status == NATS_NOT_FOUND) return false;
+    if (status == NATS_NOT_FOUND) return std::nullopt;
     check_nats(status, "reading stream " + name, js_error);
-    return true;
+    return subjects;
 }
 
 void NatsClient::require_stream(const std::string& name) {

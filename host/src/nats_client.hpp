@@ -3,8 +3,10 @@
 #include <nats/nats.h>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "config.hpp"
 
@@ -42,6 +44,9 @@ class NatsClient {
     void require_stream(const std::string& name);
     // Whether the stream exists; throws NatsError when JetStream does not answer.
     bool has_stream(const std::string& name);
+    // The subjects the stream captures, nullopt when it does not exist; throws NatsError when
+    // JetStream does not answer.
+    std::optional<std::vector<std::string>> stream_subjects(const std::string& name);
     // ensure_stream with config.create, else require_stream.
     void prepare_stream(const StreamConfig& config);
 

@@ -22,4 +22,15 @@ bool subjects_overlap(std::string_view a, std::string_view b) {
     return a.empty() && b.empty();
 }
 
+bool subject_covers(std::string_view outer, std::string_view inner) {
+    while (!outer.empty() && !inner.empty()) {
+        const std::string_view left = next_token(outer);
+        const std::string_view right = next_token(inner);
+        if (left == ">") return true;
+        if (right == ">") return false;
+        if (left != "*" && left != right) return false;
+    }
+    return outer.empty() && inner.empty();
+}
+
 }  // namespace nomnom

@@ -4,7 +4,9 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 
+#include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -19,7 +21,9 @@ HttpReply http_request(uint16_t port, const std::string& method, const std::stri
     session.setTimeout(Poco::Timespan(10, 0));
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     for (const auto& [name, value] : headers) request.set(name, value);
-    if (method == "POST") request.setContentLength(static_cast<std::streamsize>(body.size()));
+    if (method == "POST" && !request.getChunkedTransferEncoding()) {
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+    }
     session.sendRequest(request) << body;
     Poco::Net::HTTPResponse response;
     std::istream& in = session.receiveResponse(response);
@@ -45,14 +49,16 @@ void ApiHarness::start(const Process::Env& env) {
     process_.start({NOMNOM_API_BIN, "--config", config_.string()}, env, log_);
     const std::string marker = "nomnom-api listening on port ";
     std::string text;
+    // The log is appended across starts: only this start's lines count.
     const bool listening = eventually(
         [&] {
             text = log();
-            return text.rfind(marker) != std::string::npos;
+            text.erase(0, text.rfind("---- start ----\n"));
+            return text.find(marker) != std::string::npos;
         },
         std::chrono::seconds(20));
     if (!listening) throw std::runtime_error("nomnom-api did not start:\n" + text);
-    port_ = static_cast<uint16_t>(std::stoi(text.substr(text.rfind(marker) + marker.size())));
+    port_ = static_cast<uint16_t>(std::stoi(text.substr(text.find(marker) + marker.size())));
 }
 
 std::optional<int> ApiHarness::terminate(std::chrono::milliseconds timeout) {
@@ -87,6 +93,67 @@ std::string api_test_config(const std::string& nats_url, const std::string& inge
            "\"messages.ingest.>\"]\n"
            "[ingest]\npublish_timeout_ms = 2000\nretry_after_s = 2\n" +
            ingest + "\n" + extra;
+}
+
+ApiOnNats::ApiOnNats(const std::string& ingest, const std::string& extra, const Process::Env& env,
+                     const std::string& http) {
+    api.write_config(api_test_config(nats.url(), ingest, extra, http));
+    api.start(env);
+}
+
+rapidjson::Document parse_json(const std::string& text) {
+    rapidjson::Document document;
+    document.Parse(text.c_str());
+    INFO(text);
+    REQUIRE_FALSE(document.HasParseError());
+    return document;
+}
+
+std::string json_field(const std::string& text, const char* name) {
+    const rapidjson::Document document = parse_json(text);
+    INFO(text);
+    REQUIRE(document.IsObject());
+    REQUIRE(document.HasMember(name));
+    REQUIRE(document[name].IsString());
+    return document[name].GetString();
+}
+
+std::string status_of(ApiHarness& api, const std::string& id) {
+    const HttpReply reply = api.get("/ingest/status/" + id);
+    rapidjson::Document document;
+    document.Parse(reply.body.c_str());
+    if (document.HasParseError() || !document.IsObject() || !document.HasMember("status") ||
+        !document["status"].IsString()) {
+        return "http " + std::to_string(reply.status);
+    }
+    return document["status"].GetString();
+}
+
+StoredMessage last_message(JetStreamClient& client, const std::string& subject) {
+    natsMsg* message = nullptr;
+    jsErrCode error = jsErrCode(0);
+    REQUIRE(js_GetLastMsg(&message, client.js(), "TEST", subject.c_str(), nullptr, &error) ==
+            NATS_OK);
+    StoredMessage stored;
+    stored.data.assign(natsMsg_GetData(message),
+                       static_cast<size_t>(natsMsg_GetDataLength(message)));
+    const char** keys = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Keys(message, &keys, &count) == NATS_OK) {
+        for (int i = 0; i < count; ++i) {
+            const char* value = nullptr;
+            if (natsMsgHeader_Get(message, keys[i], &value) == NATS_OK) {
+                stored.headers[keys[i]] = value;
+            }
+        }
+        std::free(static_cast<void*>(keys));
+    }
+    natsMsg_Destroy(message);
+    return stored;
+}
+
+bool metric_line(const std::string& metrics, const std::string& line) {
+    return metrics.find(line + "\n") != std::string::npos;
 }
 
 }  // namespace nomnom::testing

@@ -1,11 +1,14 @@
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "support/nats_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -17,7 +20,8 @@ struct HttpReply {
     std::map<std::string, std::string> headers;
 };
 
-// One HTTP request to 127.0.0.1:`port` on a fresh connection.
+// One HTTP request to 127.0.0.1:`port` on a fresh connection. A POST body goes with its
+// Content-Length, or in chunks with the header Transfer-Encoding: chunked.
 HttpReply http_request(uint16_t port, const std::string& method, const std::string& path,
                        const std::string& body = "",
                        const std::map<std::string, std::string>& headers = {});
@@ -53,5 +57,34 @@ class ApiHarness {
 // port; `ingest` goes into [ingest], `http` into [http], `extra` is appended verbatim.
 std::string api_test_config(const std::string& nats_url, const std::string& ingest = "",
                             const std::string& extra = "", const std::string& http = "");
+
+// A nats-server, a running nomnom-api on it (api_test_config with these arguments) and a
+// JetStream client.
+struct ApiOnNats {
+    explicit ApiOnNats(const std::string& ingest = "", const std::string& extra = "",
+                       const Process::Env& env = {}, const std::string& http = "");
+    NatsServer nats;
+    ApiHarness api;
+    JetStreamClient client{nats.url()};
+};
+
+// `text` parsed; fails the test when it is not JSON.
+rapidjson::Document parse_json(const std::string& text);
+// The string member `name` of the JSON object `text`; fails the test when there is none.
+std::string json_field(const std::string& text, const char* name);
+
+// The "status" of GET /ingest/status/{id}, or "http <code>" when the answer has none.
+std::string status_of(ApiHarness& api, const std::string& id);
+
+// A message as JetStream stored it.
+struct StoredMessage {
+    std::string data;
+    std::map<std::string, std::string> headers;
+};
+// The last message stored on `subject` of the test stream "TEST".
+StoredMessage last_message(JetStreamClient& client, const std::string& subject);
+
+// Whether the Prometheus text `metrics` has `line` as a whole line.
+bool metric_line(const std::string& metrics, const std::string& line);
 
 }  // namespace nomnom::testing

@@ -142,6 +142,14 @@ void NatsServer::kill9() {
     process_.kill9();
 }
 
+NatsServer::Frozen::Frozen(Process& process) : process_(process) {
+    process_.signal(SIGSTOP);
+}
+
+NatsServer::Frozen::~Frozen() {
+    process_.signal(SIGCONT);
+}
+
 void NatsServer::launch() {
     process_.start({nats_server_binary().string(), "-js", "-a", "127.0.0.1", "-p",
                     std::to_string(port_), "-sd", store_dir_.string()},

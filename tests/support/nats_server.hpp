@@ -41,6 +41,21 @@ class NatsServer {
     // Simulates a crash: the file store keeps whatever had been synced.
     void kill9();
 
+    // Stops the server process (SIGSTOP) while it lives, as a hung server: connections stay
+    // open but nothing is answered. Its destructor resumes the server (SIGCONT) however the
+    // test leaves the scope.
+    class Frozen {
+      public:
+        explicit Frozen(Process& process);
+        ~Frozen();
+        Frozen(const Frozen&) = delete;
+        Frozen& operator=(const Frozen&) = delete;
+
+      private:
+        Process& process_;
+    };
+    [[nodiscard]] Frozen freeze() { return Frozen(process_); }
+
   private:
     void launch();
 

@@ -104,6 +104,11 @@ TEST_CASE("the envelope is the original wire format with the body as a string", 
     CHECK(std::string(document["received_at"].GetString()) == "2026-01-01T00:00:00.000Z");
     CHECK(document["retry_count"].GetInt() == 0);
     CHECK(document["source"].IsNull());
+
+    const std::string without = make_envelope(OutgoingMessage{
+        "messages.ingest.default", "id-2", std::nullopt, "2026-01-01T00:00:00.000Z", "{}"});
+    CHECK(without == R"({"message_id":"id-2","body":"{}","entity_type":null,)"
+                     R"("received_at":"2026-01-01T00:00:00.000Z","retry_count":0,"source":null})");
 }
 
 TEST_CASE("message ids and entities are checked before they become keys and subjects",

@@ -160,3 +160,18 @@ TEST_CASE("subject patterns overlap as NATS would match them", "[plugin]") {
     CHECK_FALSE(subjects_overlap("orders.created", "orders.deleted"));
     CHECK_FALSE(subjects_overlap("test.kv.>", "test.kvp.>"));
 }
+
+TEST_CASE("a subject pattern covers another when it matches all its subjects", "[plugin]") {
+    using nomnom::subject_covers;
+    CHECK(subject_covers("messages.ingest.>", "messages.ingest.*"));
+    CHECK(subject_covers("messages.>", "messages.ingest.*"));
+    CHECK(subject_covers("messages.*.*", "messages.ingest.*"));
+    CHECK(subject_covers(">", "a.*.c"));
+    CHECK(subject_covers("a.*.c", "a.b.c"));
+    CHECK(subject_covers("a.b", "a.b"));
+    CHECK_FALSE(subject_covers("messages.ingest.Order", "messages.ingest.*"));
+    CHECK_FALSE(subject_covers("messages.ingest.*", "messages.ingest.>"));
+    CHECK_FALSE(subject_covers("messages.ingest.>", "messages.ingest"));
+    CHECK_FALSE(subject_covers("messages.ingest", "messages.ingest.*"));
+    CHECK_FALSE(subject_covers("a.*", "a.*.c"));
+}

@@ -1,0 +1,174 @@
+// nomnom-api when things go wrong, against a real nats-server: a server that stops answering,
+// and clients that send their body too slowly.
+
+#include <Poco/Exception.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+
+#include "api_harness.hpp"
+#include "host_harness.hpp"
+
+using namespace nomnom::testing;
+
+namespace {
+
+struct Trickled {
+    std::string response;  // status line, headers and body as received
+    size_t bytes_sent = 0;
+    std::chrono::milliseconds took{0};
+};
+
+// POSTs a JSON body of `length` bytes to /ingest/message, one byte every `pause`, until the
+// body is complete or the server answers; then reads the answer (until the server closes, at
+// most 10 s).
+Trickled trickle_post(uint16_t port, size_t length, std::chrono::milliseconds pause) {
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
+    const std::string head =
+        "POST /ingest/message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Connection: close\r\nContent-Length: " +
+        std::to_string(length) + "\r\n\r\n";
+    socket.sendBytes(head.data(), static_cast<int>(head.size()));
+    const std::string body = "[" + std::string(length - 2, ' ') + "]";
+    const auto started = std::chrono::steady_clock::now();
+    Trickled result;
+    const Poco::Timespan wait(std::chrono::duration_cast<std::chrono::microseconds>(pause).count());
+    while (result.bytes_sent < length && !socket.poll(wait, Poco::Net::Socket::SELECT_READ)) {
+        socket.sendBytes(&body[result.bytes_sent], 1);
+        ++result.bytes_sent;
+    }
+    socket.setReceiveTimeout(Poco::Timespan(10, 0));
+    char buffer[4096];
+    try {
+        for (int got; (got = socket.receiveBytes(buffer, sizeof buffer)) > 0;) {
+            result.response.append(buffer, static_cast<size_t>(got));
+        }
+    } catch (const Poco::TimeoutException&) {
+        // A kept-alive connection: the answer is complete.
+    }
+    result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("a PubAck that never comes gives 503 with Retry-After, never 202 - then recovery",
+          "[api][faults]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+    REQUIRE(api.post("/ingest/message", R"({"before":1})").status == 202);
+    {
+        // Connected, but nothing answers: each publish waits publish_timeout_ms (2 s).
+        const NatsServer::Frozen frozen = nats.freeze();
+        const auto started = std::chrono::steady_clock::now();
+        HttpReply reply =
+            api.post("/ingest/message", R"({"during":1})", {{"Idempotency-Key", "hung-1"}});
+        const auto waited = std::chrono::steady_clock::now() - started;
+        CHECK(reply.status == 503);
+        CHECK(reply.headers["Retry-After"] == "2");
+        CHECK(reply.body.find("JetStream publish to messages.ingest.default failed: Timeout") !=
+              std::string::npos);
+        CHECK(waited >= 1900ms);
+        CHECK(waited < 8s);
+        reply = api.post("/ingest/batch", "{\"a\":1}\n{\"b\":2}\n", {{"Idempotency-Key", "hb"}});
+        CHECK(reply.status == 503);
+        CHECK(reply.headers["Retry-After"] == "2");
+        const rapidjson::Document batch = parse_json(reply.body);
+        CHECK(batch["inserted"].GetInt() == 0);
+        CHECK(batch["failed"].GetInt() == 2);
+    }
+    // Resumed, the server works through what it received while stopped, so the timed-out
+    // publishes may be stored after all: a retry with the same Idempotency-Key is then a
+    // duplicate, and each message is stored once.
+    REQUIRE(eventually([&] { return api.get("/ready").status == 200; }, 20s));
+    const HttpReply retried =
+        api.post("/ingest/message", R"({"during":1})", {{"Idempotency-Key", "hung-1"}});
+    CHECK(retried.status == 202);
+    CHECK(json_field(retried.body, "message_id") == "hung-1");
+    CHECK(api.post("/ingest/batch", "{\"a\":1}\n{\"b\":2}\n", {{"Idempotency-Key", "hb"}}).status ==
+          202);
+    CHECK(client.stream_message_count("TEST") == 4);
+    const std::string metrics = api.get("/metrics").body;
+    CHECK(metric_line(metrics, "nomnom_api_publish_failures_total 2"));
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("a body trickled a byte at a time gets 408 once http.request_timeout_ms has passed",
+          "[api][faults]") {
+    ApiOnNats setup("", "", {}, "request_timeout_ms = 1000\n");
+    auto& [nats, api, client] = setup;
+
+    // Each byte arrives well within the socket timeout; the whole body would take 10 s.
+    const Trickled slow = trickle_post(api.port(), 100, 100ms);
+    INFO(slow.response);
+    CHECK(slow.response.starts_with("HTTP/1.1 408"));
+    CHECK(slow.response.find("Connection: Close") != std::string::npos);
+    CHECK(slow.response.find("not received within http.request_timeout_ms") != std::string::npos);
+    CHECK(slow.bytes_sent < 30);
+    CHECK(slow.took < 4s);
+
+    // A client that stops sending gets the same answer.
+    const Trickled stalled = trickle_post(api.port(), 10, 5s);
+    CHECK(stalled.response.starts_with("HTTP/1.1 408"));
+    CHECK(stalled.took < 4s);
+
+    // A client that gives up half-way: what arrived is not taken for the whole body.
+    Poco::Net::StreamSocket gave_up(Poco::Net::SocketAddress("127.0.0.1", api.port()));
+    const std::string half = "POST /ingest/message HTTP/1.1\r\nContent-Length: 10\r\n\r\n[1] ";
+    gave_up.sendBytes(half.data(), static_cast<int>(half.size()));
+    gave_up.shutdownSend();
+    gave_up.setReceiveTimeout(Poco::Timespan(10, 0));
+    char answer[1024];
+    const int got = gave_up.receiveBytes(answer, sizeof answer);
+    CHECK(std::string(answer, static_cast<size_t>(std::max(got, 0)))
+              .find("request body ended after 4 of its Content-Length 10 bytes") !=
+          std::string::npos);
+
+    // A body that arrives in time is accepted, however it is split.
+    const Trickled quick = trickle_post(api.port(), 10, 20ms);
+    CHECK(quick.response.starts_with("HTTP/1.1 202"));
+    CHECK(client.stream_message_count("TEST") == 1);
+    CHECK(metric_line(api.get("/metrics").body,
+                      R"(nomnom_api_requests_total{route="/ingest/message",code="408"} 2)"));
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("/ready is 503 naming ingest.subject while the stream does not capture it",
+          "[api][faults]") {
+    ApiOnNats setup("subject = \"elsewhere.{entity}\"\n");
+    auto& [nats, api, client] = setup;
+    HttpReply reply = api.post("/ingest/message", "{}");
+    CHECK(reply.status == 503);
+    CHECK(reply.headers["Retry-After"] == "2");
+    CHECK(reply.body.find("elsewhere.default") != std::string::npos);
+    reply = api.get("/ready");
+    CHECK(reply.status == 503);
+    CHECK(reply.headers["Retry-After"] == "2");
+    CHECK(json_field(reply.body, "error") ==
+          "stream TEST (subjects: test.>, sensors.>, messages.ingest.>) does not capture "
+          "ingest.subject elsewhere.{entity}: every publish would fail");
+
+    // Some entities captured: ready, with a warning; all of them: ready.
+    client.ensure_stream("TEST", {"test.>", "elsewhere.Order"});
+    reply = api.get("/ready");
+    CHECK(reply.status == 200);
+    CHECK(json_field(reply.body, "warning") ==
+          "stream TEST (subjects: test.>, elsewhere.Order) captures ingest.subject "
+          "elsewhere.{entity} for some entities only: publishes for the others fail");
+    CHECK(api.post("/ingest/message/Order", "{}").status == 202);
+    CHECK(api.post("/ingest/message/Line", "{}").status == 503);
+    client.ensure_stream("TEST", {"elsewhere.*"});
+    reply = api.get("/ready");
+    CHECK(reply.status == 200);
+    CHECK_FALSE(parse_json(reply.body).HasMember("warning"));
+    CHECK(api.post("/ingest/message/Line", "{}").status == 202);
+
+    REQUIRE(js_DeleteStream(client.js(), "TEST", nullptr, nullptr) == NATS_OK);
+    reply = api.get("/ready");
+    CHECK(reply.status == 503);
+    CHECK(json_field(reply.body, "error") == "stream TEST does not exist");
+    REQUIRE(api.terminate() == 0);
+}
