@@ -266,6 +266,12 @@ def histogram_quantile(text, name, plugin, q):
     return float("inf")
 
 
+def histogram_mean(text, name, plugin):
+    labels = '{plugin="%s"}' % plugin
+    count = metric_value(text, name + "_count" + labels)
+    return metric_value(text, name + "_sum" + labels) / count if count else float("nan")
+
+
 class HostRun:
     def __init__(self, work, nats, db_url, args, name):
         self.dir = os.path.join(work, name)
@@ -368,6 +374,9 @@ def host_drain(work, pg, nats, path, orders, items, args, rep):
         "host_peak_rss_mb": rss,
         "batch_p50_ms": histogram_quantile(text, "nomnom_batch_seconds", "tpch", 0.5) * 1000,
         "batch_p99_ms": histogram_quantile(text, "nomnom_batch_seconds", "tpch", 0.99) * 1000,
+        # Where a batch's time goes: the plugin's parse and the database write, mean per batch.
+        "batch_parse_ms_mean": histogram_mean(text, "nomnom_parse_seconds", "tpch") * 1000,
+        "batch_write_ms_mean": histogram_mean(text, "nomnom_write_seconds", "tpch") * 1000,
     }
 
 
