@@ -475,10 +475,7 @@ class Emitter {
             const Entity& e = entity(k);
             for (std::size_t j = 0; j < e.fields.size(); ++j) {
                 if (!e.fields[j].computed) continue;
-                const Computation& c = *e.fields[j].computed;
-                std::vector<SourceRef> sources = c.sources;
-                if (c.condition_field) sources.push_back(*c.condition_field);
-                for (const auto& source : sources) {
+                for (const auto& source : inputs_of(*e.fields[j].computed)) {
                     Diagnostics ignored;
                     const auto place = schema_.place_of(k, static_cast<int>(j), source, ignored);
                     if (place && place->singleton_lookup) singletons.insert(place->entity);

@@ -116,24 +116,38 @@ int Schema::find(const std::string& name) const {
     return -1;
 }
 
+std::vector<SourceRef> inputs_of(const Computation& computation) {
+    std::vector<SourceRef> inputs = computation.sources;
+    if (computation.condition_field) inputs.push_back(*computation.condition_field);
+    return inputs;
+}
+
+int Schema::scope_entity(int from, const SourceRef& source) const {
+    const Entity& self = entities[static_cast<std::size_t>(from)];
+    const std::string& scope = source.variable.empty() ? source.scope : source.variable;
+    if (scope == "self" || scope == self.name) return from;
+    // The instance's JSON is its list element.
+    if (!source.variable.empty() && self.repeated_for && scope == self.repeated_for->item_name) {
+        return from;
+    }
+    for (const auto& parent : self.parents) {
+        if (parent.alias == scope) return find(parent.entity);
+    }
+    return find(scope);
+}
+
+int Schema::route_of(int k) const {
+    while (resolved[static_cast<std::size_t>(k)].driver >= 0) {
+        k = resolved[static_cast<std::size_t>(k)].driver;
+    }
+    return k;
+}
+
 std::optional<ValuePlace> Schema::place_of(int from, int field_at, const SourceRef& source,
                                            Diagnostics& diagnostics) const {
     const Entity& self = entities[static_cast<std::size_t>(from)];
     const std::string scope = source.variable.empty() ? source.scope : source.variable;
-
-    // The entity a scope name stands for: self, a parent alias, or an entity name.
-    int target = -1;
-    if (scope == "self" || scope == self.name) {
-        target = from;
-    } else if (!source.variable.empty() && self.repeated_for &&
-               scope == self.repeated_for->item_name) {
-        target = from;  // the instance's JSON is its list element
-    } else {
-        for (const auto& parent : self.parents) {
-            if (parent.alias == scope) target = find(parent.entity);
-        }
-        if (target < 0) target = find(scope);
-    }
+    const int target = scope_entity(from, source);
     if (target < 0) {
         std::string hint = "'self', an entity name or a parent alias";
         if (self.repeated_for) hint = "'" + self.repeated_for->item_name + "', " + hint;
@@ -153,6 +167,13 @@ std::optional<ValuePlace> Schema::place_of(int from, int field_at, const SourceR
         }
         if (at == target) {
             place.ancestor_hops = hops;
+        } else if (route_of(target) != route_of(from)) {
+            const std::string& route = entities[static_cast<std::size_t>(route_of(from))].name;
+            diagnostics.error(source.where, "entity '" + self.name + "': source '" + scope +
+                                                "' is not built from '" + route +
+                                                "' messages, so it never has an instance when '" +
+                                                self.name + "' is built");
+            return std::nullopt;
         } else if (resolved[static_cast<std::size_t>(target)].singleton) {
             place.singleton_lookup = true;
         } else {
@@ -222,8 +243,7 @@ void check_computation(const Schema& schema, int from, int field_at, const Field
         }
         return;
     }
-    for (const auto& source : c.sources) schema.place_of(from, field_at, source, diagnostics);
-    if (c.condition_field) schema.place_of(from, field_at, *c.condition_field, diagnostics);
+    for (const auto& source : inputs_of(c)) schema.place_of(from, field_at, source, diagnostics);
 }
 
 void check_fields(const Schema& schema, int index, Diagnostics& diagnostics) {
@@ -468,6 +488,15 @@ std::optional<Schema> resolve(std::vector<Entity> entities, Project project,
         const ResolvedEntity& r = schema.resolved[static_cast<std::size_t>(k)];
         if (r.driver >= 0) visit(r.driver);
         for (const auto& parent : entity.parents) visit(schema.find(parent.entity));
+        // A field may read the single instance of an entity that is neither a parent nor an
+        // ancestor: that entity must be built first.
+        for (const auto& field : entity.fields) {
+            if (!field.computed) continue;
+            for (const auto& source : inputs_of(*field.computed)) {
+                const int target = schema.scope_entity(k, source);
+                if (target >= 0 && target != k) visit(target);
+            }
+        }
         path.pop_back();
         state[static_cast<std::size_t>(k)] = 2;
         if (!entity.is_abstract) schema.order.push_back(k);

@@ -273,6 +273,9 @@ TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
                            "name_upper = 'ADA' AND tier = 'gold'") == 1);
             CHECK(db.count("SELECT count(*) FROM customer_snapshots WHERE invoice_id = 'INV-2' AND "
                            "name_upper = 'BOB' AND tier = 'standard'") == 1);
+            // A singleton read by name from another entity than its parent: built after it.
+            CHECK(db.count("SELECT count(*) FROM billing_summaries WHERE (invoice_id = 'INV-1' AND "
+                           "tier = 'gold') OR (invoice_id = 'INV-2' AND tier = 'standard')") == 2);
             // The abstract base has no table.
             CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
                                          "table_name = 'documents'"

@@ -52,6 +52,12 @@ class Fixture {
         return diagnostics_;
     }
     bool resolved() const { return schema_.has_value(); }
+    // The entity names in the order their instances are built.
+    std::vector<std::string> order() const {
+        std::vector<std::string> names;
+        for (const int k : schema_->order) names.push_back(schema_->entities[k].name);
+        return names;
+    }
 
   private:
     static void write(const fs::path& path, const std::string& text) {
@@ -389,6 +395,54 @@ TEST_CASE("a dependency cycle is refused with its path", "[generator]") {
         .entity("a.yaml", derived("A", "  parent: B\n"))
         .entity("b.yaml", derived("B", "  parent: A\n"));
     CHECK_ERROR(f, "a.yaml", 2, {"dependency cycle", "A -> B -> A"});
+}
+
+TEST_CASE("a field source naming another single instance orders the entities by it",
+          "[generator]") {
+    Fixture f;
+    const std::string reads_zzz = R"(entity:
+  name: Aaa
+  source_type: derived
+  parent: Order
+  fields:
+    - name: z
+      type: String
+      computed_from: {transform: copy_field, sources: [{source: Zzz, field: z}]}
+)";
+    SECTION("built after the entity it reads, whatever the file order") {
+        f.entity("order.yaml", order_yaml)
+            .entity("aaa.yaml", reads_zzz)
+            .entity("zzz.yaml",
+                    derived("Zzz", "  parent: Order\n") + "    - {name: z, type: String}\n");
+        INFO(listed(f.check().errors()));
+        REQUIRE(f.resolved());
+        CHECK(f.order() == std::vector<std::string>{"Order", "Zzz", "Aaa"});
+    }
+    SECTION("a cycle through field sources is refused with its path") {
+        f.entity("order.yaml", order_yaml)
+            .entity("aaa.yaml", reads_zzz)
+            .entity("zzz.yaml", R"(entity:
+  name: Zzz
+  source_type: derived
+  parent: Order
+  fields:
+    - name: z
+      type: String
+      computed_from: {transform: copy_field, sources: [{source: Aaa, field: z}]}
+)");
+        CHECK_ERROR(f, "aaa.yaml", 2, {"dependency cycle", "Aaa -> Zzz -> Aaa"});
+    }
+    SECTION("an entity of another root's messages is refused") {
+        f.entity("order.yaml", order_yaml)
+            .entity("aaa.yaml", reads_zzz)
+            .entity("zzz.yaml", R"(entity:
+  name: Zzz
+  source_type: root
+  fields:
+    - {name: z, type: String}
+)");
+        CHECK_ERROR(f, "aaa.yaml", 8, {"source 'Zzz'", "not built from 'Order' messages"});
+    }
 }
 
 TEST_CASE("an entity defined twice is refused at the second definition", "[generator]") {
