@@ -520,8 +520,18 @@ std::optional<Schema> resolve(std::vector<Entity> entities, Project project,
         resolve_columns(schema, k, tables, diagnostics);
     }
     for (const int k : schema.order) check_fields(schema, k, diagnostics);
-    for (const auto& [name, where] : schema.project.rust_transforms) {
-        if (!is_builtin_transform(name) && !schema.project.transforms.contains(name)) {
+    // In the order of nomnom.yaml, as the messages are read.
+    std::vector<std::pair<std::string, Location>> rust(schema.project.rust_transforms.begin(),
+                                                       schema.project.rust_transforms.end());
+    std::sort(rust.begin(), rust.end(),
+              [](const auto& a, const auto& b) { return a.second.line < b.second.line; });
+    for (const auto& [name, where] : rust) {
+        if (is_builtin_transform(name)) {
+            diagnostics.note(where, "Rust implementation ignored: builtin " + name + " used");
+        } else if (schema.project.transforms.contains(name)) {
+            diagnostics.note(where, "Rust implementation ignored: C++ transform " + name +
+                                        " (transforms.cpp) used");
+        } else {
             diagnostics.warning(where, "Rust transform '" + name +
                                            "' cannot run here; entities that use it are refused");
         }

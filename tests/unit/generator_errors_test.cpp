@@ -364,6 +364,31 @@ transforms:
         reported(f.check().warnings(), "warning", f.project_file(), 5, {"Rust transform 'shout'"}));
 }
 
+TEST_CASE("Rust code for a builtin or a C++ transform is noted as ignored", "[generator]") {
+    Fixture f;
+    f.project(R"(transforms:
+  rust:
+    json_get_int:
+      code: 'obj.get(field).and_then(|v| v.as_i64())'
+    upper:
+      code: 's.to_uppercase()'
+  cpp:
+    sources: []
+    functions:
+      upper: {returns: String}
+)");
+    f.entity("order.yaml", order_yaml);
+    INFO(listed(f.check().errors()));
+    CHECK_FALSE(f.check().failed());
+    const auto& notes = f.check().notes();
+    INFO(listed(notes));
+    CHECK(reported(notes, "note", f.project_file(), 3,
+                   {"Rust implementation ignored: builtin json_get_int used"}));
+    CHECK(reported(notes, "note", f.project_file(), 5,
+                   {"Rust implementation ignored: C++ transform upper"}));
+    CHECK_THAT(listed(f.check().warnings()), !Catch::Contains("Rust"));
+}
+
 TEST_CASE("an unknown parent is refused at the parent line", "[generator]") {
     Fixture f;
     f.entity("order.yaml", order_yaml).entity("line.yaml", derived("Line", "  parent: Ordre\n"));
@@ -630,4 +655,15 @@ TEST_CASE("nomnom-gen check accepts the tpch entities", "[generator]") {
     INFO(check.err);
     CHECK(check.exit_code == 0);
     CHECK_THAT(check.err, !Catch::Contains("error:"));
+    // The Rust code nomnom.yaml gives for the json_get_* builtins: one note each.
+    for (const auto& [line, name] : std::vector<std::pair<int, std::string>>{
+             {25, "json_get_string"},
+             {39, "json_get_int"},
+             {52, "json_get_float"},
+             {65, "json_get_optional_string"},
+             {78, "json_get_optional_float"}}) {
+        CHECK_THAT(check.err, Catch::Contains(tpch + "/nomnom.yaml:" + std::to_string(line) +
+                                              ": note: Rust implementation ignored: builtin " +
+                                              name + " used\n"));
+    }
 }
