@@ -89,6 +89,7 @@ Project read_project(const std::string& file, Diagnostics& diagnostics) {
         diagnostics.error({file, 0}, std::string("cannot read: ") + e.what());
         return project;
     }
+    check_duplicate_keys(root, file, diagnostics);
     YamlMap top(root, file, "nomnom.yaml", diagnostics);
     if (!top.valid()) return project;
     const YAML::Node meta = top.take("project");

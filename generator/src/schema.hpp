@@ -33,6 +33,7 @@ struct ResolvedEntity {
     bool singleton = true;    // at most one instance per message
     bool persistent = false;
     std::vector<ResolvedColumn> columns;
+    std::optional<std::string> primary_key;  // a non-generated primary key column
     std::vector<std::string> conflict_keys;
     bool synthetic_key = false;
 };
