@@ -1,6 +1,8 @@
 // The entity model nomnom-gen builds from either YAML format, before and after resolution.
 #pragma once
 
+#include <nomnom/field_type.hpp>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -16,20 +18,9 @@ struct Location {
     std::string str() const { return file + ":" + std::to_string(line); }
 };
 
-enum class Type {
-    String,
-    Integer,
-    BigInt,
-    Float,
-    Decimal,
-    Boolean,
-    Date,
-    DateTime,
-    Uuid,
-    Json,
-    Object,
-    List
-};
+// The same types as the generated code's, so that a value can be checked at generation time by
+// the code that checks it at parse time.
+using nomnom::gen::Type;
 
 struct TypeSpec {
     Type type = Type::String;

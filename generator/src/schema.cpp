@@ -1,6 +1,7 @@
 #include "schema.hpp"
 
 #include "names.hpp"
+#include "type_checks.hpp"
 #include "types.hpp"
 
 #include <algorithm>
@@ -628,6 +629,7 @@ std::optional<Schema> resolve(std::vector<Entity> entities, Project project,
         resolve_columns(schema, k, tables, diagnostics);
     }
     for (const int k : schema.order) check_fields(schema, k, diagnostics);
+    if (!diagnostics.failed()) check_types(schema, diagnostics);
     // In the order of nomnom.yaml, as the messages are read.
     std::vector<std::pair<std::string, Location>> rust(schema.project.rust_transforms.begin(),
                                                        schema.project.rust_transforms.end());

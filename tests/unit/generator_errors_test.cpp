@@ -943,3 +943,208 @@ TEST_CASE("a key given twice in one mapping is refused at the second", "[generat
                        {"duplicate key 'project'", "first at line 1"}));
     }
 }
+
+// ---- Values and types that would refuse every message are refused at generation time.
+
+namespace {
+
+// A v1 root with one field `x` (at line 6) of `type` and the given extra lines (from line 8).
+std::string v1_one_field(const std::string& type, const std::string& more) {
+    return v1_header("nomnom.io/v1", "Entity") + "metadata: {name: Vehicle}\nspec:\n  fields:\n" +
+           "    - name: x\n      type: " + type + "\n" + more;
+}
+
+}  // namespace
+
+TEST_CASE("a constant or default that does not fit its field is refused", "[generator][types]") {
+    Fixture f;
+    SECTION("a legacy constant number on a String") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: label
+      type: String
+      constant: 123
+)");
+        CHECK_ERROR(f, "order.yaml", 6,
+                    {"Order.label", "constant 123", "expected a string, got number 123"});
+    }
+    SECTION("constant null on a non-nullable field") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: label
+      type: String
+      constant: null
+)");
+        CHECK_ERROR(f, "order.yaml", 6, {"constant null", "required, got null"});
+    }
+    SECTION("constant_value beyond 32 bits on an Integer") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: n
+      type: Integer
+      computed_from: {transform: constant_value, args: {value: 3000000000}}
+)");
+        CHECK_ERROR(f, "order.yaml", 6, {"constant_value 3000000000", "32-bit integer"});
+    }
+    SECTION("a v1 constant that is not a date") {
+        f.entity("vehicle.yaml",
+                 v1_one_field("date", "      source: {constant: \"2024-02-30\"}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 8,
+                    {"Vehicle.x", "constant \"2024-02-30\"", "expected a date"});
+    }
+    SECTION("a v1 default of the wrong type") {
+        f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {default: abc}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 8, {"default \"abc\"", "expected an integer"});
+    }
+    SECTION("a v1 default outside the constraints") {
+        f.entity("vehicle.yaml",
+                 v1_one_field("integer", "      constraints: {maximum: 2030, default: 5000}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 8, {"default 5000", "above maximum 2030"});
+    }
+    SECTION("a v1 enum member that is not of the type") {
+        f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {enum: [1, two]}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 8,
+                    {"enum member \"two\"", "never matches a value of type integer"});
+    }
+    SECTION("fitting values are accepted") {
+        f.entity("vehicle.yaml", v1_one_field("decimal",
+                                              "      constraints: {default: \"12.50\", minimum: 0, "
+                                              "enum: [\"12.50\", 3]}\n"));
+        INFO(listed(f.check().errors()));
+        CHECK(f.resolved());
+    }
+}
+
+TEST_CASE("a transform or column whose type never converts to the field's is refused",
+          "[generator][types]") {
+    Fixture f;
+    SECTION("json_get_string into an Integer") {
+        f.entity("order.yaml", order_yaml).entity("line.yaml", R"(entity:
+  name: Line
+  source_type: derived
+  repeated_for: {entity: Order, field: line_items, each_known_as: item}
+  fields:
+    - name: n
+      type: Integer
+      computed_from: {transform: json_get_string, sources: [item], args: {field: n}}
+)");
+        CHECK_ERROR(f, "line.yaml", 8,
+                    {"Line.n' is Integer", "transform 'json_get_string' gives String"});
+    }
+    SECTION("copy_field of a Float into an Integer") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: price, type: Float}
+    - name: whole
+      type: Integer
+      computed_from: {transform: copy_field, sources: [{source: self, field: price}]}
+)");
+        CHECK_ERROR(f, "order.yaml", 7,
+                    {"'Order.whole' is Integer", "gives Float from 'Order.price'"});
+    }
+    SECTION("a C++ transform returning a String into a Boolean") {
+        f.project(R"(transforms:
+  cpp:
+    sources: []
+    functions:
+      upper: {returns: String}
+)");
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: name, type: String}
+    - name: flag
+      type: Boolean
+      computed_from: {transform: upper, sources: [{source: self, field: name}]}
+)");
+        CHECK_ERROR(f, "order.yaml", 7, {"is Boolean", "'upper' gives String", "returns"});
+    }
+    SECTION("json_get of a String field") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: name, type: String}
+    - name: first
+      type: String
+      computed_from: {transform: json_get_string, sources: [{source: self, field: name}], args: [a]}
+)");
+        CHECK_ERROR(f, "order.yaml", 7,
+                    {"reads a member of a JSON object", "'Order.name' is String"});
+    }
+    SECTION("json_get of a list element that is a string") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: tags, type: "List[String]"}
+)")
+            .entity("tag.yaml", R"(entity:
+  name: Tag
+  source_type: derived
+  repeated_for: {entity: Order, field: tags, each_known_as: tag}
+  fields:
+    - name: t
+      type: String
+      computed_from: {transform: json_get_string, sources: [tag], args: [a]}
+)");
+        CHECK_ERROR(f, "tag.yaml", 8, {"reads a member of a JSON object", "'tag' is String"});
+    }
+    SECTION("a field_overrides column of another type") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: order_key, type: String}
+    - {name: note, type: String}
+  persistence:
+    database: {conformant_table: orders, conformant_id_column: order_key}
+    primary_key: {name: order_key, type: String}
+    field_overrides:
+      - {name: order_key, type: String}
+      - {name: note, type: Integer}
+)");
+        CHECK_ERROR(f, "order.yaml", 11, {"column 'note' is Integer", "its field is String"});
+    }
+    SECTION("root_source on an Integer") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: raw, type: Integer, root_source: true}
+)");
+        CHECK_ERROR(f, "order.yaml", 4, {"Order.raw", "root_source", "Integer field cannot hold"});
+    }
+}
+
+TEST_CASE("constraints that contradict each other or the type are refused", "[generator][types]") {
+    Fixture f;
+    SECTION("minimum above maximum") {
+        f.entity("vehicle.yaml",
+                 v1_one_field("integer", "      constraints: {minimum: 10, maximum: 5}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"minimum 10 is above maximum 5"});
+    }
+    SECTION("minLength above maxLength") {
+        f.entity("vehicle.yaml",
+                 v1_one_field("string", "      constraints: {minLength: 4, maxLength: 2}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"minLength 4 is above maxLength 2"});
+    }
+    SECTION("a range on a string") {
+        f.entity("vehicle.yaml", v1_one_field("string", "      constraints: {minimum: 1}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"minimum and maximum apply to numbers", "string"});
+    }
+    SECTION("a pattern on an integer") {
+        f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {pattern: \"^1\"}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"pattern apply to strings", "integer"});
+    }
+}
+
+TEST_CASE("nomnom-gen exits with 2 for a value that would refuse every message",
+          "[generator][types]") {
+    Fixture f;
+    f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {default: abc}\n"));
+    const Outcome check = run_gen("check --entities '" + f.entities().string() + "'");
+    CHECK(check.exit_code == 2);
+    CHECK_THAT(check.err, Catch::Contains((f.entities() / "vehicle.yaml").string() +
+                                          ":8: error: field 'Vehicle.x': default \"abc\""));
+}

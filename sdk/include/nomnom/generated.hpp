@@ -22,6 +22,7 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <nomnom/field_type.hpp>
 #include <nomnom/plugin.hpp>
 
 #include <charconv>
@@ -37,22 +38,6 @@
 #include <string_view>
 
 namespace nomnom::gen {
-
-/* The YAML types after normalisation; see generator/README.md for the full mapping. */
-enum class Type : std::uint8_t {
-    String,
-    Integer, /* 32-bit signed */
-    BigInt,  /* 64-bit signed */
-    Float,
-    Decimal, /* exact decimal text */
-    Boolean,
-    Date,     /* YYYY-MM-DD */
-    DateTime, /* RFC 3339 */
-    Uuid,
-    Json, /* any JSON value */
-    Object,
-    List
-};
 
 /* What generated code knows about a field, for conversion and for error messages. */
 struct FieldSpec {
