@@ -80,6 +80,16 @@ std::string literal_value(const Literal& literal) {
     return "g::Value::null()";
 }
 
+// A field's constant or default. A number given to a Decimal stays text, so that it keeps every
+// digit (convert() checks it like any decimal text).
+std::string field_literal(const Literal& literal, const Field& field) {
+    if (field.type.type == Type::Decimal &&
+        (literal.kind == Literal::Kind::Integer || literal.kind == Literal::Kind::Float)) {
+        return "g::Value::of_text(" + cpp_string(literal.text) + ")";
+    }
+    return literal_value(literal);
+}
+
 std::string field_spec(const std::string& name, const std::string& entity, const std::string& field,
                        const TypeSpec& type, bool nullable) {
     return "constexpr g::FieldSpec " + name + "{" + cpp_string(entity) + ", " + cpp_string(field) +
@@ -223,12 +233,12 @@ class Emitter {
         const Field& f = entity(k).fields[j];
         const std::string spec = spec_name(k, j);
         if (f.root_source) return "g::Value::of_text(nomnom::view(message_->payload))";
-        if (f.constant) return literal_value(*f.constant);
+        if (f.constant) return field_literal(*f.constant, f);
         if (!f.computed) return "g::member(x.json, " + cpp_string(f.name) + ")";
         const Computation& c = *f.computed;
         const auto source = [&](std::size_t s) { return read(k, j, c.sources[s]); };
         if (c.transform == "copy_field") return source(0);
-        if (c.transform == "constant_value") return literal_value(c.args[0]);
+        if (c.transform == "constant_value") return field_literal(c.args[0], f);
         if (c.transform == "coalesce") {
             std::string list;
             for (std::size_t s = 0; s < c.sources.size(); ++s) list += (s ? ", " : "") + source(s);
@@ -270,7 +280,7 @@ class Emitter {
                  << ", scratch_);\n";
             if (c.default_value) {
                 out_ << indent << "    if (v.is_null()) v = g::convert("
-                     << literal_value(*c.default_value) << ", " << spec << ", scratch_);\n";
+                     << field_literal(*c.default_value, f) << ", " << spec << ", scratch_);\n";
             }
             out_ << indent << "    g::require(v, " << spec << ");\n";
             const auto optional_size = [](const std::optional<std::size_t>& v) {
@@ -439,7 +449,7 @@ class Emitter {
         for (const int k : schema_.order) out_ << "        e" << id(k) << "_.clear();\n";
         out_ << "        message_ = &message;\n"
              << "        const rapidjson::Value& payload = "
-                "document_.parse(nomnom::view(message.payload));\n"
+                "document_.parse(nomnom::view(message.payload), scratch_);\n"
              << "        switch (route(message)) {\n";
         for (const int k : schema_.routes) {
             out_ << "            case " << k << ":\n";

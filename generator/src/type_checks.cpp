@@ -121,7 +121,12 @@ class Checker {
         return std::nullopt;
     }
 
-    static g::Value value_of(const Literal& literal) {
+    // As generated code has it (field_literal in cpp_emitter.cpp).
+    static g::Value value_of(const Literal& literal, const Field& field) {
+        if (field.type.type == Type::Decimal &&
+            (literal.kind == Literal::Kind::Integer || literal.kind == Literal::Kind::Float)) {
+            return g::Value::of_text(literal.text);
+        }
         switch (literal.kind) {
             case Literal::Kind::Null:
                 return g::Value::null();
@@ -144,7 +149,7 @@ class Checker {
     }
 
     void literal(const Entity& e, const Field& f, const Literal& literal, const char* role) {
-        if (const auto why = refusal(value_of(literal), e, f)) {
+        if (const auto why = refusal(value_of(literal, f), e, f)) {
             diagnostics_.error(literal.where,
                                what(e, f) + ": " + role + " " + shown(literal) +
                                    " would refuse every message that uses it: " + *why);
@@ -159,7 +164,7 @@ class Checker {
         unconstrained.nullable = true;
         for (const auto& member : f.constraints.enum_values) {
             const g::Value v = shape_of(f.type.type) == Shape::Text ? g::Value::of_text(member.text)
-                                                                    : value_of(member);
+                                                                    : value_of(member, f);
             if (const auto why = refusal(v, e, unconstrained)) {
                 diagnostics_.error(member.where, what(e, f) + ": enum member " + shown(member) +
                                                      " never matches a value of type " +

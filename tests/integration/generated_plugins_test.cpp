@@ -197,12 +197,16 @@ const char* const unpaid_invoice = R"({
   "sequence": 2})";
 
 // Replaces the first `from` in the good invoice.
-std::string invoice_with(const std::string& from, const std::string& to) {
-    std::string text = good_invoice;
+// `text` with its first `from` replaced by `to`.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
     const auto at = text.find(from);
     REQUIRE(at != std::string::npos);
     text.replace(at, from.size(), to);
     return text;
+}
+
+std::string invoice_with(const std::string& from, const std::string& to) {
+    return replaced(good_invoice, from, to);
 }
 
 }  // namespace
@@ -315,6 +319,40 @@ TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
         });
 }
 
+TEST_CASE("legacy_shop: a Decimal given as a JSON number keeps every digit",
+          "[generator][e2e][postgresql][sqlite]") {
+    on_both_databases(
+        "legacy_shop", false, [](HostHarness& host, JetStreamClient& client, Target& db) {
+            // More digits than a double has, beyond 64 bits, and an exponent.
+            const std::vector<std::pair<std::string, std::string>> amounts = {
+                {"INV-3", "12345678901234567.123456789"},
+                {"INV-4", "123456789012345678901234567890"},
+                {"INV-5", "1.000000000000000000001E-3"},
+            };
+            for (const auto& [id, amount] : amounts) {
+                client.publish("shop.in.Invoice", replaced(replaced(unpaid_invoice, "INV-2", id),
+                                                           "\"99.95\"", amount));
+            }
+            const bool landed =
+                eventually([&] { return db.count("SELECT count(*) FROM invoices") == 3; }, 30s);
+            for (const auto& line : dlq_list(host)) UNSCOPED_INFO("dead letter: " << line);
+            REQUIRE(landed);
+            if (db.postgres) {
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE (invoice_id = 'INV-3' AND "
+                               "amount::text = '12345678901234567.123456789') OR (invoice_id = "
+                               "'INV-4' AND amount::text = '123456789012345678901234567890') OR "
+                               "(invoice_id = 'INV-5' AND amount = "
+                               "0.001000000000000000000001)") == 3);
+            } else {
+                // NUMERIC affinity turns the text into an INTEGER or a REAL: about 16 digits.
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE invoice_id = 'INV-3' AND "
+                               "typeof(amount) = 'integer' AND amount = 12345678901234568") == 1);
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE invoice_id = 'INV-4' AND "
+                               "typeof(amount) = 'real'") == 1);
+            }
+        });
+}
+
 namespace {
 
 const char* const good_vehicle = R"({
@@ -324,11 +362,7 @@ const char* const good_vehicle = R"({
   "trips": [{"no": 1, "km": 12.5, "driver": "kim"}, {"no": 2, "km": 0}]})";
 
 std::string vehicle_with(const std::string& from, const std::string& to) {
-    std::string text = good_vehicle;
-    const auto at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    text.replace(at, from.size(), to);
-    return text;
+    return replaced(good_vehicle, from, to);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include <nomnom/field_type.hpp>
 #include <nomnom/plugin.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -36,6 +37,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace nomnom::gen {
 
@@ -71,15 +74,88 @@ struct Value {
     }
 };
 
-/* Per-message storage for strings that are not in the JSON document. Cleared by the plugin
- * before each message; std::deque keeps earlier strings in place while it grows. */
+/* The text of every number of a message's JSON that the document holds as a double (it has a
+ * fraction or an exponent, or does not fit in 64 bits), so that a Decimal keeps every digit it
+ * was given. Parsing records where each one is in the message, in document order; the first
+ * lookup of a message pairs them with the document's values, so that messages without a Decimal
+ * field read from a JSON number pay only for the recording. */
+class NumberTexts {
+  public:
+    void clear() noexcept {
+        spans_.clear();
+        index_.clear();
+        root_ = nullptr;
+    }
+    /* A number of `length` bytes that ends at byte `end` of the message. */
+    void add(std::size_t end, std::size_t length) { spans_.push_back({end - length, length}); }
+    void parsed(std::string_view text, const rapidjson::Value& root) noexcept {
+        text_ = text;
+        root_ = &root;
+    }
+
+    /* The number's text, when it is one of the message's recorded numbers. */
+    std::optional<std::string_view> find(const rapidjson::Value& number) {
+        if (root_ == nullptr) return std::nullopt;
+        if (index_.empty() && !spans_.empty()) {
+            collect(*root_);
+            /* Pairing by position is only right when both sides saw the same numbers; otherwise
+             * the double's own digits are better than another number's. */
+            if (index_.size() != spans_.size()) {
+                index_.clear();
+                root_ = nullptr;
+                return std::nullopt;
+            }
+            std::sort(index_.begin(), index_.end());
+        }
+        const auto found =
+            std::lower_bound(index_.begin(), index_.end(), std::pair{&number, std::size_t{0}});
+        if (found == index_.end() || found->first != &number) return std::nullopt;
+        const Span& span = spans_[found->second];
+        return text_.substr(span.offset, span.length);
+    }
+
+  private:
+    struct Span {
+        std::size_t offset;
+        std::size_t length;
+    };
+
+    /* In document order, which is the order the parser saw the numbers in. Depth is bounded by
+     * JsonDocument's nesting limit. */
+    void collect(const rapidjson::Value& v) {
+        if (v.IsNumber() && !v.IsInt64()) {
+            index_.emplace_back(&v, index_.size());
+        } else if (v.IsObject()) {
+            for (const auto& member : v.GetObject()) collect(member.value);
+        } else if (v.IsArray()) {
+            for (const auto& element : v.GetArray()) collect(element);
+        }
+    }
+
+    std::vector<Span> spans_;
+    std::vector<std::pair<const rapidjson::Value*, std::size_t>> index_;
+    std::string_view text_;
+    const rapidjson::Value* root_ = nullptr;
+};
+
+/* Per-message storage for strings that are not in the JSON document, and the way to the exact
+ * text of the message's numbers. Cleared by the plugin before each message; std::deque keeps
+ * earlier strings in place while it grows. */
 class Scratch {
   public:
     std::string_view keep(std::string text) { return strings_.emplace_back(std::move(text)); }
     void clear() noexcept { strings_.clear(); }
 
+    /* The number's text as the message gave it, when it is a number of the message's JSON. */
+    std::optional<std::string_view> number_text(const rapidjson::Value& number) const {
+        if (numbers_ == nullptr) return std::nullopt;
+        return numbers_->find(number);
+    }
+
   private:
+    friend class JsonDocument;
     std::deque<std::string> strings_;
+    NumberTexts* numbers_ = nullptr;
 };
 
 /* ---- Describing values in error messages ---------------------------------------------------- */
@@ -292,7 +368,13 @@ inline Value convert(const Value& v, const FieldSpec& field, Scratch& scratch) {
             return n;
         case Type::Decimal:
             if (n.kind == Kind::Int) return Value::of_text(scratch.keep(std::to_string(n.i)));
-            if (n.kind == Kind::Float) return Value::of_text(scratch.keep(format_double(n.f)));
+            if (n.kind == Kind::Float) {
+                /* A double has 17 significant digits; the message may have given more. */
+                if (v.kind == Kind::Json) {
+                    if (const auto text = scratch.number_text(*v.j)) return Value::of_text(*text);
+                }
+                return Value::of_text(scratch.keep(format_double(n.f)));
+            }
             return detail::text_in_format(field, n, is_decimal, "a decimal number");
         case Type::Boolean:
             if (n.kind != Kind::Bool) expected(field, "true or false", n);
@@ -533,7 +615,9 @@ class ExactNumbers {
   public:
     static constexpr int kMaxDepth = 256;
 
-    explicit ExactNumbers(rapidjson::Document& document) : d_(document) {}
+    ExactNumbers(rapidjson::Document& document, const rapidjson::MemoryStream& stream,
+                 NumberTexts& numbers)
+        : d_(document), stream_(stream), numbers_(numbers) {}
 
     /* Why the handler stopped the parse, when it did. */
     const char* refusal() const { return refusal_; }
@@ -546,13 +630,17 @@ class ExactNumbers {
     bool Int64(std::int64_t i) { return d_.Int64(i); }
     bool Uint64(std::uint64_t u) { return d_.Uint64(u); }
     bool Double(double x) { return d_.Double(x); }
+    /* `text` is a copy: the number itself ends where the stream is now. */
     bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
         const char* end = text + length;
         if (std::string_view(text, length).find_first_of(".eE") == std::string_view::npos) {
             std::int64_t i = 0;
             if (std::from_chars(text, end, i).ec == std::errc{}) return d_.Int64(i);
+            numbers_.add(stream_.Tell(), length);
             std::uint64_t u = 0;
             if (std::from_chars(text, end, u).ec == std::errc{}) return d_.Uint64(u);
+        } else {
+            numbers_.add(stream_.Tell(), length);
         }
         double x = 0;
         if (std::from_chars(text, end, x).ec != std::errc{}) {
@@ -582,6 +670,8 @@ class ExactNumbers {
     }
 
     rapidjson::Document& d_;
+    const rapidjson::MemoryStream& stream_;
+    NumberTexts& numbers_;
     int depth_ = 0;
     const char* refusal_ = nullptr;
 };
@@ -590,16 +680,19 @@ class ExactNumbers {
 
 /* A JSON document reused across messages: its pool keeps a first block, so small messages parse
  * without a heap allocation. Parsing is iterative, so deep nesting cannot overflow the stack, and
- * validates UTF-8, so no invalid text reaches a TEXT column. */
+ * validates UTF-8, so no invalid text reaches a TEXT column. The numbers' texts are kept for
+ * `scratch` (NumberTexts), valid while `text` is. */
 class JsonDocument {
   public:
     JsonDocument() : pool_(first_block_, sizeof first_block_), document_(&pool_) {}
     JsonDocument(const JsonDocument&) = delete;
     JsonDocument& operator=(const JsonDocument&) = delete;
 
-    const rapidjson::Value& parse(std::string_view text) {
+    const rapidjson::Value& parse(std::string_view text, Scratch& scratch) {
         document_.SetNull();
         pool_.Clear();
+        numbers_.clear();
+        scratch.numbers_ = &numbers_;
         constexpr unsigned flags = rapidjson::kParseIterativeFlag |
                                    rapidjson::kParseValidateEncodingFlag |
                                    rapidjson::kParseNumbersAsStringsFlag;
@@ -608,7 +701,7 @@ class JsonDocument {
         auto generate = [&](rapidjson::Document& document) {
             rapidjson::MemoryStream stream(text.data(), text.size());
             rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> input(stream);
-            detail::ExactNumbers handler(document);
+            detail::ExactNumbers handler(document, stream, numbers_);
             result = reader_.Parse<flags>(input, handler);
             refusal = handler.refusal();
             return !result.IsError();
@@ -621,6 +714,7 @@ class JsonDocument {
                                           : rapidjson::GetParseError_En(result.Code())) +
                           " at byte " + std::to_string(result.Offset()));
         }
+        numbers_.parsed(text, document_);
         return document_;
     }
 
@@ -629,6 +723,7 @@ class JsonDocument {
     rapidjson::MemoryPoolAllocator<> pool_;
     rapidjson::Document document_;
     rapidjson::Reader reader_;  // kept: its stack would be allocated again for every message
+    NumberTexts numbers_;
 };
 
 }  // namespace nomnom::gen
