@@ -1148,3 +1148,16 @@ TEST_CASE("nomnom-gen exits with 2 for a value that would refuse every message",
     CHECK_THAT(check.err, Catch::Contains((f.entities() / "vehicle.yaml").string() +
                                           ":8: error: field 'Vehicle.x': default \"abc\""));
 }
+
+TEST_CASE("two C++ transform sources with the same file name are refused", "[generator]") {
+    Fixture f;
+    for (const char* dir : {"a", "b"}) {
+        fs::create_directories(f.project_file().parent_path() / dir);
+        std::ofstream(f.project_file().parent_path() / dir / "transforms.cpp") << "\n";
+    }
+    f.project("transforms:\n  cpp:\n    sources: [a/transforms.cpp, b/transforms.cpp]\n");
+    f.entity("order.yaml", order_yaml);
+    const auto& errors = f.check().errors();
+    INFO(listed(errors));
+    CHECK(reported(errors, "error", f.project_file(), 3, {"two files are named 'transforms.cpp'"}));
+}
