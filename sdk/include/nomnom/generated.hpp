@@ -74,57 +74,52 @@ struct Value {
     }
 };
 
-/* The text of every number of a message's JSON that the document holds as a double (it has a
- * fraction or an exponent, or does not fit in 64 bits), so that a Decimal keeps every digit it
- * was given. Parsing records where each one is in the message, in document order; the first
- * lookup of a message pairs them with the document's values, so that messages without a Decimal
- * field read from a JSON number pay only for the recording. */
+/* The text of the numbers of a message's JSON as the message gave them, so that a Decimal keeps
+ * every digit, where the document holds a double (17 significant digits). Found when first
+ * asked for in a message, so that a message without a Decimal read from a JSON number pays
+ * nothing: the document's numbers and the message's number tokens, both in document order, are
+ * paired by position. */
 class NumberTexts {
   public:
-    void clear() noexcept {
-        spans_.clear();
-        index_.clear();
-        root_ = nullptr;
-    }
-    /* A number of `length` bytes that ends at byte `end` of the message. */
-    void add(std::size_t end, std::size_t length) { spans_.push_back({end - length, length}); }
     void parsed(std::string_view text, const rapidjson::Value& root) noexcept {
         text_ = text;
         root_ = &root;
+        indexed_ = false;
     }
+    void clear() noexcept { root_ = nullptr; }
 
-    /* The number's text, when it is one of the message's recorded numbers. */
+    /* The number's text, when it is a number of the message's JSON. */
     std::optional<std::string_view> find(const rapidjson::Value& number) {
         if (root_ == nullptr) return std::nullopt;
-        if (index_.empty() && !spans_.empty()) {
-            collect(*root_);
-            /* Pairing by position is only right when both sides saw the same numbers; otherwise
-             * the double's own digits are better than another number's. */
-            if (index_.size() != spans_.size()) {
-                index_.clear();
-                root_ = nullptr;
-                return std::nullopt;
-            }
-            std::sort(index_.begin(), index_.end());
-        }
-        const auto found =
-            std::lower_bound(index_.begin(), index_.end(), std::pair{&number, std::size_t{0}});
+        if (!indexed_) index();
+        const auto found = std::lower_bound(
+            index_.begin(), index_.end(), &number,
+            [](const auto& entry, const rapidjson::Value* v) { return entry.first < v; });
         if (found == index_.end() || found->first != &number) return std::nullopt;
-        const Span& span = spans_[found->second];
-        return text_.substr(span.offset, span.length);
+        return found->second;
     }
 
   private:
-    struct Span {
-        std::size_t offset;
-        std::size_t length;
-    };
+    void index() {
+        indexed_ = true;
+        values_.clear();
+        tokens_.clear();
+        index_.clear();
+        collect(*root_);
+        scan();
+        /* Both see the same numbers of valid JSON; were they ever to differ, the double's own
+         * digits are better than another number's. */
+        if (values_.size() != tokens_.size()) return;
+        for (std::size_t k = 0; k < values_.size(); ++k)
+            index_.emplace_back(values_[k], tokens_[k]);
+        std::sort(index_.begin(), index_.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
 
-    /* In document order, which is the order the parser saw the numbers in. Depth is bounded by
-     * JsonDocument's nesting limit. */
+    /* Depth is bounded by JsonDocument's nesting limit. */
     void collect(const rapidjson::Value& v) {
-        if (v.IsNumber() && !v.IsInt64()) {
-            index_.emplace_back(&v, index_.size());
+        if (v.IsNumber()) {
+            values_.push_back(&v);
         } else if (v.IsObject()) {
             for (const auto& member : v.GetObject()) collect(member.value);
         } else if (v.IsArray()) {
@@ -132,10 +127,37 @@ class NumberTexts {
         }
     }
 
-    std::vector<Span> spans_;
-    std::vector<std::pair<const rapidjson::Value*, std::size_t>> index_;
+    /* In JSON that parsed, outside strings, only a number token has a '-' or a digit. */
+    void scan() {
+        const auto in_number = [](char c) {
+            return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' ||
+                   c == 'E';
+        };
+        std::size_t k = 0;
+        while (k < text_.size()) {
+            const char c = text_[k];
+            if (c == '"') {
+                for (++k; k < text_.size() && text_[k] != '"'; ++k) {
+                    if (text_[k] == '\\') ++k;
+                }
+                ++k;
+            } else if (c == '-' || (c >= '0' && c <= '9')) {
+                const std::size_t start = k;
+                while (k < text_.size() && in_number(text_[k])) ++k;
+                tokens_.push_back(text_.substr(start, k - start));
+            } else {
+                ++k;
+            }
+        }
+    }
+
     std::string_view text_;
     const rapidjson::Value* root_ = nullptr;
+    bool indexed_ = false;
+    /* Kept across messages for their capacity. */
+    std::vector<const rapidjson::Value*> values_;
+    std::vector<std::string_view> tokens_;
+    std::vector<std::pair<const rapidjson::Value*, std::string_view>> index_;
 };
 
 /* Per-message storage for strings that are not in the JSON document, and the way to the exact
@@ -615,9 +637,7 @@ class ExactNumbers {
   public:
     static constexpr int kMaxDepth = 256;
 
-    ExactNumbers(rapidjson::Document& document, const rapidjson::MemoryStream& stream,
-                 NumberTexts& numbers)
-        : d_(document), stream_(stream), numbers_(numbers) {}
+    explicit ExactNumbers(rapidjson::Document& document) : d_(document) {}
 
     /* Why the handler stopped the parse, when it did. */
     const char* refusal() const { return refusal_; }
@@ -630,17 +650,13 @@ class ExactNumbers {
     bool Int64(std::int64_t i) { return d_.Int64(i); }
     bool Uint64(std::uint64_t u) { return d_.Uint64(u); }
     bool Double(double x) { return d_.Double(x); }
-    /* `text` is a copy: the number itself ends where the stream is now. */
     bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
         const char* end = text + length;
         if (std::string_view(text, length).find_first_of(".eE") == std::string_view::npos) {
             std::int64_t i = 0;
             if (std::from_chars(text, end, i).ec == std::errc{}) return d_.Int64(i);
-            numbers_.add(stream_.Tell(), length);
             std::uint64_t u = 0;
             if (std::from_chars(text, end, u).ec == std::errc{}) return d_.Uint64(u);
-        } else {
-            numbers_.add(stream_.Tell(), length);
         }
         double x = 0;
         if (std::from_chars(text, end, x).ec != std::errc{}) {
@@ -670,8 +686,6 @@ class ExactNumbers {
     }
 
     rapidjson::Document& d_;
-    const rapidjson::MemoryStream& stream_;
-    NumberTexts& numbers_;
     int depth_ = 0;
     const char* refusal_ = nullptr;
 };
@@ -701,7 +715,7 @@ class JsonDocument {
         auto generate = [&](rapidjson::Document& document) {
             rapidjson::MemoryStream stream(text.data(), text.size());
             rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> input(stream);
-            detail::ExactNumbers handler(document, stream, numbers_);
+            detail::ExactNumbers handler(document);
             result = reader_.Parse<flags>(input, handler);
             refusal = handler.refusal();
             return !result.IsError();
