@@ -628,6 +628,45 @@ inline void put(RowWriter& out, std::uint32_t column, const Value& v, const Fiel
 
 namespace detail {
 
+/* RapidJSON 1.1.0 decodes an escaped lone low surrogate (\udc00) into bytes that are not UTF-8
+ * (ED B0 80). A message's own bytes are validated, so only such an escape can make them, and
+ * only the strings of a message that has what may be one are checked. */
+inline bool may_escape_low_surrogate(std::string_view text) {
+    for (auto at = text.find("\\u"); at != std::string_view::npos; at = text.find("\\u", at + 1)) {
+        if (at + 3 >= text.size()) return false;
+        const char d = text[at + 2], c = text[at + 3];
+        if ((d == 'd' || d == 'D') && ((c >= 'c' && c <= 'f') || (c >= 'C' && c <= 'F'))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+inline bool has_surrogate(const char* s, rapidjson::SizeType n) {
+    for (rapidjson::SizeType k = 0; k + 1 < n; ++k) {
+        if (static_cast<unsigned char>(s[k]) == 0xED &&
+            static_cast<unsigned char>(s[k + 1]) >= 0xA0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Depth is bounded by JsonDocument's nesting limit. */
+inline bool has_surrogate(const rapidjson::Value& v) {
+    if (v.IsString()) return has_surrogate(v.GetString(), v.GetStringLength());
+    if (v.IsArray()) {
+        for (const auto& element : v.GetArray()) {
+            if (has_surrogate(element)) return true;
+        }
+    } else if (v.IsObject()) {
+        for (const auto& member : v.GetObject()) {
+            if (has_surrogate(member.name) || has_surrogate(member.value)) return true;
+        }
+    }
+    return false;
+}
+
 /* SAX handler building a rapidjson::Document, with numbers converted by std::from_chars rather
  * than RapidJSON: 1.1.0's full-precision strtod reads "0e100" as -2e146 (and "-0e100" as +2e146),
  * through a __builtin_clzll(0) in DiyFp::Normalize. Integers stay integers when they fit in 64
@@ -727,6 +766,11 @@ class JsonDocument {
                                           ? refusal
                                           : rapidjson::GetParseError_En(result.Code())) +
                           " at byte " + std::to_string(result.Offset()));
+        }
+        if (detail::may_escape_low_surrogate(text) && detail::has_surrogate(document_)) {
+            throw Invalid(
+                "payload is not valid JSON: a \\u escape of a lone UTF-16 surrogate, which is not "
+                "a character");
         }
         numbers_.parsed(text, document_);
         return document_;
