@@ -23,12 +23,13 @@ namespace {
 
 constexpr const char* usage =
     "usage: nomnom-gen --entities DIR --out DIR [--name PLUGIN] [--project nomnom.yaml]\n"
-    "                  [--subject-prefix PREFIX]\n"
+    "                  [--subject-prefix PREFIX] [--stamp FILE]\n"
     "       nomnom-gen check --entities DIR [--project nomnom.yaml]\n"
     "\n"
     "Reads every *.yaml/*.yml entity file directly in DIR (legacy `entity:` form or\n"
     "`apiVersion: nomnom.io/v1, kind: Entity`) and writes into --out:\n"
     "  <name>_plugin.cpp      the plugin (C++20, nomnom SDK + RapidJSON)\n"
+    "  <name>_transforms.cpp  the C++ transforms named in nomnom.yaml, as one source file\n"
     "  CMakeLists.txt         out-of-tree build: cmake -S OUT -B OUT/build -Dnomnom_DIR=...\n"
     "  sql/postgresql.sql     DDL (also embedded in the plugin for auto_migrate)\n"
     "  sql/sqlite.sql\n"
@@ -36,7 +37,9 @@ constexpr const char* usage =
     "nomnom.yaml is looked for next to DIR, in the current directory, then in DIR, unless\n"
     "--project names it. The plugin subscribes to <prefix>.<Entity> for each root and\n"
     "reference entity (prefix: --subject-prefix, nomnom.yaml plugin.subject_prefix, or\n"
-    "messages.ingest).\n";
+    "messages.ingest).\n"
+    "--stamp FILE touches FILE when done and writes FILE.d, a make depfile listing every\n"
+    "input read (entity files, nomnom.yaml, transform sources), for build systems.\n";
 
 struct Options {
     bool check_only = false;
@@ -45,6 +48,7 @@ struct Options {
     std::string name;
     std::optional<std::string> project;
     std::optional<std::string> subject_prefix;
+    std::optional<std::string> stamp;
 };
 
 std::optional<Options> parse_arguments(int argc, char** argv) {
@@ -75,6 +79,8 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
             options.project = value;
         } else if (arg == "--subject-prefix") {
             options.subject_prefix = value;
+        } else if (arg == "--stamp" && !options.check_only) {
+            options.stamp = value;
         } else {
             std::cerr << "nomnom-gen: unknown option " << arg << "\n" << usage;
             return std::nullopt;
@@ -114,6 +120,30 @@ void write_file(const fs::path& path, const std::string& content) {
         if (!file.flush()) throw std::runtime_error("cannot write " + temporary.string());
     }
     fs::rename(temporary, path);
+}
+
+// A make rule "STAMP: inputs...", so that a build reruns nomnom-gen when a transform source
+// changes too (the build cannot know them before nomnom-gen has read nomnom.yaml).
+void write_stamp(const fs::path& stamp, const Schema& schema) {
+    const auto escaped = [](const std::string& path) {
+        std::string out;
+        for (const char c : path) {
+            if (c == ' ' || c == '#') out += '\\';
+            if (c == '$') out += '$';
+            out += c;
+        }
+        return out;
+    };
+    std::string rule = escaped(fs::absolute(stamp).string()) + ":";
+    std::vector<std::string> inputs;
+    for (const auto& entity : schema.entities) inputs.push_back(entity.where.file);
+    if (schema.project.file) inputs.push_back(*schema.project.file);
+    inputs.insert(inputs.end(), schema.project.transform_sources.begin(),
+                  schema.project.transform_sources.end());
+    for (const auto& input : inputs) rule += " \\\n  " + escaped(fs::absolute(input).string());
+    write_file(stamp.string() + ".d", rule + "\n");
+    std::ofstream touched(stamp, std::ios::binary | std::ios::trunc);
+    if (!touched) throw std::runtime_error("cannot write " + stamp.string());
 }
 
 }  // namespace
@@ -157,7 +187,8 @@ int main(int argc, char** argv) {
     try {
         const fs::path out = options->out;
         write_file(out / (plugin.name + "_plugin.cpp"), emit_plugin_source(*schema, plugin));
-        write_file(out / "CMakeLists.txt", emit_cmake(*schema, plugin));
+        write_file(out / (plugin.name + "_transforms.cpp"), emit_transforms_source(*schema));
+        write_file(out / "CMakeLists.txt", emit_cmake(plugin));
         write_file(out / "sql" / "postgresql.sql", emit_ddl(*schema, Dialect::Postgres));
         write_file(out / "sql" / "sqlite.sql", emit_ddl(*schema, Dialect::Sqlite));
         for (const auto& source : schema->project.transform_sources) {
@@ -166,6 +197,7 @@ int main(int argc, char** argv) {
             content << in.rdbuf();
             write_file(out / "transforms" / fs::path(source).filename(), content.str());
         }
+        if (options->stamp) write_stamp(*options->stamp, *schema);
     } catch (const std::exception& e) {
         std::cerr << "nomnom-gen: " << e.what() << "\n";
         return 1;

@@ -40,11 +40,8 @@ std::string emit_ddl(const Schema& schema, Dialect dialect) {
                             (rc.column.nullable ? "" : " NOT NULL"));
         }
         const bool key_is_primary =
-            p.primary_key_field &&
-            r.conflict_keys == std::vector<std::string>{*p.primary_key_field};
-        if (p.primary_key_field && !p.autogenerate_id) {
-            lines.push_back("PRIMARY KEY (" + quoted(*p.primary_key_field) + ")");
-        }
+            r.primary_key && r.conflict_keys == std::vector<std::string>{*r.primary_key};
+        if (r.primary_key) lines.push_back("PRIMARY KEY (" + quoted(*r.primary_key) + ")");
         if (!key_is_primary) {
             lines.push_back("CONSTRAINT " + quoted(p.table + "_unique") + " UNIQUE (" +
                             column_list(r.conflict_keys) + ")");

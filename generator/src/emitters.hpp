@@ -16,7 +16,10 @@ struct PluginIdentity {
 
 std::string emit_ddl(const Schema& schema, Dialect dialect);
 std::string emit_plugin_source(const Schema& schema, const PluginIdentity& plugin);
-std::string emit_cmake(const Schema& schema, const PluginIdentity& plugin);
+// <name>_transforms.cpp: includes the copies of nomnom.yaml's transforms.cpp.sources, so that a
+// build compiles the same two files whatever the project file names.
+std::string emit_transforms_source(const Schema& schema);
+std::string emit_cmake(const PluginIdentity& plugin);
 
 // "messages.ingest.<Entity>" for each root and reference entity.
 std::vector<std::string> plugin_subjects(const Schema& schema);

@@ -53,7 +53,19 @@ void read_repeated_for(YamlMap& map, const char* key, const char* item_key, Enti
     spec.item_name = r.string(item_key).value_or("item");
     r.finish();
     entity.repeated_for = spec;
-    entity.repeated = true;
+}
+
+void read_repetition(YamlMap& map, Entity& entity) {
+    const auto repetition = map.string("repetition");
+    if (!repetition) return;
+    entity.repetition_where = map.where("repetition");
+    if (*repetition == "singleton" || *repetition == "repeated") {
+        entity.repeated = *repetition == "repeated";
+    } else {
+        map.diagnostics().error(
+            entity.repetition_where,
+            "repetition must be singleton or repeated, not '" + *repetition + "'");
+    }
 }
 
 std::vector<Literal> read_args(const YAML::Node& node, const std::string& file,
@@ -106,6 +118,7 @@ std::vector<Entity> load_entities(const std::string& directory, Diagnostics& dia
             diagnostics.error({file, 0}, std::string("cannot read: ") + e.what());
             continue;
         }
+        check_duplicate_keys(root, file, diagnostics);
         std::optional<Entity> entity;
         if (root.IsMap() && root["apiVersion"].IsDefined()) {
             entity = read_v1_entity(root, file, diagnostics);

@@ -28,6 +28,8 @@ std::optional<SourceRef> read_source(const YAML::Node& node, const std::string& 
 // {entity, field, <item_key>} under `key` (legacy: repeated_for / each_known_as; v1: repeatedFor
 // / itemName); the item name defaults to "item".
 void read_repeated_for(YamlMap& map, const char* key, const char* item_key, Entity& entity);
+// `repetition: singleton|repeated`, checked against what the entity resolves to.
+void read_repetition(YamlMap& map, Entity& entity);
 std::vector<Literal> read_args(const YAML::Node& node, const std::string& file,
                                Diagnostics& diagnostics, const std::string& what);
 

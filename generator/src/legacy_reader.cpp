@@ -78,6 +78,25 @@ void read_length_args(YamlMap& map, TypeSpec& type, Constraints& constraints,
     }
 }
 
+// `root_source: <Entity>` (the original's form: the root whose raw input the field receives),
+// or true / false.
+void read_root_source(YamlMap& map, Field& field, const std::string& what) {
+    const YAML::Node value = map.take("root_source");
+    if (!value.IsDefined()) return;
+    field.root_source_where = map.where("root_source");
+    bool flag = false;
+    if (value.IsScalar() && value.Tag() != "!" && YAML::convert<bool>::decode(value, flag)) {
+        field.root_source = flag;
+    } else if (value.IsScalar() && !value.Scalar().empty()) {
+        field.root_source = true;
+        field.root_source_entity = value.Scalar();
+    } else {
+        map.diagnostics().error(
+            field.root_source_where,
+            what + ": 'root_source' must be the root entity's name, true or false");
+    }
+}
+
 std::optional<Field> read_field(const YAML::Node& node, const std::string& file,
                                 Diagnostics& diagnostics, const std::string& entity) {
     YamlMap map(node, file, "entity '" + entity + "' field", diagnostics);
@@ -144,10 +163,7 @@ std::optional<Field> read_field(const YAML::Node& node, const std::string& file,
             }
         }
     }
-    if (map.has("root_source")) {
-        field.root_source = true;
-        map.take("root_source");
-    }
+    read_root_source(map, field, what);
     map.unsupported("computed", "use computed_from with a builtin or a C++ transform");
     map.unsupported("segment_field", "pipe-delimited segment parsing is not implemented");
     map.unsupported("filename_component", "file-name parsing is not implemented");
@@ -250,6 +266,7 @@ void read_database(const YAML::Node& node, Persistence& persistence, const std::
     persistence.where = db.where();
     persistence.table = db.string("conformant_table", true).value_or("");
     persistence.id_column = db.string("conformant_id_column", true).value_or("id");
+    persistence.id_column_where = db.where("conformant_id_column");
     persistence.autogenerate_id = db.boolean("autogenerate_conformant_id").value_or(false);
     persistence.unicity = db.strings("unicity_fields");
     persistence.unicity_where = db.where("unicity_fields");
@@ -291,6 +308,7 @@ void read_persistence(YamlMap& map, Entity& entity, const std::string& file,
                     const auto type = read_type(k, "type");
                     const bool autogenerate = k.boolean("autogenerate").value_or(false);
                     k.finish();
+                    persistence.primary_key_where = k.where();
                     if (name && autogenerate) {
                         persistence.id_column = *name;
                         persistence.autogenerate_id = true;
@@ -303,6 +321,7 @@ void read_persistence(YamlMap& map, Entity& entity, const std::string& file,
                         }
                     } else if (name) {
                         persistence.primary_key_field = *name;
+                        persistence.primary_key_type = type;
                     }
                 }
             }
@@ -387,12 +406,7 @@ std::optional<Entity> read_legacy_entity(const YAML::Node& root, const std::stri
                           "entity '" + entity.name + "': source_type '" + kind_text +
                               "' is not supported (expected root, derived or reference)");
     }
-    const auto repetition = map.string("repetition");
-    if (repetition && *repetition != "singleton" && *repetition != "repeated") {
-        diagnostics.error(map.where("repetition"),
-                          "repetition must be singleton or repeated, not '" + *repetition + "'");
-    }
-    entity.repeated = repetition == "repeated";
+    read_repetition(map, entity);
     if (const auto parent = map.string("parent")) {
         entity.parents.push_back({*parent, *parent, false, map.where("parent")});
     }

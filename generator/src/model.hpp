@@ -1,6 +1,8 @@
 // The entity model nomnom-gen builds from either YAML format, before and after resolution.
 #pragma once
 
+#include <nomnom/field_type.hpp>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -16,20 +18,9 @@ struct Location {
     std::string str() const { return file + ":" + std::to_string(line); }
 };
 
-enum class Type {
-    String,
-    Integer,
-    BigInt,
-    Float,
-    Decimal,
-    Boolean,
-    Date,
-    DateTime,
-    Uuid,
-    Json,
-    Object,
-    List
-};
+// The same types as the generated code's, so that a value can be checked at generation time by
+// the code that checks it at parse time.
+using nomnom::gen::Type;
 
 struct TypeSpec {
     Type type = Type::String;
@@ -84,7 +75,9 @@ struct Field {
     bool nullable = false;
     std::optional<Computation> computed;
     std::optional<Literal> constant;
-    bool root_source = false;  // receives the raw message text
+    bool root_source = false;        // receives the raw message text
+    std::string root_source_entity;  // `root_source: <Entity>`: the root it names; empty for true
+    Location root_source_where;
     Constraints constraints;
     Location where;
 };
@@ -122,9 +115,12 @@ struct IndexDef {
 struct Persistence {
     std::string table;
     std::string id_column;
+    Location id_column_where;  // line 0: not declared (v1)
     bool autogenerate_id = false;
     Type id_type = Type::Integer;
     std::optional<std::string> primary_key_field;  // an explicit, non-generated primary key
+    std::optional<TypeSpec> primary_key_type;  // as declared with it, checked against the column
+    Location primary_key_where;
     std::vector<std::string> unicity;
     Location unicity_where;  // a unicity field that is not a column is reported here
     std::vector<IndexDef> indexes;
@@ -144,7 +140,8 @@ enum class EntityKind { Root, Derived, Reference };
 struct Entity {
     std::string name;
     EntityKind kind = EntityKind::Root;
-    bool repeated = false;
+    std::optional<bool> repeated;  // `repetition` as declared: true repeated, false singleton
+    Location repetition_where;
     std::vector<ParentRef> parents;
     std::optional<RepeatedFor> repeated_for;
     std::vector<Field> fields;

@@ -4,6 +4,7 @@
 #include "yaml_map.hpp"
 
 #include <filesystem>
+#include <set>
 
 namespace nomnom::generator {
 
@@ -35,11 +36,18 @@ void read_transforms(const YAML::Node& node, const std::string& file, Project& p
     if (cpp.IsDefined()) {
         YamlMap c(cpp, file, "transforms.cpp", diagnostics);
         const fs::path base = fs::path(file).parent_path();
+        std::set<fs::path> names;
         for (const auto& source : c.strings("sources")) {
             const fs::path path = fs::absolute(base / source).lexically_normal();
             if (!fs::is_regular_file(path)) {
                 diagnostics.error(c.where("sources"),
                                   "transforms.cpp.sources: '" + path.string() + "' does not exist");
+            }
+            // They are copied into the output's transforms/ by file name.
+            if (!names.insert(path.filename()).second) {
+                diagnostics.error(c.where("sources"),
+                                  "transforms.cpp.sources: two files are named '" +
+                                      path.filename().string() + "'");
             }
             project.transform_sources.push_back(path.string());
         }
@@ -89,6 +97,7 @@ Project read_project(const std::string& file, Diagnostics& diagnostics) {
         diagnostics.error({file, 0}, std::string("cannot read: ") + e.what());
         return project;
     }
+    check_duplicate_keys(root, file, diagnostics);
     YamlMap top(root, file, "nomnom.yaml", diagnostics);
     if (!top.valid()) return project;
     const YAML::Node meta = top.take("project");

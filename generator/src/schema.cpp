@@ -1,5 +1,7 @@
 #include "schema.hpp"
 
+#include "names.hpp"
+#include "type_checks.hpp"
 #include "types.hpp"
 
 #include <algorithm>
@@ -28,20 +30,6 @@ const std::set<std::string>& builtin_names() {
         "json_get_optional_bool",
     };
     return names;
-}
-
-std::string snake_case_of(const std::string& name) {
-    std::string out;
-    for (std::size_t k = 0; k < name.size(); ++k) {
-        const char c = name[k];
-        if (c >= 'A' && c <= 'Z') {
-            if (k > 0 && name[k - 1] != '_') out += '_';
-            out += static_cast<char>(c - 'A' + 'a');
-        } else {
-            out += c;
-        }
-    }
-    return out;
 }
 
 int field_index(const Entity& entity, const std::string& name) {
@@ -116,24 +104,38 @@ int Schema::find(const std::string& name) const {
     return -1;
 }
 
+std::vector<SourceRef> inputs_of(const Computation& computation) {
+    std::vector<SourceRef> inputs = computation.sources;
+    if (computation.condition_field) inputs.push_back(*computation.condition_field);
+    return inputs;
+}
+
+int Schema::scope_entity(int from, const SourceRef& source) const {
+    const Entity& self = entities[static_cast<std::size_t>(from)];
+    const std::string& scope = source.variable.empty() ? source.scope : source.variable;
+    if (scope == "self" || scope == self.name) return from;
+    // The instance's JSON is its list element.
+    if (!source.variable.empty() && self.repeated_for && scope == self.repeated_for->item_name) {
+        return from;
+    }
+    for (const auto& parent : self.parents) {
+        if (parent.alias == scope) return find(parent.entity);
+    }
+    return find(scope);
+}
+
+int Schema::route_of(int k) const {
+    while (resolved[static_cast<std::size_t>(k)].driver >= 0) {
+        k = resolved[static_cast<std::size_t>(k)].driver;
+    }
+    return k;
+}
+
 std::optional<ValuePlace> Schema::place_of(int from, int field_at, const SourceRef& source,
                                            Diagnostics& diagnostics) const {
     const Entity& self = entities[static_cast<std::size_t>(from)];
     const std::string scope = source.variable.empty() ? source.scope : source.variable;
-
-    // The entity a scope name stands for: self, a parent alias, or an entity name.
-    int target = -1;
-    if (scope == "self" || scope == self.name) {
-        target = from;
-    } else if (!source.variable.empty() && self.repeated_for &&
-               scope == self.repeated_for->item_name) {
-        target = from;  // the instance's JSON is its list element
-    } else {
-        for (const auto& parent : self.parents) {
-            if (parent.alias == scope) target = find(parent.entity);
-        }
-        if (target < 0) target = find(scope);
-    }
+    const int target = scope_entity(from, source);
     if (target < 0) {
         std::string hint = "'self', an entity name or a parent alias";
         if (self.repeated_for) hint = "'" + self.repeated_for->item_name + "', " + hint;
@@ -153,6 +155,13 @@ std::optional<ValuePlace> Schema::place_of(int from, int field_at, const SourceR
         }
         if (at == target) {
             place.ancestor_hops = hops;
+        } else if (route_of(target) != route_of(from)) {
+            const std::string& route = entities[static_cast<std::size_t>(route_of(from))].name;
+            diagnostics.error(source.where, "entity '" + self.name + "': source '" + scope +
+                                                "' is not built from '" + route +
+                                                "' messages, so it never has an instance when '" +
+                                                self.name + "' is built");
+            return std::nullopt;
         } else if (resolved[static_cast<std::size_t>(target)].singleton) {
             place.singleton_lookup = true;
         } else {
@@ -222,8 +231,7 @@ void check_computation(const Schema& schema, int from, int field_at, const Field
         }
         return;
     }
-    for (const auto& source : c.sources) schema.place_of(from, field_at, source, diagnostics);
-    if (c.condition_field) schema.place_of(from, field_at, *c.condition_field, diagnostics);
+    for (const auto& source : inputs_of(c)) schema.place_of(from, field_at, source, diagnostics);
 }
 
 void check_fields(const Schema& schema, int index, Diagnostics& diagnostics) {
@@ -235,9 +243,19 @@ void check_fields(const Schema& schema, int index, Diagnostics& diagnostics) {
             diagnostics.error(field.where, "entity '" + entity.name + "': field '" + field.name +
                                                "' is defined twice");
         }
-        if (field.computed && field.constant) {
+        if ((field.computed ? 1 : 0) + (field.constant ? 1 : 0) + (field.root_source ? 1 : 0) > 1) {
             diagnostics.error(field.where, "field '" + entity.name + "." + field.name +
-                                               "': give computed_from or constant, not both");
+                                               "': give one of computed_from, constant and "
+                                               "root_source");
+        }
+        if (!field.root_source_entity.empty() &&
+            schema.find(field.root_source_entity) != schema.route_of(index)) {
+            diagnostics.error(
+                field.root_source_where,
+                "field '" + entity.name + "." + field.name + "': root_source '" +
+                    field.root_source_entity + "' is not the entity whose messages build '" +
+                    entity.name + "' (that is '" +
+                    schema.entities[static_cast<std::size_t>(schema.route_of(index))].name + "')");
         }
         if (field.computed)
             check_computation(schema, index, static_cast<int>(k), field, diagnostics);
@@ -258,11 +276,146 @@ void check_fields(const Schema& schema, int index, Diagnostics& diagnostics) {
     }
 }
 
+const ResolvedColumn* column_named(const ResolvedEntity& r, const std::string& name) {
+    for (const auto& rc : r.columns) {
+        if (rc.column.name == name) return &rc;
+    }
+    return nullptr;
+}
+
+// The non-generated primary key (persistence.primary_key, a legacy field's `primary_key: true`,
+// a v1 `primaryKey`), the conflict keys of the upsert, and what conformant_id_column means.
+void resolve_keys(Schema& schema, int index, Diagnostics& diagnostics) {
+    const Entity& entity = schema.entities[static_cast<std::size_t>(index)];
+    ResolvedEntity& r = schema.resolved[static_cast<std::size_t>(index)];
+    const Persistence& p = *entity.persistence;
+    r.primary_key = p.primary_key_field;
+    Location key_where = p.primary_key_where;
+    if (p.autogenerate_id && p.primary_key_field) {
+        diagnostics.error(p.primary_key_where,
+                          "entity '" + entity.name + "': primary_key '" + *p.primary_key_field +
+                              "' is not autogenerated, but autogenerate_conformant_id makes '" +
+                              p.id_column + "' the primary key: give one of them");
+        r.primary_key.reset();
+    }
+    for (const Field& field : entity.fields) {
+        if (!field.constraints.primary_key) continue;
+        const std::string column = entity.snake_case_columns ? snake_case(field.name) : field.name;
+        const std::string what = "entity '" + entity.name + "': field '" + field.name + "'";
+        if (p.autogenerate_id) {
+            diagnostics.error(field.where, what +
+                                               " is marked as the primary key, but the "
+                                               "primary key is the autogenerated '" +
+                                               p.id_column + "'");
+        } else if (r.primary_key && *r.primary_key != column) {
+            diagnostics.error(field.where,
+                              what + " is a second primary key (the first is '" + *r.primary_key +
+                                  "'); for a key of several columns use unicity fields");
+        } else {
+            r.primary_key = column;
+            key_where = field.where;
+        }
+    }
+    if (r.primary_key) {
+        const ResolvedColumn* key = column_named(r, *r.primary_key);
+        if (key == nullptr) {
+            diagnostics.error(key_where, "entity '" + entity.name + "': primary key '" +
+                                             *r.primary_key + "' is not a column");
+        } else if (p.primary_key_type && p.primary_key_type->type != key->column.type.type) {
+            diagnostics.error(p.primary_key_where,
+                              "entity '" + entity.name + "': primary_key '" + *r.primary_key +
+                                  "' is declared " + p.primary_key_type->spelled +
+                                  " but the column is " + key->column.type.spelled);
+        }
+    }
+    if (!p.unicity.empty()) {
+        r.conflict_keys = p.unicity;
+    } else if (r.primary_key) {
+        r.conflict_keys = {*r.primary_key};
+    } else {
+        // Without a natural key a redelivered message would insert its rows again; the message
+        // id and the row's position in it make the rows idempotent.
+        r.synthetic_key = true;
+        r.conflict_keys = {"nomnom_message_id", "nomnom_ordinal"};
+        r.columns.push_back({Column{"nomnom_message_id",
+                                    {Type::String, Type::Json, "String", {}, {}, {}},
+                                    false,
+                                    false,
+                                    p.where},
+                             -1, true});
+        r.columns.push_back({Column{"nomnom_ordinal",
+                                    {Type::BigInt, Type::Json, "BigInt", {}, {}, {}},
+                                    false,
+                                    false,
+                                    p.where},
+                             -1, true});
+    }
+    // A NULL never conflicts with anything, so a key column that may be NULL would let a
+    // redelivered message insert its row again.
+    for (const auto& name : r.conflict_keys) {
+        const ResolvedColumn* key = column_named(r, name);
+        if (key != nullptr && key->column.nullable) {
+            diagnostics.error(key->column.where,
+                              "entity '" + entity.name + "': key column '" + name +
+                                  "' is nullable, but NULL keys never conflict, so a redelivered "
+                                  "message would insert its row again: make it non-nullable");
+        }
+    }
+    const bool id_is_key =
+        r.primary_key == p.id_column || r.conflict_keys == std::vector<std::string>{p.id_column};
+    if (p.id_column_where.line > 0 && !p.autogenerate_id && !id_is_key) {
+        diagnostics.warning(p.id_column_where,
+                            "entity '" + entity.name + "': conformant_id_column '" + p.id_column +
+                                "' is ignored: the id is not autogenerated "
+                                "(autogenerate_conformant_id, primary_key.autogenerate) and '" +
+                                p.id_column + "' is not the table's key");
+    }
+}
+
+// `repetition` as declared must be what the entity is: the original looped over the first
+// repeated dependency, or took the first instance of one, where nomnom builds one instance per
+// driving instance.
+void check_repetition(const Schema& schema, int k, Diagnostics& diagnostics) {
+    const Entity& entity = schema.entities[static_cast<std::size_t>(k)];
+    const ResolvedEntity& r = schema.resolved[static_cast<std::size_t>(k)];
+    if (!entity.repeated) return;
+    const std::string what = "entity '" + entity.name +
+                             "': repetition: " + (*entity.repeated ? "repeated" : "singleton");
+    if (entity.kind == EntityKind::Reference) {
+        diagnostics.warning(entity.repetition_where,
+                            "entity '" + entity.name +
+                                "': 'repetition' is ignored: a reference message carries one row "
+                                "or an array of rows");
+    } else if (*entity.repeated && r.singleton) {
+        diagnostics.error(
+            entity.repetition_where,
+            what + ", but it has a single instance per message" +
+                (entity.kind == EntityKind::Root
+                     ? " (it is a root)"
+                     : ": give it repeated_for, or derive it from a repeated entity"));
+    } else if (!*entity.repeated && !r.singleton) {
+        const Entity& driver = schema.entities[static_cast<std::size_t>(r.driver)];
+        diagnostics.error(entity.repetition_where,
+                          what + ", but it has one instance per " +
+                              (entity.repeated_for
+                                   ? "element of " + driver.name + "." + entity.repeated_for->field
+                                   : "instance of its repeated parent '" + driver.name + "'"));
+    }
+}
+
 void resolve_columns(Schema& schema, int index, std::set<std::string>& tables,
                      Diagnostics& diagnostics) {
     const Entity& entity = schema.entities[static_cast<std::size_t>(index)];
     ResolvedEntity& r = schema.resolved[static_cast<std::size_t>(index)];
-    if (!entity.persistence) return;
+    if (!entity.persistence) {
+        for (const Field& field : entity.fields) {
+            if (!field.constraints.primary_key) continue;
+            diagnostics.warning(field.where, "entity '" + entity.name + "': field '" + field.name +
+                                                 "' is marked as the primary key, which has no "
+                                                 "effect: the entity is not stored");
+        }
+        return;
+    }
     const Persistence& p = *entity.persistence;
     r.persistent = true;
     if (p.table.empty()) {
@@ -287,7 +440,7 @@ void resolve_columns(Schema& schema, int index, std::set<std::string>& tables,
     } else {
         for (std::size_t k = 0; k < entity.fields.size(); ++k) {
             const Field& field = entity.fields[k];
-            Column column{entity.snake_case_columns ? snake_case_of(field.name) : field.name,
+            Column column{entity.snake_case_columns ? snake_case(field.name) : field.name,
                           field.type, field.nullable, field.constraints.indexed, field.where};
             r.columns.push_back({column, static_cast<int>(k), false});
         }
@@ -338,32 +491,7 @@ void resolve_columns(Schema& schema, int index, std::set<std::string>& tables,
             }
         }
     }
-    if (p.primary_key_field && !is_column(*p.primary_key_field)) {
-        diagnostics.error(p.where, "entity '" + entity.name + "': primary key '" +
-                                       *p.primary_key_field + "' is not a column");
-    }
-    if (!p.unicity.empty()) {
-        r.conflict_keys = p.unicity;
-    } else if (p.primary_key_field) {
-        r.conflict_keys = {*p.primary_key_field};
-    } else {
-        // Without a natural key a redelivered message would insert its rows again; the message
-        // id and the row's position in it make the rows idempotent.
-        r.synthetic_key = true;
-        r.conflict_keys = {"nomnom_message_id", "nomnom_ordinal"};
-        r.columns.push_back({Column{"nomnom_message_id",
-                                    {Type::String, Type::Json, "String", {}, {}, {}},
-                                    false,
-                                    false,
-                                    p.where},
-                             -1, true});
-        r.columns.push_back({Column{"nomnom_ordinal",
-                                    {Type::BigInt, Type::Json, "BigInt", {}, {}, {}},
-                                    false,
-                                    false,
-                                    p.where},
-                             -1, true});
-    }
+    resolve_keys(schema, index, diagnostics);
 }
 
 }  // namespace
@@ -468,6 +596,15 @@ std::optional<Schema> resolve(std::vector<Entity> entities, Project project,
         const ResolvedEntity& r = schema.resolved[static_cast<std::size_t>(k)];
         if (r.driver >= 0) visit(r.driver);
         for (const auto& parent : entity.parents) visit(schema.find(parent.entity));
+        // A field may read the single instance of an entity that is neither a parent nor an
+        // ancestor: that entity must be built first.
+        for (const auto& field : entity.fields) {
+            if (!field.computed) continue;
+            for (const auto& source : inputs_of(*field.computed)) {
+                const int target = schema.scope_entity(k, source);
+                if (target >= 0 && target != k) visit(target);
+            }
+        }
         path.pop_back();
         state[static_cast<std::size_t>(k)] = 2;
         if (!entity.is_abstract) schema.order.push_back(k);
@@ -488,11 +625,23 @@ std::optional<Schema> resolve(std::vector<Entity> entities, Project project,
                           schema.resolved[static_cast<std::size_t>(r.driver)].singleton;
         }
         if (entity.kind != EntityKind::Derived) schema.routes.push_back(k);
+        check_repetition(schema, k, diagnostics);
         resolve_columns(schema, k, tables, diagnostics);
     }
     for (const int k : schema.order) check_fields(schema, k, diagnostics);
-    for (const auto& [name, where] : schema.project.rust_transforms) {
-        if (!is_builtin_transform(name) && !schema.project.transforms.contains(name)) {
+    if (!diagnostics.failed()) check_types(schema, diagnostics);
+    // In the order of nomnom.yaml, as the messages are read.
+    std::vector<std::pair<std::string, Location>> rust(schema.project.rust_transforms.begin(),
+                                                       schema.project.rust_transforms.end());
+    std::sort(rust.begin(), rust.end(),
+              [](const auto& a, const auto& b) { return a.second.line < b.second.line; });
+    for (const auto& [name, where] : rust) {
+        if (is_builtin_transform(name)) {
+            diagnostics.note(where, "Rust implementation ignored: builtin " + name + " used");
+        } else if (schema.project.transforms.contains(name)) {
+            diagnostics.note(where, "Rust implementation ignored: C++ transform " + name +
+                                        " (transforms.cpp) used");
+        } else {
             diagnostics.warning(where, "Rust transform '" + name +
                                            "' cannot run here; entities that use it are refused");
         }

@@ -33,6 +33,7 @@ struct ResolvedEntity {
     bool singleton = true;    // at most one instance per message
     bool persistent = false;
     std::vector<ResolvedColumn> columns;
+    std::optional<std::string> primary_key;  // a non-generated primary key column
     std::vector<std::string> conflict_keys;
     bool synthetic_key = false;
 };
@@ -47,8 +48,16 @@ struct Schema {
     // Resolves a transform input seen from entity `from` while computing field `field_index`.
     std::optional<ValuePlace> place_of(int from, int field_index, const SourceRef& source,
                                        Diagnostics& diagnostics) const;
+    // The entity a source's scope names, seen from entity `from` (self, the each_known_as item,
+    // a parent alias or an entity name), or -1.
+    int scope_entity(int from, const SourceRef& source) const;
+    // The root or reference entity whose messages build entity k (k itself for a route).
+    int route_of(int k) const;
     int find(const std::string& name) const;
 };
+
+// Every input a computation reads: its sources, then the condition field.
+std::vector<SourceRef> inputs_of(const Computation& computation);
 
 std::optional<Schema> resolve(std::vector<Entity> entities, Project project,
                               Diagnostics& diagnostics);

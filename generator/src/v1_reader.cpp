@@ -1,30 +1,14 @@
 // The Kubernetes-style form: apiVersion: nomnom.io/v1, kind: Entity (docs/ENTITY_SCHEMA_V1.md
 // upstream). Unlike the original, unknown keys are errors here and every constraint is enforced.
 #include "entity_reader.hpp"
+#include "names.hpp"
 #include "types.hpp"
 
-#include <cctype>
 #include <regex>
 
 namespace nomnom::generator {
 
 namespace {
-
-// v1 fields are camelCase in the JSON; their columns are snake_case, as the original's DDL
-// intended.
-std::string snake_case(const std::string& name) {
-    std::string out;
-    for (std::size_t k = 0; k < name.size(); ++k) {
-        const char c = name[k];
-        if (std::isupper(static_cast<unsigned char>(c))) {
-            if (k > 0 && name[k - 1] != '_') out += '_';
-            out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
 
 // "Entity.field" is a field of an instance in scope; a bare name is a variable.
 SourceRef source_from_text(const std::string& text, const Location& where) {
@@ -38,6 +22,39 @@ SourceRef source_from_text(const std::string& text, const Location& where) {
         source.field = text.substr(dot + 1);
     }
     return source;
+}
+
+// NUMERIC(precision, scale): PostgreSQL refuses a precision below 1 or a scale outside
+// [0, precision] when the table is created, so they are refused here.
+void read_precision(YamlMap& c, TypeSpec& type, const std::string& what) {
+    const auto precision = c.integer("precision");
+    const auto scale = c.integer("scale");
+    if (!precision && !scale) return;
+    if (type.type != Type::Decimal) {
+        for (const char* key : {"precision", "scale"}) {
+            c.ignored(key,
+                      "it applies to decimal fields only, and " + what + " is " + type.spelled);
+        }
+        return;
+    }
+    if (precision && (*precision < 1 || *precision > 1000)) {
+        c.diagnostics().error(
+            c.where("precision"),
+            what + ": precision must be between 1 and 1000, not " + std::to_string(*precision));
+        return;
+    }
+    if (!precision) {
+        c.ignored("scale", "a scale needs a precision (NUMERIC(precision, scale))");
+        return;
+    }
+    type.precision = static_cast<int>(*precision);
+    if (scale && (*scale < 0 || *scale > *precision)) {
+        c.diagnostics().error(c.where("scale"),
+                              what + ": scale must be between 0 and the precision " +
+                                  std::to_string(*precision) + ", not " + std::to_string(*scale));
+        return;
+    }
+    if (scale) type.scale = static_cast<int>(*scale);
 }
 
 void read_constraints(const YAML::Node& node, Field& field, const std::string& file,
@@ -83,8 +100,7 @@ void read_constraints(const YAML::Node& node, Field& field, const std::string& f
     k.primary_key = c.boolean("primaryKey").value_or(false);
     k.indexed = c.boolean("indexed").value_or(false);
     k.unique = c.boolean("unique").value_or(false);
-    if (const auto p = c.integer("precision")) field.type.precision = static_cast<int>(*p);
-    if (const auto s = c.integer("scale")) field.type.scale = static_cast<int>(*s);
+    read_precision(c, field.type, what);
     const YAML::Node items = c.take("items");
     if (items.IsDefined()) {
         YamlMap i(items, file, what + " constraints.items", diagnostics);
@@ -267,10 +283,18 @@ std::optional<Entity> read_v1_entity(const YAML::Node& root, const std::string& 
     YamlMap meta(metadata, file, "metadata", diagnostics);
     const auto name = meta.string("name", true);
     entity.name = name.value_or("");
-    meta.take("labels");
+    meta.ignored("labels", "labels select entities in the original's tooling; nothing here does");
     const YAML::Node annotations = meta.take("annotations");
-    if (annotations.IsMap() && annotations["description"].IsScalar()) {
-        entity.doc = annotations["description"].Scalar();
+    if (annotations.IsDefined()) {
+        YamlMap a(annotations, file, "metadata.annotations", diagnostics);
+        entity.doc = a.string("description").value_or("");
+        if (a.valid()) {
+            for (const auto& entry : annotations) {
+                const std::string key = entry.first.Scalar();
+                if (key != "description") a.ignored(key.c_str(), "only 'description' is used");
+            }
+        }
+        a.finish();
     }
     meta.finish();
 
@@ -288,12 +312,7 @@ std::optional<Entity> read_v1_entity(const YAML::Node& root, const std::string& 
                                                   "' is not supported (expected root, derived or "
                                                   "reference)");
     }
-    const auto repetition = spec.string("repetition");
-    if (repetition && *repetition != "singleton" && *repetition != "repeated") {
-        diagnostics.error(spec.where("repetition"),
-                          "repetition must be singleton or repeated, not '" + *repetition + "'");
-    }
-    entity.repeated = repetition == "repeated";
+    read_repetition(spec, entity);
     read_derivation(spec, entity, file, diagnostics);
     const YAML::Node fields = spec.take("fields");
     if (fields.IsDefined() && fields.IsSequence()) {
@@ -307,13 +326,6 @@ std::optional<Entity> read_v1_entity(const YAML::Node& root, const std::string& 
     }
     read_persistence(spec, entity, file, diagnostics);
     spec.finish();
-    if (entity.persistence) {
-        for (const auto& field : entity.fields) {
-            if (field.constraints.primary_key) {
-                entity.persistence->primary_key_field = snake_case(field.name);
-            }
-        }
-    }
     if (!name) return std::nullopt;
     return entity;
 }

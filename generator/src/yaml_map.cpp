@@ -1,6 +1,7 @@
 #include "yaml_map.hpp"
 
 #include <charconv>
+#include <map>
 
 namespace nomnom::generator {
 
@@ -24,6 +25,28 @@ bool is_float(const std::string& text) {
 }
 
 }  // namespace
+
+void check_duplicate_keys(const YAML::Node& node, const std::string& file,
+                          Diagnostics& diagnostics) {
+    if (node.IsSequence()) {
+        for (const auto& item : node) check_duplicate_keys(item, file, diagnostics);
+        return;
+    }
+    if (!node.IsMap()) return;
+    std::map<std::string, int> first_line;
+    for (const auto& entry : node) {
+        if (entry.first.IsScalar()) {
+            const Location where = location_of(entry.first, file);
+            const auto [seen, inserted] = first_line.emplace(entry.first.Scalar(), where.line);
+            if (!inserted) {
+                diagnostics.error(where, "duplicate key '" + entry.first.Scalar() +
+                                             "' (first at line " + std::to_string(seen->second) +
+                                             "): a key may appear once in a mapping");
+            }
+        }
+        check_duplicate_keys(entry.second, file, diagnostics);
+    }
+}
 
 std::optional<Literal> read_literal(const YAML::Node& node, const std::string& file,
                                     Diagnostics& diagnostics, const std::string& what) {

@@ -16,6 +16,11 @@ namespace nomnom::generator {
 
 Location location_of(const YAML::Node& node, const std::string& file);
 
+// Reports every key that appears twice in one mapping, anywhere under `node`: yaml-cpp keeps both
+// pairs but finds only the first, so the later value would be lost without a word.
+void check_duplicate_keys(const YAML::Node& node, const std::string& file,
+                          Diagnostics& diagnostics);
+
 // A scalar as a typed literal: quoted scalars are strings; plain ones are null, booleans or
 // numbers when they read as such.
 std::optional<Literal> read_literal(const YAML::Node& node, const std::string& file,

@@ -24,6 +24,15 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 const std::filesystem::path tpch_dir = std::filesystem::path(NOMNOM_SOURCE_DIR) / "plugins/tpch";
+const std::filesystem::path legacy_shop_dir =
+    std::filesystem::path(NOMNOM_SOURCE_DIR) / "tests/generator/legacy_shop";
+const std::filesystem::path v1_fleet_dir =
+    std::filesystem::path(NOMNOM_SOURCE_DIR) / "tests/generator/v1_fleet";
+
+// The sample messages of the test entity sets, also the seeds of their fuzz targets.
+const std::string good_invoice = read_file(legacy_shop_dir / "example_invoice.json");
+const std::string unpaid_invoice = read_file(legacy_shop_dir / "example_unpaid_invoice.json");
+const std::string good_vehicle = read_file(v1_fleet_dir / "example_vehicle.json");
 
 // count(sql) on whichever database the scenario runs against.
 using Count = std::function<std::int64_t(const std::string&)>;
@@ -89,8 +98,7 @@ void check_tpch_rows(const Count& count) {
                 "'2025-01-18' AND receipt_date IS NULL") == 1);
     CHECK(count("SELECT count(*) FROM order_line_items WHERE order_key = 'O12345' AND "
                 "line_number = 2 AND part_key = 'P5002' AND supplier_key = 'S502' AND quantity = "
-                "5 AND extended_price = 784.56 AND discount = 0.03 AND receipt_date IS NULL") ==
-          1);
+                "5 AND extended_price = 784.56 AND discount = 0.03 AND receipt_date IS NULL") == 1);
 }
 
 void publish_tpch_example(JetStreamClient& client) {
@@ -106,8 +114,8 @@ TEST_CASE("tpch: the original example order lands as 1 order and 2 line items",
     on_both_databases("tpch", true, [](HostHarness& host, JetStreamClient& client, Target& db) {
         publish_tpch_example(client);
         REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM products") == 3; }, 30s));
-        REQUIRE(eventually(
-            [&] { return db.count("SELECT count(*) FROM order_line_items") == 2; }, 30s));
+        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM order_line_items") == 2; },
+                           30s));
         check_tpch_rows(db.count);
         CHECK(db.count("SELECT count(*) FROM customers WHERE customer_key = 'C1002' AND name = "
                        "'Global Supplies Inc' AND account_balance = 3210.5") == 1);
@@ -133,18 +141,18 @@ TEST_CASE("tpch: the original example order lands as 1 order and 2 line items",
         client.publish("messages.ingest.Order", bad);
         REQUIRE(eventually(
             [&] {
-                return has_dead_letter(host, "OrderLineItem.quantity: member 'quantity': expected "
-                                             "an integer, got string \"5\"");
+                return has_dead_letter(host,
+                                       "OrderLineItem.quantity: member 'quantity': expected "
+                                       "an integer, got string \"5\"");
             },
             30s));
         CHECK(db.count("SELECT count(*) FROM orders WHERE order_key = 'O99999'") == 0);
     });
 }
 
-TEST_CASE("tpch: generated and built out of tree against the build's SDK package, then loaded",
+TEST_CASE("tpch and legacy_shop: generated and built out of tree against the SDK, then loaded",
           "[generator][e2e][postgresql]") {
     TempDir work("nomnom-oot");
-    const auto out = work.path() / "tpch";
     const auto run = [&](const std::vector<std::string>& argv) {
         Process process;
         process.start(argv, {}, work.path() / "build.log");
@@ -152,222 +160,290 @@ TEST_CASE("tpch: generated and built out of tree against the build's SDK package
         INFO(read_file(work.path() / "build.log"));
         REQUIRE(code == 0);
     };
-    run({NOMNOM_GEN_BIN, "--entities", (tpch_dir / "entities").string(), "--out", out.string(),
-         "--name", "tpch"});
-    CHECK(std::filesystem::exists(out / "sql/postgresql.sql"));
-    CHECK(std::filesystem::exists(out / "sql/sqlite.sql"));
-    run({"cmake", "-S", out.string(), "-B", (out / "build").string(),
-         "-Dnomnom_DIR=" + std::string(NOMNOM_BUILD_DIR) + "/sdk"});
-    run({"cmake", "--build", (out / "build").string()});
-    const auto plugin = out / "build/tpch.so";
-    REQUIRE(std::filesystem::exists(plugin));
+    // legacy_shop: its C++ transforms come from nomnom.yaml into the generated build.
+    for (const auto& [name, entities] :
+         {std::pair{std::string("tpch"), tpch_dir / "entities"},
+          std::pair{std::string("legacy_shop"), legacy_shop_dir / "entities"}}) {
+        const auto out = work.path() / name;
+        run({NOMNOM_GEN_BIN, "--entities", entities.string(), "--out", out.string(), "--name",
+             name});
+        CHECK(std::filesystem::exists(out / "sql/postgresql.sql"));
+        CHECK(std::filesystem::exists(out / "sql/sqlite.sql"));
+        run({"cmake", "-S", out.string(), "-B", (out / "build").string(),
+             "-Dnomnom_DIR=" + std::string(NOMNOM_BUILD_DIR) + "/sdk"});
+        run({"cmake", "--build", (out / "build").string()});
+        REQUIRE(std::filesystem::exists(out / "build" / (name + ".so")));
+    }
 
     NatsServer nats;
     PgTestDb pg;
     HostHarness host;
-    host.install_plugin(plugin, "tpch.so");
+    host.install_plugin(work.path() / "tpch/build/tpch.so", "tpch.so");
+    host.install_plugin(work.path() / "legacy_shop/build/legacy_shop.so", "legacy_shop.so");
     host.write_config(test_config(nats.url(), pg.url()));
     host.start();
-    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [tpch]", 30s));
+    REQUIRE(host.wait_log("startup summary: 2 plugin(s) running", 30s));
     JetStreamClient client(nats.url());
     publish_tpch_example(client);
+    client.publish("shop.in.Invoice", good_invoice);
     REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM order_line_items") == 2; },
                        30s));
     check_tpch_rows([&](const std::string& sql) { return pg.query_int64(sql); });
+    REQUIRE(eventually(
+        [&] {
+            return pg.query_int64(
+                       "SELECT count(*) FROM customer_snapshots WHERE name_upper = "
+                       "'ADA' AND tier = 'gold'") == 1;
+        },
+        30s));
     REQUIRE(host.terminate() == 0);
 }
 
 namespace {
 
-const char* const good_invoice = R"({
-  "invoice_id": "INV-1", "customer": {"name": "Ada", "vip": true}, "amount": 1234.50,
-  "paid": true, "issued_on": "2026-02-28", "created_at": "2026-02-28T10:11:12.5Z",
-  "trace_id": "123e4567-e89b-12d3-a456-426614174000", "tags": ["a", "b"],
-  "lines": [
-    {"no": 1, "sku": "S1", "qty": 2, "price": 10, "gift": false,
-     "taxes": [{"kind": "vat", "rate": 0.2}, {"kind": "eco"}]},
-    {"no": 2, "sku": "S2", "price": 5.5, "note": "fragile", "taxes": [{"kind": "vat", "rate": 0.1}]}
-  ],
-  "attributes": {"x": [1, 2]}, "sequence": 9007199254740993, "priority": 3, "weight": 2,
-  "channel": "web"})";
-
-const char* const unpaid_invoice = R"({
-  "invoice_id": "INV-2", "customer": {"name": "bob"}, "amount": "99.95", "paid": false,
-  "issued_on": "2024-02-29", "created_at": "2024-02-29 23:59:59+01:00", "lines": [],
-  "sequence": 2})";
-
-// Replaces the first `from` in the good invoice.
-std::string invoice_with(const std::string& from, const std::string& to) {
-    std::string text = good_invoice;
+// `text` with its first `from` replaced by `to`.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
     const auto at = text.find(from);
     REQUIRE(at != std::string::npos);
     text.replace(at, from.size(), to);
     return text;
+}
+
+std::string invoice_with(const std::string& from, const std::string& to) {
+    return replaced(good_invoice, from, to);
 }
 
 }  // namespace
 
 TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
           "[generator][e2e][postgresql][sqlite]") {
-    on_both_databases("legacy_shop", false, [](HostHarness& host, JetStreamClient& client,
-                                               Target& db) {
-        client.publish("shop.in.Invoice", good_invoice);
-        client.publish("shop.in.Invoice", unpaid_invoice);
-        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM invoices") == 2; }, 30s));
-        REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-legacy_shop"); }, 20s));
+    on_both_databases(
+        "legacy_shop", false, [](HostHarness& host, JetStreamClient& client, Target& db) {
+            client.publish("shop.in.Invoice", good_invoice);
+            client.publish("shop.in.Invoice", unpaid_invoice);
+            REQUIRE(
+                eventually([&] { return db.count("SELECT count(*) FROM invoices") == 2; }, 30s));
+            REQUIRE(
+                eventually([&] { return consumer_drained(client, "nomnom-legacy_shop"); }, 20s));
 
-        const std::string truth = db.postgres ? "true" : "1";
-        // Root: payload fields, json_get on an Object field, copy_field_conditional, constants,
-        // an inherited column (extends), a column that is not a field (channel), an Integer field
-        // stored in a BigInt column, a BigInt beyond double precision.
-        CHECK(db.count("SELECT count(*) FROM invoices WHERE invoice_id = 'INV-1' AND tenant = "
-                       "'acme' AND customer_name = 'Ada' AND vip = " + truth +
-                       " AND amount = 1234.5 AND paid = " + truth +
-                       " AND state = 'PAID' AND issued_on = '2026-02-28' AND "
-                       "trace_id = '123e4567-e89b-12d3-a456-426614174000' AND sequence = "
-                       "9007199254740993 AND priority = 3 AND weight = 2 AND channel = 'web'") ==
-              1);
-        CHECK(db.count("SELECT count(*) FROM invoices WHERE invoice_id = 'INV-2' AND vip IS NULL "
-                       "AND amount = 99.95 AND state = 'OPEN' AND channel IS NULL AND tags IS "
-                       "NULL") == 1);
-        if (db.postgres) {
-            CHECK(db.count("SELECT count(*) FROM invoices WHERE created_at = "
-                           "'2026-02-28T10:11:12.5Z' AND tags = '[\"a\", \"b\"]'::jsonb AND "
-                           "attributes = '{\"x\": [1, 2]}'::jsonb") == 1);
-            CHECK(db.count("SELECT count(*) FROM invoices WHERE created_at = '2024-02-29 "
-                           "22:59:59Z'") == 1);
-            CHECK(db.count("SELECT count(*) FROM information_schema.columns WHERE table_name = "
-                           "'invoices' AND ((column_name = 'issued_on' AND data_type = 'date') "
-                           "OR (column_name = 'trace_id' AND data_type = 'uuid') OR (column_name "
-                           "= 'amount' AND data_type = 'numeric') OR (column_name = 'invoice_id' "
-                           "AND character_maximum_length = 12))") == 4);
-        } else {
-            CHECK(db.count("SELECT count(*) FROM invoices WHERE created_at = "
-                           "'2026-02-28T10:11:12.5Z' AND tags = '[\"a\",\"b\"]' AND attributes = "
-                           "'{\"x\":[1,2]}'") == 1);
-        }
-        // Repeated (one row per line), coalesce of the line's note and the invoice's customer.
-        CHECK(db.count("SELECT count(*) FROM invoice_lines") == 2);
-        CHECK(db.count("SELECT count(*) FROM invoice_lines WHERE invoice_id = 'INV-1' AND line_no "
-                       "= 1 AND sku = 'S1' AND qty = 2 AND unit_price = 10 AND gift = " +
-                       std::string(db.postgres ? "false" : "0") + " AND note = 'Ada'") == 1);
-        CHECK(db.count("SELECT count(*) FROM invoice_lines WHERE line_no = 2 AND qty IS NULL AND "
-                       "gift IS NULL AND unit_price = 5.5 AND note = 'fragile'") == 1);
-        // Nested repetition with several parents; the tax without a rate fails
-        // minimal_existence and is skipped.
-        CHECK(db.count("SELECT count(*) FROM line_taxes") == 2);
-        CHECK(db.count("SELECT count(*) FROM line_taxes WHERE invoice_id = 'INV-1' AND line_no = "
-                       "1 AND kind = 'vat' AND rate = 0.2 AND nomnom_message_id <> ''") == 1);
-        CHECK(db.count("SELECT count(*) FROM line_taxes WHERE line_no = 2 AND rate = 0.1") == 1);
-        // Singleton derived through derivation.source_entities, C++ transforms.
-        CHECK(db.count("SELECT count(*) FROM customer_snapshots WHERE invoice_id = 'INV-1' AND "
-                       "name_upper = 'ADA' AND tier = 'gold'") == 1);
-        CHECK(db.count("SELECT count(*) FROM customer_snapshots WHERE invoice_id = 'INV-2' AND "
-                       "name_upper = 'BOB' AND tier = 'standard'") == 1);
-        // The abstract base has no table.
-        CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
-                                     "table_name = 'documents'"
-                                   : "SELECT count(*) FROM sqlite_master WHERE name = "
-                                     "'documents'") == 0);
+            const std::string truth = db.postgres ? "true" : "1";
+            // Root: payload fields, json_get on an Object field, copy_field_conditional, constants,
+            // an inherited column (extends), a column that is not a field (channel), an Integer
+            // field stored in a BigInt column, a BigInt beyond double precision.
+            CHECK(db.count(
+                      "SELECT count(*) FROM invoices WHERE invoice_id = 'INV-1' AND tenant = "
+                      "'acme' AND customer_name = 'Ada' AND vip = " +
+                      truth + " AND amount = 1234.5 AND paid = " + truth +
+                      " AND state = 'PAID' AND issued_on = '2026-02-28' AND "
+                      "trace_id = '123e4567-e89b-12d3-a456-426614174000' AND sequence = "
+                      "9007199254740993 AND priority = 3 AND weight = 2 AND channel = 'web'") == 1);
+            CHECK(
+                db.count("SELECT count(*) FROM invoices WHERE invoice_id = 'INV-2' AND vip IS NULL "
+                         "AND amount = 99.95 AND state = 'OPEN' AND channel IS NULL AND tags IS "
+                         "NULL") == 1);
+            if (db.postgres) {
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE created_at = "
+                               "'2026-02-28T10:11:12.5Z' AND tags = '[\"a\", \"b\"]'::jsonb AND "
+                               "attributes = '{\"x\": [1, 2]}'::jsonb") == 1);
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE created_at = '2024-02-29 "
+                               "22:59:59Z'") == 1);
+                CHECK(
+                    db.count("SELECT count(*) FROM information_schema.columns WHERE table_name = "
+                             "'invoices' AND ((column_name = 'issued_on' AND data_type = 'date') "
+                             "OR (column_name = 'trace_id' AND data_type = 'uuid') OR (column_name "
+                             "= 'amount' AND data_type = 'numeric') OR (column_name = 'invoice_id' "
+                             "AND character_maximum_length = 12))") == 4);
+            } else {
+                CHECK(
+                    db.count("SELECT count(*) FROM invoices WHERE created_at = "
+                             "'2026-02-28T10:11:12.5Z' AND tags = '[\"a\",\"b\"]' AND attributes = "
+                             "'{\"x\":[1,2]}'") == 1);
+            }
+            // Repeated (one row per line), coalesce of the line's note and the invoice's customer,
+            // json_get_bool, derived_from and extraction.copy_from_parent / copy_from_source.
+            const std::string untruth = db.postgres ? "false" : "0";
+            CHECK(db.count("SELECT count(*) FROM invoice_lines") == 2);
+            CHECK(
+                db.count("SELECT count(*) FROM invoice_lines WHERE invoice_id = 'INV-1' AND "
+                         "line_no = 1 AND sku = 'S1' AND qty = 2 AND unit_price = 10 AND gift = " +
+                         untruth + " AND note = 'Ada' AND taxable = " + truth +
+                         " AND customer_label = 'Ada' AND issued_on = '2026-02-28' AND paid = " +
+                         truth) == 1);
+            CHECK(
+                db.count("SELECT count(*) FROM invoice_lines WHERE line_no = 2 AND qty IS NULL AND "
+                         "gift IS NULL AND unit_price = 5.5 AND note = 'fragile' AND taxable = " +
+                         untruth) == 1);
+            // The unicity fields are a UNIQUE constraint; autogenerated ids are an identity
+            // column (PostgreSQL) or AUTOINCREMENT (SQLite), one per row inserted.
+            if (db.postgres) {
+                CHECK(db.count("SELECT count(*) FROM information_schema.table_constraints WHERE "
+                               "table_name = 'invoices' AND constraint_name = 'invoices_unique' "
+                               "AND constraint_type = 'UNIQUE'") == 1);
+                CHECK(db.count("SELECT count(*) FROM information_schema.columns WHERE "
+                               "column_name = 'id' AND is_identity = 'YES' AND table_name IN "
+                               "('invoices', 'invoice_lines')") == 2);
+            } else {
+                CHECK(db.count("SELECT count(*) FROM pragma_index_list('invoices') WHERE "
+                               "\"unique\" = 1 AND origin = 'u'") == 1);
+                CHECK(db.count("SELECT count(*) FROM sqlite_sequence WHERE name IN ('invoices', "
+                               "'invoice_lines') AND seq = 2") == 2);
+            }
+            // Nested repetition with several parents; the tax without a rate fails
+            // minimal_existence and is skipped.
+            CHECK(db.count("SELECT count(*) FROM line_taxes") == 2);
+            CHECK(
+                db.count("SELECT count(*) FROM line_taxes WHERE invoice_id = 'INV-1' AND line_no = "
+                         "1 AND kind = 'vat' AND rate = 0.2 AND nomnom_message_id <> ''") == 1);
+            CHECK(db.count("SELECT count(*) FROM line_taxes WHERE line_no = 2 AND rate = 0.1") ==
+                  1);
+            // Singleton derived through derivation.source_entities, C++ transforms.
+            CHECK(db.count("SELECT count(*) FROM customer_snapshots WHERE invoice_id = 'INV-1' AND "
+                           "name_upper = 'ADA' AND tier = 'gold'") == 1);
+            CHECK(db.count("SELECT count(*) FROM customer_snapshots WHERE invoice_id = 'INV-2' AND "
+                           "name_upper = 'BOB' AND tier = 'standard'") == 1);
+            // A singleton read by name from another entity than its parent: built after it.
+            CHECK(db.count("SELECT count(*) FROM billing_summaries WHERE (invoice_id = 'INV-1' AND "
+                           "tier = 'gold') OR (invoice_id = 'INV-2' AND tier = 'standard')") == 2);
+            // The abstract base has no table.
+            CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
+                                         "table_name = 'documents'"
+                                       : "SELECT count(*) FROM sqlite_master WHERE name = "
+                                         "'documents'") == 0);
 
-        const std::vector<std::pair<std::string, std::string>> bad = {
-            {invoice_with("2026-02-28\"", "2026-02-30\""),
-             "Invoice.issued_on: expected a date YYYY-MM-DD, got string \"2026-02-30\""},
-            {invoice_with("\"price\": 10", "\"price\": \"10\""),
-             "InvoiceLine.unit_price: member 'price': expected a number, got string \"10\""},
-            {invoice_with("\"customer\": {\"name\": \"Ada\", \"vip\": true}, ", ""),
-             "Invoice.customer: required, got null or nothing"},
-            {invoice_with("INV-1", "INV-12345678X"),
-             "Invoice.invoice_id: length 13 exceeds maxLength 12 (\"INV-12345678X\")"},
-            {invoice_with("1234.50", "-5"), "tier_of: negative amount"},
-            {invoice_with("\"priority\": 3", "\"priority\": 3000000000"),
-             "Invoice.priority: expected a 32-bit integer (declare the field BigInt for more), "
-             "got number 3000000000"},
-            {invoice_with("123e4567-e89b", "123e4567-e89"),
-             "Invoice.trace_id: expected a UUID"},
-            {invoice_with("\"tags\": [\"a\", \"b\"]", "\"tags\": [\"a\", 7]"),
-             "Invoice.tags: item 1: Invoice.tags: expected a string, got number 7"},
-            {invoice_with("\"paid\": true", "\"paid\": \"yes\""),
-             "Invoice.paid: expected true or false, got string \"yes\""},
-            {"{\"invoice_id\": ", "payload is not valid JSON"},
-            {invoice_with("{\"x\": [1, 2]}", std::string(300, '[') + std::string(300, ']')),
-             "payload is not valid JSON: objects and arrays nested deeper than 256 levels"},
-        };
-        for (const auto& [payload, reason] : bad) client.publish("shop.in.Invoice", payload);
-        REQUIRE(eventually([&] { return dlq_list(host).size() == bad.size(); }, 30s));
-        for (const auto& [payload, reason] : bad) {
-            INFO(reason);
-            CHECK(has_dead_letter(host, reason));
-        }
-        CHECK(db.count("SELECT count(*) FROM invoices") == 2);
-    });
+            const std::vector<std::pair<std::string, std::string>> bad = {
+                {invoice_with("2026-02-28\"", "2026-02-30\""),
+                 "Invoice.issued_on: expected a date YYYY-MM-DD, got string \"2026-02-30\""},
+                {invoice_with("\"price\": 10", "\"price\": \"10\""),
+                 "InvoiceLine.unit_price: member 'price': expected a number, got string \"10\""},
+                {invoice_with("\"customer\": {\"name\": \"Ada\", \"vip\": true}, ", ""),
+                 "Invoice.customer: required, got null or nothing"},
+                {invoice_with("INV-1", "INV-12345678X"),
+                 "Invoice.invoice_id: length 13 exceeds maxLength 12 (\"INV-12345678X\")"},
+                {invoice_with("1234.50", "-5"), "tier_of: negative amount"},
+                {invoice_with("\"priority\": 3", "\"priority\": 3000000000"),
+                 "Invoice.priority: expected a 32-bit integer (declare the field BigInt for more), "
+                 "got number 3000000000"},
+                {invoice_with("123e4567-e89b", "123e4567-e89"),
+                 "Invoice.trace_id: expected a UUID"},
+                {invoice_with("\"tags\": [\"a\", \"b\"]", "\"tags\": [\"a\", 7]"),
+                 "Invoice.tags: item 1: Invoice.tags: expected a string, got number 7"},
+                {invoice_with("\"paid\": true", "\"paid\": \"yes\""),
+                 "Invoice.paid: expected true or false, got string \"yes\""},
+                {invoice_with("\"sku\": \"S1\"", "\"sku\": \"S\\udc00\""),
+                 "payload is not valid JSON: a \\u escape of a lone UTF-16 surrogate"},
+                {invoice_with("\"taxable\": false,", ""),
+                 "InvoiceLine.taxable: member 'taxable' is missing or null"},
+                {"{\"invoice_id\": ", "payload is not valid JSON"},
+                {invoice_with("{\"x\": [1, 2]}", std::string(300, '[') + std::string(300, ']')),
+                 "payload is not valid JSON: objects and arrays nested deeper than 256 levels"},
+            };
+            for (const auto& [payload, reason] : bad) client.publish("shop.in.Invoice", payload);
+            REQUIRE(eventually([&] { return dlq_list(host).size() == bad.size(); }, 30s));
+            for (const auto& [payload, reason] : bad) {
+                INFO(reason);
+                CHECK(has_dead_letter(host, reason));
+            }
+            CHECK(db.count("SELECT count(*) FROM invoices") == 2);
+        });
+}
+
+TEST_CASE("legacy_shop: a Decimal given as a JSON number keeps every digit",
+          "[generator][e2e][postgresql][sqlite]") {
+    on_both_databases(
+        "legacy_shop", false, [](HostHarness& host, JetStreamClient& client, Target& db) {
+            // More digits than a double has, beyond 64 bits, and an exponent.
+            const std::vector<std::pair<std::string, std::string>> amounts = {
+                {"INV-3", "12345678901234567.123456789"},
+                {"INV-4", "123456789012345678901234567890"},
+                {"INV-5", "1.000000000000000000001E-3"},
+            };
+            for (const auto& [id, amount] : amounts) {
+                client.publish("shop.in.Invoice", replaced(replaced(unpaid_invoice, "INV-2", id),
+                                                           "\"99.95\"", amount));
+            }
+            const bool landed =
+                eventually([&] { return db.count("SELECT count(*) FROM invoices") == 3; }, 30s);
+            for (const auto& line : dlq_list(host)) UNSCOPED_INFO("dead letter: " << line);
+            REQUIRE(landed);
+            if (db.postgres) {
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE (invoice_id = 'INV-3' AND "
+                               "amount::text = '12345678901234567.123456789') OR (invoice_id = "
+                               "'INV-4' AND amount::text = '123456789012345678901234567890') OR "
+                               "(invoice_id = 'INV-5' AND amount = "
+                               "0.001000000000000000000001)") == 3);
+            } else {
+                // NUMERIC affinity turns the text into an INTEGER or a REAL: about 16 digits.
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE invoice_id = 'INV-3' AND "
+                               "typeof(amount) = 'integer' AND amount = 12345678901234568") == 1);
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE invoice_id = 'INV-4' AND "
+                               "typeof(amount) = 'real'") == 1);
+            }
+        });
 }
 
 namespace {
 
-const char* const good_vehicle = R"({
-  "vehicleId": "V100", "model": "truck", "year": 2020, "mileageKm": 12000.5, "price": "45000.10",
-  "registeredAt": "2026-01-01T00:00:00Z", "fleetId": "0b6e2f1c-9d4f-4c55-8a3e-2c1d3f4a5b6c",
-  "labels": ["x"], "odometer": 123456789012, "specs": {"axles": 3},
-  "trips": [{"no": 1, "km": 12.5, "driver": "kim"}, {"no": 2, "km": 0}]})";
-
 std::string vehicle_with(const std::string& from, const std::string& to) {
-    std::string text = good_vehicle;
-    const auto at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    text.replace(at, from.size(), to);
-    return text;
+    return replaced(good_vehicle, from, to);
 }
 
 }  // namespace
 
 TEST_CASE("v1_fleet: the v1 form with every constraint enforced at parse time",
           "[generator][e2e][postgresql][sqlite]") {
-    on_both_databases("v1_fleet", false, [](HostHarness& host, JetStreamClient& client,
-                                            Target& db) {
-        client.publish("messages.ingest.Vehicle", good_vehicle);
-        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM trips") == 2; }, 30s));
-        const std::string truth = db.postgres ? "true" : "1";
-        // snake_case columns, the default for a missing boolean, a constant source.
-        CHECK(db.count("SELECT count(*) FROM vehicles WHERE vehicle_id = 'V100' AND model = "
-                       "'truck' AND year = 2020 AND mileage_km = 12000.5 AND price = 45000.10 AND "
-                       "active = " + truth +
-                       " AND service_date IS NULL AND fleet_id = "
-                       "'0b6e2f1c-9d4f-4c55-8a3e-2c1d3f4a5b6c' AND odometer = 123456789012 AND "
-                       "source = 'telematics'") == 1);
-        CHECK(db.count("SELECT count(*) FROM trips WHERE vehicle_id = 'V100' AND trip_no = 1 AND "
-                       "distance_km = 12.5 AND driver = 'kim' AND model = 'truck'") == 1);
-        CHECK(db.count("SELECT count(*) FROM trips WHERE trip_no = 2 AND distance_km = 0 AND "
-                       "driver IS NULL") == 1);
-        // persistence.enabled: false writes nothing.
-        CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
-                                     "table_name = 'trip_check'"
-                                   : "SELECT count(*) FROM sqlite_master WHERE name = "
-                                     "'trip_check'") == 0);
+    on_both_databases(
+        "v1_fleet", false, [](HostHarness& host, JetStreamClient& client, Target& db) {
+            client.publish("messages.ingest.Vehicle", good_vehicle);
+            REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM trips") == 2; }, 30s));
+            const std::string truth = db.postgres ? "true" : "1";
+            // snake_case columns, the default for a missing boolean, a constant source.
+            CHECK(db.count(
+                      "SELECT count(*) FROM vehicles WHERE vehicle_id = 'V100' AND model = "
+                      "'truck' AND year = 2020 AND mileage_km = 12000.5 AND price = 45000.10 AND "
+                      "active = " +
+                      truth +
+                      " AND service_date IS NULL AND fleet_id = "
+                      "'0b6e2f1c-9d4f-4c55-8a3e-2c1d3f4a5b6c' AND odometer = 123456789012 AND "
+                      "source = 'telematics'") == 1);
+            CHECK(
+                db.count("SELECT count(*) FROM trips WHERE vehicle_id = 'V100' AND trip_no = 1 AND "
+                         "distance_km = 12.5 AND driver = 'kim' AND model = 'truck'") == 1);
+            CHECK(db.count("SELECT count(*) FROM trips WHERE trip_no = 2 AND distance_km = 0 AND "
+                           "driver IS NULL") == 1);
+            // persistence.enabled: false writes nothing.
+            CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
+                                         "table_name = 'trip_check'"
+                                       : "SELECT count(*) FROM sqlite_master WHERE name = "
+                                         "'trip_check'") == 0);
 
-        const std::vector<std::pair<std::string, std::string>> bad = {
-            {vehicle_with("\"V100\"", "\"X1\""),
-             "Vehicle.vehicleId: \"X1\" does not match pattern ^V[0-9]+$"},
-            {vehicle_with("\"V100\"", "\"V12345678\""),
-             "Vehicle.vehicleId: length 9 exceeds maxLength 8"},
-            {vehicle_with("\"V100\"", "\"V\""), "Vehicle.vehicleId: length 1 is below minLength 2"},
-            {vehicle_with("\"truck\"", "\"bike\""),
-             "Vehicle.model: string \"bike\" is not one of [truck, van, car]"},
-            {vehicle_with("2020", "1980"), "Vehicle.year: number 1980 is below minimum 1990"},
-            {vehicle_with("\"km\": 0", "\"km\": -1"),
-             "Trip.distanceKm: number -1 is below minimum 0"},
-            {vehicle_with("[\"x\"]", "[1]"), "Vehicle.labels: item 0"},
-            {vehicle_with("\"45000.10\"", "\"45,000\""),
-             "Vehicle.price: expected a decimal number, got string \"45,000\""},
-            {vehicle_with("2026-01-01T00:00:00Z", "2026-01-01"),
-             "Vehicle.registeredAt: expected an RFC 3339 timestamp"},
-        };
-        for (const auto& [payload, reason] : bad) client.publish("messages.ingest.Vehicle", payload);
-        REQUIRE(eventually([&] { return dlq_list(host).size() == bad.size(); }, 30s));
-        for (const auto& [payload, reason] : bad) {
-            INFO(reason);
-            CHECK(has_dead_letter(host, reason));
-        }
-        CHECK(db.count("SELECT count(*) FROM vehicles") == 1);
-    });
+            const std::vector<std::pair<std::string, std::string>> bad = {
+                {vehicle_with("\"V100\"", "\"X1\""),
+                 "Vehicle.vehicleId: \"X1\" does not match pattern ^V[0-9]+$"},
+                {vehicle_with("\"V100\"", "\"V12345678\""),
+                 "Vehicle.vehicleId: length 9 exceeds maxLength 8"},
+                {vehicle_with("\"V100\"", "\"V\""),
+                 "Vehicle.vehicleId: length 1 is below minLength 2"},
+                {vehicle_with("\"truck\"", "\"bike\""),
+                 "Vehicle.model: string \"bike\" is not one of [truck, van, car]"},
+                {vehicle_with("2020", "1980"), "Vehicle.year: number 1980 is below minimum 1990"},
+                {vehicle_with("\"km\": 0", "\"km\": -1"),
+                 "Trip.distanceKm: number -1 is below minimum 0"},
+                {vehicle_with("[\"x\"]", "[1]"), "Vehicle.labels: item 0"},
+                {vehicle_with("\"45000.10\"", "\"45,000\""),
+                 "Vehicle.price: expected a decimal number, got string \"45,000\""},
+                {vehicle_with("2026-01-01T00:00:00Z", "2026-01-01"),
+                 "Vehicle.registeredAt: expected an RFC 3339 timestamp"},
+                {vehicle_with("2020", "2031"), "Vehicle.year: number 2031 is above maximum 2030"},
+                {vehicle_with("\"fleetId\": \"0b6e2f1c-9d4f-4c55-8a3e-2c1d3f4a5b6c\",", ""),
+                 "Vehicle.fleetId: required, got null or nothing"},
+            };
+            for (const auto& [payload, reason] : bad)
+                client.publish("messages.ingest.Vehicle", payload);
+            REQUIRE(eventually([&] { return dlq_list(host).size() == bad.size(); }, 30s));
+            for (const auto& [payload, reason] : bad) {
+                INFO(reason);
+                CHECK(has_dead_letter(host, reason));
+            }
+            CHECK(db.count("SELECT count(*) FROM vehicles") == 1);
+        });
 }

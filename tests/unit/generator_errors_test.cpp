@@ -52,6 +52,15 @@ class Fixture {
         return diagnostics_;
     }
     bool resolved() const { return schema_.has_value(); }
+    const ResolvedEntity& entity(const std::string& name) const {
+        return schema_->resolved[static_cast<std::size_t>(schema_->find(name))];
+    }
+    // The entity names in the order their instances are built.
+    std::vector<std::string> order() const {
+        std::vector<std::string> names;
+        for (const int k : schema_->order) names.push_back(schema_->entities[k].name);
+        return names;
+    }
 
   private:
     static void write(const fs::path& path, const std::string& text) {
@@ -91,6 +100,15 @@ bool reported(const std::vector<std::string>& messages, const std::string& sever
         const auto& found = (fixture).check().errors();                                    \
         INFO("errors:\n" << listed(found));                                                \
         CHECK(reported(found, "error", (fixture).entities() / (file), line, __VA_ARGS__)); \
+    } while (false)
+
+// The same for a warning, in a check that has no error.
+#define CHECK_WARNING(fixture, file, line, ...)                                                    \
+    do {                                                                                           \
+        const auto& found = (fixture).check().warnings();                                          \
+        INFO("errors:\n" << listed((fixture).check().errors()) << "warnings:\n" << listed(found)); \
+        CHECK_FALSE((fixture).check().failed());                                                   \
+        CHECK(reported(found, "warning", (fixture).entities() / (file), line, __VA_ARGS__));       \
     } while (false)
 
 // A valid root entity, whose lines the cases below refer to.
@@ -358,6 +376,31 @@ transforms:
         reported(f.check().warnings(), "warning", f.project_file(), 5, {"Rust transform 'shout'"}));
 }
 
+TEST_CASE("Rust code for a builtin or a C++ transform is noted as ignored", "[generator]") {
+    Fixture f;
+    f.project(R"(transforms:
+  rust:
+    json_get_int:
+      code: 'obj.get(field).and_then(|v| v.as_i64())'
+    upper:
+      code: 's.to_uppercase()'
+  cpp:
+    sources: []
+    functions:
+      upper: {returns: String}
+)");
+    f.entity("order.yaml", order_yaml);
+    INFO(listed(f.check().errors()));
+    CHECK_FALSE(f.check().failed());
+    const auto& notes = f.check().notes();
+    INFO(listed(notes));
+    CHECK(reported(notes, "note", f.project_file(), 3,
+                   {"Rust implementation ignored: builtin json_get_int used"}));
+    CHECK(reported(notes, "note", f.project_file(), 5,
+                   {"Rust implementation ignored: C++ transform upper"}));
+    CHECK_THAT(listed(f.check().warnings()), !Catch::Contains("Rust"));
+}
+
 TEST_CASE("an unknown parent is refused at the parent line", "[generator]") {
     Fixture f;
     f.entity("order.yaml", order_yaml).entity("line.yaml", derived("Line", "  parent: Ordre\n"));
@@ -389,6 +432,54 @@ TEST_CASE("a dependency cycle is refused with its path", "[generator]") {
         .entity("a.yaml", derived("A", "  parent: B\n"))
         .entity("b.yaml", derived("B", "  parent: A\n"));
     CHECK_ERROR(f, "a.yaml", 2, {"dependency cycle", "A -> B -> A"});
+}
+
+TEST_CASE("a field source naming another single instance orders the entities by it",
+          "[generator]") {
+    Fixture f;
+    const std::string reads_zzz = R"(entity:
+  name: Aaa
+  source_type: derived
+  parent: Order
+  fields:
+    - name: z
+      type: String
+      computed_from: {transform: copy_field, sources: [{source: Zzz, field: z}]}
+)";
+    SECTION("built after the entity it reads, whatever the file order") {
+        f.entity("order.yaml", order_yaml)
+            .entity("aaa.yaml", reads_zzz)
+            .entity("zzz.yaml",
+                    derived("Zzz", "  parent: Order\n") + "    - {name: z, type: String}\n");
+        INFO(listed(f.check().errors()));
+        REQUIRE(f.resolved());
+        CHECK(f.order() == std::vector<std::string>{"Order", "Zzz", "Aaa"});
+    }
+    SECTION("a cycle through field sources is refused with its path") {
+        f.entity("order.yaml", order_yaml)
+            .entity("aaa.yaml", reads_zzz)
+            .entity("zzz.yaml", R"(entity:
+  name: Zzz
+  source_type: derived
+  parent: Order
+  fields:
+    - name: z
+      type: String
+      computed_from: {transform: copy_field, sources: [{source: Aaa, field: z}]}
+)");
+        CHECK_ERROR(f, "aaa.yaml", 2, {"dependency cycle", "Aaa -> Zzz -> Aaa"});
+    }
+    SECTION("an entity of another root's messages is refused") {
+        f.entity("order.yaml", order_yaml)
+            .entity("aaa.yaml", reads_zzz)
+            .entity("zzz.yaml", R"(entity:
+  name: Zzz
+  source_type: root
+  fields:
+    - {name: z, type: String}
+)");
+        CHECK_ERROR(f, "aaa.yaml", 8, {"source 'Zzz'", "not built from 'Order' messages"});
+    }
 }
 
 TEST_CASE("an entity defined twice is refused at the second definition", "[generator]") {
@@ -576,4 +667,497 @@ TEST_CASE("nomnom-gen check accepts the tpch entities", "[generator]") {
     INFO(check.err);
     CHECK(check.exit_code == 0);
     CHECK_THAT(check.err, !Catch::Contains("error:"));
+    // The Rust code nomnom.yaml gives for the json_get_* builtins: one note each.
+    for (const auto& [line, name] :
+         std::vector<std::pair<int, std::string>>{{25, "json_get_string"},
+                                                  {39, "json_get_int"},
+                                                  {52, "json_get_float"},
+                                                  {65, "json_get_optional_string"},
+                                                  {78, "json_get_optional_float"}}) {
+        CHECK_THAT(check.err, Catch::Contains(tpch + "/nomnom.yaml:" + std::to_string(line) +
+                                              ": note: Rust implementation ignored: builtin " +
+                                              name + " used\n"));
+    }
+}
+
+// ---- Keys that mean something are honoured; the others are reported, never dropped.
+
+namespace {
+
+// A legacy root with the given field lines (from line 5) and persistence lines after them.
+std::string legacy_root(const std::string& fields, const std::string& persistence) {
+    return "entity:\n  name: Order\n  source_type: root\n  fields:\n" + fields +
+           "  persistence:\n    database:\n      conformant_table: orders\n" + persistence;
+}
+
+}  // namespace
+
+TEST_CASE("a legacy field's primary_key: true makes it the primary key", "[generator][keys]") {
+    Fixture f;
+    SECTION("one field") {
+        f.entity("order.yaml", legacy_root("    - {name: order_key, type: String, primary_key: "
+                                           "true}\n    - {name: note, type: String}\n",
+                                           "      conformant_id_column: order_key\n"));
+        INFO(listed(f.check().errors()) << listed(f.check().warnings()));
+        REQUIRE(f.resolved());
+        CHECK(f.entity("Order").primary_key == std::optional<std::string>("order_key"));
+        CHECK(f.entity("Order").conflict_keys == std::vector<std::string>{"order_key"});
+        CHECK(f.check().warnings().empty());
+    }
+    SECTION("a second one is refused") {
+        f.entity("order.yaml", legacy_root("    - {name: order_key, type: String, primary_key: "
+                                           "true}\n    - {name: note, type: String, primary_key: "
+                                           "true}\n",
+                                           "      conformant_id_column: order_key\n"));
+        CHECK_ERROR(f, "order.yaml", 6, {"field 'note'", "second primary key", "'order_key'"});
+    }
+    SECTION("with an autogenerated id it is refused") {
+        f.entity("order.yaml",
+                 legacy_root("    - {name: order_key, type: String, primary_key: true}\n",
+                             "      conformant_id_column: id\n"
+                             "      autogenerate_conformant_id: true\n"));
+        CHECK_ERROR(f, "order.yaml", 5, {"field 'order_key'", "autogenerated 'id'"});
+    }
+    SECTION("on an entity that is not stored it has no effect, and says so") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: order_key, type: String, primary_key: true}
+)");
+        CHECK_WARNING(f, "order.yaml", 4, {"'order_key'", "primary key", "not stored"});
+    }
+}
+
+TEST_CASE("conformant_id_column that is neither autogenerated nor the key is a warning",
+          "[generator][keys]") {
+    Fixture f;
+    SECTION("ignored") {
+        f.entity("order.yaml", order_yaml);
+        CHECK_WARNING(f, "order.yaml", 12, {"conformant_id_column 'id' is ignored"});
+    }
+    SECTION("the primary key: no warning") {
+        f.entity("order.yaml", legacy_root("    - {name: order_key, type: String}\n",
+                                           "      conformant_id_column: order_key\n"
+                                           "    primary_key: {name: order_key, type: String}\n"));
+        INFO(listed(f.check().errors()));
+        CHECK_FALSE(f.check().failed());
+        CHECK(f.check().warnings().empty());
+    }
+}
+
+TEST_CASE("primary_key.type must be the column's type", "[generator][keys]") {
+    Fixture f;
+    SECTION("a non-generated key") {
+        f.entity("order.yaml", legacy_root("    - {name: order_key, type: String}\n",
+                                           "      conformant_id_column: order_key\n"
+                                           "    primary_key: {name: order_key, type: Integer}\n"));
+        CHECK_ERROR(f, "order.yaml", 10,
+                    {"primary_key 'order_key' is declared Integer", "the column is String"});
+    }
+    SECTION("next to autogenerate_conformant_id") {
+        f.entity("order.yaml", legacy_root("    - {name: order_key, type: String}\n",
+                                           "      conformant_id_column: id\n"
+                                           "      autogenerate_conformant_id: true\n"
+                                           "    primary_key: {name: order_key, type: String}\n"));
+        CHECK_ERROR(f, "order.yaml", 11,
+                    {"primary_key 'order_key' is not autogenerated", "give one of them"});
+    }
+}
+
+TEST_CASE("a nullable key column is refused", "[generator][keys]") {
+    Fixture f;
+    f.entity("order.yaml", legacy_root("    - {name: order_key, type: String, nullable: true}\n",
+                                       "      conformant_id_column: id\n"
+                                       "      unicity_fields: [order_key]\n"));
+    CHECK_ERROR(f, "order.yaml", 5, {"key column 'order_key' is nullable", "non-nullable"});
+}
+
+TEST_CASE("repetition must be what the entity is", "[generator][keys]") {
+    Fixture f;
+    f.entity("order.yaml", order_yaml);
+    SECTION("singleton with repeated_for") {
+        f.entity("line.yaml", derived("Line",
+                                      "  repetition: singleton\n"
+                                      "  repeated_for: {entity: Order, field: line_items}\n"));
+        CHECK_ERROR(f, "line.yaml", 4,
+                    {"repetition: singleton", "one instance per element of Order.line_items"});
+    }
+    SECTION("singleton below a repeated parent") {
+        f.entity("line.yaml",
+                 derived("Line", "  repeated_for: {entity: Order, field: line_items}\n"))
+            .entity("tax.yaml", derived("Tax", "  repetition: singleton\n  parent: Line\n"));
+        CHECK_ERROR(f, "tax.yaml", 4,
+                    {"repetition: singleton", "instance of its repeated parent 'Line'"});
+    }
+    SECTION("repeated without anything to repeat over") {
+        f.entity("note.yaml", derived("Note", "  repetition: repeated\n  parent: Order\n"));
+        CHECK_ERROR(f, "note.yaml", 4, {"repetition: repeated", "single instance per message"});
+    }
+    SECTION("a repeated root, in the v1 form") {
+        f.entity("vehicle.yaml", R"(apiVersion: nomnom.io/v1
+kind: Entity
+metadata: {name: Vehicle}
+spec:
+  type: root
+  repetition: repeated
+  fields:
+    - {name: vehicleId, type: string}
+)");
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"repetition: repeated", "(it is a root)"});
+    }
+    SECTION("on a reference entity it is ignored, with a warning") {
+        f.entity("customer.yaml", R"(entity:
+  name: Customer
+  type: reference
+  repetition: singleton
+  fields:
+    - {name: customer_key, type: String}
+)");
+        CHECK_WARNING(f, "customer.yaml", 4, {"'repetition' is ignored", "array of rows"});
+    }
+    SECTION("repeated with repeated_for is accepted") {
+        f.entity("line.yaml", derived("Line",
+                                      "  repetition: repeated\n"
+                                      "  repeated_for: {entity: Order, field: line_items}\n"));
+        INFO(listed(f.check().errors()));
+        CHECK(f.resolved());
+    }
+}
+
+TEST_CASE("root_source: false is not a root source, and a named root must be the root",
+          "[generator][keys]") {
+    Fixture f;
+    SECTION("false") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: raw, type: String, root_source: false}
+)");
+        INFO(listed(f.check().errors()));
+        REQUIRE(f.resolved());
+        CHECK_FALSE(f.entity("Order").entity->fields[0].root_source);
+    }
+    SECTION("true and the root's name") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: raw, type: String, root_source: true}
+    - {name: raw2, type: json, root_source: Order}
+)");
+        INFO(listed(f.check().errors()));
+        REQUIRE(f.resolved());
+        CHECK(f.entity("Order").entity->fields[0].root_source);
+        CHECK(f.entity("Order").entity->fields[1].root_source);
+    }
+    SECTION("another entity") {
+        f.entity("order.yaml", order_yaml)
+            .entity("line.yaml",
+                    "entity:\n  name: Line\n  source_type: derived\n  parent: Order\n  fields:\n"
+                    "    - {name: raw, type: String, root_source: Invoice}\n");
+        CHECK_ERROR(f, "line.yaml", 6,
+                    {"Line.raw", "root_source 'Invoice'", "not the entity whose messages build",
+                     "'Order'"});
+    }
+}
+
+TEST_CASE("v1 metadata other than name and description is reported", "[generator][keys]") {
+    Fixture f;
+    f.entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entity") + R"(metadata:
+  name: Vehicle
+  labels: {domain: fleet}
+  annotations:
+    description: "A vehicle"
+    owner: fleet-team
+spec:
+  fields:
+    - {name: vehicleId, type: string}
+)");
+    CHECK_WARNING(f, "vehicle.yaml", 5, {"'labels' is ignored"});
+    CHECK_WARNING(f, "vehicle.yaml", 8, {"'owner' is ignored", "only 'description'"});
+    CHECK(f.entity("Vehicle").entity->doc == "A vehicle");
+}
+
+TEST_CASE("v1 precision and scale apply to decimals and must make a valid NUMERIC",
+          "[generator][keys]") {
+    Fixture f;
+    const auto with_constraints = [&](const std::string& type, const std::string& constraints) {
+        f.entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entity") + R"(metadata: {name: Vehicle}
+spec:
+  fields:
+    - name: price
+      type: )" + type + R"(
+      constraints: {)" + constraints +
+                                     R"(}
+)");
+    };
+    SECTION("on a float") {
+        with_constraints("float", "precision: 10, scale: 2");
+        CHECK_WARNING(f, "vehicle.yaml", 8, {"'precision' is ignored", "decimal fields only"});
+        CHECK_WARNING(f, "vehicle.yaml", 8, {"'scale' is ignored", "decimal fields only"});
+    }
+    SECTION("scale above precision") {
+        with_constraints("decimal", "precision: 4, scale: 6");
+        CHECK_ERROR(f, "vehicle.yaml", 8, {"scale must be between 0 and the precision 4"});
+    }
+    SECTION("precision 0") {
+        with_constraints("decimal", "precision: 0");
+        CHECK_ERROR(f, "vehicle.yaml", 8, {"precision must be between 1 and 1000"});
+    }
+    SECTION("scale without precision") {
+        with_constraints("decimal", "scale: 2");
+        CHECK_WARNING(f, "vehicle.yaml", 8, {"'scale' is ignored", "needs a precision"});
+    }
+}
+
+TEST_CASE("a second v1 primaryKey is refused", "[generator][keys]") {
+    Fixture f;
+    f.entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entity") + R"(metadata: {name: Vehicle}
+spec:
+  fields:
+    - {name: vehicleId, type: string, constraints: {primaryKey: true}}
+    - {name: plate, type: string, constraints: {primaryKey: true}}
+  persistence: {table: vehicles}
+)");
+    CHECK_ERROR(f, "vehicle.yaml", 7,
+                {"field 'plate' is a second primary key", "(the first is 'vehicle_id')"});
+}
+
+TEST_CASE("a key given twice in one mapping is refused at the second", "[generator][keys]") {
+    Fixture f;
+    SECTION("in an entity") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      type: String
+      type: Integer
+)");
+        CHECK_ERROR(f, "order.yaml", 6, {"duplicate key 'type'", "first at line 5"});
+    }
+    SECTION("in nomnom.yaml") {
+        f.project("project: {name: a}\nproject: {name: b}\n");
+        f.entity("order.yaml", order_yaml);
+        const auto& errors = f.check().errors();
+        INFO(listed(errors));
+        CHECK(reported(errors, "error", f.project_file(), 2,
+                       {"duplicate key 'project'", "first at line 1"}));
+    }
+}
+
+// ---- Values and types that would refuse every message are refused at generation time.
+
+namespace {
+
+// A v1 root with one field `x` (at line 6) of `type` and the given extra lines (from line 8).
+std::string v1_one_field(const std::string& type, const std::string& more) {
+    return v1_header("nomnom.io/v1", "Entity") + "metadata: {name: Vehicle}\nspec:\n  fields:\n" +
+           "    - name: x\n      type: " + type + "\n" + more;
+}
+
+}  // namespace
+
+TEST_CASE("a constant or default that does not fit its field is refused", "[generator][types]") {
+    Fixture f;
+    SECTION("a legacy constant number on a String") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: label
+      type: String
+      constant: 123
+)");
+        CHECK_ERROR(f, "order.yaml", 6,
+                    {"Order.label", "constant 123", "expected a string, got number 123"});
+    }
+    SECTION("constant null on a non-nullable field") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: label
+      type: String
+      constant: null
+)");
+        CHECK_ERROR(f, "order.yaml", 6, {"constant null", "required, got null"});
+    }
+    SECTION("constant_value beyond 32 bits on an Integer") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: n
+      type: Integer
+      computed_from: {transform: constant_value, args: {value: 3000000000}}
+)");
+        CHECK_ERROR(f, "order.yaml", 6, {"constant_value 3000000000", "32-bit integer"});
+    }
+    SECTION("a v1 constant that is not a date") {
+        f.entity("vehicle.yaml",
+                 v1_one_field("date", "      source: {constant: \"2024-02-30\"}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 8,
+                    {"Vehicle.x", "constant \"2024-02-30\"", "expected a date"});
+    }
+    SECTION("a v1 default of the wrong type") {
+        f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {default: abc}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 8, {"default \"abc\"", "expected an integer"});
+    }
+    SECTION("a v1 default outside the constraints") {
+        f.entity("vehicle.yaml",
+                 v1_one_field("integer", "      constraints: {maximum: 2030, default: 5000}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 8, {"default 5000", "above maximum 2030"});
+    }
+    SECTION("a v1 enum member that is not of the type") {
+        f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {enum: [1, two]}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 8,
+                    {"enum member \"two\"", "never matches a value of type integer"});
+    }
+    SECTION("fitting values are accepted") {
+        f.entity("vehicle.yaml", v1_one_field("decimal",
+                                              "      constraints: {default: \"12.50\", minimum: 0, "
+                                              "enum: [\"12.50\", 3]}\n"));
+        INFO(listed(f.check().errors()));
+        CHECK(f.resolved());
+    }
+}
+
+TEST_CASE("a transform or column whose type never converts to the field's is refused",
+          "[generator][types]") {
+    Fixture f;
+    SECTION("json_get_string into an Integer") {
+        f.entity("order.yaml", order_yaml).entity("line.yaml", R"(entity:
+  name: Line
+  source_type: derived
+  repeated_for: {entity: Order, field: line_items, each_known_as: item}
+  fields:
+    - name: n
+      type: Integer
+      computed_from: {transform: json_get_string, sources: [item], args: {field: n}}
+)");
+        CHECK_ERROR(f, "line.yaml", 8,
+                    {"Line.n' is Integer", "transform 'json_get_string' gives String"});
+    }
+    SECTION("copy_field of a Float into an Integer") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: price, type: Float}
+    - name: whole
+      type: Integer
+      computed_from: {transform: copy_field, sources: [{source: self, field: price}]}
+)");
+        CHECK_ERROR(f, "order.yaml", 7,
+                    {"'Order.whole' is Integer", "gives Float from 'Order.price'"});
+    }
+    SECTION("a C++ transform returning a String into a Boolean") {
+        f.project(R"(transforms:
+  cpp:
+    sources: []
+    functions:
+      upper: {returns: String}
+)");
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: name, type: String}
+    - name: flag
+      type: Boolean
+      computed_from: {transform: upper, sources: [{source: self, field: name}]}
+)");
+        CHECK_ERROR(f, "order.yaml", 7, {"is Boolean", "'upper' gives String", "returns"});
+    }
+    SECTION("json_get of a String field") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: name, type: String}
+    - name: first
+      type: String
+      computed_from: {transform: json_get_string, sources: [{source: self, field: name}], args: [a]}
+)");
+        CHECK_ERROR(f, "order.yaml", 7,
+                    {"reads a member of a JSON object", "'Order.name' is String"});
+    }
+    SECTION("json_get of a list element that is a string") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: tags, type: "List[String]"}
+)")
+            .entity("tag.yaml", R"(entity:
+  name: Tag
+  source_type: derived
+  repeated_for: {entity: Order, field: tags, each_known_as: tag}
+  fields:
+    - name: t
+      type: String
+      computed_from: {transform: json_get_string, sources: [tag], args: [a]}
+)");
+        CHECK_ERROR(f, "tag.yaml", 8, {"reads a member of a JSON object", "'tag' is String"});
+    }
+    SECTION("a field_overrides column of another type") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: order_key, type: String}
+    - {name: note, type: String}
+  persistence:
+    database: {conformant_table: orders, conformant_id_column: order_key}
+    primary_key: {name: order_key, type: String}
+    field_overrides:
+      - {name: order_key, type: String}
+      - {name: note, type: Integer}
+)");
+        CHECK_ERROR(f, "order.yaml", 11, {"column 'note' is Integer", "its field is String"});
+    }
+    SECTION("root_source on an Integer") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: raw, type: Integer, root_source: true}
+)");
+        CHECK_ERROR(f, "order.yaml", 4, {"Order.raw", "root_source", "Integer field cannot hold"});
+    }
+}
+
+TEST_CASE("constraints that contradict each other or the type are refused", "[generator][types]") {
+    Fixture f;
+    SECTION("minimum above maximum") {
+        f.entity("vehicle.yaml",
+                 v1_one_field("integer", "      constraints: {minimum: 10, maximum: 5}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"minimum 10 is above maximum 5"});
+    }
+    SECTION("minLength above maxLength") {
+        f.entity("vehicle.yaml",
+                 v1_one_field("string", "      constraints: {minLength: 4, maxLength: 2}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"minLength 4 is above maxLength 2"});
+    }
+    SECTION("a range on a string") {
+        f.entity("vehicle.yaml", v1_one_field("string", "      constraints: {minimum: 1}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"minimum and maximum apply to numbers", "string"});
+    }
+    SECTION("a pattern on an integer") {
+        f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {pattern: \"^1\"}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"pattern apply to strings", "integer"});
+    }
+}
+
+TEST_CASE("nomnom-gen exits with 2 for a value that would refuse every message",
+          "[generator][types]") {
+    Fixture f;
+    f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {default: abc}\n"));
+    const Outcome check = run_gen("check --entities '" + f.entities().string() + "'");
+    CHECK(check.exit_code == 2);
+    CHECK_THAT(check.err, Catch::Contains((f.entities() / "vehicle.yaml").string() +
+                                          ":8: error: field 'Vehicle.x': default \"abc\""));
+}
+
+TEST_CASE("two C++ transform sources with the same file name are refused", "[generator]") {
+    Fixture f;
+    for (const char* dir : {"a", "b"}) {
+        fs::create_directories(f.project_file().parent_path() / dir);
+        std::ofstream(f.project_file().parent_path() / dir / "transforms.cpp") << "\n";
+    }
+    f.project("transforms:\n  cpp:\n    sources: [a/transforms.cpp, b/transforms.cpp]\n");
+    f.entity("order.yaml", order_yaml);
+    const auto& errors = f.check().errors();
+    INFO(listed(errors));
+    CHECK(reported(errors, "error", f.project_file(), 3, {"two files are named 'transforms.cpp'"}));
 }

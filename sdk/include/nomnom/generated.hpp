@@ -22,8 +22,10 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <nomnom/field_type.hpp>
 #include <nomnom/plugin.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -36,24 +38,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace nomnom::gen {
-
-/* The YAML types after normalisation; see generator/README.md for the full mapping. */
-enum class Type : std::uint8_t {
-    String,
-    Integer, /* 32-bit signed */
-    BigInt,  /* 64-bit signed */
-    Float,
-    Decimal, /* exact decimal text */
-    Boolean,
-    Date,     /* YYYY-MM-DD */
-    DateTime, /* RFC 3339 */
-    Uuid,
-    Json, /* any JSON value */
-    Object,
-    List
-};
 
 /* What generated code knows about a field, for conversion and for error messages. */
 struct FieldSpec {
@@ -87,15 +75,110 @@ struct Value {
     }
 };
 
-/* Per-message storage for strings that are not in the JSON document. Cleared by the plugin
- * before each message; std::deque keeps earlier strings in place while it grows. */
+/* The text of the numbers of a message's JSON as the message gave them, so that a Decimal keeps
+ * every digit, where the document holds a double (17 significant digits). Found when first
+ * asked for in a message, so that a message without a Decimal read from a JSON number pays
+ * nothing: the document's numbers and the message's number tokens, both in document order, are
+ * paired by position. */
+class NumberTexts {
+  public:
+    void parsed(std::string_view text, const rapidjson::Value& root) noexcept {
+        text_ = text;
+        root_ = &root;
+        indexed_ = false;
+    }
+    void clear() noexcept { root_ = nullptr; }
+
+    /* The number's text, when it is a number of the message's JSON. */
+    std::optional<std::string_view> find(const rapidjson::Value& number) {
+        if (root_ == nullptr) return std::nullopt;
+        if (!indexed_) index();
+        const auto found = std::lower_bound(
+            index_.begin(), index_.end(), &number,
+            [](const auto& entry, const rapidjson::Value* v) { return entry.first < v; });
+        if (found == index_.end() || found->first != &number) return std::nullopt;
+        return found->second;
+    }
+
+  private:
+    void index() {
+        indexed_ = true;
+        values_.clear();
+        tokens_.clear();
+        index_.clear();
+        collect(*root_);
+        scan();
+        /* Both see the same numbers of valid JSON; were they ever to differ, the double's own
+         * digits are better than another number's. */
+        if (values_.size() != tokens_.size()) return;
+        for (std::size_t k = 0; k < values_.size(); ++k)
+            index_.emplace_back(values_[k], tokens_[k]);
+        std::sort(index_.begin(), index_.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
+
+    /* Depth is bounded by JsonDocument's nesting limit. */
+    void collect(const rapidjson::Value& v) {
+        if (v.IsNumber()) {
+            values_.push_back(&v);
+        } else if (v.IsObject()) {
+            for (const auto& member : v.GetObject()) collect(member.value);
+        } else if (v.IsArray()) {
+            for (const auto& element : v.GetArray()) collect(element);
+        }
+    }
+
+    /* In JSON that parsed, outside strings, only a number token has a '-' or a digit. */
+    void scan() {
+        const auto in_number = [](char c) {
+            return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' ||
+                   c == 'E';
+        };
+        std::size_t k = 0;
+        while (k < text_.size()) {
+            const char c = text_[k];
+            if (c == '"') {
+                for (++k; k < text_.size() && text_[k] != '"'; ++k) {
+                    if (text_[k] == '\\') ++k;
+                }
+                ++k;
+            } else if (c == '-' || (c >= '0' && c <= '9')) {
+                const std::size_t start = k;
+                while (k < text_.size() && in_number(text_[k])) ++k;
+                tokens_.push_back(text_.substr(start, k - start));
+            } else {
+                ++k;
+            }
+        }
+    }
+
+    std::string_view text_;
+    const rapidjson::Value* root_ = nullptr;
+    bool indexed_ = false;
+    /* Kept across messages for their capacity. */
+    std::vector<const rapidjson::Value*> values_;
+    std::vector<std::string_view> tokens_;
+    std::vector<std::pair<const rapidjson::Value*, std::string_view>> index_;
+};
+
+/* Per-message storage for strings that are not in the JSON document, and the way to the exact
+ * text of the message's numbers. Cleared by the plugin before each message; std::deque keeps
+ * earlier strings in place while it grows. */
 class Scratch {
   public:
     std::string_view keep(std::string text) { return strings_.emplace_back(std::move(text)); }
     void clear() noexcept { strings_.clear(); }
 
+    /* The number's text as the message gave it, when it is a number of the message's JSON. */
+    std::optional<std::string_view> number_text(const rapidjson::Value& number) const {
+        if (numbers_ == nullptr) return std::nullopt;
+        return numbers_->find(number);
+    }
+
   private:
+    friend class JsonDocument;
     std::deque<std::string> strings_;
+    NumberTexts* numbers_ = nullptr;
 };
 
 /* ---- Describing values in error messages ---------------------------------------------------- */
@@ -308,7 +391,13 @@ inline Value convert(const Value& v, const FieldSpec& field, Scratch& scratch) {
             return n;
         case Type::Decimal:
             if (n.kind == Kind::Int) return Value::of_text(scratch.keep(std::to_string(n.i)));
-            if (n.kind == Kind::Float) return Value::of_text(scratch.keep(format_double(n.f)));
+            if (n.kind == Kind::Float) {
+                /* A double has 17 significant digits; the message may have given more. */
+                if (v.kind == Kind::Json) {
+                    if (const auto text = scratch.number_text(*v.j)) return Value::of_text(*text);
+                }
+                return Value::of_text(scratch.keep(format_double(n.f)));
+            }
             return detail::text_in_format(field, n, is_decimal, "a decimal number");
         case Type::Boolean:
             if (n.kind != Kind::Bool) expected(field, "true or false", n);
@@ -540,6 +629,45 @@ inline void put(RowWriter& out, std::uint32_t column, const Value& v, const Fiel
 
 namespace detail {
 
+/* RapidJSON 1.1.0 decodes an escaped lone low surrogate (\udc00) into bytes that are not UTF-8
+ * (ED B0 80). A message's own bytes are validated, so only such an escape can make them, and
+ * only the strings of a message that has what may be one are checked. */
+inline bool may_escape_low_surrogate(std::string_view text) {
+    for (auto at = text.find("\\u"); at != std::string_view::npos; at = text.find("\\u", at + 1)) {
+        if (at + 3 >= text.size()) return false;
+        const char d = text[at + 2], c = text[at + 3];
+        if ((d == 'd' || d == 'D') && ((c >= 'c' && c <= 'f') || (c >= 'C' && c <= 'F'))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+inline bool has_surrogate(const char* s, rapidjson::SizeType n) {
+    for (rapidjson::SizeType k = 0; k + 1 < n; ++k) {
+        if (static_cast<unsigned char>(s[k]) == 0xED &&
+            static_cast<unsigned char>(s[k + 1]) >= 0xA0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Depth is bounded by JsonDocument's nesting limit. */
+inline bool has_surrogate(const rapidjson::Value& v) {
+    if (v.IsString()) return has_surrogate(v.GetString(), v.GetStringLength());
+    if (v.IsArray()) {
+        for (const auto& element : v.GetArray()) {
+            if (has_surrogate(element)) return true;
+        }
+    } else if (v.IsObject()) {
+        for (const auto& member : v.GetObject()) {
+            if (has_surrogate(member.name) || has_surrogate(member.value)) return true;
+        }
+    }
+    return false;
+}
+
 /* SAX handler building a rapidjson::Document, with numbers converted by std::from_chars rather
  * than RapidJSON: 1.1.0's full-precision strtod reads "0e100" as -2e146 (and "-0e100" as +2e146),
  * through a __builtin_clzll(0) in DiyFp::Normalize. Integers stay integers when they fit in 64
@@ -652,9 +780,9 @@ inline std::size_t invalid_utf8_offset(std::string_view text) noexcept {
 /* A JSON document reused across messages: its pool keeps a first block, so small messages parse
  * without a heap allocation. Parsing is iterative, so deep nesting cannot overflow the stack.
  * The payload is checked for valid UTF-8 first, so no invalid text reaches a TEXT column, then
- * parsed in place in a copy: strings are not copied again, and RapidJSON scans them with SIMD,
- * which its own per-character UTF-8 validation would turn off (the check and the copying were
- * half of the tpch plugin's instructions). */
+ * parsed in place in a copy: strings are not copied again (RapidJSON's own per-character UTF-8
+ * validation and the string copies were 40% of the tpch plugin's instructions). The numbers'
+ * texts are kept for `scratch` (NumberTexts), valid while `text` is. */
 class JsonDocument {
   public:
     JsonDocument() : pool_(first_block_, sizeof first_block_), document_(&pool_) {}
@@ -662,9 +790,11 @@ class JsonDocument {
     JsonDocument& operator=(const JsonDocument&) = delete;
 
     /* The document refers into a copy of `text` kept until the next parse. */
-    const rapidjson::Value& parse(std::string_view text) {
+    const rapidjson::Value& parse(std::string_view text, Scratch& scratch) {
         document_.SetNull();
         pool_.Clear();
+        numbers_.clear();
+        scratch.numbers_ = &numbers_;
         if (const std::size_t bad = invalid_utf8_offset(text); bad != std::string_view::npos) {
             throw Invalid("payload is not valid JSON: invalid UTF-8 at byte " +
                           std::to_string(bad));
@@ -689,6 +819,12 @@ class JsonDocument {
                                           : rapidjson::GetParseError_En(result.Code())) +
                           " at byte " + std::to_string(result.Offset()));
         }
+        if (detail::may_escape_low_surrogate(text) && detail::has_surrogate(document_)) {
+            throw Invalid(
+                "payload is not valid JSON: a \\u escape of a lone UTF-16 surrogate, which is not "
+                "a character");
+        }
+        numbers_.parsed(text, document_);
         return document_;
     }
 
@@ -698,6 +834,7 @@ class JsonDocument {
     rapidjson::Document document_;
     rapidjson::Reader reader_;  // kept: its stack would be allocated again for every message
     std::string buffer_;        // the payload, parsed in place
+    NumberTexts numbers_;
 };
 
 }  // namespace nomnom::gen
