@@ -52,13 +52,10 @@ class PullSubscription {
     PullSubscription(const PullSubscription&) = delete;
     PullSubscription& operator=(const PullSubscription&) = delete;
 
-    // Up to `batch` messages, waiting at most `max_wait_ms` for the first; empty when none
-    // arrived.
+    // Up to `batch` messages, waiting at most `max_wait_ms`; empty when none arrived.
     std::vector<NatsMsgPtr> fetch(int batch, int64_t max_wait_ms);
 
   private:
-    void pull(std::vector<NatsMsgPtr>& messages, int batch, int64_t max_wait_ms, bool no_wait);
-
     natsSubscription* subscription_ = nullptr;
 };
 
