@@ -392,8 +392,11 @@ def latency_run(work, pg, nats, path, args, rep):
         text = metrics(host.port)
     finally:
         host.stop()
-    return {"p%s_ms" % label: histogram_quantile(text, "nomnom_end_to_end_seconds", "tpch", q)
-            * 1000 for label, q in (("50", 0.5), ("99", 0.99), ("999", 0.999))}
+    result = {"p%s_ms" % label: histogram_quantile(text, "nomnom_end_to_end_seconds", "tpch", q)
+              * 1000 for label, q in (("50", 0.5), ("99", 0.99), ("999", 0.999))}
+    result["batch_size_mean"] = histogram_mean(text, "nomnom_batch_size", "tpch")
+    result["batch_write_ms_mean"] = histogram_mean(text, "nomnom_write_seconds", "tpch") * 1000
+    return result
 
 
 def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, args, rep):
