@@ -113,6 +113,8 @@ TEST_CASE("tpch: the original example order lands as 1 order and 2 line items",
           "[generator][e2e][postgresql][sqlite]") {
     on_both_databases("tpch", true, [](HostHarness& host, JetStreamClient& client, Target& db) {
         publish_tpch_example(client);
+        // Each entity has its own consumer, so each table is awaited on its own.
+        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM customers") == 3; }, 30s));
         REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM products") == 3; }, 30s));
         REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM order_line_items") == 2; },
                            30s));
