@@ -71,7 +71,16 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
                        "ts = 1700000013") == 265);
 
     REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-sensor_csv"); }, 20s));
-    const std::string metrics = host.http_get("/metrics").second;
+    // The worker still updates the batch's metrics after its last ack drained the consumer; a
+    // batch's time is observed last, so equal counts mean every fetched batch is finished.
+    std::string metrics;
+    REQUIRE(eventually(
+        [&] {
+            metrics = host.http_get("/metrics").second;
+            return metric_value(metrics, "nomnom_batch_seconds_count{plugin=\"sensor_csv\"}") ==
+                   metric_value(metrics, "nomnom_batch_size_count{plugin=\"sensor_csv\"}");
+        },
+        10s));
     INFO(metrics);
     CHECK(metrics.find("nomnom_messages_fetched_total{plugin=\"sensor_csv\"} 500\n") !=
           std::string::npos);

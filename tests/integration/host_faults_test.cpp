@@ -33,7 +33,6 @@ TEST_CASE("kill -9 between commit and ack: redelivered messages duplicate no row
     REQUIRE(eventually(
         [&] { return client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending == 0; }, 30s));
     CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 399 * 400 / 2);
-    CHECK(host.log_contains("---- start 2 ----"));
     REQUIRE(host.terminate() == 0);
 }
 

@@ -184,7 +184,8 @@ TEST_CASE("dead letters carry the payload and the reason and replay once the cau
     REQUIRE(host.terminate() == 0);
     host.write_config(base + "[plugins.test_kv.config]\naccept_invalid = true\n");
     host.start();
-    REQUIRE(host.wait_log("---- start 2 ----", 5s));
+    REQUIRE(eventually(
+        [&] { return occurrences(host.log(), "startup summary: 1 plugin(s) running") == 2; }, 30s));
     std::tie(code, output) =
         host.run_cli({"dlq", "replay", "--config", host.config_path().string()});
     CHECK(code == 0);

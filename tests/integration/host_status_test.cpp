@@ -55,6 +55,9 @@ TEST_CASE("status shows consumer state from JetStream and the running host's plu
     const uint64_t poison =
         client.publish("test.kv.status", R"({"k":"x","v":1,"action":"invalid"})");
     REQUIRE(host.wait_log("dead-lettered (invalid)", 20s));
+    // The line is logged when the dead letter is published; counts, last error and the term
+    // follow it, and the term is last.
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 20s));
     const std::string reason = "dead-lettered (invalid) test.kv.status seq " +
                                std::to_string(poison) + ": action=invalid requested";
     const std::string ready = host.http_get("/ready").second;
