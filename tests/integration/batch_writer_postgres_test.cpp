@@ -18,6 +18,7 @@ constexpr nomnom_column kWide[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT
                                    {sizeof(nomnom_column), "v", NOMNOM_TYPE_I64, 0},
                                    {sizeof(nomnom_column), "extra", NOMNOM_TYPE_TEXT, 1}};
 const char* const kKeys[] = {"k"};
+const nomnom_table kWideTable{sizeof(nomnom_table), "kv", kWide, 3, kKeys, 1};
 
 nomnom_plugin_descriptor descriptor_of(const nomnom_table& table) {
     nomnom_plugin_descriptor descriptor{};
@@ -55,6 +56,15 @@ nomnom::DatabaseConfig one_connection(const std::string& url) {
     return config;
 }
 
+// The wide `kv` table, created on a fresh database behind a one-connection pool.
+struct WideKv {
+    nomnom::testing::PgTestDb pg;
+    nomnom::Database database{one_connection(pg.url())};
+    nomnom_plugin_descriptor descriptor = descriptor_of(kWideTable);
+
+    WideKv() { database.prepare_tables(descriptor, true); }
+};
+
 }  // namespace
 
 TEST_CASE("a table's new columns reach PostgreSQL through a session that staged the old ones",
@@ -68,8 +78,7 @@ TEST_CASE("a table's new columns reach PostgreSQL through a session that staged 
 
     // What a reloaded plugin does: same table, one more column, on the same pooled session.
     pg.exec("ALTER TABLE kv ADD COLUMN extra TEXT");
-    const nomnom_table wide{sizeof(nomnom_table), "kv", kWide, 3, kKeys, 1};
-    const nomnom_plugin_descriptor after = descriptor_of(wide);
+    const nomnom_plugin_descriptor after = descriptor_of(kWideTable);
     write_rows(database, after, {"b", "c"}, "new");
     CHECK(pg.query_int64("SELECT count(*) FROM kv") == 3);
     CHECK(pg.query_int64("SELECT count(*) FROM kv WHERE extra = 'new'") == 2);
@@ -79,12 +88,8 @@ TEST_CASE("a table's new columns reach PostgreSQL through a session that staged 
     CHECK(pg.query_int64("SELECT count(*) FROM kv") == 4);
 }
 
-TEST_CASE("a batch larger than one COPY slice is streamed whole", "[db][postgresql]") {
-    nomnom::testing::PgTestDb pg;
-    nomnom::Database database(one_connection(pg.url()));
-    const nomnom_table wide{sizeof(nomnom_table), "kv", kWide, 3, kKeys, 1};
-    const nomnom_plugin_descriptor descriptor = descriptor_of(wide);
-    database.prepare_tables(descriptor, true);
+TEST_CASE_METHOD(WideKv, "a batch larger than one COPY slice is streamed whole",
+                 "[db][postgresql]") {
     // 12 MiB of text in rows of 64 KiB: the COPY goes out in several slices, and a row's text
     // straddles the slice boundaries.
     std::vector<std::string> keys;
@@ -95,13 +100,9 @@ TEST_CASE("a batch larger than one COPY slice is streamed whole", "[db][postgres
     CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 191LL * 192 / 2);
 }
 
-TEST_CASE("text with COPY's special characters lands unchanged, by plain COPY and by upsert",
-          "[db][postgresql]") {
-    nomnom::testing::PgTestDb pg;
-    nomnom::Database database(one_connection(pg.url()));
-    const nomnom_table wide{sizeof(nomnom_table), "kv", kWide, 3, kKeys, 1};
-    const nomnom_plugin_descriptor descriptor = descriptor_of(wide);
-    database.prepare_tables(descriptor, true);
+TEST_CASE_METHOD(WideKv,
+                 "text with COPY's special characters lands unchanged, by plain COPY and by upsert",
+                 "[db][postgresql]") {
     const std::string text = "a\\b\tc\nd\re\\N\\\\f\t\t\xc3\xa9\\";
     const std::vector<std::string> keys = {"\\", "\t\n", "plain", text};
     // New keys go through the plain COPY; the same keys again conflict and take the upsert.
