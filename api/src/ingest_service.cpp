@@ -102,10 +102,7 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
         case PublishResult::Kind::Duplicate:
             ++metrics_.duplicates;
             spdlog::debug("{} is a duplicate of stream sequence {}", id, result.sequence);
-            return {
-                202, id, "",
-                result.first_received_at.empty() ? message.received_at : result.first_received_at,
-                true};
+            return {202, id, "", message.received_at, true, result.sequence};
         case PublishResult::Kind::Stored:
             break;
     }
@@ -136,9 +133,16 @@ Reply IngestService::ingest_message(std::string_view body, std::string_view path
         }
         return {outcome.code, error_json(outcome.error), outcome.code == 503};
     }
+    // A retry is answered as the first request was: same id, same timestamp. Only here: a
+    // batch reply carries no timestamps, so a retried batch costs no lookups.
+    std::string timestamp = outcome.timestamp;
+    if (outcome.duplicate) {
+        std::string first = publisher_.received_at_of(outcome.stream_seq);
+        if (!first.empty()) timestamp = std::move(first);
+    }
     return {202,
             "{\"message_id\":\"" + outcome.message_id +
-                "\",\"status\":\"accepted\",\"timestamp\":\"" + outcome.timestamp + "\"" +
+                "\",\"status\":\"accepted\",\"timestamp\":\"" + timestamp + "\"" +
                 (outcome.duplicate ? ",\"duplicate\":true}" : "}"),
             false};
 }

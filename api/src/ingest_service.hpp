@@ -52,6 +52,7 @@ class IngestService {
         std::string error;       // set otherwise
         std::string timestamp;
         bool duplicate = false;
+        uint64_t stream_seq = 0;  // for a duplicate: of the message first stored
     };
     // Validates and publishes one message. `id_hint` (from Idempotency-Key) wins over a
     // "message_id" field of the body.

@@ -31,7 +31,7 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
     // While disconnected cnats would buffer the publish and the request would only time out:
     // answer at once instead.
     if (!nats_.connected()) {
-        return {PublishResult::Kind::Unavailable, 0, "not connected to NATS", ""};
+        return {PublishResult::Kind::Unavailable, 0, "not connected to NATS"};
     }
     std::string envelope;
     std::string_view data = message.payload;
@@ -42,7 +42,7 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
     natsMsg* created = nullptr;
     if (natsMsg_Create(&created, message.subject.c_str(), nullptr, data.data(),
                        static_cast<int>(data.size())) != NATS_OK) {
-        return {PublishResult::Kind::Unavailable, 0, "cannot create message", ""};
+        return {PublishResult::Kind::Unavailable, 0, "cannot create message"};
     }
     const NatsMsgPtr owned(created);
     natsMsgHeader_Set(created, kIngestIdHeader, message.message_id.c_str());
@@ -67,16 +67,12 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
                             " failed: " + natsStatus_GetText(status);
         if (js_error != 0) error += " [jetstream error " + std::to_string(js_error) + "]";
         if (status == NATS_NO_RESPONDERS) error += " (no stream captures this subject)";
-        return {PublishResult::Kind::Unavailable, 0, error, ""};
+        return {PublishResult::Kind::Unavailable, 0, error};
     }
     PublishResult result{
         ack->Duplicate ? PublishResult::Kind::Duplicate : PublishResult::Kind::Stored,
-        ack->Sequence, "", ""};
+        ack->Sequence, ""};
     jsPubAck_Destroy(ack);
-    // A retry is answered as the first request was: same id, same timestamp.
-    if (result.kind == PublishResult::Kind::Duplicate) {
-        result.first_received_at = received_at_of(result.sequence);
-    }
     return result;
 }
 

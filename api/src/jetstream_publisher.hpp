@@ -28,9 +28,6 @@ struct PublishResult {
     enum class Kind { Stored, Duplicate, Unavailable } kind;
     uint64_t sequence = 0;  // of the message stored; for a duplicate, of the first one
     std::string error;      // for Unavailable
-    // For a duplicate: when the first one was received, or "" when the stream no longer has
-    // it (or another producer published it).
-    std::string first_received_at;
 };
 
 // Publishes into the ingest stream and waits for the PubAck: only a stored (or duplicate)
@@ -41,10 +38,11 @@ class JetStreamPublisher {
 
     PublishResult publish(const OutgoingMessage& message) const;
 
-  private:
-    // The Nomnom-Received-At of the stored message `sequence`, "" when there is none.
+    // The Nomnom-Received-At of the stored message `sequence`; "" when the stream no longer
+    // has it (or another producer published it).
     std::string received_at_of(uint64_t sequence) const;
 
+  private:
     NatsClient& nats_;
     PublishFormat format_;
     int64_t timeout_ms_;
