@@ -52,3 +52,29 @@ TEST_CASE("a payload that is not UTF-8 or not JSON is refused with the byte", "[
     CHECK(document.parse(payload, scratch)["k"].GetString() == std::string("a\tb\xc3\xa9"));
     CHECK(payload == R"({"k":"a\tb\u00e9"})");
 }
+
+TEST_CASE("a leading byte order mark is skipped; anywhere else it is what it is", "[generated]") {
+    nomnom::gen::JsonDocument document;
+    nomnom::gen::Scratch scratch;
+    CHECK(document.parse("\xEF\xBB\xBF{\"k\":\"v\"}", scratch)["k"].GetString() ==
+          std::string("v"));
+    CHECK(document.parse("{\"k\":\"\xEF\xBB\xBF\"}", scratch)["k"].GetString() ==
+          std::string("\xEF\xBB\xBF"));
+    CHECK_THROWS_WITH(document.parse("\xEF\xBB\xBF\xEF\xBB\xBF{}", scratch),
+                      "payload is not valid JSON: Invalid value. at byte 0");
+}
+
+TEST_CASE("an escaped lone low surrogate is refused where it stands", "[generated]") {
+    nomnom::gen::JsonDocument document;
+    nomnom::gen::Scratch scratch;
+    // The offset is that of the byte after the string.
+    const std::string refused =
+        "payload is not valid JSON: a \\u escape of a lone UTF-16 "
+        "surrogate, which is not a character at byte ";
+    CHECK_THROWS_WITH(document.parse(R"({"k":"a\udc00"})", scratch), refused + "14");
+    CHECK_THROWS_WITH(document.parse(R"({"a":[1,{"\uDFFF":2}]})", scratch), refused + "17");
+    // A pair is a character, and a high surrogate alone RapidJSON refuses itself.
+    CHECK(document.parse(R"({"k":"\ud83d\ude00"})", scratch)["k"].GetString() ==
+          std::string("\xF0\x9F\x98\x80"));
+    CHECK_THROWS(document.parse(R"({"k":"\ud83d"})", scratch));
+}

@@ -17,9 +17,7 @@
 #define NOMNOM_GENERATED_HPP
 
 #include <rapidjson/document.h>
-#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <nomnom/field_type.hpp>
@@ -653,21 +651,6 @@ inline bool has_surrogate(const char* s, rapidjson::SizeType n) {
     return false;
 }
 
-/* Depth is bounded by JsonDocument's nesting limit. */
-inline bool has_surrogate(const rapidjson::Value& v) {
-    if (v.IsString()) return has_surrogate(v.GetString(), v.GetStringLength());
-    if (v.IsArray()) {
-        for (const auto& element : v.GetArray()) {
-            if (has_surrogate(element)) return true;
-        }
-    } else if (v.IsObject()) {
-        for (const auto& member : v.GetObject()) {
-            if (has_surrogate(member.name) || has_surrogate(member.value)) return true;
-        }
-    }
-    return false;
-}
-
 /* SAX handler building a rapidjson::Document, with numbers converted by std::from_chars rather
  * than RapidJSON: 1.1.0's full-precision strtod reads "0e100" as -2e146 (and "-0e100" as +2e146),
  * through a __builtin_clzll(0) in DiyFp::Normalize. Integers stay integers when they fit in 64
@@ -678,7 +661,9 @@ class ExactNumbers {
   public:
     static constexpr int kMaxDepth = 256;
 
-    explicit ExactNumbers(rapidjson::Document& document) : d_(document) {}
+    /* `check_surrogates`: the text may escape a lone low surrogate (may_escape_low_surrogate). */
+    ExactNumbers(rapidjson::Document& document, bool check_surrogates)
+        : d_(document), check_surrogates_(check_surrogates) {}
 
     /* Why the handler stopped the parse, when it did. */
     const char* refusal() const { return refusal_; }
@@ -706,9 +691,13 @@ class ExactNumbers {
         }
         return d_.Double(x);
     }
-    bool String(const char* s, rapidjson::SizeType n, bool copy) { return d_.String(s, n, copy); }
+    bool String(const char* s, rapidjson::SizeType n, bool copy) {
+        return is_text(s, n) && d_.String(s, n, copy);
+    }
     bool StartObject() { return enter() && d_.StartObject(); }
-    bool Key(const char* s, rapidjson::SizeType n, bool copy) { return d_.Key(s, n, copy); }
+    bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+        return is_text(s, n) && d_.Key(s, n, copy);
+    }
     bool EndObject(rapidjson::SizeType members) {
         --depth_;
         return d_.EndObject(members);
@@ -720,6 +709,12 @@ class ExactNumbers {
     }
 
   private:
+    bool is_text(const char* s, rapidjson::SizeType n) {
+        if (!check_surrogates_ || !has_surrogate(s, n)) return true;
+        refusal_ = "a \\u escape of a lone UTF-16 surrogate, which is not a character";
+        return false;
+    }
+
     bool enter() {
         if (++depth_ <= kMaxDepth) return true;
         refusal_ = "objects and arrays nested deeper than 256 levels";
@@ -727,6 +722,7 @@ class ExactNumbers {
     }
 
     rapidjson::Document& d_;
+    const bool check_surrogates_;
     int depth_ = 0;
     const char* refusal_ = nullptr;
 };
@@ -797,6 +793,9 @@ class JsonDocument {
         pool_.Clear();
         numbers_.clear();
         scratch.numbers_ = &numbers_;
+        /* Not part of the JSON; RFC 8259 lets a parser ignore it, and RapidJSON's UTF-8 input
+         * stream did. */
+        if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
         if (const std::size_t bad = invalid_utf8_offset(text); bad != std::string_view::npos) {
             throw Invalid("payload is not valid JSON: invalid UTF-8 at byte " +
                           std::to_string(bad));
@@ -808,7 +807,7 @@ class JsonDocument {
         const char* refusal = nullptr;
         auto generate = [&](rapidjson::Document& document) {
             rapidjson::InsituStringStream stream(buffer_.data());
-            detail::ExactNumbers handler(document);
+            detail::ExactNumbers handler(document, detail::may_escape_low_surrogate(text));
             result = reader_.Parse<flags>(stream, handler);
             refusal = handler.refusal();
             return !result.IsError();
@@ -820,11 +819,6 @@ class JsonDocument {
                                           ? refusal
                                           : rapidjson::GetParseError_En(result.Code())) +
                           " at byte " + std::to_string(result.Offset()));
-        }
-        if (detail::may_escape_low_surrogate(text) && detail::has_surrogate(document_)) {
-            throw Invalid(
-                "payload is not valid JSON: a \\u escape of a lone UTF-16 surrogate, which is not "
-                "a character");
         }
         numbers_.parsed(text, document_);
         return document_;
