@@ -1,6 +1,7 @@
 #include "yaml_map.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <map>
 
 namespace nomnom::generator {
@@ -18,10 +19,12 @@ bool is_integer(const std::string& text) {
     return error == std::errc() && end == text.data() + text.size() && !text.empty();
 }
 
+// from_chars also reads "inf" and "nan", which no generated literal or bound can be.
 bool is_float(const std::string& text) {
     double value = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    return error == std::errc() && end == text.data() + text.size() && !text.empty();
+    return error == std::errc() && end == text.data() + text.size() && !text.empty() &&
+           std::isfinite(value);
 }
 
 }  // namespace

@@ -999,6 +999,17 @@ TEST_CASE("a constant or default that does not fit its field is refused", "[gene
         f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {default: abc}\n"));
         CHECK_ERROR(f, "vehicle.yaml", 8, {"default \"abc\"", "expected an integer"});
     }
+    for (const std::string word : {"inf", "-infinity", "nan"}) {
+        DYNAMIC_SECTION("a v1 default that is not a finite number: " << word) {
+            f.entity("vehicle.yaml",
+                     v1_one_field("float", "      constraints: {default: " + word + "}\n"));
+            CHECK_ERROR(f, "vehicle.yaml", 8, {"default \"" + word + "\"", "expected a number"});
+        }
+    }
+    SECTION("a bound that is not a finite number") {
+        f.entity("vehicle.yaml", v1_one_field("float", "      constraints: {maximum: nan}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 8, {"maximum", "a number"});
+    }
     SECTION("a v1 default outside the constraints") {
         f.entity("vehicle.yaml",
                  v1_one_field("integer", "      constraints: {maximum: 2030, default: 5000}\n"));
