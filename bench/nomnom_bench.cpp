@@ -141,11 +141,10 @@ int plugin_parse(const std::string& plugin, const std::string& subject, const st
     const std::vector<std::string> lines = read_lines(file);
     const auto library = nomnom::PluginLibrary::open(plugin);
     nomnom::PluginInstance instance(library, "{}");
-    const nomnom_plugin_descriptor& descriptor = library->descriptor();
-    nomnom::RowBatch rows(descriptor);
+    nomnom::RowBatch rows(library->descriptor());
     constexpr uint32_t kBatch = 1000;
     std::size_t refused = 0;
-    char reason[2048];
+    std::string reason;
     const auto start = Clock::now();
     for (std::size_t i = 0; i < lines.size(); ++i) {
         if (i % kBatch == 0) rows.clear();
@@ -154,19 +153,14 @@ int plugin_parse(const std::string& plugin, const std::string& subject, const st
         message.payload = {lines[i].data(), lines[i].size()};
         message.subject = {subject.data(), subject.size()};
         message.delivery_count = 1;
-        nomnom_error error{reason, sizeof reason};
-        rows.begin_message(static_cast<uint32_t>(i % kBatch));
-        if (descriptor.parse(instance.get(), &message, rows.as_sink(), &error) == NOMNOM_OK) {
-            rows.finish_message();
-        } else {
+        if (instance.parse(message, rows, static_cast<uint32_t>(i % kBatch), reason) != NOMNOM_OK) {
             ++refused;
-            rows.discard_message();
         }
     }
     const auto elapsed = Clock::now() - start;
     if (refused > 0) {
         std::cerr << "nomnom-bench: the plugin refused " << refused << " of " << lines.size()
-                  << " messages\n";
+                  << " messages, the last because: " << reason << "\n";
         return 1;
     }
     report("plugin_parse", lines.size(), elapsed);

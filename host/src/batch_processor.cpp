@@ -24,10 +24,6 @@ bool is_unreachable_sqlstate(const std::string& sqlstate) {
     return sqlstate.starts_with("08") || sqlstate.starts_with("57P0") || sqlstate == "53300";
 }
 
-std::string reason_or_default(const char* reason) {
-    return reason[0] != '\0' ? reason : "(the plugin gave no reason)";
-}
-
 // Runs the write of a parsed batch in one transaction; a failure leaves nothing written.
 std::optional<WriteFailure> write_in_transaction(Database& database, PluginInstance& instance,
                                                  const RowBatch& rows) {
@@ -195,11 +191,9 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(size_t 
 }
 
 void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
-    const nomnom_plugin_descriptor& descriptor = instance_.descriptor();
     rows_.clear();
     std::vector<Entry*> parsed;
     parsed.reserve(entries.size());
-    char reason[2048];
     const auto parse_started = std::chrono::steady_clock::now();
     for (uint32_t i = 0; i < entries.size(); ++i) {
         Entry& entry = *entries[i];
@@ -212,28 +206,14 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
             entry.reason = entry.message->decode_error;
             continue;
         }
-        rows_.begin_message(i);
-        reason[0] = '\0';
-        nomnom_error error{reason, sizeof reason};
-        const nomnom_message view = entry.message->view();
         // Whatever the plugin logs while parsing is about this message.
         const LogFields fields = entry.message->log_fields(runner_.name());
         const LogScope scope(fields);
-        int status = descriptor.parse(instance_.get(), &view, rows_.as_sink(), &error);
-        if (status == NOMNOM_OK) {
-            rows_.finish_message();
-            if (!rows_.message_error().empty()) {
-                status = NOMNOM_INVALID;
-                entry.reason = rows_.message_error();
-            }
-        } else {
-            entry.reason = reason_or_default(reason);
-        }
+        const int status = instance_.parse(entry.message->view(), rows_, i, entry.reason);
         if (status == NOMNOM_OK) {
             parsed.push_back(&entry);
             continue;
         }
-        rows_.discard_message();
         if (status == NOMNOM_INVALID) {
             entry.outcome = Outcome::Invalid;
         } else if (status == NOMNOM_RETRY) {

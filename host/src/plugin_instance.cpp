@@ -4,6 +4,10 @@
 
 namespace nomnom {
 
+std::string reason_or_default(const char* reason) {
+    return reason[0] != '\0' ? reason : "(the plugin gave no reason)";
+}
+
 PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library,
                                const std::string& config_json)
     : library_(std::move(library)) {
@@ -18,6 +22,25 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library,
 
 PluginInstance::~PluginInstance() {
     library_->descriptor().destroy(instance_);
+}
+
+int PluginInstance::parse(const nomnom_message& message, RowBatch& rows, uint32_t index,
+                          std::string& reason) const {
+    char buffer[2048];  // per message: only its first byte is cleared
+    buffer[0] = '\0';
+    nomnom_error error{buffer, sizeof buffer};
+    rows.begin_message(index);
+    int status = descriptor().parse(instance_, &message, rows.as_sink(), &error);
+    if (status == NOMNOM_OK) {
+        rows.finish_message();
+        if (rows.message_error().empty()) return NOMNOM_OK;
+        status = NOMNOM_INVALID;
+        reason = rows.message_error();
+    } else {
+        reason = reason_or_default(buffer);
+    }
+    rows.discard_message();
+    return status;
 }
 
 }  // namespace nomnom
