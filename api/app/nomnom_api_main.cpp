@@ -39,10 +39,7 @@ nomnom::api::ApiConfig read_config(int argc, char** argv) {
             throw nomnom::ConfigError("unknown argument '" + arg + "'\n" + kUsage);
         }
     }
-    nomnom::api::ApiConfig config =
-        path.empty() ? nomnom::api::default_api_config() : nomnom::api::load_api_config(path);
-    nomnom::api::apply_env_overrides(config);
-    return config;
+    return nomnom::api::read_api_config(path);
 }
 
 // Connects (retrying with back-off until SIGTERM/SIGINT) and prepares the stream.

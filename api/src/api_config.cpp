@@ -87,6 +87,12 @@ ApiConfig load_api_config(const std::filesystem::path& path) {
     return parse_api_config(read_config_file(path), path);
 }
 
+ApiConfig read_api_config(const std::filesystem::path& path) {
+    ApiConfig config = path.empty() ? default_api_config() : load_api_config(path);
+    apply_env_overrides(config);
+    return config;
+}
+
 void apply_env_overrides(ApiConfig& config) {
     if (const char* url = std::getenv("NATS_URL"); url != nullptr && *url != '\0') {
         config.nats.url = url;

@@ -62,6 +62,10 @@ ApiConfig default_api_config();
 // port of http.listen. Throws ConfigError for a PORT that is not a port number.
 void apply_env_overrides(ApiConfig& config);
 
+// What the API runs with: the file at `path` (the defaults when `path` is empty), then the
+// environment's overrides.
+ApiConfig read_api_config(const std::filesystem::path& path);
+
 // Whether `entity` can be a subject token: 1-64 of [A-Za-z0-9_-].
 bool valid_entity(std::string_view entity);
 

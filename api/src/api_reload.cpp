@@ -9,8 +9,7 @@ namespace nomnom::api {
 bool reload_api_config(ApiConfig& running, BearerAuth& auth) {
     ApiConfig fresh;
     try {
-        fresh = running.source.empty() ? default_api_config() : load_api_config(running.source);
-        apply_env_overrides(fresh);
+        fresh = read_api_config(running.source);
     } catch (const ConfigError& e) {
         spdlog::error("reload: {}; keeping the running configuration", e.what());
         return false;

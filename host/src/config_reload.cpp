@@ -4,15 +4,15 @@
 
 namespace nomnom {
 
-void warn_needs_restart(const char* name) {
+void warn_needs_restart(const std::string& setting) {
     spdlog::warn(
-        "reload: [{}] changed in the config file; it needs a restart, the running value stays",
-        name);
+        "reload: {} changed in the config file; it needs a restart, the running value stays",
+        setting);
 }
 
 void reload_log_config(const LogConfig& running, LogConfig& fresh) {
     if (fresh.format != running.format) {
-        spdlog::warn("reload: log.format changed; it needs a restart, the running value stays");
+        warn_needs_restart("log.format");
         fresh.format = running.format;
     }
     if (fresh.level != running.level) {

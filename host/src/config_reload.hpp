@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+
 #include "config.hpp"
 
 namespace nomnom {
@@ -7,15 +9,15 @@ namespace nomnom {
 // What a reload (SIGHUP) does with settings that only take effect at start, shared by
 // nomnom-host and nomnom-api.
 
-// Logs that section [name] changed and needs a restart.
-void warn_needs_restart(const char* name);
+// Logs that `setting` ("[nats]", "log.format") changed and needs a restart.
+void warn_needs_restart(const std::string& setting);
 
 // A section that only takes effect at start: when the file changed it, say so and keep the
 // running value.
 template <typename Section>
 void keep_running_value(const char* name, const Section& running, Section& fresh) {
     if (running == fresh) return;
-    warn_needs_restart(name);
+    warn_needs_restart("[" + std::string(name) + "]");
     fresh = running;
 }
 
