@@ -226,7 +226,7 @@ int Host::run(SignalWaiter& signals) {
     Clock::time_point last_change = Clock::now();
     for (;;) {
         // The first report only takes the baseline of each plugin's rate. Skipped while NATS
-        // is down: asking JetStream would hold up signal handling until each request times out.
+        // is down: consumers that cannot be read are not consumers with no lag.
         if (nats_->connected() && progress_.due(Clock::now(), config_.log.progress_interval_s)) {
             progress_.report(supervisor_->backlogs(), Clock::now());
         }

@@ -276,6 +276,7 @@ std::vector<PluginBacklog> PluginSupervisor::backlogs() const {
         const PluginMetrics& metrics = metrics_.plugin(runner->name());
         backlog.settled = metrics.persisted.load() + metrics.dead_lettered.load();
         for (const ConsumerSpec& spec : runner->consumers()) {
+            if (!nats_.connected()) break;
             try {
                 if (auto state = read_consumer_state(nats_, spec.stream, spec.durable)) {
                     backlog.consumers.emplace_back(spec.durable, *state);
@@ -315,11 +316,8 @@ void PluginSupervisor::render_gauges(std::string& out) const {
     std::string ack_pending =
         "# HELP nomnom_consumer_ack_pending Messages delivered and not yet acked\n"
         "# TYPE nomnom_consumer_ack_pending gauge\n";
-    // While NATS is down each JetStream request would wait for its timeout, and the scrape
-    // with it; nomnom_nats_connected says why the gauges are missing.
-    const std::vector<PluginBacklog> lags =
-        nats_.connected() ? backlogs() : std::vector<PluginBacklog>{};
-    for (const PluginBacklog& backlog : lags) {
+    // While NATS is down nomnom_nats_connected says why the gauges are missing.
+    for (const PluginBacklog& backlog : backlogs()) {
         for (const auto& [durable, state] : backlog.consumers) {
             const std::string labels =
                 "{plugin=\"" + backlog.plugin + "\",consumer=\"" + durable + "\"} ";

@@ -65,7 +65,8 @@ class PluginSupervisor {
                       const std::set<std::string>& being_written = {});
 
     std::vector<PluginStatus> statuses() const;
-    // Each running plugin's consumers, read from JetStream now.
+    // Each running plugin's consumers, read from JetStream now; none while NATS is down (each
+    // request would only wait for its timeout).
     std::vector<PluginBacklog> backlogs() const;
     // Prometheus gauges read now: plugin up/down, the refused files and, while NATS is
     // connected, each durable consumer's pending and ack-pending counts from JetStream.
