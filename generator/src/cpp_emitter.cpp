@@ -80,11 +80,9 @@ std::string literal_value(const Literal& literal) {
     return "g::Value::null()";
 }
 
-// A field's constant or default. A number given to a Decimal stays text, so that it keeps every
-// digit (convert() checks it like any decimal text).
+// A field's constant or default.
 std::string field_literal(const Literal& literal, const Field& field) {
-    if (field.type.type == Type::Decimal &&
-        (literal.kind == Literal::Kind::Integer || literal.kind == Literal::Kind::Float)) {
+    if (literal_stays_text(literal, field.type)) {
         return "g::Value::of_text(" + cpp_string(literal.text) + ")";
     }
     return literal_value(literal);
@@ -250,16 +248,10 @@ class Emitter {
                    source(1) + ")";
         }
         if (c.transform.starts_with("json_get_")) {
-            std::string kind = c.transform.substr(9);
-            const bool optional = kind.starts_with("optional_");
-            if (optional) kind = kind.substr(9);
-            const char* type = kind == "string"  ? "String"
-                               : kind == "int"   ? "BigInt"
-                               : kind == "float" ? "Float"
-                                                 : "Boolean";
+            const JsonGet get = json_get_of(c.transform);
             return "g::json_get(" + source(0) + ", " + cpp_string(c.args[0].text) +
-                   ", g::Type::" + type + ", " + (optional ? "true" : "false") + ", " + spec +
-                   ", scratch_)";
+                   ", g::Type::" + runtime_type(get.gives) + ", " +
+                   (get.optional ? "true" : "false") + ", " + spec + ", scratch_)";
         }
         std::string inputs;
         for (std::size_t s = 0; s < c.sources.size(); ++s) inputs += (s ? ", " : "") + source(s);

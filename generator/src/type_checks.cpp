@@ -123,10 +123,7 @@ class Checker {
 
     // As generated code has it (field_literal in cpp_emitter.cpp).
     static g::Value value_of(const Literal& literal, const Field& field) {
-        if (field.type.type == Type::Decimal &&
-            (literal.kind == Literal::Kind::Integer || literal.kind == Literal::Kind::Float)) {
-            return g::Value::of_text(literal.text);
-        }
+        if (literal_stays_text(literal, field.type)) return g::Value::of_text(literal.text);
         switch (literal.kind) {
             case Literal::Kind::Null:
                 return g::Value::null();
@@ -252,11 +249,7 @@ class Checker {
                                                 "' reads a member of a JSON object, but " +
                                                 source->second + " is " + spelled(source->first));
             }
-            const std::string kind = c.transform.substr(c.transform.rfind('_') + 1);
-            const Type gives = kind == "string"  ? Type::String
-                               : kind == "int"   ? Type::BigInt
-                               : kind == "float" ? Type::Float
-                                                 : Type::Boolean;
+            const Type gives = json_get_of(c.transform).gives;
             result(e, f, c, {gives, Type::Json, runtime_type(gives), {}, {}, {}}, "");
             return;
         }

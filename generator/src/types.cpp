@@ -119,6 +119,20 @@ const char* abi_type(Type type) {
     }
 }
 
+JsonGet json_get_of(const std::string& transform) {
+    const std::string kind = transform.substr(transform.rfind('_') + 1);
+    return {kind == "string"  ? Type::String
+            : kind == "int"   ? Type::BigInt
+            : kind == "float" ? Type::Float
+                              : Type::Boolean,
+            transform.starts_with("json_get_optional_")};
+}
+
+bool literal_stays_text(const Literal& literal, const TypeSpec& type) {
+    return type.type == Type::Decimal &&
+           (literal.kind == Literal::Kind::Integer || literal.kind == Literal::Kind::Float);
+}
+
 const char* runtime_type(Type type) {
     switch (type) {
         case Type::String:

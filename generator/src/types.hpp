@@ -27,4 +27,15 @@ const char* runtime_type(Type type);
 
 bool is_json_like(Type type);
 
+// What a builtin json_get_* / json_get_optional_* transform gives.
+struct JsonGet {
+    Type gives;
+    bool optional;
+};
+JsonGet json_get_of(const std::string& transform);
+
+// A number given to a Decimal field stays text, so that it keeps every digit (convert() checks
+// it like any decimal text).
+bool literal_stays_text(const Literal& literal, const TypeSpec& type);
+
 }  // namespace nomnom::generator
