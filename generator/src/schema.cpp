@@ -259,11 +259,6 @@ void check_fields(const Schema& schema, int index, Diagnostics& diagnostics) {
         }
         if (field.computed)
             check_computation(schema, index, static_cast<int>(k), field, diagnostics);
-        const Constraints& c = field.constraints;
-        if (!c.enum_values.empty() && is_json_like(field.type.type)) {
-            diagnostics.error(field.where, "field '" + entity.name + "." + field.name +
-                                               "': enum applies to scalar types only");
-        }
     }
     if (entity.minimal_existence) {
         for (const auto& name : entity.minimal_existence->fields) {

@@ -188,6 +188,10 @@ class Checker {
                 f.where,
                 what(e, f) + ": minimum and maximum apply to numbers, not " + spelled(f.type));
         }
+        if (!c.enum_values.empty() && is_json_like(f.type.type)) {
+            diagnostics_.error(
+                f.where, what(e, f) + ": enum applies to scalar types, not " + spelled(f.type));
+        }
         if ((c.min_length || c.max_length || c.pattern) && shape != Shape::Text) {
             diagnostics_.error(f.where, what(e, f) +
                                             ": minLength, maxLength and pattern apply to "

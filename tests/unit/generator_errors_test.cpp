@@ -1144,6 +1144,10 @@ TEST_CASE("constraints that contradict each other or the type are refused", "[ge
         f.entity("vehicle.yaml", v1_one_field("string", "      constraints: {minimum: 1}\n"));
         CHECK_ERROR(f, "vehicle.yaml", 6, {"minimum and maximum apply to numbers", "string"});
     }
+    SECTION("an enum on a JSON field") {
+        f.entity("vehicle.yaml", v1_one_field("json", "      constraints: {enum: [a, b]}\n"));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"Vehicle.x", "enum applies to scalar types, not json"});
+    }
     SECTION("a pattern on an integer") {
         f.entity("vehicle.yaml", v1_one_field("integer", "      constraints: {pattern: \"^1\"}\n"));
         CHECK_ERROR(f, "vehicle.yaml", 6, {"pattern apply to strings", "integer"});
