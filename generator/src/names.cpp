@@ -16,4 +16,8 @@ std::string snake_case(const std::string& name) {
     return out;
 }
 
+std::string column_name(const Entity& entity, const Field& field) {
+    return entity.snake_case_columns ? snake_case(field.name) : field.name;
+}
+
 }  // namespace nomnom::generator

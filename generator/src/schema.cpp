@@ -295,7 +295,7 @@ void resolve_keys(Schema& schema, int index, Diagnostics& diagnostics) {
     }
     for (const Field& field : entity.fields) {
         if (!field.constraints.primary_key) continue;
-        const std::string column = entity.snake_case_columns ? snake_case(field.name) : field.name;
+        const std::string column = column_name(entity, field);
         const std::string what = "entity '" + entity.name + "': field '" + field.name + "'";
         if (p.autogenerate_id) {
             diagnostics.error(field.where, what +
@@ -435,8 +435,8 @@ void resolve_columns(Schema& schema, int index, std::set<std::string>& tables,
     } else {
         for (std::size_t k = 0; k < entity.fields.size(); ++k) {
             const Field& field = entity.fields[k];
-            Column column{entity.snake_case_columns ? snake_case(field.name) : field.name,
-                          field.type, field.nullable, field.constraints.indexed, field.where};
+            Column column{column_name(entity, field), field.type, field.nullable,
+                          field.constraints.indexed, field.where};
             r.columns.push_back({column, static_cast<int>(k), false});
         }
     }
