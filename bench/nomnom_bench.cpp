@@ -13,8 +13,8 @@
 #include <nats/nats.h>
 #include <rapidjson/document.h>
 
-#include "plugin_instance.hpp"
-#include "row_batch.hpp"
+#include "plugins/plugin_instance.hpp"
+#include "plugins/row_batch.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -139,9 +139,9 @@ int parse(const std::string& file) {
 
 int plugin_parse(const std::string& plugin, const std::string& subject, const std::string& file) {
     const std::vector<std::string> lines = read_lines(file);
-    const auto library = nomnom::PluginLibrary::open(plugin);
-    nomnom::PluginInstance instance(library, "{}");
-    nomnom::RowBatch rows(library->descriptor());
+    const auto library = nomnom::host::PluginLibrary::open(plugin);
+    nomnom::host::PluginInstance instance(library, "{}");
+    nomnom::host::RowBatch rows(library->descriptor());
     constexpr uint32_t kBatch = 1000;
     std::size_t refused = 0;
     std::string reason;

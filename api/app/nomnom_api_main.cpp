@@ -11,11 +11,12 @@
 #include "api_reload.hpp"
 #include "api_server.hpp"
 #include "bearer_auth.hpp"
-#include "host.hpp"
 #include "ingest_service.hpp"
-#include "logging.hpp"
-#include "nats_client.hpp"
-#include "redact.hpp"
+#include "nomnom/common/logging.hpp"
+#include "nomnom/common/nats_client.hpp"
+#include "nomnom/common/prometheus.hpp"
+#include "nomnom/common/redact.hpp"
+#include "nomnom/common/signal_waiter.hpp"
 
 namespace {
 
@@ -80,13 +81,12 @@ int main(int argc, char** argv) {
         nomnom::api::ApiServer server(config, service, metrics, auth, [&] {
             std::string out;
             metrics.render(out);
-            nomnom::api::counter(out, "nomnom_api_status_write_failures_total",
-                                 "accepted statuses that could not be written",
-                                 service.status_write_failures());
-            out +=
-                "# HELP nomnom_api_nats_connected 1 while the NATS connection is up\n"
-                "# TYPE nomnom_api_nats_connected gauge\nnomnom_api_nats_connected ";
-            out += nats->connected() ? "1\n" : "0\n";
+            nomnom::prometheus_counter(out, "nomnom_api_status_write_failures_total",
+                                       "accepted statuses that could not be written",
+                                       service.status_write_failures());
+            nomnom::prometheus_gauge(out, "nomnom_api_nats_connected",
+                                     "1 while the NATS connection is up",
+                                     nats->connected() ? 1 : 0);
             return out;
         });
         spdlog::info("nomnom-api listening on port {}", server.port());

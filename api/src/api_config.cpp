@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "toml_section.hpp"
+#include "nomnom/common/toml_section.hpp"
 
 namespace nomnom::api {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "config.hpp"
+#include "nomnom/common/config.hpp"
 
 namespace nomnom::api {
 

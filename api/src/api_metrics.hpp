@@ -7,12 +7,9 @@
 #include <string>
 #include <utility>
 
-#include "metrics.hpp"
+#include "nomnom/common/prometheus.hpp"
 
 namespace nomnom::api {
-
-// Appends a Prometheus counter with its HELP and TYPE lines.
-void counter(std::string& out, const char* name, const char* help, uint64_t value);
 
 // What nomnom-api counts, rendered in Prometheus text format at /metrics.
 class ApiMetrics {

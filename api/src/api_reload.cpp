@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "config_reload.hpp"
+#include "nomnom/common/config_reload.hpp"
 
 namespace nomnom::api {
 

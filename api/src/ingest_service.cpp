@@ -7,9 +7,9 @@
 
 #include <chrono>
 
-#include "dead_letter.hpp"
-#include "json_escape.hpp"
-#include "subject_match.hpp"
+#include "nomnom/common/json_escape.hpp"
+#include "nomnom/common/subject_match.hpp"
+#include "nomnom/common/timestamp.hpp"
 
 namespace nomnom::api {
 

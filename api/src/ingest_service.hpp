@@ -7,8 +7,8 @@
 #include "api_config.hpp"
 #include "api_metrics.hpp"
 #include "jetstream_publisher.hpp"
-#include "nats_client.hpp"
-#include "status_store.hpp"
+#include "nomnom/common/nats_client.hpp"
+#include "nomnom/common/status_store.hpp"
 
 namespace nomnom::api {
 

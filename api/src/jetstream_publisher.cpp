@@ -1,7 +1,7 @@
 #include "jetstream_publisher.hpp"
 
-#include "json_escape.hpp"
-#include "status_store.hpp"
+#include "nomnom/common/json_escape.hpp"
+#include "nomnom/common/status_store.hpp"
 
 namespace nomnom::api {
 

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "api_config.hpp"
-#include "nats_client.hpp"
+#include "nomnom/common/nats_client.hpp"
 
 namespace nomnom::api {
 

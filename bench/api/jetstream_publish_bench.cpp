@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "nats_client.hpp"
+#include "nomnom/common/nats_client.hpp"
 
 namespace {
 

@@ -3,11 +3,11 @@
 #include <cstring>
 #include <iostream>
 
-#include "config.hpp"
 #include "dlq_tool.hpp"
 #include "host.hpp"
-#include "logging.hpp"
+#include "nomnom/common/logging.hpp"
 #include "status_tool.hpp"
+#include "worker_config.hpp"
 
 namespace {
 
@@ -24,13 +24,13 @@ constexpr const char* kUsage =
 
 int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], "dlq") == 0) {
-        return nomnom::run_dlq_command(std::vector<std::string>(argv + 2, argv + argc));
+        return nomnom::host::run_dlq_command(std::vector<std::string>(argv + 2, argv + argc));
     }
     if (argc > 1 && std::strcmp(argv[1], "probe") == 0) {
-        return nomnom::run_probe_command(std::vector<std::string>(argv + 2, argv + argc));
+        return nomnom::host::run_probe_command(std::vector<std::string>(argv + 2, argv + argc));
     }
     if (argc > 1 && std::strcmp(argv[1], "status") == 0) {
-        return nomnom::run_status_command(std::vector<std::string>(argv + 2, argv + argc));
+        return nomnom::host::run_status_command(std::vector<std::string>(argv + 2, argv + argc));
     }
     std::string config_path;
     bool check_only = false;
@@ -55,18 +55,18 @@ int main(int argc, char** argv) {
         std::cerr << "nomnom-host: --config is required\n" << kUsage;
         return 2;
     }
-    nomnom::WorkerConfig config;
+    nomnom::host::WorkerConfig config;
     try {
-        config = nomnom::load_worker_config(config_path);
+        config = nomnom::host::load_worker_config(config_path);
     } catch (const nomnom::ConfigError& e) {
         std::cerr << "nomnom-host: invalid config: " << e.what() << "\n";
         return 2;
     }
     nomnom::setup_logging(config.log);
-    if (check_only) return nomnom::check_config(config);
+    if (check_only) return nomnom::host::check_config(config);
     try {
         nomnom::SignalWaiter signals;
-        nomnom::Host host(std::move(config));
+        nomnom::host::Host host(std::move(config));
         return host.run(signals);
     } catch (const std::exception& e) {
         spdlog::critical("nomnom-host: {}", e.what());

@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "nats_client.hpp"
+#include "nomnom/common/nats_client.hpp"
 
 namespace {
 

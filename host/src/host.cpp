@@ -14,23 +14,15 @@
 #include <iostream>
 #include <set>
 
-#include "config_reload.hpp"
-#include "json_escape.hpp"
-#include "plugin_dir_watcher.hpp"
-#include "plugin_library.hpp"
-#include "redact.hpp"
+#include "nomnom/common/config_reload.hpp"
+#include "nomnom/common/json_escape.hpp"
+#include "nomnom/common/redact.hpp"
+#include "nomnom/common/timestamp.hpp"
+#include "plugins/plugin_dir_watcher.hpp"
+#include "plugins/plugin_library.hpp"
 
-namespace nomnom {
+namespace nomnom::host {
 namespace {
-
-int signal_pipe[2] = {-1, -1};
-
-void on_signal(int signal) {
-    const int saved = errno;
-    const char byte = static_cast<char>(signal);
-    [[maybe_unused]] const ssize_t written = ::write(signal_pipe[1], &byte, 1);
-    errno = saved;
-}
 
 // Plugins named in worker.toml but absent from the directory are most likely typos.
 std::vector<std::string> unmatched_sections(const WorkerConfig& config,
@@ -43,46 +35,6 @@ std::vector<std::string> unmatched_sections(const WorkerConfig& config,
 }
 
 }  // namespace
-
-SignalWaiter::SignalWaiter() {
-    if (::pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
-        throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-    }
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    for (const int signal : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal, &action, nullptr);
-}
-
-SignalWaiter::~SignalWaiter() {
-    for (const int signal : {SIGINT, SIGTERM, SIGHUP}) ::signal(signal, SIG_DFL);
-    ::close(signal_pipe[0]);
-    ::close(signal_pipe[1]);
-}
-
-int SignalWaiter::wait(int64_t timeout_ms) {
-    pollfd readable{signal_pipe[0], POLLIN, 0};
-    if (::poll(&readable, 1, static_cast<int>(timeout_ms)) <= 0) return 0;
-    int received = 0;
-    char bytes[64];
-    ssize_t count;
-    while ((count = ::read(signal_pipe[0], bytes, sizeof bytes)) > 0) {
-        for (ssize_t i = 0; i < count; ++i) {
-            const int signal = bytes[i];
-            if (signal == SIGTERM || signal == SIGINT) received = signal;
-            if (signal == SIGHUP && received == 0) received = SIGHUP;
-        }
-    }
-    return received;
-}
-
-bool SignalWaiter::wait_to_retry(int attempt, const std::string& error) {
-    const int64_t wait_ms = std::min<int64_t>(500LL << std::min(attempt, 4), 5000);
-    spdlog::error("startup: {} (attempt {}, next in {} ms)", error, attempt, wait_ms);
-    const int signal = wait(wait_ms);
-    return signal != SIGTERM && signal != SIGINT;
-}
 
 Host::Host(WorkerConfig config) : config_(std::move(config)) {}
 
@@ -118,11 +70,8 @@ std::string Host::metrics() const {
         supervisor_->render_gauges(out);
         database_->render_pool_gauges(out);
     }
-    out +=
-        "# HELP nomnom_nats_connected 1 while the NATS connection is up\n"
-        "# TYPE nomnom_nats_connected gauge\n"
-        "nomnom_nats_connected ";
-    out += nats_ && nats_->connected() ? "1\n" : "0\n";
+    prometheus_gauge(out, "nomnom_nats_connected", "1 while the NATS connection is up",
+                     nats_ && nats_->connected() ? 1 : 0);
     if (status_) status_->render(out);
     return out;
 }
@@ -302,4 +251,4 @@ int check_config(const WorkerConfig& config) {
     return problems == 0 ? 0 : 1;
 }
 
-}  // namespace nomnom
+}  // namespace nomnom::host

@@ -5,36 +5,18 @@
 #include <set>
 #include <vector>
 
-#include "config.hpp"
-#include "database.hpp"
-#include "dead_letter.hpp"
-#include "health_server.hpp"
-#include "metrics.hpp"
-#include "nats_client.hpp"
-#include "plugin_supervisor.hpp"
-#include "progress_reporter.hpp"
-#include "status_recorder.hpp"
+#include "db/database.hpp"
+#include "nomnom/common/nats_client.hpp"
+#include "nomnom/common/signal_waiter.hpp"
+#include "ops/health_server.hpp"
+#include "ops/plugin_metrics.hpp"
+#include "ops/progress_reporter.hpp"
+#include "ops/status_recorder.hpp"
+#include "pipeline/dead_letter.hpp"
+#include "plugins/plugin_supervisor.hpp"
+#include "worker_config.hpp"
 
-namespace nomnom {
-
-// SIGINT/SIGTERM/SIGHUP through a self-pipe: the handler (on whatever thread the kernel picks)
-// only writes the signal number, and the main thread reads it and does the work. Signal masks
-// cannot be relied on, since libraries reset them on the threads they create.
-class SignalWaiter {
-  public:
-    SignalWaiter();
-    ~SignalWaiter();
-    SignalWaiter(const SignalWaiter&) = delete;
-    SignalWaiter& operator=(const SignalWaiter&) = delete;
-
-    // The signal received within `timeout_ms`, or 0. SIGTERM/SIGINT win over SIGHUP; several
-    // SIGHUPs already received count as one (one reload covers them all), and a SIGHUP that
-    // arrives during a reload is returned by the next call.
-    int wait(int64_t timeout_ms);
-    // After failed startup attempt `attempt` (from 1): logs `error` and waits the back-off
-    // (0.5 s doubling up to 5 s). False when SIGTERM/SIGINT arrived meanwhile: give up.
-    bool wait_to_retry(int attempt, const std::string& error);
-};
+namespace nomnom::host {
 
 // nomnom-host: loads the plugins, connects NATS and the database, runs every plugin's workers
 // until SIGTERM/SIGINT, then drains. SIGHUP (or a change in a watched plugins directory)
@@ -77,4 +59,4 @@ class Host {
 // or the database. Prints a report; returns the exit code.
 int check_config(const WorkerConfig& config);
 
-}  // namespace nomnom
+}  // namespace nomnom::host

@@ -70,13 +70,12 @@ def check_compose(args):
 
 def exported_metric_names(source):
     names = set()
-    for directory in ("host/src", "api/src"):
-        root = os.path.join(source, directory)
-        if not os.path.isdir(root):
-            continue
-        for file in os.listdir(root):
-            if file.endswith(".cpp"):
-                names.update(re.findall(r"nomnom_[a-z_]+", open(os.path.join(root, file)).read()))
+    for directory in ("host/src", "api/src", "common/src"):
+        for root, _, files in os.walk(os.path.join(source, directory)):
+            for file in files:
+                if file.endswith(".cpp"):
+                    text = open(os.path.join(root, file)).read()
+                    names.update(re.findall(r"nomnom_[a-z_]+", text))
     return names
 
 
@@ -348,6 +347,12 @@ def check_runtime_packages(args, runtime):
             package = owning_package(path)
             if package not in provided:
                 uncovered.setdefault(package, set()).add(f"{os.path.basename(binary)}: {soname}")
+    # nomnom-api links nomnom_common only: a database client in it means the host's library
+    # leaked into the API's link.
+    api_databases = [soname for soname in needed_libraries(binaries[3])
+                     if re.match(r"lib(pq|sqlite3|soci_)", soname)]
+    if api_databases:
+        fail("nomnom-api links database libraries: " + ", ".join(api_databases))
     if uncovered:
         fail("scripts/deps.sh RUNTIME_PACKAGES lacks " + "; ".join(
             f"{package} ({', '.join(sorted(users))})" for package, users in uncovered.items()))

@@ -5,7 +5,7 @@
 
 #include "api_harness.hpp"
 #include "host_harness.hpp"
-#include "status_store.hpp"
+#include "nomnom/common/status_store.hpp"
 
 using namespace nomnom::testing;
 

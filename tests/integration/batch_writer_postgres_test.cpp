@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "batch_writer.hpp"
-#include "database.hpp"
+#include "db/database.hpp"
+#include "pipeline/batch_writer.hpp"
 #include "support/pg_test_db.hpp"
 
 namespace {
@@ -28,10 +28,10 @@ nomnom_plugin_descriptor descriptor_of(const nomnom_table& table) {
 }
 
 // One row per key; `extra` is written when the table has a third column.
-void write_rows(nomnom::Database& database, const nomnom_plugin_descriptor& descriptor,
+void write_rows(nomnom::host::Database& database, const nomnom_plugin_descriptor& descriptor,
                 const std::vector<std::string>& keys, const std::string& extra = "") {
-    nomnom::RowBatch batch(descriptor);
-    const nomnom_host_api& api = *nomnom::host_api();
+    nomnom::host::RowBatch batch(descriptor);
+    const nomnom_host_api& api = *nomnom::host::host_api();
     for (uint32_t m = 0; m < keys.size(); ++m) {
         batch.begin_message(m);
         api.begin_row(batch.as_sink(), 0);
@@ -43,14 +43,14 @@ void write_rows(nomnom::Database& database, const nomnom_plugin_descriptor& desc
         api.end_row(batch.as_sink());
         REQUIRE(batch.message_error().empty());
     }
-    nomnom::DbLease lease(database);
+    nomnom::host::DbLease lease(database);
     lease.begin();
-    nomnom::write_batch(lease, batch);
+    nomnom::host::write_batch(lease, batch);
     lease.commit();
 }
 
-nomnom::DatabaseConfig one_connection(const std::string& url) {
-    nomnom::DatabaseConfig config;
+nomnom::host::DatabaseConfig one_connection(const std::string& url) {
+    nomnom::host::DatabaseConfig config;
     config.url = url;
     config.pool_size = 1;
     return config;
@@ -59,7 +59,7 @@ nomnom::DatabaseConfig one_connection(const std::string& url) {
 // The wide `kv` table, created on a fresh database behind a one-connection pool.
 struct WideKv {
     nomnom::testing::PgTestDb pg;
-    nomnom::Database database{one_connection(pg.url())};
+    nomnom::host::Database database{one_connection(pg.url())};
     nomnom_plugin_descriptor descriptor = descriptor_of(kWideTable);
 
     WideKv() { database.prepare_tables(descriptor, true); }
@@ -70,7 +70,7 @@ struct WideKv {
 TEST_CASE("a table's new columns reach PostgreSQL through a session that staged the old ones",
           "[db][postgresql]") {
     nomnom::testing::PgTestDb pg;
-    nomnom::Database database(one_connection(pg.url()));
+    nomnom::host::Database database(one_connection(pg.url()));
     const nomnom_table narrow{sizeof(nomnom_table), "kv", kNarrow, 2, kKeys, 1};
     const nomnom_plugin_descriptor before = descriptor_of(narrow);
     database.prepare_tables(before, true);

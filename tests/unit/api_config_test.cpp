@@ -7,7 +7,7 @@
 #include "api_config.hpp"
 #include "bearer_auth.hpp"
 #include "jetstream_publisher.hpp"
-#include "status_store.hpp"
+#include "nomnom/common/status_store.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace nomnom::api;

@@ -2,10 +2,10 @@
 
 #include <cstdlib>
 
-#include "config.hpp"
+#include "worker_config.hpp"
 
 using nomnom::ConfigError;
-using nomnom::parse_worker_config;
+using nomnom::host::parse_worker_config;
 
 namespace {
 
@@ -70,7 +70,7 @@ format = "json"
     const auto orders = config.settings_for("orders");
     CHECK(orders.consumer.workers == 3);
     CHECK(orders.consumer.batch_size == 100);
-    CHECK(orders.consumer.format == nomnom::PayloadFormat::Envelope);
+    CHECK(orders.consumer.format == nomnom::host::PayloadFormat::Envelope);
     CHECK(orders.config_json == R"({"limits":[1,2],"mode":"strict","nested":{"flag":true}})");
     CHECK(config.settings_for("other").config_json == "{}");
     CHECK(config.log.format == "json");
@@ -106,7 +106,8 @@ TEST_CASE("${ENV} expansion - with defaults - fails naming the variable", "[conf
 }
 
 TEST_CASE("the annotated example config in docker/ is valid", "[config]") {
-    const auto config = nomnom::load_worker_config(NOMNOM_SOURCE_DIR "/docker/worker.example.toml");
+    const auto config =
+        nomnom::host::load_worker_config(NOMNOM_SOURCE_DIR "/docker/worker.example.toml");
     CHECK(config.settings_for("sensor_csv").consumer.batch_size == 512);
     CHECK(config.stream.name == "MESSAGES");
     CHECK(config.status.bucket == "NOMNOM_STATUS");

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "json_escape.hpp"
+#include "nomnom/common/json_escape.hpp"
 
 TEST_CASE("json_escape escapes quotes, backslashes and control characters", "[json]") {
     CHECK(nomnom::json_escape("plain") == "plain");

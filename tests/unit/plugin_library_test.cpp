@@ -5,12 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "plugin_library.hpp"
-#include "subject_match.hpp"
+#include "nomnom/common/subject_match.hpp"
+#include "plugins/plugin_library.hpp"
 #include "support/temp_dir.hpp"
 
-using nomnom::PluginLibrary;
-using nomnom::PluginRefused;
+using nomnom::host::PluginLibrary;
+using nomnom::host::PluginRefused;
 
 namespace {
 
@@ -62,7 +62,7 @@ TEST_CASE("each kind of bad plugin is refused with the exact reason", "[plugin]"
     CHECK(refusal(plugins / "missing.so").starts_with("cannot stat"));
 
     std::ofstream(plugins / ".test_kv.so.tmp") << "being installed";
-    CHECK(nomnom::list_plugin_files(plugins).size() == 4);
+    CHECK(nomnom::host::list_plugin_files(plugins).size() == 4);
 }
 
 TEST_CASE("a rebuilt plugin under the same file name is loaded, not served from dlopen's cache",
@@ -125,27 +125,28 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
     d.parse = [](nomnom_instance*, const nomnom_message*, nomnom_row_sink*, nomnom_error*) {
         return NOMNOM_OK;
     };
-    CHECK(nomnom::validate_descriptor(&d) == "table 't': column 'k' is declared twice");
+    CHECK(nomnom::host::validate_descriptor(&d) == "table 't': column 'k' is declared twice");
     static const nomnom_column reserved[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 0},
                                              {sizeof(nomnom_column), "nn_ord", NOMNOM_TYPE_I64, 0}};
     table.columns = reserved;
-    CHECK(nomnom::validate_descriptor(&d) ==
+    CHECK(nomnom::host::validate_descriptor(&d) ==
           "table 't': column name 'nn_ord' is reserved by the host (its staging tables order rows "
           "with it)");
     table.columns = columns;
     table.column_count = 1;
-    CHECK(nomnom::validate_descriptor(&d).empty());
+    CHECK(nomnom::host::validate_descriptor(&d).empty());
     d.struct_size = 8;
-    CHECK(nomnom::validate_descriptor(&d).starts_with("descriptor struct_size 8 is smaller"));
+    CHECK(nomnom::host::validate_descriptor(&d).starts_with("descriptor struct_size 8 is smaller"));
     d.struct_size = sizeof d;
     d.name = "Bad Name";
-    CHECK(nomnom::validate_descriptor(&d) == "descriptor name must match [a-z0-9_-]+");
+    CHECK(nomnom::host::validate_descriptor(&d) == "descriptor name must match [a-z0-9_-]+");
     d.name = "ok";
     static const nomnom_column nullable_key[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 1}};
     table.columns = nullable_key;
-    CHECK(nomnom::validate_descriptor(&d) == "table 't': conflict key 'k' is nullable");
+    CHECK(nomnom::host::validate_descriptor(&d) == "table 't': conflict key 'k' is nullable");
     table.conflict_key_count = 0;
-    CHECK(nomnom::validate_descriptor(&d).find("declares no conflict keys") != std::string::npos);
+    CHECK(nomnom::host::validate_descriptor(&d).find("declares no conflict keys") !=
+          std::string::npos);
 }
 
 TEST_CASE("subject patterns overlap as NATS would match them", "[plugin]") {

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "progress_reporter.hpp"
+#include "ops/progress_reporter.hpp"
 
-using nomnom::describe_progress;
+using nomnom::host::describe_progress;
 
 TEST_CASE("progress lines give rate - lag and an ETA at that rate", "[progress]") {
     CHECK(describe_progress(812.54, 10, 15000, 256) ==
@@ -17,8 +17,8 @@ TEST_CASE("progress lines give rate - lag and an ETA at that rate", "[progress]"
 }
 
 TEST_CASE("progress reports are due once per interval and never when off", "[progress]") {
-    nomnom::ProgressReporter reporter;
-    const auto start = nomnom::ProgressReporter::Clock::now();
+    nomnom::host::ProgressReporter reporter;
+    const auto start = nomnom::host::ProgressReporter::Clock::now();
     CHECK_FALSE(reporter.due(start, 0));
     CHECK(reporter.due(start, 5));
     reporter.report({}, start);

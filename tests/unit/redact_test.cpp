@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "redact.hpp"
+#include "nomnom/common/redact.hpp"
 
 using nomnom::redact_url;
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "row_batch.hpp"
+#include "plugins/row_batch.hpp"
 
 namespace {
 
@@ -25,8 +25,8 @@ nomnom_plugin_descriptor descriptor() {
 
 TEST_CASE("rows are typed - nullable columns default to NULL", "[rows]") {
     const auto d = descriptor();
-    nomnom::RowBatch batch(d);
-    const nomnom_host_api& api = *nomnom::host_api();
+    nomnom::host::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host::host_api();
     batch.begin_message(0);
     auto* sink = batch.as_sink();
     CHECK(api.begin_row(sink, 0) == 0);
@@ -44,8 +44,8 @@ TEST_CASE("rows are typed - nullable columns default to NULL", "[rows]") {
 
 TEST_CASE("wrong types - NULL in NOT NULL and unended rows are refused", "[rows]") {
     const auto d = descriptor();
-    nomnom::RowBatch batch(d);
-    const nomnom_host_api& api = *nomnom::host_api();
+    nomnom::host::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host::host_api();
     auto* sink = batch.as_sink();
 
     batch.begin_message(0);
@@ -83,8 +83,8 @@ TEST_CASE("NaN and infinities are refused: the dialects would store them differe
     nomnom_plugin_descriptor d{};
     d.tables = &table;
     d.table_count = 1;
-    nomnom::RowBatch batch(d);
-    const nomnom_host_api& api = *nomnom::host_api();
+    nomnom::host::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host::host_api();
     auto* sink = batch.as_sink();
     const std::pair<double, const char*> refused[] = {
         {std::numeric_limits<double>::quiet_NaN(), "NaN"},
@@ -109,8 +109,8 @@ TEST_CASE("NaN and infinities are refused: the dialects would store them differe
 
 TEST_CASE("discarding a message drops only its rows and text", "[rows]") {
     const auto d = descriptor();
-    nomnom::RowBatch batch(d);
-    const nomnom_host_api& api = *nomnom::host_api();
+    nomnom::host::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host::host_api();
     auto* sink = batch.as_sink();
     for (uint32_t m = 0; m < 3; ++m) {
         batch.begin_message(m);

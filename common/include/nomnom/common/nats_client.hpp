@@ -1,0 +1,61 @@
+#pragma once
+
+#include <nats/nats.h>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nomnom/common/config.hpp"
+
+namespace nomnom {
+
+class NatsError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// Throws NatsError naming `what` and cnats' last error when `status` is not NATS_OK.
+void check_nats(natsStatus status, const std::string& what, jsErrCode js_error = jsErrCode(0));
+
+struct NatsMsgDeleter {
+    void operator()(natsMsg* message) const { natsMsg_Destroy(message); }
+};
+using NatsMsgPtr = std::unique_ptr<natsMsg, NatsMsgDeleter>;
+
+// A connection and its JetStream context. cnats reconnects by itself (forever, here); the host
+// only has to keep its pull requests going.
+class NatsClient {
+  public:
+    explicit NatsClient(const NatsConfig& config);
+    ~NatsClient();
+    NatsClient(const NatsClient&) = delete;
+    NatsClient& operator=(const NatsClient&) = delete;
+
+    natsConnection* connection() const { return connection_; }
+    jsCtx* jetstream() const { return jetstream_; }
+    bool connected() const;
+
+    // Creates the stream, or updates its subjects and limits to match the config.
+    void ensure_stream(const StreamConfig& config);
+    // Throws when the stream does not exist (for stream.create = false).
+    void require_stream(const std::string& name);
+    // Whether the stream exists; throws NatsError when JetStream does not answer.
+    bool has_stream(const std::string& name);
+    // The subjects the stream captures, nullopt when it does not exist; throws NatsError when
+    // JetStream does not answer.
+    std::optional<std::vector<std::string>> stream_subjects(const std::string& name);
+    // ensure_stream with config.create, else require_stream.
+    void prepare_stream(const StreamConfig& config);
+
+    // Waits until everything sent (acks included) has reached the server.
+    void flush(int64_t timeout_ms);
+
+  private:
+    natsConnection* connection_ = nullptr;
+    jsCtx* jetstream_ = nullptr;
+};
+
+}  // namespace nomnom

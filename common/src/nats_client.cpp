@@ -1,0 +1,182 @@
+#include "nomnom/common/nats_client.hpp"
+
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <vector>
+
+#include "nomnom/common/redact.hpp"
+
+namespace nomnom {
+
+void check_nats(natsStatus status, const std::string& what, jsErrCode js_error) {
+    if (status == NATS_OK) return;
+    std::string message = what + ": " + natsStatus_GetText(status);
+    // cnats keeps the text of the last error after later successes: use it only when it
+    // belongs to this failure.
+    natsStatus last = NATS_OK;
+    if (const char* detail = nats_GetLastError(&last);
+        last == status && detail != nullptr && *detail != '\0') {
+        message += " (" + std::string(detail) + ")";
+    }
+    if (js_error != 0) message += " [jetstream error " + std::to_string(js_error) + "]";
+    throw NatsError(message);
+}
+
+namespace {
+
+struct OptionsDeleter {
+    void operator()(natsOptions* options) const { natsOptions_Destroy(options); }
+};
+
+void on_disconnected(natsConnection* connection, void*) {
+    if (!natsConnection_IsClosed(connection)) spdlog::warn("NATS connection lost; reconnecting");
+}
+void on_reconnected(natsConnection*, void*) {
+    spdlog::info("NATS connection re-established");
+}
+
+}  // namespace
+
+NatsClient::NatsClient(const NatsConfig& config) {
+    natsOptions* raw = nullptr;
+    check_nats(natsOptions_Create(&raw), "natsOptions_Create");
+    std::unique_ptr<natsOptions, OptionsDeleter> options(raw);
+    const std::string shown = redact_url(config.url);
+    check_nats(natsOptions_SetURL(raw, config.url.c_str()), "nats.url " + shown);
+    check_nats(natsOptions_SetTimeout(raw, config.connect_timeout_ms), "nats.connect_timeout_ms");
+    check_nats(natsOptions_SetMaxReconnect(raw, -1), "natsOptions_SetMaxReconnect");
+    check_nats(natsOptions_SetReconnectWait(raw, 500), "natsOptions_SetReconnectWait");
+    // Keep publishing acks into the reconnect buffer instead of failing while disconnected.
+    check_nats(natsOptions_SetReconnectBufSize(raw, 8 * 1024 * 1024), "reconnect buffer");
+    check_nats(natsOptions_SetDisconnectedCB(raw, on_disconnected, nullptr), "disconnect cb");
+    check_nats(natsOptions_SetReconnectedCB(raw, on_reconnected, nullptr), "reconnect cb");
+    if (!config.user.empty()) {
+        check_nats(natsOptions_SetUserInfo(raw, config.user.c_str(), config.password.c_str()),
+                   "nats.user");
+    }
+    if (!config.token.empty()) {
+        check_nats(natsOptions_SetToken(raw, config.token.c_str()), "nats.token");
+    }
+    if (!config.creds_file.empty()) {
+        check_nats(natsOptions_SetUserCredentialsFromFiles(raw, config.creds_file.c_str(), nullptr),
+                   "nats.creds_file " + config.creds_file);
+    }
+    if (config.tls.enabled) {
+        check_nats(natsOptions_SetSecure(raw, true), "nats.tls.enabled");
+        if (!config.tls.ca_file.empty()) {
+            check_nats(natsOptions_LoadCATrustedCertificates(raw, config.tls.ca_file.c_str()),
+                       "nats.tls.ca_file " + config.tls.ca_file);
+        }
+        if (!config.tls.cert_file.empty()) {
+            check_nats(natsOptions_LoadCertificatesChain(raw, config.tls.cert_file.c_str(),
+                                                         config.tls.key_file.c_str()),
+                       "nats.tls.cert_file " + config.tls.cert_file);
+        }
+        if (config.tls.skip_verify) {
+            check_nats(natsOptions_SkipServerVerification(raw, true), "nats.tls.skip_verify");
+        }
+    }
+    check_nats(natsConnection_Connect(&connection_, raw), "connecting to NATS at " + shown);
+    const natsStatus status = natsConnection_JetStream(&jetstream_, connection_, nullptr);
+    if (status != NATS_OK) {
+        natsConnection_Destroy(connection_);
+        check_nats(status, "JetStream context");
+    }
+}
+
+NatsClient::~NatsClient() {
+    jsCtx_Destroy(jetstream_);
+    natsConnection_Destroy(connection_);
+}
+
+bool NatsClient::connected() const {
+    return natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+void NatsClient::ensure_stream(const StreamConfig& config) {
+    std::vector<const char*> subjects;
+    for (const auto& subject : config.subjects) subjects.push_back(subject.c_str());
+    const auto manage = [&](jsStreamConfig& stream) {
+        stream.Subjects = subjects.data();
+        stream.SubjectsLen = static_cast<int>(subjects.size());
+        stream.MaxAge = config.max_age_s * 1000000000LL;
+        stream.MaxBytes = config.max_bytes;
+        stream.Duplicates = config.duplicate_window_s * 1000000000LL;
+    };
+
+    jsStreamInfo* info = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    natsStatus status =
+        js_GetStreamInfo(&info, jetstream_, config.name.c_str(), nullptr, &js_error);
+    if (status == NATS_NOT_FOUND) {
+        jsStreamConfig stream;
+        jsStreamConfig_Init(&stream);
+        stream.Name = config.name.c_str();
+        stream.Storage = config.storage == "memory" ? js_MemoryStorage : js_FileStorage;
+        manage(stream);
+        status = js_AddStream(&info, jetstream_, &stream, nullptr, &js_error);
+        check_nats(status, "creating stream " + config.name, js_error);
+        jsStreamInfo_Destroy(info);
+        spdlog::info("created stream {} on subjects [{}]", config.name,
+                     fmt::join(config.subjects, ", "));
+        return;
+    }
+    check_nats(status, "reading stream " + config.name, js_error);
+    std::unique_ptr<jsStreamInfo, decltype(&jsStreamInfo_Destroy)> existing(info,
+                                                                            jsStreamInfo_Destroy);
+    // Only what worker.toml manages changes: replicas, retention, limits and the rest an
+    // operator set on the stream stay as they are.
+    jsStreamConfig stream = *existing->Config;
+    manage(stream);
+    const bool memory = existing->Config->Storage == js_MemoryStorage;
+    if (memory != (config.storage == "memory")) {
+        spdlog::warn("stream {} uses {} storage, worker.toml asks for {}; storage cannot change",
+                     config.name, memory ? "memory" : "file", config.storage);
+    }
+    jsStreamInfo* updated = nullptr;
+    status = js_UpdateStream(&updated, jetstream_, &stream, nullptr, &js_error);
+    jsStreamInfo_Destroy(updated);
+    check_nats(status, "updating stream " + config.name, js_error);
+}
+
+bool NatsClient::has_stream(const std::string& name) {
+    return stream_subjects(name).has_value();
+}
+
+std::optional<std::vector<std::string>> NatsClient::stream_subjects(const std::string& name) {
+    jsStreamInfo* info = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    const natsStatus status = js_GetStreamInfo(&info, jetstream_, name.c_str(), nullptr, &js_error);
+    std::vector<std::string> subjects;
+    if (status == NATS_OK) {
+        for (int i = 0; i < info->Config->SubjectsLen; ++i) {
+            subjects.emplace_back(info->Config->Subjects[i]);
+        }
+    }
+    jsStreamInfo_Destroy(info);
+    if (status == NATS_NOT_FOUND) return std::nullopt;
+    check_nats(status, "reading stream " + name, js_error);
+    return subjects;
+}
+
+void NatsClient::require_stream(const std::string& name) {
+    if (!has_stream(name)) {
+        throw NatsError("stream " + name + " does not exist and stream.create is false");
+    }
+}
+
+void NatsClient::prepare_stream(const StreamConfig& config) {
+    if (config.create) {
+        ensure_stream(config);
+    } else {
+        require_stream(config.name);
+    }
+}
+
+void NatsClient::flush(int64_t timeout_ms) {
+    check_nats(natsConnection_FlushTimeout(connection_, timeout_ms), "flushing NATS connection");
+}
+
+}  // namespace nomnom

@@ -1,0 +1,269 @@
+#include "db/database.hpp"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <set>
+
+#include "db/native_db.hpp"
+#include "nomnom/common/prometheus.hpp"
+#include "nomnom/common/redact.hpp"
+
+namespace nomnom::host {
+
+const char* dialect_name(Dialect dialect) {
+    return dialect == Dialect::Postgres ? "postgresql" : "sqlite";
+}
+
+bool is_data_sqlstate(const std::string& sqlstate) {
+    return sqlstate.starts_with("22") || sqlstate.starts_with("23");
+}
+
+std::string quote_identifier(const char* name) {
+    return std::string("\"") + name + "\"";
+}
+
+std::string derive_ddl(const nomnom_table& table, Dialect dialect) {
+    std::string sql = "CREATE TABLE IF NOT EXISTS " + quote_identifier(table.name) + " (";
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        const nomnom_column& column = table.columns[c];
+        if (c > 0) sql += ", ";
+        sql += quote_identifier(column.name) + " " + column_sql_type(column.type, dialect);
+        if (!column.nullable) sql += " NOT NULL";
+    }
+    if (table.conflict_key_count > 0) {
+        sql += ", UNIQUE (";
+        for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
+            if (k > 0) sql += ", ";
+            sql += quote_identifier(table.conflict_keys[k]);
+        }
+        sql += ")";
+    }
+    return sql + ")";
+}
+
+namespace {
+
+// SOCI mangles URI-style connection strings, so the URL is turned into libpq's key='value'
+// form first (libpq itself parses the URI, including percent-encoding and query parameters).
+std::string pg_keyword_conninfo(const std::string& url) {
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+    if (options == nullptr) {
+        const std::string reason = error ? error : "cannot parse";
+        PQfreemem(error);
+        throw DbError("database.url " + redact_url(url) + ": " + reason, "08000", false);
+    }
+    std::string conninfo;
+    for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+        if (option->val == nullptr) continue;
+        std::string value;
+        for (const char c : std::string_view(option->val)) {
+            if (c == '\\' || c == '\'') value += '\\';
+            value += c;
+        }
+        conninfo += std::string(conninfo.empty() ? "" : " ") + option->keyword + "='" + value + "'";
+    }
+    PQconninfoFree(options);
+    return conninfo;
+}
+
+Dialect dialect_of(const std::string& url) {
+    return url.starts_with("sqlite:") ? Dialect::Sqlite : Dialect::Postgres;
+}
+
+// How long a commit or a check vouches for the database; also the shortest time between two
+// checks, which keeps an idle host's /ready from opening a connection per scrape.
+constexpr int64_t kAnswerFreshNs = 5'000'000'000;
+
+int64_t steady_now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+void Database::open_session(soci::session& session) const {
+    const std::string& url = url_;
+    const Dialect dialect = dialect_;
+    try {
+        if (dialect == Dialect::Sqlite) {
+            // timeout: wait for the other pooled connections' write locks instead of failing.
+            session.open(*soci::factory_sqlite3(), "db=\"" + url.substr(7) + "\" timeout=30");
+            session << "PRAGMA journal_mode=WAL";
+        } else {
+            session.open(*soci::factory_postgresql(), pg_keyword_conninfo(url));
+            // IF NOT EXISTS on staging tables would otherwise print a NOTICE per batch.
+            session << "SET client_min_messages = warning";
+        }
+    } catch (const soci::soci_error& e) {
+        throw DbError("cannot connect to " + redact_url(url) + ": " + e.what(), "08000", false);
+    }
+}
+
+Database::Database(const DatabaseConfig& config)
+    : dialect_(dialect_of(config.url)),
+      url_(config.url),
+      display_url_(redact_url(config.url)),
+      pool_size_(static_cast<size_t>(config.pool_size)),
+      pool_(pool_size_) {
+    for (size_t i = 0; i < pool_size_; ++i) open_session(pool_.at(i));
+}
+
+size_t Database::acquire() {
+    ++waiting_;
+    const size_t position = pool_.lease();
+    --waiting_;
+    ++in_use_;
+    return position;
+}
+
+void Database::release(size_t position) {
+    --in_use_;
+    pool_.give_back(position);
+}
+
+void Database::render_pool_gauges(std::string& out) const {
+    const std::string labels = prometheus_labels({{"database", display_url_}});
+    const struct {
+        const char* name;
+        const char* help;
+        int64_t value;
+    } gauges[] = {
+        {"nomnom_db_pool_connections", "Connections in the database pool",
+         static_cast<int64_t>(pool_size_)},
+        {"nomnom_db_pool_in_use", "Pooled connections leased by a worker",
+         static_cast<int64_t>(in_use_.load())},
+        {"nomnom_db_pool_waiting", "Threads waiting for a pooled connection",
+         static_cast<int64_t>(waiting_.load())},
+    };
+    for (const auto& gauge : gauges) {
+        prometheus_family(out, gauge.name, "gauge", gauge.help);
+        prometheus_sample(out, gauge.name, labels, gauge.value);
+    }
+}
+
+void Database::note_answered() {
+    answered_at_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+}
+
+bool Database::reachable() {
+    if (dialect_ == Dialect::Sqlite) return true;
+    if (steady_now_ns() - answered_at_ns_.load(std::memory_order_relaxed) < kAnswerFreshNs) {
+        return true;
+    }
+    std::lock_guard lock(check_mutex_);
+    const int64_t now = steady_now_ns();
+    if (checked_at_ns_ != 0 && now - checked_at_ns_ < kAnswerFreshNs) return check_succeeded_;
+    // libpq reads the last of repeated keywords, so this timeout wins over one in the url.
+    const std::string conninfo = pg_keyword_conninfo(url_) + " connect_timeout='2'";
+    PGconn* connection = PQconnectdb(conninfo.c_str());
+    check_succeeded_ = PQstatus(connection) == CONNECTION_OK;
+    PQfinish(connection);
+    checked_at_ns_ = steady_now_ns();
+    if (check_succeeded_) note_answered();
+    return check_succeeded_;
+}
+
+void Database::prepare_tables(const nomnom_plugin_descriptor& descriptor, bool auto_migrate) {
+    DbLease lease(*this);
+    if (auto_migrate) {
+        const char* ddl =
+            dialect_ == Dialect::Postgres ? descriptor.ddl_postgresql : descriptor.ddl_sqlite;
+        if (ddl != nullptr) {
+            lease.execute_script(ddl);
+        } else {
+            for (uint32_t t = 0; t < descriptor.table_count; ++t) {
+                lease.execute_script(derive_ddl(descriptor.tables[t], dialect_));
+            }
+        }
+    }
+    std::vector<std::string> missing;
+    for (uint32_t t = 0; t < descriptor.table_count; ++t) {
+        const nomnom_table& table = descriptor.tables[t];
+        const std::set<std::string> existing = table_columns(lease.session(), dialect_, table.name);
+        if (existing.empty()) {
+            missing.push_back("table " + std::string(table.name));
+            continue;
+        }
+        for (uint32_t c = 0; c < table.column_count; ++c) {
+            if (!existing.contains(table.columns[c].name)) {
+                missing.push_back("column " + std::string(table.name) + "." +
+                                  table.columns[c].name);
+            }
+        }
+    }
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& item : missing) list += (list.empty() ? "" : ", ") + item;
+        throw DbError("database lacks " + list +
+                          (auto_migrate ? "" : " (auto_migrate is off: create them first)"),
+                      "42P01", false);
+    }
+}
+
+DbLease::DbLease(Database& database)
+    : database_(database), position_(database.acquire()), session_(&database.pool_.at(position_)) {
+    if (!connection_ok(*session_, database_.dialect_)) {
+        try {
+            session_->close();
+            database_.open_session(*session_);
+        } catch (...) {
+            database_.release(position_);
+            throw;
+        }
+    }
+}
+
+DbLease::~DbLease() {
+    database_.release(position_);
+}
+
+Dialect DbLease::dialect() const {
+    return database_.dialect_;
+}
+
+void DbLease::begin() {
+    failure_.reset();
+    execute_script("BEGIN");
+}
+
+void DbLease::commit() {
+    if (database_.dialect_ == Dialect::Sqlite) {
+        execute_script("COMMIT");
+        return;
+    }
+    PGconn* connection = pg_connection(*session_);
+    PgResult result(PQexec(connection, "COMMIT"));
+    if (PQresultStatus(result.result) != PGRES_COMMAND_OK) {
+        throw_pg_error(connection, result.result, "COMMIT");
+    }
+    if (std::string_view(PQcmdStatus(result.result)) != "COMMIT") {
+        throw DbError(
+            "COMMIT: the transaction had been aborted by an earlier error, nothing was written",
+            "25P02", false);
+    }
+    database_.note_answered();
+}
+
+void DbLease::record_failure(const DbError& error) {
+    if (!failure_) failure_ = error;
+}
+
+void DbLease::rollback() noexcept {
+    try {
+        execute_script("ROLLBACK");
+    } catch (const DbError&) {
+        // The transaction is gone with the connection; the next lease reconnects.
+    }
+}
+
+void DbLease::execute_script(const std::string& sql) {
+    host::execute_script(*session_, database_.dialect_, sql);
+}
+
+}  // namespace nomnom::host

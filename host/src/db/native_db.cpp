@@ -1,0 +1,131 @@
+#include "db/native_db.hpp"
+
+namespace nomnom::host {
+
+using namespace sqlite_api;
+
+PGconn* pg_connection(soci::session& session) {
+    return static_cast<soci::postgresql_session_backend*>(session.get_backend())->conn_;
+}
+
+sqlite3_handle* sqlite_connection(soci::session& session) {
+    return static_cast<soci::sqlite3_session_backend*>(session.get_backend())->conn_;
+}
+
+bool connection_ok(soci::session& session, Dialect dialect) {
+    if (session.get_backend() == nullptr) return false;
+    if (dialect == Dialect::Sqlite) return sqlite_connection(session) != nullptr;
+    PGconn* connection = pg_connection(session);
+    return connection != nullptr && PQstatus(connection) == CONNECTION_OK;
+}
+
+const char* column_sql_type(uint32_t type, Dialect dialect) {
+    const bool pg = dialect == Dialect::Postgres;
+    switch (type) {
+        case NOMNOM_TYPE_I64:
+            return pg ? "BIGINT" : "INTEGER";
+        case NOMNOM_TYPE_F64:
+            return pg ? "DOUBLE PRECISION" : "REAL";
+        case NOMNOM_TYPE_BOOL:
+            return pg ? "BOOLEAN" : "INTEGER";
+        case NOMNOM_TYPE_JSON:
+            return pg ? "JSONB" : "TEXT";
+        default:
+            return "TEXT";
+    }
+}
+
+void throw_pg_error(PGconn* connection, PGresult* result, const std::string& what) {
+    std::string sqlstate;
+    std::string message;
+    if (result != nullptr) {
+        if (const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE)) sqlstate = state;
+        message = PQresultErrorMessage(result);
+    }
+    if (message.empty()) message = PQerrorMessage(connection);
+    if (sqlstate.empty() && PQstatus(connection) != CONNECTION_OK) sqlstate = "08006";
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+        message.pop_back();
+    }
+    throw DbError(what + ": " + message + (sqlstate.empty() ? "" : " [SQLSTATE " + sqlstate + "]"),
+                  sqlstate, is_data_sqlstate(sqlstate));
+}
+
+void throw_sqlite_error(sqlite3_handle* connection, int code, const std::string& what) {
+    const int primary = code & 0xff;
+    const bool data = primary == SQLITE_CONSTRAINT || primary == SQLITE_MISMATCH ||
+                      primary == SQLITE_TOOBIG || primary == SQLITE_RANGE;
+    throw DbError(
+        what + ": " + sqlite3_errmsg(connection) + " [sqlite " + std::to_string(code) + "]",
+        "sqlite:" + std::to_string(code), data);
+}
+
+void execute_script(soci::session& session, Dialect dialect, const std::string& sql) {
+    if (dialect == Dialect::Postgres) {
+        PGconn* connection = pg_connection(session);
+        PgResult result(PQexec(connection, sql.c_str()));
+        const auto status = PQresultStatus(result.result);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            throw_pg_error(connection, result.result, sql.substr(0, 60));
+        }
+        return;
+    }
+    sqlite3_handle* connection = sqlite_connection(session);
+    char* error = nullptr;
+    const int code = sqlite3_exec(connection, sql.c_str(), nullptr, nullptr, &error);
+    sqlite3_free(error);
+    if (code != SQLITE_OK) throw_sqlite_error(connection, code, sql.substr(0, 60));
+}
+
+std::set<std::string> table_columns(soci::session& session, Dialect dialect, const char* table) {
+    std::set<std::string> columns;
+    if (dialect == Dialect::Postgres) {
+        PGconn* connection = pg_connection(session);
+        const char* params[] = {table};
+        PgResult result(PQexecParams(connection,
+                                     "SELECT column_name FROM information_schema.columns "
+                                     "WHERE table_schema = current_schema() AND table_name = $1",
+                                     1, nullptr, params, nullptr, nullptr, 0));
+        if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
+            throw_pg_error(connection, result.result, "reading columns of " + std::string(table));
+        }
+        for (int row = 0; row < PQntuples(result.result); ++row) {
+            columns.insert(PQgetvalue(result.result, row, 0));
+        }
+        return columns;
+    }
+    SqliteStatement statement(sqlite_connection(session), "SELECT name FROM pragma_table_info(?1)");
+    sqlite3_bind_text(statement.get(), 1, table, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(statement.get()) == SQLITE_ROW) {
+        columns.insert(reinterpret_cast<const char*>(sqlite3_column_text(statement.get(), 0)));
+    }
+    return columns;
+}
+
+SqliteStatement::SqliteStatement(sqlite3_handle* connection, const std::string& sql)
+    : connection_(connection) {
+    const int code = sqlite3_prepare_v2(connection, sql.c_str(), static_cast<int>(sql.size()),
+                                        &statement_, nullptr);
+    if (code != SQLITE_OK) throw_sqlite_error(connection, code, "prepare " + sql.substr(0, 60));
+}
+
+SqliteStatement::~SqliteStatement() {
+    sqlite3_finalize(statement_);
+}
+
+void SqliteStatement::run(const char* what) {
+    int code;
+    while ((code = sqlite3_step(statement_)) == SQLITE_ROW) {
+    }
+    try {
+        if (code != SQLITE_DONE) throw_sqlite_error(connection_, code, what);
+    } catch (...) {
+        sqlite3_reset(statement_);
+        sqlite3_clear_bindings(statement_);
+        throw;
+    }
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+}
+
+}  // namespace nomnom::host

@@ -1,0 +1,95 @@
+#include "ops/health_server.hpp"
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+
+#include <stdexcept>
+
+namespace nomnom::host {
+namespace {
+
+using Poco::Net::HTTPResponse;
+
+class TextHandler final : public Poco::Net::HTTPRequestHandler {
+  public:
+    TextHandler(HTTPResponse::HTTPStatus status, std::string body,
+                std::string content_type = "application/json")
+        : status_(status), body_(std::move(body)), content_type_(std::move(content_type)) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest&,
+                       Poco::Net::HTTPServerResponse& response) override {
+        response.setStatus(status_);
+        response.setContentType(content_type_);
+        response.setContentLength(static_cast<std::streamsize>(body_.size()));
+        response.send() << body_;
+    }
+
+  private:
+    HTTPResponse::HTTPStatus status_;
+    std::string body_;
+    std::string content_type_;
+};
+
+class Routes final : public Poco::Net::HTTPRequestHandlerFactory {
+  public:
+    Routes(std::function<Readiness()> readiness, std::function<std::string()> metrics)
+        : readiness_(std::move(readiness)), metrics_(std::move(metrics)) {}
+
+    Poco::Net::HTTPRequestHandler* createRequestHandler(
+        const Poco::Net::HTTPServerRequest& request) override {
+        if (request.getMethod() != "GET") {
+            return new TextHandler(HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
+                                   R"({"error":"only GET is supported"})");
+        }
+        if (request.getURI() == "/health") {
+            return new TextHandler(HTTPResponse::HTTP_OK, R"({"status":"alive"})");
+        }
+        if (request.getURI() == "/ready") {
+            const Readiness state = readiness_();
+            return new TextHandler(
+                state.ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
+                state.json);
+        }
+        if (request.getURI() == "/metrics") {
+            return new TextHandler(HTTPResponse::HTTP_OK, metrics_(),
+                                   "text/plain; version=0.0.4; charset=utf-8");
+        }
+        return new TextHandler(HTTPResponse::HTTP_NOT_FOUND,
+                               R"({"error":"no such route; try /health, /ready or /metrics"})");
+    }
+
+  private:
+    std::function<Readiness()> readiness_;
+    std::function<std::string()> metrics_;
+};
+
+}  // namespace
+
+HealthServer::HealthServer(const std::string& listen, std::function<Readiness()> readiness,
+                           std::function<std::string()> metrics) {
+    Poco::Net::ServerSocket socket;
+    try {
+        socket.bind(Poco::Net::SocketAddress(listen), true);
+        socket.listen();
+    } catch (const Poco::Exception& e) {
+        throw std::runtime_error("http.listen " + listen + ": " + e.displayText());
+    }
+    port_ = socket.address().port();
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(2);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(
+        new Routes(std::move(readiness), std::move(metrics)), socket, params);
+    server_->start();
+}
+
+HealthServer::~HealthServer() {
+    server_->stopAll(true);
+}
+
+}  // namespace nomnom::host

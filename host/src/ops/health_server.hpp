@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace Poco::Net {
+class HTTPServer;
+}
+
+namespace nomnom::host {
+
+// What /ready answers: whether the host can do its job, and a JSON body saying why not.
+struct Readiness {
+    bool ready = false;
+    std::string json;
+};
+
+// The host's HTTP endpoint: GET /health (the process answers), GET /ready (200 or 503 with the
+// state of NATS, the database and every plugin) and GET /metrics (Prometheus text format).
+class HealthServer {
+  public:
+    // `listen` is HOST:PORT (port 0 picks a free one); throws when it cannot bind.
+    HealthServer(const std::string& listen, std::function<Readiness()> readiness,
+                 std::function<std::string()> metrics);
+    ~HealthServer();
+    HealthServer(const HealthServer&) = delete;
+    HealthServer& operator=(const HealthServer&) = delete;
+
+    uint16_t port() const { return port_; }
+
+  private:
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    uint16_t port_ = 0;
+};
+
+}  // namespace nomnom::host

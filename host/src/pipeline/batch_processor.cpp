@@ -1,0 +1,369 @@
+#include "pipeline/batch_processor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <random>
+
+#include "pipeline/batch_writer.hpp"
+#include "pipeline/failpoint.hpp"
+
+namespace nomnom::host {
+
+struct WriteFailure {
+    enum class Kind { Data, Retry, Fatal } kind;
+    std::string reason;
+    bool database_unreachable = false;
+};
+
+namespace {
+
+// Connection exceptions (08), server shutting down (57P01-03) and too many connections (53300):
+// the database is not there, as opposed to refusing this particular transaction.
+bool is_unreachable_sqlstate(const std::string& sqlstate) {
+    return sqlstate.starts_with("08") || sqlstate.starts_with("57P0") || sqlstate == "53300";
+}
+
+// Runs the write of a parsed batch in one transaction; a failure leaves nothing written.
+std::optional<WriteFailure> write_in_transaction(Database& database, PluginInstance& instance,
+                                                 const RowBatch& rows) {
+    try {
+        DbLease lease(database);
+        lease.begin();
+        try {
+            const nomnom_plugin_descriptor& descriptor = instance.descriptor();
+            if (descriptor.persist != nullptr) {
+                char reason[2048] = "";
+                nomnom_error error{reason, sizeof reason};
+                const int status = descriptor.persist(
+                    instance.get(), reinterpret_cast<nomnom_db*>(&lease), rows.as_rows(), &error);
+                if (status != NOMNOM_OK) {
+                    lease.rollback();
+                    const auto kind = status == NOMNOM_INVALID ? WriteFailure::Kind::Data
+                                      : status == NOMNOM_RETRY ? WriteFailure::Kind::Retry
+                                                               : WriteFailure::Kind::Fatal;
+                    return WriteFailure{kind, "persist: " + reason_or_default(reason)};
+                }
+                if (const auto& ignored = lease.recorded_failure()) throw DbError(*ignored);
+            } else {
+                write_batch(lease, rows);
+            }
+            lease.commit();
+        } catch (...) {
+            lease.rollback();
+            throw;
+        }
+    } catch (const DbError& e) {
+        const bool unreachable = is_unreachable_sqlstate(e.sqlstate());
+        return WriteFailure{e.data_error() ? WriteFailure::Kind::Data : WriteFailure::Kind::Retry,
+                            e.what(), unreachable};
+    } catch (const std::exception& e) {
+        return WriteFailure{WriteFailure::Kind::Retry, e.what(), false};
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+BatchProcessor::BatchProcessor(PluginRunner& runner, PluginInstance& instance)
+    : runner_(runner), instance_(instance), rows_(instance.descriptor()) {}
+
+void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
+    try {
+        process_batch(fetched);
+    } catch (const std::exception& e) {
+        // Unsettled, these messages would wait for ack_wait to come back; what was committed
+        // is upserted again on redelivery.
+        const LogScope scope(runner_.log_fields());
+        spdlog::error("batch of {} messages failed: {}; returning the unsettled ones",
+                      fetched.size(), e.what());
+        runner_.metrics().last_error.record("batch failed: " + std::string(e.what()));
+        hand_back(fetched);
+    }
+}
+
+void BatchProcessor::hand_back(std::vector<NatsMsgPtr>& fetched) {
+    // Messages not decoded yet: their delivery count is unknown, the first back-off step will do.
+    for (NatsMsgPtr& message : fetched) {
+        if (!message) continue;
+        ++runner_.metrics().retried;
+        natsMsg_NakWithDelay(message.get(), backoff_ms(1), nullptr);
+    }
+    for (Entry& entry : entries_) {
+        if (entry.settled || !entry.message) continue;
+        ++runner_.metrics().retried;
+        natsMsg_NakWithDelay(entry.message->message.get(),
+                             backoff_ms(entry.message->delivery_count), nullptr);
+    }
+    entries_.clear();
+}
+
+void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
+    const auto started = std::chrono::steady_clock::now();
+    last_progress_ = started;
+    PluginMetrics& metrics = runner_.metrics();
+    metrics.fetched += fetched.size();
+    metrics.batch_size.observe(static_cast<double>(fetched.size()));
+    const PayloadFormat format = runner_.settings().consumer.format;
+    entries_.clear();
+    entries_.resize(fetched.size());
+    const int64_t max_deliver = runner_.settings().consumer.max_deliver;
+    std::vector<Entry*> all;
+    all.reserve(entries_.size());
+    for (size_t i = 0; i < fetched.size(); ++i) {
+        Entry& entry = entries_[i];
+        entry.message = decode_message(std::move(fetched[i]), format);
+        // Only a message whose last allowed delivery was nak'ed gets here (its dead-lettering
+        // failed, the plugin went FATAL, the host crashed, or max_deliver was lowered).
+        if (max_deliver > 0 && entry.message->delivery_count > static_cast<uint64_t>(max_deliver)) {
+            entry.outcome = Outcome::Exhausted;
+            entry.reason = "delivery " + std::to_string(entry.message->delivery_count) +
+                           " exceeds max_deliver = " + std::to_string(max_deliver) +
+                           "; not processed again";
+            continue;
+        }
+        all.push_back(&entry);
+    }
+    phase_times_ = {};
+    attempt(all);
+    failpoint("before_settle");
+    bool persisted = false;
+    for (Entry& entry : entries_) {
+        settle(entry);
+        persisted = persisted || entry.outcome == Outcome::Persisted;
+    }
+    entries_.clear();
+    if (persisted) {
+        metrics.last_persisted_unix_ns.store(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count());
+    }
+    ++metrics.batches;
+    using Seconds = std::chrono::duration<double>;
+    if (!all.empty()) metrics.parse_seconds.observe(Seconds(phase_times_.parse).count());
+    if (phase_times_.wrote) metrics.write_seconds.observe(Seconds(phase_times_.write).count());
+    metrics.batch_seconds.observe(Seconds(std::chrono::steady_clock::now() - started).count());
+}
+
+void BatchProcessor::keep_alive() {
+    const auto ack_wait = std::chrono::milliseconds(runner_.settings().consumer.ack_wait_ms);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_progress_ < ack_wait / 3) return;
+    for (Entry& entry : entries_) {
+        if (entry.outcome == Outcome::Pending)
+            natsMsg_InProgress(entry.message->message.get(), nullptr);
+    }
+    last_progress_ = now;
+}
+
+std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(size_t messages) {
+    std::optional<WriteFailure> failure;
+    const auto started = std::chrono::steady_clock::now();
+    bool reported = false;
+    for (size_t step = 0;; ++step) {
+        keep_alive();
+        failure = write_in_transaction(runner_.database(), instance_, rows_);
+        if (!failure || !failure->database_unreachable || runner_.stopping()) break;
+        const auto& schedule = runner_.settings().consumer.backoff_ms;
+        const int64_t wait = schedule[std::min(step, schedule.size() - 1)];
+        if (!reported) {
+            runner_.set_database_unreachable(true);
+            runner_.metrics().last_error.record("database unreachable: " + failure->reason);
+            const LogScope scope(runner_.log_fields());
+            spdlog::error(
+                "database unreachable, holding {} messages and retrying (every {} ms at most, "
+                "fetching paused): {}",
+                messages, wait, failure->reason);
+            reported = true;
+        }
+        runner_.pause(std::min<int64_t>(wait, runner_.settings().consumer.ack_wait_ms / 3));
+    }
+    if (reported) runner_.set_database_unreachable(false);
+    if (reported && !failure) {
+        const LogScope scope(runner_.log_fields());
+        spdlog::info("database reachable again after {} s",
+                     std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count());
+    }
+    return failure;
+}
+
+void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
+    rows_.clear();
+    std::vector<Entry*> parsed;
+    parsed.reserve(entries.size());
+    const auto parse_started = std::chrono::steady_clock::now();
+    for (uint32_t i = 0; i < entries.size(); ++i) {
+        Entry& entry = *entries[i];
+        if (runner_.fatal()) {
+            entry.outcome = Outcome::Unprocessed;
+            continue;
+        }
+        if (!entry.message->decode_error.empty()) {
+            entry.outcome = Outcome::Invalid;
+            entry.reason = entry.message->decode_error;
+            continue;
+        }
+        // Whatever the plugin logs while parsing is about this message.
+        const LogFields fields = entry.message->log_fields(runner_.name());
+        const LogScope scope(fields);
+        const int status = instance_.parse(entry.message->view(), rows_, i, entry.reason);
+        if (status == NOMNOM_OK) {
+            parsed.push_back(&entry);
+            continue;
+        }
+        if (status == NOMNOM_INVALID) {
+            entry.outcome = Outcome::Invalid;
+        } else if (status == NOMNOM_RETRY) {
+            entry.outcome = Outcome::Retry;
+        } else {
+            runner_.mark_fatal(status == NOMNOM_FATAL
+                                   ? entry.reason
+                                   : "parse returned unknown status " + std::to_string(status));
+            entry.outcome = Outcome::Unprocessed;
+        }
+    }
+    const auto parse_finished = std::chrono::steady_clock::now();
+    phase_times_.parse += parse_finished - parse_started;
+    if (parsed.empty()) return;
+
+    const std::optional<WriteFailure> failure = write_holding_through_outage(parsed.size());
+    phase_times_.write += std::chrono::steady_clock::now() - parse_finished;
+    phase_times_.wrote = true;
+    if (!failure) {
+        failpoint("after_commit");
+        for (Entry* entry : parsed) entry->outcome = Outcome::Persisted;
+        for (const TableRows& table : rows_.tables()) {
+            if (table.row_count() > 0)
+                runner_.metrics().add_rows(table.table().name, table.row_count());
+        }
+        return;
+    }
+    switch (failure->kind) {
+        case WriteFailure::Kind::Data:
+            if (parsed.size() > 1) {
+                const auto middle = parsed.begin() + static_cast<std::ptrdiff_t>(parsed.size() / 2);
+                attempt(std::vector<Entry*>(parsed.begin(), middle));
+                attempt(std::vector<Entry*>(middle, parsed.end()));
+                return;
+            }
+            parsed.front()->outcome = Outcome::DataError;
+            parsed.front()->reason = failure->reason;
+            return;
+        case WriteFailure::Kind::Retry: {
+            if (failure->database_unreachable && runner_.stopping()) {
+                // Stopping during an outage: hand the batch back untouched; an outage must
+                // never end in the dead-letter queue.
+                for (Entry* entry : parsed) entry->outcome = Outcome::Unprocessed;
+                return;
+            }
+            const LogScope scope(runner_.log_fields());
+            spdlog::warn("write of {} messages failed, will retry: {}", parsed.size(),
+                         failure->reason);
+            runner_.metrics().last_error.record("write failed, will retry: " + failure->reason);
+            for (Entry* entry : parsed) {
+                entry->outcome = Outcome::Retry;
+                entry->reason = failure->reason;
+            }
+            return;
+        }
+        case WriteFailure::Kind::Fatal:
+            runner_.mark_fatal(failure->reason);
+            for (Entry* entry : parsed) entry->outcome = Outcome::Unprocessed;
+            return;
+    }
+}
+
+int64_t BatchProcessor::backoff_ms(uint64_t delivery_count) const {
+    const auto& schedule = runner_.settings().consumer.backoff_ms;
+    const size_t step =
+        std::min<size_t>(delivery_count > 0 ? delivery_count - 1 : 0, schedule.size() - 1);
+    // +-20% jitter so that a batch that failed together does not come back together.
+    thread_local std::minstd_rand random(std::random_device{}());
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    return static_cast<int64_t>(static_cast<double>(schedule[step]) * jitter(random));
+}
+
+void BatchProcessor::settle(Entry& entry) {
+    IncomingMessage& message = *entry.message;
+    natsMsg* raw = message.message.get();
+    const std::string& plugin = runner_.name();
+    const LogFields fields = message.log_fields(plugin);
+    const LogScope scope(fields);
+    PluginMetrics& metrics = runner_.metrics();
+    const auto nak_later = [&] {
+        ++metrics.retried;
+        const int64_t delay = backoff_ms(message.delivery_count);
+        spdlog::info("retry in {} ms: {}", delay, entry.reason);
+        return natsMsg_NakWithDelay(raw, delay, nullptr);
+    };
+    // Terminates only once the dead letter is stored; otherwise the message comes back later.
+    const auto dead_letter = [&](DeadLetterClass kind, const std::string& reason) {
+        try {
+            runner_.dead_letters().dead_letter(
+                message, DeadLetter{plugin, runner_.library().version(), kind, reason});
+        } catch (const std::exception& e) {
+            entry.reason = std::string("dead-lettering failed (") + e.what() + ") for: " + reason;
+            spdlog::error("{}", entry.reason);
+            metrics.last_error.record(entry.reason);
+            return nak_later();
+        }
+        ++metrics.dead_lettered;
+        metrics.last_error.record(std::string("dead-lettered (") + dead_letter_class_name(kind) +
+                                  ") " + message.subject + " seq " +
+                                  std::to_string(message.stream_sequence) + ": " + reason);
+        return natsMsg_Term(raw, nullptr);
+    };
+    const int64_t max_deliver = runner_.settings().consumer.max_deliver;
+    natsStatus status = NATS_OK;
+    switch (entry.outcome) {
+        case Outcome::Persisted:
+            ++metrics.persisted;
+            status = natsMsg_Ack(raw, nullptr);
+            if (message.stored_at_ns > 0) {
+                const auto now = std::chrono::system_clock::now().time_since_epoch();
+                const int64_t elapsed_ns =
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() -
+                    message.stored_at_ns;
+                metrics.end_to_end_seconds.observe(static_cast<double>(elapsed_ns) / 1e9);
+            }
+            if (StatusRecorder* recorder = runner_.status_recorder()) {
+                recorder->persisted(message, plugin);
+            }
+            break;
+        case Outcome::Invalid:
+            ++metrics.invalid;
+            status = dead_letter(DeadLetterClass::Invalid, entry.reason);
+            break;
+        case Outcome::DataError:
+            status = dead_letter(DeadLetterClass::Data, entry.reason);
+            break;
+        case Outcome::Exhausted:
+            status = dead_letter(DeadLetterClass::RetriesExhausted, entry.reason);
+            break;
+        case Outcome::Retry:
+            // Set aside at the last allowed delivery, with the reason of this failure.
+            if (max_deliver > 0 && message.delivery_count >= static_cast<uint64_t>(max_deliver)) {
+                status = dead_letter(DeadLetterClass::RetriesExhausted,
+                                     "after " + std::to_string(message.delivery_count) +
+                                         " deliveries: " + entry.reason);
+            } else {
+                status = nak_later();
+            }
+            break;
+        case Outcome::Pending:
+        case Outcome::Unprocessed:
+            status = natsMsg_Nak(raw, nullptr);
+            break;
+    }
+    entry.settled = true;
+    if (status != NATS_OK) {
+        // Not fatal: without a settle JetStream redelivers after ack_wait, and writes are
+        // idempotent.
+        spdlog::warn("could not settle message: {}", natsStatus_GetText(status));
+    }
+}
+
+}  // namespace nomnom::host

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "pipeline/incoming_message.hpp"
+#include "plugins/plugin_runner.hpp"
+#include "plugins/row_batch.hpp"
+
+namespace nomnom::host {
+
+// Turns one fetched batch into committed rows and settles every message exactly once: ack after
+// the commit that holds its rows, dead-letter + terminate when it can never succeed, nak with
+// back-off when it may succeed later.
+class BatchProcessor {
+  public:
+    BatchProcessor(PluginRunner& runner, PluginInstance& instance);
+
+    // Never throws: when something unexpected does, the messages not yet settled are nak'ed
+    // with back-off.
+    void process(std::vector<NatsMsgPtr> fetched);
+
+  private:
+    enum class Outcome { Pending, Persisted, Invalid, DataError, Retry, Exhausted, Unprocessed };
+    struct Entry {
+        std::unique_ptr<IncomingMessage> message;
+        Outcome outcome = Outcome::Pending;
+        std::string reason;
+        bool settled = false;
+    };
+
+    void process_batch(std::vector<NatsMsgPtr>& fetched);
+    // Naks (with back-off) every message of the batch that was not settled.
+    void hand_back(std::vector<NatsMsgPtr>& fetched);
+
+    // Parses `entries` and writes their rows in one transaction. A data error from the database
+    // is narrowed down by bisecting, so one bad message costs O(log n) extra writes and the
+    // rest still commit.
+    void attempt(const std::vector<Entry*>& entries);
+    // Writes the parsed rows; while the database is unreachable, holds the batch (the circuit
+    // breaker: no fetching, no naks, so no delivery is burned by an outage) and retries until
+    // it answers or the host stops.
+    std::optional<struct WriteFailure> write_holding_through_outage(size_t messages);
+    // Tells JetStream the batch is still being worked on once a third of ack_wait has passed,
+    // so a slow database does not cause redeliveries of messages still in hand.
+    void keep_alive();
+    void settle(Entry& entry);
+    int64_t backoff_ms(uint64_t delivery_count) const;
+
+    PluginRunner& runner_;
+    PluginInstance& instance_;
+    RowBatch rows_;
+    std::vector<Entry> entries_;
+    std::chrono::steady_clock::time_point last_progress_;
+    // Summed over the attempts of one batch (bisection parses and writes again), observed once
+    // per batch.
+    struct PhaseTimes {
+        std::chrono::steady_clock::duration parse{};
+        std::chrono::steady_clock::duration write{};
+        bool wrote = false;
+    } phase_times_;
+};
+
+}  // namespace nomnom::host

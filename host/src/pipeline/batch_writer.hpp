@@ -1,0 +1,22 @@
+#pragma once
+
+#include "db/database.hpp"
+#include "plugins/row_batch.hpp"
+
+namespace nomnom::host {
+
+// The PostgreSQL staging tables' column for each row's position in the batch (the latest row of
+// a key wins). Reserved: a plugin may not declare a column of that name.
+inline constexpr const char* kOrderColumn = "nn_ord";
+
+// Writes the rows of a batch into the open transaction of `lease` as an idempotent upsert on each
+// table's conflict keys. When several rows share a key, the last one in stream order wins,
+// exactly as if the messages had been applied one by one.
+//
+// PostgreSQL: COPY into a per-connection temporary staging table, then one
+// INSERT ... SELECT DISTINCT ON (keys) ... ON CONFLICT DO UPDATE per table (a single upsert
+// statement may not touch a row twice, hence the DISTINCT ON). SQLite: one prepared
+// INSERT ... ON CONFLICT DO UPDATE stepped per row.
+void write_batch(DbLease& lease, const RowBatch& batch);
+
+}  // namespace nomnom::host

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "nomnom/common/nats_client.hpp"
+#include "pipeline/incoming_message.hpp"
+#include "worker_config.hpp"
+
+namespace nomnom::host {
+
+enum class DeadLetterClass { Invalid, Data, RetriesExhausted };
+
+const char* dead_letter_class_name(DeadLetterClass kind);
+
+// Headers of a dead letter; the payload is the original message's bytes, unchanged. Headers of
+// the original message travel along, except the Nats-* ones (Nats-Msg-Id becomes
+// Nomnom-Message-Id), so a replay restores them.
+namespace dlq_header {
+inline constexpr const char* kSubject = "Nomnom-Subject";
+inline constexpr const char* kStream = "Nomnom-Stream";
+inline constexpr const char* kStreamSequence = "Nomnom-Stream-Seq";
+inline constexpr const char* kDeliveryCount = "Nomnom-Delivery-Count";
+inline constexpr const char* kMessageId = "Nomnom-Message-Id";
+inline constexpr const char* kPlugin = "Nomnom-Plugin";
+inline constexpr const char* kPluginVersion = "Nomnom-Plugin-Version";
+inline constexpr const char* kErrorClass = "Nomnom-Error-Class";
+inline constexpr const char* kError = "Nomnom-Error";
+inline constexpr const char* kHost = "Nomnom-Host";
+inline constexpr const char* kTimestamp = "Nomnom-Timestamp";
+// How often the message was replayed out of the dead-letter queue; guards against loops.
+inline constexpr const char* kReplayCount = "Nomnom-Replay-Count";
+}  // namespace dlq_header
+
+struct DeadLetter {
+    std::string plugin;
+    std::string plugin_version;
+    DeadLetterClass kind;
+    std::string reason;
+};
+
+// Where messages that will never be persisted go, with the reason. The caller terminates the
+// original only after dead_letter() returned; when it throws, the original is nak'ed instead,
+// so nothing is ever lost.
+class DeadLetterSink {
+  public:
+    virtual ~DeadLetterSink() = default;
+    virtual void dead_letter(const IncomingMessage& message, const DeadLetter& letter) = 0;
+};
+
+// The dead-letter stream: one subject per plugin (<subject_prefix>.<plugin>), published with
+// Nats-Msg-Id = <stream>:<sequence> of the original so a repeated dead-lettering is stored once,
+// and the PubAck awaited.
+class JetStreamDeadLetterSink final : public DeadLetterSink {
+  public:
+    JetStreamDeadLetterSink(NatsClient& client, DlqConfig config);
+
+    // Creates or updates the dead-letter stream (dlq.create), or checks that it exists.
+    void ensure_stream();
+    void dead_letter(const IncomingMessage& message, const DeadLetter& letter) override;
+
+  private:
+    NatsClient& client_;
+    DlqConfig config_;
+    std::string host_id_;
+};
+
+}  // namespace nomnom::host

@@ -1,0 +1,117 @@
+#include "pipeline/incoming_message.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <cstdlib>
+
+namespace nomnom::host {
+namespace {
+
+void read_metadata(IncomingMessage& in) {
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, in.message.get()) != NATS_OK) return;
+    in.stream_sequence = meta->Sequence.Stream;
+    in.delivery_count = meta->NumDelivered;
+    in.stored_at_ns = meta->Timestamp;
+    in.stream = meta->Stream ? meta->Stream : "";
+    jsMsgMetaData_Destroy(meta);
+}
+
+void read_headers(IncomingMessage& in) {
+    const char** keys = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Keys(in.message.get(), &keys, &count) != NATS_OK) return;
+    in.header_storage.reserve(static_cast<size_t>(count) * 2);
+    for (int i = 0; i < count; ++i) {
+        const char* value = nullptr;
+        if (natsMsgHeader_Get(in.message.get(), keys[i], &value) != NATS_OK) continue;
+        in.header_storage.emplace_back(keys[i]);
+        in.header_storage.emplace_back(value ? value : "");
+    }
+    std::free(static_cast<void*>(keys));
+    for (size_t i = 0; i + 1 < in.header_storage.size(); i += 2) {
+        const std::string& key = in.header_storage[i];
+        const std::string& value = in.header_storage[i + 1];
+        in.headers.push_back({{key.data(), key.size()}, {value.data(), value.size()}});
+        if (key == "Nats-Msg-Id" && in.message_id.empty()) in.message_id = value;
+    }
+}
+
+// The original nomnom's wire format: {"message_id", "body": "<payload as a JSON string>",
+// "entity_type", "received_at", "retry_count", "source"}.
+void unwrap_envelope(IncomingMessage& in) {
+    rapidjson::Document envelope;
+    envelope.Parse(in.payload.data(), in.payload.size());
+    if (envelope.HasParseError()) {
+        in.decode_error = std::string("envelope is not valid JSON: ") +
+                          rapidjson::GetParseError_En(envelope.GetParseError()) + " at offset " +
+                          std::to_string(envelope.GetErrorOffset());
+        return;
+    }
+    if (!envelope.IsObject()) {
+        in.decode_error = "envelope is not a JSON object";
+        return;
+    }
+    const auto body = envelope.FindMember("body");
+    if (body == envelope.MemberEnd() || !body->value.IsString()) {
+        in.decode_error = "envelope has no string field \"body\"";
+        return;
+    }
+    in.envelope_body.assign(body->value.GetString(), body->value.GetStringLength());
+    in.payload = in.envelope_body;
+    if (const auto id = envelope.FindMember("message_id");
+        id != envelope.MemberEnd() && id->value.IsString()) {
+        in.message_id = id->value.GetString();
+    }
+    if (const auto type = envelope.FindMember("entity_type");
+        type != envelope.MemberEnd() && type->value.IsString()) {
+        in.entity_type = type->value.GetString();
+    }
+}
+
+}  // namespace
+
+nomnom_message IncomingMessage::view() const {
+    nomnom_message view{};
+    view.struct_size = sizeof(nomnom_message);
+    view.payload = {payload.data(), payload.size()};
+    view.subject = {subject.data(), subject.size()};
+    view.message_id = {message_id.data(), message_id.size()};
+    view.entity_type = {entity_type.data(), entity_type.size()};
+    view.stream_sequence = stream_sequence;
+    view.delivery_count = delivery_count;
+    view.headers = headers.data();
+    view.header_count = static_cast<uint32_t>(headers.size());
+    return view;
+}
+
+std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr message, PayloadFormat format) {
+    auto owned = std::make_unique<IncomingMessage>();
+    IncomingMessage& in = *owned;
+    in.message = std::move(message);
+    natsMsg* raw = in.message.get();
+    in.subject = natsMsg_GetSubject(raw);
+    const char* data = natsMsg_GetData(raw);
+    in.payload =
+        std::string_view(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(raw)));
+    read_metadata(in);
+    if (format == PayloadFormat::Envelope) unwrap_envelope(in);
+    read_headers(in);
+    if (in.message_id.empty()) {
+        in.message_id = in.stream + ":" + std::to_string(in.stream_sequence);
+    }
+    return owned;
+}
+
+LogFields IncomingMessage::log_fields(std::string_view plugin) const {
+    LogFields fields;
+    fields.plugin = plugin;
+    fields.subject = subject;
+    fields.stream_seq = stream_sequence;
+    fields.delivery = delivery_count;
+    fields.message_id = message_id;
+    return fields;
+}
+
+}  // namespace nomnom::host

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <nomnom/plugin.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nomnom/common/logging.hpp"
+#include "nomnom/common/nats_client.hpp"
+#include "worker_config.hpp"
+
+namespace nomnom::host {
+
+// A fetched JetStream message with what the plugin and the logs need from it. Owns the natsMsg;
+// every view handed to the plugin points into this object.
+struct IncomingMessage {
+    IncomingMessage() = default;
+    // The views below point into this object's own strings: it must never move.
+    IncomingMessage(const IncomingMessage&) = delete;
+    IncomingMessage& operator=(const IncomingMessage&) = delete;
+
+    NatsMsgPtr message;
+    std::string subject;
+    std::string stream;
+    uint64_t stream_sequence = 0;
+    uint64_t delivery_count = 0;
+    int64_t stored_at_ns = 0;  // when JetStream stored it (ns since the epoch, server clock)
+    std::string message_id;
+    std::string entity_type;
+    std::string envelope_body;  // the decoded "body" of a nomnom envelope
+    std::string_view payload;   // what the plugin parses
+    std::vector<std::string> header_storage;
+    std::vector<nomnom_header> headers;
+    // Set when the message cannot even be handed to the plugin (broken envelope).
+    std::string decode_error;
+
+    nomnom_message view() const;
+    // The fields of a log line about this message, for `plugin`.
+    LogFields log_fields(std::string_view plugin) const;
+};
+
+// Reads JetStream metadata, headers and (for the envelope format) unwraps the payload.
+std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr message, PayloadFormat format);
+
+}  // namespace nomnom::host

@@ -1,0 +1,274 @@
+#include "plugins/plugin_library.hpp"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "pipeline/batch_writer.hpp"
+
+namespace nomnom::host {
+namespace {
+
+bool is_identifier(const char* text) {
+    if (text == nullptr || *text == '\0') return false;
+    if (!(std::isalpha(static_cast<unsigned char>(*text)) || *text == '_')) return false;
+    return std::all_of(text, text + std::strlen(text), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+}
+
+bool is_plugin_name(const char* text) {
+    if (text == nullptr || *text == '\0') return false;
+    return std::all_of(text, text + std::strlen(text), [](char c) {
+        return std::islower(static_cast<unsigned char>(c)) ||
+               std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+}
+
+std::string validate_table(const nomnom_table& table, uint32_t index, bool host_writes) {
+    const std::string where = "table " + std::to_string(index);
+    if (table.struct_size < sizeof(nomnom_table)) {
+        return where + ": struct_size " + std::to_string(table.struct_size) +
+               " is smaller than the 1.0 layout (" + std::to_string(sizeof(nomnom_table)) + ")";
+    }
+    if (!is_identifier(table.name)) return where + ": name is not a SQL identifier";
+    const std::string named = "table '" + std::string(table.name) + "'";
+    if (table.column_count == 0 || table.columns == nullptr) return named + ": has no columns";
+    std::set<std::string> columns;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        const nomnom_column& column = table.columns[c];
+        if (column.struct_size < sizeof(nomnom_column)) {
+            return named + ": column " + std::to_string(c) + " has struct_size " +
+                   std::to_string(column.struct_size) + ", expected at least " +
+                   std::to_string(sizeof(nomnom_column));
+        }
+        if (!is_identifier(column.name)) {
+            return named + ": column " + std::to_string(c) + " name is not a SQL identifier";
+        }
+        if (std::string_view(column.name) == kOrderColumn) {
+            return named + ": column name '" + kOrderColumn +
+                   "' is reserved by the host (its staging tables order rows with it)";
+        }
+        if (column.type < NOMNOM_TYPE_I64 || column.type > NOMNOM_TYPE_JSON) {
+            return named + ": column '" + column.name + "' has unknown type " +
+                   std::to_string(column.type);
+        }
+        if (!columns.insert(column.name).second) {
+            return named + ": column '" + column.name + "' is declared twice";
+        }
+    }
+    if (table.conflict_key_count > 0 && table.conflict_keys == nullptr) {
+        return named + ": conflict_keys is NULL but conflict_key_count is " +
+               std::to_string(table.conflict_key_count);
+    }
+    for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
+        const char* key = table.conflict_keys[k];
+        if (key == nullptr || !columns.contains(key)) {
+            return named + ": conflict key '" + (key ? key : "(null)") +
+                   "' is not one of its columns";
+        }
+        for (uint32_t c = 0; c < table.column_count; ++c) {
+            if (std::string_view(table.columns[c].name) == key && table.columns[c].nullable) {
+                // NULLs never conflict: a redelivery would insert the row again.
+                return named + ": conflict key '" + key + "' is nullable";
+            }
+        }
+    }
+    if (host_writes && table.conflict_key_count == 0) {
+        return named + ": declares no conflict keys; the host writes it with an idempotent " +
+               "upsert and needs them (or the plugin must provide persist)";
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string validate_descriptor(const nomnom_plugin_descriptor* d) {
+    if (d == nullptr) return std::string(NOMNOM_ENTRY_SYMBOL) + " returned NULL";
+    if (d->abi_major != NOMNOM_ABI_MAJOR) {
+        return "plugin ABI major " + std::to_string(d->abi_major) + ", host supports " +
+               std::to_string(NOMNOM_ABI_MAJOR);
+    }
+    if (d->struct_size < sizeof(nomnom_plugin_descriptor)) {
+        return "descriptor struct_size " + std::to_string(d->struct_size) +
+               " is smaller than the 1.0 layout (" +
+               std::to_string(sizeof(nomnom_plugin_descriptor)) + ")";
+    }
+    if (!is_plugin_name(d->name)) return "descriptor name must match [a-z0-9_-]+";
+    if (d->version == nullptr || *d->version == '\0') return "descriptor version is empty";
+    if (d->subject_count == 0 || d->subjects == nullptr) return "descriptor has no subjects";
+    for (uint32_t s = 0; s < d->subject_count; ++s) {
+        if (d->subjects[s] == nullptr || *d->subjects[s] == '\0') {
+            return "subject " + std::to_string(s) + " is empty";
+        }
+    }
+    if (d->create == nullptr || d->destroy == nullptr || d->parse == nullptr) {
+        return "descriptor lacks create, destroy or parse";
+    }
+    if (d->threading != NOMNOM_THREADING_INSTANCE_PER_THREAD &&
+        d->threading != NOMNOM_THREADING_SHARED_INSTANCE) {
+        return "unknown threading model " + std::to_string(d->threading);
+    }
+    if (d->table_count == 0 || d->tables == nullptr) return "descriptor declares no tables";
+    std::set<std::string> names;
+    for (uint32_t t = 0; t < d->table_count; ++t) {
+        if (std::string reason = validate_table(d->tables[t], t, d->persist == nullptr);
+            !reason.empty()) {
+            return reason;
+        }
+        if (!names.insert(d->tables[t].name).second) {
+            return "table '" + std::string(d->tables[t].name) + "' is declared twice";
+        }
+    }
+    return {};
+}
+
+namespace {
+
+std::string check_entry(const std::filesystem::path& path, bool check_owner) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return "cannot stat " + path.string();
+    // A sticky directory (like /tmp) lets others add entries but not replace ours.
+    const bool sticky_dir = S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) != 0;
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !sticky_dir) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%03o", st.st_mode & 0777);
+        return path.string() + " is writable by group or others (mode " + mode +
+               "); refusing to load code that someone else could have replaced";
+    }
+    if (check_owner && st.st_uid != 0 && st.st_uid != ::geteuid()) {
+        return path.string() + " is owned by uid " + std::to_string(st.st_uid) +
+               ", neither root nor the host's user";
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string check_plugin_permissions(const std::filesystem::path& path) {
+    std::error_code error;
+    // Symlinks are followed: what matters is who can change the file that gets mapped.
+    const std::filesystem::path real = std::filesystem::canonical(path, error);
+    if (error) return "cannot stat " + path.string() + ": " + error.message();
+    if (std::string reason = check_entry(real, true); !reason.empty()) return reason;
+    bool parent = true;
+    for (std::filesystem::path dir = real.parent_path();; dir = dir.parent_path()) {
+        if (std::string reason = check_entry(dir, parent); !reason.empty()) return reason;
+        parent = false;
+        if (dir == dir.root_path()) break;
+    }
+    return {};
+}
+
+namespace {
+
+// Private copies live in a directory only this process can write; each copy is unlinked right
+// after dlopen() (the mapping stays), and the directory goes when the process exits.
+class PrivateCopies {
+  public:
+    PrivateCopies() {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/nomnom-plugins-XXXXXX";
+        if (::mkdtemp(pattern.data()) != nullptr) dir_ = pattern;
+    }
+    ~PrivateCopies() {
+        std::error_code ignored;
+        if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+    }
+
+    std::filesystem::path copy(const std::filesystem::path& file, const std::string& hash) {
+        if (dir_.empty()) throw PluginRefused("cannot create a private directory for plugins");
+        const auto target =
+            dir_ / (file.stem().string() + "-" + hash + "-" + std::to_string(++counter_) + ".so");
+        std::error_code error;
+        std::filesystem::copy_file(file, target, error);
+        if (error)
+            throw PluginRefused("cannot copy to " + target.string() + ": " + error.message());
+        return target;
+    }
+
+  private:
+    std::filesystem::path dir_;
+    std::atomic<uint64_t> counter_{0};
+};
+
+PrivateCopies& private_copies() {
+    static PrivateCopies copies;
+    return copies;
+}
+
+}  // namespace
+
+std::string file_content_hash(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw PluginRefused("cannot read " + file.string());
+    uint64_t hash = 1469598103934665603ULL;
+    char buffer[65536];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        for (std::streamsize i = 0; i < in.gcount(); ++i) {
+            hash = (hash ^ static_cast<unsigned char>(buffer[i])) * 1099511628211ULL;
+        }
+    }
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+    return text;
+}
+
+std::vector<std::filesystem::path> list_plugin_files(const std::filesystem::path& dir) {
+    std::error_code error;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+        if (entry.path().extension() == ".so") files.push_back(entry.path());
+    }
+    if (error) {
+        throw PluginRefused("cannot read plugins directory " + dir.string() + ": " +
+                            error.message());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& file) {
+    if (std::string reason = check_plugin_permissions(file); !reason.empty()) {
+        throw PluginRefused(reason);
+    }
+    const std::string hash = file_content_hash(file);
+    const std::filesystem::path copy = private_copies().copy(file, hash);
+    void* handle = ::dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+    std::error_code ignored;
+    std::filesystem::remove(copy, ignored);
+    if (handle == nullptr) throw PluginRefused(std::string("dlopen failed: ") + ::dlerror());
+    auto* entry = reinterpret_cast<nomnom_entry_fn>(::dlsym(handle, NOMNOM_ENTRY_SYMBOL));
+    if (entry == nullptr) {
+        ::dlclose(handle);
+        throw PluginRefused(std::string("missing entry symbol ") + NOMNOM_ENTRY_SYMBOL +
+                            " (not a nomnom ABI v1 plugin)");
+    }
+    const nomnom_plugin_descriptor* descriptor = entry();
+    if (std::string reason = validate_descriptor(descriptor); !reason.empty()) {
+        ::dlclose(handle);
+        throw PluginRefused(reason);
+    }
+    return std::shared_ptr<PluginLibrary>(new PluginLibrary(file, hash, handle, descriptor));
+}
+
+PluginLibrary::~PluginLibrary() {
+    ::dlclose(handle_);
+}
+
+std::vector<std::string> PluginLibrary::subjects() const {
+    return {descriptor_->subjects, descriptor_->subjects + descriptor_->subject_count};
+}
+
+}  // namespace nomnom::host

@@ -1,0 +1,114 @@
+#include "plugins/plugin_runner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "pipeline/batch_processor.hpp"
+
+namespace nomnom::host {
+
+PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
+                           Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
+                           std::string stream, PluginMetrics& metrics, StatusRecorder* status)
+    : library_(std::move(library)),
+      settings_(std::move(settings)),
+      database_(database),
+      nats_(nats),
+      dead_letters_(dead_letters),
+      metrics_(metrics),
+      status_(status),
+      stream_(std::move(stream)),
+      name_(library_->name()) {}
+
+PluginRunner::~PluginRunner() {
+    request_stop();
+    join();
+}
+
+void PluginRunner::start(bool auto_migrate) {
+    const nomnom_plugin_descriptor& descriptor = library_->descriptor();
+    database_.prepare_tables(descriptor, auto_migrate);
+
+    const ConsumerSettings& consumer = settings_.consumer;
+    const std::vector<std::string> subjects =
+        consumer.subjects.empty() ? library_->subjects() : consumer.subjects;
+    for (ConsumerSpec& spec : plugin_consumers(stream_, name_, subjects, consumer)) {
+        ensure_consumer(nats_, spec);
+        consumers_.push_back(std::move(spec));
+    }
+
+    const size_t worker_count = consumers_.size() * static_cast<size_t>(consumer.workers);
+    const size_t instance_count =
+        descriptor.threading == NOMNOM_THREADING_SHARED_INSTANCE ? 1 : worker_count;
+    for (size_t i = 0; i < instance_count; ++i) {
+        instances_.push_back(std::make_unique<PluginInstance>(library_, settings_.config_json));
+    }
+    for (size_t w = 0; w < worker_count; ++w) {
+        const ConsumerSpec& spec = consumers_[w % consumers_.size()];
+        PluginInstance& instance = *instances_[instance_count == 1 ? 0 : w];
+        workers_.emplace_back([this, &spec, &instance] { worker_loop(spec, instance); });
+    }
+}
+
+void PluginRunner::request_stop() {
+    stop_.store(true);
+}
+
+void PluginRunner::join() {
+    for (auto& worker : workers_) {
+        if (worker.joinable()) worker.join();
+    }
+    workers_.clear();
+    instances_.clear();
+}
+
+std::string PluginRunner::fatal_reason() const {
+    std::lock_guard lock(fatal_mutex_);
+    return fatal_reason_;
+}
+
+void PluginRunner::mark_fatal(const std::string& reason) {
+    {
+        std::lock_guard lock(fatal_mutex_);
+        if (fatal_reason_.empty()) fatal_reason_ = reason;
+    }
+    if (!fatal_.exchange(true)) {
+        metrics_.last_error.record("FATAL: " + reason);
+        const LogScope scope(log_fields());
+        spdlog::error(
+            "FATAL: {}; its consumers stop, in-flight messages are returned to JetStream, other "
+            "plugins keep running",
+            reason);
+    }
+}
+
+void PluginRunner::pause(int64_t milliseconds) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(milliseconds);
+    while (!stopping() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instance) {
+    BatchProcessor processor(*this, instance);
+    std::unique_ptr<PullSubscription> subscription;
+    while (!stopping() && !fatal()) {
+        try {
+            if (!subscription) subscription = std::make_unique<PullSubscription>(nats_, spec);
+            auto messages = subscription->fetch(static_cast<int>(spec.settings.batch_size),
+                                                spec.settings.max_wait_ms);
+            if (!messages.empty()) processor.process(std::move(messages));
+        } catch (const std::exception& e) {
+            LogFields fields = log_fields();
+            fields.consumer = spec.durable;
+            const LogScope scope(fields);
+            spdlog::warn("{}; retrying", e.what());
+            metrics_.last_error.record(spec.durable + ": " + e.what());
+            subscription.reset();
+            pause(1000);
+        }
+    }
+}
+
+}  // namespace nomnom::host

@@ -1,0 +1,341 @@
+#include "plugins/plugin_supervisor.hpp"
+
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "nomnom/common/prometheus.hpp"
+#include "nomnom/common/subject_match.hpp"
+
+namespace nomnom::host {
+std::string describe(const PluginLibrary& library, const PluginSettings& settings) {
+    const auto& d = library.descriptor();
+    std::vector<std::string> tables;
+    for (uint32_t t = 0; t < d.table_count; ++t) tables.emplace_back(d.tables[t].name);
+    return fmt::format("{} {} (subjects [{}], tables [{}], {})", library.name(), library.version(),
+                       fmt::join(effective_subjects(library, settings), ", "),
+                       fmt::join(tables, ", "), d.persist ? "custom persist" : "host upsert");
+}
+
+std::string claim_conflict(const PluginClaim& candidate, const std::vector<PluginClaim>& others) {
+    for (const PluginClaim& other : others) {
+        if (other.name == candidate.name) {
+            return "plugin name '" + candidate.name + "' is already used by " + other.file.string();
+        }
+        for (const auto& mine : candidate.subjects) {
+            for (const auto& theirs : other.subjects) {
+                if (subjects_overlap(mine, theirs)) {
+                    return "subject '" + mine + "' overlaps '" + theirs + "' of plugin " +
+                           other.name + " (" + other.file.string() + ")";
+                }
+            }
+        }
+    }
+    return {};
+}
+
+std::vector<std::string> effective_subjects(const PluginLibrary& library,
+                                            const PluginSettings& settings) {
+    return settings.consumer.subjects.empty() ? library.subjects() : settings.consumer.subjects;
+}
+
+PluginSupervisor::PluginSupervisor(Database& database, NatsClient& nats,
+                                   DeadLetterSink& dead_letters, std::string stream,
+                                   MetricsRegistry& metrics, StatusRecorder* status)
+    : database_(database),
+      nats_(nats),
+      dead_letters_(dead_letters),
+      stream_(std::move(stream)),
+      metrics_(metrics),
+      status_(status) {}
+
+PluginSupervisor::~PluginSupervisor() {
+    stop_all();
+}
+
+std::shared_ptr<PluginRunner> PluginSupervisor::launch(
+    const std::shared_ptr<PluginLibrary>& library, const PluginSettings& settings,
+    bool auto_migrate) {
+    auto runner =
+        std::make_shared<PluginRunner>(library, settings, database_, nats_, dead_letters_, stream_,
+                                       metrics_.plugin(library->name()), status_);
+    runner->start(auto_migrate);
+    return runner;
+}
+
+void PluginSupervisor::drain(Running& running) {
+    if (!running.runner) return;
+    running.runner->request_stop();
+    running.runner->join();
+}
+
+void PluginSupervisor::publish_view() {
+    View fresh;
+    for (const Running& running : running_) {
+        if (running.runner) fresh.runners.push_back(running.runner);
+    }
+    fresh.refused = refused_;
+    std::lock_guard lock(view_mutex_);
+    view_ = std::move(fresh);
+}
+
+PluginSupervisor::View PluginSupervisor::view() const {
+    std::lock_guard lock(view_mutex_);
+    return view_;
+}
+
+std::vector<PluginClaim> PluginSupervisor::claims_except(const std::filesystem::path& file) const {
+    std::vector<PluginClaim> claims;
+    for (const Running& running : running_) {
+        if (running.file == file) continue;
+        claims.push_back({running.library->name(), running.file,
+                          effective_subjects(*running.library, running.settings)});
+    }
+    return claims;
+}
+
+bool PluginSupervisor::replace(Running& current, std::shared_ptr<PluginLibrary> library,
+                               const PluginSettings& settings, bool auto_migrate) {
+    const std::string old_version = current.library->version();
+    drain(current);
+    current.runner.reset();
+    try {
+        current.runner = launch(library, settings, auto_migrate);
+        spdlog::info("plugin {} replaced: {} -> {}", library->name(), old_version,
+                     describe(*library, settings));
+        current.library = std::move(library);
+        current.settings = settings;
+        return true;
+    } catch (const std::exception& e) {
+        spdlog::error("plugin {} {} failed to start ({}); restarting {}", library->name(),
+                      library->version(), e.what(), old_version);
+    }
+    try {
+        current.runner = launch(current.library, current.settings, auto_migrate);
+    } catch (const std::exception& e) {
+        // Neither version runs now (database or NATS down): the caller drops the entry and the
+        // next reload tries again.
+        spdlog::error("plugin {} {} could not be restarted either: {}", current.library->name(),
+                      old_version, e.what());
+    }
+    return false;
+}
+
+PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config,
+                                                      const std::string& label,
+                                                      const std::set<std::string>& being_written) {
+    std::vector<std::filesystem::path> files;
+    try {
+        files = list_plugin_files(config.plugins_dir);
+    } catch (const PluginRefused& e) {
+        spdlog::error("{}; the running plugins keep running", e.what());
+        std::lock_guard lock(changes_mutex_);
+        return {running_.size(), refused_.size(), 0};
+    }
+    std::vector<std::pair<std::string, std::string>> refused;
+    const auto refuse = [&](const std::filesystem::path& file, const std::string& reason) {
+        spdlog::error("plugin {} refused: {}", file.string(), reason);
+        refused.emplace_back(file.filename().string(), reason);
+    };
+    size_t changed = 0;
+    std::lock_guard lock(changes_mutex_);
+
+    for (auto it = running_.begin(); it != running_.end();) {
+        if (std::find(files.begin(), files.end(), it->file) != files.end()) {
+            ++it;
+            continue;
+        }
+        spdlog::info("plugin {} {} removed ({} is gone): draining", it->library->name(),
+                     it->library->version(), it->file.string());
+        drain(*it);
+        it = running_.erase(it);
+        publish_view();
+        ++changed;
+    }
+
+    for (const auto& file : files) {
+        auto current = std::find_if(running_.begin(), running_.end(),
+                                    [&](const Running& r) { return r.file == file; });
+        if (being_written.contains(file.filename().string())) {
+            spdlog::info("plugin file {} is still open for writing; it is considered once closed",
+                         file.string());
+            continue;
+        }
+        std::string hash;
+        try {
+            hash = file_content_hash(file);
+        } catch (const PluginRefused& e) {
+            refuse(file, e.what());
+            continue;
+        }
+        std::shared_ptr<PluginLibrary> library;
+        if (current != running_.end() && current->library->content_hash() == hash) {
+            library = current->library;
+        } else {
+            try {
+                library = PluginLibrary::open(file);
+            } catch (const PluginRefused& e) {
+                refuse(file, current == running_.end()
+                                 ? e.what()
+                                 : std::string(e.what()) + "; version " +
+                                       current->library->version() + " keeps running");
+                continue;
+            }
+        }
+        const PluginSettings settings = config.settings_for(library->name());
+        if (current != running_.end() && current->library == library &&
+            current->settings == settings) {
+            continue;
+        }
+        if (!settings.enabled) {
+            if (current != running_.end()) {
+                spdlog::info("plugin {} disabled in {}: draining", library->name(),
+                             config.source.string());
+                drain(*current);
+                running_.erase(current);
+                publish_view();
+                ++changed;
+            } else {
+                spdlog::info("plugin {} is disabled in {}", library->name(),
+                             config.source.string());
+            }
+            continue;
+        }
+        const std::string conflict = claim_conflict(
+            {library->name(), file, effective_subjects(*library, settings)}, claims_except(file));
+        if (!conflict.empty()) {
+            refuse(file, conflict);
+            continue;
+        }
+        if (current != running_.end()) {
+            // The new build must create before the old one stops serving.
+            try {
+                PluginInstance probe(library, settings.config_json);
+            } catch (const PluginRefused& e) {
+                refuse(file, std::string(e.what()) + "; version " + current->library->version() +
+                                 " keeps running");
+                continue;
+            }
+            if (!replace(*current, library, settings, config.database.auto_migrate)) {
+                refused.emplace_back(file.filename().string(), "new version failed to start");
+                if (!current->runner) running_.erase(current);
+            }
+            publish_view();
+            ++changed;
+            continue;
+        }
+        try {
+            Running running{file, library, settings,
+                            launch(library, settings, config.database.auto_migrate)};
+            spdlog::info("plugin {} started from {}", describe(*library, settings), file.string());
+            running_.push_back(std::move(running));
+            publish_view();
+            ++changed;
+        } catch (const std::exception& e) {
+            refuse(file, e.what());
+        }
+    }
+    refused_ = std::move(refused);
+    publish_view();
+    std::vector<std::string> names;
+    for (const Running& running : running_) names.push_back(running.library->name());
+    std::vector<std::string> refused_files;
+    for (const auto& [file, reason] : refused_) refused_files.push_back(file);
+    spdlog::info("{}: {} plugin(s) running [{}], {} refused [{}]", label, running_.size(),
+                 fmt::join(names, ", "), refused_.size(), fmt::join(refused_files, ", "));
+    return {running_.size(), refused_.size(), changed};
+}
+
+std::vector<PluginStatus> PluginSupervisor::statuses() const {
+    const View current = view();
+    std::vector<PluginStatus> statuses;
+    for (const auto& runner : current.runners) {
+        auto last_error = metrics_.plugin(runner->name()).last_error.get();
+        if (runner->fatal()) {
+            statuses.push_back({runner->name(), "fatal: " + runner->fatal_reason(), false, false,
+                                std::move(last_error)});
+        } else if (runner->database_unreachable()) {
+            statuses.push_back(
+                {runner->name(), "waiting for the database", true, true, std::move(last_error)});
+        } else {
+            statuses.push_back({runner->name(), "running", true, false, std::move(last_error)});
+        }
+    }
+    for (const auto& [file, reason] : current.refused) {
+        statuses.push_back({file, "refused: " + reason, false, false, std::nullopt});
+    }
+    return statuses;
+}
+
+std::vector<PluginBacklog> PluginSupervisor::backlogs() const {
+    const View current = view();
+    std::vector<PluginBacklog> backlogs;
+    for (const auto& runner : current.runners) {
+        PluginBacklog backlog;
+        backlog.plugin = runner->name();
+        const PluginMetrics& metrics = metrics_.plugin(runner->name());
+        backlog.settled = metrics.persisted.load() + metrics.dead_lettered.load();
+        for (const ConsumerSpec& spec : runner->consumers()) {
+            if (!nats_.connected()) break;
+            try {
+                if (auto state = read_consumer_state(nats_, spec.stream, spec.durable)) {
+                    backlog.consumers.emplace_back(spec.durable, *state);
+                }
+            } catch (const NatsError&) {
+                // JetStream does not answer: /ready says NATS is down; the gauges are left out.
+            }
+        }
+        backlogs.push_back(std::move(backlog));
+    }
+    return backlogs;
+}
+
+void PluginSupervisor::render_gauges(std::string& out) const {
+    const View current = view();
+    prometheus_family(out, "nomnom_plugin_up", "gauge", "1 while the plugin runs, 0 after a FATAL");
+    for (const auto& runner : current.runners) {
+        prometheus_sample(out, "nomnom_plugin_up",
+                          prometheus_labels({{"plugin", runner->name()},
+                                             {"version", runner->library().version()}}),
+                          int64_t{runner->fatal() ? 0 : 1});
+    }
+    prometheus_gauge(out, "nomnom_plugins_refused", "Plugin files refused at the last (re)load",
+                     static_cast<int64_t>(current.refused.size()));
+    prometheus_family(out, "nomnom_plugin_refused", "gauge",
+                      "1 for each plugin file refused at the last (re)load");
+    for (const auto& [file, reason] : current.refused) {
+        prometheus_sample(out, "nomnom_plugin_refused", prometheus_labels({{"file", file}}),
+                          int64_t{1});
+    }
+    std::string pending;
+    std::string ack_pending;
+    prometheus_family(pending, "nomnom_consumer_pending", "gauge",
+                      "Messages not yet delivered (lag)");
+    prometheus_family(ack_pending, "nomnom_consumer_ack_pending", "gauge",
+                      "Messages delivered and not yet acked");
+    // While NATS is down nomnom_nats_connected says why the gauges are missing.
+    for (const PluginBacklog& backlog : backlogs()) {
+        for (const auto& [durable, state] : backlog.consumers) {
+            const std::string labels =
+                prometheus_labels({{"plugin", backlog.plugin}, {"consumer", durable}});
+            prometheus_sample(pending, "nomnom_consumer_pending", labels, state.pending);
+            prometheus_sample(ack_pending, "nomnom_consumer_ack_pending", labels,
+                              state.ack_pending);
+        }
+    }
+    out += pending + ack_pending;
+}
+
+void PluginSupervisor::stop_all() {
+    std::lock_guard lock(changes_mutex_);
+    // All stop fetching at once, then each finishes its batch in hand.
+    for (Running& running : running_) {
+        if (running.runner) running.runner->request_stop();
+    }
+    for (Running& running : running_) drain(running);
+    running_.clear();
+    publish_view();
+}
+
+}  // namespace nomnom::host

@@ -1,0 +1,192 @@
+#include "worker_config.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdlib>
+
+#include "nomnom/common/toml_section.hpp"
+
+#include "nomnom/common/redact.hpp"
+
+namespace nomnom::host {
+namespace {
+
+void write_json(const toml::node& node, rapidjson::Writer<rapidjson::StringBuffer>& out,
+                const std::string& where) {
+    if (const auto* table = node.as_table()) {
+        out.StartObject();
+        for (const auto& [key, child] : *table) {
+            out.Key(key.data(), static_cast<rapidjson::SizeType>(key.length()));
+            write_json(child, out, where + "." + std::string(key.str()));
+        }
+        out.EndObject();
+    } else if (const auto* array = node.as_array()) {
+        out.StartArray();
+        for (const auto& child : *array) write_json(child, out, where);
+        out.EndArray();
+    } else if (const auto* text = node.as_string()) {
+        const std::string expanded = expand_env(text->get(), where);
+        out.String(expanded.data(), static_cast<rapidjson::SizeType>(expanded.size()));
+    } else if (const auto* integer = node.as_integer()) {
+        out.Int64(integer->get());
+    } else if (const auto* real = node.as_floating_point()) {
+        out.Double(real->get());
+    } else if (const auto* flag = node.as_boolean()) {
+        out.Bool(flag->get());
+    } else {
+        std::ostringstream text_form;
+        text_form << toml::node_view<const toml::node>(node);
+        out.String(text_form.str().c_str());
+    }
+}
+
+void read_consumer(Section& section, ConsumerSettings& consumer) {
+    section.string("durable", consumer.durable);
+    section.string("durable_prefix", consumer.durable_prefix);
+    section.integer("batch_size", consumer.batch_size, 1, 100000);
+    section.integer("max_wait_ms", consumer.max_wait_ms, 1, 60000);
+    section.integer("workers", consumer.workers, 1, 256);
+    section.integer("ack_wait_ms", consumer.ack_wait_ms, 1000, 24LL * 3600 * 1000);
+    section.integer("max_deliver", consumer.max_deliver, -1, 1000000);
+    section.integer("max_ack_pending", consumer.max_ack_pending, 1, 10000000);
+    section.integer_list("backoff_ms", consumer.backoff_ms, 0);
+    section.string_list("subjects", consumer.subjects);
+    section.choice("format", consumer.format,
+                   {{"json", PayloadFormat::Json}, {"envelope", PayloadFormat::Envelope}});
+    if (consumer.backoff_ms.empty()) {
+        section.fail(section.table().get("backoff_ms"), "backoff_ms", "must not be empty");
+    }
+    if (consumer.max_wait_ms * 2 > consumer.ack_wait_ms) {
+        section.fail(section.table().get("max_wait_ms"), "max_wait_ms",
+                     "must be well below ack_wait_ms, or fetched messages expire while waiting");
+    }
+}
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& value) {
+    std::filesystem::path path(value);
+    return path.is_absolute() ? path : (base / path).lexically_normal();
+}
+
+}  // namespace
+
+PluginSettings WorkerConfig::settings_for(const std::string& plugin) const {
+    if (auto found = plugins.find(plugin); found != plugins.end()) return found->second;
+    PluginSettings settings;
+    settings.consumer = consumer_defaults;
+    return settings;
+}
+
+WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::path& source) {
+    const std::string file = source.string();
+    toml::table root = parse_toml(text, file);
+
+    WorkerConfig config;
+    config.source = source;
+    const std::filesystem::path base = std::filesystem::absolute(source).parent_path();
+    Section top(root, "", file);
+
+    read_nats_section(top, "nats", config.nats);
+    read_stream_section(top, "stream", config.stream);
+
+    if (const auto* table = top.subtable("consumer")) {
+        Section consumer(*table, "consumer", file);
+        read_consumer(consumer, config.consumer_defaults);
+        consumer.reject_unknown();
+    }
+
+    if (const auto* table = top.subtable("database")) {
+        Section database(*table, "database", file);
+        database.string("url", config.database.url);
+        database.integer("pool_size", config.database.pool_size, 1, 1024);
+        database.boolean("auto_migrate", config.database.auto_migrate);
+        database.reject_unknown();
+        if (config.database.url.starts_with("sqlite:")) {
+            const std::string path = config.database.url.substr(7);
+            if (path.empty()) database.fail(table->get("url"), "url", "sqlite: needs a file path");
+            if (path != ":memory:") config.database.url = "sqlite:" + resolve(base, path).string();
+        } else if (!config.database.url.starts_with("postgresql://") &&
+                   !config.database.url.starts_with("postgres://")) {
+            database.fail(table->get("url"), "url",
+                          "expected sqlite:PATH or postgresql://..., got '" +
+                              redact_url(config.database.url) + "'");
+        }
+    } else {
+        config.database.url = "sqlite:" + resolve(base, "nomnom.db").string();
+    }
+
+    config.plugins_dir = resolve(base, "plugins");
+    if (const auto* table = top.subtable("plugins")) {
+        Section plugins(*table, "plugins", file);
+        std::string dir;
+        plugins.string("dir", dir);
+        if (!dir.empty()) config.plugins_dir = resolve(base, dir);
+        plugins.boolean("watch", config.plugins_watch);
+        plugins.integer("settle_ms", config.plugins_settle_ms, 100, 60000);
+        for (const auto& [key, node] : *table) {
+            const std::string name(key.str());
+            if (name == "dir" || name == "watch" || name == "settle_ms") continue;
+            const auto* plugin_table = plugins.subtable(name.c_str());
+            if (plugin_table == nullptr) continue;
+            Section plugin(*plugin_table, "plugins." + name, file);
+            PluginSettings settings;
+            settings.consumer = config.consumer_defaults;
+            plugin.boolean("enabled", settings.enabled);
+            read_consumer(plugin, settings.consumer);
+            if (const auto* create_config = plugin.subtable("config")) {
+                rapidjson::StringBuffer buffer;
+                rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+                try {
+                    write_json(*create_config, writer, "plugins." + name + ".config");
+                } catch (const ConfigError& e) {
+                    plugin.fail(create_config, "config", e.what());
+                }
+                settings.config_json = buffer.GetString();
+            }
+            plugin.reject_unknown();
+            config.plugins[name] = std::move(settings);
+        }
+    }
+
+    if (const auto* table = top.subtable("dlq")) {
+        Section dlq(*table, "dlq", file);
+        dlq.string("stream", config.dlq.stream);
+        dlq.string("subject_prefix", config.dlq.subject_prefix);
+        dlq.boolean("create", config.dlq.create);
+        dlq.choice("storage", config.dlq.storage,
+                   {{"file", std::string("file")}, {"memory", std::string("memory")}});
+        dlq.integer("max_age_s", config.dlq.max_age_s, 0, INT64_MAX / 1000000000);
+        dlq.integer("max_replays", config.dlq.max_replays, 0, 1000);
+        dlq.string("host_id", config.dlq.host_id);
+        dlq.reject_unknown();
+    }
+    for (const auto& subject : config.stream.subjects) {
+        const std::string& prefix = config.dlq.subject_prefix;
+        if (prefix.starts_with(subject.substr(0, subject.find('>')))) {
+            const toml::node* dlq = root.get("dlq");
+            top.fail(dlq != nullptr ? dlq->as_table()->get("subject_prefix") : nullptr,
+                     "dlq.subject_prefix",
+                     "'" + prefix + ".>' overlaps the stream subject '" + subject +
+                         "': dead letters would be consumed again");
+        }
+    }
+
+    read_status_section(top, "status", config.status, StatusReader::Host);
+
+    if (const auto* table = top.subtable("http")) {
+        Section http(*table, "http", file);
+        http.string("listen", config.http.listen);
+        http.reject_unknown();
+    }
+
+    read_log_section(top, "log", config.log, LogSection::WithProgress);
+
+    top.reject_unknown();
+    return config;
+}
+
+WorkerConfig load_worker_config(const std::filesystem::path& path) {
+    return parse_worker_config(read_config_file(path), path);
+}
+
+}  // namespace nomnom::host
