@@ -10,6 +10,7 @@
 #include "nomnom/common/json_escape.hpp"
 #include "nomnom/common/subject_match.hpp"
 #include "nomnom/common/timestamp.hpp"
+#include "nomnom/common/utf8.hpp"
 
 namespace nomnom::api {
 
@@ -129,7 +130,7 @@ Reply IngestService::ingest_message(std::string_view body, std::string_view path
         ingest_one(body, path_entity, std::string(idempotency_key), "Idempotency-Key");
     if (outcome.code != 202) {
         if (outcome.code == 400) {
-            spdlog::debug("rejected body ({}): {}", outcome.error, body.substr(0, 256));
+            spdlog::debug("rejected body ({}): {}", outcome.error, utf8_prefix(body, 256));
         }
         return {outcome.code, error_json(outcome.error), outcome.code == 503};
     }

@@ -54,26 +54,19 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
         natsMsgHeader_Set(created, "Content-Type", "application/json");
     }
 
-    jsPubOptions options;
-    jsPubOptions_Init(&options);
-    options.MsgId = message.message_id.c_str();
-    options.ExpectStream = stream_.c_str();
-    options.MaxWait = timeout_ms_;
-    jsPubAck* ack = nullptr;
-    jsErrCode js_error = jsErrCode(0);
-    const natsStatus status = js_PublishMsg(&ack, nats_.jetstream(), created, &options, &js_error);
-    if (status != NATS_OK) {
+    const PublishOutcome outcome = nats_.publish_awaiting_ack(
+        created, {message.message_id.c_str(), stream_.c_str(), timeout_ms_});
+    if (outcome.status != NATS_OK) {
         std::string error = std::string("JetStream publish to ") + message.subject +
-                            " failed: " + natsStatus_GetText(status);
-        if (js_error != 0) error += " [jetstream error " + std::to_string(js_error) + "]";
-        if (status == NATS_NO_RESPONDERS) error += " (no stream captures this subject)";
+                            " failed: " + natsStatus_GetText(outcome.status);
+        if (outcome.js_error != 0) {
+            error += " [jetstream error " + std::to_string(outcome.js_error) + "]";
+        }
+        if (outcome.status == NATS_NO_RESPONDERS) error += " (no stream captures this subject)";
         return {PublishResult::Kind::Unavailable, 0, error};
     }
-    PublishResult result{
-        ack->Duplicate ? PublishResult::Kind::Duplicate : PublishResult::Kind::Stored,
-        ack->Sequence, ""};
-    jsPubAck_Destroy(ack);
-    return result;
+    return {outcome.duplicate ? PublishResult::Kind::Duplicate : PublishResult::Kind::Stored,
+            outcome.sequence, ""};
 }
 
 std::string JetStreamPublisher::received_at_of(uint64_t sequence) const {

@@ -175,6 +175,24 @@ void NatsClient::prepare_stream(const StreamConfig& config) {
     }
 }
 
+PublishOutcome NatsClient::publish_awaiting_ack(natsMsg* message,
+                                                const PublishRequest& request) const {
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MsgId = request.msg_id;
+    options.ExpectStream = request.expect_stream;
+    options.MaxWait = request.max_wait_ms;
+    PublishOutcome outcome;
+    jsPubAck* ack = nullptr;
+    outcome.status = js_PublishMsg(&ack, jetstream_, message, &options, &outcome.js_error);
+    if (ack != nullptr) {
+        outcome.sequence = ack->Sequence;
+        outcome.duplicate = ack->Duplicate;
+        jsPubAck_Destroy(ack);
+    }
+    return outcome;
+}
+
 void NatsClient::flush(int64_t timeout_ms) {
     check_nats(natsConnection_FlushTimeout(connection_, timeout_ms), "flushing NATS connection");
 }

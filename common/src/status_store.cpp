@@ -59,13 +59,13 @@ void StatusStore::create_unconfirmed(const std::string& id, const std::string& j
     natsMsg* message = nullptr;
     natsStatus status = natsMsg_Create(&message, subject.c_str(), nullptr, json.data(),
                                        static_cast<int>(json.size()));
+    const NatsMsgPtr owned(message);
     // JetStream refuses the write when the key has any entry: a later status (the host may
     // record "persisted" before this arrives) is never overwritten by an earlier one.
     if (status == NATS_OK) {
         status = natsMsgHeader_Set(message, "Nats-Expected-Last-Subject-Sequence", "0");
     }
     if (status == NATS_OK) status = natsConnection_PublishMsg(connection_, message);
-    natsMsg_Destroy(message);
     if (status != NATS_OK) ++write_failures_;
 }
 

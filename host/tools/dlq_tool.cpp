@@ -41,11 +41,6 @@ struct Options {
     bool yes = false;
 };
 
-struct MsgDeleter {
-    void operator()(natsMsg* message) const { natsMsg_Destroy(message); }
-};
-using Message = std::unique_ptr<natsMsg, MsgDeleter>;
-
 std::string header(natsMsg* message, const char* key) {
     const char* value = nullptr;
     return natsMsgHeader_Get(message, key, &value) == NATS_OK && value ? value : "";
@@ -95,7 +90,7 @@ class DeadLetterStream {
                 js_GetMsg(&raw, client_.jetstream(), name_.c_str(), seq, nullptr, &js_error);
             if (status == NATS_NOT_FOUND) continue;  // deleted: replayed or purged
             check_nats(status, "reading dead letter " + std::to_string(seq), js_error);
-            Message message(raw);
+            NatsMsgPtr message(raw);
             if (!options.plugin.empty() && header(raw, dlq_header::kPlugin) != options.plugin) {
                 continue;
             }
@@ -155,7 +150,7 @@ void replay(NatsClient& client, const DlqConfig& config, uint64_t seq, natsMsg* 
     check_nats(natsMsg_Create(&created, subject.c_str(), nullptr, natsMsg_GetData(letter),
                               natsMsg_GetDataLength(letter)),
                "creating replay");
-    Message out(created);
+    const NatsMsgPtr out(created);
     static const std::set<std::string> metadata = {
         dlq_header::kSubject,       dlq_header::kStream,     dlq_header::kStreamSequence,
         dlq_header::kDeliveryCount, dlq_header::kPlugin,     dlq_header::kPluginVersion,
@@ -173,17 +168,11 @@ void replay(NatsClient& client, const DlqConfig& config, uint64_t seq, natsMsg* 
     }
     natsMsgHeader_Set(created, dlq_header::kReplayCount, std::to_string(replays + 1).c_str());
 
-    jsPubOptions options;
-    jsPubOptions_Init(&options);
     // Replaying the same dead letter twice inside the duplicate window stores it once.
     const std::string id = "nomnom-replay:" + config.stream + ":" + std::to_string(seq);
-    options.MsgId = id.c_str();
-    options.MaxWait = 5000;
-    jsPubAck* ack = nullptr;
-    jsErrCode js_error = jsErrCode(0);
-    const natsStatus status = js_PublishMsg(&ack, client.jetstream(), created, &options, &js_error);
-    jsPubAck_Destroy(ack);
-    check_nats(status, "replaying dead letter " + std::to_string(seq) + " to " + subject, js_error);
+    const PublishOutcome outcome = client.publish_awaiting_ack(created, {.msg_id = id.c_str()});
+    check_nats(outcome.status, "replaying dead letter " + std::to_string(seq) + " to " + subject,
+               outcome.js_error);
 }
 
 std::optional<Options> parse_options(const std::vector<std::string>& args) {

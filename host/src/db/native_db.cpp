@@ -1,5 +1,7 @@
 #include "db/native_db.hpp"
 
+#include "nomnom/common/utf8.hpp"
+
 namespace nomnom::host {
 
 using namespace sqlite_api;
@@ -66,7 +68,7 @@ void execute_script(soci::session& session, Dialect dialect, const std::string& 
         PgResult result(PQexec(connection, sql.c_str()));
         const auto status = PQresultStatus(result.result);
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-            throw_pg_error(connection, result.result, sql.substr(0, 60));
+            throw_pg_error(connection, result.result, std::string(utf8_prefix(sql, 60)));
         }
         return;
     }
@@ -74,7 +76,7 @@ void execute_script(soci::session& session, Dialect dialect, const std::string& 
     char* error = nullptr;
     const int code = sqlite3_exec(connection, sql.c_str(), nullptr, nullptr, &error);
     sqlite3_free(error);
-    if (code != SQLITE_OK) throw_sqlite_error(connection, code, sql.substr(0, 60));
+    if (code != SQLITE_OK) throw_sqlite_error(connection, code, std::string(utf8_prefix(sql, 60)));
 }
 
 std::set<std::string> table_columns(soci::session& session, Dialect dialect, const char* table) {
@@ -106,7 +108,8 @@ SqliteStatement::SqliteStatement(sqlite3_handle* connection, const std::string& 
     : connection_(connection) {
     const int code = sqlite3_prepare_v2(connection, sql.c_str(), static_cast<int>(sql.size()),
                                         &statement_, nullptr);
-    if (code != SQLITE_OK) throw_sqlite_error(connection, code, "prepare " + sql.substr(0, 60));
+    if (code != SQLITE_OK)
+        throw_sqlite_error(connection, code, "prepare " + std::string(utf8_prefix(sql, 60)));
 }
 
 SqliteStatement::~SqliteStatement() {

@@ -10,10 +10,6 @@
 namespace nomnom::host {
 namespace {
 
-struct MsgDeleter {
-    void operator()(natsMsg* message) const { natsMsg_Destroy(message); }
-};
-
 // Header values are single lines.
 std::string one_line(std::string text) {
     for (char& c : text) {
@@ -67,7 +63,7 @@ void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
     check_nats(natsMsg_Create(&created, subject.c_str(), nullptr, natsMsg_GetData(raw),
                               natsMsg_GetDataLength(raw)),
                "creating dead letter");
-    std::unique_ptr<natsMsg, MsgDeleter> out(created);
+    const NatsMsgPtr out(created);
 
     for (const nomnom_header& header : message.headers) {
         const std::string key(header.key.data, header.key.len);
@@ -90,18 +86,10 @@ void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
     set(dlq_header::kHost, host_id_);
     set(dlq_header::kTimestamp, utc_timestamp_now());
 
-    jsPubOptions options;
-    jsPubOptions_Init(&options);
     const std::string id = message.stream + ":" + std::to_string(message.stream_sequence);
-    options.MsgId = id.c_str();
-    options.ExpectStream = config_.stream.c_str();
-    options.MaxWait = 5000;
-    jsPubAck* ack = nullptr;
-    jsErrCode js_error = jsErrCode(0);
-    const natsStatus status =
-        js_PublishMsg(&ack, client_.jetstream(), created, &options, &js_error);
-    jsPubAck_Destroy(ack);
-    check_nats(status, "publishing dead letter to " + subject, js_error);
+    const PublishOutcome outcome =
+        client_.publish_awaiting_ack(created, {id.c_str(), config_.stream.c_str()});
+    check_nats(outcome.status, "publishing dead letter to " + subject, outcome.js_error);
 
     const LogFields fields = message.log_fields(letter.plugin);
     const LogScope scope(fields);

@@ -9,6 +9,7 @@
 
 #include "db/native_db.hpp"
 #include "nomnom/common/logging.hpp"
+#include "nomnom/common/utf8.hpp"
 #include "plugins/row_batch.hpp"
 
 namespace nomnom::host {
@@ -16,8 +17,9 @@ namespace {
 
 void write_error(nomnom_error* error, const std::string& text) {
     if (error == nullptr || error->message == nullptr || error->capacity == 0) return;
-    const size_t length = std::min(text.size(), error->capacity - 1);
-    std::memcpy(error->message, text.data(), length);
+    const std::string_view fitting = utf8_prefix(text, error->capacity - 1);
+    const size_t length = fitting.size();
+    std::memcpy(error->message, fitting.data(), length);
     error->message[length] = '\0';
 }
 

@@ -25,6 +25,19 @@ struct NatsMsgDeleter {
 };
 using NatsMsgPtr = std::unique_ptr<natsMsg, NatsMsgDeleter>;
 
+// What a JetStream publish asks of the stream, and what the stream answered.
+struct PublishRequest {
+    const char* msg_id = nullptr;         // Nats-Msg-Id: a repeat inside the window is stored once
+    const char* expect_stream = nullptr;  // refuse when another stream captures the subject
+    int64_t max_wait_ms = 5000;
+};
+struct PublishOutcome {
+    natsStatus status = NATS_OK;
+    jsErrCode js_error = jsErrCode(0);
+    uint64_t sequence = 0;   // where the stream stored it (with NATS_OK)
+    bool duplicate = false;  // the stream already had this Nats-Msg-Id
+};
+
 // A connection and its JetStream context. cnats reconnects by itself (forever, here); the host
 // only has to keep its pull requests going.
 class NatsClient {
@@ -49,6 +62,10 @@ class NatsClient {
     std::optional<std::vector<std::string>> stream_subjects(const std::string& name);
     // ensure_stream with config.create, else require_stream.
     void prepare_stream(const StreamConfig& config);
+
+    // Publishes `message` and waits for its PubAck: the one way nomnom stores a message it must
+    // not lose (ingestion, dead letters, replays), since only the PubAck says it is stored.
+    PublishOutcome publish_awaiting_ack(natsMsg* message, const PublishRequest& request) const;
 
     // Waits until everything sent (acks included) has reached the server.
     void flush(int64_t timeout_ms);
