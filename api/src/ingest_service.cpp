@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "nomnom/common/json_depth.hpp"
 #include "nomnom/common/json_escape.hpp"
 #include "nomnom/common/subject_match.hpp"
 #include "nomnom/common/timestamp.hpp"
@@ -48,6 +49,11 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
                                                  std::string_view path_entity,
                                                  const std::string& id_hint,
                                                  const char* id_source) {
+    if (json_nests_deeper_than(payload, kMaxJsonDepth)) {
+        return {400, "",
+                "Invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels",
+                ""};
+    }
     rapidjson::Document document;
     document.Parse<rapidjson::kParseValidateEncodingFlag>(payload.data(), payload.size());
     if (document.HasParseError()) {
@@ -100,6 +106,9 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
             ++metrics_.publish_failures;
             spdlog::warn("publish of {} to {} failed: {}", id, message.subject, result.error);
             return {503, "", result.error, ""};
+        case PublishResult::Kind::TooLarge:
+            spdlog::debug("refused {} for {}: {}", id, message.subject, result.error);
+            return {413, "", result.error, ""};
         case PublishResult::Kind::Duplicate:
             ++metrics_.duplicates;
             spdlog::debug("{} is a duplicate of stream sequence {}", id, result.sequence);

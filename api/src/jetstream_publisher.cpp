@@ -56,6 +56,12 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
 
     const PublishOutcome outcome = nats_.publish_awaiting_ack(
         created, {message.message_id.c_str(), stream_.c_str(), timeout_ms_});
+    if (outcome.status == NATS_MAX_PAYLOAD) {
+        return {PublishResult::Kind::TooLarge, 0,
+                "message of " + std::to_string(data.size()) +
+                    " bytes plus headers exceeds the NATS server's max_payload of " +
+                    std::to_string(natsConnection_GetMaxPayload(nats_.connection())) + " bytes"};
+    }
     if (outcome.status != NATS_OK) {
         std::string error = std::string("JetStream publish to ") + message.subject +
                             " failed: " + natsStatus_GetText(outcome.status);

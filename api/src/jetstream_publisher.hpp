@@ -25,9 +25,10 @@ struct OutgoingMessage {
 };
 
 struct PublishResult {
-    enum class Kind { Stored, Duplicate, Unavailable } kind;
+    // TooLarge: over the NATS server's max_payload, which retrying cannot change.
+    enum class Kind { Stored, Duplicate, Unavailable, TooLarge } kind;
     uint64_t sequence = 0;  // of the message stored; for a duplicate, of the first one
-    std::string error;      // for Unavailable
+    std::string error;      // for Unavailable and TooLarge
 };
 
 // Publishes into the ingest stream and waits for the PubAck: only a stored (or duplicate)

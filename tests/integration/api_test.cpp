@@ -113,6 +113,37 @@ TEST_CASE("a chunked body is read up to ingest.max_body_bytes: 413 over it", "[a
     REQUIRE(api.terminate() == 0);
 }
 
+TEST_CASE("a body nested 200 KB deep is a 400, and nomnom-api keeps serving", "[api][hostile]") {
+    ApiOnNats setup("max_body_bytes = 1048576\n", "[status]\nenabled = false\n");
+    auto& [nats, api, client] = setup;
+    const std::string deep(200 * 1024, '[');
+    HttpReply reply = api.post("/ingest/message/Order", deep);
+    CHECK(reply.status == 400);
+    CHECK(reply.body == R"({"error":"Invalid JSON: nested deeper than 256 levels"})");
+    reply = api.post("/ingest/batch", "{}\n" + deep + "\n");
+    CHECK(reply.status == 207);
+    CHECK(reply.body.find("Line 2: Invalid JSON: nested deeper than 256 levels") !=
+          std::string::npos);
+    CHECK(api.post("/ingest/message/Order", R"({"a":1})").status == 202);
+    CHECK(client.stream_message_count("TEST") == 2);
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("a message over the NATS server's max_payload is a 413 naming the limit, not a 503",
+          "[api][hostile]") {
+    // ingest.max_body_bytes (2 MiB by default) is above nats-server's 1 MiB max_payload.
+    ApiOnNats setup("", "[status]\nenabled = false\n");
+    auto& [nats, api, client] = setup;
+    const std::string big = R"({"pad":")" + std::string(1536 * 1024, 'x') + R"("})";
+    HttpReply reply = api.post("/ingest/message/Order", big);
+    CHECK(reply.status == 413);
+    CHECK(reply.headers.count("Retry-After") == 0);
+    CHECK(reply.body.find("max_payload of 1048576 bytes") != std::string::npos);
+    CHECK(api.post("/ingest/message/Order", R"({"a":1})").status == 202);
+    CHECK(client.stream_message_count("TEST") == 1);
+    REQUIRE(api.terminate() == 0);
+}
+
 TEST_CASE("nomnom-api error codes: 400 413 404 405 and 501 name what is wrong", "[api]") {
     ApiOnNats setup("max_body_bytes = 1024\nmax_batch_lines = 5\n", "[status]\nenabled = false\n");
     auto& [nats, api, client] = setup;

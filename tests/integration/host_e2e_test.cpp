@@ -247,6 +247,31 @@ subjects = ["messages.ingest.>"]
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE("an envelope nested 200 KB deep is dead-lettered, and the host keeps going",
+          "[e2e][sqlite][hostile]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "deep.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(), R"(
+[plugins.test_kv]
+format = "envelope"
+subjects = ["messages.ingest.>"]
+)"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("messages.ingest.Kv", std::string(200 * 1024, '['));
+    client.publish("messages.ingest.Kv",
+                   R"({"message_id":"after","body":"{\"k\":\"after\",\"v\":7}"})");
+    REQUIRE(eventually(
+        [&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='after'") == 7; }, 30s));
+    REQUIRE(host.wait_log("envelope nests deeper than 256 levels", 10s));
+    REQUIRE(eventually([&] { return client.stream_message_count("NOMNOM_DLQ") == 1; }, 10s));
+    REQUIRE(host.process().running());
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("a persist plugin that ignores a failed statement does not get its batch acked",
           "[e2e][postgresql]") {
     NatsServer nats;

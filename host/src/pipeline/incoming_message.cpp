@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 
+#include "nomnom/common/json_depth.hpp"
+
 namespace nomnom::host {
 namespace {
 
@@ -41,6 +43,11 @@ void read_headers(IncomingMessage& in) {
 // The original nomnom's wire format: {"message_id", "body": "<payload as a JSON string>",
 // "entity_type", "received_at", "retry_count", "source"}.
 void unwrap_envelope(IncomingMessage& in) {
+    if (json_nests_deeper_than(in.payload, kMaxJsonDepth)) {
+        in.decode_error =
+            "envelope nests deeper than " + std::to_string(kMaxJsonDepth) + " levels; not parsed";
+        return;
+    }
     rapidjson::Document envelope;
     envelope.Parse(in.payload.data(), in.payload.size());
     if (envelope.HasParseError()) {
