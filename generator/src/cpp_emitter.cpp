@@ -14,6 +14,7 @@ namespace nomnom::generator {
 
 std::string cpp_string(const std::string& text) {
     std::string out = "\"";
+    char previous = 0;
     for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
         switch (c) {
@@ -29,10 +30,14 @@ std::string cpp_string(const std::string& text) {
             case '\t':
                 out += "\\t";
                 break;
+            case '?':
+                // "??" starts a trigraph, which compilers warn about even where they ignore it.
+                if (previous == '?') out += "\" \"";
+                out += ch;
+                break;
             default:
-                if (c < 0x20 || c == 0x7f || c == '?') {
-                    // Octal is never extended by a following digit beyond three, and '?' avoids
-                    // trigraph-looking sequences.
+                if (c < 0x20 || c == 0x7f) {
+                    // Octal is never extended by a following digit beyond three.
                     char escaped[8];
                     std::snprintf(escaped, sizeof escaped, "\\%03o", c);
                     out += escaped;
@@ -40,6 +45,7 @@ std::string cpp_string(const std::string& text) {
                     out += ch;
                 }
         }
+        previous = ch;
     }
     return out + "\"";
 }
@@ -54,6 +60,33 @@ std::vector<std::string> plugin_subjects(const Schema& schema) {
 }
 
 namespace {
+
+// A raw string literal R"<tag>(...)<tag>" with the bytes of `text`, for text to be read as it is
+// (the DDL); the tag gets a number when the text contains ")<tag>\"".
+std::string cpp_raw_string(const std::string& text, const std::string& tag) {
+    std::string delimiter = tag;
+    for (int n = 1; text.find(")" + delimiter + "\"") != std::string::npos; ++n) {
+        delimiter = tag + std::to_string(n);
+    }
+    // A carriage return in a raw literal would be read as a newline, and other control
+    // characters are not source text: such bytes go between raw pieces as escaped literals.
+    const auto keeps = [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f);
+    };
+    std::string out;
+    std::size_t at = 0;
+    do {
+        const bool raw = at == text.size() || keeps(text[at]);
+        std::size_t end = at;
+        while (end < text.size() && keeps(text[end]) == raw) ++end;
+        const std::string piece = text.substr(at, end - at);
+        if (!out.empty()) out += " ";
+        out += raw ? "R\"" + delimiter + "(" + piece + ")" + delimiter + "\"" : cpp_string(piece);
+        at = end;
+    } while (at < text.size());
+    return out;
+}
 
 std::string id(int k) {
     return std::to_string(k);
@@ -189,10 +222,10 @@ class Emitter {
         for (const auto& subject : plugin_subjects(schema_)) {
             out_ << "    " << cpp_string(subject) << ",\n";
         }
-        out_ << "};\n\nconstexpr const char ddl_postgresql[] =\n    "
-             << cpp_string(emit_ddl(schema_, Dialect::Postgres))
-             << ";\nconstexpr const char ddl_sqlite[] =\n    "
-             << cpp_string(emit_ddl(schema_, Dialect::Sqlite)) << ";\n\n";
+        out_ << "};\n\nconstexpr const char ddl_postgresql[] = "
+             << cpp_raw_string(emit_ddl(schema_, Dialect::Postgres), "sql")
+             << ";\n\nconstexpr const char ddl_sqlite[] = "
+             << cpp_raw_string(emit_ddl(schema_, Dialect::Sqlite), "sql") << ";\n\n";
     }
 
     void instances() {
