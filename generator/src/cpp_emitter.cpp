@@ -5,6 +5,7 @@
 #include "emitters.hpp"
 #include "names.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -86,6 +87,43 @@ std::string cpp_raw_string(const std::string& text, const std::string& tag) {
         at = end;
     } while (at < text.size());
     return out;
+}
+
+// `text` as a block comment after `indent`, one line of it a line, or nothing for no text.
+// Nothing in the text may end the comment ("*/"), open a nested one or make a trigraph
+// ("/*" and "??/" at a line's end, which compilers warn about), and control characters are
+// not source text.
+std::string doc_comment(const std::string& text, const std::string& indent) {
+    std::vector<std::string> lines(1);
+    for (std::size_t k = 0; k < text.size(); ++k) {
+        const char c = text[k];
+        std::string& line = lines.back();
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && k + 1 < text.size() && text[k + 1] == '\n') ++k;
+            lines.emplace_back();
+            continue;
+        }
+        const char previous = line.empty() ? 0 : line.back();
+        if ((previous == '*' && c == '/') || (previous == '/' && c == '*')) line += ' ';
+        const auto byte = static_cast<unsigned char>(c);
+        line += (byte < 0x20 && c != '\t') || byte == 0x7f ? ' ' : c;
+    }
+    for (std::string& line : lines) {
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
+        const std::size_t n = line.size();
+        if (n >= 3 && line[n - 3] == '?' && line[n - 2] == '?' && line[n - 1] == '/') {
+            line.insert(n - 1, " ");
+        }
+    }
+    while (!lines.empty() && lines.back().empty()) lines.pop_back();
+    const auto first = std::find_if(lines.begin(), lines.end(),
+                                    [](const std::string& line) { return !line.empty(); });
+    if (first == lines.end()) return "";
+    std::string out = indent + "/* " + *first;
+    for (auto line = first + 1; line != lines.end(); ++line) {
+        out += "\n" + indent + (line->empty() ? " *" : " * " + *line);
+    }
+    return out + " */\n";
 }
 
 std::string literal_value(const Literal& literal) {
@@ -184,7 +222,7 @@ class Emitter {
         const ResolvedEntity& r = resolved(k);
         out_ << "// " << e.name << " (" << std::filesystem::path(e.where.file).filename().string()
              << ")\n"
-             << "struct " << type(k) << " {\n"
+             << doc_comment(e.doc, "") << "struct " << type(k) << " {\n"
              << "    // What each field's values are converted to and checked against.\n"
              << "    struct field_ {\n";
         for (std::size_t j = 0; j < e.fields.size(); ++j) {
@@ -230,7 +268,8 @@ class Emitter {
         out_ << "\n    const rapidjson::Value* json_ = nullptr;\n";
         if (r.driver >= 0) out_ << "    const " << type(r.driver) << "* parent_ = nullptr;\n";
         for (std::size_t j = 0; j < e.fields.size(); ++j) {
-            out_ << "    g::Value " << member(k, j) << ";\n";
+            out_ << doc_comment(e.fields[j].doc, "    ") << "    g::Value " << member(k, j)
+                 << ";\n";
         }
         out_ << "};\n\n";
     }
