@@ -1,12 +1,13 @@
-// The plugin source. Entities are numbered by their index in Schema::entities: instances of
-// entity k are `I<k>` structs kept in `e<k>_`, field j of entity k is described by `F<k>_<j>`.
-// Instances are built in dependency order, parents completely before children, so a child may
-// keep a pointer to its parent's instance.
+// The plugin source. Its names come from the schema's (names.hpp): entity Order is struct Order,
+// whose members are its fields' values, built by add_order (a route) or build_order (a derived
+// entity) into order_instances_. Instances are built in dependency order, parents completely
+// before children, so a child may keep a pointer to its parent's instance.
 #include "emitters.hpp"
+#include "names.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <set>
 #include <sstream>
 
@@ -14,6 +15,7 @@ namespace nomnom::generator {
 
 std::string cpp_string(const std::string& text) {
     std::string out = "\"";
+    char previous = 0;
     for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
         switch (c) {
@@ -29,10 +31,14 @@ std::string cpp_string(const std::string& text) {
             case '\t':
                 out += "\\t";
                 break;
+            case '?':
+                // "??" starts a trigraph, which compilers warn about even where they ignore it.
+                if (previous == '?') out += "\" \"";
+                out += ch;
+                break;
             default:
-                if (c < 0x20 || c == 0x7f || c == '?') {
-                    // Octal is never extended by a following digit beyond three, and '?' avoids
-                    // trigraph-looking sequences.
+                if (c < 0x20 || c == 0x7f) {
+                    // Octal is never extended by a following digit beyond three.
                     char escaped[8];
                     std::snprintf(escaped, sizeof escaped, "\\%03o", c);
                     out += escaped;
@@ -40,6 +46,7 @@ std::string cpp_string(const std::string& text) {
                     out += ch;
                 }
         }
+        previous = ch;
     }
     return out + "\"";
 }
@@ -55,12 +62,68 @@ std::vector<std::string> plugin_subjects(const Schema& schema) {
 
 namespace {
 
-std::string id(int k) {
-    return std::to_string(k);
+// A raw string literal R"<tag>(...)<tag>" with the bytes of `text`, for text to be read as it is
+// (the DDL); the tag gets a number when the text contains ")<tag>\"".
+std::string cpp_raw_string(const std::string& text, const std::string& tag) {
+    std::string delimiter = tag;
+    for (int n = 1; text.find(")" + delimiter + "\"") != std::string::npos; ++n) {
+        delimiter = tag + std::to_string(n);
+    }
+    // A carriage return in a raw literal would be read as a newline, and other control
+    // characters are not source text: such bytes go between raw pieces as escaped literals.
+    const auto keeps = [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f);
+    };
+    std::string out;
+    std::size_t at = 0;
+    do {
+        const bool raw = at == text.size() || keeps(text[at]);
+        std::size_t end = at;
+        while (end < text.size() && keeps(text[end]) == raw) ++end;
+        const std::string piece = text.substr(at, end - at);
+        if (!out.empty()) out += " ";
+        out += raw ? "R\"" + delimiter + "(" + piece + ")" + delimiter + "\"" : cpp_string(piece);
+        at = end;
+    } while (at < text.size());
+    return out;
 }
 
-std::string spec_name(int k, std::size_t j) {
-    return "F" + id(k) + "_" + std::to_string(j);
+// `text` as a block comment after `indent`, one line of it a line, or nothing for no text.
+// Nothing in the text may end the comment ("*/"), open a nested one or make a trigraph
+// ("/*" and "??/" at a line's end, which compilers warn about), and control characters are
+// not source text.
+std::string doc_comment(const std::string& text, const std::string& indent) {
+    std::vector<std::string> lines(1);
+    for (std::size_t k = 0; k < text.size(); ++k) {
+        const char c = text[k];
+        std::string& line = lines.back();
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && k + 1 < text.size() && text[k + 1] == '\n') ++k;
+            lines.emplace_back();
+            continue;
+        }
+        const char previous = line.empty() ? 0 : line.back();
+        if ((previous == '*' && c == '/') || (previous == '/' && c == '*')) line += ' ';
+        const auto byte = static_cast<unsigned char>(c);
+        line += (byte < 0x20 && c != '\t') || byte == 0x7f ? ' ' : c;
+    }
+    for (std::string& line : lines) {
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
+        const std::size_t n = line.size();
+        if (n >= 3 && line[n - 3] == '?' && line[n - 2] == '?' && line[n - 1] == '/') {
+            line.insert(n - 1, " ");
+        }
+    }
+    while (!lines.empty() && lines.back().empty()) lines.pop_back();
+    const auto first = std::find_if(lines.begin(), lines.end(),
+                                    [](const std::string& line) { return !line.empty(); });
+    if (first == lines.end()) return "";
+    std::string out = indent + "/* " + *first;
+    for (auto line = first + 1; line != lines.end(); ++line) {
+        out += "\n" + indent + (line->empty() ? " *" : " * " + *line);
+    }
+    return out + " */\n";
 }
 
 std::string literal_value(const Literal& literal) {
@@ -90,25 +153,21 @@ std::string field_literal(const Literal& literal, const Field& field) {
 
 std::string field_spec(const std::string& name, const std::string& entity, const std::string& field,
                        const TypeSpec& type, bool nullable) {
-    return "constexpr g::FieldSpec " + name + "{" + cpp_string(entity) + ", " + cpp_string(field) +
-           ", g::Type::" + runtime_type(type.type) +
+    return "        static constexpr g::FieldSpec " + name + "{" + cpp_string(entity) + ", " +
+           cpp_string(field) + ", g::Type::" + runtime_type(type.type) +
            ", g::Type::" + runtime_type(type.type == Type::List ? type.item : Type::Json) + ", " +
            (nullable ? "true" : "false") + "};\n";
 }
 
 class Emitter {
   public:
-    Emitter(const Schema& schema, const PluginIdentity& plugin) : schema_(schema), plugin_(plugin) {
-        int table = 0;
-        for (const int k : schema_.order) {
-            if (resolved(k).persistent) table_of_[k] = table++;
-        }
-    }
+    Emitter(const Schema& schema, const PluginIdentity& plugin)
+        : schema_(schema), plugin_(plugin) {}
 
     std::string run() {
         header();
-        descriptions();
-        instances();
+        for (const int k : schema_.order) entity_struct(k);
+        descriptor_parts();
         plugin_class();
         out_ << "}  // namespace\n\nNOMNOM_PLUGIN(GeneratedPlugin)\n";
         return out_.str();
@@ -120,13 +179,30 @@ class Emitter {
         return schema_.resolved[static_cast<std::size_t>(k)];
     }
 
+    // The entity's struct, and the stem of the plugin's members for it: add_<stem>,
+    // build_<stem>, one_<stem> and <stem>_instances_.
+    std::string type(int k) const { return cpp_type_name(entity(k).name); }
+    std::string stem(int k) const { return cpp_member_name(entity(k).name); }
+    std::string instances(int k) const { return stem(k) + "_instances_"; }
+    std::string member(int k, std::size_t j) const {
+        return cpp_member_name(entity(k).fields[j].name);
+    }
+    std::string column_spec(int k, std::size_t c) const {
+        return type(k) + "::column_::" + cpp_member_name(resolved(k).columns[c].column.name);
+    }
+
     void header() {
         out_ << "// Generated by nomnom-gen " << plugin_.version << " for plugin '" << plugin_.name
-             << "'. Do not edit: change the entity YAML and "
-             << "regenerate.\n// Entities:";
+             << "'. Do not edit: change the entity YAML and regenerate.\n// Entities:";
         for (const int k : schema_.order) out_ << " " << entity(k).name;
-        out_ << "\n#include <nomnom/generated.hpp>\n\n#include <array>\n#include <cstdint>\n"
-                "#include <optional>\n#include <regex>\n#include <string>\n#include <vector>\n\n";
+        out_
+            << "\n//\n"
+               "// Each entity is a struct named after it, whose members are its fields' values.\n"
+               "// Names ending in '_' are nomnom-gen's own, or stand for a C++ keyword (class_).\n"
+               "// Instances are built in dependency order, a parent's completely before its\n"
+               "// children's, so that a child can keep a pointer to its parent's (parent_).\n"
+               "#include <nomnom/generated.hpp>\n\n#include <array>\n#include <cstdint>\n"
+               "#include <optional>\n#include <regex>\n#include <string>\n#include <vector>\n\n";
         if (!schema_.project.transforms.empty()) {
             out_ << "// C++ transforms declared in nomnom.yaml (transforms.cpp.functions).\n"
                     "namespace nomnom_transforms {\n";
@@ -140,99 +216,117 @@ class Emitter {
         out_ << "namespace {\n\nnamespace g = nomnom::gen;\n\n";
     }
 
-    void descriptions() {
-        for (const int k : schema_.order) {
-            const Entity& e = entity(k);
-            out_ << "// ---- " << e.name << "\n";
-            for (std::size_t j = 0; j < e.fields.size(); ++j) {
-                const Field& f = e.fields[j];
-                out_ << field_spec(spec_name(k, j), e.name, f.name, f.type, f.nullable);
-                const Constraints& c = f.constraints;
-                if (c.pattern) {
-                    out_ << "const std::regex pattern" << id(k) << "_" << j << "{"
-                         << cpp_string(*c.pattern) << "};\n";
-                }
-                if (!c.enum_values.empty()) {
-                    out_ << "constexpr const char* enum" << id(k) << "_" << j << "[] = {";
-                    for (std::size_t v = 0; v < c.enum_values.size(); ++v) {
-                        out_ << (v ? ", " : "") << cpp_string(c.enum_values[v].text);
-                    }
-                    out_ << "};\n";
-                }
+    // The struct of an entity's instances, with what its values are checked against.
+    void entity_struct(int k) {
+        const Entity& e = entity(k);
+        const ResolvedEntity& r = resolved(k);
+        out_ << "// " << e.name << " (" << std::filesystem::path(e.where.file).filename().string()
+             << ")\n"
+             << doc_comment(e.doc, "") << "struct " << type(k) << " {\n"
+             << "    // What each field's values are converted to and checked against.\n"
+             << "    struct field_ {\n";
+        for (std::size_t j = 0; j < e.fields.size(); ++j) {
+            const Field& f = e.fields[j];
+            out_ << field_spec(member(k, j), e.name, f.name, f.type, f.nullable);
+        }
+        out_ << "    };\n";
+        nested_constants(k, "pattern_", [](const Field& f, const std::string& name) {
+            if (!f.constraints.pattern) return std::string();
+            return "        static inline const std::regex " + name + "{" +
+                   cpp_string(*f.constraints.pattern) + "};\n";
+        });
+        nested_constants(k, "allowed_", [](const Field& f, const std::string& name) {
+            const auto& values = f.constraints.enum_values;
+            if (values.empty()) return std::string();
+            std::string list;
+            for (const auto& value : values) {
+                list += (list.empty() ? "" : ", ") + cpp_string(value.text);
             }
-            const ResolvedEntity& r = resolved(k);
-            if (!r.persistent) continue;
-            for (std::size_t c = 0; c < r.columns.size(); ++c) {
-                const auto& rc = r.columns[c];
-                out_ << field_spec("C" + id(k) + "_" + std::to_string(c), e.name, rc.column.name,
+            return "        static constexpr const char* " + name + "[] = {" + list + "};\n";
+        });
+        if (r.persistent) {
+            out_ << "    // The columns of table " << cpp_string(e.persistence->table)
+                 << ". A value is checked against its column\n"
+                    "    // too where their type or nullability differ (field_overrides).\n"
+                    "    struct column_ {\n";
+            for (const auto& rc : r.columns) {
+                out_ << field_spec(cpp_member_name(rc.column.name), e.name, rc.column.name,
                                    rc.column.type, rc.column.nullable);
             }
-            out_ << "const nomnom_column columns" << id(k) << "[] = {\n";
+            out_ << "    };\n    static constexpr nomnom_column columns_[] = {\n";
             for (const auto& rc : r.columns) {
-                out_ << "    nomnom::column(" << cpp_string(rc.column.name) << ", "
+                out_ << "        nomnom::column(" << cpp_string(rc.column.name) << ", "
                      << abi_type(rc.column.type.type)
                      << ", nomnom::Nullable::" << (rc.column.nullable ? "yes" : "no") << "),\n";
             }
-            out_ << "};\nconst char* const keys" << id(k) << "[] = {";
+            out_ << "    };\n    static constexpr const char* keys_[] = {";
             for (std::size_t c = 0; c < r.conflict_keys.size(); ++c) {
                 out_ << (c ? ", " : "") << cpp_string(r.conflict_keys[c]);
             }
             out_ << "};\n";
         }
-        out_ << "\nconst nomnom_table tables[] = {\n";
+        out_ << "\n    const rapidjson::Value* json_ = nullptr;\n";
+        if (r.driver >= 0) out_ << "    const " << type(r.driver) << "* parent_ = nullptr;\n";
+        for (std::size_t j = 0; j < e.fields.size(); ++j) {
+            out_ << doc_comment(e.fields[j].doc, "    ") << "    g::Value " << member(k, j)
+                 << ";\n";
+        }
+        out_ << "};\n\n";
+    }
+
+    // A struct of the constants `constant` gives for some fields of entity k, if any.
+    template <class Constant>
+    void nested_constants(int k, const char* name, const Constant& constant) {
+        std::string members;
+        for (std::size_t j = 0; j < entity(k).fields.size(); ++j) {
+            members += constant(entity(k).fields[j], member(k, j));
+        }
+        if (!members.empty()) out_ << "    struct " << name << " {\n" << members << "    };\n";
+    }
+
+    void descriptor_parts() {
+        out_ << "// A row names its table by its position in tables.\nenum : std::uint32_t {\n";
+        std::string tables;
         for (const int k : schema_.order) {
             if (!resolved(k).persistent) continue;
-            out_ << "    nomnom::table(" << cpp_string(entity(k).persistence->table) << ", columns"
-                 << id(k) << ", keys" << id(k) << "),\n";
+            out_ << "    " << stem(k) << "_table,\n";
+            tables += "    nomnom::table(" + cpp_string(entity(k).persistence->table) + ", " +
+                      type(k) + "::columns_, " + type(k) + "::keys_),\n";
         }
-        out_ << "};\n\nconst char* const subjects[] = {\n";
+        out_ << "};\n\nconst nomnom_table tables[] = {\n"
+             << tables << "};\n\nconst char* const subjects[] = {\n";
         for (const auto& subject : plugin_subjects(schema_)) {
             out_ << "    " << cpp_string(subject) << ",\n";
         }
-        out_ << "};\n\nconstexpr const char ddl_postgresql[] =\n    "
-             << cpp_string(emit_ddl(schema_, Dialect::Postgres))
-             << ";\nconstexpr const char ddl_sqlite[] =\n    "
-             << cpp_string(emit_ddl(schema_, Dialect::Sqlite)) << ";\n\n";
+        out_ << "};\n\nconstexpr const char ddl_postgresql[] = "
+             << cpp_raw_string(emit_ddl(schema_, Dialect::Postgres), "sql")
+             << ";\n\nconstexpr const char ddl_sqlite[] = "
+             << cpp_raw_string(emit_ddl(schema_, Dialect::Sqlite), "sql") << ";\n\n";
     }
 
-    void instances() {
-        for (const int k : schema_.order) {
-            const ResolvedEntity& r = resolved(k);
-            out_ << "struct I" << id(k) << " {\n    const rapidjson::Value* json = nullptr;\n";
-            if (r.driver >= 0) out_ << "    const I" << id(r.driver) << "* up = nullptr;\n";
-            out_ << "    std::array<g::Value, " << entity(k).fields.size() << "> f{};\n};\n";
-        }
-        out_ << "\n";
-    }
-
-    // A pointer expression to the instance `place` reads, seen from the instance `x`.
-    std::string instance_of(const ValuePlace& place) const {
-        if (place.singleton_lookup) return "one" + id(place.entity) + "()";
-        std::string expression = "(&x)";
-        if (place.ancestor_hops > 0) {
-            expression = "x.up";
-            for (int hop = 1; hop < place.ancestor_hops; ++hop) expression += "->up";
-        }
-        return expression;
-    }
-
+    // The value `place` reads, seen from the instance `x`.
     std::string read(int k, std::size_t j, const SourceRef& source) const {
         Diagnostics ignored;  // resolve() has reported every problem already
         const auto place = schema_.place_of(k, static_cast<int>(j), source, ignored);
-        const std::string instance = instance_of(*place);
-        const std::string value = place->kind == ValuePlace::Kind::Json
-                                      ? "g::Value::of_json(" + instance + "->json)"
-                                      : instance + "->f[" + std::to_string(place->field) + "]";
+        std::string instance = "x.";
+        if (place->singleton_lookup) {
+            instance = "one_" + stem(place->entity) + "()->";
+        } else {
+            for (int hop = 0; hop < place->ancestor_hops; ++hop) instance += "parent_->";
+        }
+        const std::string value =
+            place->kind == ValuePlace::Kind::Json
+                ? "g::Value::of_json(" + instance + "json_)"
+                : instance + member(place->entity, static_cast<std::size_t>(place->field));
         if (!place->singleton_lookup) return value;
-        return "(" + instance + " != nullptr ? " + value + " : g::Value::null())";
+        return "(one_" + stem(place->entity) + "() != nullptr ? " + value + " : g::Value::null())";
     }
 
     std::string computation(int k, std::size_t j) const {
         const Field& f = entity(k).fields[j];
-        const std::string spec = spec_name(k, j);
         if (f.root_source) return "g::Value::of_text(nomnom::view(message_->payload))";
         if (f.constant) return field_literal(*f.constant, f);
-        if (!f.computed) return "g::member(x.json, " + cpp_string(f.name) + ")";
+        if (!f.computed) return "g::member(x.json_, " + cpp_string(f.name) + ")";
         const Computation& c = *f.computed;
         const auto source = [&](std::size_t s) { return read(k, j, c.sources[s]); };
         if (c.transform == "copy_field") return source(0);
@@ -251,7 +345,7 @@ class Emitter {
             const JsonGet get = json_get_of(c.transform);
             return "g::json_get(" + source(0) + ", " + cpp_string(c.args[0].text) +
                    ", g::Type::" + runtime_type(get.gives) + ", " +
-                   (get.optional ? "true" : "false") + ", " + spec + ", scratch_)";
+                   (get.optional ? "true" : "false") + ", spec, scratch_)";
         }
         std::string inputs;
         for (std::size_t s = 0; s < c.sources.size(); ++s) inputs += (s ? ", " : "") + source(s);
@@ -265,16 +359,16 @@ class Emitter {
         for (std::size_t j = 0; j < e.fields.size(); ++j) {
             const Field& f = e.fields[j];
             const Constraints& c = f.constraints;
-            const std::string spec = spec_name(k, j);
-            const std::string n = id(k) + "_" + std::to_string(j);
-            out_ << indent << "{  // " << f.name << "\n";
-            out_ << indent << "    g::Value v = g::convert(" << computation(k, j) << ", " << spec
-                 << ", scratch_);\n";
+            out_ << indent << "{  // " << f.name << "\n"
+                 << indent << "    const g::FieldSpec& spec = " << type(k)
+                 << "::field_::" << member(k, j) << ";\n"
+                 << indent << "    g::Value v = g::convert(" << computation(k, j)
+                 << ", spec, scratch_);\n";
             if (c.default_value) {
                 out_ << indent << "    if (v.is_null()) v = g::convert("
-                     << field_literal(*c.default_value, f) << ", " << spec << ", scratch_);\n";
+                     << field_literal(*c.default_value, f) << ", spec, scratch_);\n";
             }
-            out_ << indent << "    g::require(v, " << spec << ");\n";
+            out_ << indent << "    g::require(v, spec);\n";
             const auto optional_size = [](const std::optional<std::size_t>& v) {
                 return v ? "std::optional<std::size_t>(" + std::to_string(*v) + ")"
                          : std::string("std::nullopt");
@@ -286,22 +380,22 @@ class Emitter {
                 return "std::optional<double>(" + std::string(text) + ")";
             };
             if (c.min_length || c.max_length) {
-                out_ << indent << "    g::check_length(v, " << spec << ", "
-                     << optional_size(c.min_length) << ", " << optional_size(c.max_length)
-                     << ");\n";
+                out_ << indent << "    g::check_length(v, spec, " << optional_size(c.min_length)
+                     << ", " << optional_size(c.max_length) << ");\n";
             }
             if (c.minimum || c.maximum) {
-                out_ << indent << "    g::check_range(v, " << spec << ", "
-                     << optional_double(c.minimum) << ", " << optional_double(c.maximum) << ");\n";
+                out_ << indent << "    g::check_range(v, spec, " << optional_double(c.minimum)
+                     << ", " << optional_double(c.maximum) << ");\n";
             }
             if (c.pattern) {
-                out_ << indent << "    g::check_pattern(v, " << spec << ", pattern" << n << ", "
-                     << cpp_string(*c.pattern) << ");\n";
+                out_ << indent << "    g::check_pattern(v, spec, " << type(k)
+                     << "::pattern_::" << member(k, j) << ", " << cpp_string(*c.pattern) << ");\n";
             }
             if (!c.enum_values.empty()) {
-                out_ << indent << "    g::check_enum(v, " << spec << ", enum" << n << ");\n";
+                out_ << indent << "    g::check_enum(v, spec, " << type(k)
+                     << "::allowed_::" << member(k, j) << ");\n";
             }
-            out_ << indent << "    x.f[" << j << "] = v;\n" << indent << "}\n";
+            out_ << indent << "    x." << member(k, j) << " = v;\n" << indent << "}\n";
         }
         if (e.minimal_existence) {
             std::string test;
@@ -309,12 +403,11 @@ class Emitter {
             for (const auto& name : e.minimal_existence->fields) {
                 for (std::size_t j = 0; j < e.fields.size(); ++j) {
                     if (e.fields[j].name == name) {
-                        test += (test.empty() ? "" : join) + "g::present(x.f[" + std::to_string(j) +
-                                "])";
+                        test += (test.empty() ? "" : join) + "g::present(x." + member(k, j) + ")";
                     }
                 }
             }
-            out_ << indent << "if (!(" << test << ")) e" << id(k) << "_.pop_back();  // "
+            out_ << indent << "if (!(" << test << ")) " << instances(k) << ".pop_back();  // "
                  << "minimal_existence\n";
         }
     }
@@ -324,27 +417,27 @@ class Emitter {
             const Entity& e = entity(k);
             const ResolvedEntity& r = resolved(k);
             if (r.driver < 0) {
-                out_ << "    void add" << id(k) << "(const rapidjson::Value& json) {\n"
+                out_ << "    void add_" << stem(k) << "(const rapidjson::Value& json) {\n"
                      << "        if (!json.IsObject()) {\n"
                      << "            throw nomnom::Invalid("
                      << cpp_string(e.name + ": expected a JSON object, got ")
                      << " + g::describe(json));\n        }\n"
-                     << "        I" << id(k) << "& x = e" << id(k) << "_.emplace_back();\n"
-                     << "        x.json = &json;\n";
+                     << "        " << type(k) << "& x = " << instances(k) << ".emplace_back();\n"
+                     << "        x.json_ = &json;\n";
                 compute_fields(k, "        ");
                 out_ << "    }\n\n";
                 continue;
             }
-            out_ << "    void build" << id(k) << "() {\n"
-                 << "        for (const I" << id(r.driver) << "& parent : e" << id(r.driver)
-                 << "_) {\n";
+            out_ << "    void build_" << stem(k) << "() {\n"
+                 << "        for (const " << type(r.driver) << "& parent : " << instances(r.driver)
+                 << ") {\n";
             std::string indent = "            ";
             if (r.repeated_field >= 0) {
                 const Entity& driver = entity(r.driver);
-                const std::string list_name =
-                    driver.name + "." +
-                    driver.fields[static_cast<std::size_t>(r.repeated_field)].name;
-                out_ << indent << "const g::Value& list = parent.f[" << r.repeated_field << "];\n"
+                const auto list_field = static_cast<std::size_t>(r.repeated_field);
+                const std::string list_name = driver.name + "." + driver.fields[list_field].name;
+                out_ << indent << "const g::Value& list = parent." << member(r.driver, list_field)
+                     << ";\n"
                      << indent << "if (list.is_null()) continue;\n"
                      << indent << "if (list.kind != g::Kind::Json || !list.j->IsArray()) {\n"
                      << indent << "    throw nomnom::Invalid("
@@ -354,13 +447,13 @@ class Emitter {
                      << indent << "}\n"
                      << indent << "for (const rapidjson::Value& element : list.j->GetArray()) {\n";
                 indent += "    ";
-                out_ << indent << "I" << id(k) << "& x = e" << id(k) << "_.emplace_back();\n"
-                     << indent << "x.json = &element;\n";
+                out_ << indent << type(k) << "& x = " << instances(k) << ".emplace_back();\n"
+                     << indent << "x.json_ = &element;\n";
             } else {
-                out_ << indent << "I" << id(k) << "& x = e" << id(k) << "_.emplace_back();\n"
-                     << indent << "x.json = parent.json;\n";
+                out_ << indent << type(k) << "& x = " << instances(k) << ".emplace_back();\n"
+                     << indent << "x.json_ = parent.json_;\n";
             }
-            out_ << indent << "x.up = &parent;\n";
+            out_ << indent << "x.parent_ = &parent;\n";
             compute_fields(k, indent);
             if (r.repeated_field >= 0) out_ << "            }\n";
             out_ << "        }\n    }\n\n";
@@ -373,12 +466,13 @@ class Emitter {
             const ResolvedEntity& r = resolved(k);
             if (!r.persistent) continue;
             const Entity& e = entity(k);
-            out_ << "        for (std::size_t row = 0; row < e" << id(k) << "_.size(); ++row) {\n"
-                 << "            const I" << id(k) << "& x = e" << id(k) << "_[row];\n"
-                 << "            out.begin(" << table_of_.at(k) << ");\n";
+            out_ << "        for (std::size_t row = 0; row < " << instances(k)
+                 << ".size(); ++row) {\n"
+                 << "            const " << type(k) << "& x = " << instances(k) << "[row];\n"
+                 << "            out.begin(" << stem(k) << "_table);\n";
             for (std::size_t c = 0; c < r.columns.size(); ++c) {
                 const auto& rc = r.columns[c];
-                const std::string spec = "C" + id(k) + "_" + std::to_string(c);
+                const std::string spec = column_spec(k, c);
                 std::string value;
                 if (rc.synthetic) {
                     value = rc.column.name == "nomnom_message_id"
@@ -389,10 +483,11 @@ class Emitter {
                     continue;
                 }
                 if (rc.field < 0) {
-                    value = "g::member(x.json, " + cpp_string(rc.column.name) + ")";
+                    value = "g::member(x.json_, " + cpp_string(rc.column.name) + ")";
                 } else {
-                    const Field& f = e.fields[static_cast<std::size_t>(rc.field)];
-                    value = "x.f[" + std::to_string(rc.field) + "]";
+                    const auto field = static_cast<std::size_t>(rc.field);
+                    const Field& f = e.fields[field];
+                    value = "x." + member(k, field);
                     if (f.type.type == rc.column.type.type && (rc.column.nullable || !f.nullable)) {
                         out_ << "            g::put(out, " << c << ", " << value << ", " << spec
                              << ", buffer_);\n";
@@ -410,18 +505,30 @@ class Emitter {
     }
 
     void route_function() {
-        out_ << "    // The entity a message is: the subject's last token, else the envelope's\n"
-                "    // entity_type.\n"
-                "    int route(const nomnom_message& message) const {\n"
+        out_ << "    // Adds the instances of the entity a message is: the one the subject's\n"
+                "    // last token names, else the envelope's entity_type. False when neither\n"
+                "    // names one.\n"
+                "    bool route(const nomnom_message& message, const rapidjson::Value& payload) {\n"
                 "        const std::string_view subject = nomnom::view(message.subject);\n"
                 "        const std::string_view token = subject.substr(subject.rfind('.') + 1);\n"
                 "        const std::string_view type = nomnom::view(message.entity_type);\n"
                 "        for (const std::string_view name : {token, type}) {\n";
         for (const int k : schema_.routes) {
-            out_ << "            if (name == " << cpp_string(entity(k).name) << ") return " << k
-                 << ";\n";
+            out_ << "            if (name == " << cpp_string(entity(k).name) << ") {\n";
+            if (entity(k).kind == EntityKind::Reference) {
+                out_ << "                if (payload.IsArray()) {\n"
+                     << "                    for (const rapidjson::Value& item : "
+                        "payload.GetArray()) add_"
+                     << stem(k) << "(item);\n"
+                     << "                } else {\n"
+                     << "                    add_" << stem(k) << "(payload);\n"
+                     << "                }\n";
+            } else {
+                out_ << "                add_" << stem(k) << "(payload);\n";
+            }
+            out_ << "                return true;\n            }\n";
         }
-        out_ << "        }\n        return -1;\n    }\n\n";
+        out_ << "        }\n        return false;\n    }\n\n";
     }
 
     void plugin_class() {
@@ -438,35 +545,18 @@ class Emitter {
              << "    nomnom_status parse(const nomnom_message& message, nomnom::RowWriter& out) "
                 "{\n"
              << "        scratch_.clear();\n";
-        for (const int k : schema_.order) out_ << "        e" << id(k) << "_.clear();\n";
+        for (const int k : schema_.order) out_ << "        " << instances(k) << ".clear();\n";
         out_ << "        message_ = &message;\n"
              << "        const rapidjson::Value& payload = "
                 "document_.parse(nomnom::view(message.payload), scratch_);\n"
-             << "        switch (route(message)) {\n";
-        for (const int k : schema_.routes) {
-            out_ << "            case " << k << ":\n";
-            if (entity(k).kind == EntityKind::Reference) {
-                out_ << "                if (payload.IsArray()) {\n"
-                     << "                    for (const rapidjson::Value& item : "
-                        "payload.GetArray()) "
-                        "add"
-                     << id(k) << "(item);\n"
-                     << "                } else {\n"
-                     << "                    add" << id(k) << "(payload);\n"
-                     << "                }\n";
-            } else {
-                out_ << "                add" << id(k) << "(payload);\n";
-            }
-            out_ << "                break;\n";
-        }
-        out_ << "            default:\n"
-             << "                throw nomnom::Invalid(\"no entity for subject '\" + "
+             << "        if (!route(message, payload)) {\n"
+             << "            throw nomnom::Invalid(\"no entity for subject '\" + "
                 "std::string(nomnom::view(message.subject)) + \"' or entity_type '\" + "
-                "std::string(nomnom::view(message.entity_type)) + \"' (this plugin reads "
-             << route_names << ")\");\n"
+                "std::string(nomnom::view(message.entity_type)) + "
+             << cpp_string("' (this plugin reads " + route_names + ")") << ");\n"
              << "        }\n";
         for (const int k : schema_.order) {
-            if (resolved(k).driver >= 0) out_ << "        build" << id(k) << "();\n";
+            if (resolved(k).driver >= 0) out_ << "        build_" << stem(k) << "();\n";
         }
         out_ << "        write(out);\n        return NOMNOM_OK;\n    }\n\n  private:\n";
         route_function();
@@ -485,11 +575,12 @@ class Emitter {
             }
         }
         for (const int k : singletons) {
-            out_ << "    const I" << id(k) << "* one" << id(k) << "() const {\n        return e"
-                 << id(k) << "_.size() == 1 ? &e" << id(k) << "_[0] : nullptr;\n    }\n\n";
+            out_ << "    const " << type(k) << "* one_" << stem(k) << "() const {\n        return "
+                 << instances(k) << ".size() == 1 ? &" << instances(k)
+                 << "[0] : nullptr;\n    }\n\n";
         }
         for (const int k : schema_.order) {
-            out_ << "    std::vector<I" << id(k) << "> e" << id(k) << "_;\n";
+            out_ << "    std::vector<" << type(k) << "> " << instances(k) << ";\n";
         }
         out_ << "    const nomnom_message* message_ = nullptr;\n"
                 "    g::JsonDocument document_;\n"
@@ -500,7 +591,6 @@ class Emitter {
 
     const Schema& schema_;
     const PluginIdentity& plugin_;
-    std::map<int, int> table_of_;
     std::ostringstream out_;
 };
 

@@ -107,7 +107,7 @@ std::optional<Field> read_field(const YAML::Node& node, const std::string& file,
     const std::string what = "field '" + entity + "." + name.value_or("?") + "'";
     const auto type = read_type(map, "type");
     field.nullable = map.boolean("nullable").value_or(false);
-    map.take("doc");
+    field.doc = map.string("doc").value_or("");
     field.constraints.primary_key = map.boolean("primary_key").value_or(false);
     field.constraints.indexed = map.boolean("index").value_or(false);
     if (type) {

@@ -79,6 +79,7 @@ struct Field {
     std::string root_source_entity;  // `root_source: <Entity>`: the root it names; empty for true
     Location root_source_where;
     Constraints constraints;
+    std::string doc;
     Location where;
 };
 

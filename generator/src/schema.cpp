@@ -624,6 +624,7 @@ std::optional<Schema> resolve(std::vector<Entity> entities, Project project,
         resolve_columns(schema, k, tables, diagnostics);
     }
     for (const int k : schema.order) check_fields(schema, k, diagnostics);
+    check_cpp_names(schema, diagnostics);
     if (!diagnostics.failed()) check_types(schema, diagnostics);
     // In the order of nomnom.yaml, as the messages are read.
     std::vector<std::pair<std::string, Location>> rust(schema.project.rust_transforms.begin(),

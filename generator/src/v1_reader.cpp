@@ -165,7 +165,7 @@ std::optional<Field> read_field(const YAML::Node& node, const std::string& file,
     if (constraints.IsDefined()) read_constraints(constraints, field, file, diagnostics, what);
     const YAML::Node source = map.take("source");
     if (source.IsDefined()) read_source(source, field, file, diagnostics, what);
-    map.take("doc");
+    field.doc = map.string("doc").value_or("");
     map.finish();
     if (!name || !type) return std::nullopt;
     return field;

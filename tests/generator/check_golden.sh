@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Usage: check_golden.sh NOMNOM_GEN ENTITIES_DIR PROJECT_FILE GOLDEN_DIR
-# Generates ENTITIES_DIR (PROJECT_FILE may be "-": none) and compares the DDL it writes,
-# sql/postgresql.sql and sql/sqlite.sql, with GOLDEN_DIR/postgresql.sql and sqlite.sql, showing a
-# unified diff (expected -> generated) on any difference.
+# Generates ENTITIES_DIR (PROJECT_FILE may be "-": none) as a plugin named after GOLDEN_DIR, as
+# the build names it, and compares what it writes for review with the files of GOLDEN_DIR: the
+# DDL (sql/postgresql.sql, sql/sqlite.sql) and the plugin's C++ source (<set>_plugin.cpp,
+# <set>_transforms.cpp, expected as <file>.golden). It shows a unified diff (expected ->
+# generated) on any difference, a file on one side only included.
 #
-# After a deliberate change of the DDL, regenerate every expected file and review the diff:
+# After a deliberate change of the generated code, regenerate every expected file and review
+# the diff:
 #   NOMNOM_UPDATE_GOLDEN=1 ctest --test-dir build -R golden && git diff tests/generator/golden
 set -euo pipefail
+shopt -s nullglob
 
 gen=$1
 entities=$2
@@ -17,24 +21,39 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 project_args=()
 [[ $project != - ]] && project_args=(--project "$project")
-"$gen" --entities "$entities" "${project_args[@]}" --out "$out" --name golden 2>"$out/stderr" || {
+"$gen" --entities "$entities" "${project_args[@]}" --out "$out/plugin" \
+    --name "$(basename "$golden")" 2>"$out/stderr" || {
     cat "$out/stderr" >&2
     exit 1
 }
 
+# The compared files, flat as in GOLDEN_DIR. The copies of the C++ transforms in transforms/ are
+# their sources as written, and CMakeLists.txt is the same for every plugin. The C++ files are
+# expected as <file>.golden: the tools that work on the project's own sources (a formatter, a
+# build's glob, a check for repeated code) must leave generated output alone.
+generated=$out/compared
+mkdir "$generated"
+cp "$out"/plugin/sql/*.sql "$generated"/
+for source in "$out"/plugin/*.cpp "$out"/plugin/*.hpp; do
+    cp "$source" "$generated/$(basename "$source").golden"
+done
+
+if [[ -n ${NOMNOM_UPDATE_GOLDEN:-} ]]; then
+    mkdir -p "$golden"
+    rm -f "$golden"/*
+    cp "$generated"/* "$golden"/
+    echo "updated $golden"
+    exit 0
+fi
 status=0
-for dialect in postgresql sqlite; do
-    if [[ -n ${NOMNOM_UPDATE_GOLDEN:-} ]]; then
-        mkdir -p "$golden"
-        cp "$out/sql/$dialect.sql" "$golden/$dialect.sql"
-        echo "updated $golden/$dialect.sql"
-    elif ! diff -u --label "expected $golden/$dialect.sql" --label "generated $dialect.sql" \
-        "$golden/$dialect.sql" "$out/sql/$dialect.sql"; then
+while read -r name; do
+    if ! diff -uN --label "expected $golden/$name" --label "generated $name" \
+        "$golden/$name" "$generated/$name"; then
         status=1
     fi
-done
+done < <(find "$golden" "$generated" -maxdepth 1 -type f -printf '%f\n' | sort -u)
 if ((status != 0)); then
-    echo "The generated DDL differs from the expected files. If the change is meant, regenerate" \
-        "them with NOMNOM_UPDATE_GOLDEN=1 ctest --test-dir build -R golden" >&2
+    echo "The generated DDL or plugin source differs from the expected files. If the change is" \
+        "meant, regenerate them with NOMNOM_UPDATE_GOLDEN=1 ctest --test-dir build -R golden" >&2
 fi
 exit $status
