@@ -174,6 +174,17 @@ typedef struct nomnom_host_api {
                       uint32_t param_count, nomnom_error* error);
 } nomnom_host_api;
 
+/* True when the struct that `ptr` points to, as the host filled it, holds `field`:
+ * offsetof(type, field) + sizeof(field) <= ptr->struct_size, `type` being the struct `ptr`
+ * points to. Works on every struct with struct_size that the host hands to the plugin
+ * (nomnom_host_api, nomnom_message). A host of an older minor hands over a shorter struct, and
+ * what lies past its struct_size is not part of it: test a field added after 1.0 before
+ * reading or calling it. Written with addresses instead of offsetof so that it needs no type
+ * name; `field` is not read, but `ptr` is evaluated several times: pass a plain variable. */
+#define NOMNOM_HOST_HAS(ptr, field)                                                      \
+    ((size_t)((const char*)&(ptr)->field - (const char*)(ptr)) + sizeof((ptr)->field) <= \
+     (size_t)(ptr)->struct_size)
+
 /* ---- Callbacks ------------------------------------------------------------------------------ */
 
 /* Creates an instance. `host` stays valid until destroy() returns: keep it for parse/persist.
