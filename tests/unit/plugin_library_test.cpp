@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "plugin_instance.hpp"
 #include "plugin_library.hpp"
+#include "row_batch.hpp"
 #include "subject_match.hpp"
 #include "support/temp_dir.hpp"
 
@@ -48,6 +50,31 @@ TEST_CASE("a valid plugin loads and describes itself", "[plugin]") {
     CHECK(library->name() == "test_kv");
     CHECK(library->subjects() == std::vector<std::string>{"test.kv.>"});
     CHECK(library->descriptor().table_count == 1);
+}
+
+TEST_CASE("a plugin built against the frozen ABI 1.0 header loads and writes rows", "[plugin]") {
+    nomnom::testing::TempDir dir;
+    const auto plugins = stage(dir, {"test_abi_1_0"});
+    const auto library = PluginLibrary::open(plugins / "test_abi_1_0.so");
+    CHECK(library->descriptor().abi_minor == 0);
+    const nomnom::PluginInstance instance(library, "{}");
+    nomnom::RowBatch batch(library->descriptor());
+    nomnom_message message{};
+    message.struct_size = sizeof message;
+    message.payload = {"alpha", 5};
+    message.subject = {"test.abi10.x", 12};
+    message.stream_sequence = 7;
+    message.delivery_count = 1;
+    std::string reason;
+    REQUIRE(instance.parse(message, batch, 0, reason) == NOMNOM_OK);
+    const nomnom::TableRows& rows = batch.tables()[0];
+    REQUIRE(rows.row_count() == 1);
+    CHECK(rows.text(rows.cell(0, 0)) == "alpha");
+    CHECK(rows.cell(0, 1).i64 == 7);
+    CHECK(rows.cell(0, 2).f64 == 3.5);
+    CHECK(rows.cell(0, 3).i64 == 1);
+    CHECK(rows.text(rows.cell(0, 4)) == R"({"subject_length":12})");
+    CHECK(rows.cell(0, 5).is_null);
 }
 
 TEST_CASE("each kind of bad plugin is refused with the exact reason", "[plugin]") {
