@@ -77,6 +77,13 @@ TEST_CASE("a plugin built against the frozen ABI 1.0 header loads and writes row
     CHECK(rows.cell(0, 5).is_null);
 }
 
+TEST_CASE("a plugin built against a later minor than the host's loads", "[plugin]") {
+    nomnom::testing::TempDir dir;
+    const auto plugins = stage(dir, {"test_next_minor"});
+    const auto library = PluginLibrary::open(plugins / "test_next_minor.so");
+    CHECK(library->descriptor().abi_minor == NOMNOM_ABI_MINOR + 1);
+}
+
 TEST_CASE("each kind of bad plugin is refused with the exact reason", "[plugin]") {
     nomnom::testing::TempDir dir;
     const auto plugins =
@@ -162,6 +169,14 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
     table.columns = columns;
     table.column_count = 1;
     CHECK(nomnom::validate_descriptor(&d).empty());
+    // As a later minor will build it: a field appended, which this host ignores.
+    struct {
+        nomnom_plugin_descriptor base;
+        const char* appended;
+    } grown{d, "unknown here"};
+    grown.base.struct_size = sizeof grown;
+    grown.base.abi_minor = NOMNOM_ABI_MINOR + 1;
+    CHECK(nomnom::validate_descriptor(&grown.base).empty());
     d.struct_size = 8;
     CHECK(nomnom::validate_descriptor(&d).starts_with("descriptor struct_size 8 is smaller"));
     d.struct_size = sizeof d;

@@ -11,6 +11,13 @@
  *    value structs without it (nomnom_str, nomnom_header, nomnom_error, nomnom_value) are frozen
  *    for the whole major version.
  *  - Enumerations only gain values in a minor version; a host treats an unknown status as FATAL.
+ *  - A host loads a plugin built against a later minor than its own: abi_minor is never a reason
+ *    to refuse, because the host cannot tell whether the plugin needs anything that minor added.
+ *    The host ignores the descriptor fields past its own layout, so a field appended to the
+ *    descriptor must mean "as in 1.0" when 0 or NULL. A plugin that cannot work without
+ *    something a later minor added checks for it in create() (NOMNOM_HOST_HAS, or
+ *    host->abi_minor) and returns NULL with a reason naming both versions, e.g. "needs plugin
+ *    ABI 1.2 (db_query), host implements 1.0"; the host then refuses it with that reason.
  *  - Removing or reordering a field, or changing a callback's signature, bumps the major, which
  *    changes the entry symbol's name (nomnom_plugin_v1 -> nomnom_plugin_v2).
  */
@@ -207,7 +214,7 @@ typedef nomnom_status (*nomnom_persist_fn)(nomnom_instance* instance, nomnom_db*
 typedef struct nomnom_plugin_descriptor {
     uint32_t struct_size; /* sizeof(nomnom_plugin_descriptor) */
     uint32_t abi_major;   /* NOMNOM_ABI_MAJOR the plugin was built with */
-    uint32_t abi_minor;   /* NOMNOM_ABI_MINOR the plugin was built with */
+    uint32_t abi_minor;   /* NOMNOM_ABI_MINOR the plugin was built with; may exceed the host's */
     const char* name;     /* [a-z0-9_-]+, unique within a host */
     const char* version;
 
