@@ -75,6 +75,15 @@ typedef enum nomnom_log_level {
     NOMNOM_LOG_ERROR = 4
 } nomnom_log_level;
 
+/* Two enumerations cross the ABI by value: nomnom_status, returned by parse, persist and
+ * db_execute, and nomnom_log_level, passed to log. The ABI needs them int-sized, which they are
+ * where the host runs (Linux on x86-64 or AArch64, GCC or Clang: an enum without negative values
+ * is an unsigned int there); this stops the build of a plugin whose compiler makes enums smaller
+ * (-fshort-enums), which the host would misread. Struct fields hold enum values as uint32_t
+ * instead, so that no layout depends on it. */
+typedef char nomnom_enums_are_int_sized
+    [sizeof(nomnom_status) == sizeof(int) && sizeof(nomnom_log_level) == sizeof(int) ? 1 : -1];
+
 /* ---- Descriptor: what the plugin is, consumes and writes ------------------------------------ */
 
 typedef struct nomnom_column {
@@ -146,10 +155,16 @@ typedef struct nomnom_instance nomnom_instance;
 
 /* ---- Host API: the function table the host hands to create() -------------------------------- */
 
-/* Functions that return int return 0 on success and non-zero when the call was refused (wrong
- * column index or type, NULL in a NOT NULL column, row not begun...). The host remembers the
- * first refusal of a message and turns the message INVALID with that reason, so a plugin may
- * ignore the return values and still never store a bad row. */
+/* One return convention for the whole table, which functions appended later follow too:
+ *  - A function the host may refuse returns int: 0 when it did what was asked, non-zero when it
+ *    refused (wrong index or type, NULL in a NOT NULL column, row not begun...). The row
+ *    functions need no check: the host remembers the first refusal of a message and turns the
+ *    message INVALID with that reason, so a plugin that ignores them never stores a bad row.
+ *  - A function whose failure the plugin must act on returns a nomnom_status, which tells it
+ *    what to return itself, with the reason in the nomnom_error it passed. NOMNOM_OK is 0, so
+ *    0 means success for every function that can fail.
+ *  - The others cannot fail: they return what they read (row_count, db_dialect) or nothing.
+ * No host function throws, longjmps or exits into the plugin. */
 typedef struct nomnom_host_api {
     uint32_t struct_size; /* check before using fields added after 1.0 */
     uint32_t abi_major;
@@ -174,11 +189,17 @@ typedef struct nomnom_host_api {
                      nomnom_value* out);
 
     /* SQL inside the host's open transaction, used from persist. Parameters are written $1..$n in
-     * both dialects. Returns a nomnom_status: RETRY for transient database errors, INVALID for
-     * data errors, with the database's message in `error`. */
+     * both dialects. db_execute returns NOMNOM_OK, RETRY for transient database errors, INVALID
+     * for data errors (with the database's message in `error`), FATAL for a NULL `sql`, or NULL
+     * `params` with param_count > 0.
+     * The 1.0 header declared db_execute as returning int. The ABI is the same: nomnom_status is
+     * int-sized (checked above) and returned like an int (in eax on x86-64, w0 on AArch64)
+     * with the same values, as parse and persist already return it. A plugin that keeps the result
+     * in an int compiles and runs unchanged, in C and C++ alike (an unscoped enum converts to int).
+     */
     const char* (*db_dialect)(const nomnom_db* db); /* "postgresql" or "sqlite" */
-    int (*db_execute)(nomnom_db* db, const char* sql, const nomnom_value* params,
-                      uint32_t param_count, nomnom_error* error);
+    nomnom_status (*db_execute)(nomnom_db* db, const char* sql, const nomnom_value* params,
+                                uint32_t param_count, nomnom_error* error);
 } nomnom_host_api;
 
 /* True when the struct that `ptr` points to, as the host filled it, holds `field`:
