@@ -180,6 +180,20 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
     d.struct_size = 8;
     CHECK(nomnom::validate_descriptor(&d).starts_with("descriptor struct_size 8 is smaller"));
     d.struct_size = sizeof d;
+    // Tables and columns come in arrays: a larger element would be read with the wrong stride.
+    table.struct_size = sizeof table + 8;
+    CHECK(nomnom::validate_descriptor(&d) ==
+          "table 0: struct_size " + std::to_string(sizeof table + 8) + ", expected " +
+              std::to_string(sizeof table) + " (array elements never grow within ABI major 1)");
+    table.struct_size = sizeof table;
+    static const nomnom_column wide_columns[] = {
+        {sizeof(nomnom_column) + 8, "k", NOMNOM_TYPE_TEXT, 0}};
+    table.columns = wide_columns;
+    CHECK(nomnom::validate_descriptor(&d) ==
+          "table 't': column 0 has struct_size " + std::to_string(sizeof(nomnom_column) + 8) +
+              ", expected " + std::to_string(sizeof(nomnom_column)) +
+              " (array elements never grow within ABI major 1)");
+    table.columns = columns;
     d.name = "Bad Name";
     CHECK(nomnom::validate_descriptor(&d) == "descriptor name must match [a-z0-9_-]+");
     d.name = "ok";

@@ -6,10 +6,14 @@
  * a plugin built against one 1.x host keeps loading in every later 1.x host.
  *
  * Compatibility rules (see sdk/README.md for the full text):
- *  - Every struct that may grow starts with `struct_size`. Minor versions may only append fields
- *    at the end; readers check struct_size before touching a field that came later. The small
- *    value structs without it (nomnom_str, nomnom_header, nomnom_error, nomnom_value) are frozen
- *    for the whole major version.
+ *  - The structs passed one at a time start with struct_size and may grow:
+ *    nomnom_plugin_descriptor, nomnom_message and nomnom_host_api. Minor versions may only
+ *    append fields at the end; readers check struct_size before touching a field that came
+ *    later. Structs passed in arrays never grow within the major, since a reader built against
+ *    an older header would step through the array with its own sizeof: nomnom_table and
+ *    nomnom_column (their struct_size must equal sizeof, which the host checks), nomnom_header
+ *    and nomnom_value. Nor do the small value structs nomnom_str and nomnom_error. What a later
+ *    minor adds to tables or columns goes into a new array appended to the descriptor.
  *  - Enumerations only gain values in a minor version; a host treats an unknown status as FATAL.
  *  - A host loads a plugin built against a later minor than its own: abi_minor is never a reason
  *    to refuse, because the host cannot tell whether the plugin needs anything that minor added.
@@ -86,15 +90,17 @@ typedef char nomnom_enums_are_int_sized
 
 /* ---- Descriptor: what the plugin is, consumes and writes ------------------------------------ */
 
+/* Array element: frozen for the whole of ABI major 1 (see the top of this file). */
 typedef struct nomnom_column {
-    uint32_t struct_size; /* sizeof(nomnom_column) */
+    uint32_t struct_size; /* sizeof(nomnom_column), exactly */
     const char* name;
     uint32_t type;     /* nomnom_type */
     uint32_t nullable; /* 0 or 1 */
 } nomnom_column;
 
+/* Array element: frozen for the whole of ABI major 1 (see the top of this file). */
 typedef struct nomnom_table {
-    uint32_t struct_size; /* sizeof(nomnom_table) */
+    uint32_t struct_size; /* sizeof(nomnom_table), exactly */
     const char* name;
     const nomnom_column* columns;
     uint32_t column_count;
