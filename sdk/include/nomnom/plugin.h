@@ -1,11 +1,12 @@
 /*
  * nomnom plugin ABI, major version 1.
  *
- * This header is the whole contract between nomnom-host and a plugin, and where it and
- * sdk/README.md (the guide, installed with it) differ, this header is right: every rule per
- * callback and per host function is written next to its declaration below. It is plain C99 so
- * that a plugin can be written in C, C++ or anything that speaks the C calling convention, and
- * so that a plugin built against one 1.x header keeps loading in every later 1.x host.
+ * This header is the whole contract between nomnom-host and a plugin. sdk/README.md explains it
+ * (installed as <prefix>/share/doc/nomnom/sdk/README.md), but where the two differ this header
+ * is right: every rule per callback and per host function is next to its declaration below. It is
+ * plain C99 so that a plugin can be written in C, C++ or anything that speaks the C calling
+ * convention, and so that a plugin built against one 1.x header keeps loading in every later 1.x
+ * host.
  *
  * Versions
  *  - A minor version only adds: fields at the end of a struct that may grow, values to an
