@@ -19,19 +19,35 @@ enum { COL_DEVICE_ID = 0, COL_TS = 1, COL_TEMPERATURE = 2, COL_HUMIDITY = 3 };
 
 static const char* const subjects[] = {"sensors.readings.>"};
 
+/* Indexed by the COL_ values, so that the indexes given to put_* cannot drift from the array. */
 static const nomnom_column reading_columns[] = {
-    {sizeof(nomnom_column), "device_id", NOMNOM_TYPE_TEXT, 0},
-    {sizeof(nomnom_column), "ts", NOMNOM_TYPE_I64, 0},
-    {sizeof(nomnom_column), "temperature", NOMNOM_TYPE_F64, 0},
-    {sizeof(nomnom_column), "humidity", NOMNOM_TYPE_F64, 1},
+    [COL_DEVICE_ID] = {.struct_size = sizeof(nomnom_column),
+                       .name = "device_id",
+                       .type = NOMNOM_TYPE_TEXT,
+                       .nullable = 0},
+    [COL_TS] = {.struct_size = sizeof(nomnom_column),
+                .name = "ts",
+                .type = NOMNOM_TYPE_I64,
+                .nullable = 0},
+    [COL_TEMPERATURE] = {.struct_size = sizeof(nomnom_column),
+                         .name = "temperature",
+                         .type = NOMNOM_TYPE_F64,
+                         .nullable = 0},
+    [COL_HUMIDITY] = {.struct_size = sizeof(nomnom_column),
+                      .name = "humidity",
+                      .type = NOMNOM_TYPE_F64,
+                      .nullable = 1},
 };
 
 static const char* const reading_keys[] = {"device_id", "ts"};
 
 static const nomnom_table tables[] = {
-    {sizeof(nomnom_table), "readings", reading_columns,
-     sizeof reading_columns / sizeof reading_columns[0], reading_keys,
-     sizeof reading_keys / sizeof reading_keys[0]},
+    [TABLE_READINGS] = {.struct_size = sizeof(nomnom_table),
+                        .name = "readings",
+                        .columns = reading_columns,
+                        .column_count = sizeof reading_columns / sizeof reading_columns[0],
+                        .conflict_keys = reading_keys,
+                        .conflict_key_count = sizeof reading_keys / sizeof reading_keys[0]},
 };
 
 static const char header_line[] = "device_id,timestamp,temperature,humidity";
@@ -230,22 +246,22 @@ static nomnom_status sensor_parse(nomnom_instance* handle, const nomnom_message*
 }
 
 static const nomnom_plugin_descriptor descriptor = {
-    sizeof(nomnom_plugin_descriptor),
-    NOMNOM_ABI_MAJOR,
-    NOMNOM_ABI_MINOR,
-    "sensor_csv",
-    "1.0.0",
-    subjects,
-    sizeof subjects / sizeof subjects[0],
-    tables,
-    sizeof tables / sizeof tables[0],
-    NULL, /* the host derives the DDL from `tables` */
-    NULL,
-    NOMNOM_THREADING_SHARED_INSTANCE,
-    sensor_create,
-    sensor_destroy,
-    sensor_parse,
-    NULL, /* the host writes the rows (COPY / upsert) */
+    .struct_size = sizeof(nomnom_plugin_descriptor),
+    .abi_major = NOMNOM_ABI_MAJOR,
+    .abi_minor = NOMNOM_ABI_MINOR,
+    .name = "sensor_csv",
+    .version = "1.0.0",
+    .subjects = subjects,
+    .subject_count = sizeof subjects / sizeof subjects[0],
+    .tables = tables,
+    .table_count = sizeof tables / sizeof tables[0],
+    .ddl_postgresql = NULL, /* the host derives the DDL from `tables` */
+    .ddl_sqlite = NULL,
+    .threading = NOMNOM_THREADING_SHARED_INSTANCE,
+    .create = sensor_create,
+    .destroy = sensor_destroy,
+    .parse = sensor_parse,
+    .persist = NULL, /* the host writes the rows (COPY / upsert) */
 };
 
 NOMNOM_EXPORT const nomnom_plugin_descriptor* nomnom_plugin_v1(void) {

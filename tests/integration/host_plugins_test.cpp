@@ -57,6 +57,37 @@ fail_create = true
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE("plugins built against the frozen ABI 1.0 header store their rows, upsert and persist",
+          "[plugins][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_abi_1_0");
+    host.add_test_plugin("test_abi_1_0_persist");
+    const auto database = host.dir() / "abi_1_0.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string()));
+    host.start();
+    REQUIRE(host.wait_log(
+        "startup summary: 2 plugin(s) running [test_abi_1_0, test_abi_1_0_persist]", 20s));
+    CHECK(host.log_contains("[plugin=test_abi_1_0] built against the frozen ABI 1.0 header"));
+    JetStreamClient client(nats.url());
+    client.publish_many("test.abi10.x", {"a", "b", "c"});
+    client.publish_many("test.abi10p.xy", {"a", "b"});
+    REQUIRE(eventually(
+        [&] {
+            return sqlite_int64(database, "SELECT count(*) FROM abi10") == 3 &&
+                   sqlite_int64(database, "SELECT count(*) FROM abi10p") == 2;
+        },
+        30s));
+    // Every column as the plugin wrote it; persist's note proves its SQL ran, not the host's.
+    CHECK(sqlite_int64(database,
+                       "SELECT count(*) FROM abi10 WHERE half * 2 = seq AND odd = seq % 2 AND "
+                       "doc = '{\"subject_length\":12}' AND note IS NULL") == 3);
+    CHECK(sqlite_int64(database,
+                       "SELECT count(*) FROM abi10p WHERE half * 2 = seq AND odd = seq % 2 AND "
+                       "doc = '{\"subject_length\":14}' AND note = 'sqlite'") == 2);
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("a FATAL plugin stops its consumer only and its message stays in JetStream",
           "[plugins][postgresql]") {
     NatsServer nats;

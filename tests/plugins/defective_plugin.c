@@ -1,14 +1,18 @@
 /*
- * A plugin that is valid except for the one defect its build selects, so that a refusal by the
- * host can only come from that defect:
+ * A plugin that is valid except for the one difference its build selects, so that what the host
+ * does with it (refuse it or not) can only come from that difference:
  *   TEST_PLUGIN_NAME     the plugin name (required)
  *   TEST_ABI_MAJOR       the ABI major the descriptor claims (default: the real one)
+ *   TEST_ABI_MINOR       the ABI minor the descriptor claims (default: the real one)
  *   TEST_CONFLICT_KEY    the table's conflict key (default: its only column)
  */
 #include <nomnom/plugin.h>
 
 #ifndef TEST_ABI_MAJOR
 #define TEST_ABI_MAJOR NOMNOM_ABI_MAJOR
+#endif
+#ifndef TEST_ABI_MINOR
+#define TEST_ABI_MINOR NOMNOM_ABI_MINOR
 #endif
 #ifndef TEST_CONFLICT_KEY
 #define TEST_CONFLICT_KEY "id"
@@ -48,7 +52,7 @@ static nomnom_status defective_parse(nomnom_instance* instance, const nomnom_mes
 static const nomnom_plugin_descriptor descriptor = {
     sizeof(nomnom_plugin_descriptor),
     TEST_ABI_MAJOR,
-    NOMNOM_ABI_MINOR,
+    TEST_ABI_MINOR,
     TEST_PLUGIN_NAME,
     "1.0.0",
     subjects,

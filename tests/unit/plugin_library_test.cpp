@@ -6,7 +6,9 @@
 #include <fstream>
 
 #include "nomnom/common/subject_match.hpp"
+#include "plugins/plugin_instance.hpp"
 #include "plugins/plugin_library.hpp"
+#include "plugins/row_batch.hpp"
 #include "support/temp_dir.hpp"
 
 using nomnom::host::PluginLibrary;
@@ -48,6 +50,38 @@ TEST_CASE("a valid plugin loads and describes itself", "[plugin]") {
     CHECK(library->name() == "test_kv");
     CHECK(library->subjects() == std::vector<std::string>{"test.kv.>"});
     CHECK(library->descriptor().table_count == 1);
+}
+
+TEST_CASE("a plugin built against the frozen ABI 1.0 header loads and writes rows", "[plugin]") {
+    nomnom::testing::TempDir dir;
+    const auto plugins = stage(dir, {"test_abi_1_0"});
+    const auto library = PluginLibrary::open(plugins / "test_abi_1_0.so");
+    CHECK(library->descriptor().abi_minor == 0);
+    const nomnom::host::PluginInstance instance(library, "{}");
+    nomnom::host::RowBatch batch(library->descriptor());
+    nomnom_message message{};
+    message.struct_size = sizeof message;
+    message.payload = {"alpha", 5};
+    message.subject = {"test.abi10.x", 12};
+    message.stream_sequence = 7;
+    message.delivery_count = 1;
+    std::string reason;
+    REQUIRE(instance.parse(message, batch, 0, reason) == NOMNOM_OK);
+    const nomnom::TableRows& rows = batch.tables()[0];
+    REQUIRE(rows.row_count() == 1);
+    CHECK(rows.text(rows.cell(0, 0)) == "alpha");
+    CHECK(rows.cell(0, 1).i64 == 7);
+    CHECK(rows.cell(0, 2).f64 == 3.5);
+    CHECK(rows.cell(0, 3).i64 == 1);
+    CHECK(rows.text(rows.cell(0, 4)) == R"({"subject_length":12})");
+    CHECK(rows.cell(0, 5).is_null);
+}
+
+TEST_CASE("a plugin built against a later minor than the host's loads", "[plugin]") {
+    nomnom::testing::TempDir dir;
+    const auto plugins = stage(dir, {"test_next_minor"});
+    const auto library = PluginLibrary::open(plugins / "test_next_minor.so");
+    CHECK(library->descriptor().abi_minor == NOMNOM_ABI_MINOR + 1);
 }
 
 TEST_CASE("each kind of bad plugin is refused with the exact reason", "[plugin]") {
@@ -135,9 +169,31 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
     table.columns = columns;
     table.column_count = 1;
     CHECK(nomnom::host::validate_descriptor(&d).empty());
+    // As a later minor will build it: a field appended, which this host ignores.
+    struct {
+        nomnom_plugin_descriptor base;
+        const char* appended;
+    } grown{d, "unknown here"};
+    grown.base.struct_size = sizeof grown;
+    grown.base.abi_minor = NOMNOM_ABI_MINOR + 1;
+    CHECK(nomnom::host::validate_descriptor(&grown.base).empty());
     d.struct_size = 8;
     CHECK(nomnom::host::validate_descriptor(&d).starts_with("descriptor struct_size 8 is smaller"));
     d.struct_size = sizeof d;
+    // Tables and columns come in arrays: a larger element would be read with the wrong stride.
+    table.struct_size = sizeof table + 8;
+    CHECK(nomnom::host::validate_descriptor(&d) ==
+          "table 0: struct_size " + std::to_string(sizeof table + 8) + ", expected " +
+              std::to_string(sizeof table) + " (array elements never grow within ABI major 1)");
+    table.struct_size = sizeof table;
+    static const nomnom_column wide_columns[] = {
+        {sizeof(nomnom_column) + 8, "k", NOMNOM_TYPE_TEXT, 0}};
+    table.columns = wide_columns;
+    CHECK(nomnom::host::validate_descriptor(&d) ==
+          "table 't': column 0 has struct_size " + std::to_string(sizeof(nomnom_column) + 8) +
+              ", expected " + std::to_string(sizeof(nomnom_column)) +
+              " (array elements never grow within ABI major 1)");
+    table.columns = columns;
     d.name = "Bad Name";
     CHECK(nomnom::host::validate_descriptor(&d) == "descriptor name must match [a-z0-9_-]+");
     d.name = "ok";

@@ -157,8 +157,8 @@ void execute_sqlite(DbLease& lease, const char* sql, const nomnom_value* params,
     statement.run("persist SQL");
 }
 
-int db_execute(nomnom_db* db, const char* sql, const nomnom_value* params, uint32_t count,
-               nomnom_error* error) {
+nomnom_status db_execute(nomnom_db* db, const char* sql, const nomnom_value* params, uint32_t count,
+                         nomnom_error* error) {
     try {
         if (sql == nullptr || (count > 0 && params == nullptr)) {
             write_error(error, "db_execute: NULL sql or params");
@@ -192,21 +192,21 @@ int db_execute(nomnom_db* db, const char* sql, const nomnom_value* params, uint3
 }
 
 const nomnom_host_api kHostApi = {
-    sizeof(nomnom_host_api),
-    NOMNOM_ABI_MAJOR,
-    NOMNOM_ABI_MINOR,
-    begin_row,
-    put_null,
-    put_i64,
-    put_f64,
-    put_bool,
-    put_text,
-    end_row,
-    log,
-    row_count,
-    get_value,
-    db_dialect,
-    db_execute,
+    .struct_size = sizeof(nomnom_host_api),
+    .abi_major = NOMNOM_ABI_MAJOR,
+    .abi_minor = NOMNOM_ABI_MINOR,
+    .begin_row = begin_row,
+    .put_null = put_null,
+    .put_i64 = put_i64,
+    .put_f64 = put_f64,
+    .put_bool = put_bool,
+    .put_text = put_text,
+    .end_row = end_row,
+    .log = log,
+    .row_count = row_count,
+    .get_value = get_value,
+    .db_dialect = db_dialect,
+    .db_execute = db_execute,
 };
 
 }  // namespace

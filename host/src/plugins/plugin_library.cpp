@@ -36,11 +36,14 @@ bool is_plugin_name(const char* text) {
     });
 }
 
+constexpr const char* kArrayElementsNeverGrow = " (array elements never grow within ABI major 1)";
+
 std::string validate_table(const nomnom_table& table, uint32_t index, bool host_writes) {
     const std::string where = "table " + std::to_string(index);
-    if (table.struct_size < sizeof(nomnom_table)) {
-        return where + ": struct_size " + std::to_string(table.struct_size) +
-               " is smaller than the 1.0 layout (" + std::to_string(sizeof(nomnom_table)) + ")";
+    // Array elements: any other size would be a stride this host steps through wrongly.
+    if (table.struct_size != sizeof(nomnom_table)) {
+        return where + ": struct_size " + std::to_string(table.struct_size) + ", expected " +
+               std::to_string(sizeof(nomnom_table)) + kArrayElementsNeverGrow;
     }
     if (!is_identifier(table.name)) return where + ": name is not a SQL identifier";
     const std::string named = "table '" + std::string(table.name) + "'";
@@ -48,10 +51,10 @@ std::string validate_table(const nomnom_table& table, uint32_t index, bool host_
     std::set<std::string> columns;
     for (uint32_t c = 0; c < table.column_count; ++c) {
         const nomnom_column& column = table.columns[c];
-        if (column.struct_size < sizeof(nomnom_column)) {
+        if (column.struct_size != sizeof(nomnom_column)) {
             return named + ": column " + std::to_string(c) + " has struct_size " +
-                   std::to_string(column.struct_size) + ", expected at least " +
-                   std::to_string(sizeof(nomnom_column));
+                   std::to_string(column.struct_size) + ", expected " +
+                   std::to_string(sizeof(nomnom_column)) + kArrayElementsNeverGrow;
         }
         if (!is_identifier(column.name)) {
             return named + ": column " + std::to_string(c) + " name is not a SQL identifier";
