@@ -1,9 +1,5 @@
 #include "api_harness.hpp"
 
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdlib>
@@ -14,27 +10,6 @@
 #include "host_harness.hpp"
 
 namespace nomnom::testing {
-
-HttpReply http_request(uint16_t port, const std::string& method, const std::string& path,
-                       const std::string& body, const std::map<std::string, std::string>& headers) {
-    Poco::Net::HTTPClientSession session("127.0.0.1", port);
-    session.setTimeout(Poco::Timespan(10, 0));
-    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-    for (const auto& [name, value] : headers) request.set(name, value);
-    if (method == "POST" && !request.getChunkedTransferEncoding()) {
-        request.setContentLength(static_cast<std::streamsize>(body.size()));
-    }
-    session.sendRequest(request) << body;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    HttpReply reply;
-    reply.status = static_cast<int>(response.getStatus());
-    std::ostringstream content;
-    content << in.rdbuf();
-    reply.body = content.str();
-    for (const auto& [name, value] : response) reply.headers[name] = value;
-    return reply;
-}
 
 ApiHarness::ApiHarness()
     : dir_("nomnom-api"), config_(dir_.path() / "api.toml"), log_(dir_.path() / "api.log") {}

@@ -8,23 +8,12 @@
 #include <optional>
 #include <string>
 
+#include "support/http_client.hpp"
 #include "support/nats_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace nomnom::testing {
-
-struct HttpReply {
-    int status = 0;
-    std::string body;
-    std::map<std::string, std::string> headers;
-};
-
-// One HTTP request to 127.0.0.1:`port` on a fresh connection. A POST body goes with its
-// Content-Length, or in chunks with the header Transfer-Encoding: chunked.
-HttpReply http_request(uint16_t port, const std::string& method, const std::string& path,
-                       const std::string& body = "",
-                       const std::map<std::string, std::string>& headers = {});
 
 // A nomnom-api process with its own api.toml and log file.
 class ApiHarness {

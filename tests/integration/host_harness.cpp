@@ -1,8 +1,5 @@
 #include "host_harness.hpp"
 
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <sqlite3.h>
 
 #include <csignal>
@@ -13,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "support/http_client.hpp"
 
 namespace nomnom::testing {
 
@@ -31,15 +30,6 @@ double metric_value(const std::string& metrics, const std::string& series) {
     if (at == std::string::npos) return -1;
     const size_t value = at + key.size();
     return std::stod(text.substr(value, text.find('\n', value) - value));
-}
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return condition();
 }
 
 HostHarness::HostHarness()
@@ -118,16 +108,9 @@ std::pair<int, std::string> HostHarness::http_get(const std::string& path) {
     const std::string text = log();
     const size_t at = text.rfind(marker);
     if (at == std::string::npos) throw std::runtime_error("the host logged no http port");
-    const auto port = static_cast<uint16_t>(std::stoi(text.substr(at + marker.size())));
-    Poco::Net::HTTPClientSession session("127.0.0.1", port);
-    session.setTimeout(Poco::Timespan(5, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path);
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& body = session.receiveResponse(response);
-    std::ostringstream content;
-    content << body.rdbuf();
-    return {static_cast<int>(response.getStatus()), content.str()};
+    const HttpReply reply = http_request(
+        static_cast<uint16_t>(std::stoi(text.substr(at + marker.size()))), "GET", path);
+    return {reply.status, reply.body};
 }
 
 std::pair<int, std::string> HostHarness::run_cli(const std::vector<std::string>& args,

@@ -4,10 +4,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "support/nats_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -23,9 +23,6 @@ size_t occurrences(const std::string& text, const std::string& needle);
 // prints them: `nomnom_plugin_up{plugin="x",version="1.0.0"}`) in Prometheus text; -1 when
 // there is no such sample.
 double metric_value(const std::string& metrics, const std::string& series);
-
-// Polls `condition` every 50 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 // A nomnom-host process with its own config, plugins directory and log file.
 class HostHarness {
