@@ -1,62 +1,20 @@
 #include "api_harness.hpp"
 
 #include <catch2/catch.hpp>
-#include <csignal>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
-
-#include "host_harness.hpp"
 
 namespace nomnom::testing {
 
-ApiHarness::ApiHarness()
-    : dir_("nomnom-api"), config_(dir_.path() / "api.toml"), log_(dir_.path() / "api.log") {}
-
-void ApiHarness::write_config(const std::string& toml) {
-    std::ofstream(config_) << toml;
-}
+ApiHarness::ApiHarness() : service_(NOMNOM_API_BIN, "api.toml", "nomnom-api listening on port ") {}
 
 void ApiHarness::start(const Process::Env& env) {
-    std::ofstream(log_, std::ios::app) << "---- start ----\n";
-    process_ = Process();
-    process_.start({NOMNOM_API_BIN, "--config", config_.string()}, env, log_);
-    const std::string marker = "nomnom-api listening on port ";
-    std::string text;
-    // The log is appended across starts: only this start's lines count.
-    const bool listening = eventually(
-        [&] {
-            text = log();
-            text.erase(0, text.rfind("---- start ----\n"));
-            return text.find(marker) != std::string::npos;
-        },
-        std::chrono::seconds(20));
-    if (!listening) throw std::runtime_error("nomnom-api did not start:\n" + text);
-    port_ = static_cast<uint16_t>(std::stoi(text.substr(text.find(marker) + marker.size())));
-}
-
-std::optional<int> ApiHarness::terminate(std::chrono::milliseconds timeout) {
-    if (!process_.running()) return process_.wait_exit(std::chrono::milliseconds(0));
-    process_.signal(SIGTERM);
-    return process_.wait_exit(timeout);
-}
-
-std::string ApiHarness::log() const {
-    std::ifstream in(log_);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-HttpReply ApiHarness::get(const std::string& path,
-                          const std::map<std::string, std::string>& headers) {
-    return http_request(port_, "GET", path, "", headers);
+    service_.start(env);
+    service_.port();
 }
 
 HttpReply ApiHarness::post(const std::string& path, const std::string& body,
                            const std::map<std::string, std::string>& headers) {
-    return http_request(port_, "POST", path, body, headers);
+    return http_request(port(), "POST", path, body, headers);
 }
 
 std::string api_test_config(const std::string& nats_url, const std::string& ingest,
