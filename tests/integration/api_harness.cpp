@@ -1,87 +1,20 @@
 #include "api_harness.hpp"
 
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-
 #include <catch2/catch.hpp>
-#include <csignal>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
-
-#include "host_harness.hpp"
 
 namespace nomnom::testing {
 
-HttpReply http_request(uint16_t port, const std::string& method, const std::string& path,
-                       const std::string& body, const std::map<std::string, std::string>& headers) {
-    Poco::Net::HTTPClientSession session("127.0.0.1", port);
-    session.setTimeout(Poco::Timespan(10, 0));
-    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-    for (const auto& [name, value] : headers) request.set(name, value);
-    if (method == "POST" && !request.getChunkedTransferEncoding()) {
-        request.setContentLength(static_cast<std::streamsize>(body.size()));
-    }
-    session.sendRequest(request) << body;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    HttpReply reply;
-    reply.status = static_cast<int>(response.getStatus());
-    std::ostringstream content;
-    content << in.rdbuf();
-    reply.body = content.str();
-    for (const auto& [name, value] : response) reply.headers[name] = value;
-    return reply;
-}
-
-ApiHarness::ApiHarness()
-    : dir_("nomnom-api"), config_(dir_.path() / "api.toml"), log_(dir_.path() / "api.log") {}
-
-void ApiHarness::write_config(const std::string& toml) {
-    std::ofstream(config_) << toml;
-}
+ApiHarness::ApiHarness() : service_(NOMNOM_API_BIN, "api.toml", "nomnom-api listening on port ") {}
 
 void ApiHarness::start(const Process::Env& env) {
-    std::ofstream(log_, std::ios::app) << "---- start ----\n";
-    process_ = Process();
-    process_.start({NOMNOM_API_BIN, "--config", config_.string()}, env, log_);
-    const std::string marker = "nomnom-api listening on port ";
-    std::string text;
-    // The log is appended across starts: only this start's lines count.
-    const bool listening = eventually(
-        [&] {
-            text = log();
-            text.erase(0, text.rfind("---- start ----\n"));
-            return text.find(marker) != std::string::npos;
-        },
-        std::chrono::seconds(20));
-    if (!listening) throw std::runtime_error("nomnom-api did not start:\n" + text);
-    port_ = static_cast<uint16_t>(std::stoi(text.substr(text.find(marker) + marker.size())));
-}
-
-std::optional<int> ApiHarness::terminate(std::chrono::milliseconds timeout) {
-    if (!process_.running()) return process_.wait_exit(std::chrono::milliseconds(0));
-    process_.signal(SIGTERM);
-    return process_.wait_exit(timeout);
-}
-
-std::string ApiHarness::log() const {
-    std::ifstream in(log_);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-HttpReply ApiHarness::get(const std::string& path,
-                          const std::map<std::string, std::string>& headers) {
-    return http_request(port_, "GET", path, "", headers);
+    service_.start(env);
+    service_.port();
 }
 
 HttpReply ApiHarness::post(const std::string& path, const std::string& body,
                            const std::map<std::string, std::string>& headers) {
-    return http_request(port_, "POST", path, body, headers);
+    return http_request(port(), "POST", path, body, headers);
 }
 
 std::string api_test_config(const std::string& nats_url, const std::string& ingest,

@@ -3,54 +3,45 @@
 #include <rapidjson/document.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "support/http_client.hpp"
 #include "support/nats_server.hpp"
 #include "support/process.hpp"
-#include "support/temp_dir.hpp"
+#include "support/service_process.hpp"
 
 namespace nomnom::testing {
-
-struct HttpReply {
-    int status = 0;
-    std::string body;
-    std::map<std::string, std::string> headers;
-};
-
-// One HTTP request to 127.0.0.1:`port` on a fresh connection. A POST body goes with its
-// Content-Length, or in chunks with the header Transfer-Encoding: chunked.
-HttpReply http_request(uint16_t port, const std::string& method, const std::string& path,
-                       const std::string& body = "",
-                       const std::map<std::string, std::string>& headers = {});
 
 // A nomnom-api process with its own api.toml and log file.
 class ApiHarness {
   public:
     ApiHarness();
 
-    void write_config(const std::string& toml);
-    const std::filesystem::path& config_path() const { return config_; }
+    // The config, the log (every start's, and the current one's) and stop are ServiceProcess's.
+    void write_config(const std::string& toml) { service_.write_config(toml); }
+    const std::filesystem::path& config_path() const { return service_.config_path(); }
     // Starts it and waits (up to 20 s) until it logs its port; throws if it does not.
     void start(const Process::Env& env = {});
-    // SIGTERM, then the exit code (nullopt when it did not exit in time).
-    std::optional<int> terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));
-    Process& process() { return process_; }
-    uint16_t port() const { return port_; }
-    std::string log() const;
+    std::optional<int> terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+        return service_.terminate(timeout);
+    }
+    Process& process() { return service_.process(); }
+    uint16_t port() { return service_.port(); }
+    std::string log() const { return service_.log(); }
+    std::string current_log() const { return service_.current_log(); }
 
-    HttpReply get(const std::string& path, const std::map<std::string, std::string>& headers = {});
+    HttpReply get(const std::string& path, const std::map<std::string, std::string>& headers = {}) {
+        return service_.get(path, headers);
+    }
     HttpReply post(const std::string& path, const std::string& body,
                    const std::map<std::string, std::string>& headers = {});
 
   private:
-    TempDir dir_;
-    std::filesystem::path config_;
-    std::filesystem::path log_;
-    Process process_;
-    uint16_t port_ = 0;
+    ServiceProcess service_;
 };
 
 // api.toml for tests: the given NATS url, the stream test_config() names ("TEST"), a free

@@ -1,11 +1,6 @@
 #include "host_harness.hpp"
 
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <sqlite3.h>
-
-#include <csignal>
 
 #include <algorithm>
 #include <cctype>
@@ -13,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "support/http_client.hpp"
 
 namespace nomnom::testing {
 
@@ -33,23 +30,12 @@ double metric_value(const std::string& metrics, const std::string& series) {
     return std::stod(text.substr(value, text.find('\n', value) - value));
 }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return condition();
-}
-
 HostHarness::HostHarness()
-    : dir_("nomnom-host"),
-      plugins_(dir_.path() / "plugins"),
-      config_(dir_.path() / "worker.toml"),
-      log_(dir_.path() / "host.log") {
+    : service_(NOMNOM_HOST_BIN, "worker.toml", "listening on port "),
+      plugins_(service_.dir() / "plugins") {
     std::filesystem::create_directory(plugins_);
     std::filesystem::permissions(plugins_, std::filesystem::perms(0755));
-    std::filesystem::permissions(dir_.path(), std::filesystem::perms(0755));
+    std::filesystem::permissions(service_.dir(), std::filesystem::perms(0755));
 }
 
 void HostHarness::add_plugin(const std::filesystem::path& file) {
@@ -77,62 +63,18 @@ void HostHarness::add_shipped_plugin(const std::string& name) {
     add_plugin(std::filesystem::path(NOMNOM_PLUGINS_BUILD_DIR) / (name + ".so"));
 }
 
-void HostHarness::write_config(const std::string& toml) {
-    // Replaced by rename, as an operator should: a reload never reads a half-written file.
-    const auto temporary = config_.string() + ".tmp";
-    std::ofstream(temporary) << toml;
-    std::filesystem::rename(temporary, config_);
-}
-
-void HostHarness::start(const Process::Env& env) {
-    ++starts_;
-    // Each start appends to the same log so a test sees the whole history.
-    std::ofstream(log_, std::ios::app) << "---- start " << starts_ << " ----\n";
-    process_ = Process();
-    process_.start({NOMNOM_HOST_BIN, "--config", config_.string()}, env, log_);
-}
-
-std::optional<int> HostHarness::terminate(std::chrono::milliseconds timeout) {
-    if (!process_.running()) return process_.wait_exit(0ms);
-    process_.signal(SIGTERM);
-    return process_.wait_exit(timeout);
-}
-
-std::string HostHarness::log() const {
-    std::ifstream in(log_);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 bool HostHarness::log_contains(const std::string& text) const {
     return log().find(text) != std::string::npos;
 }
 
-bool HostHarness::wait_log(const std::string& text, std::chrono::milliseconds timeout) {
-    return eventually([&] { return log_contains(text); }, timeout);
-}
-
 std::pair<int, std::string> HostHarness::http_get(const std::string& path) {
-    const std::string marker = "listening on port ";
-    const std::string text = log();
-    const size_t at = text.rfind(marker);
-    if (at == std::string::npos) throw std::runtime_error("the host logged no http port");
-    const auto port = static_cast<uint16_t>(std::stoi(text.substr(at + marker.size())));
-    Poco::Net::HTTPClientSession session("127.0.0.1", port);
-    session.setTimeout(Poco::Timespan(5, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path);
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& body = session.receiveResponse(response);
-    std::ostringstream content;
-    content << body.rdbuf();
-    return {static_cast<int>(response.getStatus()), content.str()};
+    const HttpReply reply = service_.get(path);
+    return {reply.status, reply.body};
 }
 
 std::pair<int, std::string> HostHarness::run_cli(const std::vector<std::string>& args,
                                                  const Process::Env& env) {
-    const auto output = dir_.path() / "cli.log";
+    const auto output = dir() / "cli.log";
     std::filesystem::remove(output);
     std::vector<std::string> argv{NOMNOM_HOST_BIN};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -4,12 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "support/nats_server.hpp"
 #include "support/process.hpp"
+#include "support/service_process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace nomnom::testing {
@@ -24,9 +25,6 @@ size_t occurrences(const std::string& text, const std::string& needle);
 // there is no such sample.
 double metric_value(const std::string& metrics, const std::string& series);
 
-// Polls `condition` every 50 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
-
 // A nomnom-host process with its own config, plugins directory and log file.
 class HostHarness {
   public:
@@ -40,19 +38,24 @@ class HostHarness {
     void install_plugin(const std::filesystem::path& file, const std::string& as);
     void remove_plugin(const std::string& file_name);
     void add_shipped_plugin(const std::string& name);
-    void write_config(const std::string& toml);
-    const std::filesystem::path& config_path() const { return config_; }
     const std::filesystem::path& plugins_dir() const { return plugins_; }
-    const std::filesystem::path& dir() const { return dir_.path(); }
 
-    void start(const Process::Env& env = {});
-    // SIGTERM, then the exit code (nullopt when it did not exit in time).
-    std::optional<int> terminate(std::chrono::milliseconds timeout = 20s);
-    Process& process() { return process_; }
+    // The config, the log (every start's, waits on the current one's), start and stop are
+    // ServiceProcess's.
+    void write_config(const std::string& toml) { service_.write_config(toml); }
+    const std::filesystem::path& config_path() const { return service_.config_path(); }
+    const std::filesystem::path& dir() const { return service_.dir(); }
+    void start(const Process::Env& env = {}) { service_.start(env); }
+    std::optional<int> terminate(std::chrono::milliseconds timeout = 20s) {
+        return service_.terminate(timeout);
+    }
+    Process& process() { return service_.process(); }
 
-    std::string log() const;
+    std::string log() const { return service_.log(); }
     bool log_contains(const std::string& text) const;
-    bool wait_log(const std::string& text, std::chrono::milliseconds timeout);
+    bool wait_log(const std::string& text, std::chrono::milliseconds timeout) {
+        return service_.wait_log(text, timeout);
+    }
 
     // GET http://127.0.0.1:<port from the log><path>: status code and body.
     std::pair<int, std::string> http_get(const std::string& path);
@@ -64,12 +67,8 @@ class HostHarness {
   private:
     void add_plugin(const std::filesystem::path& file);
 
-    TempDir dir_;
+    ServiceProcess service_;
     std::filesystem::path plugins_;
-    std::filesystem::path config_;
-    std::filesystem::path log_;
-    Process process_;
-    int starts_ = 0;
 };
 
 // worker.toml for tests: the given NATS url and database, one stream "TEST" on subjects

@@ -11,6 +11,7 @@
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
 #include "support/process.hpp"
+#include "support/service_process.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace nomnom::testing;
@@ -78,6 +79,35 @@ TEST_CASE("Process reports a missing executable") {
     Process process;
     CHECK_THROWS(process.start({"/nonexistent/program"}));
     CHECK_THROWS(process.start({"no-such-program-nomnom"}));
+}
+
+TEST_CASE("ServiceProcess keeps every start in its log and waits on the current one") {
+    TempDir bin;
+    // Announces the port its config holds and runs until signalled; "exit" exits at once.
+    const auto script = bin.path() / "fake-service";
+    std::ofstream(script) << "#!/bin/sh\nread -r port < \"$2\"\n[ \"$port\" = exit ] && exit 3\n"
+                             "echo \"serving on port $port\"\nexec sleep 30\n";
+    std::filesystem::permissions(script, std::filesystem::perms(0755));
+    ServiceProcess service(script, "fake.conf", "serving on port ");
+
+    service.write_config("1234\n");
+    service.start();
+    CHECK(service.port() == 1234);
+    CHECK(service.terminate() == 128 + SIGTERM);
+
+    service.write_config("5678\n");
+    service.start();
+    CHECK(service.port() == 5678);
+    CHECK(service.wait_log("port 5678", 10s));
+    CHECK_FALSE(service.wait_log("port 1234", 0ms));
+    CHECK(service.log().find("port 1234") != std::string::npos);
+    CHECK(service.terminate() == 128 + SIGTERM);
+    CHECK(service.current_log().find("port 5678") != std::string::npos);
+
+    service.write_config("exit\n");
+    service.start();
+    CHECK_THROWS_WITH(service.port(), Catch::Contains("logged no HTTP port"));
+    CHECK(service.process().wait_exit(0ms) == 3);
 }
 
 TEST_CASE("NatsServer with JetStreamClient") {
