@@ -67,7 +67,7 @@ TEST_CASE("a plugin built against the frozen ABI 1.0 header loads and writes row
     message.delivery_count = 1;
     std::string reason;
     REQUIRE(instance.parse(message, batch, 0, reason) == NOMNOM_OK);
-    const nomnom::TableRows& rows = batch.tables()[0];
+    const nomnom::host::TableRows& rows = batch.tables()[0];
     REQUIRE(rows.row_count() == 1);
     CHECK(rows.text(rows.cell(0, 0)) == "alpha");
     CHECK(rows.cell(0, 1).i64 == 7);
