@@ -14,7 +14,7 @@ TEST_CASE("json_nests_deeper_than counts nesting, not brackets in strings", "[js
     CHECK(json_nests_deeper_than("]]]]" + std::string(5, '['), 4));
 }
 
-TEST_CASE("a 200 KB run of '[' is refused at the limit, whatever follows", "[json]") {
+TEST_CASE("200 KB of opening brackets are refused at the limit, whatever follows", "[json]") {
     const std::string hostile(200 * 1024, '[');
     CHECK(json_nests_deeper_than(hostile, nomnom::kMaxJsonDepth));
     std::string at_limit =
