@@ -128,6 +128,7 @@ void Host::reload(const std::string& cause, const std::set<std::string>& being_w
     keep_running_value("dlq", config_.dlq, fresh.dlq);
     keep_running_value("status", config_.status, fresh.status);
     keep_running_value("http", config_.http, fresh.http);
+    keep_running_value("plugins.state_dir", config_.plugins_state_dir, fresh.plugins_state_dir);
     reload_log_config(config_.log, fresh.log);
     config_ = std::move(fresh);
     ++metrics_.reloads;
@@ -146,6 +147,13 @@ int Host::run(SignalWaiter& signals) {
     spdlog::info("nomnom-host starting: config {}, plugins {}, database {}, nats {}",
                  config_.source.string(), config_.plugins_dir.string(),
                  redact_url(config_.database.url), redact_url(config_.nats.url));
+    // Before anything runs: without its records a crash inside a plugin would repeat itself.
+    if (std::error_code error;
+        !std::filesystem::create_directories(config_.plugins_state_dir, error) && error) {
+        spdlog::critical("plugins.state_dir {}: {}", config_.plugins_state_dir.string(),
+                         error.message());
+        return 1;
+    }
     if (!config_.http.listen.empty()) {
         health_ = std::make_unique<HealthServer>(
             config_.http.listen, [this] { return readiness(); }, [this] { return metrics(); });
@@ -159,8 +167,9 @@ int Host::run(SignalWaiter& signals) {
     DeadLetterSink& dead_letters = recorded_dead_letters_
                                        ? static_cast<DeadLetterSink&>(*recorded_dead_letters_)
                                        : *dead_letters_;
-    supervisor_ = std::make_unique<PluginSupervisor>(*database_, *nats_, dead_letters,
-                                                     config_.stream.name, metrics_, status_.get());
+    supervisor_ =
+        std::make_unique<PluginSupervisor>(*database_, *nats_, dead_letters, config_.stream.name,
+                                           metrics_, status_.get(), config_.plugins_state_dir);
     supervisor_->reconcile(config_, "startup summary");
     started_.store(true);
 

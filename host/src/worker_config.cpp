@@ -116,6 +116,7 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
     }
 
     config.plugins_dir = resolve(base, "plugins");
+    config.plugins_state_dir = resolve(base, "nomnom-state");
     if (const auto* table = top.subtable("plugins")) {
         Section plugins(*table, "plugins", file);
         std::string dir;
@@ -123,9 +124,13 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         if (!dir.empty()) config.plugins_dir = resolve(base, dir);
         plugins.boolean("watch", config.plugins_watch);
         plugins.integer("settle_ms", config.plugins_settle_ms, 100, 60000);
+        std::string state_dir;
+        plugins.string("state_dir", state_dir);
+        if (!state_dir.empty()) config.plugins_state_dir = resolve(base, state_dir);
         for (const auto& [key, node] : *table) {
             const std::string name(key.str());
-            if (name == "dir" || name == "watch" || name == "settle_ms") continue;
+            if (name == "dir" || name == "watch" || name == "settle_ms" || name == "state_dir")
+                continue;
             const auto* plugin_table = plugins.subtable(name.c_str());
             if (plugin_table == nullptr) continue;
             Section plugin(*plugin_table, "plugins." + name, file);

@@ -72,6 +72,9 @@ struct WorkerConfig {
     std::filesystem::path plugins_dir = "plugins";
     bool plugins_watch = false;        // reload when the plugins directory changes
     int64_t plugins_settle_ms = 1000;  // ... and has then been quiet this long
+    // Where workers record what their plugin holds, so that a restart after a crash inside a
+    // plugin sets aside the message that caused it. Must outlive the process, not the machine.
+    std::filesystem::path plugins_state_dir;
     std::map<std::string, PluginSettings> plugins;
     DlqConfig dlq;
     StatusConfig status;

@@ -12,7 +12,9 @@
 
 #include <array>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -30,6 +32,8 @@ inline constexpr std::array columns{
     nomnom::column("note", NOMNOM_TYPE_TEXT, nomnom::Nullable::yes),
 };
 inline constexpr std::array<const char*, 1> conflict_keys{"k"};
+// Parsed as any message, with this note: a persist callback dies on the row (test_kv_persist).
+inline constexpr std::string_view kCrashInPersist = "crash_in_persist";
 
 inline std::string_view string_of(const rapidjson::Value& value) {
     return {value.GetString(), value.GetStringLength()};
@@ -99,6 +103,9 @@ class Parser {
             throw nomnom::Invalid("action=invalid requested");
         }
         if (action == "fatal") throw nomnom::Fatal("action=fatal requested");
+        // The plugins a host must survive: they take the whole process down.
+        if (action == "segfault") std::raise(SIGSEGV);
+        if (action == "abort") std::abort();
         if (action == "retry_until") {
             const std::int64_t until = required_int(doc, "until");
             if (std::cmp_less(message.delivery_count, until)) {
@@ -106,7 +113,8 @@ class Parser {
                                     std::to_string(message.delivery_count) + " of " +
                                     std::to_string(until) + ")");
             }
-        } else if (action != "ok" && action != "bad_type" && action != "invalid") {
+        } else if (action != "ok" && action != "bad_type" && action != "invalid" &&
+                   action != kCrashInPersist) {
             throw nomnom::Invalid("unknown action '" + std::string(action) + "'");
         }
 
@@ -114,6 +122,7 @@ class Parser {
         if (!k) throw nomnom::Invalid("field 'k' is missing");
         const std::int64_t v = required_int(doc, "v");
         std::optional<std::string_view> note = optional_string(doc, "note");
+        if (action == kCrashInPersist) note = kCrashInPersist;
         if (!note && note_prefix_) note = *note_prefix_;
 
         out.begin(0).put(col_k, *k);

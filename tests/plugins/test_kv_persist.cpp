@@ -30,6 +30,9 @@ struct TestKvPersist : kv::Parser {
         for (std::uint64_t row = 0; row < rows.count(0); ++row) {
             const std::array params{rows.get(0, row, kv::col_k), rows.get(0, row, kv::col_v),
                                     rows.get(0, row, kv::col_note)};
+            const nomnom_value& note = params[2];
+            if (!note.is_null && nomnom::view(note.text) == kv::kCrashInPersist)
+                std::raise(SIGSEGV);
             try {
                 db.execute(upsert_sql, params);
             } catch (const nomnom::StatusError&) {

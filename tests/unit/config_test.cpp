@@ -25,7 +25,12 @@ TEST_CASE("defaults and relative paths resolve against the config file", "[confi
     CHECK(config.nats.url == "nats://127.0.0.1:4222");
     CHECK(config.database.url == "sqlite:/etc/nomnom/nomnom.db");
     CHECK(config.plugins_dir == "/etc/nomnom/plugins");
+    CHECK(config.plugins_state_dir == "/etc/nomnom/nomnom-state");
     CHECK(config.consumer_defaults.batch_size == 256);
+    const auto relative =
+        parse_worker_config("[plugins]\nstate_dir = \"run/state\"\n", "/etc/nomnom/worker.toml");
+    CHECK(relative.plugins_state_dir == "/etc/nomnom/run/state");
+    CHECK(relative.plugins.empty());
 }
 
 TEST_CASE("every section is read - per-plugin settings inherit [consumer]", "[config]") {

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <random>
+#include <span>
 
 #include "pipeline/batch_writer.hpp"
 #include "pipeline/failpoint.hpp"
@@ -25,8 +26,10 @@ bool is_unreachable_sqlstate(const std::string& sqlstate) {
 }
 
 // Runs the write of a parsed batch in one transaction; a failure leaves nothing written.
+// `in_hand`: the batch's messages the rows are from, recorded while persist runs.
 std::optional<WriteFailure> write_in_transaction(Database& database, PluginInstance& instance,
-                                                 const RowBatch& rows) {
+                                                 const RowBatch& rows, InflightRecord& record,
+                                                 std::span<const uint32_t> in_hand) {
     try {
         DbLease lease(database);
         lease.begin();
@@ -35,8 +38,10 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
             if (descriptor.persist != nullptr) {
                 char reason[2048] = "";
                 nomnom_error error{reason, sizeof reason};
+                record.enter(InflightRecord::Phase::Persist, in_hand);
                 const int status = descriptor.persist(
                     instance.get(), reinterpret_cast<nomnom_db*>(&lease), rows.as_rows(), &error);
+                record.leave();
                 if (status != NOMNOM_OK) {
                     lease.rollback();
                     const auto kind = status == NOMNOM_INVALID ? WriteFailure::Kind::Data
@@ -65,8 +70,13 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
 
 }  // namespace
 
-BatchProcessor::BatchProcessor(PluginRunner& runner, PluginInstance& instance)
-    : runner_(runner), instance_(instance), rows_(instance.descriptor()) {}
+BatchProcessor::BatchProcessor(PluginRunner& runner, PluginInstance& instance,
+                               InflightRecord& record)
+    : runner_(runner), instance_(instance), record_(record), rows_(instance.descriptor()) {}
+
+uint32_t BatchProcessor::index_of(const Entry& entry) const {
+    return static_cast<uint32_t>(&entry - entries_.data());
+}
 
 void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
     try {
@@ -96,6 +106,7 @@ void BatchProcessor::hand_back(std::vector<NatsMsgPtr>& fetched) {
                              backoff_ms(entry.message->delivery_count), nullptr);
     }
     entries_.clear();
+    record_.end_batch();
 }
 
 void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
@@ -110,9 +121,27 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     const int64_t max_deliver = runner_.settings().consumer.max_deliver;
     std::vector<Entry*> all;
     all.reserve(entries_.size());
+    // Suspects of a crash are written one by one, so that a second crash names one message.
+    std::vector<Entry*> alone;
+    std::vector<const IncomingMessage*> recorded;
+    recorded.reserve(entries_.size());
     for (size_t i = 0; i < fetched.size(); ++i) {
         Entry& entry = entries_[i];
         entry.message = decode_message(std::move(fetched[i]), format);
+        recorded.push_back(entry.message.get());
+    }
+    record_.begin_batch(recorded.front()->stream, recorded);
+    for (Entry& entry : entries_) {
+        if (const auto verdict = runner_.crash_verdicts().find(entry.message->stream,
+                                                               entry.message->stream_sequence)) {
+            if (verdict->kind == CrashVerdicts::Kind::Culprit) {
+                entry.outcome = Outcome::Crashed;
+                entry.reason = verdict->reason;
+                continue;
+            }
+            alone.push_back(&entry);
+            continue;
+        }
         // Only a message whose last allowed delivery was nak'ed gets here (its dead-lettering
         // failed, the plugin went FATAL, the host crashed, or max_deliver was lowered).
         if (max_deliver > 0 && entry.message->delivery_count > static_cast<uint64_t>(max_deliver)) {
@@ -126,13 +155,27 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     }
     phase_times_ = {};
     attempt(all);
+    // Each suspect is settled (and the ack sent) as soon as it is written: when the next one
+    // kills the process, the ones before it are not written again.
+    for (Entry* suspect : alone) {
+        attempt({suspect});
+        settle(*suspect);
+        try {
+            runner_.nats().flush(5000);
+        } catch (const NatsError& e) {
+            const LogScope scope(runner_.log_fields());
+            spdlog::warn("flushing the ack of a crash suspect: {}", e.what());
+        }
+    }
+    all.insert(all.end(), alone.begin(), alone.end());
     failpoint("before_settle");
     bool persisted = false;
     for (Entry& entry : entries_) {
-        settle(entry);
+        if (!entry.settled) settle(entry);
         persisted = persisted || entry.outcome == Outcome::Persisted;
     }
     entries_.clear();
+    record_.end_batch();
     if (persisted) {
         metrics.last_persisted_unix_ns.store(
             std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -157,13 +200,18 @@ void BatchProcessor::keep_alive() {
     last_progress_ = now;
 }
 
-std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(size_t messages) {
+std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
+    const std::vector<Entry*>& parsed) {
+    const size_t messages = parsed.size();
+    std::vector<uint32_t> in_hand;
+    in_hand.reserve(parsed.size());
+    for (const Entry* entry : parsed) in_hand.push_back(index_of(*entry));
     std::optional<WriteFailure> failure;
     const auto started = std::chrono::steady_clock::now();
     bool reported = false;
     for (size_t step = 0;; ++step) {
         keep_alive();
-        failure = write_in_transaction(runner_.database(), instance_, rows_);
+        failure = write_in_transaction(runner_.database(), instance_, rows_, record_, in_hand);
         if (!failure || !failure->database_unreachable || runner_.stopping()) break;
         const auto& schedule = runner_.settings().consumer.backoff_ms;
         const int64_t wait = schedule[std::min(step, schedule.size() - 1)];
@@ -209,7 +257,10 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
         // Whatever the plugin logs while parsing is about this message.
         const LogFields fields = entry.message->log_fields(runner_.name());
         const LogScope scope(fields);
+        const uint32_t in_hand = index_of(entry);
+        record_.enter(InflightRecord::Phase::Parse, {&in_hand, 1});
         const int status = instance_.parse(entry.message->view(), rows_, i, entry.reason);
+        record_.leave();
         if (status == NOMNOM_OK) {
             parsed.push_back(&entry);
             continue;
@@ -229,7 +280,7 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
     phase_times_.parse += parse_finished - parse_started;
     if (parsed.empty()) return;
 
-    const std::optional<WriteFailure> failure = write_holding_through_outage(parsed.size());
+    const std::optional<WriteFailure> failure = write_holding_through_outage(parsed);
     phase_times_.write += std::chrono::steady_clock::now() - parse_finished;
     phase_times_.wrote = true;
     if (!failure) {
@@ -342,6 +393,9 @@ void BatchProcessor::settle(Entry& entry) {
             break;
         case Outcome::Exhausted:
             status = dead_letter(DeadLetterClass::RetriesExhausted, entry.reason);
+            break;
+        case Outcome::Crashed:
+            status = dead_letter(DeadLetterClass::Crashed, entry.reason);
             break;
         case Outcome::Retry:
             // Set aside at the last allowed delivery, with the reason of this failure.

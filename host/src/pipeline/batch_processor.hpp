@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "isolation/inflight_record.hpp"
 #include "pipeline/incoming_message.hpp"
 #include "plugins/plugin_runner.hpp"
 #include "plugins/row_batch.hpp"
@@ -16,14 +17,24 @@ namespace nomnom::host {
 // back-off when it may succeed later.
 class BatchProcessor {
   public:
-    BatchProcessor(PluginRunner& runner, PluginInstance& instance);
+    // `record` is this worker's in-flight record: what the plugin holds at each call.
+    BatchProcessor(PluginRunner& runner, PluginInstance& instance, InflightRecord& record);
 
     // Never throws: when something unexpected does, the messages not yet settled are nak'ed
     // with back-off.
     void process(std::vector<NatsMsgPtr> fetched);
 
   private:
-    enum class Outcome { Pending, Persisted, Invalid, DataError, Retry, Exhausted, Unprocessed };
+    enum class Outcome {
+        Pending,
+        Persisted,
+        Invalid,
+        DataError,
+        Retry,
+        Exhausted,
+        Crashed,
+        Unprocessed
+    };
     struct Entry {
         std::unique_ptr<IncomingMessage> message;
         Outcome outcome = Outcome::Pending;
@@ -42,15 +53,20 @@ class BatchProcessor {
     // Writes the parsed rows; while the database is unreachable, holds the batch (the circuit
     // breaker: no fetching, no naks, so no delivery is burned by an outage) and retries until
     // it answers or the host stops.
-    std::optional<struct WriteFailure> write_holding_through_outage(size_t messages);
+    std::optional<struct WriteFailure> write_holding_through_outage(
+        const std::vector<Entry*>& parsed);
     // Tells JetStream the batch is still being worked on once a third of ack_wait has passed,
     // so a slow database does not cause redeliveries of messages still in hand.
     void keep_alive();
     void settle(Entry& entry);
     int64_t backoff_ms(uint64_t delivery_count) const;
 
+    // The index of `entry` in the batch, as the in-flight record knows it.
+    uint32_t index_of(const Entry& entry) const;
+
     PluginRunner& runner_;
     PluginInstance& instance_;
+    InflightRecord& record_;
     RowBatch rows_;
     std::vector<Entry> entries_;
     std::chrono::steady_clock::time_point last_progress_;

@@ -32,6 +32,8 @@ const char* dead_letter_class_name(DeadLetterClass kind) {
             return "invalid";
         case DeadLetterClass::Data:
             return "data";
+        case DeadLetterClass::Crashed:
+            return "crashed";
         default:
             return "retries_exhausted";
     }

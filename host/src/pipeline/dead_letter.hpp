@@ -9,7 +9,8 @@
 
 namespace nomnom::host {
 
-enum class DeadLetterClass { Invalid, Data, RetriesExhausted };
+// Crashed: the process died (or, with process isolation, was killed) while the plugin had it.
+enum class DeadLetterClass { Invalid, Data, RetriesExhausted, Crashed };
 
 const char* dead_letter_class_name(DeadLetterClass kind);
 

@@ -3,6 +3,7 @@
 #include <nomnom/plugin.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,17 @@ struct IncomingMessage {
     LogFields log_fields(std::string_view plugin) const;
 };
 
-// Reads JetStream metadata, headers and (for the envelope format) unwraps the payload.
-std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr message, PayloadFormat format);
+// Where a message read back from the stream (not delivered by a consumer, so without delivery
+// metadata) came from.
+struct StoredOrigin {
+    std::string stream;
+    uint64_t stream_sequence = 0;
+    uint64_t delivery_count = 0;
+};
+
+// Reads JetStream metadata (or takes `origin` for a message read back from the stream), headers
+// and (for the envelope format) unwraps the payload.
+std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr message, PayloadFormat format,
+                                                const std::optional<StoredOrigin>& origin = {});
 
 }  // namespace nomnom::host

@@ -4,13 +4,15 @@
 
 #include <chrono>
 
+#include "isolation/crash_recovery.hpp"
 #include "pipeline/batch_processor.hpp"
 
 namespace nomnom::host {
 
 PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                            Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                           std::string stream, PluginMetrics& metrics, StatusRecorder* status)
+                           std::string stream, PluginMetrics& metrics, StatusRecorder* status,
+                           std::filesystem::path state_dir)
     : library_(std::move(library)),
       settings_(std::move(settings)),
       database_(database),
@@ -19,7 +21,8 @@ PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSetting
       metrics_(metrics),
       status_(status),
       stream_(std::move(stream)),
-      name_(library_->name()) {}
+      name_(library_->name()),
+      state_dir_(std::move(state_dir)) {}
 
 PluginRunner::~PluginRunner() {
     request_stop();
@@ -38,7 +41,19 @@ void PluginRunner::start(bool auto_migrate) {
         consumers_.push_back(std::move(spec));
     }
 
+    try {
+        recover_crashed_workers(state_dir_, {name_, library_->version(), consumer.format}, nats_,
+                                dead_letters_, verdicts_);
+    } catch (const std::exception& e) {
+        // What was concluded is in verdicts_ already; the records stay for the next start.
+        const LogScope scope(log_fields());
+        spdlog::error("recovering crashed workers' messages: {}", e.what());
+    }
     const size_t worker_count = consumers_.size() * static_cast<size_t>(consumer.workers);
+    for (size_t w = 0; w < worker_count; ++w) {
+        records_.push_back(
+            InflightRecord::claim(state_dir_, name_, static_cast<size_t>(consumer.batch_size)));
+    }
     const size_t instance_count =
         descriptor.threading == NOMNOM_THREADING_SHARED_INSTANCE ? 1 : worker_count;
     for (size_t i = 0; i < instance_count; ++i) {
@@ -47,7 +62,9 @@ void PluginRunner::start(bool auto_migrate) {
     for (size_t w = 0; w < worker_count; ++w) {
         const ConsumerSpec& spec = consumers_[w % consumers_.size()];
         PluginInstance& instance = *instances_[instance_count == 1 ? 0 : w];
-        workers_.emplace_back([this, &spec, &instance] { worker_loop(spec, instance); });
+        InflightRecord& record = *records_[w];
+        workers_.emplace_back(
+            [this, &spec, &instance, &record] { worker_loop(spec, instance, record); });
     }
 }
 
@@ -90,8 +107,9 @@ void PluginRunner::pause(int64_t milliseconds) const {
     }
 }
 
-void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instance) {
-    BatchProcessor processor(*this, instance);
+void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instance,
+                               InflightRecord& record) {
+    BatchProcessor processor(*this, instance, record);
     std::unique_ptr<PullSubscription> subscription;
     while (!stopping() && !fatal()) {
         try {

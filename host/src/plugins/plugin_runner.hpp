@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include "db/database.hpp"
+#include "isolation/crash_verdicts.hpp"
+#include "isolation/inflight_record.hpp"
 #include "nomnom/common/logging.hpp"
 #include "ops/plugin_metrics.hpp"
 #include "ops/status_recorder.hpp"
@@ -22,12 +25,15 @@ namespace nomnom::host {
 // threads that loop fetch -> parse -> write -> commit -> ack.
 class PluginRunner {
   public:
+    // `state_dir` holds the workers' in-flight records (plugins.state_dir).
     PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                  Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                 std::string stream, PluginMetrics& metrics, StatusRecorder* status);
+                 std::string stream, PluginMetrics& metrics, StatusRecorder* status,
+                 std::filesystem::path state_dir);
     ~PluginRunner();
 
-    // Creates tables, instances and consumers, then starts the workers. Throws (PluginRefused,
+    // Creates tables, instances and consumers, deals with what crashed workers of this plugin
+    // left (see recover_crashed_workers), then starts the workers. Throws (PluginRefused,
     // DbError, NatsError) with the reason when the plugin cannot run; nothing is left running.
     void start(bool auto_migrate);
     // Workers finish the batch in hand (commit, ack) and stop fetching.
@@ -44,10 +50,13 @@ class PluginRunner {
     const PluginLibrary& library() const { return *library_; }
     const PluginSettings& settings() const { return settings_; }
     Database& database() { return database_; }
+    NatsClient& nats() { return nats_; }
     DeadLetterSink& dead_letters() { return dead_letters_; }
     PluginMetrics& metrics() { return metrics_; }
     // Where message statuses go; nullptr when status recording is off.
     StatusRecorder* status_recorder() { return status_; }
+    // What the recovery concluded about messages a dead worker held.
+    const CrashVerdicts& crash_verdicts() const { return verdicts_; }
     // The durable consumers this runner reads, for the lag gauges.
     const std::vector<ConsumerSpec>& consumers() const { return consumers_; }
 
@@ -63,7 +72,7 @@ class PluginRunner {
     bool database_unreachable() const { return database_unreachable_.load(); }
 
   private:
-    void worker_loop(const ConsumerSpec& spec, PluginInstance& instance);
+    void worker_loop(const ConsumerSpec& spec, PluginInstance& instance, InflightRecord& record);
 
     std::shared_ptr<PluginLibrary> library_;
     PluginSettings settings_;
@@ -75,7 +84,10 @@ class PluginRunner {
     std::string stream_;
     std::string name_;
     std::vector<ConsumerSpec> consumers_;
+    std::filesystem::path state_dir_;
+    CrashVerdicts verdicts_;
     std::vector<std::unique_ptr<PluginInstance>> instances_;
+    std::vector<std::unique_ptr<InflightRecord>> records_;  // one per worker
     std::vector<std::thread> workers_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> fatal_{false};

@@ -42,13 +42,15 @@ std::vector<std::string> effective_subjects(const PluginLibrary& library,
 
 PluginSupervisor::PluginSupervisor(Database& database, NatsClient& nats,
                                    DeadLetterSink& dead_letters, std::string stream,
-                                   MetricsRegistry& metrics, StatusRecorder* status)
+                                   MetricsRegistry& metrics, StatusRecorder* status,
+                                   std::filesystem::path state_dir)
     : database_(database),
       nats_(nats),
       dead_letters_(dead_letters),
       stream_(std::move(stream)),
       metrics_(metrics),
-      status_(status) {}
+      status_(status),
+      state_dir_(std::move(state_dir)) {}
 
 PluginSupervisor::~PluginSupervisor() {
     stop_all();
@@ -59,7 +61,7 @@ std::shared_ptr<PluginRunner> PluginSupervisor::launch(
     bool auto_migrate) {
     auto runner =
         std::make_shared<PluginRunner>(library, settings, database_, nats_, dead_letters_, stream_,
-                                       metrics_.plugin(library->name()), status_);
+                                       metrics_.plugin(library->name()), status_, state_dir_);
     runner->start(auto_migrate);
     return runner;
 }

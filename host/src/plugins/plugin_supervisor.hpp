@@ -51,7 +51,8 @@ struct PluginStatus {
 class PluginSupervisor {
   public:
     PluginSupervisor(Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                     std::string stream, MetricsRegistry& metrics, StatusRecorder* status);
+                     std::string stream, MetricsRegistry& metrics, StatusRecorder* status,
+                     std::filesystem::path state_dir);
     ~PluginSupervisor();
 
     struct Outcome {
@@ -109,6 +110,7 @@ class PluginSupervisor {
     std::string stream_;
     MetricsRegistry& metrics_;
     StatusRecorder* status_;
+    std::filesystem::path state_dir_;
     std::mutex changes_mutex_;  // serializes reconcile() and stop_all(), which own running_
     std::vector<Running> running_;
     std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason

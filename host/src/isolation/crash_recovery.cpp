@@ -1,0 +1,96 @@
+#include "isolation/crash_recovery.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "isolation/inflight_record.hpp"
+#include "pipeline/incoming_message.hpp"
+
+namespace nomnom::host {
+namespace {
+
+const char* phase_verb(InflightRecord::Phase phase) {
+    return phase == InflightRecord::Phase::Parse ? "parsing" : "persisting";
+}
+
+// Answers the dead worker's delivery on its ack subject: JetStream takes an ack from any
+// connection.
+void answer(NatsClient& nats, const OrphanMessage& message, const char* verb) {
+    if (message.reply.empty()) return;  // comes back after ack_wait instead
+    natsConnection_PublishString(nats.connection(), message.reply.c_str(), verb);
+}
+
+void dead_letter_culprit(const OrphanBatch& orphan, const OrphanMessage& culprit,
+                         const RecoveredPlugin& plugin, const std::string& reason, NatsClient& nats,
+                         DeadLetterSink& dead_letters) {
+    natsMsg* stored = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    const natsStatus status = js_GetMsg(&stored, nats.jetstream(), orphan.stream.c_str(),
+                                        culprit.stream_sequence, nullptr, &js_error);
+    if (status == NATS_NOT_FOUND) {
+        spdlog::warn("plugin {}: stream {} no longer has sequence {}: nothing to dead-letter",
+                     plugin.name, orphan.stream, culprit.stream_sequence);
+        return;
+    }
+    check_nats(
+        status,
+        "reading stream " + orphan.stream + " sequence " + std::to_string(culprit.stream_sequence),
+        js_error);
+    const auto message = decode_message(
+        NatsMsgPtr(stored), plugin.format,
+        StoredOrigin{orphan.stream, culprit.stream_sequence, culprit.delivery_count});
+    dead_letters.dead_letter(
+        *message, DeadLetter{plugin.name, plugin.version, DeadLetterClass::Crashed, reason});
+    answer(nats, culprit, "+TERM");
+}
+
+}  // namespace
+
+size_t recover_crashed_workers(const std::filesystem::path& dir, const RecoveredPlugin& plugin,
+                               NatsClient& nats, DeadLetterSink& dead_letters,
+                               CrashVerdicts& verdicts) {
+    size_t dead_lettered = 0;
+    for (const OrphanBatch& orphan : find_orphan_batches(dir, plugin.name)) {
+        size_t in_hand = 0;
+        for (const OrphanMessage& message : orphan.messages) in_hand += message.in_hand ? 1 : 0;
+        spdlog::warn(
+            "plugin {}: a worker of the host with pid {} died holding {} messages of stream {}, "
+            "{} of them in the plugin's hands ({}); recovering them",
+            plugin.name, orphan.pid, orphan.messages.size(), orphan.stream, in_hand,
+            in_hand > 0 ? phase_verb(orphan.phase) : "between calls");
+        for (const OrphanMessage& message : orphan.messages) {
+            if (!message.in_hand) {
+                answer(nats, message, "-NAK");
+                continue;
+            }
+            if (in_hand > 1) {
+                verdicts.add(orphan.stream, message.stream_sequence,
+                             {CrashVerdicts::Kind::Suspect,
+                              "one of " + std::to_string(in_hand) +
+                                  " messages the plugin was persisting when the host (pid " +
+                                  std::to_string(orphan.pid) + ") died"});
+                answer(nats, message, "-NAK");
+                continue;
+            }
+            const std::string reason =
+                "the host (pid " + std::to_string(orphan.pid) + ") died while the plugin was " +
+                phase_verb(orphan.phase) + " this message (delivery " +
+                std::to_string(message.delivery_count) + "); it is not handed to the plugin again";
+            verdicts.add(orphan.stream, message.stream_sequence,
+                         {CrashVerdicts::Kind::Culprit, reason});
+            try {
+                dead_letter_culprit(orphan, message, plugin, reason, nats, dead_letters);
+                ++dead_lettered;
+            } catch (const std::exception& e) {
+                spdlog::error(
+                    "plugin {}: could not dead-letter stream {} sequence {} now ({}); it is "
+                    "dead-lettered when delivered again",
+                    plugin.name, orphan.stream, message.stream_sequence, e.what());
+            }
+        }
+        nats.flush(5000);
+        clear_orphan_batch(orphan);
+    }
+    return dead_lettered;
+}
+
+}  // namespace nomnom::host

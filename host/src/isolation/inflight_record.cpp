@@ -1,0 +1,238 @@
+#include "isolation/inflight_record.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "pipeline/incoming_message.hpp"
+
+namespace nomnom::host {
+namespace {
+
+constexpr char kMagic[8] = {'n', 'o', 'm', 'I', 'N', 'F', 'L', '1'};
+
+// The file's layout; fixed-size fields only, since another process reads it.
+struct Header {
+    char magic[8];
+    uint32_t capacity;
+    std::atomic<uint32_t> phase;  // InflightRecord::Phase
+    uint32_t count;               // messages of the batch recorded; 0: no batch
+    int32_t pid;
+    char stream[256];
+};
+
+struct Entry {
+    uint64_t stream_sequence;
+    uint64_t delivery_count;
+    uint8_t in_hand;
+    char reply[495];  // NUL-terminated; empty when the ack subject was longer
+};
+
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+size_t file_size(size_t capacity) {
+    return sizeof(Header) + capacity * sizeof(Entry);
+}
+
+Header& header_of(void* mapping) {
+    return *static_cast<Header*>(mapping);
+}
+
+Entry* entries_of(void* mapping) {
+    return reinterpret_cast<Entry*>(static_cast<char*>(mapping) + sizeof(Header));
+}
+
+std::runtime_error file_error(const std::filesystem::path& path, const char* what) {
+    return std::runtime_error("in-flight record " + path.string() + ": " + what + ": " +
+                              std::strerror(errno));
+}
+
+// An open, locked record file; closing the descriptor releases the lock.
+struct LockedFile {
+    int fd = -1;
+    ~LockedFile() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// Opens `path` and takes its lock without waiting; fd -1 when a live process holds it.
+LockedFile lock_file(const std::filesystem::path& path, bool create) {
+    LockedFile file;
+    file.fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+    if (file.fd < 0) throw file_error(path, "open");
+    if (::flock(file.fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) throw file_error(path, "flock");
+        ::close(file.fd);
+        file.fd = -1;
+    }
+    return file;
+}
+
+// A read-only look at a locked file's content: nullopt when it is not a record.
+std::optional<OrphanBatch> read_orphan(int fd, const std::filesystem::path& path) {
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    if (size < static_cast<off_t>(sizeof(Header))) return std::nullopt;
+    void* mapping = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_SHARED, fd, 0);
+    if (mapping == MAP_FAILED) throw file_error(path, "mmap");
+    std::optional<OrphanBatch> orphan;
+    const Header& header = header_of(mapping);
+    const size_t fits = (static_cast<size_t>(size) - sizeof(Header)) / sizeof(Entry);
+    if (std::memcmp(header.magic, kMagic, sizeof kMagic) == 0 && header.count > 0 &&
+        header.count <= fits) {
+        orphan.emplace();
+        orphan->file = path;
+        orphan->pid = header.pid;
+        orphan->phase = static_cast<InflightRecord::Phase>(header.phase.load());
+        orphan->stream.assign(header.stream, strnlen(header.stream, sizeof header.stream));
+        const Entry* entries = entries_of(mapping);
+        for (uint32_t i = 0; i < header.count; ++i) {
+            const Entry& entry = entries[i];
+            orphan->messages.push_back(
+                {entry.stream_sequence, entry.delivery_count,
+                 std::string(entry.reply, strnlen(entry.reply, sizeof entry.reply)),
+                 orphan->phase != InflightRecord::Phase::Idle && entry.in_hand != 0});
+        }
+    }
+    ::munmap(mapping, static_cast<size_t>(size));
+    return orphan;
+}
+
+std::vector<std::filesystem::path> record_files(const std::filesystem::path& dir,
+                                                const std::string& plugin) {
+    std::vector<std::filesystem::path> files;
+    std::error_code error;
+    for (const auto& item : std::filesystem::directory_iterator(dir, error)) {
+        const std::string name = item.path().filename().string();
+        if (name.starts_with(plugin + ".") && name.ends_with(".inflight")) {
+            files.push_back(item.path());
+        }
+    }
+    return files;
+}
+
+}  // namespace
+
+std::unique_ptr<InflightRecord> InflightRecord::claim(const std::filesystem::path& dir,
+                                                      const std::string& plugin, size_t capacity) {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) {
+        throw std::runtime_error("in-flight record directory " + dir.string() + ": " +
+                                 error.message());
+    }
+    // Bounded: each index is held by a live worker or holds an orphan; there are not more of
+    // either than workers ever ran at once.
+    for (int index = 0; index < 100000; ++index) {
+        const auto path = dir / (plugin + "." + std::to_string(index) + ".inflight");
+        LockedFile file = lock_file(path, true);
+        if (file.fd < 0) continue;
+        // An unheld record with a batch is an orphan, left for the recovery to read.
+        if (read_orphan(file.fd, path)) continue;
+        const size_t size = file_size(capacity);
+        if (::ftruncate(file.fd, static_cast<off_t>(size)) != 0) {
+            throw file_error(path, "ftruncate");
+        }
+        void* mapping = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd, 0);
+        if (mapping == MAP_FAILED) throw file_error(path, "mmap");
+        Header& header = header_of(mapping);
+        std::memcpy(header.magic, kMagic, sizeof kMagic);
+        header.capacity = static_cast<uint32_t>(capacity);
+        header.phase.store(static_cast<uint32_t>(Phase::Idle));
+        header.count = 0;
+        header.pid = static_cast<int32_t>(::getpid());
+        const int fd = std::exchange(file.fd, -1);
+        return std::unique_ptr<InflightRecord>(new InflightRecord(fd, mapping, size, path));
+    }
+    throw std::runtime_error("in-flight records in " + dir.string() + ": no free slot for " +
+                             plugin);
+}
+
+InflightRecord::InflightRecord(int fd, void* mapping, size_t size, std::filesystem::path path)
+    : fd_(fd), mapping_(mapping), size_(size), path_(std::move(path)) {}
+
+InflightRecord::~InflightRecord() {
+    ::munmap(mapping_, size_);
+    ::close(fd_);
+}
+
+void InflightRecord::begin_batch(const std::string& stream,
+                                 std::span<const IncomingMessage* const> batch) {
+    Header& header = header_of(mapping_);
+    Entry* entries = entries_of(mapping_);
+    const size_t count = std::min<size_t>(batch.size(), header.capacity);
+    for (size_t i = 0; i < count; ++i) {
+        Entry& entry = entries[i];
+        const IncomingMessage& message = *batch[i];
+        entry.stream_sequence = message.stream_sequence;
+        entry.delivery_count = message.delivery_count;
+        entry.in_hand = 0;
+        const char* reply = natsMsg_GetReply(message.message.get());
+        const size_t length = reply != nullptr ? std::strlen(reply) : 0;
+        if (length < sizeof entry.reply) {
+            std::memcpy(entry.reply, reply != nullptr ? reply : "", length + 1);
+        } else {
+            entry.reply[0] = '\0';
+        }
+    }
+    const size_t stream_length = std::min(stream.size(), sizeof header.stream - 1);
+    std::memcpy(header.stream, stream.data(), stream_length);
+    header.stream[stream_length] = '\0';
+    header.count = static_cast<uint32_t>(count);
+}
+
+void InflightRecord::enter(Phase phase, std::span<const uint32_t> in_hand) {
+    Header& header = header_of(mapping_);
+    Entry* entries = entries_of(mapping_);
+    in_hand_.clear();
+    for (const uint32_t index : in_hand) {
+        if (index >= header.count) continue;
+        entries[index].in_hand = 1;
+        in_hand_.push_back(index);
+    }
+    header.phase.store(static_cast<uint32_t>(phase), std::memory_order_release);
+}
+
+void InflightRecord::leave() {
+    Header& header = header_of(mapping_);
+    header.phase.store(static_cast<uint32_t>(Phase::Idle), std::memory_order_release);
+    Entry* entries = entries_of(mapping_);
+    for (const uint32_t index : in_hand_) entries[index].in_hand = 0;
+    in_hand_.clear();
+}
+
+void InflightRecord::end_batch() {
+    header_of(mapping_).count = 0;
+}
+
+std::vector<OrphanBatch> find_orphan_batches(const std::filesystem::path& dir,
+                                             const std::string& plugin) {
+    std::vector<OrphanBatch> orphans;
+    for (const auto& path : record_files(dir, plugin)) {
+        const LockedFile file = lock_file(path, false);
+        if (file.fd < 0) continue;
+        if (auto orphan = read_orphan(file.fd, path)) orphans.push_back(std::move(*orphan));
+    }
+    return orphans;
+}
+
+void clear_orphan_batch(const OrphanBatch& orphan) {
+    const LockedFile file = lock_file(orphan.file, false);
+    if (file.fd < 0) return;
+    const off_t size = ::lseek(file.fd, 0, SEEK_END);
+    if (size < static_cast<off_t>(sizeof(Header))) return;
+    void* mapping = ::mmap(nullptr, sizeof(Header), PROT_READ | PROT_WRITE, MAP_SHARED, file.fd, 0);
+    if (mapping == MAP_FAILED) throw file_error(orphan.file, "mmap");
+    header_of(mapping).phase.store(static_cast<uint32_t>(InflightRecord::Phase::Idle));
+    header_of(mapping).count = 0;
+    ::munmap(mapping, sizeof(Header));
+}
+
+}  // namespace nomnom::host

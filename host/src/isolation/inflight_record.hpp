@@ -1,0 +1,76 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace nomnom::host {
+
+struct IncomingMessage;
+
+// What one worker holds and what it has handed to its plugin, in a memory-mapped file that
+// outlives the process. A host that died inside a plugin call (SIGSEGV, abort, the OOM killer)
+// learns at its next start which message did it, and sets that message aside instead of calling
+// the plugin on it again. Written with plain stores into the mapping: the kernel keeps the
+// pages of a dead process, and only a dead process (not a dead machine) is guarded against.
+class InflightRecord {
+  public:
+    enum class Phase : uint32_t { Idle = 0, Parse = 1, Persist = 2 };
+
+    // Claims a record file of `plugin` in `dir` that no live worker holds (flock), sized for
+    // batches of up to `capacity` messages. Throws std::runtime_error naming the file.
+    static std::unique_ptr<InflightRecord> claim(const std::filesystem::path& dir,
+                                                 const std::string& plugin, size_t capacity);
+    ~InflightRecord();
+    InflightRecord(const InflightRecord&) = delete;
+    InflightRecord& operator=(const InflightRecord&) = delete;
+
+    // The fetched batch, before anything is done with it: messages beyond `capacity` are not
+    // recorded (and would come back after ack_wait if the process died).
+    void begin_batch(const std::string& stream, std::span<const IncomingMessage* const> batch);
+    // Right before a call into the plugin: which messages of the batch are in its hands.
+    void enter(Phase phase, std::span<const uint32_t> in_hand);
+    void leave();
+    // The batch is settled: nothing of it is left to recover.
+    void end_batch();
+
+  private:
+    InflightRecord(int fd, void* mapping, size_t size, std::filesystem::path path);
+
+    int fd_;
+    void* mapping_;
+    size_t size_;
+    std::filesystem::path path_;
+    std::vector<uint32_t> in_hand_;
+};
+
+// One message a dead worker held.
+struct OrphanMessage {
+    uint64_t stream_sequence = 0;
+    uint64_t delivery_count = 0;
+    std::string reply;  // its ack subject; empty when it did not fit the record
+    bool in_hand = false;
+};
+
+// A record whose worker died with a batch in hand.
+struct OrphanBatch {
+    std::filesystem::path file;
+    int32_t pid = 0;
+    InflightRecord::Phase phase = InflightRecord::Phase::Idle;
+    std::string stream;
+    std::vector<OrphanMessage> messages;
+};
+
+// The records of `plugin` in `dir` that no live process holds and that still have a batch:
+// what workers of a host that died were doing. A missing `dir` has none.
+std::vector<OrphanBatch> find_orphan_batches(const std::filesystem::path& dir,
+                                             const std::string& plugin);
+// Marks an orphan's record empty once its messages are dealt with (unless a live worker claimed
+// it meanwhile, which only happens after it was emptied).
+void clear_orphan_batch(const OrphanBatch& orphan);
+
+}  // namespace nomnom::host

@@ -1,0 +1,125 @@
+// Plugins that take the whole process down: the host, restarted after each death as systemd or
+// Kubernetes would, sets aside exactly the message that killed it and loses nothing else.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "host_harness.hpp"
+#include "support/nats_server.hpp"
+
+using namespace nomnom::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Restarts the host whenever it dies, until `done` holds; returns the deaths seen. Bounded by
+// `max_deaths` restarts and 120 s.
+int restart_until(HostHarness& host, const std::function<bool()>& done, int max_deaths) {
+    int deaths = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        if (host.process().running()) {
+            eventually([&] { return done() || !host.process().running(); }, 5s);
+            continue;
+        }
+        if (++deaths > max_deaths) break;
+        host.start();
+    }
+    return deaths;
+}
+
+std::vector<std::string> lines_with(const std::vector<std::string>& lines,
+                                    const std::string& text) {
+    std::vector<std::string> found;
+    std::copy_if(lines.begin(), lines.end(), std::back_inserter(found),
+                 [&](const std::string& line) { return line.find(text) != std::string::npos; });
+    return found;
+}
+
+}  // namespace
+
+TEST_CASE("thread mode: a plugin that kills the host costs its message only, and only once",
+          "[isolation][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    std::vector<std::string> messages = kv_messages(1000);
+    messages.insert(messages.begin() + 100, R"({"k":"poison-segv","v":1,"action":"segfault"})");
+    messages.insert(messages.begin() + 700, R"({"k":"poison-abort","v":1,"action":"abort"})");
+    publish_backlog(client, "test.kv.mixed", messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "isolation.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nbatch_size = 64\nmax_deliver = 3\n"));
+    host.start();
+    const auto all_in = [&] {
+        return sqlite_int64(database, "SELECT count(*) FROM kv") == 1000 &&
+               client.stream_message_count("NOMNOM_DLQ") == 2;
+    };
+    const int deaths = restart_until(host, all_in, 6);
+    REQUIRE(all_in());
+    CHECK(deaths == 2);
+    CHECK(sqlite_int64(database, "SELECT sum(v) FROM kv") == 999 * 1000 / 2);
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM kv WHERE k LIKE 'poison%'") == 0);
+    const std::vector<std::string> letters = dlq_list(host);
+    INFO(host.log());
+    REQUIRE(lines_with(letters, "  crashed  ").size() == 2);
+    CHECK(lines_with(letters, "while the plugin was parsing this message (delivery 1)").size() ==
+          2);
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("thread mode: a persist callback that kills the host is narrowed to its message",
+          "[isolation][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    std::vector<std::string> messages;
+    for (int i = 0; i < 200; ++i) {
+        messages.push_back(R"({"k":"key-)" + std::to_string(i) + R"(","v":)" + std::to_string(i) +
+                           "}");
+    }
+    messages.insert(messages.begin() + 40, R"({"k":"poison","v":1,"action":"crash_in_persist"})");
+    publish_backlog(client, "test.kvp.mixed", messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv_persist");
+    const auto database = host.dir() / "persist.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv_persist]\nbatch_size = 64\nmax_deliver = 3\n"));
+    host.start();
+    const auto all_in = [&] {
+        return sqlite_int64(database, "SELECT count(*) FROM kvp") == 200 &&
+               client.stream_message_count("NOMNOM_DLQ") == 1;
+    };
+    // The first death names the batch being persisted; each of its messages is then written
+    // alone, and the second death names the one.
+    const int deaths = restart_until(host, all_in, 4);
+    REQUIRE(all_in());
+    CHECK(deaths == 2);
+    // The plugin's upsert adds 1000 on a conflict: no message was written twice.
+    CHECK(sqlite_int64(database, "SELECT sum(v) FROM kvp") == 199 * 200 / 2);
+    const std::vector<std::string> letters = dlq_list(host);
+    INFO(host.log());
+    REQUIRE(lines_with(letters, "  crashed  ").size() == 1);
+    CHECK(lines_with(letters, "while the plugin was persisting this message").size() == 1);
+    REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-test_kv_persist"); }, 30s));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("a plugins.state_dir that cannot be created stops the host at once, naming the key",
+          "[isolation][config]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), "sqlite:" + (host.dir() / "x.db").string(),
+                                  "[plugins]\nstate_dir = \"/proc/nomnom-state\"\n"));
+    host.start();
+    REQUIRE(host.process().wait_exit(20s) == 1);
+    CHECK(host.log().find("plugins.state_dir /proc/nomnom-state: ") != std::string::npos);
+}
