@@ -224,7 +224,10 @@ TEST_CASE("a persist plugin's SQL runs inside the host's transaction", "[e2e][po
     REQUIRE(host.terminate() == 0);
 }
 
-TEST_CASE("the original nomnom envelope format is unwrapped", "[e2e][sqlite]") {
+TEST_CASE(
+    "the original nomnom envelope format is unwrapped, and a broken or 200 KB deep one is "
+    "dead-lettered and the host keeps going",
+    "[e2e][sqlite][hostile]") {
     NatsServer nats;
     HostHarness host;
     host.add_test_plugin("test_kv");
@@ -241,33 +244,16 @@ subjects = ["messages.ingest.>"]
                    R"({"message_id":"6f1c","body":"{\"k\":\"env\",\"v\":42}","entity_type":"Kv",)"
                    R"("received_at":"2025-11-09T21:27:00.123Z","retry_count":0,"source":null})");
     client.publish("messages.ingest.Kv", R"({"message_id":"broken","entity_type":"Kv"})");
-    REQUIRE(eventually(
-        [&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='env'") == 42; }, 30s));
-    REQUIRE(host.wait_log("envelope has no string field \"body\"", 10s));
-    REQUIRE(host.terminate() == 0);
-}
-
-TEST_CASE("an envelope nested 200 KB deep is dead-lettered, and the host keeps going",
-          "[e2e][sqlite][hostile]") {
-    NatsServer nats;
-    HostHarness host;
-    host.add_test_plugin("test_kv");
-    const auto database = host.dir() / "deep.db";
-    host.write_config(test_config(nats.url(), "sqlite:" + database.string(), R"(
-[plugins.test_kv]
-format = "envelope"
-subjects = ["messages.ingest.>"]
-)"));
-    host.start();
-    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
-    JetStreamClient client(nats.url());
+    // RapidJSON's recursive parser would overflow the stack on it.
     client.publish("messages.ingest.Kv", std::string(200 * 1024, '['));
     client.publish("messages.ingest.Kv",
                    R"({"message_id":"after","body":"{\"k\":\"after\",\"v\":7}"})");
     REQUIRE(eventually(
         [&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='after'") == 7; }, 30s));
+    CHECK(sqlite_int64(database, "SELECT v FROM kv WHERE k='env'") == 42);
+    REQUIRE(host.wait_log("envelope has no string field \"body\"", 10s));
     REQUIRE(host.wait_log("envelope nests deeper than 256 levels", 10s));
-    REQUIRE(eventually([&] { return client.stream_message_count("NOMNOM_DLQ") == 1; }, 10s));
+    REQUIRE(eventually([&] { return client.stream_message_count("NOMNOM_DLQ") == 2; }, 10s));
     REQUIRE(host.process().running());
     REQUIRE(host.terminate() == 0);
 }
