@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "emitters.hpp"
 #include "entity_reader.hpp"
 #include "project_reader.hpp"
 #include "schema.hpp"
@@ -52,6 +53,7 @@ class Fixture {
         return diagnostics_;
     }
     bool resolved() const { return schema_.has_value(); }
+    const Schema& schema() const { return *schema_; }
     const ResolvedEntity& entity(const std::string& name) const {
         return schema_->resolved[static_cast<std::size_t>(schema_->find(name))];
     }
@@ -1273,5 +1275,20 @@ TEST_CASE("a name without an ASCII letter or digit is refused", "[generator][nam
         CHECK_ERROR(f, "order.yaml", 6,
                     {"field 'Order.__': the generated plugin names it after its ASCII letters "
                      "and digits, and it has none"});
+    }
+}
+
+// ---- The DDL is run as one script: nothing from the YAML may end a comment early.
+
+TEST_CASE("an entity's doc is a SQL comment, line for line", "[generator][ddl]") {
+    Fixture f;
+    f.entity("order.yaml",
+             order_yaml + "  doc: \"Orders.\\r\\nDROP TABLE orders;\\r\\rthe last line \\n\"\n");
+    INFO(listed(f.check().errors()));
+    REQUIRE(f.resolved());
+    for (const Dialect dialect : {Dialect::Postgres, Dialect::Sqlite}) {
+        CHECK_THAT(emit_ddl(f.schema(), dialect),
+                   Catch::Contains("\n-- Order: Orders.\n-- DROP TABLE orders;\n--\n"
+                                   "-- the last line\nCREATE TABLE IF NOT EXISTS \"orders\" (\n"));
     }
 }
