@@ -51,6 +51,27 @@ std::string cpp_string(const std::string& text) {
     return out + "\"";
 }
 
+std::vector<std::string> doc_lines(const std::string& text) {
+    std::vector<std::string> lines(1);
+    for (std::size_t k = 0; k < text.size(); ++k) {
+        const char c = text[k];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && k + 1 < text.size() && text[k + 1] == '\n') ++k;
+            lines.emplace_back();
+            continue;
+        }
+        const auto byte = static_cast<unsigned char>(c);
+        lines.back() += (byte < 0x20 && c != '\t') || byte == 0x7f ? ' ' : c;
+    }
+    for (std::string& line : lines) {
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    }
+    while (!lines.empty() && lines.back().empty()) lines.pop_back();
+    lines.erase(lines.begin(), std::find_if(lines.begin(), lines.end(),
+                                            [](const std::string& line) { return !line.empty(); }));
+    return lines;
+}
+
 std::vector<std::string> plugin_subjects(const Schema& schema) {
     std::vector<std::string> subjects;
     for (const int k : schema.routes) {
@@ -91,39 +112,21 @@ std::string cpp_raw_string(const std::string& text, const std::string& tag) {
 
 // `text` as a block comment after `indent`, one line of it a line, or nothing for no text.
 // Nothing in the text may end the comment ("*/"), open a nested one or make a trigraph
-// ("/*" and "??/" at a line's end, which compilers warn about), and control characters are
-// not source text.
+// ("/*" and "??/" at a line's end, which compilers warn about).
 std::string doc_comment(const std::string& text, const std::string& indent) {
-    std::vector<std::string> lines(1);
-    for (std::size_t k = 0; k < text.size(); ++k) {
-        const char c = text[k];
-        std::string& line = lines.back();
-        if (c == '\r' || c == '\n') {
-            if (c == '\r' && k + 1 < text.size() && text[k + 1] == '\n') ++k;
-            lines.emplace_back();
-            continue;
+    std::string out;
+    for (const std::string& line : doc_lines(text)) {
+        std::string safe;
+        for (const char c : line) {
+            const char previous = safe.empty() ? 0 : safe.back();
+            if ((previous == '*' && c == '/') || (previous == '/' && c == '*')) safe += ' ';
+            safe += c;
         }
-        const char previous = line.empty() ? 0 : line.back();
-        if ((previous == '*' && c == '/') || (previous == '/' && c == '*')) line += ' ';
-        const auto byte = static_cast<unsigned char>(c);
-        line += (byte < 0x20 && c != '\t') || byte == 0x7f ? ' ' : c;
+        if (safe.ends_with("?\?/")) safe.insert(safe.size() - 1, " ");
+        out += out.empty() ? indent + "/* " + safe
+                           : "\n" + indent + (safe.empty() ? " *" : " * " + safe);
     }
-    for (std::string& line : lines) {
-        while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
-        const std::size_t n = line.size();
-        if (n >= 3 && line[n - 3] == '?' && line[n - 2] == '?' && line[n - 1] == '/') {
-            line.insert(n - 1, " ");
-        }
-    }
-    while (!lines.empty() && lines.back().empty()) lines.pop_back();
-    const auto first = std::find_if(lines.begin(), lines.end(),
-                                    [](const std::string& line) { return !line.empty(); });
-    if (first == lines.end()) return "";
-    std::string out = indent + "/* " + *first;
-    for (auto line = first + 1; line != lines.end(); ++line) {
-        out += "\n" + indent + (line->empty() ? " *" : " * " + *line);
-    }
-    return out + " */\n";
+    return out.empty() ? out : out + " */\n";
 }
 
 std::string literal_value(const Literal& literal) {

@@ -26,7 +26,13 @@ std::string emit_ddl(const Schema& schema, Dialect dialect) {
         if (!r.persistent) continue;
         const Entity& entity = *r.entity;
         const Persistence& p = *entity.persistence;
-        sql += "\n-- " + entity.name + (entity.doc.empty() ? "" : ": " + entity.doc) + "\n";
+        // A comment ends at the line's end, so a doc's every line is a comment line of its own.
+        sql += "\n-- " + entity.name;
+        const std::vector<std::string> doc = doc_lines(entity.doc);
+        for (std::size_t l = 0; l < doc.size(); ++l) {
+            sql += l == 0 ? ": " + doc[l] : "\n--" + (doc[l].empty() ? "" : " " + doc[l]);
+        }
+        sql += "\n";
         sql += "CREATE TABLE IF NOT EXISTS " + quoted(p.table) + " (\n";
         std::vector<std::string> lines;
         if (p.autogenerate_id) {

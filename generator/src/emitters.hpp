@@ -6,6 +6,7 @@
 #include "types.hpp"
 
 #include <string>
+#include <vector>
 
 namespace nomnom::generator {
 
@@ -26,5 +27,11 @@ std::vector<std::string> plugin_subjects(const Schema& schema);
 
 // A C++ string literal with the bytes of `text`.
 std::string cpp_string(const std::string& text);
+
+// The lines of a YAML doc, for the comments it becomes in the plugin and the DDL: split at LF,
+// CR LF and a lone CR, which compilers and PostgreSQL read as line breaks too; other control
+// characters are spaces (a NUL would cut the DDL short); no trailing blanks, and no blank lines
+// before the first line or after the last.
+std::vector<std::string> doc_lines(const std::string& text);
 
 }  // namespace nomnom::generator

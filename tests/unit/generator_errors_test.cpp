@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "emitters.hpp"
 #include "entity_reader.hpp"
 #include "project_reader.hpp"
 #include "schema.hpp"
@@ -52,6 +53,7 @@ class Fixture {
         return diagnostics_;
     }
     bool resolved() const { return schema_.has_value(); }
+    const Schema& schema() const { return *schema_; }
     const ResolvedEntity& entity(const std::string& name) const {
         return schema_->resolved[static_cast<std::size_t>(schema_->find(name))];
     }
@@ -263,6 +265,27 @@ TEST_CASE("a value of the wrong type says what was expected", "[generator]") {
       args: [abc]
 )");
         CHECK_ERROR(f, "order.yaml", 6, {"order_key", "'args'", "positive integer"});
+    }
+    SECTION("a field's doc that is not a string") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - name: order_key
+      type: String
+      doc: {text: x}
+)");
+        CHECK_ERROR(f, "order.yaml", 6, {"entity 'Order' field: 'doc' must be a string"});
+    }
+    SECTION("a v1 field's doc that is not a string") {
+        f.entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entity") + R"(metadata:
+  name: Vehicle
+spec:
+  fields:
+    - name: vehicleId
+      type: string
+      doc: [a, b]
+)");
+        CHECK_ERROR(f, "vehicle.yaml", 9, {"entity 'Vehicle' field: 'doc' must be a string"});
     }
 }
 
@@ -1175,4 +1198,97 @@ TEST_CASE("two C++ transform sources with the same file name are refused", "[gen
     const auto& errors = f.check().errors();
     INFO(listed(errors));
     CHECK(reported(errors, "error", f.project_file(), 3, {"two files are named 'transforms.cpp'"}));
+}
+
+// ---- The generated plugin is named after the schema, so names that would be the same there
+// are refused (names.hpp).
+
+namespace {
+
+// A legacy root with the given name and field lines (from line 5), not stored.
+std::string unstored_root(const std::string& name, const std::string& fields) {
+    return "entity:\n  name: " + name + "\n  source_type: root\n  fields:\n" + fields;
+}
+
+}  // namespace
+
+TEST_CASE("names that would be one C++ name in the generated plugin are refused",
+          "[generator][names]") {
+    Fixture f;
+    SECTION("two entities, Order and order") {
+        f.entity("a.yaml", order_yaml)
+            .entity("b.yaml", unstored_root("order", "    - {name: order_key, type: String}\n"));
+        CHECK_ERROR(f, "b.yaml", 2,
+                    {"entity 'order' has the same C++ name in the generated plugin, 'Order', as "
+                     "entity 'Order' (" +
+                     (f.entities() / "a.yaml").string() + ":2): rename it"});
+    }
+    // The second of two fields: a camelCase name and its snake_case, a keyword and its C++ name.
+    for (const auto& [first, second] : std::vector<std::pair<std::string, std::string>>{
+             {"lineItem", "line_item"}, {"class", "class_"}}) {
+        DYNAMIC_SECTION("two fields, " << first << " and " << second) {
+            f.entity("order.yaml", unstored_root("Order", "    - {name: " + first +
+                                                              ", type: String}\n    - {name: " +
+                                                              second + ", type: String}\n"));
+            CHECK_ERROR(
+                f, "order.yaml", 6,
+                {"field 'Order." + second + "' has the same C++ name in the generated plugin, '" +
+                 second + "', as field 'Order." + first + "' (" +
+                 (f.entities() / "order.yaml").string() + ":5): rename it"});
+        }
+    }
+    SECTION("two columns that are not fields") {
+        f.entity("order.yaml", legacy_root("    - {name: order_key, type: String}\n",
+                                           "      conformant_id_column: id\n"
+                                           "    field_overrides:\n"
+                                           "      - {name: order_key, type: String}\n"
+                                           "      - {name: lineItem, type: String}\n"
+                                           "      - {name: line_item, type: String}\n"));
+        CHECK_ERROR(f, "order.yaml", 13,
+                    {"column 'orders.line_item' has the same C++ name in the generated plugin, "
+                     "'line_item', as column 'orders.lineItem' (" +
+                     (f.entities() / "order.yaml").string() + ":12): rename it"});
+    }
+    for (const std::string name : {"GeneratedPlugin", "generated_plugin"}) {
+        DYNAMIC_SECTION("an entity named like the plugin class: " << name) {
+            f.entity("plugin.yaml", unstored_root(name, "    - {name: order_key, type: String}\n"));
+            CHECK_ERROR(f, "plugin.yaml", 2,
+                        {"entity '" + name +
+                         "' has the same C++ name in the generated plugin, 'GeneratedPlugin', as "
+                         "the plugin class: rename it"});
+        }
+    }
+}
+
+TEST_CASE("a name without an ASCII letter or digit is refused", "[generator][names]") {
+    Fixture f;
+    SECTION("an entity") {
+        f.entity("order.yaml", unstored_root("\"Ä-Ö\"", "    - {name: order_key, type: String}\n"));
+        CHECK_ERROR(f, "order.yaml", 2,
+                    {"entity 'Ä-Ö': the generated plugin names it after its ASCII letters and "
+                     "digits, and it has none"});
+    }
+    SECTION("a field") {
+        f.entity("order.yaml", unstored_root("Order",
+                                             "    - {name: order_key, type: String}\n"
+                                             "    - {name: \"__\", type: String}\n"));
+        CHECK_ERROR(f, "order.yaml", 6,
+                    {"field 'Order.__': the generated plugin names it after its ASCII letters "
+                     "and digits, and it has none"});
+    }
+}
+
+// ---- The DDL is run as one script: nothing from the YAML may end a comment early.
+
+TEST_CASE("an entity's doc is a SQL comment, line for line", "[generator][ddl]") {
+    Fixture f;
+    f.entity("order.yaml",
+             order_yaml + "  doc: \"Orders.\\r\\nDROP TABLE orders;\\r\\rthe last line \\n\"\n");
+    INFO(listed(f.check().errors()));
+    REQUIRE(f.resolved());
+    for (const Dialect dialect : {Dialect::Postgres, Dialect::Sqlite}) {
+        CHECK_THAT(emit_ddl(f.schema(), dialect),
+                   Catch::Contains("\n-- Order: Orders.\n-- DROP TABLE orders;\n--\n"
+                                   "-- the last line\nCREATE TABLE IF NOT EXISTS \"orders\" (\n"));
+    }
 }

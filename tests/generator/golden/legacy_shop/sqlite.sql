@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS "billing_summaries" (
     PRIMARY KEY ("invoice_id")
 );
 
--- InvoiceLine
+-- InvoiceLine: One row per element of the invoice's lines.
+--
+-- A line that reads like SQL stays a comment: DROP TABLE invoices;
 CREATE TABLE IF NOT EXISTS "invoice_lines" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT,
     "invoice_id" TEXT NOT NULL,
@@ -55,7 +57,9 @@ CREATE TABLE IF NOT EXISTS "invoice_lines" (
     CONSTRAINT "invoice_lines_unique" UNIQUE ("invoice_id", "line_no")
 );
 
--- LineTax
+-- LineTax: One row per tax of a line.
+-- DROP TABLE line_taxes;
+-- DROP TABLE invoices;
 CREATE TABLE IF NOT EXISTS "line_taxes" (
     "invoice_id" TEXT NOT NULL,
     "line_no" INTEGER NOT NULL,
