@@ -9,6 +9,10 @@ bool is_nats_scheme(std::string_view scheme) {
     return scheme == "nats" || scheme == "tls" || scheme == "ws" || scheme == "wss";
 }
 
+bool is_postgres_scheme(std::string_view scheme) {
+    return scheme == "postgresql" || scheme == "postgres";
+}
+
 bool is_secret_parameter(std::string_view name) {
     static constexpr std::array<std::string_view, 4> secrets = {"password", "sslpassword", "token",
                                                                 "auth_token"};
@@ -44,8 +48,13 @@ std::string redact_one(std::string_view url) {
     if (scheme_end != std::string_view::npos) {
         const std::string_view scheme = url.substr(0, scheme_end);
         const size_t authority = scheme_end + 3;
-        const size_t authority_end = std::min(url.find_first_of("/?#", authority), url.size());
-        // The last '@' of the authority: a password may itself contain '@'.
+        // libpq ends the user info at the first '@' or '/', so '?' and '#' may be part of a
+        // password there; the last '@' of the whole url masks at least all of it (and perhaps
+        // more, which only hides, never shows). Elsewhere the authority ends at '/', '?' or '#',
+        // and its last '@' ends the user info: a password may itself contain '@'.
+        const size_t authority_end =
+            is_postgres_scheme(scheme) ? url.size()
+                                       : std::min(url.find_first_of("/?#", authority), url.size());
         const size_t at = url.substr(0, authority_end).rfind('@');
         if (at != std::string_view::npos && at >= authority) {
             const std::string_view user_info = url.substr(authority, at - authority);
@@ -69,9 +78,43 @@ std::string redact_one(std::string_view url) {
     return out.append(url.substr(fragment));
 }
 
+// A libpq keyword/value string ("host=db password='x y'"): each secret keyword's value, quoted
+// ('...' with backslash escapes) or not, becomes ***.
+std::string redact_keywords(std::string_view text) {
+    std::string out;
+    size_t i = 0;
+    while (i < text.size()) {
+        const size_t equals = text.find('=', i);
+        if (equals == std::string_view::npos) break;
+        size_t key_end = equals;
+        while (key_end > i && text[key_end - 1] == ' ') --key_end;
+        size_t key_start = key_end;
+        while (key_start > i && text[key_start - 1] != ' ') --key_start;
+        size_t value = equals + 1;
+        while (value < text.size() && text[value] == ' ') ++value;
+        size_t value_end = value;
+        if (value_end < text.size() && text[value_end] == '\'') {
+            for (++value_end; value_end < text.size() && text[value_end] != '\''; ++value_end) {
+                if (text[value_end] == '\\') ++value_end;
+            }
+            value_end = std::min(value_end + 1, text.size());
+        } else {
+            while (value_end < text.size() && text[value_end] != ' ') ++value_end;
+        }
+        out.append(text.substr(i, value - i));
+        const bool secret = is_secret_parameter(text.substr(key_start, key_end - key_start));
+        out.append(secret ? std::string_view("***") : text.substr(value, value_end - value));
+        i = value_end;
+    }
+    return out.append(text.substr(std::min(i, text.size())));
+}
+
 }  // namespace
 
 std::string redact_url(std::string_view url) {
+    if (url.find("://") == std::string_view::npos && url.find('=') != std::string_view::npos) {
+        return redact_keywords(url);
+    }
     std::string out;
     size_t start = 0;
     for (;;) {
