@@ -125,6 +125,40 @@ TEST_CASE("a PostgreSQL outage mid-load is waited out: nothing dead-lettered, ev
     CHECK_FALSE(host.log_contains("dead-lettered"));
 }
 
+TEST_CASE("a PostgreSQL turned read-only (a failover to a replica) is waited out like an outage",
+          "[reliability][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    JetStreamClient client(nats.url());
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(
+        test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 20\nmax_deliver = 3\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    // New sessions are read-only; the host's are ended, so that it reconnects into one.
+    pg.exec("ALTER DATABASE " + pg.name() + " SET default_transaction_read_only = on");
+    pg.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    for (const std::string& message : kv_messages(6000))
+        client.publish("test.kv.readonly", message);
+    REQUIRE(host.wait_log("in a read-only transaction", 30s));
+    const auto [down_status, down_body] = host.http_get("/ready");
+    CHECK(down_status == 503);
+    CHECK(down_body.find(R"("test_kv":"waiting for the database")") != std::string::npos);
+    // Longer than ack_wait (5 s) and than max_deliver x back-off: neither may lose a message.
+    std::this_thread::sleep_for(12s);
+    pg.exec("BEGIN READ WRITE; ALTER DATABASE " + pg.name() +
+            " SET default_transaction_read_only = off; COMMIT");
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 6000; }, 120s));
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 60s));
+    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 5999LL * 6000 / 2);
+    REQUIRE(host.terminate() == 0);
+    CHECK(dlq_list(host).empty());
+    CHECK_FALSE(host.log_contains("dead-lettered"));
+}
+
 TEST_CASE("a nats-server restart mid-load: the host reconnects and the counts are exact",
           "[reliability][sqlite]") {
     NatsServer nats;

@@ -22,6 +22,25 @@ bool is_data_sqlstate(const std::string& sqlstate) {
     return sqlstate.starts_with("22") || sqlstate.starts_with("23");
 }
 
+// The database is not there, or is there but refuses every write for now, as opposed to refusing
+// this particular transaction: connection exceptions (08), server shutting down (57P01-03),
+// insufficient resources (53: disk full, out of memory, too many connections), read-only (25006:
+// a failover to a replica), an I/O error (58030), a statement or lock timeout on a stuck
+// database (57014, 55P03); SQLite's FULL, READONLY, IOERR, CANTOPEN, and BUSY past the pool's
+// 30 s busy timeout. Retried per message they would burn every delivery and dead-letter data
+// that is fine: the batch is held instead (the breaker).
+bool is_outage_sqlstate(const std::string& sqlstate) {
+    if (sqlstate.starts_with("sqlite:")) {
+        // Extended codes (SQLITE_IOERR_WRITE...) keep the primary code in their low byte.
+        const int code = std::stoi(sqlstate.substr(7)) & 0xff;
+        return code == SQLITE_BUSY || code == SQLITE_READONLY || code == SQLITE_IOERR ||
+               code == SQLITE_FULL || code == SQLITE_CANTOPEN;
+    }
+    return sqlstate.starts_with("08") || sqlstate.starts_with("57P0") ||
+           sqlstate.starts_with("53") || sqlstate == "25006" || sqlstate == "58030" ||
+           sqlstate == "57014" || sqlstate == "55P03";
+}
+
 std::string quote_identifier(const char* name) {
     return std::string("\"") + name + "\"";
 }
@@ -259,6 +278,14 @@ void DbLease::rollback() noexcept {
         execute_script("ROLLBACK");
     } catch (const DbError&) {
         // The transaction is gone with the connection; the next lease reconnects.
+    }
+}
+
+void DbLease::discard_connection() noexcept {
+    try {
+        session_->close();
+    } catch (const soci::soci_error&) {
+        // Closing what is already broken: the next lease reconnects either way.
     }
 }
 

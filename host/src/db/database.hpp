@@ -38,6 +38,9 @@ class DbError : public std::runtime_error {
 
 // SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
 bool is_data_sqlstate(const std::string& sqlstate);
+// The database is unreachable or refuses every write for now (see the definition for the list):
+// the batch is held, not retried message by message.
+bool is_outage_sqlstate(const std::string& sqlstate);
 
 class Database;
 
@@ -57,6 +60,8 @@ class DbLease {
     // aborted by an earlier error with ROLLBACK, not with an error).
     void commit();
     void rollback() noexcept;
+    // Closes the connection, so that the next lease of this slot connects anew.
+    void discard_connection() noexcept;
     // Runs one or more statements without parameters (DDL, SET ...).
     void execute_script(const std::string& sql);
 

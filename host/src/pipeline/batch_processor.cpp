@@ -15,15 +15,10 @@ struct WriteFailure {
     enum class Kind { Data, Retry, Fatal } kind;
     std::string reason;
     bool database_unreachable = false;
+    std::string sqlstate;  // of a database error
 };
 
 namespace {
-
-// Connection exceptions (08), server shutting down (57P01-03) and too many connections (53300):
-// the database is not there, as opposed to refusing this particular transaction.
-bool is_unreachable_sqlstate(const std::string& sqlstate) {
-    return sqlstate.starts_with("08") || sqlstate.starts_with("57P0") || sqlstate == "53300";
-}
 
 // Runs the write of a parsed batch in one transaction; a failure leaves nothing written.
 // `in_hand`: the batch's messages the rows are from, recorded while persist runs.
@@ -47,23 +42,29 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
                     const auto kind = status == NOMNOM_INVALID ? WriteFailure::Kind::Data
                                       : status == NOMNOM_RETRY ? WriteFailure::Kind::Retry
                                                                : WriteFailure::Kind::Fatal;
-                    return WriteFailure{kind, "persist: " + reason_or_default(reason)};
+                    return WriteFailure{kind, "persist: " + reason_or_default(reason), false, ""};
                 }
                 if (const auto& ignored = lease.recorded_failure()) throw DbError(*ignored);
             } else {
                 write_batch(lease, rows);
             }
             lease.commit();
+        } catch (const DbError& e) {
+            lease.rollback();
+            // A session keeps what the database was when it connected (read-only after a
+            // failover stays read-only): the retry gets a fresh connection.
+            if (is_outage_sqlstate(e.sqlstate())) lease.discard_connection();
+            throw;
         } catch (...) {
             lease.rollback();
             throw;
         }
     } catch (const DbError& e) {
-        const bool unreachable = is_unreachable_sqlstate(e.sqlstate());
+        const bool unreachable = is_outage_sqlstate(e.sqlstate());
         return WriteFailure{e.data_error() ? WriteFailure::Kind::Data : WriteFailure::Kind::Retry,
-                            e.what(), unreachable};
+                            e.what(), unreachable, e.sqlstate()};
     } catch (const std::exception& e) {
-        return WriteFailure{WriteFailure::Kind::Retry, e.what(), false};
+        return WriteFailure{WriteFailure::Kind::Retry, e.what(), false, ""};
     }
     return std::nullopt;
 }
@@ -209,6 +210,7 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
     std::optional<WriteFailure> failure;
     const auto started = std::chrono::steady_clock::now();
     bool reported = false;
+    std::string reported_sqlstate;
     for (size_t step = 0;; ++step) {
         keep_alive();
         failure = write_in_transaction(runner_.database(), instance_, rows_, record_, in_hand);
@@ -217,13 +219,22 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
         const int64_t wait = schedule[std::min(step, schedule.size() - 1)];
         if (!reported) {
             runner_.set_database_unreachable(true);
-            runner_.metrics().last_error.record("database unreachable: " + failure->reason);
             const LogScope scope(runner_.log_fields());
             spdlog::error(
                 "database unreachable, holding {} messages and retrying (every {} ms at most, "
                 "fetching paused): {}",
                 messages, wait, failure->reason);
+        } else if (failure->sqlstate != reported_sqlstate) {
+            // The outage changed its face (lost connection, then a read-only replica): say so
+            // once per kind, not once per retry.
+            const LogScope scope(runner_.log_fields());
+            spdlog::error("database still unavailable, holding {} messages: {}", messages,
+                          failure->reason);
+        }
+        if (!reported || failure->sqlstate != reported_sqlstate) {
+            runner_.metrics().last_error.record("database unreachable: " + failure->reason);
             reported = true;
+            reported_sqlstate = failure->sqlstate;
         }
         runner_.pause(std::min<int64_t>(wait, runner_.settings().consumer.ack_wait_ms / 3));
     }
