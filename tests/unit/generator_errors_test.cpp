@@ -287,6 +287,17 @@ spec:
 )");
         CHECK_ERROR(f, "vehicle.yaml", 9, {"entity 'Vehicle' field: 'doc' must be a string"});
     }
+    SECTION("an entity's doc that is not a string") {
+        f.entity("order.yaml", order_yaml + "  doc: [a, b]\n");
+        CHECK_ERROR(f, "order.yaml", 14, {"entity: 'doc' must be a string"});
+    }
+    SECTION("a v1 entity's description that is not a string") {
+        f.entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entity") +
+                                     "metadata:\n  name: Vehicle\n  annotations:\n"
+                                     "    description: {text: x}\n" +
+                                     vehicle_body.substr(vehicle_body.find("spec:")));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"metadata.annotations: 'description' must be a string"});
+    }
 }
 
 TEST_CASE("a missing required key is reported on the mapping that lacks it", "[generator]") {
