@@ -300,6 +300,18 @@ spec:
     }
 }
 
+TEST_CASE("a message shows the control characters of the YAML text it quotes as escapes",
+          "[generator]") {
+    Fixture f;
+    f.entity("order.yaml",
+             "entity:\n  name: Order\n  source_type: \"root\\nDROP TABLE x;\\e\\t\"\n");
+    CHECK_ERROR(f, "order.yaml", 3,
+                {"source_type 'root\\nDROP TABLE x;\\x1b\\t' is not supported"});
+    for (const auto& message : f.check().errors()) {
+        CHECK(message.find_first_of("\n\x1b\t") == std::string::npos);
+    }
+}
+
 TEST_CASE("a missing required key is reported on the mapping that lacks it", "[generator]") {
     Fixture f;
     SECTION("entity name") {
