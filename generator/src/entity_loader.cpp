@@ -1,10 +1,17 @@
 #include "entity_reader.hpp"
+#include "names.hpp"
 #include "types.hpp"
 
 #include <algorithm>
 #include <filesystem>
 
 namespace nomnom::generator {
+
+std::optional<std::string> read_name(YamlMap& map, const std::string& what) {
+    const auto name = map.string("name", true);
+    if (name) check_plain_name(what, *name, map.where("name"), map.diagnostics());
+    return name;
+}
 
 std::optional<TypeSpec> read_type(YamlMap& map, const char* key) {
     const auto spelled = map.string(key, true);

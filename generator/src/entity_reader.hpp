@@ -22,6 +22,8 @@ std::optional<Entity> read_v1_entity(const YAML::Node& root, const std::string& 
                                      Diagnostics& diagnostics);
 
 // Shared by both forms.
+// The required `name` of an entity or a field, refused unless it is plain (names.hpp).
+std::optional<std::string> read_name(YamlMap& map, const std::string& what);
 std::optional<TypeSpec> read_type(YamlMap& map, const char* key);
 std::optional<SourceRef> read_source(const YAML::Node& node, const std::string& file,
                                      Diagnostics& diagnostics, const std::string& what);

@@ -103,7 +103,7 @@ std::optional<Field> read_field(const YAML::Node& node, const std::string& file,
     if (!map.valid()) return std::nullopt;
     Field field;
     field.where = map.where();
-    const auto name = map.string("name", true);
+    const auto name = read_name(map, "entity '" + entity + "': field name");
     const std::string what = "field '" + entity + "." + name.value_or("?") + "'";
     const auto type = read_type(map, "type");
     field.nullable = map.boolean("nullable").value_or(false);
@@ -385,9 +385,8 @@ std::optional<Entity> read_legacy_entity(const YAML::Node& root, const std::stri
 
     Entity entity;
     entity.where = map.where();
-    const auto name = map.string("name", true);
+    const auto name = read_name(map, "entity name");
     entity.name = name.value_or("");
-    if (name && name->empty()) diagnostics.error(map.where("name"), "entity 'name' is empty");
     auto kind = map.string("source_type");
     const auto type_alias = map.string("type");
     if (kind && type_alias) {
