@@ -7,9 +7,10 @@
 
 namespace nomnom::generator {
 
-std::optional<std::string> read_name(YamlMap& map, const std::string& what) {
-    const auto name = map.string("name", true);
-    if (name) check_plain_name(what, *name, map.where("name"), map.diagnostics());
+std::optional<std::string> read_name(YamlMap& map, const char* key, const std::string& what,
+                                     bool required) {
+    const auto name = map.string(key, required);
+    if (name) check_plain_name(what, *name, map.where(key), map.diagnostics());
     return name;
 }
 

@@ -11,7 +11,7 @@ namespace nomnom::generator {
 
 struct Schema;
 
-// Entity, field, table and column names go as they are into the DDL (quoted identifiers, the
+// Entity, field, table, column and index names go as they are into the DDL (quoted identifiers, the
 // `-- <Entity>` comment), the plugin's `//` comments and the subjects it reads
 // (<prefix>.<Entity>), where a line break, a quote, a '.' or a space would end or split them.
 // The original made entity and field names Rust identifiers (struct Order, pub order_key) and
