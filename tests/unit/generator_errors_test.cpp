@@ -1225,6 +1225,17 @@ TEST_CASE("two C++ transform sources with the same file name are refused", "[gen
     CHECK(reported(errors, "error", f.project_file(), 3, {"two files are named 'transforms.cpp'"}));
 }
 
+TEST_CASE("a C++ transform's name must be a C++ name", "[generator][names]") {
+    Fixture f;
+    f.project("transforms:\n  cpp:\n    functions:\n      \"up(per)\\n\": {returns: String}\n");
+    f.entity("order.yaml", order_yaml);
+    const auto& errors = f.check().errors();
+    INFO(listed(errors));
+    CHECK(reported(errors, "error", f.project_file(), 4,
+                   {"transform name 'up(per)\\n': use ASCII letters, digits and _, not starting "
+                    "with a digit"}));
+}
+
 // ---- The generated plugin is named after the schema, so names that would be the same there
 // are refused (names.hpp).
 
