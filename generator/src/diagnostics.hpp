@@ -1,4 +1,5 @@
-// Errors and warnings with their file:line, collected so that one run reports every problem.
+// Errors and warnings with their file:line, one line each, collected so that one run reports
+// every problem.
 #pragma once
 
 #include "model.hpp"

@@ -1,10 +1,18 @@
 #include "entity_reader.hpp"
+#include "names.hpp"
 #include "types.hpp"
 
 #include <algorithm>
 #include <filesystem>
 
 namespace nomnom::generator {
+
+std::optional<std::string> read_name(YamlMap& map, const char* key, const std::string& what,
+                                     bool required) {
+    const auto name = map.string(key, required);
+    if (name) check_plain_name(what, *name, map.where(key), map.diagnostics());
+    return name;
+}
 
 std::optional<TypeSpec> read_type(YamlMap& map, const char* key) {
     const auto spelled = map.string(key, true);

@@ -22,6 +22,10 @@ std::optional<Entity> read_v1_entity(const YAML::Node& root, const std::string& 
                                      Diagnostics& diagnostics);
 
 // Shared by both forms.
+// A name under `key` that goes as it is into the DDL or the plugin (an entity's, a field's, a
+// column's or an index's), refused unless it is plain (names.hpp).
+std::optional<std::string> read_name(YamlMap& map, const char* key, const std::string& what,
+                                     bool required = true);
 std::optional<TypeSpec> read_type(YamlMap& map, const char* key);
 std::optional<SourceRef> read_source(const YAML::Node& node, const std::string& file,
                                      Diagnostics& diagnostics, const std::string& what);

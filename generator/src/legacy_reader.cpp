@@ -103,7 +103,7 @@ std::optional<Field> read_field(const YAML::Node& node, const std::string& file,
     if (!map.valid()) return std::nullopt;
     Field field;
     field.where = map.where();
-    const auto name = map.string("name", true);
+    const auto name = read_name(map, "name", "entity '" + entity + "': field name");
     const std::string what = "field '" + entity + "." + name.value_or("?") + "'";
     const auto type = read_type(map, "type");
     field.nullable = map.boolean("nullable").value_or(false);
@@ -265,7 +265,7 @@ void read_database(const YAML::Node& node, Persistence& persistence, const std::
     if (!db.valid()) return;
     persistence.where = db.where();
     persistence.table = db.string("conformant_table", true).value_or("");
-    persistence.id_column = db.string("conformant_id_column", true).value_or("id");
+    persistence.id_column = read_name(db, "conformant_id_column", "column name").value_or("id");
     persistence.id_column_where = db.where("conformant_id_column");
     persistence.autogenerate_id = db.boolean("autogenerate_conformant_id").value_or(false);
     persistence.unicity = db.strings("unicity_fields");
@@ -304,7 +304,7 @@ void read_persistence(YamlMap& map, Entity& entity, const std::string& file,
             if (key.IsDefined()) {
                 YamlMap k(key, file, "entity '" + entity.name + "' primary_key", diagnostics);
                 if (k.valid()) {
-                    const auto name = k.string("name", true);
+                    const auto name = read_name(k, "name", "column name");
                     const auto type = read_type(k, "type");
                     const bool autogenerate = k.boolean("autogenerate").value_or(false);
                     k.finish();
@@ -385,9 +385,8 @@ std::optional<Entity> read_legacy_entity(const YAML::Node& root, const std::stri
 
     Entity entity;
     entity.where = map.where();
-    const auto name = map.string("name", true);
+    const auto name = read_name(map, "name", "entity name");
     entity.name = name.value_or("");
-    if (name && name->empty()) diagnostics.error(map.where("name"), "entity 'name' is empty");
     auto kind = map.string("source_type");
     const auto type_alias = map.string("type");
     if (kind && type_alias) {

@@ -2,6 +2,7 @@
 
 #include "schema.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
@@ -24,6 +25,19 @@ char to_lower(char c) {
 }
 
 }  // namespace
+
+void check_plain_name(const std::string& what, const std::string& name, const Location& where,
+                      Diagnostics& diagnostics) {
+    const bool plain =
+        !name.empty() && !is_digit(name[0]) && std::all_of(name.begin(), name.end(), [](char c) {
+            return is_upper(c) || is_lower(c) || is_digit(c) || c == '_';
+        });
+    if (!plain) {
+        diagnostics.error(where, what + " '" + name +
+                                     "': use ASCII letters, digits and _, not starting with a "
+                                     "digit");
+    }
+}
 
 std::string snake_case(const std::string& name) {
     std::string out;

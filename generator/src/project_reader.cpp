@@ -1,5 +1,6 @@
 #include "project_reader.hpp"
 
+#include "names.hpp"
 #include "types.hpp"
 #include "yaml_map.hpp"
 
@@ -59,6 +60,8 @@ void read_transforms(const YAML::Node& node, const std::string& file, Project& p
                 UserTransform transform;
                 transform.name = name;
                 transform.where = location_of(entry.first, file);
+                // The plugin declares and calls it by this name, as it is.
+                check_plain_name("transform name", name, transform.where, diagnostics);
                 const auto returns = f.string("returns", true);
                 f.take("doc");
                 f.finish();

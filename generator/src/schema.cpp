@@ -5,7 +5,6 @@
 #include "types.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <functional>
 #include <map>
 #include <set>
@@ -440,23 +439,11 @@ void resolve_columns(Schema& schema, int index, std::set<std::string>& tables,
             r.columns.push_back({column, static_cast<int>(k), false});
         }
     }
-    const auto plain = [](const std::string& name) {
-        if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-        return std::all_of(name.begin(), name.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-        });
-    };
-    if (!plain(p.table)) {
-        diagnostics.error(p.where, "table name '" + p.table + "': use letters, digits and _");
-    }
+    check_plain_name("table name", p.table, p.where, diagnostics);
     std::set<std::string> names;
     for (const auto& rc : r.columns) {
         const std::string& name = rc.column.name;
-        if (!plain(name)) {
-            diagnostics.error(rc.column.where, "column name '" + name +
-                                                   "': use letters, digits "
-                                                   "and _");
-        }
+        check_plain_name("column name", name, rc.column.where, diagnostics);
         if (!names.insert(name).second) {
             diagnostics.error(rc.column.where,
                               "table '" + p.table + "': column '" + name + "' appears twice");

@@ -156,7 +156,7 @@ std::optional<Field> read_field(const YAML::Node& node, const std::string& file,
     if (!map.valid()) return std::nullopt;
     Field field;
     field.where = map.where();
-    const auto name = map.string("name", true);
+    const auto name = read_name(map, "name", "entity '" + entity + "': field name");
     const std::string what = "field '" + entity + "." + name.value_or("?") + "'";
     const auto type = read_type(map, "type");
     if (type) field.type = *type;
@@ -222,7 +222,7 @@ void read_persistence(YamlMap& spec, Entity& entity, const std::string& file,
             if (!i.valid()) continue;
             IndexDef index;
             index.where = i.where();
-            index.name = i.string("name").value_or("");
+            index.name = read_name(i, "name", "index name", false).value_or("");
             for (const auto& f : i.strings("fields")) index.fields.push_back(snake_case(f));
             index.unique = i.boolean("unique").value_or(false);
             const auto method = i.string("method");
@@ -281,7 +281,7 @@ std::optional<Entity> read_v1_entity(const YAML::Node& root, const std::string& 
     entity.where = top.where();
     entity.snake_case_columns = true;
     YamlMap meta(metadata, file, "metadata", diagnostics);
-    const auto name = meta.string("name", true);
+    const auto name = read_name(meta, "name", "entity name");
     entity.name = name.value_or("");
     meta.ignored("labels", "labels select entities in the original's tooling; nothing here does");
     const YAML::Node annotations = meta.take("annotations");

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "diagnostics.hpp"
@@ -286,6 +288,29 @@ spec:
       doc: [a, b]
 )");
         CHECK_ERROR(f, "vehicle.yaml", 9, {"entity 'Vehicle' field: 'doc' must be a string"});
+    }
+    SECTION("an entity's doc that is not a string") {
+        f.entity("order.yaml", order_yaml + "  doc: [a, b]\n");
+        CHECK_ERROR(f, "order.yaml", 14, {"entity: 'doc' must be a string"});
+    }
+    SECTION("a v1 entity's description that is not a string") {
+        f.entity("vehicle.yaml", v1_header("nomnom.io/v1", "Entity") +
+                                     "metadata:\n  name: Vehicle\n  annotations:\n"
+                                     "    description: {text: x}\n" +
+                                     vehicle_body.substr(vehicle_body.find("spec:")));
+        CHECK_ERROR(f, "vehicle.yaml", 6, {"metadata.annotations: 'description' must be a string"});
+    }
+}
+
+TEST_CASE("a message shows the control characters of the YAML text it quotes as escapes",
+          "[generator]") {
+    Fixture f;
+    f.entity("order.yaml",
+             "entity:\n  name: Order\n  source_type: \"root\\nDROP TABLE x;\\e\\t\"\n");
+    CHECK_ERROR(f, "order.yaml", 3,
+                {"source_type 'root\\nDROP TABLE x;\\x1b\\t' is not supported"});
+    for (const auto& message : f.check().errors()) {
+        CHECK(message.find_first_of("\n\x1b\t") == std::string::npos);
     }
 }
 
@@ -1200,6 +1225,17 @@ TEST_CASE("two C++ transform sources with the same file name are refused", "[gen
     CHECK(reported(errors, "error", f.project_file(), 3, {"two files are named 'transforms.cpp'"}));
 }
 
+TEST_CASE("a C++ transform's name must be a C++ name", "[generator][names]") {
+    Fixture f;
+    f.project("transforms:\n  cpp:\n    functions:\n      \"up(per)\\n\": {returns: String}\n");
+    f.entity("order.yaml", order_yaml);
+    const auto& errors = f.check().errors();
+    INFO(listed(errors));
+    CHECK(reported(errors, "error", f.project_file(), 4,
+                   {"transform name 'up(per)\\n': use ASCII letters, digits and _, not starting "
+                    "with a digit"}));
+}
+
 // ---- The generated plugin is named after the schema, so names that would be the same there
 // are refused (names.hpp).
 
@@ -1263,9 +1299,9 @@ TEST_CASE("names that would be one C++ name in the generated plugin are refused"
 TEST_CASE("a name without an ASCII letter or digit is refused", "[generator][names]") {
     Fixture f;
     SECTION("an entity") {
-        f.entity("order.yaml", unstored_root("\"Ä-Ö\"", "    - {name: order_key, type: String}\n"));
+        f.entity("order.yaml", unstored_root("_", "    - {name: order_key, type: String}\n"));
         CHECK_ERROR(f, "order.yaml", 2,
-                    {"entity 'Ä-Ö': the generated plugin names it after its ASCII letters and "
+                    {"entity '_': the generated plugin names it after its ASCII letters and "
                      "digits, and it has none"});
     }
     SECTION("a field") {
@@ -1275,6 +1311,78 @@ TEST_CASE("a name without an ASCII letter or digit is refused", "[generator][nam
         CHECK_ERROR(f, "order.yaml", 6,
                     {"field 'Order.__': the generated plugin names it after its ASCII letters "
                      "and digits, and it has none"});
+    }
+}
+
+// ---- Names go as they are into the DDL, the plugin's comments and the subjects (names.hpp).
+
+TEST_CASE("a name that is not ASCII letters, digits and _ is refused where it is given",
+          "[generator][names]") {
+    // As the YAML writes it, and as the message shows it.
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"\"Order\\nDROP TABLE x;\"", "Order\\nDROP TABLE x;"},
+        {"\"Order\\r\"", "Order\\r"},
+        {"\"Order\\e[2J\"", "Order\\x1b[2J"},
+        {"\"Order\\\\\"", "Order\\"},
+        {"'Order\"'", "Order\""},
+        {"Order Line", "Order Line"},
+        {"Order.Line", "Order.Line"},
+        {"Order-Line", "Order-Line"},
+        {"Bestellübersicht", "Bestellübersicht"},
+        {"2fa", "2fa"},
+    };
+    const auto v1_entity = [](const std::string& name, const std::string& field) {
+        return v1_header("nomnom.io/v1", "Entity") + "metadata:\n  name: " + name +
+               "\nspec:\n  fields:\n    - {name: " + field + ", type: string}\n";
+    };
+    const auto replaced = [](std::string text, const std::string& from, const std::string& to) {
+        return text.replace(text.find(from), from.size(), to);
+    };
+    for (const auto& [yaml, shown] : bad) {
+        // What is named, the file, the line of the name and how the message names it.
+        const std::vector<std::tuple<std::string, std::string, int, std::string>> places = {
+            {"an entity", unstored_root(yaml, "    - {name: order_key, type: String}\n"), 2,
+             "entity name"},
+            {"a field", unstored_root("Order", "    - {name: " + yaml + ", type: String}\n"), 5,
+             "entity 'Order': field name"},
+            {"a v1 entity", v1_entity(yaml, "vehicleId"), 4, "entity name"},
+            {"a v1 field", v1_entity("Vehicle", yaml), 7, "entity 'Vehicle': field name"},
+            {"a table", replaced(order_yaml, "orders", yaml), 11, "table name"},
+            {"a v1 table",
+             v1_header("nomnom.io/v1", "Entity") + replaced(vehicle_body, "vehicles", yaml), 12,
+             "table name"},
+            {"a column that is not a field",
+             legacy_root("    - {name: order_key, type: String}\n",
+                         "      conformant_id_column: id\n    field_overrides:\n"
+                         "      - {name: order_key, type: String}\n"
+                         "      - {name: " +
+                             yaml + ", type: String}\n"),
+             12, "column name"},
+            {"an autogenerated id column",
+             legacy_root("    - {name: order_key, type: String}\n",
+                         "      conformant_id_column: " + yaml +
+                             "\n      autogenerate_conformant_id: true\n"),
+             9, "column name"},
+            {"an autogenerated primary key",
+             legacy_root("    - {name: order_key, type: String}\n",
+                         "      conformant_id_column: id\n    primary_key: {name: " + yaml +
+                             ", type: Integer, autogenerate: true}\n"),
+             10, "column name"},
+            {"a v1 index",
+             v1_header("nomnom.io/v1", "Entity") + vehicle_body +
+                 "    indexes:\n      - {name: " + yaml + ", fields: [vehicleId]}\n",
+             14, "index name"},
+        };
+        for (const auto& [what, text, line, named] : places) {
+            DYNAMIC_SECTION(what << " " << shown) {
+                Fixture f;
+                f.entity("e.yaml", text);
+                CHECK_ERROR(f, "e.yaml", line,
+                            {named + " '" + shown +
+                             "': use ASCII letters, digits and _, not starting with a digit"});
+                CHECK_FALSE(f.resolved());
+            }
+        }
     }
 }
 
