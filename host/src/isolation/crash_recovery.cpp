@@ -58,7 +58,11 @@ size_t recover_crashed_workers(const std::filesystem::path& dir, const Recovered
             plugin.name, orphan.pid, orphan.messages.size(), orphan.stream, in_hand,
             in_hand > 0 ? phase_verb(orphan.phase) : "between calls");
         for (const OrphanMessage& message : orphan.messages) {
+            // The delivery the death cost is not held against a message that did not cause it.
+            const uint64_t forgiven = message.forgiven + 1;
             if (!message.in_hand) {
+                verdicts.add(orphan.stream, message.stream_sequence,
+                             {CrashVerdicts::Kind::Bystander, "", forgiven});
                 answer(nats, message, "-NAK");
                 continue;
             }
@@ -67,7 +71,8 @@ size_t recover_crashed_workers(const std::filesystem::path& dir, const Recovered
                              {CrashVerdicts::Kind::Suspect,
                               "one of " + std::to_string(in_hand) +
                                   " messages the plugin was persisting when the host (pid " +
-                                  std::to_string(orphan.pid) + ") died"});
+                                  std::to_string(orphan.pid) + ") died",
+                              forgiven});
                 answer(nats, message, "-NAK");
                 continue;
             }
@@ -76,7 +81,7 @@ size_t recover_crashed_workers(const std::filesystem::path& dir, const Recovered
                 phase_verb(orphan.phase) + " this message (delivery " +
                 std::to_string(message.delivery_count) + "); it is not handed to the plugin again";
             verdicts.add(orphan.stream, message.stream_sequence,
-                         {CrashVerdicts::Kind::Culprit, reason});
+                         {CrashVerdicts::Kind::Culprit, reason, message.forgiven});
             try {
                 dead_letter_culprit(orphan, message, plugin, reason, nats, dead_letters);
                 ++dead_lettered;

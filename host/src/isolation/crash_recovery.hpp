@@ -23,7 +23,7 @@ struct RecoveredPlugin {
 //    case the terminate does not reach JetStream;
 //  - messages the plugin was persisting together are suspects: each is written alone next time;
 //  - they and the rest of the dead worker's batch are handed back at once (nak) rather than
-//    after ack_wait.
+//    after ack_wait, and the delivery this cost them does not count toward max_deliver.
 // Returns how many messages were dead-lettered. A failure to dead-letter is logged and left to
 // the verdict: the message is dead-lettered when it is delivered again.
 size_t recover_crashed_workers(const std::filesystem::path& dir, const RecoveredPlugin& plugin,

@@ -11,14 +11,16 @@
 namespace nomnom::host {
 
 // What a plugin's recovery concluded about messages a dead worker held: the plugin is not
-// called on a culprit again, and each suspect is written alone, so that a second death can only
-// name one message. Shared by the plugin's workers; empty (one atomic load) unless a worker died.
+// called on a culprit again, each suspect is written alone, so that a second death can only
+// name one message, and the deliveries a death cost the others are not counted toward
+// max_deliver. Shared by the plugin's workers; empty (one atomic load) unless a worker died.
 class CrashVerdicts {
   public:
-    enum class Kind { Culprit, Suspect };
+    enum class Kind { Culprit, Suspect, Bystander };
     struct Verdict {
         Kind kind;
-        std::string reason;
+        std::string reason;     // of a culprit or a suspect
+        uint64_t forgiven = 0;  // deliveries lost to deaths it did not cause
     };
 
     void add(const std::string& stream, uint64_t sequence, Verdict verdict);

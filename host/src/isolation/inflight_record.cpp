@@ -17,7 +17,8 @@
 namespace nomnom::host {
 namespace {
 
-constexpr char kMagic[8] = {'n', 'o', 'm', 'I', 'N', 'F', 'L', '1'};
+// A record of another layout (an older host's) is not read as this one.
+constexpr char kMagic[8] = {'n', 'o', 'm', 'I', 'N', 'F', 'L', '2'};
 
 // The file's layout; fixed-size fields only, since another process reads it.
 struct Header {
@@ -32,8 +33,9 @@ struct Header {
 struct Entry {
     uint64_t stream_sequence;
     uint64_t delivery_count;
+    uint64_t forgiven;
     uint8_t in_hand;
-    char reply[495];  // NUL-terminated; empty when the ack subject was longer
+    char reply[487];  // NUL-terminated; empty when the ack subject was longer
 };
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
@@ -96,7 +98,7 @@ std::optional<OrphanBatch> read_orphan(int fd, const std::filesystem::path& path
         for (uint32_t i = 0; i < header.count; ++i) {
             const Entry& entry = entries[i];
             orphan->messages.push_back(
-                {entry.stream_sequence, entry.delivery_count,
+                {entry.stream_sequence, entry.delivery_count, entry.forgiven,
                  std::string(entry.reply, strnlen(entry.reply, sizeof entry.reply)),
                  orphan->phase != InflightRecord::Phase::Idle && entry.in_hand != 0});
         }
@@ -164,7 +166,8 @@ InflightRecord::~InflightRecord() {
 }
 
 void InflightRecord::begin_batch(const std::string& stream,
-                                 std::span<const IncomingMessage* const> batch) {
+                                 std::span<const IncomingMessage* const> batch,
+                                 std::span<const uint64_t> forgiven) {
     Header& header = header_of(mapping_);
     Entry* entries = entries_of(mapping_);
     const size_t count = std::min<size_t>(batch.size(), header.capacity);
@@ -173,6 +176,7 @@ void InflightRecord::begin_batch(const std::string& stream,
         const IncomingMessage& message = *batch[i];
         entry.stream_sequence = message.stream_sequence;
         entry.delivery_count = message.delivery_count;
+        entry.forgiven = forgiven[i];
         entry.in_hand = 0;
         const char* reply = natsMsg_GetReply(message.message.get());
         const size_t length = reply != nullptr ? std::strlen(reply) : 0;

@@ -29,9 +29,11 @@ class InflightRecord {
     InflightRecord(const InflightRecord&) = delete;
     InflightRecord& operator=(const InflightRecord&) = delete;
 
-    // The fetched batch, before anything is done with it: messages beyond `capacity` are not
+    // The fetched batch, before anything is done with it, with the deliveries each message lost
+    // to earlier deaths (`forgiven`, one per message): messages beyond `capacity` are not
     // recorded (and would come back after ack_wait if the process died).
-    void begin_batch(const std::string& stream, std::span<const IncomingMessage* const> batch);
+    void begin_batch(const std::string& stream, std::span<const IncomingMessage* const> batch,
+                     std::span<const uint64_t> forgiven);
     // Right before a call into the plugin: which messages of the batch are in its hands.
     void enter(Phase phase, std::span<const uint32_t> in_hand);
     void leave();
@@ -52,7 +54,8 @@ class InflightRecord {
 struct OrphanMessage {
     uint64_t stream_sequence = 0;
     uint64_t delivery_count = 0;
-    std::string reply;  // its ack subject; empty when it did not fit the record
+    uint64_t forgiven = 0;  // deliveries lost to earlier deaths it did not cause
+    std::string reply;      // its ack subject; empty when it did not fit the record
     bool in_hand = false;
 };
 

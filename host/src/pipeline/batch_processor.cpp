@@ -125,31 +125,46 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     // Suspects of a crash are written one by one, so that a second crash names one message.
     std::vector<Entry*> alone;
     std::vector<const IncomingMessage*> recorded;
+    std::vector<uint64_t> forgiven;
+    std::vector<std::optional<CrashVerdicts::Verdict>> verdicts;
     recorded.reserve(entries_.size());
+    forgiven.reserve(entries_.size());
+    verdicts.reserve(entries_.size());
     for (size_t i = 0; i < fetched.size(); ++i) {
         Entry& entry = entries_[i];
         entry.message = decode_message(std::move(fetched[i]), format);
+        verdicts.push_back(
+            runner_.crash_verdicts().find(entry.message->stream, entry.message->stream_sequence));
+        entry.forgiven = verdicts.back()
+                             ? std::min(verdicts.back()->forgiven, entry.message->delivery_count)
+                             : 0;
         recorded.push_back(entry.message.get());
+        forgiven.push_back(entry.forgiven);
     }
-    record_.begin_batch(recorded.front()->stream, recorded);
-    for (Entry& entry : entries_) {
-        if (const auto verdict = runner_.crash_verdicts().find(entry.message->stream,
-                                                               entry.message->stream_sequence)) {
+    record_.begin_batch(recorded.front()->stream, recorded, forgiven);
+    for (size_t i = 0; i < entries_.size(); ++i) {
+        Entry& entry = entries_[i];
+        if (const auto& verdict = verdicts[i]) {
             if (verdict->kind == CrashVerdicts::Kind::Culprit) {
                 entry.outcome = Outcome::Crashed;
                 entry.reason = verdict->reason;
                 continue;
             }
-            alone.push_back(&entry);
-            continue;
+            if (verdict->kind == CrashVerdicts::Kind::Suspect) {
+                alone.push_back(&entry);
+                continue;
+            }
         }
         // Only a message whose last allowed delivery was nak'ed gets here (its dead-lettering
         // failed, the plugin went FATAL, the host crashed, or max_deliver was lowered).
-        if (max_deliver > 0 && entry.message->delivery_count > static_cast<uint64_t>(max_deliver)) {
+        if (max_deliver > 0 && entry.charged_deliveries() > static_cast<uint64_t>(max_deliver)) {
             entry.outcome = Outcome::Exhausted;
-            entry.reason = "delivery " + std::to_string(entry.message->delivery_count) +
-                           " exceeds max_deliver = " + std::to_string(max_deliver) +
-                           "; not processed again";
+            entry.reason =
+                "delivery " + std::to_string(entry.message->delivery_count) +
+                (entry.forgiven > 0
+                     ? " (" + std::to_string(entry.forgiven) + " lost to crashes not counted)"
+                     : std::string()) +
+                " exceeds max_deliver = " + std::to_string(max_deliver) + "; not processed again";
             continue;
         }
         all.push_back(&entry);
@@ -410,7 +425,8 @@ void BatchProcessor::settle(Entry& entry) {
             break;
         case Outcome::Retry:
             // Set aside at the last allowed delivery, with the reason of this failure.
-            if (max_deliver > 0 && message.delivery_count >= static_cast<uint64_t>(max_deliver)) {
+            if (max_deliver > 0 &&
+                entry.charged_deliveries() >= static_cast<uint64_t>(max_deliver)) {
                 status = dead_letter(DeadLetterClass::RetriesExhausted,
                                      "after " + std::to_string(message.delivery_count) +
                                          " deliveries: " + entry.reason);

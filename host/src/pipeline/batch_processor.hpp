@@ -40,6 +40,10 @@ class BatchProcessor {
         Outcome outcome = Outcome::Pending;
         std::string reason;
         bool settled = false;
+        uint64_t forgiven = 0;  // deliveries lost to deaths of the process it did not cause
+
+        // The deliveries that count toward max_deliver.
+        uint64_t charged_deliveries() const { return message->delivery_count - forgiven; }
     };
 
     void process_batch(std::vector<NatsMsgPtr>& fetched);
