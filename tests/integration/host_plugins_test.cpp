@@ -5,6 +5,8 @@
 
 #include <sys/stat.h>
 
+#include <csignal>
+
 #include "host_harness.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
@@ -140,6 +142,37 @@ TEST_CASE("auto_migrate off: the host names the missing tables and refuses the p
     REQUIRE(host.wait_log("startup summary: 0 plugin(s) running", 20s));
     CHECK(host.log_contains("database lacks table kv (auto_migrate is off: create them first)"));
     CHECK(host.log_contains("database lacks column kvp.note"));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("a table without a unique index on the conflict keys refuses the plugin that upserts",
+          "[plugins][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    // kv: the keys are indexed, but not uniquely; kvp: written by its plugin's own SQL.
+    pg.exec("CREATE TABLE kv (k TEXT, v BIGINT, note TEXT); CREATE INDEX ON kv (k); "
+            "CREATE TABLE kvp (k TEXT, v BIGINT, note TEXT)");
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.add_test_plugin("test_kv_persist");
+    std::string config = test_config(nats.url(), pg.url());
+    config.replace(config.find("pool_size = 2"), 13, "pool_size = 2\nauto_migrate = false");
+    host.write_config(config);
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv_persist]", 20s));
+    CHECK(host.log_contains(
+        "database lacks a unique index on kv (k), its conflict keys (auto_migrate is off"));
+    pg.exec("CREATE UNIQUE INDEX ON kv (k) WHERE k <> ''");  // partial: no conflict target
+    host.process().signal(SIGHUP);
+    REQUIRE(host.wait_log("reload 1 finished with errors", 20s));
+    pg.exec("CREATE UNIQUE INDEX ON kv (k)");
+    host.process().signal(SIGHUP);
+    REQUIRE(host.wait_log("reload 2 succeeded", 20s));
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.x", R"({"k":"a","v":1})");
+    client.publish("test.kv.x", R"({"k":"a","v":2})");
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT coalesce(max(v), 0) FROM kv") == 2; }, 30s));
+    CHECK(pg.query_int64("SELECT count(*) FROM kv") == 1);
     REQUIRE(host.terminate() == 0);
 }
 

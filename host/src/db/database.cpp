@@ -5,6 +5,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -213,6 +214,20 @@ void Database::prepare_tables(const nomnom_plugin_descriptor& descriptor, bool a
             if (!existing.contains(table.columns[c].name)) {
                 missing.push_back("column " + std::string(table.name) + "." +
                                   table.columns[c].name);
+            }
+        }
+        // The host upserts on the conflict keys: without a unique index on exactly them, a
+        // redelivered message would add a row (or every upsert fail). A persist plugin's own
+        // SQL says what it needs.
+        if (descriptor.persist == nullptr && table.conflict_key_count > 0) {
+            const std::set<std::string> keys(table.conflict_keys,
+                                             table.conflict_keys + table.conflict_key_count);
+            const auto unique = unique_column_sets(lease.session(), dialect_, table.name);
+            if (std::find(unique.begin(), unique.end(), keys) == unique.end()) {
+                std::string list;
+                for (const auto& key : keys) list += (list.empty() ? "" : ", ") + key;
+                missing.push_back("a unique index on " + std::string(table.name) + " (" + list +
+                                  "), its conflict keys");
             }
         }
     }

@@ -1,5 +1,8 @@
 #include "db/native_db.hpp"
 
+#include <map>
+#include <vector>
+
 #include "nomnom/common/utf8.hpp"
 
 namespace nomnom::host {
@@ -102,6 +105,50 @@ std::set<std::string> table_columns(soci::session& session, Dialect dialect, con
         columns.insert(reinterpret_cast<const char*>(sqlite3_column_text(statement.get(), 0)));
     }
     return columns;
+}
+
+std::vector<std::set<std::string>> unique_column_sets(soci::session& session, Dialect dialect,
+                                                      const char* table) {
+    std::map<std::string, std::set<std::string>> indexes;
+    if (dialect == Dialect::Postgres) {
+        PGconn* connection = pg_connection(session);
+        const char* params[] = {table};
+        PgResult result(PQexecParams(
+            connection,
+            "SELECT i.indexrelid::text, a.attname FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey) "
+            "WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace "
+            "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL",
+            1, nullptr, params, nullptr, nullptr, 0));
+        if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
+            throw_pg_error(connection, result.result,
+                           "reading unique indexes of " + std::string(table));
+        }
+        for (int row = 0; row < PQntuples(result.result); ++row) {
+            indexes[PQgetvalue(result.result, row, 0)].insert(PQgetvalue(result.result, row, 1));
+        }
+    } else {
+        SqliteStatement list(sqlite_connection(session),
+                             "SELECT il.name, ii.name FROM pragma_index_list(?1) AS il "
+                             "JOIN pragma_index_info(il.name) AS ii "
+                             "WHERE il.\"unique\" = 1 AND il.partial = 0");
+        sqlite3_bind_text(list.get(), 1, table, -1, SQLITE_TRANSIENT);
+        std::set<std::string> with_expressions;
+        while (sqlite3_step(list.get()) == SQLITE_ROW) {
+            const std::string index = reinterpret_cast<const char*>(sqlite3_column_text(list.get(), 0));
+            const auto* column = sqlite3_column_text(list.get(), 1);
+            if (column == nullptr) {
+                with_expressions.insert(index);  // an expression, not a column
+            } else {
+                indexes[index].insert(reinterpret_cast<const char*>(column));
+            }
+        }
+        for (const std::string& index : with_expressions) indexes.erase(index);
+    }
+    std::vector<std::set<std::string>> sets;
+    for (auto& [index, columns] : indexes) sets.push_back(std::move(columns));
+    return sets;
 }
 
 SqliteStatement::SqliteStatement(sqlite3_handle* connection, const std::string& sql)

@@ -10,6 +10,7 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <set>
+#include <vector>
 #include <string>
 
 #include "db/database.hpp"
@@ -31,6 +32,11 @@ void execute_script(soci::session& session, Dialect dialect, const std::string& 
 
 // Column names of `table`, empty when the table does not exist.
 std::set<std::string> table_columns(soci::session& session, Dialect dialect, const char* table);
+
+// The column sets of `table`'s unique indexes (its primary key included), without partial and
+// expression indexes: the conflict targets an upsert's ON CONFLICT can name.
+std::vector<std::set<std::string>> unique_column_sets(soci::session& session, Dialect dialect,
+                                                      const char* table);
 
 // Throws a DbError built from a failed libpq result (or the connection's error when null).
 [[noreturn]] void throw_pg_error(PGconn* connection, PGresult* result, const std::string& what);
