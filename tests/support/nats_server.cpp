@@ -86,6 +86,17 @@ std::string tail_of(const std::filesystem::path& file) {
     return text.size() > kTail ? text.substr(text.size() - kTail) : text;
 }
 
+// Whether the log, from byte `from` on, says this start of the server listens: the port was
+// probed free, but another test's nats-server may bind it first, and a JetStream answer on the
+// port would then come from that server while ours exits.
+bool logged_ready(const std::filesystem::path& file, std::uintmax_t from) {
+    std::ifstream in(file);
+    in.seekg(static_cast<std::streamoff>(from));
+    std::stringstream content;
+    content << in.rdbuf();
+    return content.str().find("Server is ready") != std::string::npos;
+}
+
 std::filesystem::path nats_server_binary() {
     if (const char* configured = std::getenv("NOMNOM_NATS_SERVER");
         configured != nullptr && *configured != '\0') {
@@ -151,6 +162,8 @@ NatsServer::Frozen::~Frozen() {
 }
 
 void NatsServer::launch() {
+    std::error_code no_log_yet;
+    const std::uintmax_t log_start = std::filesystem::file_size(log_file(), no_log_yet);
     process_.start({nats_server_binary().string(), "-js", "-a", "127.0.0.1", "-p",
                     std::to_string(port_), "-sd", store_dir_.string()},
                    {}, log_file());
@@ -160,7 +173,9 @@ void NatsServer::launch() {
             throw std::runtime_error("nats-server on port " + std::to_string(port_) +
                                      " exited early:\n" + tail_of(log_file()));
         }
-        if (jetstream_answers(url_)) return;
+        if (logged_ready(log_file(), no_log_yet ? 0 : log_start) && jetstream_answers(url_)) {
+            return;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     process_.kill9();
