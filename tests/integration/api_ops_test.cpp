@@ -96,7 +96,7 @@ TEST_CASE("payload content reaches the log only at debug", "[api][logs]") {
     CHECK(debug_part.find("rejected body (Invalid JSON") != std::string::npos);
 }
 
-TEST_CASE("SIGHUP re-reads the tokens file and log.level; other changes wait for a restart",
+TEST_CASE("SIGHUP re-reads the tokens file and log.level, other changes wait for a restart",
           "[api][reload][auth]") {
     NatsServer nats;
     ApiHarness api;

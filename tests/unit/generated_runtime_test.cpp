@@ -53,7 +53,7 @@ TEST_CASE("a payload that is not UTF-8 or not JSON is refused with the byte", "[
     CHECK(payload == R"({"k":"a\tb\u00e9"})");
 }
 
-TEST_CASE("a leading byte order mark is skipped; anywhere else it is what it is", "[generated]") {
+TEST_CASE("a leading byte order mark is skipped, anywhere else it is what it is", "[generated]") {
     nomnom::gen::JsonDocument document;
     nomnom::gen::Scratch scratch;
     CHECK(document.parse("\xEF\xBB\xBF{\"k\":\"v\"}", scratch)["k"].GetString() ==
