@@ -115,6 +115,50 @@ TEST_CASE("thread mode: a persist callback that kills the host is narrowed to it
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE(
+    "thread mode: a kill from outside during a plugin call convicts a message held alone twice",
+    "[isolation][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    std::vector<std::string> messages = kv_messages(20);
+    messages.insert(messages.begin() + 10, R"({"k":"hangs","v":1,"action":"hang"})");
+    publish_backlog(client, "test.kv.hang", messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "hang.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nbatch_size = 1\nmax_deliver = 5\n"));
+    const auto rows = [&] { return sqlite_int64(database, "SELECT count(*) FROM kv"); };
+    const auto deliveries = [&] {
+        return client.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq;
+    };
+    // One message per batch, one worker: with the ten before it written, a new delivery after
+    // this start's recovery is the hanging message, in the plugin's hands.
+    uint64_t delivered = 0;
+    const auto start_and_wait_for_the_hang = [&] {
+        host.start();
+        REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+        REQUIRE(eventually([&] { return rows() == 10 && deliveries() > delivered; }, 30s));
+        delivered = deliveries();
+    };
+    start_and_wait_for_the_hang();
+    // A SIGKILL leaves no signal in the record: the first only makes the message a suspect...
+    host.process().kill9();
+    start_and_wait_for_the_hang();
+    CHECK(client.stream_message_count("NOMNOM_DLQ") == 0);
+    // ... held alone again when the second lands, it is the one.
+    host.process().kill9();
+    host.start();
+    REQUIRE(eventually([&] { return rows() == 20; }, 30s));
+    REQUIRE(eventually([&] { return client.stream_message_count("NOMNOM_DLQ") == 1; }, 10s));
+    const std::vector<std::string> letters = dlq_list(host);
+    INFO(host.log());
+    REQUIRE(lines_with(letters, "  crashed  ").size() == 1);
+    CHECK(lines_with(letters, "killed from outside").size() == 1);
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("a plugins.state_dir that cannot be created stops the host at once, naming the key",
           "[isolation][config]") {
     NatsServer nats;

@@ -106,6 +106,8 @@ class Parser {
         // The plugins a host must survive: they take the whole process down.
         if (action == "segfault") std::raise(SIGSEGV);
         if (action == "abort") std::abort();
+        // Never returns in any test's time: what the OOM killer or an operator's kill -9 ends.
+        if (action == "hang") std::this_thread::sleep_for(std::chrono::minutes(10));
         if (action == "retry_until") {
             const std::int64_t until = required_int(doc, "until");
             if (std::cmp_less(message.delivery_count, until)) {

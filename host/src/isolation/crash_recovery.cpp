@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include "isolation/inflight_record.hpp"
 #include "pipeline/incoming_message.hpp"
 
@@ -10,6 +12,14 @@ namespace {
 
 const char* phase_verb(InflightRecord::Phase phase) {
     return phase == InflightRecord::Phase::Parse ? "parsing" : "persisting";
+}
+
+std::string cause_of(const OrphanBatch& orphan) {
+    if (orphan.fatal_signal == 0) {
+        return "with no signal caught (killed from outside: SIGKILL, the OOM killer)";
+    }
+    const char* name = sigabbrev_np(orphan.fatal_signal);
+    return "of SIG" + std::string(name != nullptr ? name : std::to_string(orphan.fatal_signal));
 }
 
 // Answers the dead worker's delivery on its ack subject: JetStream takes an ack from any
@@ -66,19 +76,24 @@ size_t recover_crashed_workers(const std::filesystem::path& dir, const Recovered
                 answer(nats, message, "-NAK");
                 continue;
             }
-            if (in_hand > 1) {
+            // A fatal signal on the plugin's own call convicts the message it held alone; a kill
+            // from outside (SIGKILL, the OOM killer) may have landed during any call, so it
+            // convicts only a message that was already a suspect, held alone a second time.
+            const bool convicted = in_hand == 1 && (orphan.fatal_signal != 0 || message.suspect);
+            if (!convicted) {
                 verdicts.add(orphan.stream, message.stream_sequence,
                              {CrashVerdicts::Kind::Suspect,
-                              "one of " + std::to_string(in_hand) +
-                                  " messages the plugin was persisting when the host (pid " +
-                                  std::to_string(orphan.pid) + ") died",
+                              "in the plugin's hands (" + std::to_string(in_hand) +
+                                  " messages) when the host (pid " + std::to_string(orphan.pid) +
+                                  ") died " + cause_of(orphan),
                               forgiven});
                 answer(nats, message, "-NAK");
                 continue;
             }
             const std::string reason =
-                "the host (pid " + std::to_string(orphan.pid) + ") died while the plugin was " +
-                phase_verb(orphan.phase) + " this message (delivery " +
+                "the host (pid " + std::to_string(orphan.pid) + ") died " + cause_of(orphan) +
+                (orphan.fatal_signal != 0 ? "" : " a second time") + " while the plugin was " +
+                phase_verb(orphan.phase) + " this message alone (delivery " +
                 std::to_string(message.delivery_count) + "); it is not handed to the plugin again";
             verdicts.add(orphan.stream, message.stream_sequence,
                          {CrashVerdicts::Kind::Culprit, reason, message.forgiven});

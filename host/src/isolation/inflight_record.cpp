@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -18,7 +20,7 @@ namespace nomnom::host {
 namespace {
 
 // A record of another layout (an older host's) is not read as this one.
-constexpr char kMagic[8] = {'n', 'o', 'm', 'I', 'N', 'F', 'L', '2'};
+constexpr char kMagic[8] = {'n', 'o', 'm', 'I', 'N', 'F', 'L', '3'};
 
 // The file's layout; fixed-size fields only, since another process reads it.
 struct Header {
@@ -27,6 +29,11 @@ struct Header {
     std::atomic<uint32_t> phase;  // InflightRecord::Phase
     uint32_t count;               // messages of the batch recorded; 0: no batch
     int32_t pid;
+    // The signal a plugin call died of (SIGSEGV, SIGABRT...), written by the handler on the
+    // thread that made the call; 0 when the process was killed from outside (SIGKILL, the OOM
+    // killer), which a caught signal cannot tell apart from a kill that only happened to land
+    // during the call.
+    std::atomic<int32_t> fatal_signal;
     char stream[256];
 };
 
@@ -35,10 +42,69 @@ struct Entry {
     uint64_t delivery_count;
     uint64_t forgiven;
     uint8_t in_hand;
-    char reply[487];  // NUL-terminated; empty when the ack subject was longer
+    uint8_t suspect;  // handed to the plugin alone because an earlier death implicated it
+    char reply[486];  // NUL-terminated; empty when the ack subject was longer
 };
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
+static_assert(std::atomic<int32_t>::is_always_lock_free);
+
+// The record of the plugin call this thread is in, for the fatal-signal handler. A thread_local
+// of the executable (initial-exec TLS) is safe to read in a signal handler.
+thread_local Header* t_calling = nullptr;
+
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+struct sigaction previous_actions[NSIG];
+
+// Marks the call in progress on this thread as what killed the process, then lets the signal
+// do what it did before (the default, or a sanitizer's report): async-signal-safe stores only.
+void on_fatal_signal(int signal) {
+    if (Header* header = t_calling) {
+        int32_t none = 0;
+        header->fatal_signal.compare_exchange_strong(none, signal);
+    }
+    ::sigaction(signal, &previous_actions[signal], nullptr);
+    ::raise(signal);  // blocked until this handler returns, then delivered as before
+}
+
+void install_fatal_signal_handlers() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction action {};
+        action.sa_handler = on_fatal_signal;
+        sigemptyset(&action.sa_mask);
+        // On the alternate stack where a thread has one: a plugin's runaway recursion leaves
+        // no room on its own.
+        action.sa_flags = SA_ONSTACK;
+        for (const int signal : kFatalSignals)
+            ::sigaction(signal, &action, &previous_actions[signal]);
+    });
+}
+
+// An alternate signal stack for the calling thread, unless it has one (a sanitizer's): without
+// one, a stack overflow inside the plugin kills the process before the handler can mark it.
+void ensure_alternate_stack() {
+    struct AlternateStack {
+        std::unique_ptr<char[]> memory;
+        AlternateStack() {
+            stack_t current{};
+            if (::sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE)) return;
+            constexpr size_t kSize = 64 * 1024;
+            memory = std::make_unique<char[]>(kSize);
+            stack_t stack{};
+            stack.ss_sp = memory.get();
+            stack.ss_size = kSize;
+            if (::sigaltstack(&stack, nullptr) != 0) memory.reset();
+        }
+        ~AlternateStack() {
+            if (!memory) return;
+            stack_t off{};
+            off.ss_flags = SS_DISABLE;
+            ::sigaltstack(&off, nullptr);
+        }
+    };
+    thread_local AlternateStack stack;
+}
 
 size_t file_size(size_t capacity) {
     return sizeof(Header) + capacity * sizeof(Entry);
@@ -93,6 +159,7 @@ std::optional<OrphanBatch> read_orphan(int fd, const std::filesystem::path& path
         orphan->file = path;
         orphan->pid = header.pid;
         orphan->phase = static_cast<InflightRecord::Phase>(header.phase.load());
+        orphan->fatal_signal = header.fatal_signal.load();
         orphan->stream.assign(header.stream, strnlen(header.stream, sizeof header.stream));
         const Entry* entries = entries_of(mapping);
         for (uint32_t i = 0; i < header.count; ++i) {
@@ -100,7 +167,8 @@ std::optional<OrphanBatch> read_orphan(int fd, const std::filesystem::path& path
             orphan->messages.push_back(
                 {entry.stream_sequence, entry.delivery_count, entry.forgiven,
                  std::string(entry.reply, strnlen(entry.reply, sizeof entry.reply)),
-                 orphan->phase != InflightRecord::Phase::Idle && entry.in_hand != 0});
+                 orphan->phase != InflightRecord::Phase::Idle && entry.in_hand != 0,
+                 entry.suspect != 0});
         }
     }
     ::munmap(mapping, static_cast<size_t>(size));
@@ -150,6 +218,8 @@ std::unique_ptr<InflightRecord> InflightRecord::claim(const std::filesystem::pat
         header.phase.store(static_cast<uint32_t>(Phase::Idle));
         header.count = 0;
         header.pid = static_cast<int32_t>(::getpid());
+        header.fatal_signal.store(0);
+        install_fatal_signal_handlers();
         const int fd = std::exchange(file.fd, -1);
         return std::unique_ptr<InflightRecord>(new InflightRecord(fd, mapping, size, path));
     }
@@ -167,7 +237,8 @@ InflightRecord::~InflightRecord() {
 
 void InflightRecord::begin_batch(const std::string& stream,
                                  std::span<const IncomingMessage* const> batch,
-                                 std::span<const uint64_t> forgiven) {
+                                 std::span<const uint64_t> forgiven,
+                                 std::span<const bool> suspect) {
     Header& header = header_of(mapping_);
     Entry* entries = entries_of(mapping_);
     const size_t count = std::min<size_t>(batch.size(), header.capacity);
@@ -177,6 +248,7 @@ void InflightRecord::begin_batch(const std::string& stream,
         entry.stream_sequence = message.stream_sequence;
         entry.delivery_count = message.delivery_count;
         entry.forgiven = forgiven[i];
+        entry.suspect = suspect[i] ? 1 : 0;
         entry.in_hand = 0;
         const char* reply = natsMsg_GetReply(message.message.get());
         const size_t length = reply != nullptr ? std::strlen(reply) : 0;
@@ -201,12 +273,15 @@ void InflightRecord::enter(Phase phase, std::span<const uint32_t> in_hand) {
         entries[index].in_hand = 1;
         in_hand_.push_back(index);
     }
+    ensure_alternate_stack();
+    t_calling = &header;
     header.phase.store(static_cast<uint32_t>(phase), std::memory_order_release);
 }
 
 void InflightRecord::leave() {
     Header& header = header_of(mapping_);
     header.phase.store(static_cast<uint32_t>(Phase::Idle), std::memory_order_release);
+    t_calling = nullptr;
     Entry* entries = entries_of(mapping_);
     for (const uint32_t index : in_hand_) entries[index].in_hand = 0;
     in_hand_.clear();

@@ -32,8 +32,9 @@ class InflightRecord {
     // The fetched batch, before anything is done with it, with the deliveries each message lost
     // to earlier deaths (`forgiven`, one per message): messages beyond `capacity` are not
     // recorded (and would come back after ack_wait if the process died).
+    // `suspect`: handed to the plugin alone, since an earlier death implicated it.
     void begin_batch(const std::string& stream, std::span<const IncomingMessage* const> batch,
-                     std::span<const uint64_t> forgiven);
+                     std::span<const uint64_t> forgiven, std::span<const bool> suspect);
     // Right before a call into the plugin: which messages of the batch are in its hands.
     void enter(Phase phase, std::span<const uint32_t> in_hand);
     void leave();
@@ -57,6 +58,7 @@ struct OrphanMessage {
     uint64_t forgiven = 0;  // deliveries lost to earlier deaths it did not cause
     std::string reply;      // its ack subject; empty when it did not fit the record
     bool in_hand = false;
+    bool suspect = false;  // it was handed to the plugin alone as a suspect
 };
 
 // A record whose worker died with a batch in hand.
@@ -64,6 +66,7 @@ struct OrphanBatch {
     std::filesystem::path file;
     int32_t pid = 0;
     InflightRecord::Phase phase = InflightRecord::Phase::Idle;
+    int32_t fatal_signal = 0;  // what the plugin call died of; 0: killed from outside
     std::string stream;
     std::vector<OrphanMessage> messages;
 };

@@ -126,6 +126,7 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     std::vector<Entry*> alone;
     std::vector<const IncomingMessage*> recorded;
     std::vector<uint64_t> forgiven;
+    std::unique_ptr<bool[]> suspect(new bool[entries_.size()]());
     std::vector<std::optional<CrashVerdicts::Verdict>> verdicts;
     recorded.reserve(entries_.size());
     forgiven.reserve(entries_.size());
@@ -140,8 +141,10 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
                              : 0;
         recorded.push_back(entry.message.get());
         forgiven.push_back(entry.forgiven);
+        suspect[i] = verdicts.back() && verdicts.back()->kind == CrashVerdicts::Kind::Suspect;
     }
-    record_.begin_batch(recorded.front()->stream, recorded, forgiven);
+    record_.begin_batch(recorded.front()->stream, recorded, forgiven,
+                        {suspect.get(), entries_.size()});
     for (size_t i = 0; i < entries_.size(); ++i) {
         Entry& entry = entries_[i];
         if (const auto& verdict = verdicts[i]) {
