@@ -22,8 +22,9 @@ namespace {
 // A record of another layout (an older host's) is not read as this one.
 constexpr char kMagic[8] = {'n', 'o', 'm', 'I', 'N', 'F', 'L', '3'};
 
-// The file's layout; fixed-size fields only, since another process reads it.
-struct Header {
+// The file's layout; fixed-size fields only, since another process reads it. The entries follow
+// the header, so its size keeps them 8-byte aligned.
+struct alignas(8) Header {
     char magic[8];
     uint32_t capacity;
     std::atomic<uint32_t> phase;  // InflightRecord::Phase
@@ -46,6 +47,7 @@ struct Entry {
     char reply[486];  // NUL-terminated; empty when the ack subject was longer
 };
 
+static_assert(sizeof(Header) % alignof(Entry) == 0);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 static_assert(std::atomic<int32_t>::is_always_lock_free);
 
