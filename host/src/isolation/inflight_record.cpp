@@ -237,20 +237,17 @@ InflightRecord::~InflightRecord() {
     ::close(fd_);
 }
 
-void InflightRecord::begin_batch(const std::string& stream,
-                                 std::span<const IncomingMessage* const> batch,
-                                 std::span<const uint64_t> forgiven,
-                                 std::span<const bool> suspect) {
+void InflightRecord::begin_batch(const std::string& stream, std::span<const Recorded> batch) {
     Header& header = header_of(mapping_);
     Entry* entries = entries_of(mapping_);
     const size_t count = std::min<size_t>(batch.size(), header.capacity);
     for (size_t i = 0; i < count; ++i) {
         Entry& entry = entries[i];
-        const IncomingMessage& message = *batch[i];
+        const IncomingMessage& message = *batch[i].message;
         entry.stream_sequence = message.stream_sequence;
         entry.delivery_count = message.delivery_count;
-        entry.forgiven = forgiven[i];
-        entry.suspect = suspect[i] ? 1 : 0;
+        entry.forgiven = batch[i].forgiven;
+        entry.suspect = batch[i].suspect ? 1 : 0;
         entry.in_hand = 0;
         const char* reply = natsMsg_GetReply(message.message.get());
         const size_t length = reply != nullptr ? std::strlen(reply) : 0;

@@ -29,12 +29,15 @@ class InflightRecord {
     InflightRecord(const InflightRecord&) = delete;
     InflightRecord& operator=(const InflightRecord&) = delete;
 
-    // The fetched batch, before anything is done with it, with the deliveries each message lost
-    // to earlier deaths (`forgiven`, one per message): messages beyond `capacity` are not
+    // One fetched message as the record keeps it.
+    struct Recorded {
+        const IncomingMessage* message;
+        uint64_t forgiven;  // deliveries it lost to earlier deaths it did not cause
+        bool suspect;       // handed to the plugin alone, since an earlier death implicated it
+    };
+    // The fetched batch, before anything is done with it: messages beyond `capacity` are not
     // recorded (and would come back after ack_wait if the process died).
-    // `suspect`: handed to the plugin alone, since an earlier death implicated it.
-    void begin_batch(const std::string& stream, std::span<const IncomingMessage* const> batch,
-                     std::span<const uint64_t> forgiven, std::span<const bool> suspect);
+    void begin_batch(const std::string& stream, std::span<const Recorded> batch);
     // Right before a call into the plugin: which messages of the batch are in its hands.
     void enter(Phase phase, std::span<const uint32_t> in_hand);
     void leave();

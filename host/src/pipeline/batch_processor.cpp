@@ -124,30 +124,21 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     all.reserve(entries_.size());
     // Suspects of a crash are written one by one, so that a second crash names one message.
     std::vector<Entry*> alone;
-    std::vector<const IncomingMessage*> recorded;
-    std::vector<uint64_t> forgiven;
-    std::unique_ptr<bool[]> suspect(new bool[entries_.size()]());
-    std::vector<std::optional<CrashVerdicts::Verdict>> verdicts;
+    std::vector<InflightRecord::Recorded> recorded;
     recorded.reserve(entries_.size());
-    forgiven.reserve(entries_.size());
-    verdicts.reserve(entries_.size());
     for (size_t i = 0; i < fetched.size(); ++i) {
         Entry& entry = entries_[i];
         entry.message = decode_message(std::move(fetched[i]), format);
-        verdicts.push_back(
-            runner_.crash_verdicts().find(entry.message->stream, entry.message->stream_sequence));
-        entry.forgiven = verdicts.back()
-                             ? std::min(verdicts.back()->forgiven, entry.message->delivery_count)
-                             : 0;
-        recorded.push_back(entry.message.get());
-        forgiven.push_back(entry.forgiven);
-        suspect[i] = verdicts.back() && verdicts.back()->kind == CrashVerdicts::Kind::Suspect;
+        entry.verdict =
+            runner_.crash_verdicts().find(entry.message->stream, entry.message->stream_sequence);
+        entry.forgiven =
+            entry.verdict ? std::min(entry.verdict->forgiven, entry.message->delivery_count) : 0;
+        recorded.push_back({entry.message.get(), entry.forgiven,
+                            entry.verdict && entry.verdict->kind == CrashVerdicts::Kind::Suspect});
     }
-    record_.begin_batch(recorded.front()->stream, recorded, forgiven,
-                        {suspect.get(), entries_.size()});
-    for (size_t i = 0; i < entries_.size(); ++i) {
-        Entry& entry = entries_[i];
-        if (const auto& verdict = verdicts[i]) {
+    record_.begin_batch(entries_.front().message->stream, recorded);
+    for (Entry& entry : entries_) {
+        if (const auto& verdict = entry.verdict) {
             if (verdict->kind == CrashVerdicts::Kind::Culprit) {
                 entry.outcome = Outcome::Crashed;
                 entry.reason = verdict->reason;

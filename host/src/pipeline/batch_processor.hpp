@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "isolation/crash_verdicts.hpp"
 #include "isolation/inflight_record.hpp"
 #include "pipeline/incoming_message.hpp"
 #include "plugins/plugin_runner.hpp"
@@ -40,6 +41,8 @@ class BatchProcessor {
         Outcome outcome = Outcome::Pending;
         std::string reason;
         bool settled = false;
+        // What the recovery concluded about it, if a dead worker held it.
+        std::optional<CrashVerdicts::Verdict> verdict;
         uint64_t forgiven = 0;  // deliveries lost to deaths of the process it did not cause
 
         // The deliveries that count toward max_deliver.
