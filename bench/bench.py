@@ -6,7 +6,10 @@ Run through bench/run.sh (which builds first). Throughput mode (default), per re
   ceiling COPY       psql \\copy of the same rows (orders + line items) into the same tables
   ceiling parse      RapidJSON parsing every order once
   host               nomnom-host + the generated tpch plugin draining the N orders, published
-                     beforehand, into PostgreSQL (upserts), timed until every order is persisted
+                     beforehand, into PostgreSQL (upserts), timed until every order is persisted:
+                     once with the plugin in a worker process (isolation = process, the default;
+                     CPU and memory are the host's and its worker's), once in the host's own
+                     process (isolation = thread), for what isolation costs
 Latency mode (--latency): orders published at a fixed rate while the host runs; end-to-end latency
 from JetStream's receive time to the host's commit, read from the host's
 nomnom_end_to_end_seconds histogram.
@@ -292,7 +295,7 @@ def histogram_mean(text, name, plugin):
 
 
 class HostRun:
-    def __init__(self, work, nats, db_url, args, name):
+    def __init__(self, work, nats, db_url, args, name, isolation):
         self.dir = os.path.join(work, name)
         os.makedirs(os.path.join(self.dir, "plugins"))
         os.chmod(self.dir, 0o755)
@@ -314,11 +317,13 @@ url = "%s"
 pool_size = %d
 [plugins]
 dir = "plugins"
+isolation = "%s"
 [http]
 listen = "127.0.0.1:%d"
 [log]
 level = "warn"
-""" % (nats.url, args.batch_size, args.workers, db_url, args.workers + 1, self.port))
+""" % (nats.url, args.batch_size, args.workers, db_url, args.workers + 1, isolation,
+       self.port))
         self.log = open(os.path.join(self.dir, "host.log"), "w")
         self.process = subprocess.Popen([HOST, "--config", os.path.join(self.dir, "worker.toml")],
                                         stdout=self.log, stderr=subprocess.STDOUT)
@@ -341,39 +346,50 @@ level = "warn"
         return metric_value(metrics(self.port),
                             'nomnom_last_persisted_timestamp_seconds{plugin="tpch"}')
 
+    def cpu(self):
+        """The host's CPU with its plugin worker processes' (isolation = process)."""
+        pid = self.process.pid
+        return cpu_seconds(pid) + sum(cpu_seconds(c) for c in child_pids(pid))
+
+    def peak_rss_mb(self):
+        pid = self.process.pid
+        return peak_rss_mb(pid) + sum(peak_rss_mb(c) for c in child_pids(pid))
+
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
         self.log.close()
 
 
-def host_drain(work, pg, nats, path, orders, items, args, rep):
+def host_drain(work, pg, nats, path, orders, items, args, rep, isolation):
     db = "bench_host"
     db_url = pg.fresh_database(db)
     run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
     publish(nats, "messages.ingest.Order", path)
     pg_cpu0, nats_cpu0 = pg.cpu(), nats.cpu()
     start = time.time()
-    host = HostRun(work, nats, db_url, args, "host-%d" % rep)
+    host = HostRun(work, nats, db_url, args, "host-%s-%d" % (isolation, rep), isolation)
     profiler = None
     if args.profile:
         # Sampled on CPU time (no hardware counters needed), host only; call graphs from DWARF,
         # since Debian's libraries are built without frame pointers.
         profiler = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "--call-graph",
                                      "dwarf,16384", "-o",
-                                     "%s.%d" % (args.profile, rep), "-p",
-                                     str(host.process.pid)], stderr=subprocess.DEVNULL)
+                                     "%s.%s.%d" % (args.profile, isolation, rep), "-p",
+                                     ",".join(str(p) for p in [host.process.pid]
+                                              + child_pids(host.process.pid))],
+                                    stderr=subprocess.DEVNULL)
     try:
         # Polled slowly, since serving /metrics costs the host CPU; the end of the drain is the
         # host's own time of its last commit.
         wait_until(lambda: host.persisted() >= orders, 1800, "%d persisted orders" % orders,
                    interval=0.5)
         elapsed = host.last_persisted() - start
-        host_cpu = cpu_seconds(host.process.pid)
+        host_cpu = host.cpu()
         pg_cpu, nats_cpu = pg.cpu() - pg_cpu0, nats.cpu() - nats_cpu0
         total_cpu = host_cpu + pg_cpu + nats_cpu
         text = metrics(host.port)
-        rss = peak_rss_mb(host.process.pid)
+        rss = host.peak_rss_mb()
     finally:
         if profiler:
             profiler.send_signal(signal.SIGINT)
@@ -403,7 +419,7 @@ def host_drain(work, pg, nats, path, orders, items, args, rep):
 def latency_run(work, pg, nats, path, args, rep):
     db_url = pg.fresh_database("bench_latency")
     run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
-    host = HostRun(work, nats, db_url, args, "latency-%d" % rep)
+    host = HostRun(work, nats, db_url, args, "latency-%d" % rep, "process")
     try:
         count = args.rate * args.seconds
         subprocess.run([PUBLISH, "--url", nats.url, "--subject", "messages.ingest.Order",
@@ -434,9 +450,15 @@ def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, args, rep
         "ceiling_parse_cpu_us_per_order": parse_cpu / args.orders * 1e6,
         "ceiling_cpu_us_per_order": (fetch_ack_cpu + copy_cpu + parse_cpu) / args.orders * 1e6,
     }
-    run.update(host_drain(work, pg, nats, path, args.orders, items, args, rep))
+    run.update(host_drain(work, pg, nats, path, args.orders, items, args, rep, "process"))
     run["ratio_vs_copy"] = run["rows_per_s"] / run["ceiling_copy_rows_per_s"]
     run["cpu_vs_ceiling"] = run["cpu_us_per_order"] / run["ceiling_cpu_us_per_order"]
+    # The same drain with the plugin in the host's own process, for what isolation costs.
+    thread = host_drain(work, pg, nats, path, args.orders, items, args, rep, "thread")
+    for key in ("orders_per_s", "cpu_us_per_order", "host_cpu_s", "host_peak_rss_mb"):
+        run["thread_" + key] = thread[key]
+    run["process_vs_thread_orders_per_s"] = run["orders_per_s"] / thread["orders_per_s"]
+    run["process_vs_thread_cpu_per_order"] = run["cpu_us_per_order"] / thread["cpu_us_per_order"]
     return run
 
 
@@ -497,11 +519,15 @@ def main():
             print(median_line(key, values))
         print("bench: orders_per_s=%.0f rows_per_s=%.0f ceiling_fetch_ack_per_s=%.0f "
               "ceiling_copy_rows_per_s=%.0f ceiling_parse_per_s=%.0f ratio_vs_copy=%.2f "
-              "host_cpu_s=%.2f cpu_us_per_order=%.1f host_peak_rss_mb=%.1f"
+              "host_cpu_s=%.2f cpu_us_per_order=%.1f host_peak_rss_mb=%.1f "
+              "thread_orders_per_s=%.0f thread_cpu_us_per_order=%.1f "
+              "process_vs_thread_orders_per_s=%.2f process_vs_thread_cpu_per_order=%.2f"
               % (med["orders_per_s"], med["rows_per_s"], med["ceiling_fetch_ack_per_s"],
                  med["ceiling_copy_rows_per_s"], med["ceiling_parse_per_s"],
                  med["ratio_vs_copy"], med["host_cpu_s"], med["cpu_us_per_order"],
-                 med["host_peak_rss_mb"]))
+                 med["host_peak_rss_mb"], med["thread_orders_per_s"],
+                 med["thread_cpu_us_per_order"], med["process_vs_thread_orders_per_s"],
+                 med["process_vs_thread_cpu_per_order"]))
     finally:
         if nats:
             nats.stop()

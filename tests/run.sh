@@ -2,7 +2,9 @@
 # The project's test command (CI runs it through .ci/run): installs the Debian dependencies,
 # builds into build/, starts a throwaway PostgreSQL cluster and runs ctest against it; then the
 # same suite again built with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/
-# (unload and reload paths are where use-after-free hides). NOMNOM_SKIP_SANITIZERS=1 skips that.
+# (unload and reload paths are where use-after-free hides), and its integration tests a third
+# time there with plugins in the host's process (isolation = "thread"; the other passes run them
+# in worker processes). NOMNOM_SKIP_SANITIZERS=1 skips the sanitizer passes.
 # Extra arguments go to ctest, e.g. `tests/run.sh -R e2e`.
 # CMAKE_BUILD_TYPE (default RelWithDebInfo) and NOMNOM_CMAKE_ARGS tune the configure step
 # (scripts/build.sh, the build command the demo and the Dockerfile use too).
@@ -70,5 +72,9 @@ if [[ "${NOMNOM_SKIP_SANITIZERS:-0}" != 1 ]]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     run_ctest build-asan "$@" || status=$?
+    # The integration suite runs plugins in worker processes (isolation = "process", the
+    # default); here every test that does not choose a mode runs them in the host's own process.
+    echo "run.sh: the integration tests again under the sanitizers with isolation = \"thread\""
+    NOMNOM_TEST_ISOLATION=thread run_ctest build-asan -R "^integration: " "$@" || status=$?
 fi
 exit "$status"

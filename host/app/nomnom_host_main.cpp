@@ -5,6 +5,7 @@
 
 #include "dlq_tool.hpp"
 #include "host.hpp"
+#include "isolation/worker_process.hpp"
 #include "nomnom/common/logging.hpp"
 #include "status_tool.hpp"
 #include "worker_config.hpp"
@@ -28,6 +29,9 @@ int main(int argc, char** argv) {
     }
     if (argc > 1 && std::strcmp(argv[1], "probe") == 0) {
         return nomnom::host::run_probe_command(std::vector<std::string>(argv + 2, argv + argc));
+    }
+    if (argc > 1 && std::strcmp(argv[1], "--worker-child") == 0) {
+        return nomnom::host::run_worker_child(std::vector<std::string>(argv + 2, argv + argc));
     }
     if (argc > 1 && std::strcmp(argv[1], "status") == 0) {
         return nomnom::host::run_status_command(std::vector<std::string>(argv + 2, argv + argc));

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include "nomnom/common/json_escape.hpp"
 #include "nomnom/common/redact.hpp"
 #include "nomnom/common/timestamp.hpp"
+#include "ops/metrics_merge.hpp"
 #include "plugins/plugin_dir_watcher.hpp"
 #include "plugins/plugin_library.hpp"
 
@@ -36,7 +38,18 @@ std::vector<std::string> unmatched_sections(const WorkerConfig& config,
 
 }  // namespace
 
-Host::Host(WorkerConfig config) : config_(std::move(config)) {}
+Host::Host(WorkerConfig config, std::optional<WorkerChildRole> child)
+    : config_(std::move(config)), child_(std::move(child)) {}
+
+std::optional<std::vector<std::filesystem::path>> Host::plugin_files() const {
+    if (child_) return std::vector<std::filesystem::path>{child_->plugin};
+    try {
+        return list_plugin_files(config_.plugins_dir);
+    } catch (const PluginRefused& e) {
+        spdlog::error("{}; the running plugins keep running", e.what());
+        return std::nullopt;
+    }
+}
 
 Host::~Host() = default;
 
@@ -66,14 +79,25 @@ bool Host::connect(SignalWaiter& signals) {
 std::string Host::metrics() const {
     std::string out;
     metrics_.render(out);
+    const bool isolated = config_.isolation.mode == Isolation::Process;
     if (started_.load()) {
         supervisor_->render_gauges(out);
-        database_->render_pool_gauges(out);
+        // The worker processes' pools are the ones that write.
+        if (!isolated) database_->render_pool_gauges(out);
     }
     prometheus_gauge(out, "nomnom_nats_connected", "1 while the NATS connection is up",
                      nats_ && nats_->connected() ? 1 : 0);
     if (status_) status_->render(out);
-    return out;
+    if (!started_.load() || !isolated) return out;
+    // The worker processes count their plugin's messages; the host's own state (its NATS
+    // connection, reloads, which plugins run, the consumers' lag it reads) is not theirs.
+    static const std::set<std::string> kHostOwned = {
+        "nomnom_nats_connected",   "nomnom_reloads_total",       "nomnom_reload_failures_total",
+        "nomnom_plugin_up",        "nomnom_plugins_refused",     "nomnom_plugin_refused",
+        "nomnom_consumer_pending", "nomnom_consumer_ack_pending"};
+    std::vector<std::string> texts = supervisor_->worker_metrics();
+    texts.insert(texts.begin(), std::move(out));
+    return merge_prometheus(texts, kHostOwned);
 }
 
 Readiness Host::readiness() const {
@@ -129,11 +153,17 @@ void Host::reload(const std::string& cause, const std::set<std::string>& being_w
     keep_running_value("status", config_.status, fresh.status);
     keep_running_value("http", config_.http, fresh.http);
     keep_running_value("plugins.state_dir", config_.plugins_state_dir, fresh.plugins_state_dir);
+    keep_running_value("plugins.isolation", config_.isolation.mode, fresh.isolation.mode);
     reload_log_config(config_.log, fresh.log);
+    if (config_ok) fresh.text = with_running_sections(config_.text, fresh.text, config_.source);
     config_ = std::move(fresh);
     ++metrics_.reloads;
-    const PluginSupervisor::Outcome outcome = supervisor_->reconcile(
-        config_, "reload " + std::to_string(reloads_) + " summary", being_written);
+    const auto files = plugin_files();
+    const PluginSupervisor::Outcome outcome =
+        files
+            ? supervisor_->reconcile(
+                  config_, *files, "reload " + std::to_string(reloads_) + " summary", being_written)
+            : PluginSupervisor::Outcome{0, 1, 0};
     if (!config_ok || outcome.refused > 0) ++metrics_.reload_failures;
     spdlog::info("reload {} {} in {} ms: {} plugin change(s), {} running, {} refused", reloads_,
                  config_ok && outcome.refused == 0 ? "succeeded" : "finished with errors",
@@ -144,9 +174,14 @@ void Host::reload(const std::string& cause, const std::set<std::string>& being_w
 }
 
 int Host::run(SignalWaiter& signals) {
-    spdlog::info("nomnom-host starting: config {}, plugins {}, database {}, nats {}",
-                 config_.source.string(), config_.plugins_dir.string(),
-                 redact_url(config_.database.url), redact_url(config_.nats.url));
+    if (child_) {
+        spdlog::info("worker process {} starting for plugin file {}", ::getpid(),
+                     child_->plugin.string());
+    } else {
+        spdlog::info("nomnom-host starting: config {}, plugins {}, database {}, nats {}",
+                     config_.source.string(), config_.plugins_dir.string(),
+                     redact_url(config_.database.url), redact_url(config_.nats.url));
+    }
     // Before anything runs: without its records a crash inside a plugin would repeat itself.
     if (std::error_code error;
         !std::filesystem::create_directories(config_.plugins_state_dir, error) && error) {
@@ -157,8 +192,12 @@ int Host::run(SignalWaiter& signals) {
     if (!config_.http.listen.empty()) {
         health_ = std::make_unique<HealthServer>(
             config_.http.listen, [this] { return readiness(); }, [this] { return metrics(); });
-        spdlog::info("http endpoint (/health, /ready, /metrics) listening on port {}",
-                     health_->port());
+        if (child_) {
+            child_->report("listening " + std::to_string(health_->port()));
+        } else {
+            spdlog::info("http endpoint (/health, /ready, /metrics) listening on port {}",
+                         health_->port());
+        }
     }
     if (!connect(signals)) {
         spdlog::info("stopped before startup completed");
@@ -170,8 +209,20 @@ int Host::run(SignalWaiter& signals) {
     supervisor_ =
         std::make_unique<PluginSupervisor>(*database_, *nats_, dead_letters, config_.stream.name,
                                            metrics_, status_.get(), config_.plugins_state_dir);
-    supervisor_->reconcile(config_, "startup summary");
+    if (const auto files = plugin_files()) {
+        supervisor_->reconcile(config_, *files, child_ ? "worker process" : "startup summary");
+    }
+    if (child_) {
+        const std::vector<PluginStatus> statuses = supervisor_->statuses();
+        if (statuses.empty() || statuses.front().state.starts_with("refused: ")) {
+            child_->report("refused " + (statuses.empty() ? std::string("not started")
+                                                          : statuses.front().state.substr(9)));
+            return 3;
+        }
+        child_->report("started");
+    }
     started_.store(true);
+    const bool isolated = config_.isolation.mode == Isolation::Process;
 
     std::unique_ptr<PluginDirWatcher> watcher;
     if (config_.plugins_watch) {
@@ -185,16 +236,22 @@ int Host::run(SignalWaiter& signals) {
     for (;;) {
         // The first report only takes the baseline of each plugin's rate. Skipped while NATS
         // is down: consumers that cannot be read are not consumers with no lag.
-        if (nats_->connected() && progress_.due(Clock::now(), config_.log.progress_interval_s)) {
+        // Worker processes report their own plugin's progress, which they count.
+        if (!isolated && nats_->connected() &&
+            progress_.due(Clock::now(), config_.log.progress_interval_s)) {
             progress_.report(supervisor_->backlogs(), Clock::now());
         }
-        const int signal = signals.wait(watcher ? 100 : 1000);
+        const int signal = signals.wait(watcher || isolated ? 100 : 1000);
         if (signal == SIGTERM || signal == SIGINT) {
-            spdlog::info("received {}: draining", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+            if (!child_) {
+                spdlog::info("received {}: draining", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+            }
             break;
         }
-        if (signal == SIGHUP)
+        // A worker process's configuration is its parent's: its parent reloads.
+        if (signal == SIGHUP && !child_)
             reload("SIGHUP", watcher ? watcher->files_being_written() : std::set<std::string>{});
+        if (isolated) supervisor_->supervise();
         if (!watcher) continue;
         if (watcher->changed()) {
             change_pending = true;
@@ -206,15 +263,27 @@ int Host::run(SignalWaiter& signals) {
             reload("plugins directory changed", watcher->files_being_written());
         }
     }
-    supervisor_->stop_all();
+    const bool drained = supervisor_->stop_all(
+        Clock::now() + std::chrono::milliseconds(config_.isolation.shutdown_timeout_ms));
     try {
         nats_->flush(5000);
     } catch (const NatsError& e) {
         spdlog::warn("final flush: {} (unsent acks will be redelivered and upserted again)",
                      e.what());
     }
+    if (!drained) {
+        // Waiting for the stuck thread would never end, and unloading its plugin under it
+        // would crash: what it held comes back from JetStream.
+        spdlog::critical("exiting without the stuck plugin call; everything else is settled");
+        spdlog::shutdown();
+        std::_Exit(1);
+    }
     health_.reset();
-    spdlog::info("drained: every in-flight batch committed and settled; exiting");
+    if (child_) {
+        spdlog::info("worker process {} drained", ::getpid());
+    } else {
+        spdlog::info("drained: every in-flight batch committed and settled; exiting");
+    }
     return 0;
 }
 

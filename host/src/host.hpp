@@ -1,8 +1,12 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "db/database.hpp"
@@ -18,12 +22,20 @@
 
 namespace nomnom::host {
 
+// The part a worker process plays (isolation = "process"): it runs one plugin file and tells
+// its parent, one line each, "listening PORT" (its loopback /ready and /metrics), then "started"
+// or "refused REASON".
+struct WorkerChildRole {
+    std::filesystem::path plugin;
+    std::function<void(const std::string&)> report;
+};
+
 // nomnom-host: loads the plugins, connects NATS and the database, runs every plugin's workers
 // until SIGTERM/SIGINT, then drains. SIGHUP (or a change in a watched plugins directory)
 // reloads worker.toml and the plugins directory without stopping the others.
 class Host {
   public:
-    explicit Host(WorkerConfig config);
+    explicit Host(WorkerConfig config, std::optional<WorkerChildRole> child = std::nullopt);
     ~Host();
 
     // Returns the process exit code.
@@ -35,10 +47,13 @@ class Host {
     // reconciles the plugins. A signal that arrives meanwhile stays pending and is handled
     // right after: none is lost. Files in `being_written` are skipped until closed.
     void reload(const std::string& cause, const std::set<std::string>& being_written);
+    // The plugin files to run: the plugins directory's, or a worker process's one.
+    std::optional<std::vector<std::filesystem::path>> plugin_files() const;
     Readiness readiness() const;
     std::string metrics() const;
 
     WorkerConfig config_;
+    std::optional<WorkerChildRole> child_;
     // Before the supervisor: workers update it until they are joined.
     MetricsRegistry metrics_;
     std::unique_ptr<Database> database_;

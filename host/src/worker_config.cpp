@@ -4,6 +4,9 @@
 #include <rapidjson/writer.h>
 
 #include <cstdlib>
+#include <set>
+#include <sstream>
+#include <string>
 
 #include "nomnom/common/toml_section.hpp"
 
@@ -63,6 +66,34 @@ void read_consumer(Section& section, ConsumerSettings& consumer) {
     }
 }
 
+// The keys of [plugins] itself; every other key is a [plugins.<name>] table.
+const std::set<std::string> kPluginsKeys = {"dir",
+                                            "watch",
+                                            "settle_ms",
+                                            "state_dir",
+                                            "isolation",
+                                            "parse_timeout_ms",
+                                            "max_memory_mb",
+                                            "quarantine_deaths",
+                                            "quarantine_window_s",
+                                            "restart_backoff_ms",
+                                            "shutdown_timeout_ms"};
+
+void read_isolation(Section& plugins, IsolationConfig& isolation) {
+    plugins.choice("isolation", isolation.mode,
+                   {{"process", Isolation::Process}, {"thread", Isolation::Thread}});
+    plugins.integer("parse_timeout_ms", isolation.parse_timeout_ms, 0, 24 * 3600 * 1000);
+    plugins.integer("max_memory_mb", isolation.max_memory_mb, 0, 1 << 24);
+    plugins.integer("quarantine_deaths", isolation.quarantine_deaths, 1, 1000);
+    plugins.integer("quarantine_window_s", isolation.quarantine_window_s, 1, 7 * 24 * 3600);
+    plugins.integer("restart_backoff_ms", isolation.restart_backoff_ms, 10, 30000);
+    plugins.integer("shutdown_timeout_ms", isolation.shutdown_timeout_ms, 1000, 3600 * 1000);
+    if (isolation.mode == Isolation::Thread && isolation.max_memory_mb > 0) {
+        plugins.fail(plugins.table().get("max_memory_mb"), "max_memory_mb",
+                     "needs isolation = \"process\" (a thread's memory cannot be limited)");
+    }
+}
+
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& value) {
     std::filesystem::path path(value);
     return path.is_absolute() ? path : (base / path).lexically_normal();
@@ -83,6 +114,7 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
 
     WorkerConfig config;
     config.source = source;
+    config.text = text;
     const std::filesystem::path base = std::filesystem::absolute(source).parent_path();
     Section top(root, "", file);
 
@@ -127,10 +159,10 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         std::string state_dir;
         plugins.string("state_dir", state_dir);
         if (!state_dir.empty()) config.plugins_state_dir = resolve(base, state_dir);
+        read_isolation(plugins, config.isolation);
         for (const auto& [key, node] : *table) {
             const std::string name(key.str());
-            if (name == "dir" || name == "watch" || name == "settle_ms" || name == "state_dir")
-                continue;
+            if (kPluginsKeys.contains(name)) continue;
             const auto* plugin_table = plugins.subtable(name.c_str());
             if (plugin_table == nullptr) continue;
             Section plugin(*plugin_table, "plugins." + name, file);
@@ -188,6 +220,36 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
 
     top.reject_unknown();
     return config;
+}
+
+std::string with_running_sections(const std::string& running_text, const std::string& fresh_text,
+                                  const std::filesystem::path& source) {
+    const toml::table running = parse_toml(running_text, source.string());
+    toml::table fresh = parse_toml(fresh_text, source.string());
+    const auto keep = [](const toml::table& from, toml::table& into, const char* key) {
+        if (const toml::node* node = from.get(key)) {
+            into.insert_or_assign(key, *node);
+        } else {
+            into.erase(key);
+        }
+    };
+    for (const char* section : {"nats", "stream", "database", "dlq", "status", "http"}) {
+        keep(running, fresh, section);
+    }
+    const toml::table empty;
+    const toml::table* running_plugins = running.get_as<toml::table>("plugins");
+    if (toml::table* fresh_plugins = fresh.get_as<toml::table>("plugins")) {
+        for (const char* key : {"state_dir", "isolation"}) {
+            keep(running_plugins != nullptr ? *running_plugins : empty, *fresh_plugins, key);
+        }
+    } else if (running_plugins != nullptr) {
+        toml::table plugins;
+        for (const char* key : {"state_dir", "isolation"}) keep(*running_plugins, plugins, key);
+        fresh.insert_or_assign("plugins", std::move(plugins));
+    }
+    std::ostringstream out;
+    out << fresh;
+    return out.str();
 }
 
 WorkerConfig load_worker_config(const std::filesystem::path& path) {

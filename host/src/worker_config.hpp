@@ -63,8 +63,36 @@ struct HttpConfig {
     bool operator==(const HttpConfig&) const = default;
 };
 
+// How plugins are kept apart from the host and from each other.
+enum class Isolation {
+    Process,  // each plugin in a supervised child process: a crash or hang costs one message
+    Thread,   // in the host's process, unisolated: a crash takes every plugin down with it
+};
+
+struct IsolationConfig {
+    Isolation mode = Isolation::Process;
+    // A call into the plugin (parse, or its persist) running longer than this is a hang: the
+    // worker process is killed and the message dead-lettered as timeout. 0: no limit. In
+    // thread mode a hang only makes the plugin unhealthy in /ready (a thread cannot be killed).
+    int64_t parse_timeout_ms = 10000;
+    int64_t max_memory_mb = 0;  // per worker process; 0: no limit (process mode only)
+    // A plugin whose worker died this often within the window is quarantined (not restarted
+    // until SIGHUP or a new build of its file).
+    int64_t quarantine_deaths = 5;
+    int64_t quarantine_window_s = 600;
+    int64_t restart_backoff_ms = 1000;  // first restart after a death; doubles, at most 30 s
+    // SIGTERM finishes within this, whatever a plugin does: workers still busy are then killed
+    // (their messages come back from JetStream).
+    int64_t shutdown_timeout_ms = 30000;
+
+    bool operator==(const IsolationConfig&) const = default;
+};
+
 struct WorkerConfig {
     std::filesystem::path source;
+    // The TOML this configuration was read from: what a plugin's worker process is started
+    // with (isolation = "process"), so that it runs exactly the parent's settings.
+    std::string text;
     NatsConfig nats;
     StreamConfig stream;
     ConsumerSettings consumer_defaults;
@@ -75,6 +103,7 @@ struct WorkerConfig {
     // Where workers record what their plugin holds, so that a restart after a crash inside a
     // plugin sets aside the message that caused it. Must outlive the process, not the machine.
     std::filesystem::path plugins_state_dir;
+    IsolationConfig isolation;
     std::map<std::string, PluginSettings> plugins;
     DlqConfig dlq;
     StatusConfig status;
@@ -90,5 +119,11 @@ struct WorkerConfig {
 // working directory is.
 WorkerConfig load_worker_config(const std::filesystem::path& path);
 WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::path& source);
+
+// `fresh_text` (a reloaded worker.toml) with the sections that only take effect at start (nats,
+// stream, database, dlq, status, http, plugins.state_dir, plugins.isolation) as in
+// `running_text`: the configuration a reload actually runs, for worker processes started after.
+std::string with_running_sections(const std::string& running_text, const std::string& fresh_text,
+                                  const std::filesystem::path& source);
 
 }  // namespace nomnom::host

@@ -1,8 +1,5 @@
 #include "status_tool.hpp"
 
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <rapidjson/document.h>
 
 #include <iostream>
@@ -14,6 +11,7 @@
 #include "nomnom/common/nats_client.hpp"
 #include "nomnom/common/redact.hpp"
 #include "nomnom/common/timestamp.hpp"
+#include "ops/http_get.hpp"
 #include "pipeline/dead_letter.hpp"
 #include "pipeline/jetstream_consumer.hpp"
 #include "plugins/plugin_library.hpp"
@@ -28,11 +26,6 @@ constexpr const char* kUsage =
     "  --endpoint URL  the running host's HTTP endpoint (default: from http.listen, with\n"
     "                  0.0.0.0 read as 127.0.0.1)\n";
 
-struct HttpAnswer {
-    int status = 0;
-    std::string body;
-};
-
 // The endpoint of the host that runs with this config, or "" when http.listen does not say.
 std::string endpoint_from_config(const HttpConfig& http) {
     const size_t colon = http.listen.rfind(':');
@@ -42,31 +35,6 @@ std::string endpoint_from_config(const HttpConfig& http) {
     if (port.empty() || port == "0") return {};
     if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host = "127.0.0.1";
     return "http://" + host + ":" + port;
-}
-
-// GET endpoint + path within a few seconds; throws when no one answers. The endpoint is
-// http://HOST:PORT.
-HttpAnswer http_get(const std::string& endpoint, const std::string& path) {
-    const size_t scheme = endpoint.find("://");
-    if (!endpoint.starts_with("http://")) {
-        throw std::invalid_argument("expected http://HOST:PORT, got '" + endpoint + "'");
-    }
-    const std::string authority = endpoint.substr(scheme + 3);
-    const size_t colon = authority.rfind(':');
-    if (colon == std::string::npos) {
-        throw std::invalid_argument("expected http://HOST:PORT, got '" + endpoint + "'");
-    }
-    Poco::Net::HTTPClientSession session(
-        authority.substr(0, colon), static_cast<uint16_t>(std::stoi(authority.substr(colon + 1))));
-    session.setTimeout(Poco::Timespan(3, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path,
-                                   Poco::Net::HTTPMessage::HTTP_1_1);
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& body = session.receiveResponse(response);
-    std::ostringstream text;
-    text << body.rdbuf();
-    return {static_cast<int>(response.getStatus()), text.str()};
 }
 
 // What the running host says about itself, when it answers.

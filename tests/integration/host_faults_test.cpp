@@ -19,7 +19,10 @@ TEST_CASE("kill -9 between commit and ack: redelivered messages duplicate no row
 
     HostHarness host;
     host.add_test_plugin("test_kv");
-    host.write_config(test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 100\n"));
+    // The host's own process is the one killed.
+    host.write_config(test_config(nats.url(), pg.url(),
+                                  "[plugins]\nisolation = \"thread\"\n"
+                                  "[plugins.test_kv]\nbatch_size = 100\n"));
     host.start({{"NOMNOM_FAILPOINT", "after_commit"}});
     // The failpoint SIGKILLs the host right after its first commit, before any ack.
     const auto crashed = host.process().wait_exit(30s);

@@ -1,9 +1,11 @@
 #include "host_harness.hpp"
 
 #include <sqlite3.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -28,6 +30,25 @@ double metric_value(const std::string& metrics, const std::string& series) {
     if (at == std::string::npos) return -1;
     const size_t value = at + key.size();
     return std::stod(text.substr(value, text.find('\n', value) - value));
+}
+
+void HostHarness::write_config(const std::string& toml) {
+    const char* mode = std::getenv("NOMNOM_TEST_ISOLATION");
+    if (mode == nullptr || *mode == '\0') return service_.write_config(toml);
+    toml::table table;
+    try {
+        table = toml::parse(toml);
+    } catch (const toml::parse_error&) {
+        return service_.write_config(toml);  // a test of a broken file
+    }
+    if (table.at_path("plugins.isolation")) return service_.write_config(toml);
+    const std::string setting = "isolation = \"" + std::string(mode) + "\"\n";
+    // Right below an existing [plugins] header (which may not appear twice), else at the end:
+    // the lines a test's expected errors name do not move.
+    const size_t header = ("\n" + toml).find("\n[plugins]\n");
+    if (header == std::string::npos) return service_.write_config(toml + "\n[plugins]\n" + setting);
+    const size_t after = header + std::string("[plugins]\n").size();
+    service_.write_config(toml.substr(0, after) + setting + toml.substr(after));
 }
 
 HostHarness::HostHarness()

@@ -42,7 +42,9 @@ class HostHarness {
 
     // The config, the log (every start's, waits on the current one's), start and stop are
     // ServiceProcess's.
-    void write_config(const std::string& toml) { service_.write_config(toml); }
+    // With NOMNOM_TEST_ISOLATION set (tests/run.sh runs the suite in both modes), a config that
+    // does not choose plugins.isolation gets that mode.
+    void write_config(const std::string& toml);
     const std::filesystem::path& config_path() const { return service_.config_path(); }
     const std::filesystem::path& dir() const { return service_.dir(); }
     void start(const Process::Env& env = {}) { service_.start(env); }

@@ -4,8 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "host_harness.hpp"
@@ -15,6 +20,9 @@ using namespace nomnom::testing;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The host's own process runs the plugins: a crash takes it down.
+const std::string kThreadMode = "[plugins]\nisolation = \"thread\"\n";
 
 // Restarts the host whenever it dies, until `done` holds; returns the deaths seen. Bounded by
 // `max_deaths` restarts and 120 s.
@@ -58,8 +66,9 @@ TEST_CASE("thread mode: a plugin that kills the host costs its message only, and
     HostHarness host;
     host.add_test_plugin("test_kv");
     const auto database = host.dir() / "isolation.db";
-    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
-                                  "[plugins.test_kv]\nbatch_size = 64\nmax_deliver = 3\n"));
+    host.write_config(
+        test_config(nats.url(), "sqlite:" + database.string(),
+                    kThreadMode + "[plugins.test_kv]\nbatch_size = 64\nmax_deliver = 3\n"));
     host.start();
     const auto all_in = [&] {
         return sqlite_int64(database, "SELECT count(*) FROM kv") == 1000 &&
@@ -93,8 +102,9 @@ TEST_CASE("thread mode: a persist callback that kills the host is narrowed to it
     HostHarness host;
     host.add_test_plugin("test_kv_persist");
     const auto database = host.dir() / "persist.db";
-    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
-                                  "[plugins.test_kv_persist]\nbatch_size = 64\nmax_deliver = 3\n"));
+    host.write_config(
+        test_config(nats.url(), "sqlite:" + database.string(),
+                    kThreadMode + "[plugins.test_kv_persist]\nbatch_size = 64\nmax_deliver = 3\n"));
     host.start();
     const auto all_in = [&] {
         return sqlite_int64(database, "SELECT count(*) FROM kvp") == 200 &&
@@ -127,8 +137,9 @@ TEST_CASE(
     HostHarness host;
     host.add_test_plugin("test_kv");
     const auto database = host.dir() / "hang.db";
-    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
-                                  "[plugins.test_kv]\nbatch_size = 1\nmax_deliver = 5\n"));
+    host.write_config(
+        test_config(nats.url(), "sqlite:" + database.string(),
+                    kThreadMode + "[plugins.test_kv]\nbatch_size = 1\nmax_deliver = 5\n"));
     const auto rows = [&] { return sqlite_int64(database, "SELECT count(*) FROM kv"); };
     const auto deliveries = [&] {
         return client.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq;
@@ -169,4 +180,183 @@ TEST_CASE("a plugins.state_dir that cannot be created stops the host at once, na
     host.start();
     REQUIRE(host.process().wait_exit(20s) == 1);
     CHECK(host.log().find("plugins.state_dir /proc/nomnom-state: ") != std::string::npos);
+}
+
+TEST_CASE(
+    "process mode: a segfault, an abort, a hang and a leak cost their message only, and the host "
+    "and the other plugin never stop",
+    "[isolation][process][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    std::vector<std::string> messages = kv_messages(1000);
+    messages.insert(messages.begin() + 100, R"({"k":"poison-segv","v":1,"action":"segfault"})");
+    messages.insert(messages.begin() + 300, R"({"k":"poison-abort","v":1,"action":"abort"})");
+    messages.insert(messages.begin() + 500, R"({"k":"poison-hang","v":1,"action":"hang"})");
+    messages.insert(messages.begin() + 700, R"({"k":"poison-leak","v":1,"action":"allocate"})");
+    publish_backlog(client, "test.kv.mixed", messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.add_test_plugin("test_kv_persist");
+    const auto database = host.dir() / "isolation.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins]\n"
+                                  "isolation = \"process\"\n"
+                                  "parse_timeout_ms = 5000\n"
+                                  "max_memory_mb = 400\n"
+                                  "restart_backoff_ms = 200\n"
+                                  "[plugins.test_kv]\nbatch_size = 64\nmax_deliver = 3\n"
+                                  "[plugins.test_kv_persist]\nbatch_size = 64\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 2 plugin(s) running", 60s));
+    const pid_t parent = host.process().pid();
+
+    // The second plugin's messages arrive all along, while the first one's workers die.
+    std::atomic<int> published{0};
+    std::thread publisher(publish_steadily, nats.url(), "test.kvp.steady", kv_messages(10000),
+                          500ms, std::ref(published));
+    const auto kvp_rows = [&] { return sqlite_int64(database, "SELECT count(*) FROM kvp"); };
+    const auto all_in = [&] {
+        return sqlite_int64(database, "SELECT count(*) FROM kv") == 1000 && kvp_rows() == 10000 &&
+               client.stream_message_count("NOMNOM_DLQ") == 4;
+    };
+    // The longest time the second plugin had messages waiting and wrote none.
+    auto longest_stall = 0ms;
+    auto last_progress = std::chrono::steady_clock::now();
+    int64_t last_rows = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (!all_in() && std::chrono::steady_clock::now() < deadline && host.process().running()) {
+        const int64_t rows = kvp_rows();
+        const auto now = std::chrono::steady_clock::now();
+        if (rows > last_rows || rows >= published.load()) {
+            last_rows = rows;
+            last_progress = now;
+        }
+        longest_stall =
+            std::max(longest_stall,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(now - last_progress));
+        std::this_thread::sleep_for(100ms);
+    }
+    publisher.join();
+    INFO(host.log());
+    REQUIRE(all_in());
+    CHECK(host.process().running());
+    CHECK(host.process().pid() == parent);
+    CHECK(longest_stall < 5s);
+    CHECK(sqlite_int64(database, "SELECT sum(v) FROM kv") == 999 * 1000 / 2);
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM kv WHERE k LIKE 'poison%'") == 0);
+    // test_kv_persist adds 1000 to a row written twice.
+    CHECK(sqlite_int64(database, "SELECT sum(v) FROM kvp") == int64_t{9999} * 10000 / 2);
+
+    const std::vector<std::string> letters = dlq_list(host);
+    std::string listed;
+    for (const std::string& letter : letters) listed += letter + "\n";
+    INFO(listed);
+    CHECK(lines_with(letters, "  crashed  ").size() == 3);
+    CHECK(lines_with(letters, "  timeout  ").size() == 1);
+    CHECK(lines_with(letters, "of SIGSEGV while the plugin was parsing this message").size() == 1);
+    CHECK(lines_with(letters, "of SIGABRT while the plugin was parsing this message").size() == 1);
+    CHECK(lines_with(letters, "past parse_timeout_ms = 5000").size() == 1);
+    CHECK(lines_with(letters, "past max_memory_mb = 400").size() == 1);
+    const auto [code, metrics] = host.http_get("/metrics");
+    REQUIRE(code == 200);
+    CHECK(metric_value(metrics,
+                       R"(nomnom_plugin_worker_deaths_total{plugin="test_kv",cause="timeout"})") ==
+          1);
+    CHECK(metric_value(metrics,
+                       R"(nomnom_plugin_worker_deaths_total{plugin="test_kv",cause="memory"})") ==
+          1);
+    CHECK(metric_value(metrics, R"(nomnom_messages_persisted_total{plugin="test_kv_persist"})") ==
+          10000);
+    CHECK(occurrences(metrics, "# TYPE nomnom_messages_persisted_total ") == 1);
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("SIGTERM during a plugin call that never returns finishes within shutdown_timeout_ms",
+          "[isolation][process][sqlite]") {
+    const std::string mode = GENERATE(std::string("process"), std::string("thread"));
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    std::vector<std::string> messages = kv_messages(10);
+    messages.push_back(R"({"k":"hangs","v":1,"action":"hang"})");
+    publish_backlog(client, "test.kv.hang", messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "hang.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins]\nisolation = \"" + mode +
+                                      "\"\nparse_timeout_ms = 0\nshutdown_timeout_ms = 2000\n"
+                                      "[plugins.test_kv]\nbatch_size = 1\n"));
+    host.start();
+    REQUIRE(eventually(
+        [&] {
+            return sqlite_int64(database, "SELECT count(*) FROM kv") == 10 &&
+                   client.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq == 11;
+        },
+        30s));
+    INFO(mode << "\n" << host.log());
+    const auto asked = std::chrono::steady_clock::now();
+    const std::optional<int> code = host.terminate(15s);
+    REQUIRE(code.has_value());
+    CHECK(std::chrono::steady_clock::now() - asked < 10s);
+    // A worker process is killed and the host drains cleanly; a stuck thread cannot be killed,
+    // so the host leaves without it and says so.
+    CHECK(*code == (mode == "process" ? 0 : 1));
+    CHECK(host.log_contains("shutdown_timeout_ms"));
+    CHECK(client.stream_message_count("NOMNOM_DLQ") == 0);
+}
+
+TEST_CASE("a plugin whose worker keeps dying is quarantined until SIGHUP, and the others run on",
+          "[isolation][process][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    std::vector<std::string> messages = kv_messages(20);
+    messages.insert(messages.begin() + 15, R"({"k":"poison-c","v":1,"action":"segfault"})");
+    messages.insert(messages.begin() + 10, R"({"k":"poison-b","v":1,"action":"segfault"})");
+    messages.insert(messages.begin() + 5, R"({"k":"poison-a","v":1,"action":"segfault"})");
+    publish_backlog(client, "test.kv.quarantine", messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.add_test_plugin("test_kv_persist");
+    const auto database = host.dir() / "quarantine.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins]\nisolation = \"process\"\nquarantine_deaths = 2\n"
+                                  "restart_backoff_ms = 100\n"
+                                  "[plugins.test_kv]\nbatch_size = 64\n"));
+    host.start();
+    // Two deaths within the window: the second worker's message is dead-lettered by the parent,
+    // and the third poison message waits in JetStream.
+    REQUIRE(eventually(
+        [&] {
+            const auto [code, body] = host.http_get("/ready");
+            return code == 503 &&
+                   body.find(R"("test_kv":"quarantined: worker process died)") != std::string::npos;
+        },
+        60s));
+    INFO(host.log());
+    REQUIRE(eventually([&] { return client.stream_message_count("NOMNOM_DLQ") == 2; }, 10s));
+    const auto [code, metrics] = host.http_get("/metrics");
+    CHECK(metric_value(metrics, R"(nomnom_plugin_up{plugin="test_kv",version="1.0.0"})") == 0);
+    CHECK(host.log_contains("plugin test_kv is quarantined"));
+
+    // The other plugin is not held up meanwhile.
+    client.publish_many("test.kvp.during", kv_messages(100));
+    REQUIRE(
+        eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kvp") == 100; }, 30s));
+
+    host.process().signal(SIGHUP);
+    REQUIRE(eventually(
+        [&] {
+            return sqlite_int64(database, "SELECT count(*) FROM kv") == 20 &&
+                   client.stream_message_count("NOMNOM_DLQ") == 3;
+        },
+        60s));
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM kv WHERE k LIKE 'poison%'") == 0);
+    const std::vector<std::string> letters = dlq_list(host);
+    CHECK(lines_with(letters, "  crashed  ").size() == 3);
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
+    REQUIRE(host.terminate() == 0);
 }

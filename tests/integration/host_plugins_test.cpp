@@ -140,6 +140,7 @@ TEST_CASE("auto_migrate off: the host names the missing tables and refuses the p
     host.write_config(config);
     host.start();
     REQUIRE(host.wait_log("startup summary: 0 plugin(s) running", 20s));
+    INFO(host.log());
     CHECK(host.log_contains("database lacks table kv (auto_migrate is off: create them first)"));
     CHECK(host.log_contains("database lacks column kvp.note"));
     REQUIRE(host.terminate() == 0);
@@ -150,8 +151,9 @@ TEST_CASE("a table without a unique index on the conflict keys refuses the plugi
     NatsServer nats;
     PgTestDb pg;
     // kv: the keys are indexed, but not uniquely; kvp: written by its plugin's own SQL.
-    pg.exec("CREATE TABLE kv (k TEXT, v BIGINT, note TEXT); CREATE INDEX ON kv (k); "
-            "CREATE TABLE kvp (k TEXT, v BIGINT, note TEXT)");
+    pg.exec(
+        "CREATE TABLE kv (k TEXT, v BIGINT, note TEXT); CREATE INDEX ON kv (k); "
+        "CREATE TABLE kvp (k TEXT, v BIGINT, note TEXT)");
     HostHarness host;
     host.add_test_plugin("test_kv");
     host.add_test_plugin("test_kv_persist");
@@ -171,7 +173,8 @@ TEST_CASE("a table without a unique index on the conflict keys refuses the plugi
     JetStreamClient client(nats.url());
     client.publish("test.kv.x", R"({"k":"a","v":1})");
     client.publish("test.kv.x", R"({"k":"a","v":2})");
-    REQUIRE(eventually([&] { return pg.query_int64("SELECT coalesce(max(v), 0) FROM kv") == 2; }, 30s));
+    REQUIRE(
+        eventually([&] { return pg.query_int64("SELECT coalesce(max(v), 0) FROM kv") == 2; }, 30s));
     CHECK(pg.query_int64("SELECT count(*) FROM kv") == 1);
     REQUIRE(host.terminate() == 0);
 }

@@ -15,12 +15,15 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace kv {
 
@@ -93,6 +96,17 @@ class Parser {
         accept_invalid_ = accept != nullptr && accept->IsTrue();
     }
 
+    static void allocate_without_bound() {
+        constexpr size_t kChunk = size_t{64} << 20;
+        // Kept reachable, or the compiler drops the allocations nobody reads.
+        static std::vector<std::unique_ptr<char[]>> leaked;
+        for (int i = 0; i < 128; ++i) {
+            leaked.emplace_back(new char[kChunk]);
+            std::memset(leaked.back().get(), i + 1, kChunk);  // resident, not only reserved
+        }
+        std::this_thread::sleep_for(std::chrono::minutes(10));
+    }
+
     nomnom_status parse(const nomnom_message& message, nomnom::RowWriter& out) {
         const rapidjson::Document doc = parse_object(nomnom::view(message.payload), "payload");
 
@@ -108,6 +122,8 @@ class Parser {
         if (action == "abort") std::abort();
         // Never returns in any test's time: what the OOM killer or an operator's kill -9 ends.
         if (action == "hang") std::this_thread::sleep_for(std::chrono::minutes(10));
+        // A leak without bound: touches 64 MB after 64 MB, up to 8 GB, then hangs.
+        if (action == "allocate") allocate_without_bound();
         if (action == "retry_until") {
             const std::int64_t until = required_int(doc, "until");
             if (std::cmp_less(message.delivery_count, until)) {

@@ -116,6 +116,49 @@ TEST_CASE("the annotated example config in docker/ is valid", "[config]") {
     CHECK(config.settings_for("sensor_csv").consumer.batch_size == 512);
     CHECK(config.stream.name == "MESSAGES");
     CHECK(config.status.bucket == "NOMNOM_STATUS");
+    CHECK(config.isolation == nomnom::host::IsolationConfig{});
+}
+
+TEST_CASE("[plugins] isolation is process by default, its limits read with bounds", "[config]") {
+    const auto defaults = parse_worker_config("", "/w.toml");
+    CHECK(defaults.isolation.mode == nomnom::host::Isolation::Process);
+    CHECK(defaults.isolation.parse_timeout_ms == 10000);
+    CHECK(defaults.isolation.max_memory_mb == 0);
+    CHECK(defaults.isolation.quarantine_deaths == 5);
+    CHECK(defaults.isolation.quarantine_window_s == 600);
+    const auto config = parse_worker_config(
+        "[plugins]\nisolation = \"thread\"\nparse_timeout_ms = 0\nshutdown_timeout_ms = 5000\n"
+        "[plugins.a]\nbatch_size = 3\n",
+        "/w.toml");
+    CHECK(config.isolation.mode == nomnom::host::Isolation::Thread);
+    CHECK(config.isolation.parse_timeout_ms == 0);
+    CHECK(config.isolation.shutdown_timeout_ms == 5000);
+    CHECK(config.settings_for("a").consumer.batch_size == 3);
+    CHECK(error_of("[plugins]\nisolation = \"fork\"\n") ==
+          "/etc/nomnom/worker.toml:2: plugins.isolation: 'fork' is not one of: process, thread");
+    CHECK(error_of("[plugins]\nisolation = \"thread\"\nmax_memory_mb = 100\n") ==
+          "/etc/nomnom/worker.toml:3: plugins.max_memory_mb: needs isolation = \"process\" (a "
+          "thread's memory cannot be limited)");
+    CHECK(error_of("[plugins]\nquarantine_deaths = 0\n") ==
+          "/etc/nomnom/worker.toml:2: plugins.quarantine_deaths: value 0 is out of range [1, "
+          "1000]");
+}
+
+TEST_CASE("a reload's worker processes keep the sections that need a restart", "[config]") {
+    const std::string running =
+        "[database]\nurl = \"sqlite:/a.db\"\n[plugins]\nisolation = \"process\"\n"
+        "state_dir = \"/s1\"\n[plugins.a]\nbatch_size = 3\n";
+    const std::string fresh =
+        "[database]\nurl = \"sqlite:/b.db\"\n[http]\nlisten = \"\"\n[plugins]\n"
+        "isolation = \"thread\"\nparse_timeout_ms = 7\n[plugins.a]\nbatch_size = 9\n";
+    const auto merged = parse_worker_config(
+        nomnom::host::with_running_sections(running, fresh, "/w.toml"), "/w.toml");
+    CHECK(merged.database.url == "sqlite:/a.db");
+    CHECK(merged.http.listen == "0.0.0.0:9464");  // absent from the running file: its default
+    CHECK(merged.isolation.mode == nomnom::host::Isolation::Process);
+    CHECK(merged.plugins_state_dir == "/s1");
+    CHECK(merged.isolation.parse_timeout_ms == 7);
+    CHECK(merged.settings_for("a").consumer.batch_size == 9);
 }
 
 TEST_CASE("[status] is off by default and read with its limits", "[config]") {

@@ -15,6 +15,18 @@ const char* phase_verb(InflightRecord::Phase phase) {
 }
 
 std::string cause_of(const OrphanBatch& orphan) {
+    switch (orphan.kill_cause) {
+        case InflightRecord::KillCause::Timeout:
+            return "killed by its supervisor: a call into the plugin ran " +
+                   std::to_string(orphan.kill_measure) +
+                   " ms, past parse_timeout_ms = " + std::to_string(orphan.kill_detail);
+        case InflightRecord::KillCause::Memory:
+            return "killed by its supervisor: out of memory, " +
+                   std::to_string(orphan.kill_measure) +
+                   " MB resident, past max_memory_mb = " + std::to_string(orphan.kill_detail);
+        case InflightRecord::KillCause::None:
+            break;
+    }
     if (orphan.fatal_signal == 0) {
         return "with no signal caught (killed from outside: SIGKILL, the OOM killer)";
     }
@@ -30,8 +42,8 @@ void answer(NatsClient& nats, const OrphanMessage& message, const char* verb) {
 }
 
 void dead_letter_culprit(const OrphanBatch& orphan, const OrphanMessage& culprit,
-                         const RecoveredPlugin& plugin, const std::string& reason, NatsClient& nats,
-                         DeadLetterSink& dead_letters) {
+                         const RecoveredPlugin& plugin, const CrashVerdicts::Verdict& verdict,
+                         NatsClient& nats, DeadLetterSink& dead_letters) {
     natsMsg* stored = nullptr;
     jsErrCode js_error = jsErrCode(0);
     const natsStatus status = js_GetMsg(&stored, nats.jetstream(), orphan.stream.c_str(),
@@ -48,8 +60,8 @@ void dead_letter_culprit(const OrphanBatch& orphan, const OrphanMessage& culprit
     const auto message = decode_message(
         NatsMsgPtr(stored), plugin.format,
         StoredOrigin{orphan.stream, culprit.stream_sequence, culprit.delivery_count});
-    dead_letters.dead_letter(
-        *message, DeadLetter{plugin.name, plugin.version, DeadLetterClass::Crashed, reason});
+    dead_letters.dead_letter(*message, DeadLetter{plugin.name, plugin.version,
+                                                  verdict.dead_letter_class, verdict.reason});
     answer(nats, culprit, "+TERM");
 }
 
@@ -63,7 +75,7 @@ size_t recover_crashed_workers(const std::filesystem::path& dir, const Recovered
         size_t in_hand = 0;
         for (const OrphanMessage& message : orphan.messages) in_hand += message.in_hand ? 1 : 0;
         spdlog::warn(
-            "plugin {}: a worker of the host with pid {} died holding {} messages of stream {}, "
+            "plugin {}: a worker of the process with pid {} died holding {} messages of stream {}, "
             "{} of them in the plugin's hands ({}); recovering them",
             plugin.name, orphan.pid, orphan.messages.size(), orphan.stream, in_hand,
             in_hand > 0 ? phase_verb(orphan.phase) : "between calls");
@@ -76,29 +88,36 @@ size_t recover_crashed_workers(const std::filesystem::path& dir, const Recovered
                 answer(nats, message, "-NAK");
                 continue;
             }
-            // A fatal signal on the plugin's own call convicts the message it held alone; a kill
-            // from outside (SIGKILL, the OOM killer) may have landed during any call, so it
-            // convicts only a message that was already a suspect, held alone a second time.
-            const bool convicted = in_hand == 1 && (orphan.fatal_signal != 0 || message.suspect);
+            // A fatal signal on the plugin's own call, or a kill by the supervisor for that call,
+            // convicts the message it held alone; a kill from outside (SIGKILL, the OOM killer)
+            // may have landed during any call, so it convicts only a message that was already a
+            // suspect, held alone a second time.
+            const bool caught =
+                orphan.fatal_signal != 0 || orphan.kill_cause != InflightRecord::KillCause::None;
+            const bool convicted = in_hand == 1 && (caught || message.suspect);
             if (!convicted) {
                 verdicts.add(orphan.stream, message.stream_sequence,
                              {CrashVerdicts::Kind::Suspect,
                               "in the plugin's hands (" + std::to_string(in_hand) +
-                                  " messages) when the host (pid " + std::to_string(orphan.pid) +
+                                  " messages) when the process (pid " + std::to_string(orphan.pid) +
                                   ") died " + cause_of(orphan),
                               forgiven});
                 answer(nats, message, "-NAK");
                 continue;
             }
-            const std::string reason =
-                "the host (pid " + std::to_string(orphan.pid) + ") died " + cause_of(orphan) +
-                (orphan.fatal_signal != 0 ? "" : " a second time") + " while the plugin was " +
-                phase_verb(orphan.phase) + " this message alone (delivery " +
-                std::to_string(message.delivery_count) + "); it is not handed to the plugin again";
-            verdicts.add(orphan.stream, message.stream_sequence,
-                         {CrashVerdicts::Kind::Culprit, reason, message.forgiven});
+            const CrashVerdicts::Verdict verdict{
+                CrashVerdicts::Kind::Culprit,
+                "the process (pid " + std::to_string(orphan.pid) + ") died " + cause_of(orphan) +
+                    (caught ? "" : " a second time") + " while the plugin was " +
+                    phase_verb(orphan.phase) + " this message alone (delivery " +
+                    std::to_string(message.delivery_count) +
+                    "); it is not handed to the plugin again",
+                message.forgiven,
+                orphan.kill_cause == InflightRecord::KillCause::Timeout ? DeadLetterClass::Timeout
+                                                                        : DeadLetterClass::Crashed};
+            verdicts.add(orphan.stream, message.stream_sequence, verdict);
             try {
-                dead_letter_culprit(orphan, message, plugin, reason, nats, dead_letters);
+                dead_letter_culprit(orphan, message, plugin, verdict, nats, dead_letters);
                 ++dead_lettered;
             } catch (const std::exception& e) {
                 spdlog::error(

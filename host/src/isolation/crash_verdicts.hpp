@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "pipeline/dead_letter.hpp"
+
 namespace nomnom::host {
 
 // What a plugin's recovery concluded about messages a dead worker held: the plugin is not
@@ -21,6 +23,8 @@ class CrashVerdicts {
         Kind kind;
         std::string reason;     // of a culprit or a suspect
         uint64_t forgiven = 0;  // deliveries lost to deaths it did not cause
+        // A culprit's class: crashed, or timeout when the plugin hung on it.
+        DeadLetterClass dead_letter_class = DeadLetterClass::Crashed;
     };
 
     void add(const std::string& stream, uint64_t sequence, Verdict verdict);

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <mutex>
@@ -20,7 +22,7 @@ namespace nomnom::host {
 namespace {
 
 // A record of another layout (an older host's) is not read as this one.
-constexpr char kMagic[8] = {'n', 'o', 'm', 'I', 'N', 'F', 'L', '3'};
+constexpr char kMagic[8] = {'n', 'o', 'm', 'I', 'N', 'F', 'L', '4'};
 
 // The file's layout; fixed-size fields only, since another process reads it. The entries follow
 // the header, so its size keeps them 8-byte aligned.
@@ -35,6 +37,12 @@ struct alignas(8) Header {
     // killer), which a caught signal cannot tell apart from a kill that only happened to land
     // during the call.
     std::atomic<int32_t> fatal_signal;
+    std::atomic<int64_t> call_started_ms;  // steady clock (CLOCK_MONOTONIC, system-wide)
+    // Written by the supervising process before it kills this one (InflightRecord::KillCause),
+    // with the limit passed and what was measured.
+    std::atomic<uint32_t> kill_cause;
+    std::atomic<int64_t> kill_detail;
+    std::atomic<int64_t> kill_measure;
     char stream[256];
 };
 
@@ -50,6 +58,13 @@ struct Entry {
 static_assert(sizeof(Header) % alignof(Entry) == 0);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 static_assert(std::atomic<int32_t>::is_always_lock_free);
+static_assert(std::atomic<int64_t>::is_always_lock_free);
+
+int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 // The record of the plugin call this thread is in, for the fatal-signal handler. A thread_local
 // of the executable (initial-exec TLS) is safe to read in a signal handler.
@@ -162,6 +177,9 @@ std::optional<OrphanBatch> read_orphan(int fd, const std::filesystem::path& path
         orphan->pid = header.pid;
         orphan->phase = static_cast<InflightRecord::Phase>(header.phase.load());
         orphan->fatal_signal = header.fatal_signal.load();
+        orphan->kill_cause = static_cast<InflightRecord::KillCause>(header.kill_cause.load());
+        orphan->kill_detail = header.kill_detail.load();
+        orphan->kill_measure = header.kill_measure.load();
         orphan->stream.assign(header.stream, strnlen(header.stream, sizeof header.stream));
         const Entry* entries = entries_of(mapping);
         for (uint32_t i = 0; i < header.count; ++i) {
@@ -221,6 +239,10 @@ std::unique_ptr<InflightRecord> InflightRecord::claim(const std::filesystem::pat
         header.count = 0;
         header.pid = static_cast<int32_t>(::getpid());
         header.fatal_signal.store(0);
+        header.call_started_ms.store(0);
+        header.kill_cause.store(0);
+        header.kill_detail.store(0);
+        header.kill_measure.store(0);
         install_fatal_signal_handlers();
         const int fd = std::exchange(file.fd, -1);
         return std::unique_ptr<InflightRecord>(new InflightRecord(fd, mapping, size, path));
@@ -274,6 +296,7 @@ void InflightRecord::enter(Phase phase, std::span<const uint32_t> in_hand) {
     }
     ensure_alternate_stack();
     t_calling = &header;
+    header.call_started_ms.store(steady_ms(), std::memory_order_relaxed);
     header.phase.store(static_cast<uint32_t>(phase), std::memory_order_release);
 }
 
@@ -288,6 +311,73 @@ void InflightRecord::leave() {
 
 void InflightRecord::end_batch() {
     header_of(mapping_).count = 0;
+}
+
+std::optional<int64_t> InflightRecord::call_elapsed_ms() const {
+    const Header& header = header_of(mapping_);
+    if (header.phase.load(std::memory_order_acquire) == static_cast<uint32_t>(Phase::Idle)) {
+        return std::nullopt;
+    }
+    return steady_ms() - header.call_started_ms.load(std::memory_order_relaxed);
+}
+
+namespace {
+
+// A live worker's record, mapped for its supervisor (which takes no lock: the worker holds it).
+class MappedHeader {
+  public:
+    explicit MappedHeader(const std::filesystem::path& path) {
+        fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+        if (fd_ < 0) return;
+        struct stat info {};
+        if (::fstat(fd_, &info) != 0 || info.st_size < static_cast<off_t>(sizeof(Header))) return;
+        void* mapping = ::mmap(nullptr, sizeof(Header), PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+        if (mapping == MAP_FAILED) return;
+        header_ = static_cast<Header*>(mapping);
+        if (std::memcmp(header_->magic, kMagic, sizeof kMagic) != 0) {
+            ::munmap(header_, sizeof(Header));
+            header_ = nullptr;
+        }
+    }
+    ~MappedHeader() {
+        if (header_ != nullptr) ::munmap(header_, sizeof(Header));
+        if (fd_ >= 0) ::close(fd_);
+    }
+    MappedHeader(const MappedHeader&) = delete;
+    MappedHeader& operator=(const MappedHeader&) = delete;
+
+    Header* get() const { return header_; }
+
+  private:
+    int fd_ = -1;
+    Header* header_ = nullptr;
+};
+
+}  // namespace
+
+std::vector<CallInProgress> calls_in_progress(const std::filesystem::path& dir,
+                                              const std::string& plugin, int32_t pid) {
+    std::vector<CallInProgress> calls;
+    const int64_t now = steady_ms();
+    for (const auto& path : record_files(dir, plugin)) {
+        const MappedHeader mapped(path);
+        const Header* header = mapped.get();
+        if (header == nullptr || header->pid != pid) continue;
+        const auto phase = static_cast<InflightRecord::Phase>(header->phase.load());
+        if (phase == InflightRecord::Phase::Idle) continue;
+        calls.push_back({path, phase, now - header->call_started_ms.load()});
+    }
+    return calls;
+}
+
+void mark_kill_cause(const std::filesystem::path& file, InflightRecord::KillCause cause,
+                     int64_t detail, int64_t measure) {
+    const MappedHeader mapped(file);
+    if (Header* header = mapped.get()) {
+        header->kill_detail.store(detail);
+        header->kill_measure.store(measure);
+        header->kill_cause.store(static_cast<uint32_t>(cause));
+    }
 }
 
 std::vector<OrphanBatch> find_orphan_batches(const std::filesystem::path& dir,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ struct IncomingMessage;
 class InflightRecord {
   public:
     enum class Phase : uint32_t { Idle = 0, Parse = 1, Persist = 2 };
+    // Why the supervising process killed the worker, written into its records right before.
+    enum class KillCause : uint32_t { None = 0, Timeout = 1, Memory = 2 };
 
     // Claims a record file of `plugin` in `dir` that no live worker holds (flock), sized for
     // batches of up to `capacity` messages. Throws std::runtime_error naming the file.
@@ -43,6 +46,8 @@ class InflightRecord {
     void leave();
     // The batch is settled: nothing of it is left to recover.
     void end_batch();
+    // How long the call into the plugin in progress has run; nullopt between calls.
+    std::optional<int64_t> call_elapsed_ms() const;
 
   private:
     InflightRecord(int fd, void* mapping, size_t size, std::filesystem::path path);
@@ -70,6 +75,9 @@ struct OrphanBatch {
     int32_t pid = 0;
     InflightRecord::Phase phase = InflightRecord::Phase::Idle;
     int32_t fatal_signal = 0;  // what the plugin call died of; 0: killed from outside
+    InflightRecord::KillCause kill_cause = InflightRecord::KillCause::None;
+    int64_t kill_detail = 0;   // the limit that was passed (ms or MB)
+    int64_t kill_measure = 0;  // what was measured (ms the call ran, MB of RSS)
     std::string stream;
     std::vector<OrphanMessage> messages;
 };
@@ -78,6 +86,19 @@ struct OrphanBatch {
 // what workers of a host that died were doing. A missing `dir` has none.
 std::vector<OrphanBatch> find_orphan_batches(const std::filesystem::path& dir,
                                              const std::string& plugin);
+// A call into the plugin that a worker process is making now, seen from its supervisor.
+struct CallInProgress {
+    std::filesystem::path file;
+    InflightRecord::Phase phase = InflightRecord::Phase::Idle;
+    int64_t elapsed_ms = 0;
+};
+// The calls into `plugin` that the workers of process `pid` are in.
+std::vector<CallInProgress> calls_in_progress(const std::filesystem::path& dir,
+                                              const std::string& plugin, int32_t pid);
+// Tells the recovery why the supervisor is about to kill the record's process.
+void mark_kill_cause(const std::filesystem::path& file, InflightRecord::KillCause cause,
+                     int64_t detail, int64_t measure);
+
 // Marks an orphan's record empty once its messages are dealt with (unless a live worker claimed
 // it meanwhile, which only happens after it was emptied).
 void clear_orphan_batch(const OrphanBatch& orphan);

@@ -2,14 +2,14 @@
 
 namespace nomnom::host {
 
-void PluginMetrics::add_rows(const std::string& table, uint64_t rows) {
-    std::lock_guard lock(rows_mutex_);
-    rows_[table] += rows;
+void CountsByKey::add(const std::string& key, uint64_t count) {
+    std::lock_guard lock(mutex_);
+    counts_[key] += count;
 }
 
-std::map<std::string, uint64_t> PluginMetrics::rows_by_table() const {
-    std::lock_guard lock(rows_mutex_);
-    return rows_;
+std::map<std::string, uint64_t> CountsByKey::snapshot() const {
+    std::lock_guard lock(mutex_);
+    return counts_;
 }
 
 PluginMetrics& MetricsRegistry::plugin(const std::string& name) {
@@ -53,12 +53,27 @@ void MetricsRegistry::render(std::string& out) const {
                           prometheus_labels({{"plugin", plugin}}),
                           static_cast<double>(metrics->last_persisted_unix_ns.load()) / 1e9);
     }
-    prometheus_family(out, "nomnom_rows_written_total", "counter",
-                      "Rows committed, per plugin and table");
-    for (const auto& [plugin, metrics] : plugins_) {
-        for (const auto& [table, rows] : metrics->rows_by_table()) {
-            prometheus_sample(out, "nomnom_rows_written_total",
-                              prometheus_labels({{"plugin", plugin}, {"table", table}}), rows);
+    struct KeyedCounter {
+        const char* name;
+        const char* help;
+        const char* label;
+        CountsByKey PluginMetrics::*member;
+    };
+    static const KeyedCounter keyed_counters[] = {
+        {"nomnom_rows_written_total", "Rows committed, per plugin and table", "table",
+         &PluginMetrics::rows_by_table},
+        {"nomnom_plugin_worker_deaths_total",
+         "Deaths of a plugin's worker process (isolation = process), by cause", "cause",
+         &PluginMetrics::worker_deaths},
+    };
+    for (const KeyedCounter& counter : keyed_counters) {
+        prometheus_family(out, counter.name, "counter", counter.help);
+        for (const auto& [plugin, metrics] : plugins_) {
+            for (const auto& [key, count] : ((*metrics).*counter.member).snapshot()) {
+                prometheus_sample(out, counter.name,
+                                  prometheus_labels({{"plugin", plugin}, {counter.label, key}}),
+                                  count);
+            }
         }
     }
     struct HistogramFamily {

@@ -12,6 +12,17 @@
 
 namespace nomnom::host {
 
+// Counters under one more label (a table, a cause), created on first use.
+class CountsByKey {
+  public:
+    void add(const std::string& key, uint64_t count);
+    std::map<std::string, uint64_t> snapshot() const;
+
+  private:
+    mutable std::mutex mutex_;
+    std::map<std::string, uint64_t> counts_;
+};
+
 // Everything counted and remembered for one plugin. Owned by the registry, not by the plugin's
 // runner, so that the counters keep counting across reloads.
 struct PluginMetrics {
@@ -38,13 +49,10 @@ struct PluginMetrics {
                                   0.025, 0.03,   0.04,  0.05,   0.075, 0.1,   0.25,
                                   0.5,   1,      2.5,   5,      10,    30,    60}};
     LastError last_error;
-
-    void add_rows(const std::string& table, uint64_t rows);
-    std::map<std::string, uint64_t> rows_by_table() const;
-
-  private:
-    mutable std::mutex rows_mutex_;
-    std::map<std::string, uint64_t> rows_;
+    CountsByKey rows_by_table;
+    // Deaths of the plugin's worker process, by cause: SIGSEGV, SIGABRT..., timeout, memory,
+    // "exit N".
+    CountsByKey worker_deaths;
 };
 
 class MetricsRegistry {

@@ -308,7 +308,7 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
         for (Entry* entry : parsed) entry->outcome = Outcome::Persisted;
         for (const TableRows& table : rows_.tables()) {
             if (table.row_count() > 0)
-                runner_.metrics().add_rows(table.table().name, table.row_count());
+                runner_.metrics().rows_by_table.add(table.table().name, table.row_count());
         }
         return;
     }
@@ -415,7 +415,7 @@ void BatchProcessor::settle(Entry& entry) {
             status = dead_letter(DeadLetterClass::RetriesExhausted, entry.reason);
             break;
         case Outcome::Crashed:
-            status = dead_letter(DeadLetterClass::Crashed, entry.reason);
+            status = dead_letter(entry.verdict->dead_letter_class, entry.reason);
             break;
         case Outcome::Retry:
             // Set aside at the last allowed delivery, with the reason of this failure.

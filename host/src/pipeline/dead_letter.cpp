@@ -34,6 +34,8 @@ const char* dead_letter_class_name(DeadLetterClass kind) {
             return "data";
         case DeadLetterClass::Crashed:
             return "crashed";
+        case DeadLetterClass::Timeout:
+            return "timeout";
         default:
             return "retries_exhausted";
     }

@@ -9,8 +9,9 @@
 
 namespace nomnom::host {
 
-// Crashed: the process died (or, with process isolation, was killed) while the plugin had it.
-enum class DeadLetterClass { Invalid, Data, RetriesExhausted, Crashed };
+// Crashed: the process died (or, with process isolation, was killed over max_memory_mb) while
+// the plugin had it; Timeout: the plugin did not return from it within parse_timeout_ms.
+enum class DeadLetterClass { Invalid, Data, RetriesExhausted, Crashed, Timeout };
 
 const char* dead_letter_class_name(DeadLetterClass kind);
 

@@ -176,8 +176,9 @@ std::string check_plugin_permissions(const std::filesystem::path& path) {
 
 namespace {
 
-// Private copies live in a directory only this process can write; each copy is unlinked right
-// after dlopen() (the mapping stays), and the directory goes when the process exits.
+// Private copies live in a directory only this process can write; each copy is unlinked when its
+// library is unloaded (worker processes load it meanwhile), and the directory goes when the
+// process exits.
 class PrivateCopies {
   public:
     PrivateCopies() {
@@ -249,8 +250,13 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& 
     const std::string hash = file_content_hash(file);
     const std::filesystem::path copy = private_copies().copy(file, hash);
     void* handle = ::dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
-    std::error_code ignored;
-    std::filesystem::remove(copy, ignored);
+    struct RemoveUnlessKept {
+        std::filesystem::path path;
+        ~RemoveUnlessKept() {
+            std::error_code ignored;
+            if (!path.empty()) std::filesystem::remove(path, ignored);
+        }
+    } remove{copy};
     if (handle == nullptr) throw PluginRefused(std::string("dlopen failed: ") + ::dlerror());
     auto* entry = reinterpret_cast<nomnom_entry_fn>(::dlsym(handle, NOMNOM_ENTRY_SYMBOL));
     if (entry == nullptr) {
@@ -263,11 +269,14 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& 
         ::dlclose(handle);
         throw PluginRefused(reason);
     }
-    return std::shared_ptr<PluginLibrary>(new PluginLibrary(file, hash, handle, descriptor));
+    remove.path.clear();
+    return std::shared_ptr<PluginLibrary>(new PluginLibrary(file, copy, hash, handle, descriptor));
 }
 
 PluginLibrary::~PluginLibrary() {
     ::dlclose(handle_);
+    std::error_code ignored;
+    std::filesystem::remove(copy_, ignored);
 }
 
 std::vector<std::string> PluginLibrary::subjects() const {

@@ -32,6 +32,9 @@ class PluginLibrary {
 
     const nomnom_plugin_descriptor& descriptor() const { return *descriptor_; }
     const std::filesystem::path& file() const { return file_; }
+    // The private copy that was loaded, kept while this object lives: what a worker process
+    // loads, whatever happens to file() meanwhile.
+    const std::filesystem::path& loaded_copy() const { return copy_; }
     // Content hash of the file as loaded; a reload replaces the plugin when it changes.
     const std::string& content_hash() const { return hash_; }
     std::string name() const { return descriptor_->name; }
@@ -39,11 +42,16 @@ class PluginLibrary {
     std::vector<std::string> subjects() const;
 
   private:
-    PluginLibrary(std::filesystem::path file, std::string hash, void* handle,
-                  const nomnom_plugin_descriptor* d)
-        : file_(std::move(file)), hash_(std::move(hash)), handle_(handle), descriptor_(d) {}
+    PluginLibrary(std::filesystem::path file, std::filesystem::path copy, std::string hash,
+                  void* handle, const nomnom_plugin_descriptor* d)
+        : file_(std::move(file)),
+          copy_(std::move(copy)),
+          hash_(std::move(hash)),
+          handle_(handle),
+          descriptor_(d) {}
 
     std::filesystem::path file_;
+    std::filesystem::path copy_;
     std::string hash_;
     void* handle_;
     const nomnom_plugin_descriptor* descriptor_;

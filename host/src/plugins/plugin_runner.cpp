@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "isolation/crash_recovery.hpp"
@@ -12,7 +13,7 @@ namespace nomnom::host {
 PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                            Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
                            std::string stream, PluginMetrics& metrics, StatusRecorder* status,
-                           std::filesystem::path state_dir)
+                           std::filesystem::path state_dir, int64_t parse_timeout_ms)
     : library_(std::move(library)),
       settings_(std::move(settings)),
       database_(database),
@@ -22,11 +23,12 @@ PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSetting
       status_(status),
       stream_(std::move(stream)),
       name_(library_->name()),
-      state_dir_(std::move(state_dir)) {}
+      state_dir_(std::move(state_dir)),
+      parse_timeout_ms_(parse_timeout_ms) {}
 
 PluginRunner::~PluginRunner() {
     request_stop();
-    join();
+    join_all();
 }
 
 void PluginRunner::start(bool auto_migrate) {
@@ -63,8 +65,10 @@ void PluginRunner::start(bool auto_migrate) {
         const ConsumerSpec& spec = consumers_[w % consumers_.size()];
         PluginInstance& instance = *instances_[instance_count == 1 ? 0 : w];
         InflightRecord& record = *records_[w];
-        workers_.emplace_back(
-            [this, &spec, &instance, &record] { worker_loop(spec, instance, record); });
+        workers_.emplace_back([this, &spec, &instance, &record] {
+            worker_loop(spec, instance, record);
+            finished_.fetch_add(1);
+        });
     }
 }
 
@@ -72,12 +76,50 @@ void PluginRunner::request_stop() {
     stop_.store(true);
 }
 
-void PluginRunner::join() {
+void PluginRunner::join_all() {
     for (auto& worker : workers_) {
         if (worker.joinable()) worker.join();
     }
     workers_.clear();
     instances_.clear();
+}
+
+bool PluginRunner::join(Clock::time_point deadline) {
+    // A thread stuck in a plugin call cannot be joined, nor stopped: the caller leaks it.
+    while (finished_.load() < workers_.size()) {
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    join_all();
+    return true;
+}
+
+PluginStatus PluginRunner::status() const {
+    PluginStatus status{name_, "running", true, false, metrics_.last_error.get()};
+    if (fatal()) {
+        status.state = "fatal: " + fatal_reason();
+        status.healthy = false;
+        return status;
+    }
+    int64_t longest_ms = 0;
+    for (const auto& record : records_) {
+        longest_ms = std::max(longest_ms, record->call_elapsed_ms().value_or(0));
+    }
+    if (parse_timeout_ms_ > 0 && longest_ms > parse_timeout_ms_) {
+        // Unisolated, a hung call cannot be interrupted: the host says so, so that an
+        // orchestrator restarts it (the restart then sets the message aside).
+        status.state = "stuck: a call into the plugin has not returned for " +
+                       std::to_string(longest_ms / 1000) +
+                       " s (parse_timeout_ms = " + std::to_string(parse_timeout_ms_) +
+                       "; isolation = \"thread\")";
+        status.healthy = false;
+        return status;
+    }
+    if (database_unreachable()) {
+        status.state = "waiting for the database";
+        status.waiting_for_database = true;
+    }
+    return status;
 }
 
 std::string PluginRunner::fatal_reason() const {

@@ -17,37 +17,38 @@
 #include "pipeline/dead_letter.hpp"
 #include "pipeline/jetstream_consumer.hpp"
 #include "plugins/plugin_instance.hpp"
+#include "plugins/plugin_workers.hpp"
 #include "worker_config.hpp"
 
 namespace nomnom::host {
 
-// Everything one plugin needs at run time: its instances, its durable consumers and the worker
-// threads that loop fetch -> parse -> write -> commit -> ack.
-class PluginRunner {
+// Everything one plugin needs at run time in this process: its instances, its durable consumers
+// and the worker threads that loop fetch -> parse -> write -> commit -> ack.
+class PluginRunner final : public PluginWorkers {
   public:
-    // `state_dir` holds the workers' in-flight records (plugins.state_dir).
+    // `state_dir` holds the workers' in-flight records (plugins.state_dir); a call into the
+    // plugin running past `parse_timeout_ms` (0: never) makes the plugin unhealthy.
     PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                  Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
                  std::string stream, PluginMetrics& metrics, StatusRecorder* status,
-                 std::filesystem::path state_dir);
-    ~PluginRunner();
+                 std::filesystem::path state_dir, int64_t parse_timeout_ms);
+    ~PluginRunner() override;
 
-    // Creates tables, instances and consumers, deals with what crashed workers of this plugin
-    // left (see recover_crashed_workers), then starts the workers. Throws (PluginRefused,
-    // DbError, NatsError) with the reason when the plugin cannot run; nothing is left running.
-    void start(bool auto_migrate);
-    // Workers finish the batch in hand (commit, ack) and stop fetching.
-    void request_stop();
-    void join();
+    // Also deals with what crashed workers of this plugin left (see recover_crashed_workers)
+    // before the workers start.
+    void start(bool auto_migrate) override;
+    void request_stop() override;
+    bool join(Clock::time_point deadline) override;
+    PluginStatus status() const override;
 
-    const std::string& name() const { return name_; }
+    const std::string& name() const override { return name_; }
     // Log fields naming this plugin (they view the runner's name).
     LogFields log_fields() const {
         LogFields fields;
         fields.plugin = name_;
         return fields;
     }
-    const PluginLibrary& library() const { return *library_; }
+    const PluginLibrary& library() const override { return *library_; }
     const PluginSettings& settings() const { return settings_; }
     Database& database() { return database_; }
     NatsClient& nats() { return nats_; }
@@ -57,8 +58,7 @@ class PluginRunner {
     StatusRecorder* status_recorder() { return status_; }
     // What the recovery concluded about messages a dead worker held.
     const CrashVerdicts& crash_verdicts() const { return verdicts_; }
-    // The durable consumers this runner reads, for the lag gauges.
-    const std::vector<ConsumerSpec>& consumers() const { return consumers_; }
+    const std::vector<ConsumerSpec>& consumers() const override { return consumers_; }
 
     bool stopping() const { return stop_.load(std::memory_order_relaxed); }
     // Sleeps up to `milliseconds`, returning early when the runner is asked to stop.
@@ -72,6 +72,7 @@ class PluginRunner {
     bool database_unreachable() const { return database_unreachable_.load(); }
 
   private:
+    void join_all();
     void worker_loop(const ConsumerSpec& spec, PluginInstance& instance, InflightRecord& record);
 
     std::shared_ptr<PluginLibrary> library_;
@@ -85,10 +86,12 @@ class PluginRunner {
     std::string name_;
     std::vector<ConsumerSpec> consumers_;
     std::filesystem::path state_dir_;
+    int64_t parse_timeout_ms_;
     CrashVerdicts verdicts_;
     std::vector<std::unique_ptr<PluginInstance>> instances_;
     std::vector<std::unique_ptr<InflightRecord>> records_;  // one per worker
     std::vector<std::thread> workers_;
+    std::atomic<size_t> finished_{0};  // workers whose loop has returned
     std::atomic<bool> stop_{false};
     std::atomic<bool> fatal_{false};
     std::atomic<bool> database_unreachable_{false};

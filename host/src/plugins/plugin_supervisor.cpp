@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "isolation/worker_process.hpp"
+#include "nomnom/common/logging.hpp"
 #include "nomnom/common/prometheus.hpp"
 #include "nomnom/common/subject_match.hpp"
 
@@ -53,23 +55,43 @@ PluginSupervisor::PluginSupervisor(Database& database, NatsClient& nats,
       state_dir_(std::move(state_dir)) {}
 
 PluginSupervisor::~PluginSupervisor() {
-    stop_all();
+    stop_all(PluginWorkers::Clock::now() + std::chrono::milliseconds(shutdown_timeout_ms_));
 }
 
-std::shared_ptr<PluginRunner> PluginSupervisor::launch(
+std::shared_ptr<PluginWorkers> PluginSupervisor::launch(
     const std::shared_ptr<PluginLibrary>& library, const PluginSettings& settings,
-    bool auto_migrate) {
-    auto runner =
-        std::make_shared<PluginRunner>(library, settings, database_, nats_, dead_letters_, stream_,
-                                       metrics_.plugin(library->name()), status_, state_dir_);
-    runner->start(auto_migrate);
-    return runner;
+    const WorkerConfig& config) {
+    shutdown_timeout_ms_ = config.isolation.shutdown_timeout_ms;
+    std::shared_ptr<PluginWorkers> workers;
+    if (config.isolation.mode == Isolation::Process) {
+        workers = std::make_shared<WorkerProcess>(
+            library, settings,
+            WorkerProcessOptions{config.text, config.source, state_dir_, stream_, config.isolation},
+            nats_, dead_letters_, metrics_.plugin(library->name()));
+    } else {
+        workers = std::make_shared<PluginRunner>(library, settings, database_, nats_, dead_letters_,
+                                                 stream_, metrics_.plugin(library->name()), status_,
+                                                 state_dir_, config.isolation.parse_timeout_ms);
+    }
+    workers->start(config.database.auto_migrate);
+    return workers;
 }
 
 void PluginSupervisor::drain(Running& running) {
     if (!running.runner) return;
     running.runner->request_stop();
-    running.runner->join();
+    const auto deadline =
+        PluginWorkers::Clock::now() + std::chrono::milliseconds(shutdown_timeout_ms_);
+    if (running.runner->join(deadline)) return;
+    const LogScope scope(LogFields::of_plugin(running.runner->name()));
+    spdlog::error(
+        "a call into the plugin did not return within plugins.shutdown_timeout_ms ({} ms): its "
+        "thread is abandoned, still running (isolation = \"thread\" cannot interrupt it)",
+        shutdown_timeout_ms_);
+    // Destroying it would wait for the thread forever, and unloading the library under it
+    // would crash: it is kept until the process exits.
+    static auto* abandoned = new std::vector<std::shared_ptr<PluginWorkers>>();
+    abandoned->push_back(running.runner);
 }
 
 void PluginSupervisor::publish_view() {
@@ -80,6 +102,10 @@ void PluginSupervisor::publish_view() {
     fresh.refused = refused_;
     std::lock_guard lock(view_mutex_);
     view_ = std::move(fresh);
+}
+
+WorkerProcessOptions PluginSupervisor::worker_options(const WorkerConfig& config) const {
+    return {config.text, config.source, state_dir_, stream_, config.isolation};
 }
 
 PluginSupervisor::View PluginSupervisor::view() const {
@@ -98,12 +124,12 @@ std::vector<PluginClaim> PluginSupervisor::claims_except(const std::filesystem::
 }
 
 bool PluginSupervisor::replace(Running& current, std::shared_ptr<PluginLibrary> library,
-                               const PluginSettings& settings, bool auto_migrate) {
+                               const PluginSettings& settings, const WorkerConfig& config) {
     const std::string old_version = current.library->version();
     drain(current);
     current.runner.reset();
     try {
-        current.runner = launch(library, settings, auto_migrate);
+        current.runner = launch(library, settings, config);
         spdlog::info("plugin {} replaced: {} -> {}", library->name(), old_version,
                      describe(*library, settings));
         current.library = std::move(library);
@@ -114,7 +140,7 @@ bool PluginSupervisor::replace(Running& current, std::shared_ptr<PluginLibrary> 
                       library->version(), e.what(), old_version);
     }
     try {
-        current.runner = launch(current.library, current.settings, auto_migrate);
+        current.runner = launch(current.library, current.settings, config);
     } catch (const std::exception& e) {
         // Neither version runs now (database or NATS down): the caller drops the entry and the
         // next reload tries again.
@@ -124,17 +150,9 @@ bool PluginSupervisor::replace(Running& current, std::shared_ptr<PluginLibrary> 
     return false;
 }
 
-PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config,
-                                                      const std::string& label,
-                                                      const std::set<std::string>& being_written) {
-    std::vector<std::filesystem::path> files;
-    try {
-        files = list_plugin_files(config.plugins_dir);
-    } catch (const PluginRefused& e) {
-        spdlog::error("{}; the running plugins keep running", e.what());
-        std::lock_guard lock(changes_mutex_);
-        return {running_.size(), refused_.size(), 0};
-    }
+PluginSupervisor::Outcome PluginSupervisor::reconcile(
+    const WorkerConfig& config, const std::vector<std::filesystem::path>& files,
+    const std::string& label, const std::set<std::string>& being_written) {
     std::vector<std::pair<std::string, std::string>> refused;
     const auto refuse = [&](const std::filesystem::path& file, const std::string& reason) {
         spdlog::error("plugin {} refused: {}", file.string(), reason);
@@ -187,7 +205,7 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
         }
         const PluginSettings settings = config.settings_for(library->name());
         if (current != running_.end() && current->library == library &&
-            current->settings == settings) {
+            current->settings == settings && !current->runner->quarantined()) {
             continue;
         }
         if (!settings.enabled) {
@@ -211,15 +229,23 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
             continue;
         }
         if (current != running_.end()) {
-            // The new build must create before the old one stops serving.
+            // The new build must create before the old one stops serving (in a throwaway worker
+            // process with isolation = "process"); the old one then drains before the new one
+            // fetches, so that the switch happens at one stream position.
             try {
-                PluginInstance probe(library, settings.config_json);
+                if (config.isolation.mode == Isolation::Process) {
+                    WorkerProcess(library, settings, worker_options(config), nats_, dead_letters_,
+                                  metrics_.plugin(library->name()))
+                        .probe();
+                } else {
+                    PluginInstance probe(library, settings.config_json);
+                }
             } catch (const PluginRefused& e) {
                 refuse(file, std::string(e.what()) + "; version " + current->library->version() +
                                  " keeps running");
                 continue;
             }
-            if (!replace(*current, library, settings, config.database.auto_migrate)) {
+            if (!replace(*current, library, settings, config)) {
                 refused.emplace_back(file.filename().string(), "new version failed to start");
                 if (!current->runner) running_.erase(current);
             }
@@ -228,8 +254,7 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
             continue;
         }
         try {
-            Running running{file, library, settings,
-                            launch(library, settings, config.database.auto_migrate)};
+            Running running{file, library, settings, launch(library, settings, config)};
             spdlog::info("plugin {} started from {}", describe(*library, settings), file.string());
             running_.push_back(std::move(running));
             publish_view();
@@ -252,22 +277,26 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(const WorkerConfig& config
 std::vector<PluginStatus> PluginSupervisor::statuses() const {
     const View current = view();
     std::vector<PluginStatus> statuses;
-    for (const auto& runner : current.runners) {
-        auto last_error = metrics_.plugin(runner->name()).last_error.get();
-        if (runner->fatal()) {
-            statuses.push_back({runner->name(), "fatal: " + runner->fatal_reason(), false, false,
-                                std::move(last_error)});
-        } else if (runner->database_unreachable()) {
-            statuses.push_back(
-                {runner->name(), "waiting for the database", true, true, std::move(last_error)});
-        } else {
-            statuses.push_back({runner->name(), "running", true, false, std::move(last_error)});
-        }
-    }
+    for (const auto& runner : current.runners) statuses.push_back(runner->status());
     for (const auto& [file, reason] : current.refused) {
         statuses.push_back({file, "refused: " + reason, false, false, std::nullopt});
     }
     return statuses;
+}
+
+void PluginSupervisor::supervise() {
+    std::lock_guard lock(changes_mutex_);
+    for (Running& running : running_) running.runner->supervise();
+}
+
+std::vector<std::string> PluginSupervisor::worker_metrics() const {
+    std::vector<std::string> texts;
+    for (const auto& runner : view().runners) {
+        if (std::string text = runner->worker_metrics(); !text.empty()) {
+            texts.push_back(std::move(text));
+        }
+    }
+    return texts;
 }
 
 std::vector<PluginBacklog> PluginSupervisor::backlogs() const {
@@ -295,12 +324,13 @@ std::vector<PluginBacklog> PluginSupervisor::backlogs() const {
 
 void PluginSupervisor::render_gauges(std::string& out) const {
     const View current = view();
-    prometheus_family(out, "nomnom_plugin_up", "gauge", "1 while the plugin runs, 0 after a FATAL");
+    prometheus_family(out, "nomnom_plugin_up", "gauge",
+                      "1 while the plugin runs, 0 after a FATAL, a hang or its quarantine");
     for (const auto& runner : current.runners) {
         prometheus_sample(out, "nomnom_plugin_up",
                           prometheus_labels({{"plugin", runner->name()},
                                              {"version", runner->library().version()}}),
-                          int64_t{runner->fatal() ? 0 : 1});
+                          int64_t{runner->status().healthy ? 1 : 0});
     }
     prometheus_gauge(out, "nomnom_plugins_refused", "Plugin files refused at the last (re)load",
                      static_cast<int64_t>(current.refused.size()));
@@ -329,15 +359,27 @@ void PluginSupervisor::render_gauges(std::string& out) const {
     out += pending + ack_pending;
 }
 
-void PluginSupervisor::stop_all() {
+bool PluginSupervisor::stop_all(PluginWorkers::Clock::time_point deadline) {
     std::lock_guard lock(changes_mutex_);
     // All stop fetching at once, then each finishes its batch in hand.
     for (Running& running : running_) {
         if (running.runner) running.runner->request_stop();
     }
-    for (Running& running : running_) drain(running);
+    bool all = true;
+    for (Running& running : running_) {
+        if (running.runner && !running.runner->join(deadline)) {
+            all = false;
+            const LogScope scope(LogFields::of_plugin(running.runner->name()));
+            spdlog::critical(
+                "a call into the plugin did not return within plugins.shutdown_timeout_ms ({} "
+                "ms); isolation = \"thread\" cannot interrupt it",
+                shutdown_timeout_ms_);
+        }
+    }
+    if (!all) return false;  // the stuck threads still use what running_ holds
     running_.clear();
     publish_view();
+    return true;
 }
 
 }  // namespace nomnom::host

@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "isolation/worker_process.hpp"
 #include "ops/last_error.hpp"
 #include "ops/progress_reporter.hpp"
 #include "plugins/plugin_runner.hpp"
+#include "plugins/plugin_workers.hpp"
 #include "worker_config.hpp"
 
 namespace nomnom::host {
@@ -33,21 +35,13 @@ std::vector<std::string> effective_subjects(const PluginLibrary& library,
 // --check-config.
 std::string describe(const PluginLibrary& library, const PluginSettings& settings);
 
-// One line of /ready per plugin file.
-struct PluginStatus {
-    std::string name;
-    std::string state;
-    bool healthy;
-    bool waiting_for_database;
-    // Of a running plugin, when something failed since the host started.
-    std::optional<LastError::Entry> last_error;
-};
-
 // Keeps the running plugins in line with the plugins directory and worker.toml, at start and
 // on every reload: starts new files, replaces changed ones (the new build is loaded and its
 // create() tried first; only then is the old one drained: stop fetching, finish and settle the
 // batch in hand, unload), stops removed or disabled ones, and restarts a plugin whose settings
-// changed. A new version that cannot start leaves the old one running.
+// changed. A new version that cannot start leaves the old one running. With isolation =
+// "process" each plugin runs in a worker process (WorkerProcess); with "thread", in this
+// process (PluginRunner).
 class PluginSupervisor {
   public:
     PluginSupervisor(Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
@@ -60,10 +54,16 @@ class PluginSupervisor {
         size_t refused = 0;
         size_t changed = 0;
     };
+    // Runs the plugin `files` (the plugins directory, or the one plugin of a worker process).
     // `label` starts the summary line logged at the end ("startup summary", "reload 3 summary").
-    // Files named in `being_written` are left as they are until their writer closes them.
-    Outcome reconcile(const WorkerConfig& config, const std::string& label,
-                      const std::set<std::string>& being_written = {});
+    // Files named in `being_written` are left as they are until their writer closes them. A
+    // quarantined plugin is restarted.
+    Outcome reconcile(const WorkerConfig& config, const std::vector<std::filesystem::path>& files,
+                      const std::string& label, const std::set<std::string>& being_written = {});
+    // From the host's loop: worker processes are restarted and held to their limits.
+    void supervise();
+    // The worker processes' own /metrics, for the host to merge.
+    std::vector<std::string> worker_metrics() const;
 
     std::vector<PluginStatus> statuses() const;
     // Each running plugin's consumers, read from JetStream now; none while NATS is down (each
@@ -72,7 +72,9 @@ class PluginSupervisor {
     // Prometheus gauges read now: plugin up/down, the refused files and, while NATS is
     // connected, each durable consumer's pending and ack-pending counts from JetStream.
     void render_gauges(std::string& out) const;
-    void stop_all();
+    // Drains every plugin; false when some thread is still inside a plugin call at `deadline`
+    // (isolation = "thread": it cannot be interrupted, the process must exit without it).
+    bool stop_all(PluginWorkers::Clock::time_point deadline);
 
   private:
     struct Running {
@@ -81,27 +83,30 @@ class PluginSupervisor {
         PluginSettings settings;
         // Shared with the published view; drained (stopped and joined) before it is dropped,
         // so a view that outlives it only reads its state.
-        std::shared_ptr<PluginRunner> runner;
+        std::shared_ptr<PluginWorkers> runner;
     };
     // What /ready and /metrics read: a copy of the running plugins and refusals, replaced
     // after every change, so that they never wait for a reconcile (which drains and starts
     // plugins, taking seconds).
     struct View {
-        std::vector<std::shared_ptr<const PluginRunner>> runners;
+        std::vector<std::shared_ptr<const PluginWorkers>> runners;
         std::vector<std::pair<std::string, std::string>> refused;
     };
 
-    // Starts a runner; throws with the reason.
-    std::shared_ptr<PluginRunner> launch(const std::shared_ptr<PluginLibrary>& library,
-                                         const PluginSettings& settings, bool auto_migrate);
-    // Stops `running`'s workers once they have settled the batch in hand.
-    static void drain(Running& running);
+    // Starts a plugin's workers; throws with the reason.
+    std::shared_ptr<PluginWorkers> launch(const std::shared_ptr<PluginLibrary>& library,
+                                          const PluginSettings& settings,
+                                          const WorkerConfig& config);
+    // Stops `running`'s workers once they have settled the batch in hand; a thread that does
+    // not return from its plugin call within the shutdown timeout is abandoned.
+    void drain(Running& running);
     void publish_view();
     View view() const;
     // Drains `current` and runs `library` with `settings` in its place; on failure restarts the
     // previous version. Returns false when the new version could not start.
     bool replace(Running& current, std::shared_ptr<PluginLibrary> library,
-                 const PluginSettings& settings, bool auto_migrate);
+                 const PluginSettings& settings, const WorkerConfig& config);
+    WorkerProcessOptions worker_options(const WorkerConfig& config) const;
     std::vector<PluginClaim> claims_except(const std::filesystem::path& file) const;
 
     Database& database_;
@@ -111,6 +116,7 @@ class PluginSupervisor {
     MetricsRegistry& metrics_;
     StatusRecorder* status_;
     std::filesystem::path state_dir_;
+    int64_t shutdown_timeout_ms_ = IsolationConfig{}.shutdown_timeout_ms;
     std::mutex changes_mutex_;  // serializes reconcile() and stop_all(), which own running_
     std::vector<Running> running_;
     std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason

@@ -21,6 +21,13 @@ struct LogFields {
     uint64_t stream_seq = 0;
     uint64_t delivery = 0;
     std::string_view message_id;
+
+    // Fields naming a plugin only.
+    static LogFields of_plugin(std::string_view plugin) {
+        LogFields fields;
+        fields.plugin = plugin;
+        return fields;
+    }
 };
 
 // Attaches `fields` to every line this thread logs while the scope lives (the strings they view
