@@ -75,6 +75,6 @@ if [[ "${NOMNOM_SKIP_SANITIZERS:-0}" != 1 ]]; then
     # The integration suite runs plugins in worker processes (isolation = "process", the
     # default); here every test that does not choose a mode runs them in the host's own process.
     echo "run.sh: the integration tests again under the sanitizers with isolation = \"thread\""
-    NOMNOM_TEST_ISOLATION=thread run_ctest build-asan -R "^integration: " "$@" || status=$?
+    NOMNOM_TEST_ISOLATION=thread run_ctest build-asan -R "^integration:" "$@" || status=$?
 fi
 exit "$status"

@@ -39,7 +39,9 @@ std::vector<std::string> unmatched_sections(const WorkerConfig& config,
 }  // namespace
 
 Host::Host(WorkerConfig config, std::optional<WorkerChildRole> child)
-    : config_(std::move(config)), child_(std::move(child)) {}
+    : config_(std::move(config)),
+      child_(std::move(child)),
+      isolated_(config_.isolation.mode == Isolation::Process) {}
 
 std::optional<std::vector<std::filesystem::path>> Host::plugin_files() const {
     if (child_) return std::vector<std::filesystem::path>{child_->plugin};
@@ -71,6 +73,8 @@ bool Host::connect(SignalWaiter& signals) {
             }
             return true;
         } catch (const std::exception& e) {
+            // The parent of a worker process stops waiting for it: it runs, supervised.
+            if (child_ && attempt == 1) child_->report(std::string("waiting ") + e.what());
             if (!signals.wait_to_retry(attempt, e.what())) return false;
         }
     }
@@ -79,16 +83,15 @@ bool Host::connect(SignalWaiter& signals) {
 std::string Host::metrics() const {
     std::string out;
     metrics_.render(out);
-    const bool isolated = config_.isolation.mode == Isolation::Process;
     if (started_.load()) {
         supervisor_->render_gauges(out);
         // The worker processes' pools are the ones that write.
-        if (!isolated) database_->render_pool_gauges(out);
+        if (!isolated_) database_->render_pool_gauges(out);
     }
     prometheus_gauge(out, "nomnom_nats_connected", "1 while the NATS connection is up",
                      nats_ && nats_->connected() ? 1 : 0);
     if (status_) status_->render(out);
-    if (!started_.load() || !isolated) return out;
+    if (!started_.load() || !isolated_) return out;
     // The worker processes count their plugin's messages; the host's own state (its NATS
     // connection, reloads, which plugins run, the consumers' lag it reads) is not theirs.
     static const std::set<std::string> kHostOwned = {
@@ -222,7 +225,6 @@ int Host::run(SignalWaiter& signals) {
         child_->report("started");
     }
     started_.store(true);
-    const bool isolated = config_.isolation.mode == Isolation::Process;
 
     std::unique_ptr<PluginDirWatcher> watcher;
     if (config_.plugins_watch) {
@@ -237,11 +239,11 @@ int Host::run(SignalWaiter& signals) {
         // The first report only takes the baseline of each plugin's rate. Skipped while NATS
         // is down: consumers that cannot be read are not consumers with no lag.
         // Worker processes report their own plugin's progress, which they count.
-        if (!isolated && nats_->connected() &&
+        if (!isolated_ && nats_->connected() &&
             progress_.due(Clock::now(), config_.log.progress_interval_s)) {
             progress_.report(supervisor_->backlogs(), Clock::now());
         }
-        const int signal = signals.wait(watcher || isolated ? 100 : 1000);
+        const int signal = signals.wait(watcher || isolated_ ? 100 : 1000);
         if (signal == SIGTERM || signal == SIGINT) {
             if (!child_) {
                 spdlog::info("received {}: draining", signal == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -251,7 +253,7 @@ int Host::run(SignalWaiter& signals) {
         // A worker process's configuration is its parent's: its parent reloads.
         if (signal == SIGHUP && !child_)
             reload("SIGHUP", watcher ? watcher->files_being_written() : std::set<std::string>{});
-        if (isolated) supervisor_->supervise();
+        supervisor_->supervise();
         if (!watcher) continue;
         if (watcher->changed()) {
             change_pending = true;

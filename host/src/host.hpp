@@ -54,6 +54,8 @@ class Host {
 
     WorkerConfig config_;
     std::optional<WorkerChildRole> child_;
+    // isolation = "process": read by the HTTP threads, so not from config_, which reloads replace.
+    const bool isolated_;
     // Before the supervisor: workers update it until they are joined.
     MetricsRegistry metrics_;
     std::unique_ptr<Database> database_;

@@ -15,23 +15,28 @@ const char* phase_verb(InflightRecord::Phase phase) {
 }
 
 std::string cause_of(const OrphanBatch& orphan) {
+    if (orphan.fatal_signal != 0) {
+        const char* name = sigabbrev_np(orphan.fatal_signal);
+        return "of SIG" + std::string(name != nullptr ? name : std::to_string(orphan.fatal_signal));
+    }
+    const std::string memory =
+        "killed by its supervisor: out of memory, " + std::to_string(orphan.kill_measure) +
+        " MB resident, past max_memory_mb = " + std::to_string(orphan.kill_detail);
     switch (orphan.kill_cause) {
         case InflightRecord::KillCause::Timeout:
             return "killed by its supervisor: a call into the plugin ran " +
                    std::to_string(orphan.kill_measure) +
                    " ms, past parse_timeout_ms = " + std::to_string(orphan.kill_detail);
         case InflightRecord::KillCause::Memory:
-            return "killed by its supervisor: out of memory, " +
-                   std::to_string(orphan.kill_measure) +
-                   " MB resident, past max_memory_mb = " + std::to_string(orphan.kill_detail);
+            return memory;
+        case InflightRecord::KillCause::MemoryShared:
+            return memory + " (with other calls into the plugin in progress)";
+        case InflightRecord::KillCause::Collateral:
+            return "killed by its supervisor for another call, or at a deadline";
         case InflightRecord::KillCause::None:
             break;
     }
-    if (orphan.fatal_signal == 0) {
-        return "with no signal caught (killed from outside: SIGKILL, the OOM killer)";
-    }
-    const char* name = sigabbrev_np(orphan.fatal_signal);
-    return "of SIG" + std::string(name != nullptr ? name : std::to_string(orphan.fatal_signal));
+    return "with no signal caught (killed from outside: SIGKILL, the OOM killer)";
 }
 
 // Answers the dead worker's delivery on its ack subject: JetStream takes an ack from any
@@ -79,10 +84,13 @@ size_t recover_crashed_workers(const std::filesystem::path& dir, const Recovered
             "{} of them in the plugin's hands ({}); recovering them",
             plugin.name, orphan.pid, orphan.messages.size(), orphan.stream, in_hand,
             in_hand > 0 ? phase_verb(orphan.phase) : "between calls");
+        using enum InflightRecord::KillCause;
+        // Killed by the supervisor for something else: whatever it held did nothing wrong.
+        const bool collateral = orphan.fatal_signal == 0 && orphan.kill_cause == Collateral;
         for (const OrphanMessage& message : orphan.messages) {
             // The delivery the death cost is not held against a message that did not cause it.
             const uint64_t forgiven = message.forgiven + 1;
-            if (!message.in_hand) {
+            if (!message.in_hand || collateral) {
                 verdicts.add(orphan.stream, message.stream_sequence,
                              {CrashVerdicts::Kind::Bystander, "", forgiven});
                 answer(nats, message, "-NAK");
@@ -92,8 +100,8 @@ size_t recover_crashed_workers(const std::filesystem::path& dir, const Recovered
             // convicts the message it held alone; a kill from outside (SIGKILL, the OOM killer)
             // may have landed during any call, so it convicts only a message that was already a
             // suspect, held alone a second time.
-            const bool caught =
-                orphan.fatal_signal != 0 || orphan.kill_cause != InflightRecord::KillCause::None;
+            const bool caught = orphan.fatal_signal != 0 || orphan.kill_cause == Timeout ||
+                                orphan.kill_cause == Memory;
             const bool convicted = in_hand == 1 && (caught || message.suspect);
             if (!convicted) {
                 verdicts.add(orphan.stream, message.stream_sequence,

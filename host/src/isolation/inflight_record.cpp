@@ -37,12 +37,17 @@ struct alignas(8) Header {
     // killer), which a caught signal cannot tell apart from a kill that only happened to land
     // during the call.
     std::atomic<int32_t> fatal_signal;
-    std::atomic<int64_t> call_started_ms;  // steady clock (CLOCK_MONOTONIC, system-wide)
+    // When the plugin call in progress started (steady clock: CLOCK_MONOTONIC, system-wide),
+    // moved forward by the time it spent in the host's database calls, which are not its own.
+    std::atomic<int64_t> call_started_ms;
+    std::atomic<uint32_t> in_host_call;  // 1 while a persist callback waits for the database
     // Written by the supervising process before it kills this one (InflightRecord::KillCause),
-    // with the limit passed and what was measured.
+    // with the limit passed, what was measured, and call_started_ms of the call it judged: a
+    // call that returned meanwhile is not the one convicted.
     std::atomic<uint32_t> kill_cause;
     std::atomic<int64_t> kill_detail;
     std::atomic<int64_t> kill_measure;
+    std::atomic<int64_t> kill_call_started_ms;
     char stream[256];
 };
 
@@ -178,6 +183,12 @@ std::optional<OrphanBatch> read_orphan(int fd, const std::filesystem::path& path
         orphan->phase = static_cast<InflightRecord::Phase>(header.phase.load());
         orphan->fatal_signal = header.fatal_signal.load();
         orphan->kill_cause = static_cast<InflightRecord::KillCause>(header.kill_cause.load());
+        const bool judged_one_call = orphan->kill_cause == InflightRecord::KillCause::Timeout ||
+                                     orphan->kill_cause == InflightRecord::KillCause::Memory;
+        if (judged_one_call &&
+            header.kill_call_started_ms.load() != header.call_started_ms.load()) {
+            orphan->kill_cause = InflightRecord::KillCause::Collateral;
+        }
         orphan->kill_detail = header.kill_detail.load();
         orphan->kill_measure = header.kill_measure.load();
         orphan->stream.assign(header.stream, strnlen(header.stream, sizeof header.stream));
@@ -240,9 +251,11 @@ std::unique_ptr<InflightRecord> InflightRecord::claim(const std::filesystem::pat
         header.pid = static_cast<int32_t>(::getpid());
         header.fatal_signal.store(0);
         header.call_started_ms.store(0);
+        header.in_host_call.store(0);
         header.kill_cause.store(0);
         header.kill_detail.store(0);
         header.kill_measure.store(0);
+        header.kill_call_started_ms.store(0);
         install_fatal_signal_handlers();
         const int fd = std::exchange(file.fd, -1);
         return std::unique_ptr<InflightRecord>(new InflightRecord(fd, mapping, size, path));
@@ -315,10 +328,32 @@ void InflightRecord::end_batch() {
 
 std::optional<int64_t> InflightRecord::call_elapsed_ms() const {
     const Header& header = header_of(mapping_);
-    if (header.phase.load(std::memory_order_acquire) == static_cast<uint32_t>(Phase::Idle)) {
+    if (header.phase.load(std::memory_order_acquire) == static_cast<uint32_t>(Phase::Idle) ||
+        header.in_host_call.load() != 0) {
         return std::nullopt;
     }
     return steady_ms() - header.call_started_ms.load(std::memory_order_relaxed);
+}
+
+void InflightRecord::mark_stuck_calls(int64_t limit_ms) {
+    const std::optional<int64_t> elapsed = call_elapsed_ms();
+    if (!elapsed || *elapsed <= limit_ms) return;
+    Header& header = header_of(mapping_);
+    header.kill_detail.store(limit_ms);
+    header.kill_measure.store(*elapsed);
+    header.kill_call_started_ms.store(header.call_started_ms.load());
+    header.kill_cause.store(static_cast<uint32_t>(KillCause::Timeout));
+}
+
+HostCallScope::HostCallScope() : started_ms_(steady_ms()) {
+    if (t_calling != nullptr) t_calling->in_host_call.store(1);
+}
+
+HostCallScope::~HostCallScope() {
+    if (Header* header = t_calling) {
+        header->call_started_ms.fetch_add(steady_ms() - started_ms_);
+        header->in_host_call.store(0);
+    }
 }
 
 namespace {
@@ -347,6 +382,14 @@ class MappedHeader {
     MappedHeader& operator=(const MappedHeader&) = delete;
 
     Header* get() const { return header_; }
+    // Taking the lock succeeds only where no process holds it (and is given back at once).
+    bool held_by_live_process() const {
+        if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+            ::flock(fd_, LOCK_UN);
+            return false;
+        }
+        return true;
+    }
 
   private:
     int fd_ = -1;
@@ -365,17 +408,22 @@ std::vector<CallInProgress> calls_in_progress(const std::filesystem::path& dir,
         if (header == nullptr || header->pid != pid) continue;
         const auto phase = static_cast<InflightRecord::Phase>(header->phase.load());
         if (phase == InflightRecord::Phase::Idle) continue;
-        calls.push_back({path, phase, now - header->call_started_ms.load()});
+        // A record its process no longer holds is an orphan left for recovery, whatever its
+        // pid says (a pid is reused after a restart).
+        if (!mapped.held_by_live_process()) continue;
+        const int64_t started = header->call_started_ms.load();
+        calls.push_back({path, phase, now - started, started, header->in_host_call.load() != 0});
     }
     return calls;
 }
 
-void mark_kill_cause(const std::filesystem::path& file, InflightRecord::KillCause cause,
-                     int64_t detail, int64_t measure) {
-    const MappedHeader mapped(file);
+void mark_kill_cause(const CallInProgress& call, InflightRecord::KillCause cause, int64_t detail,
+                     int64_t measure) {
+    const MappedHeader mapped(call.file);
     if (Header* header = mapped.get()) {
         header->kill_detail.store(detail);
         header->kill_measure.store(measure);
+        header->kill_call_started_ms.store(call.started_ms);
         header->kill_cause.store(static_cast<uint32_t>(cause));
     }
 }

@@ -22,7 +22,17 @@ class InflightRecord {
   public:
     enum class Phase : uint32_t { Idle = 0, Parse = 1, Persist = 2 };
     // Why the supervising process killed the worker, written into its records right before.
-    enum class KillCause : uint32_t { None = 0, Timeout = 1, Memory = 2 };
+    enum class KillCause : uint32_t {
+        None = 0,
+        Timeout = 1,  // this record's call ran past parse_timeout_ms
+        Memory = 2,   // over max_memory_mb while this record's call was the only one
+        // Over max_memory_mb with several calls in progress: each is only a suspect, as after
+        // a kill from outside.
+        MemoryShared = 3,
+        // Killed for another record's call, or at a shutdown or start deadline: nothing this
+        // record holds is to blame.
+        Collateral = 4,
+    };
 
     // Claims a record file of `plugin` in `dir` that no live worker holds (flock), sized for
     // batches of up to `capacity` messages. Throws std::runtime_error naming the file.
@@ -46,8 +56,12 @@ class InflightRecord {
     void leave();
     // The batch is settled: nothing of it is left to recover.
     void end_batch();
-    // How long the call into the plugin in progress has run; nullopt between calls.
+    // How long the call into the plugin in progress has run (the time its persist spent in the
+    // host's database calls excepted); nullopt between calls and during such a database call.
     std::optional<int64_t> call_elapsed_ms() const;
+    // Before the process leaves a call that cannot be interrupted (isolation = "thread"): a
+    // call past `limit_ms` is recorded as the timeout that ended the process.
+    void mark_stuck_calls(int64_t limit_ms);
 
   private:
     InflightRecord(int fd, void* mapping, size_t size, std::filesystem::path path);
@@ -57,6 +71,19 @@ class InflightRecord {
     size_t size_;
     std::filesystem::path path_;
     std::vector<uint32_t> in_hand_;
+};
+
+// Brackets a host API call a plugin makes from its persist callback (a database statement):
+// that time is the database's, so it does not count toward parse_timeout_ms.
+class HostCallScope {
+  public:
+    HostCallScope();
+    ~HostCallScope();
+    HostCallScope(const HostCallScope&) = delete;
+    HostCallScope& operator=(const HostCallScope&) = delete;
+
+  private:
+    int64_t started_ms_;
 };
 
 // One message a dead worker held.
@@ -91,13 +118,15 @@ struct CallInProgress {
     std::filesystem::path file;
     InflightRecord::Phase phase = InflightRecord::Phase::Idle;
     int64_t elapsed_ms = 0;
+    int64_t started_ms = 0;     // identifies the call
+    bool in_host_call = false;  // its persist waits for the database: not the plugin's time
 };
-// The calls into `plugin` that the workers of process `pid` are in.
+// The calls into `plugin` that the workers of process `pid` (holding their records) are in.
 std::vector<CallInProgress> calls_in_progress(const std::filesystem::path& dir,
                                               const std::string& plugin, int32_t pid);
-// Tells the recovery why the supervisor is about to kill the record's process.
-void mark_kill_cause(const std::filesystem::path& file, InflightRecord::KillCause cause,
-                     int64_t detail, int64_t measure);
+// Tells the recovery why the supervisor is about to kill the process making `call`.
+void mark_kill_cause(const CallInProgress& call, InflightRecord::KillCause cause, int64_t detail,
+                     int64_t measure);
 
 // Marks an orphan's record empty once its messages are dealt with (unless a live worker claimed
 // it meanwhile, which only happens after it was emptied).

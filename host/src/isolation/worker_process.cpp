@@ -12,12 +12,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <thread>
+#include <utility>
 
 #include "host.hpp"
 #include "isolation/crash_recovery.hpp"
@@ -32,7 +34,8 @@ namespace nomnom::host {
 namespace {
 
 constexpr int kReportFd = 3;  // where a worker process writes its reports
-constexpr int kStartTimeoutMs = 120000;
+constexpr auto kStartTimeout = std::chrono::seconds(120);
+constexpr auto kExitWait = std::chrono::seconds(10);  // for a worker that said it is leaving
 constexpr int64_t kMaxRestartDelayMs = 30000;
 constexpr int kWorkerHttpTimeoutMs = 2000;
 
@@ -40,13 +43,32 @@ std::runtime_error system_error(const char* what) {
     return std::runtime_error(std::string(what) + ": " + std::strerror(errno));
 }
 
-// An fd above the standard ones and the report fd, close-on-exec: a dup2 onto itself would not
-// clear the flag in the child.
-int move_high(int fd) {
+// An owned file descriptor.
+class UniqueFd {
+  public:
+    explicit UniqueFd(int fd = -1) : fd_(fd) {}
+    ~UniqueFd() { reset(); }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+    void reset() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+  private:
+    int fd_;
+};
+
+// `fd` moved above the standard ones and the report fd, close-on-exec: a dup2 onto itself
+// would not clear the flag in the child.
+UniqueFd moved_high(int fd, const char* what) {
+    if (fd < 0) throw system_error(what);
+    UniqueFd original(fd);
     const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    ::close(fd);
     if (high < 0) throw system_error("fcntl");
-    return high;
+    return UniqueFd(high);
 }
 
 std::string signal_name(int signal) {
@@ -92,36 +114,50 @@ WorkerProcess::WorkerProcess(std::shared_ptr<PluginLibrary> library, PluginSetti
 
 WorkerProcess::~WorkerProcess() {
     if (pid_ > 0) {
-        {
-            std::lock_guard lock(mutex_);
-            state_ = State::Stopping;  // not a death to count or restart
-        }
-        ::kill(pid_, SIGKILL);
+        set_state(State::Stopping);  // not a death to count or restart
+        kill_worker(InflightRecord::KillCause::Collateral);
         reap(true);
     }
     if (report_fd_ >= 0) ::close(report_fd_);
 }
 
+void WorkerProcess::set_state(State state) {
+    std::lock_guard lock(mutex_);
+    state_ = state;
+}
+
+WorkerProcess::State WorkerProcess::state() const {
+    std::lock_guard lock(mutex_);
+    return state_;
+}
+
+void WorkerProcess::update(const WorkerConfig& config) {
+    std::lock_guard lock(mutex_);
+    options_.config_text = config.text;
+    options_.isolation = config.isolation;
+}
+
 void WorkerProcess::spawn(bool probe) {
-    const int config_fd = move_high(::memfd_create("nomnom-worker-config", MFD_CLOEXEC));
-    const std::string& text = options_.config_text;
-    if (::write(config_fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-        ::lseek(config_fd, 0, SEEK_SET) != 0) {
-        ::close(config_fd);
+    std::string text;
+    {
+        std::lock_guard lock(mutex_);
+        text = options_.config_text;
+    }
+    const UniqueFd config_fd =
+        moved_high(::memfd_create("nomnom-worker-config", MFD_CLOEXEC), "memfd_create");
+    if (::write(config_fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+        ::lseek(config_fd.get(), 0, SEEK_SET) != 0) {
         throw system_error("writing the worker's configuration");
     }
     int report[2];
-    if (::pipe2(report, O_CLOEXEC) != 0) {
-        ::close(config_fd);
-        throw system_error("pipe2");
-    }
-    const int report_read = move_high(report[0]);
-    const int report_write = move_high(report[1]);
+    if (::pipe2(report, O_CLOEXEC) != 0) throw system_error("pipe2");
+    UniqueFd report_read = moved_high(report[0], "pipe2");
+    const UniqueFd report_write = moved_high(report[1], "pipe2");
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, config_fd, STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, report_write, kReportFd);
+    posix_spawn_file_actions_adddup2(&actions, config_fd.get(), STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, report_write.get(), kReportFd);
     const std::string parent = std::to_string(::getpid());
     const std::string source = options_.config_source.string();
     const std::string plugin = library_->loaded_copy().string();
@@ -135,29 +171,33 @@ void WorkerProcess::spawn(bool probe) {
     const int error =
         ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    ::close(config_fd);
-    ::close(report_write);
     if (error != 0) {
-        ::close(report_read);
         errno = error;
         throw system_error("starting a worker process");
     }
     if (report_fd_ >= 0) ::close(report_fd_);
-    report_fd_ = report_read;
+    report_fd_ = report_read.release();
     report_buffer_.clear();
-    kill_cause_.clear();
-    std::lock_guard lock(mutex_);
-    pid_ = pid;
-    port_ = 0;
-    refusal_.clear();
-    state_ = State::Starting;
+    {
+        std::lock_guard lock(mutex_);
+        pid_ = pid;
+        port_ = 0;
+        refusal_.clear();
+        waiting_.clear();
+        started_at_ = Clock::now();
+        state_ = State::Starting;
+    }
     const LogScope scope(LogFields::of_plugin(name_));
     spdlog::info("worker process {} started for {} {}{}", pid, name_, library_->version(),
                  probe ? " (to try its create)" : "");
 }
 
 bool WorkerProcess::read_reports(int timeout_ms) {
-    if (report_fd_ < 0) return false;
+    if (report_fd_ < 0) {
+        // Closed: nothing more to read; the caller's loop still must not spin.
+        std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+        return false;
+    }
     pollfd poll_fd{report_fd_, POLLIN, 0};
     if (::poll(&poll_fd, 1, timeout_ms) <= 0) return true;
     char buffer[4096];
@@ -180,8 +220,16 @@ bool WorkerProcess::read_reports(int timeout_ms) {
 void WorkerProcess::handle_report(const std::string& line) {
     std::lock_guard lock(mutex_);
     if (line.starts_with("listening ")) {
-        port_ = static_cast<uint16_t>(std::stoi(line.substr(10)));
+        // Anything else on fd 3 (a plugin writing there) is ignored.
+        uint16_t port = 0;
+        const char* end = line.data() + line.size();
+        if (std::from_chars(line.data() + 10, end, port).ptr == end) port_ = port;
     } else if (line == "started") {
+        waiting_.clear();
+        if (state_ == State::Starting) state_ = State::Running;
+    } else if (line.starts_with("waiting ")) {
+        // Up and supervised; it starts its plugin once NATS and the database answer.
+        waiting_ = line.substr(8);
         if (state_ == State::Starting) state_ = State::Running;
     } else if (line.starts_with("refused ")) {
         refusal_ = line.substr(8);
@@ -196,29 +244,49 @@ bool WorkerProcess::reap(bool wait) {
         done = ::waitpid(pid_, &wait_status, wait ? 0 : WNOHANG);
     } while (done < 0 && errno == EINTR);
     if (done == 0) return false;
-    {
-        std::lock_guard lock(mutex_);
-        pid_ = -1;
-        port_ = 0;
+    // waitpid failing otherwise (the child is not ours to wait for any more) is a death too:
+    // never a worker left for running that is gone.
+    on_death(done > 0 ? wait_status : W_EXITCODE(255, 0));
+    return true;
+}
+
+bool WorkerProcess::reap_within(Clock::duration limit) {
+    const auto deadline = Clock::now() + limit;
+    while (!reap(false)) {
+        if (Clock::now() >= deadline) {
+            kill_worker(InflightRecord::KillCause::Collateral);
+            reap(true);
+            return false;
+        }
+        read_reports(20);
     }
-    if (done > 0) on_death(wait_status);
     return true;
 }
 
 void WorkerProcess::on_death(int wait_status) {
     const LogScope scope(LogFields::of_plugin(name_));
     std::lock_guard lock(mutex_);
+    const pid_t pid = std::exchange(pid_, -1);
+    port_ = 0;
+    const std::string cause = kill_cause_.empty() ? death_cause(wait_status) : kill_cause_;
+    kill_cause_.clear();
     if (state_ == State::Stopping || state_ == State::Stopped) {
         state_ = State::Stopped;
         return;
     }
-    const std::string cause = kill_cause_.empty() ? death_cause(wait_status) : kill_cause_;
-    last_death_ = "worker process died: " + (kill_cause_.empty() ? cause : "killed, " + cause) +
-                  (refusal_.empty() ? "" : " (" + refusal_ + ")");
-    metrics_.worker_deaths.add(cause, 1);
-    metrics_.last_error.record(last_death_);
+    last_death_ =
+        "worker process " + std::to_string(pid) + " " +
+        (cause == "timeout" || cause == "memory" ? "killed (" + cause + ")" : "died: " + cause) +
+        (refusal_.empty() ? "" : " (" + refusal_ + ")");
     const auto now = Clock::now();
-    deaths_.push_back(now);
+    // A clean exit is a worker told to stop by someone else (a SIGTERM to the whole group):
+    // restarted, but not held against the plugin.
+    const bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+    if (!clean) {
+        metrics_.worker_deaths.add(cause, 1);
+        metrics_.last_error.record(last_death_);
+        deaths_.push_back(now);
+    }
     while (!deaths_.empty() &&
            now - deaths_.front() > std::chrono::seconds(options_.isolation.quarantine_window_s)) {
         deaths_.pop_front();
@@ -248,24 +316,19 @@ void WorkerProcess::start(bool /*auto_migrate: the worker reads database.auto_mi
 
 void WorkerProcess::probe() {
     spawn_and_wait(true);
-    {
-        std::lock_guard lock(mutex_);
-        state_ = State::Stopping;
-    }
-    reap(true);
+    set_state(State::Stopping);
+    reap_within(kExitWait);
 }
 
 void WorkerProcess::spawn_and_wait(bool probe) {
     spawn(probe);
-    const auto deadline = Clock::now() + std::chrono::milliseconds(kStartTimeoutMs);
-    while (Clock::now() < deadline) {
-        const bool open = read_reports(100);
-        {
-            std::lock_guard lock(mutex_);
-            if (state_ == State::Running) return;
-            if (!refusal_.empty()) break;
-        }
-        if (!open) break;
+    const auto deadline = Clock::now() + kStartTimeout;
+    bool open = true;
+    while (open && Clock::now() < deadline) {
+        open = read_reports(100);
+        std::lock_guard lock(mutex_);
+        if (state_ == State::Running) return;
+        if (!refusal_.empty()) break;
     }
     std::string refusal;
     {
@@ -273,14 +336,18 @@ void WorkerProcess::spawn_and_wait(bool probe) {
         refusal = refusal_;
         state_ = State::Stopping;  // its death is not one to restart
     }
-    if (refusal.empty() && report_fd_ >= 0) {
-        ::kill(pid_, SIGKILL);
-        refusal = "its worker process did not start within " +
-                  std::to_string(kStartTimeoutMs / 1000) + " s";
-    }
-    int wait_status = 0;
     const pid_t pid = pid_;
-    while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+    int wait_status = 0;
+    if (refusal.empty() && open) {
+        refusal = "its worker process did not start within " +
+                  std::to_string(kStartTimeout.count()) + " s";
+        kill_worker(InflightRecord::KillCause::Collateral);
+    }
+    // A worker that reported or closed its pipe is leaving; one that does not, is made to.
+    const auto exit_deadline = Clock::now() + kExitWait;
+    while (::waitpid(pid, &wait_status, WNOHANG) == 0) {
+        read_reports(20);
+        if (Clock::now() > exit_deadline) ::kill(pid, SIGKILL);
     }
     {
         std::lock_guard lock(mutex_);
@@ -301,57 +368,72 @@ void WorkerProcess::request_stop() {
 }
 
 bool WorkerProcess::join(Clock::time_point deadline) {
-    while (!reap(false)) {
-        if (Clock::now() >= deadline) {
-            const LogScope scope(LogFields::of_plugin(name_));
-            spdlog::error(
-                "worker process {} did not drain within plugins.shutdown_timeout_ms: killed (its "
-                "unsettled messages come back from JetStream)",
-                pid_);
-            ::kill(pid_, SIGKILL);
-            reap(true);
-            break;
-        }
-        read_reports(20);
+    if (!reap_within(std::max(Clock::duration::zero(), deadline - Clock::now()))) {
+        const LogScope scope(LogFields::of_plugin(name_));
+        spdlog::error(
+            "its worker process did not drain within plugins.shutdown_timeout_ms: killed (its "
+            "unsettled messages come back from JetStream)");
     }
     return true;
 }
 
-void WorkerProcess::kill_worker(const std::string& cause, const std::string& why) {
-    const LogScope scope(LogFields::of_plugin(name_));
-    spdlog::error("{}: killing worker process {}", why, pid_);
-    kill_cause_ = cause;
+void WorkerProcess::kill_worker(InflightRecord::KillCause cause, const CallInProgress* culprit,
+                                int64_t detail, int64_t measure) {
+    if (pid_ <= 0) return;
+    // Every call in progress learns why: the one judged carries the cause, the others were
+    // killed with it for nothing they did.
+    for (const CallInProgress& call : calls_in_progress(options_.state_dir, name_, pid_)) {
+        const bool judged = culprit == nullptr ? cause != InflightRecord::KillCause::Collateral
+                                               : call.file == culprit->file;
+        mark_kill_cause(call, judged ? cause : InflightRecord::KillCause::Collateral, detail,
+                        measure);
+    }
     ::kill(pid_, SIGKILL);
 }
 
 void WorkerProcess::enforce_limits() {
     if (pid_ <= 0 || !kill_cause_.empty()) return;
-    const IsolationConfig& limits = options_.isolation;
+    IsolationConfig limits;
+    std::chrono::steady_clock::time_point started_at;
+    State state;
+    {
+        std::lock_guard lock(mutex_);
+        limits = options_.isolation;
+        started_at = started_at_;
+        state = state_;
+    }
+    const LogScope scope(LogFields::of_plugin(name_));
+    if (state == State::Starting && Clock::now() - started_at > kStartTimeout) {
+        spdlog::error("worker process {} did not start within {} s: killing it", pid_,
+                      kStartTimeout.count());
+        kill_cause_ = "start timeout";
+        kill_worker(InflightRecord::KillCause::Collateral);
+        return;
+    }
     const auto calls = calls_in_progress(options_.state_dir, name_, pid_);
     if (limits.parse_timeout_ms > 0) {
-        bool hung = false;
         for (const CallInProgress& call : calls) {
-            if (call.elapsed_ms <= limits.parse_timeout_ms) continue;
-            mark_kill_cause(call.file, InflightRecord::KillCause::Timeout, limits.parse_timeout_ms,
-                            call.elapsed_ms);
-            hung = true;
-            kill_worker("timeout", "a call to the plugin's " + std::string(phase_name(call.phase)) +
-                                       " has run " + std::to_string(call.elapsed_ms) +
-                                       " ms, past parse_timeout_ms = " +
-                                       std::to_string(limits.parse_timeout_ms));
-            break;
+            if (call.in_host_call || call.elapsed_ms <= limits.parse_timeout_ms) continue;
+            spdlog::error(
+                "a call to the plugin's {} has run {} ms, past parse_timeout_ms = {}: killing "
+                "worker process {}",
+                phase_name(call.phase), call.elapsed_ms, limits.parse_timeout_ms, pid_);
+            kill_cause_ = "timeout";
+            kill_worker(InflightRecord::KillCause::Timeout, &call, limits.parse_timeout_ms,
+                        call.elapsed_ms);
+            return;
         }
-        if (hung) return;
     }
     if (limits.max_memory_mb > 0) {
         const int64_t resident = resident_mb(pid_);
         if (resident <= limits.max_memory_mb) return;
-        for (const CallInProgress& call : calls) {
-            mark_kill_cause(call.file, InflightRecord::KillCause::Memory, limits.max_memory_mb,
-                            resident);
-        }
-        kill_worker("memory", std::to_string(resident) + " MB resident, past max_memory_mb = " +
-                                  std::to_string(limits.max_memory_mb));
+        spdlog::error("{} MB resident, past max_memory_mb = {}: killing worker process {}",
+                      resident, limits.max_memory_mb, pid_);
+        kill_cause_ = "memory";
+        // One call in progress is the one that grew; of several, none can be told apart.
+        kill_worker(calls.size() == 1 ? InflightRecord::KillCause::Memory
+                                      : InflightRecord::KillCause::MemoryShared,
+                    calls.size() == 1 ? &calls.front() : nullptr, limits.max_memory_mb, resident);
     }
 }
 
@@ -368,12 +450,7 @@ void WorkerProcess::recover_for_quarantine() {
 }
 
 void WorkerProcess::supervise() {
-    State state;
-    {
-        std::lock_guard lock(mutex_);
-        state = state_;
-    }
-    switch (state) {
+    switch (state()) {
         case State::Starting:
         case State::Running:
         case State::Stopping:
@@ -384,8 +461,13 @@ void WorkerProcess::supervise() {
             }
             enforce_limits();
             return;
-        case State::Restarting:
-            if (Clock::now() < restart_at_) return;
+        case State::Restarting: {
+            Clock::time_point restart_at;
+            {
+                std::lock_guard lock(mutex_);
+                restart_at = restart_at_;
+            }
+            if (Clock::now() < restart_at) return;
             try {
                 spawn();
             } catch (const std::exception& e) {
@@ -395,6 +477,7 @@ void WorkerProcess::supervise() {
                 restart_at_ = Clock::now() + std::chrono::milliseconds(kMaxRestartDelayMs);
             }
             return;
+        }
         case State::Quarantined:
         case State::Stopped:
             return;
@@ -437,7 +520,7 @@ PluginStatus WorkerProcess::status() const {
                 status.state = "starting (worker process " + std::to_string(pid_) + ")";
                 break;
             case State::Running:
-                status.state = "running";
+                status.state = waiting_.empty() ? "running" : "waiting to start: " + waiting_;
                 break;
             case State::Restarting:
                 status.state = "restarting in " +
@@ -517,7 +600,9 @@ int run_worker_child(const std::vector<std::string>& args) {
     const std::string text{std::istreambuf_iterator<char>(std::cin),
                            std::istreambuf_iterator<char>()};
     const auto report = [](const std::string& line) {
-        const std::string out = line + "\n";
+        std::string out = line;
+        std::replace(out.begin(), out.end(), '\n', ' ');  // one report, one line
+        out += '\n';
         [[maybe_unused]] const ssize_t written = ::write(kReportFd, out.data(), out.size());
     };
     WorkerConfig config;

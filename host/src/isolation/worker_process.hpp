@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "isolation/inflight_record.hpp"
 #include "nomnom/common/nats_client.hpp"
 #include "ops/plugin_metrics.hpp"
 #include "pipeline/dead_letter.hpp"
@@ -54,6 +55,8 @@ class WorkerProcess final : public PluginWorkers {
     bool join(Clock::time_point deadline) override;
     void supervise() override;
     bool quarantined() const override;
+    // Restarts after a reload run with its configuration and limits.
+    void update(const WorkerConfig& config) override;
     const std::string& name() const override { return name_; }
     const PluginLibrary& library() const override { return *library_; }
     const std::vector<ConsumerSpec>& consumers() const override { return consumers_; }
@@ -64,6 +67,8 @@ class WorkerProcess final : public PluginWorkers {
   private:
     enum class State { Starting, Running, Restarting, Quarantined, Stopping, Stopped };
 
+    void set_state(State state);
+    State state() const;
     void spawn(bool probe = false);
     // Spawns a worker and waits for its first verdict; throws PluginRefused when it has none.
     void spawn_and_wait(bool probe);
@@ -73,11 +78,16 @@ class WorkerProcess final : public PluginWorkers {
     void handle_report(const std::string& line);
     // Reaps the worker once it exited; false while it runs.
     bool reap(bool wait);
+    // Reaps it within `limit`, killing it then: false when it had to be killed.
+    bool reap_within(Clock::duration limit);
     void on_death(int wait_status);
     // Kills the worker when a plugin call outlived parse_timeout_ms or it uses more memory than
     // max_memory_mb, telling the recovery why through the in-flight records.
     void enforce_limits();
-    void kill_worker(const std::string& cause, const std::string& why);
+    // SIGKILLs the worker after writing into the record of each call in progress why: `cause`
+    // for `culprit` (or for all of them without one), Collateral for the others.
+    void kill_worker(InflightRecord::KillCause cause, const CallInProgress* culprit = nullptr,
+                     int64_t detail = 0, int64_t measure = 0);
     // The parent settles what the last worker left, since no worker starts after it.
     void recover_for_quarantine();
     std::string endpoint() const;
@@ -95,13 +105,15 @@ class WorkerProcess final : public PluginWorkers {
     State state_ = State::Stopped;
     pid_t pid_ = -1;
     uint16_t port_ = 0;
-    std::string refusal_;     // what the worker reported when its plugin could not start
+    std::string refusal_;  // what the worker reported when its plugin could not start
+    std::string waiting_;  // what its start waits for (NATS or the database down)
+    Clock::time_point started_at_{};
     std::string last_death_;  // how the last worker died
     Clock::time_point restart_at_{};
 
     int report_fd_ = -1;
     std::string report_buffer_;
-    std::string kill_cause_;  // set when the parent killed the worker: timeout, memory
+    std::string kill_cause_;  // set when the parent killed the worker: timeout, memory...
     std::deque<Clock::time_point> deaths_;
 };
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "db/native_db.hpp"
+#include "isolation/inflight_record.hpp"
 #include "nomnom/common/logging.hpp"
 #include "nomnom/common/utf8.hpp"
 #include "plugins/row_batch.hpp"
@@ -159,6 +160,8 @@ void execute_sqlite(DbLease& lease, const char* sql, const nomnom_value* params,
 
 nomnom_status db_execute(nomnom_db* db, const char* sql, const nomnom_value* params, uint32_t count,
                          nomnom_error* error) {
+    // The database's time, not the plugin's: parse_timeout_ms does not run meanwhile.
+    const HostCallScope in_database;
     try {
         if (sql == nullptr || (count > 0 && params == nullptr)) {
             write_error(error, "db_execute: NULL sql or params");

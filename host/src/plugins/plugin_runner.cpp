@@ -94,6 +94,16 @@ bool PluginRunner::join(Clock::time_point deadline) {
     return true;
 }
 
+void PluginRunner::update(const WorkerConfig& config) {
+    parse_timeout_ms_.store(config.isolation.parse_timeout_ms);
+}
+
+void PluginRunner::abandon() {
+    const int64_t limit = parse_timeout_ms_.load();
+    if (limit <= 0) return;
+    for (const auto& record : records_) record->mark_stuck_calls(limit);
+}
+
 PluginStatus PluginRunner::status() const {
     PluginStatus status{name_, "running", true, false, metrics_.last_error.get()};
     if (fatal()) {
@@ -105,12 +115,13 @@ PluginStatus PluginRunner::status() const {
     for (const auto& record : records_) {
         longest_ms = std::max(longest_ms, record->call_elapsed_ms().value_or(0));
     }
-    if (parse_timeout_ms_ > 0 && longest_ms > parse_timeout_ms_) {
+    const int64_t limit = parse_timeout_ms_.load();
+    if (limit > 0 && longest_ms > limit) {
         // Unisolated, a hung call cannot be interrupted: the host says so, so that an
         // orchestrator restarts it (the restart then sets the message aside).
         status.state = "stuck: a call into the plugin has not returned for " +
                        std::to_string(longest_ms / 1000) +
-                       " s (parse_timeout_ms = " + std::to_string(parse_timeout_ms_) +
+                       " s (parse_timeout_ms = " + std::to_string(limit) +
                        "; isolation = \"thread\")";
         status.healthy = false;
         return status;

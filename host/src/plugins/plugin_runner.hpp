@@ -40,6 +40,9 @@ class PluginRunner final : public PluginWorkers {
     void request_stop() override;
     bool join(Clock::time_point deadline) override;
     PluginStatus status() const override;
+    void update(const WorkerConfig& config) override;
+    // A call past parse_timeout_ms is recorded as the timeout that ends the process.
+    void abandon() override;
 
     const std::string& name() const override { return name_; }
     // Log fields naming this plugin (they view the runner's name).
@@ -86,7 +89,7 @@ class PluginRunner final : public PluginWorkers {
     std::string name_;
     std::vector<ConsumerSpec> consumers_;
     std::filesystem::path state_dir_;
-    int64_t parse_timeout_ms_;
+    std::atomic<int64_t> parse_timeout_ms_;
     CrashVerdicts verdicts_;
     std::vector<std::unique_ptr<PluginInstance>> instances_;
     std::vector<std::unique_ptr<InflightRecord>> records_;  // one per worker

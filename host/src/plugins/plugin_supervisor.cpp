@@ -88,10 +88,16 @@ void PluginSupervisor::drain(Running& running) {
         "a call into the plugin did not return within plugins.shutdown_timeout_ms ({} ms): its "
         "thread is abandoned, still running (isolation = \"thread\" cannot interrupt it)",
         shutdown_timeout_ms_);
+    abandon(running.runner);
+}
+
+void PluginSupervisor::abandon(const std::shared_ptr<PluginWorkers>& runner) {
+    runner->abandon();
     // Destroying it would wait for the thread forever, and unloading the library under it
-    // would crash: it is kept until the process exits.
+    // would crash: it is kept until the process exits, which must then not wait for it.
     static auto* abandoned = new std::vector<std::shared_ptr<PluginWorkers>>();
-    abandoned->push_back(running.runner);
+    abandoned->push_back(runner);
+    ++abandoned_;
 }
 
 void PluginSupervisor::publish_view() {
@@ -206,6 +212,7 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(
         const PluginSettings settings = config.settings_for(library->name());
         if (current != running_.end() && current->library == library &&
             current->settings == settings && !current->runner->quarantined()) {
+            current->runner->update(config);
             continue;
         }
         if (!settings.enabled) {
@@ -286,7 +293,14 @@ std::vector<PluginStatus> PluginSupervisor::statuses() const {
 
 void PluginSupervisor::supervise() {
     std::lock_guard lock(changes_mutex_);
-    for (Running& running : running_) running.runner->supervise();
+    for (Running& running : running_) {
+        try {
+            running.runner->supervise();
+        } catch (const std::exception& e) {
+            const LogScope scope(LogFields::of_plugin(running.runner->name()));
+            spdlog::error("supervising its workers: {}", e.what());
+        }
+    }
 }
 
 std::vector<std::string> PluginSupervisor::worker_metrics() const {
@@ -374,9 +388,11 @@ bool PluginSupervisor::stop_all(PluginWorkers::Clock::time_point deadline) {
                 "a call into the plugin did not return within plugins.shutdown_timeout_ms ({} "
                 "ms); isolation = \"thread\" cannot interrupt it",
                 shutdown_timeout_ms_);
+            running.runner->abandon();
         }
     }
-    if (!all) return false;  // the stuck threads still use what running_ holds
+    // Stuck threads (these, or ones abandoned by a reload) still use the host's connections.
+    if (!all || abandoned_ > 0) return false;
     running_.clear();
     publish_view();
     return true;

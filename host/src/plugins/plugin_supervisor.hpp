@@ -100,6 +100,7 @@ class PluginSupervisor {
     // Stops `running`'s workers once they have settled the batch in hand; a thread that does
     // not return from its plugin call within the shutdown timeout is abandoned.
     void drain(Running& running);
+    void abandon(const std::shared_ptr<PluginWorkers>& runner);
     void publish_view();
     View view() const;
     // Drains `current` and runs `library` with `settings` in its place; on failure restarts the
@@ -117,6 +118,7 @@ class PluginSupervisor {
     StatusRecorder* status_;
     std::filesystem::path state_dir_;
     int64_t shutdown_timeout_ms_ = IsolationConfig{}.shutdown_timeout_ms;
+    size_t abandoned_ = 0;      // runners left behind in a plugin call by a reload
     std::mutex changes_mutex_;  // serializes reconcile() and stop_all(), which own running_
     std::vector<Running> running_;
     std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason

@@ -8,6 +8,7 @@
 #include "ops/last_error.hpp"
 #include "pipeline/jetstream_consumer.hpp"
 #include "plugins/plugin_library.hpp"
+#include "worker_config.hpp"
 
 namespace nomnom::host {
 
@@ -37,10 +38,16 @@ class PluginWorkers {
     // Waits for the workers to stop, until `deadline`: false when some are still inside a call
     // into the plugin then (a plugin that never returns), and the object must then be leaked.
     virtual bool join(Clock::time_point deadline) = 0;
+    // join() gave up: the workers stay behind in their plugin call. Records why, so that the
+    // next start sets the message aside at once.
+    virtual void abandon() {}
     // Called by the host's loop about every 100 ms: restarts dead workers, enforces limits.
     virtual void supervise() {}
     // No longer restarted after too many deaths: only a reload starts it again.
     virtual bool quarantined() const { return false; }
+    // A reload kept it running: the limits (and, for a worker process, the configuration it is
+    // restarted with) are the new ones.
+    virtual void update(const WorkerConfig& config) = 0;
 
     virtual const std::string& name() const = 0;
     virtual const PluginLibrary& library() const = 0;
