@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <random>
 #include <thread>
 
@@ -123,6 +124,45 @@ TEST_CASE("a PostgreSQL outage mid-load is waited out: nothing dead-lettered, ev
     REQUIRE(host.terminate() == 0);
     CHECK(dlq_list(host).empty());
     CHECK_FALSE(host.log_contains("dead-lettered"));
+}
+
+TEST_CASE("a plugin that cannot start while PostgreSQL is down starts by itself once it is back",
+          "[reliability][postgresql]") {
+    const std::string mode = GENERATE(std::string("process"), std::string("thread"));
+    NatsServer nats;
+    PrivatePostgres pg_server;
+    JetStreamClient client(nats.url());
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(
+        test_config(nats.url(), pg_server.url(), "[plugins]\nisolation = \"" + mode + "\"\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 30s));
+    pg_server.stop();
+    host.add_test_plugin("test_kv_persist");
+    host.process().signal(SIGHUP);
+    INFO(mode << "\n" << host.log());
+    REQUIRE(eventually(
+        [&] {
+            const auto [code, body] = host.http_get("/ready");
+            return code == 503 &&
+                   body.find(R"("test_kv_persist":"waiting to start: )") != std::string::npos;
+        },
+        30s));
+    client.publish_many("test.kvp.later", kv_messages(100));
+    pg_server.start();
+    // No reload: it starts on its own and drains what waited for it.
+    REQUIRE(eventually(
+        [&] {
+            const auto [code, metrics] = host.http_get("/metrics");
+            return metric_value(metrics,
+                                R"(nomnom_messages_persisted_total{plugin="test_kv_persist"})") ==
+                   100;
+        },
+        90s));
+    REQUIRE(eventually([&] { return host.http_get("/ready").first == 200; }, 30s));
+    CHECK(client.stream_message_count("NOMNOM_DLQ") == 0);
+    REQUIRE(host.terminate() == 0);
 }
 
 TEST_CASE("a PostgreSQL turned read-only (a failover to a replica) is waited out like an outage",

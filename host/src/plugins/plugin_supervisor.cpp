@@ -100,8 +100,74 @@ void PluginSupervisor::abandon(const std::shared_ptr<PluginWorkers>& runner) {
     ++abandoned_;
 }
 
+namespace {
+
+// NATS or the database down, or a transient conflict: trying again later will do.
+bool start_failure_passes(const std::exception& failure) {
+    if (dynamic_cast<const NatsError*>(&failure) != nullptr) return true;
+    const auto* db = dynamic_cast<const DbError*>(&failure);
+    return db != nullptr && (is_outage_sqlstate(db->sqlstate()) || db->sqlstate() == "40001" ||
+                             db->sqlstate() == "40P01");
+}
+
+constexpr int64_t kFirstStartRetryMs = 1000;
+constexpr int64_t kMaxStartRetryMs = 30000;
+
+}  // namespace
+
+bool PluginSupervisor::wait_to_start(const std::filesystem::path& file,
+                                     const std::shared_ptr<PluginLibrary>& library,
+                                     const PluginSettings& settings,
+                                     const std::exception& failure) {
+    if (!start_failure_passes(failure)) return false;
+    const LogScope scope(LogFields::of_plugin(library->name()));
+    spdlog::warn("plugin {} cannot start yet ({}); trying again in {} ms", library->name(),
+                 failure.what(), kFirstStartRetryMs);
+    waiting_.push_back({file, library, settings, failure.what(),
+                        dynamic_cast<const DbError*>(&failure) != nullptr,
+                        PluginWorkers::Clock::now() + std::chrono::milliseconds(kFirstStartRetryMs),
+                        kFirstStartRetryMs});
+    return true;
+}
+
+void PluginSupervisor::retry_waiting() {
+    const auto now = PluginWorkers::Clock::now();
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+        if (now < it->retry_at) {
+            ++it;
+            continue;
+        }
+        const LogScope scope(LogFields::of_plugin(it->library->name()));
+        try {
+            running_.push_back(
+                {it->file, it->library, it->settings, launch(it->library, it->settings, config_)});
+            spdlog::info("plugin {} started from {} (it waited for: {})",
+                         describe(*it->library, it->settings), it->file.string(), it->reason);
+            it = waiting_.erase(it);
+        } catch (const std::exception& e) {
+            if (!start_failure_passes(e)) {
+                spdlog::error("plugin {} refused: {}", it->file.string(), e.what());
+                refused_.emplace_back(it->file.filename().string(), e.what());
+                it = waiting_.erase(it);
+            } else {
+                it->reason = e.what();
+                it->delay_ms = std::min(it->delay_ms * 2, kMaxStartRetryMs);
+                it->retry_at = now + std::chrono::milliseconds(it->delay_ms);
+                spdlog::warn("plugin {} cannot start yet ({}); trying again in {} ms",
+                             it->library->name(), e.what(), it->delay_ms);
+                ++it;
+            }
+        }
+        publish_view();
+    }
+}
+
 void PluginSupervisor::publish_view() {
     View fresh;
+    for (const Waiting& waiting : waiting_) {
+        fresh.waiting.push_back({waiting.library->name(), "waiting to start: " + waiting.reason,
+                                 false, waiting.database, std::nullopt});
+    }
     for (const Running& running : running_) {
         if (running.runner) fresh.runners.push_back(running.runner);
     }
@@ -166,6 +232,9 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(
     };
     size_t changed = 0;
     std::lock_guard lock(changes_mutex_);
+    config_ = config;
+    // Each is tried again below, like a new file.
+    waiting_.clear();
 
     for (auto it = running_.begin(); it != running_.end();) {
         if (std::find(files.begin(), files.end(), it->file) != files.end()) {
@@ -254,7 +323,17 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(
             }
             if (!replace(*current, library, settings, config)) {
                 refused.emplace_back(file.filename().string(), "new version failed to start");
-                if (!current->runner) running_.erase(current);
+                if (!current->runner) {
+                    // Neither version runs (NATS or the database down): the new one is tried
+                    // again by itself.
+                    waiting_.push_back({file, library, settings,
+                                        "neither the new version nor the old one could start",
+                                        false,
+                                        PluginWorkers::Clock::now() +
+                                            std::chrono::milliseconds(kFirstStartRetryMs),
+                                        kFirstStartRetryMs});
+                    running_.erase(current);
+                }
             }
             publish_view();
             ++changed;
@@ -267,7 +346,7 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(
             publish_view();
             ++changed;
         } catch (const std::exception& e) {
-            refuse(file, e.what());
+            if (!wait_to_start(file, library, settings, e)) refuse(file, e.what());
         }
     }
     refused_ = std::move(refused);
@@ -276,8 +355,13 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(
     for (const Running& running : running_) names.push_back(running.library->name());
     std::vector<std::string> refused_files;
     for (const auto& [file, reason] : refused_) refused_files.push_back(file);
-    spdlog::info("{}: {} plugin(s) running [{}], {} refused [{}]", label, running_.size(),
-                 fmt::join(names, ", "), refused_.size(), fmt::join(refused_files, ", "));
+    std::vector<std::string> waiting_names;
+    for (const Waiting& waiting : waiting_) waiting_names.push_back(waiting.library->name());
+    spdlog::info("{}: {} plugin(s) running [{}], {} refused [{}]{}", label, running_.size(),
+                 fmt::join(names, ", "), refused_.size(), fmt::join(refused_files, ", "),
+                 waiting_.empty() ? std::string()
+                                  : fmt::format(", {} waiting to start [{}]", waiting_.size(),
+                                                fmt::join(waiting_names, ", ")));
     return {running_.size(), refused_.size(), changed};
 }
 
@@ -285,6 +369,7 @@ std::vector<PluginStatus> PluginSupervisor::statuses() const {
     const View current = view();
     std::vector<PluginStatus> statuses;
     for (const auto& runner : current.runners) statuses.push_back(runner->status());
+    statuses.insert(statuses.end(), current.waiting.begin(), current.waiting.end());
     for (const auto& [file, reason] : current.refused) {
         statuses.push_back({file, "refused: " + reason, false, false, std::nullopt});
     }
@@ -293,6 +378,7 @@ std::vector<PluginStatus> PluginSupervisor::statuses() const {
 
 void PluginSupervisor::supervise() {
     std::lock_guard lock(changes_mutex_);
+    retry_waiting();
     for (Running& running : running_) {
         try {
             running.runner->supervise();
@@ -375,6 +461,7 @@ void PluginSupervisor::render_gauges(std::string& out) const {
 
 bool PluginSupervisor::stop_all(PluginWorkers::Clock::time_point deadline) {
     std::lock_guard lock(changes_mutex_);
+    waiting_.clear();
     // All stop fetching at once, then each finishes its batch in hand.
     for (Running& running : running_) {
         if (running.runner) running.runner->request_stop();

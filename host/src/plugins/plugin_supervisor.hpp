@@ -88,9 +88,21 @@ class PluginSupervisor {
     // What /ready and /metrics read: a copy of the running plugins and refusals, replaced
     // after every change, so that they never wait for a reconcile (which drains and starts
     // plugins, taking seconds).
+    // A plugin that could not start for a reason that passes (NATS or the database down):
+    // supervise() tries again with back-off, no reload needed.
+    struct Waiting {
+        std::filesystem::path file;
+        std::shared_ptr<PluginLibrary> library;
+        PluginSettings settings;
+        std::string reason;
+        bool database = false;  // the database is what it waits for
+        PluginWorkers::Clock::time_point retry_at;
+        int64_t delay_ms = 0;
+    };
     struct View {
         std::vector<std::shared_ptr<const PluginWorkers>> runners;
         std::vector<std::pair<std::string, std::string>> refused;
+        std::vector<PluginStatus> waiting;
     };
 
     // Starts a plugin's workers; throws with the reason.
@@ -102,6 +114,11 @@ class PluginSupervisor {
     void drain(Running& running);
     void abandon(const std::shared_ptr<PluginWorkers>& runner);
     void publish_view();
+    // Puts `file` in waiting_ after a start failure that passes; false for one that does not.
+    bool wait_to_start(const std::filesystem::path& file,
+                       const std::shared_ptr<PluginLibrary>& library,
+                       const PluginSettings& settings, const std::exception& failure);
+    void retry_waiting();
     View view() const;
     // Drains `current` and runs `library` with `settings` in its place; on failure restarts the
     // previous version. Returns false when the new version could not start.
@@ -121,6 +138,8 @@ class PluginSupervisor {
     size_t abandoned_ = 0;      // runners left behind in a plugin call by a reload
     std::mutex changes_mutex_;  // serializes reconcile() and stop_all(), which own running_
     std::vector<Running> running_;
+    std::vector<Waiting> waiting_;
+    WorkerConfig config_;  // of the last reconcile: what a waiting plugin starts with
     std::vector<std::pair<std::string, std::string>> refused_;  // file name, reason
     mutable std::mutex view_mutex_;  // held only to copy or replace view_
     View view_;
