@@ -120,7 +120,8 @@ bool PluginSupervisor::wait_to_start(const std::filesystem::path& file,
                                      const PluginSettings& settings,
                                      const std::exception& failure) {
     if (!start_failure_passes(failure)) return false;
-    const LogScope scope(LogFields::of_plugin(library->name()));
+    const std::string name = library->name();
+    const LogScope scope(LogFields::of_plugin(name));
     spdlog::warn("plugin {} cannot start yet ({}); trying again in {} ms", library->name(),
                  failure.what(), kFirstStartRetryMs);
     waiting_.push_back({file, library, settings, failure.what(),
@@ -137,7 +138,8 @@ void PluginSupervisor::retry_waiting() {
             ++it;
             continue;
         }
-        const LogScope scope(LogFields::of_plugin(it->library->name()));
+        const std::string name = it->library->name();
+        const LogScope scope(LogFields::of_plugin(name));
         try {
             running_.push_back(
                 {it->file, it->library, it->settings, launch(it->library, it->settings, config_)});

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "nomnom/common/config.hpp"
@@ -22,12 +23,14 @@ struct LogFields {
     uint64_t delivery = 0;
     std::string_view message_id;
 
-    // Fields naming a plugin only.
+    // Fields naming a plugin only. The fields view the name: a temporary would be gone
+    // before the scope that logs with them.
     static LogFields of_plugin(std::string_view plugin) {
         LogFields fields;
         fields.plugin = plugin;
         return fields;
     }
+    static LogFields of_plugin(std::string&& plugin) = delete;
 };
 
 // Attaches `fields` to every line this thread logs while the scope lives (the strings they view
