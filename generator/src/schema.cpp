@@ -448,7 +448,7 @@ void resolve_columns(Schema& schema, int index, std::set<std::string>& tables,
             diagnostics.error(rc.column.where,
                               "table '" + p.table + "': column '" + name + "' appears twice");
         }
-        if (name == "nn_ord" || name.starts_with("nomnom_")) {
+        if (name == "nn_ord" || name == "nn_seq" || name.starts_with("nomnom_")) {
             diagnostics.error(rc.column.where, "table '" + p.table + "': column name '" + name +
                                                    "' is reserved for nomnom's own use");
         }

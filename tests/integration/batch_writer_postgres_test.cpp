@@ -27,13 +27,16 @@ nomnom_plugin_descriptor descriptor_of(const nomnom_table& table) {
     return descriptor;
 }
 
-// One row per key; `extra` is written when the table has a third column.
+// One row per key, each from a message newer than any before unless `sequence` says which;
+// `extra` is written when the table has a third column.
 void write_rows(nomnom::host::Database& database, const nomnom_plugin_descriptor& descriptor,
-                const std::vector<std::string>& keys, const std::string& extra = "") {
+                const std::vector<std::string>& keys, const std::string& extra = "",
+                uint64_t sequence = 0) {
     nomnom::host::RowBatch batch(descriptor);
     const nomnom_host_api& api = *nomnom::host::host_api();
+    static uint64_t next_sequence = 1000000;
     for (uint32_t m = 0; m < keys.size(); ++m) {
-        batch.begin_message(m);
+        batch.begin_message(m, sequence != 0 ? sequence : next_sequence++);
         api.begin_row(batch.as_sink(), 0);
         api.put_text(batch.as_sink(), 0, keys[m].data(), keys[m].size());
         api.put_i64(batch.as_sink(), 1, m);
@@ -45,7 +48,7 @@ void write_rows(nomnom::host::Database& database, const nomnom_plugin_descriptor
     }
     nomnom::host::DbLease lease(database);
     lease.begin();
-    nomnom::host::write_batch(lease, batch);
+    nomnom::host::write_batch(lease, batch, {"kv"});
     lease.commit();
 }
 
@@ -114,4 +117,19 @@ TEST_CASE_METHOD(WideKv,
         CHECK(rows[i][0].value_or("NULL") == keys[i]);
         CHECK(rows[i][1].value_or("NULL") == text + "!");
     }
+}
+
+TEST_CASE_METHOD(WideKv, "PostgreSQL: a row is replaced only by a newer message",
+                 "[db][postgresql]") {
+    // An older message committing after a newer one (two workers, a retry, a redelivery).
+    write_rows(database, descriptor, {"a"}, "newer", 100);
+    write_rows(database, descriptor, {"a"}, "older", 50);
+    CHECK(pg.query_rows("SELECT extra FROM kv WHERE k = 'a'")[0][0].value_or("NULL") == "newer");
+    CHECK(pg.query_int64("SELECT nn_seq FROM kv WHERE k = 'a'") == 100);
+    write_rows(database, descriptor, {"a"}, "newest", 150);
+    CHECK(pg.query_rows("SELECT extra FROM kv WHERE k = 'a'")[0][0].value_or("NULL") == "newest");
+    // A row stored before the column existed has no sequence: any message replaces it.
+    pg.exec("UPDATE kv SET nn_seq = NULL");
+    write_rows(database, descriptor, {"a"}, "after", 1);
+    CHECK(pg.query_rows("SELECT extra FROM kv WHERE k = 'a'")[0][0].value_or("NULL") == "after");
 }

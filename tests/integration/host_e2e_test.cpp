@@ -206,6 +206,51 @@ TEST_CASE("several messages with the same key in one batch apply in stream order
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE(
+    "the newest message of a key wins whatever order deliveries commit in: 2 hosts x 4 workers, "
+    "retries",
+    "[e2e][postgresql][sqlite]") {
+    const std::string database = GENERATE(std::string("postgresql"), std::string("sqlite"));
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    // 20,000 updates of 10 keys, the value being the publish index; one in 20 is answered RETRY
+    // at its first delivery, so that it commits after newer messages of its key.
+    constexpr int kUpdates = 20000;
+    std::vector<std::string> updates;
+    for (int i = 0; i < kUpdates; ++i) {
+        const std::string fields =
+            R"("k":"k)" + std::to_string(i % 10) + R"(","v":)" + std::to_string(i);
+        updates.push_back(i % 20 == 7 ? "{" + fields + R"(,"action":"retry_until","until":2})"
+                                      : "{" + fields + "}");
+    }
+    publish_backlog(client, "test.kv.newest", updates);
+
+    PgTestDb pg;
+    HostHarness first;
+    HostHarness second;
+    const auto sqlite = first.dir() / "newest.db";
+    const std::string url = database == "postgresql" ? pg.url() : "sqlite:" + sqlite.string();
+    for (HostHarness* host : {&first, &second}) {
+        host->add_test_plugin("test_kv");
+        host->write_config(
+            test_config(nats.url(), url, "[plugins.test_kv]\nbatch_size = 50\nworkers = 4\n"));
+        host->start();
+        REQUIRE(host->wait_log("startup summary: 1 plugin(s) running", 30s));
+    }
+    const auto value_of = [&](int key) {
+        const std::string sql = "SELECT v FROM kv WHERE k = 'k" + std::to_string(key) + "'";
+        return database == "postgresql" ? pg.query_int64(sql) : sqlite_int64(sqlite, sql);
+    };
+    INFO(database << "\n" << first.log() << second.log());
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 120s));
+    CHECK(client.stream_message_count("NOMNOM_DLQ") == 0);
+    for (int key = 0; key < 10; ++key) {
+        CHECK(value_of(key) == kUpdates - 10 + key);  // its last publish
+    }
+    REQUIRE(first.terminate() == 0);
+    REQUIRE(second.terminate() == 0);
+}
+
 TEST_CASE("a persist plugin's SQL runs inside the host's transaction", "[e2e][postgresql]") {
     NatsServer nats;
     PgTestDb pg;

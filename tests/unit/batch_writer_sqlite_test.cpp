@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <limits>
+#include <set>
 #include <string>
 
 #include "db/database.hpp"
@@ -16,10 +17,11 @@ const nomnom_column kColumns[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT,
 const char* const kKeys[] = {"k"};
 const nomnom_table kTable{sizeof(nomnom_table), "kv", kColumns, 3, kKeys, 1};
 
-void add_row(nomnom::host::RowBatch& batch, uint32_t message, const std::string& key,
-             int64_t value) {
+// `sequence`: the message's stream sequence (by default, its index in the batch plus 100).
+void add_row(nomnom::host::RowBatch& batch, uint32_t message, const std::string& key, int64_t value,
+             uint64_t sequence = 0) {
     const nomnom_host_api& api = *nomnom::host::host_api();
-    batch.begin_message(message);
+    batch.begin_message(message, sequence != 0 ? sequence : message + 100);
     api.begin_row(batch.as_sink(), 0);
     api.put_text(batch.as_sink(), 0, key.data(), key.size());
     api.put_i64(batch.as_sink(), 1, value);
@@ -44,18 +46,19 @@ TEST_CASE("SQLite upsert: repeated keys in a batch end with the last value", "[d
     nomnom_plugin_descriptor d{};
     d.tables = &kTable;
     d.table_count = 1;
-    database.prepare_tables(d, true);
+    const auto sequenced = database.prepare_tables(d, true);
+    CHECK(sequenced == std::set<std::string>{"kv"});
 
     nomnom::host::RowBatch batch(d);
     for (uint32_t m = 0; m < 10; ++m) add_row(batch, m, m % 2 ? "odd" : "even", m);
     {
         nomnom::host::DbLease lease(database);
         lease.begin();
-        nomnom::host::write_batch(lease, batch);
+        nomnom::host::write_batch(lease, batch, sequenced);
         lease.commit();
         // Redelivery of the same batch changes nothing.
         lease.begin();
-        nomnom::host::write_batch(lease, batch);
+        nomnom::host::write_batch(lease, batch, sequenced);
         lease.commit();
     }
     nomnom::host::DbLease lease(database);
@@ -68,6 +71,89 @@ TEST_CASE("SQLite upsert: repeated keys in a batch end with the last value", "[d
     std::string note;
     lease.session() << "SELECT note FROM kv WHERE k = 'even'", soci::into(note);
     CHECK(note == "tab\there\nnewline");
+}
+
+namespace {
+
+// Writes one row of `key` from a message of stream sequence `sequence`, in a batch of its own.
+void write_one(nomnom::host::Database& database, const nomnom_plugin_descriptor& d,
+               const std::set<std::string>& sequenced, const std::string& key, int64_t value,
+               uint64_t sequence) {
+    nomnom::host::RowBatch batch(d);
+    add_row(batch, 0, key, value, sequence);
+    nomnom::host::DbLease lease(database);
+    lease.begin();
+    nomnom::host::write_batch(lease, batch, sequenced);
+    lease.commit();
+}
+
+long long stored_order(nomnom::host::Database& database, const std::string& key) {
+    nomnom::host::DbLease lease(database);
+    long long value = 0;
+    lease.session() << "SELECT \"order\" FROM kv WHERE k = :k", soci::use(key), soci::into(value);
+    return value;
+}
+
+}  // namespace
+
+TEST_CASE("SQLite: a row is replaced only by a newer message, whatever the commit order",
+          "[db][sqlite]") {
+    nomnom::testing::TempDir dir;
+    nomnom::host::DatabaseConfig config;
+    config.url = "sqlite:" + (dir.path() / "seq.db").string();
+    config.pool_size = 1;
+    nomnom::host::Database database(config);
+    nomnom_plugin_descriptor d{};
+    d.tables = &kTable;
+    d.table_count = 1;
+    {
+        // A table from before the sequence column: its rows have none yet.
+        nomnom::host::DbLease lease(database);
+        lease.execute_script(R"(CREATE TABLE kv (k TEXT NOT NULL UNIQUE, "order" INTEGER NOT )"
+                             R"(NULL, note TEXT); INSERT INTO kv VALUES ('a', 1, NULL))");
+    }
+    const auto sequenced = database.prepare_tables(d, true);
+    REQUIRE(sequenced.contains("kv"));
+    write_one(database, d, sequenced, "a", 50, 50);  // a row without a sequence is replaced
+    CHECK(stored_order(database, "a") == 50);
+    write_one(database, d, sequenced, "a", 40, 40);  // an older message commits late
+    CHECK(stored_order(database, "a") == 50);
+    write_one(database, d, sequenced, "a", 60, 60);
+    CHECK(stored_order(database, "a") == 60);
+
+    // In one batch, the newest message wins even when it comes first (a redelivery).
+    nomnom::host::RowBatch batch(d);
+    add_row(batch, 0, "b", 90, 90);
+    add_row(batch, 1, "b", 70, 70);
+    {
+        nomnom::host::DbLease lease(database);
+        lease.begin();
+        nomnom::host::write_batch(lease, batch, sequenced);
+        lease.commit();
+    }
+    CHECK(stored_order(database, "b") == 90);
+}
+
+TEST_CASE("a table without the sequence column is written as before, with a warning",
+          "[db][sqlite]") {
+    nomnom::testing::TempDir dir;
+    nomnom::host::DatabaseConfig config;
+    config.url = "sqlite:" + (dir.path() / "own.db").string();
+    config.pool_size = 1;
+    nomnom::host::Database database(config);
+    nomnom_plugin_descriptor d{};
+    d.tables = &kTable;
+    d.table_count = 1;
+    {
+        nomnom::host::DbLease lease(database);
+        lease.execute_script(
+            R"(CREATE TABLE kv (k TEXT NOT NULL UNIQUE, "order" INTEGER NOT NULL, note TEXT))");
+    }
+    const auto sequenced = database.prepare_tables(d, false);  // auto_migrate off
+    CHECK(sequenced.empty());
+    write_one(database, d, sequenced, "a", 50, 50);
+    write_one(database, d, sequenced, "a", 40, 40);
+    CHECK(stored_order(database, "a") == 40);  // the last commit wins there
 }
 
 TEST_CASE("a persist plugin's NaN parameter is a data error, as in a row", "[db][sqlite]") {

@@ -623,6 +623,17 @@ TEST_CASE("column names reserved for nomnom are refused", "[generator]") {
 )");
         CHECK_ERROR(f, "order.yaml", 5, {"column name 'nn_ord'", "reserved"});
     }
+    SECTION("nn_seq") {
+        f.entity("order.yaml", R"(entity:
+  name: Order
+  fields:
+    - {name: order_key, type: String}
+    - {name: nn_seq, type: Integer}
+  persistence:
+    database: {conformant_table: orders, conformant_id_column: id}
+)");
+        CHECK_ERROR(f, "order.yaml", 5, {"column name 'nn_seq'", "reserved"});
+    }
     SECTION("nomnom_ prefix from a v1 camelCase field") {
         f.entity("vehicle.yaml", R"(apiVersion: nomnom.io/v1
 kind: Entity

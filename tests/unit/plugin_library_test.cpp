@@ -166,6 +166,12 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
     CHECK(nomnom::host::validate_descriptor(&d) ==
           "table 't': column name 'nn_ord' is reserved by the host (its staging tables order rows "
           "with it)");
+    static const nomnom_column sequence[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 0},
+                                             {sizeof(nomnom_column), "nn_seq", NOMNOM_TYPE_I64, 0}};
+    table.columns = sequence;
+    CHECK(nomnom::host::validate_descriptor(&d) ==
+          "table 't': column name 'nn_seq' is reserved by the host (it keeps each row's message "
+          "sequence there)");
     table.columns = columns;
     table.column_count = 1;
     CHECK(nomnom::host::validate_descriptor(&d).empty());

@@ -27,7 +27,7 @@ TEST_CASE("rows are typed - nullable columns default to NULL", "[rows]") {
     const auto d = descriptor();
     nomnom::host::RowBatch batch(d);
     const nomnom_host_api& api = *nomnom::host::host_api();
-    batch.begin_message(0);
+    batch.begin_message(0, 1);
     auto* sink = batch.as_sink();
     CHECK(api.begin_row(sink, 0) == 0);
     CHECK(api.put_text(sink, 0, "abc", 3) == 0);
@@ -48,26 +48,26 @@ TEST_CASE("wrong types - NULL in NOT NULL and unended rows are refused", "[rows]
     const nomnom_host_api& api = *nomnom::host::host_api();
     auto* sink = batch.as_sink();
 
-    batch.begin_message(0);
+    batch.begin_message(0, 1);
     api.begin_row(sink, 0);
     CHECK(api.put_f64(sink, 1, 1.5) != 0);
     CHECK(batch.message_error() == "column 'v' of table 'kv' is i64, plugin wrote f64");
     batch.discard_message();
 
-    batch.begin_message(1);
+    batch.begin_message(1, 1);
     api.begin_row(sink, 0);
     CHECK(api.put_null(sink, 0) != 0);
     CHECK(batch.message_error() == "column 'k' of table 'kv' is NOT NULL, plugin wrote null");
     batch.discard_message();
 
-    batch.begin_message(2);
+    batch.begin_message(2, 1);
     api.begin_row(sink, 0);
     api.put_text(sink, 0, "x", 1);
     CHECK(api.end_row(sink) != 0);
     CHECK(batch.message_error() == "column 'v' of table 'kv' is NOT NULL but was not set");
     batch.discard_message();
 
-    batch.begin_message(3);
+    batch.begin_message(3, 1);
     api.begin_row(sink, 0);
     batch.finish_message();
     CHECK(batch.message_error() == "parse returned with a row of table 'kv' begun but not ended");
@@ -91,14 +91,14 @@ TEST_CASE("NaN and infinities are refused: the dialects would store them differe
         {std::numeric_limits<double>::infinity(), "+Infinity"},
         {-std::numeric_limits<double>::infinity(), "-Infinity"}};
     for (const auto& [value, name] : refused) {
-        batch.begin_message(0);
+        batch.begin_message(0, 1);
         api.begin_row(sink, 0);
         CHECK(api.put_f64(sink, 1, value) != 0);
         CHECK(batch.message_error() ==
               std::string("column 'x' of table 'm' is f64, plugin wrote ") + name);
         batch.discard_message();
     }
-    batch.begin_message(1);
+    batch.begin_message(1, 1);
     api.begin_row(sink, 0);
     api.put_text(sink, 0, "k", 1);
     CHECK(api.put_f64(sink, 1, -0.25) == 0);
@@ -113,7 +113,7 @@ TEST_CASE("discarding a message drops only its rows and text", "[rows]") {
     const nomnom_host_api& api = *nomnom::host::host_api();
     auto* sink = batch.as_sink();
     for (uint32_t m = 0; m < 3; ++m) {
-        batch.begin_message(m);
+        batch.begin_message(m, 1);
         for (int r = 0; r < 2; ++r) {
             const std::string key = "m" + std::to_string(m) + "r" + std::to_string(r);
             api.begin_row(sink, 0);

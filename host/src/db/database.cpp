@@ -1,5 +1,7 @@
 #include "db/database.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
@@ -189,8 +191,10 @@ bool Database::reachable() {
     return check_succeeded_;
 }
 
-void Database::prepare_tables(const nomnom_plugin_descriptor& descriptor, bool auto_migrate) {
+std::set<std::string> Database::prepare_tables(const nomnom_plugin_descriptor& descriptor,
+                                               bool auto_migrate) {
     DbLease lease(*this);
+    std::set<std::string> sequenced;
     if (auto_migrate) {
         const char* ddl =
             dialect_ == Dialect::Postgres ? descriptor.ddl_postgresql : descriptor.ddl_sqlite;
@@ -216,6 +220,10 @@ void Database::prepare_tables(const nomnom_plugin_descriptor& descriptor, bool a
                                   table.columns[c].name);
             }
         }
+        if (descriptor.persist == nullptr && table.conflict_key_count > 0 &&
+            sequence_column(lease, table, existing, auto_migrate)) {
+            sequenced.insert(table.name);
+        }
         // The host upserts on the conflict keys: without a unique index on exactly them, a
         // redelivered message would add a row (or every upsert fail). A persist plugin's own
         // SQL says what it needs.
@@ -238,6 +246,36 @@ void Database::prepare_tables(const nomnom_plugin_descriptor& descriptor, bool a
                           (auto_migrate ? "" : " (auto_migrate is off: create them first)"),
                       "42P01", false);
     }
+    return sequenced;
+}
+
+bool Database::sequence_column(DbLease& lease, const nomnom_table& table,
+                               const std::set<std::string>& existing, bool auto_migrate) {
+    if (existing.contains(kSequenceColumn)) return true;
+    const std::string name = quote_identifier(table.name);
+    if (!auto_migrate) {
+        spdlog::warn(
+            "table {} has no {} column and auto_migrate is off: a message delivered after a "
+            "newer one with the same key (several workers or hosts, a retry, a redelivery) "
+            "overwrites the newer row; add it with ALTER TABLE {} ADD COLUMN {} {}",
+            table.name, kSequenceColumn, name, kSequenceColumn,
+            dialect_ == Dialect::Postgres ? "BIGINT" : "INTEGER");
+        return false;
+    }
+    try {
+        lease.execute_script("ALTER TABLE " + name + " ADD COLUMN " +
+                             (dialect_ == Dialect::Postgres ? "IF NOT EXISTS " : "") +
+                             kSequenceColumn +
+                             (dialect_ == Dialect::Postgres ? " BIGINT" : " INTEGER"));
+    } catch (const DbError&) {
+        // Another host added it first (SQLite has no IF NOT EXISTS here).
+        if (!table_columns(lease.session(), dialect_, table.name).contains(kSequenceColumn)) {
+            throw;
+        }
+    }
+    spdlog::info("table {}: added the host's {} column (the newest message of a key wins)",
+                 table.name, kSequenceColumn);
+    return true;
 }
 
 DbLease::DbLease(Database& database)

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -86,10 +87,12 @@ class Database {
     // The url with any password masked, for logs.
     const std::string& display_url() const { return display_url_; }
 
-    // With auto_migrate, runs the plugin's DDL (or DDL derived from its tables); in all cases
-    // checks that every table and column the plugin writes exists. Throws with the names of
-    // what is missing.
-    void prepare_tables(const nomnom_plugin_descriptor& descriptor, bool auto_migrate);
+    // With auto_migrate, runs the plugin's DDL (or DDL derived from its tables) and adds the
+    // host's sequence column to each table it upserts into; in all cases checks that every
+    // table and column the plugin writes exists. Throws with the names of what is missing.
+    // Returns the tables that have the sequence column (the others get a warning).
+    std::set<std::string> prepare_tables(const nomnom_plugin_descriptor& descriptor,
+                                         bool auto_migrate);
 
     // Prometheus gauges of the connection pool: its size, the connections leased and the
     // threads waiting for one (a pool too small for the workers shows as waiting > 0).
@@ -104,6 +107,10 @@ class Database {
 
   private:
     friend class DbLease;
+    // Whether `table` (of columns `existing`) has the sequence column, adding it with
+    // auto_migrate; warns when it cannot.
+    bool sequence_column(DbLease& lease, const nomnom_table& table,
+                         const std::set<std::string>& existing, bool auto_migrate);
     void open_session(soci::session& session) const;
     void note_answered();
     // A pooled connection's position, counted as waiting until the pool hands one out.
@@ -123,6 +130,12 @@ class Database {
     int64_t checked_at_ns_ = 0;
     bool check_succeeded_ = false;
 };
+
+// The column the host keeps in each table it upserts into: the stream sequence of the message
+// that wrote the row. An upsert replaces the row only for a newer message, so the row reflects
+// the newest message of its key whatever order deliveries (several workers or hosts, retries,
+// redeliveries) commit in. Reserved: a plugin may not declare a column of that name.
+inline constexpr const char* kSequenceColumn = "nn_seq";
 
 // CREATE TABLE IF NOT EXISTS for a table descriptor, in the given dialect.
 std::string derive_ddl(const nomnom_table& table, Dialect dialect);

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <random>
+#include <set>
 #include <span>
 
 #include "pipeline/batch_writer.hpp"
@@ -21,10 +22,12 @@ struct WriteFailure {
 namespace {
 
 // Runs the write of a parsed batch in one transaction; a failure leaves nothing written.
-// `in_hand`: the batch's messages the rows are from, recorded while persist runs.
+// `in_hand`: the batch's messages the rows are from, recorded while persist runs; `sequenced`:
+// the tables where the newest message wins.
 std::optional<WriteFailure> write_in_transaction(Database& database, PluginInstance& instance,
                                                  const RowBatch& rows, InflightRecord& record,
-                                                 std::span<const uint32_t> in_hand) {
+                                                 std::span<const uint32_t> in_hand,
+                                                 const std::set<std::string>& sequenced) {
     try {
         DbLease lease(database);
         lease.begin();
@@ -46,7 +49,7 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
                 }
                 if (const auto& ignored = lease.recorded_failure()) throw DbError(*ignored);
             } else {
-                write_batch(lease, rows);
+                write_batch(lease, rows, sequenced);
             }
             lease.commit();
         } catch (const DbError& e) {
@@ -222,7 +225,8 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
     std::string reported_sqlstate;
     for (size_t step = 0;; ++step) {
         keep_alive();
-        failure = write_in_transaction(runner_.database(), instance_, rows_, record_, in_hand);
+        failure = write_in_transaction(runner_.database(), instance_, rows_, record_, in_hand,
+                                       runner_.sequenced_tables());
         if (!failure || !failure->database_unreachable || runner_.stopping()) break;
         const auto& schedule = runner_.settings().consumer.backoff_ms;
         const int64_t wait = schedule[std::min(step, schedule.size() - 1)];

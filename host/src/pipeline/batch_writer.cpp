@@ -29,7 +29,9 @@ std::string key_list(const nomnom_table& table) {
     return list;
 }
 
-std::string conflict_action(const nomnom_table& table) {
+// `sequenced`: the table has the host's sequence column, and a row replaces the stored one only
+// for a newer message.
+std::string conflict_action(const nomnom_table& table, bool sequenced) {
     std::string updates;
     for (uint32_t c = 0; c < table.column_count; ++c) {
         bool is_key = false;
@@ -41,7 +43,12 @@ std::string conflict_action(const nomnom_table& table) {
         updates += (updates.empty() ? "" : ", ") + column + " = excluded." + column;
     }
     const std::string target = " ON CONFLICT (" + key_list(table) + ") DO ";
-    return updates.empty() ? target + "NOTHING" : target + "UPDATE SET " + updates;
+    if (updates.empty()) return target + "NOTHING";
+    if (!sequenced) return target + "UPDATE SET " + updates;
+    const std::string stored = quote_identifier(table.name) + "." + kSequenceColumn;
+    return target + "UPDATE SET " + updates + ", " + kSequenceColumn + " = excluded." +
+           kSequenceColumn + " WHERE " + stored + " IS NULL OR " + stored + " < excluded." +
+           kSequenceColumn;
 }
 
 template <typename T>
@@ -117,8 +124,8 @@ bool put_copy_data(PGconn* connection, std::string_view data) {
 // A session keeps its temporary staging table across batches, so the name carries the column
 // signature: after a reload changes the columns of a table, the new layout gets its own staging
 // table instead of COPYing into the stale one. 63 bytes at most, PostgreSQL's identifier limit.
-std::string staging_table(const nomnom_table& table) {
-    std::string signature = table.name;
+std::string staging_table(const nomnom_table& table, bool sequenced) {
+    std::string signature = table.name + std::string(sequenced ? "\nsequenced" : "");
     for (uint32_t c = 0; c < table.column_count; ++c) {
         signature += '\n' + std::string(table.columns[c].name) + ' ' +
                      column_sql_type(table.columns[c].type, Dialect::Postgres);
@@ -128,10 +135,11 @@ std::string staging_table(const nomnom_table& table) {
     return "nn_stage_" + std::string(table.name).substr(0, 37) + "_" + hash;
 }
 
-// COPY of every row of `rows` into `target`; with `ordinal`, each row's position in the batch is
-// appended as the last column.
+// COPY of every row of `rows` into `target`, whose `columns` end with the sequence column when
+// `sequences` is given (each row's message's sequence is appended then); with `ordinal`, each
+// row's position in the batch is appended as the last column.
 void copy_rows(PGconn* connection, const std::string& target, const std::string& columns,
-               const TableRows& rows, bool ordinal) {
+               const TableRows& rows, const RowBatch* sequences, bool ordinal) {
     const nomnom_table& table = rows.table();
     const std::string copy = "COPY " + target + " (" + columns +
                              (ordinal ? ", " + std::string(kOrderColumn) : "") + ") FROM STDIN";
@@ -148,6 +156,10 @@ void copy_rows(PGconn* connection, const std::string& target, const std::string&
         for (size_t c = 0; c < rows.column_count(); ++c) {
             if (c > 0) data += '\t';
             append_copy_cell(data, rows, rows.cell(row, c), table.columns[c].type);
+        }
+        if (sequences != nullptr) {
+            data += '\t';
+            append_number(data, sequences->message_sequence(rows.message_of(row)));
         }
         if (ordinal) {
             data += '\t';
@@ -182,7 +194,7 @@ thread_local std::unordered_map<std::string, int> upserts_before_next_copy;
 // batch, makes the COPY fail with unique_violation: the savepoint undoes it, and the batch takes
 // the upsert path, so the outcome is the same either way.
 bool try_plain_copy(DbLease& lease, PGconn* connection, const TableRows& rows,
-                    const std::string& columns) {
+                    const std::string& columns, const RowBatch* sequences) {
     const nomnom_table& table = rows.table();
     int& skip = upserts_before_next_copy[table.name];
     if (skip > 0) {
@@ -191,7 +203,7 @@ bool try_plain_copy(DbLease& lease, PGconn* connection, const TableRows& rows,
     }
     lease.execute_script("SAVEPOINT nn_copy");
     try {
-        copy_rows(connection, quote_identifier(table.name), columns, rows, false);
+        copy_rows(connection, quote_identifier(table.name), columns, rows, sequences, false);
     } catch (const DbError& e) {
         if (e.sqlstate() != "23505") throw;
         lease.execute_script("ROLLBACK TO SAVEPOINT nn_copy");
@@ -203,40 +215,50 @@ bool try_plain_copy(DbLease& lease, PGconn* connection, const TableRows& rows,
     return true;
 }
 
-void write_postgres(DbLease& lease, const TableRows& rows) {
+void write_postgres(DbLease& lease, const TableRows& rows, const RowBatch* sequences) {
     const nomnom_table& table = rows.table();
     PGconn* connection = pg_connection(lease.session());
-    const std::string columns = column_list(table);
-    if (try_plain_copy(lease, connection, rows, columns)) return;
+    const std::string columns =
+        column_list(table) + (sequences != nullptr ? ", " + std::string(kSequenceColumn) : "");
+    if (try_plain_copy(lease, connection, rows, columns, sequences)) return;
 
-    const std::string stage = quote_identifier(staging_table(table).c_str());
+    const std::string stage = quote_identifier(staging_table(table, sequences != nullptr).c_str());
     // Typed like the target's columns, not the descriptor's: a TEXT value reaches a DATE, NUMERIC
     // or UUID column through COPY's text input, which an INSERT ... SELECT from a TEXT column
     // would refuse.
     lease.execute_script("CREATE TEMP TABLE IF NOT EXISTS " + stage +
                          " ON COMMIT DELETE ROWS AS SELECT " + columns + ", 0::BIGINT AS " +
                          kOrderColumn + " FROM " + quote_identifier(table.name) + " WITH NO DATA");
-    copy_rows(connection, stage, columns, rows, true);
+    copy_rows(connection, stage, columns, rows, sequences, true);
 
+    // Of a key's rows, the newest message's (and its last row) is the one upserted.
     const std::string keys = key_list(table);
+    const std::string newest =
+        sequences != nullptr ? std::string(kSequenceColumn) + " DESC, " : std::string();
     const std::string upsert = "INSERT INTO " + quote_identifier(table.name) + " (" + columns +
                                ") SELECT DISTINCT ON (" + keys + ") " + columns + " FROM " + stage +
-                               " ORDER BY " + keys + ", " + kOrderColumn + " DESC" +
-                               conflict_action(table);
+                               " ORDER BY " + keys + ", " + newest + kOrderColumn + " DESC" +
+                               conflict_action(table, sequences != nullptr);
     lease.execute_script(upsert);
 }
 
-void write_sqlite(DbLease& lease, const TableRows& rows) {
+void write_sqlite(DbLease& lease, const TableRows& rows, const RowBatch* sequences) {
     using namespace sqlite_api;
     const nomnom_table& table = rows.table();
     std::string placeholders;
     for (uint32_t c = 0; c < table.column_count; ++c) {
         placeholders += (c > 0 ? ", ?" : "?") + std::to_string(c + 1);
     }
+    std::string columns = column_list(table);
+    const int sequence_index = static_cast<int>(table.column_count + 1);
+    if (sequences != nullptr) {
+        columns += ", " + std::string(kSequenceColumn);
+        placeholders += ", ?" + std::to_string(sequence_index);
+    }
     SqliteStatement statement(sqlite_connection(lease.session()),
-                              "INSERT INTO " + quote_identifier(table.name) + " (" +
-                                  column_list(table) + ") VALUES (" + placeholders + ")" +
-                                  conflict_action(table));
+                              "INSERT INTO " + quote_identifier(table.name) + " (" + columns +
+                                  ") VALUES (" + placeholders + ")" +
+                                  conflict_action(table, sequences != nullptr));
     const std::string what = std::string("upsert into ") + table.name;
     for (size_t row = 0; row < rows.row_count(); ++row) {
         for (size_t c = 0; c < rows.column_count(); ++c) {
@@ -261,19 +283,25 @@ void write_sqlite(DbLease& lease, const TableRows& rows) {
                 }
             }
         }
+        if (sequences != nullptr) {
+            sqlite3_bind_int64(
+                statement.get(), sequence_index,
+                static_cast<sqlite3_int64>(sequences->message_sequence(rows.message_of(row))));
+        }
         statement.run(what.c_str());
     }
 }
 
 }  // namespace
 
-void write_batch(DbLease& lease, const RowBatch& batch) {
+void write_batch(DbLease& lease, const RowBatch& batch, const std::set<std::string>& sequenced) {
     for (const TableRows& rows : batch.tables()) {
         if (rows.row_count() == 0) continue;
+        const RowBatch* sequences = sequenced.contains(rows.table().name) ? &batch : nullptr;
         if (lease.dialect() == Dialect::Postgres) {
-            write_postgres(lease, rows);
+            write_postgres(lease, rows, sequences);
         } else {
-            write_sqlite(lease, rows);
+            write_sqlite(lease, rows, sequences);
         }
     }
 }

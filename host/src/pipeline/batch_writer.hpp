@@ -1,5 +1,8 @@
 #pragma once
 
+#include <set>
+#include <string>
+
 #include "db/database.hpp"
 #include "plugins/row_batch.hpp"
 
@@ -11,12 +14,14 @@ inline constexpr const char* kOrderColumn = "nn_ord";
 
 // Writes the rows of a batch into the open transaction of `lease` as an idempotent upsert on each
 // table's conflict keys. When several rows share a key, the last one in stream order wins,
-// exactly as if the messages had been applied one by one.
+// exactly as if the messages had been applied one by one. Tables in `sequenced` have the host's
+// sequence column (kSequenceColumn): there a stored row is replaced only by a newer message's,
+// whatever order batches commit in.
 //
 // PostgreSQL: COPY into a per-connection temporary staging table, then one
 // INSERT ... SELECT DISTINCT ON (keys) ... ON CONFLICT DO UPDATE per table (a single upsert
 // statement may not touch a row twice, hence the DISTINCT ON). SQLite: one prepared
 // INSERT ... ON CONFLICT DO UPDATE stepped per row.
-void write_batch(DbLease& lease, const RowBatch& batch);
+void write_batch(DbLease& lease, const RowBatch& batch, const std::set<std::string>& sequenced);
 
 }  // namespace nomnom::host

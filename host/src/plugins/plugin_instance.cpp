@@ -29,7 +29,7 @@ int PluginInstance::parse(const nomnom_message& message, RowBatch& rows, uint32_
     char buffer[2048];  // per message: only its first byte is cleared
     buffer[0] = '\0';
     nomnom_error error{buffer, sizeof buffer};
-    rows.begin_message(index);
+    rows.begin_message(index, message.stream_sequence);
     int status = descriptor().parse(instance_, &message, rows.as_sink(), &error);
     if (status == NOMNOM_OK) {
         rows.finish_message();

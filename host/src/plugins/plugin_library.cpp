@@ -63,6 +63,10 @@ std::string validate_table(const nomnom_table& table, uint32_t index, bool host_
             return named + ": column name '" + kOrderColumn +
                    "' is reserved by the host (its staging tables order rows with it)";
         }
+        if (std::string_view(column.name) == kSequenceColumn) {
+            return named + ": column name '" + kSequenceColumn +
+                   "' is reserved by the host (it keeps each row's message sequence there)";
+        }
         if (column.type < NOMNOM_TYPE_I64 || column.type > NOMNOM_TYPE_JSON) {
             return named + ": column '" + column.name + "' has unknown type " +
                    std::to_string(column.type);

@@ -33,7 +33,7 @@ PluginRunner::~PluginRunner() {
 
 void PluginRunner::start(bool auto_migrate) {
     const nomnom_plugin_descriptor& descriptor = library_->descriptor();
-    database_.prepare_tables(descriptor, auto_migrate);
+    sequenced_tables_ = database_.prepare_tables(descriptor, auto_migrate);
 
     const ConsumerSettings& consumer = settings_.consumer;
     const std::vector<std::string> subjects =

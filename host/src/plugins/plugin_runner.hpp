@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,6 +60,8 @@ class PluginRunner final : public PluginWorkers {
     PluginMetrics& metrics() { return metrics_; }
     // Where message statuses go; nullptr when status recording is off.
     StatusRecorder* status_recorder() { return status_; }
+    // The tables whose rows carry their message's sequence (the newest message wins).
+    const std::set<std::string>& sequenced_tables() const { return sequenced_tables_; }
     // What the recovery concluded about messages a dead worker held.
     const CrashVerdicts& crash_verdicts() const { return verdicts_; }
     const std::vector<ConsumerSpec>& consumers() const override { return consumers_; }
@@ -91,6 +94,7 @@ class PluginRunner final : public PluginWorkers {
     std::filesystem::path state_dir_;
     std::atomic<int64_t> parse_timeout_ms_;
     CrashVerdicts verdicts_;
+    std::set<std::string> sequenced_tables_;
     std::vector<std::unique_ptr<PluginInstance>> instances_;
     std::vector<std::unique_ptr<InflightRecord>> records_;  // one per worker
     std::vector<std::thread> workers_;

@@ -44,6 +44,7 @@ void RowBatch::clear() {
     }
     error_.clear();
     open_table_ = -1;
+    message_sequences_.clear();
 }
 
 size_t RowBatch::total_rows() const {
@@ -52,8 +53,10 @@ size_t RowBatch::total_rows() const {
     return rows;
 }
 
-void RowBatch::begin_message(uint32_t message_index) {
+void RowBatch::begin_message(uint32_t message_index, uint64_t stream_sequence) {
     message_index_ = message_index;
+    if (message_sequences_.size() <= message_index) message_sequences_.resize(message_index + 1);
+    message_sequences_[message_index] = stream_sequence;
     error_.clear();
     open_table_ = -1;
     for (size_t t = 0; t < tables_.size(); ++t) {

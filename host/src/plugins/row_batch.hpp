@@ -53,7 +53,12 @@ class RowBatch {
     explicit RowBatch(const nomnom_plugin_descriptor& descriptor);
 
     void clear();
-    void begin_message(uint32_t message_index);
+    // `stream_sequence` is the message's: its rows carry it into a table with the host's
+    // sequence column, where the row of the newest message wins.
+    void begin_message(uint32_t message_index, uint64_t stream_sequence);
+    uint64_t message_sequence(uint32_t message_index) const {
+        return message_sequences_[message_index];
+    }
     // Drops every row the current message wrote.
     void discard_message();
     // First refusal since begin_message, or empty.
@@ -92,6 +97,7 @@ class RowBatch {
     const nomnom_plugin_descriptor& descriptor_;
     std::vector<TableRows> tables_;
     std::vector<Mark> marks_;
+    std::vector<uint64_t> message_sequences_;  // by message index
     uint32_t message_index_ = 0;
     int64_t open_table_ = -1;
     std::string error_;
