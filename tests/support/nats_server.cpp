@@ -1,8 +1,10 @@
 #include "nats_server.hpp"
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -155,6 +157,17 @@ void NatsServer::kill9() {
 
 NatsServer::Frozen::Frozen(Process& process) : process_(process) {
     process_.signal(SIGSTOP);
+    // The signal is delivered asynchronously: until the kernel reports the process stopped,
+    // it may still answer (and a test relying on the freeze would see a PubAck).
+    const std::string stat = "/proc/" + std::to_string(process_.pid()) + "/stat";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream in(stat);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const size_t close = text.rfind(')');
+        if (close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'T') return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
 }
 
 NatsServer::Frozen::~Frozen() {
