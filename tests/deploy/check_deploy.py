@@ -39,7 +39,9 @@ def check_compose(args):
     binary = shutil.which("docker-compose")
     if binary is None:
         fail("docker-compose is not installed (scripts/deps.sh installs it)")
-    result = run([binary, "-f", compose, "config"], env={"POSTGRES_PASSWORD": "check"})
+    secrets = {name: "check" for name in
+               ("POSTGRES_PASSWORD", "NATS_PASSWORD", "NOMNOM_API_TOKENS", "GRAFANA_ADMIN_PASSWORD")}
+    result = run([binary, "-f", compose, "config"], env=secrets)
     if result.returncode != 0:
         fail("docker-compose config: " + result.stderr)
     config = yaml.safe_load(result.stdout)
@@ -47,8 +49,26 @@ def check_compose(args):
     for name in ("nats", "postgres", "api", "host", "prometheus", "grafana"):
         if name not in services:
             fail("no service " + name)
-    if "-js" not in services["nats"]["command"] or "/data" not in services["nats"]["command"]:
-        fail("nats must run JetStream with its store in /data")
+    if services["nats"]["command"] != ["-c", "/etc/nats/nats.conf"]:
+        fail("nats must run with compose/nats.conf: " + str(services["nats"]["command"]))
+    nats_conf = open(os.path.join(args.source, "docker", "compose", "nats.conf")).read()
+    if 'store_dir: "/data"' not in nats_conf or "password: $NATS_PASSWORD" not in nats_conf:
+        fail("compose/nats.conf must run JetStream in /data with a password from the environment")
+    # Only the API is reachable from other machines, behind its tokens.
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            published = port if isinstance(port, str) else str(port.get("published", ""))
+            if name != "api" and not published.startswith("127.0.0.1:"):
+                fail(f"{name} publishes {port} beyond 127.0.0.1")
+    if services["grafana"]["environment"].get("GF_AUTH_ANONYMOUS_ENABLED") != "false":
+        fail("grafana must not let anonymous users in")
+    nats_server = shutil.which("nats-server")
+    if nats_server is not None:
+        result = run([nats_server, "-c", os.path.join(args.source, "docker", "compose",
+                                                      "nats.conf"), "-t"],
+                     env={"NATS_PASSWORD": "check"})
+        if result.returncode != 0:
+            fail("nats-server refuses compose/nats.conf: " + result.stdout + result.stderr)
     for name, port in (("api", 8080), ("host", 9464)):
         test = services[name]["healthcheck"]["test"]
         if f"http://127.0.0.1:{port}/ready" not in test:
@@ -57,10 +77,11 @@ def check_compose(args):
         fail("api command: " + str(services["api"]["command"]))
     if services["host"]["command"] != ["nomnom-host", "--config", "/etc/nomnom/worker.toml"]:
         fail("host command: " + str(services["host"]["command"]))
-    # Without POSTGRES_PASSWORD the file refuses to start instead of using an empty password.
-    result = run([binary, "-f", compose, "config"], env={"POSTGRES_PASSWORD": ""})
-    if result.returncode == 0:
-        fail("docker-compose config accepted an unset POSTGRES_PASSWORD")
+    # Without any one secret the file refuses to start instead of using a default that works.
+    for name in secrets:
+        result = run([binary, "-f", compose, "config"], env=dict(secrets, **{name: ""}))
+        if result.returncode == 0:
+            fail("docker-compose config accepted an unset " + name)
     prometheus = yaml.safe_load(open(os.path.join(args.source, "docker", "prometheus.yml")))
     targets = json.dumps(prometheus["scrape_configs"])
     if "api:8080" not in targets or '"host"' not in targets or "9464" not in targets:
@@ -171,7 +192,8 @@ def host_consumers(args, worker_toml):
             out.write(worker_toml)
         result = run([args.host_bin, "status", "--config", path],
                      env={"NATS_URL": "nats://127.0.0.1:1", "POSTGRES_HOST": "127.0.0.1",
-                          "POSTGRES_PASSWORD": "check", "NOMNOM_PLUGINS_DIR": args.plugins})
+                          "POSTGRES_PASSWORD": "check", "NATS_PASSWORD": "check",
+                          "NOMNOM_PLUGINS_DIR": args.plugins})
     if result.returncode != 0:
         fail("nomnom-host status: " + result.stdout + result.stderr)
     return set(re.findall(r"consumer (\S+) \(", result.stdout))
@@ -211,7 +233,8 @@ def check_k8s(args):
 def check_configs(args):
     """The worker.toml files of docker/ pass --check-config against the shipped plugins."""
     env = {"NATS_URL": "nats://127.0.0.1:1", "POSTGRES_HOST": "127.0.0.1",
-           "POSTGRES_PASSWORD": "check", "NOMNOM_PLUGINS_DIR": args.plugins}
+           "POSTGRES_PASSWORD": "check", "NATS_PASSWORD": "check",
+           "NOMNOM_PLUGINS_DIR": args.plugins}
     with tempfile.TemporaryDirectory() as directory:
         k8s = os.path.join(directory, "worker.toml")
         with open(k8s, "w") as out:
