@@ -39,12 +39,36 @@ void on_reconnected(natsConnection*, void*) {
 
 }  // namespace
 
+void set_nats_servers(natsOptions* options, const std::string& urls) {
+    std::vector<std::string> list;
+    for (size_t start = 0; start <= urls.size();) {
+        size_t end = urls.find(',', start);
+        if (end == std::string::npos) end = urls.size();
+        std::string url = urls.substr(start, end - start);
+        url.erase(0, url.find_first_not_of(' '));
+        url.erase(url.find_last_not_of(' ') + 1);
+        if (!url.empty()) list.push_back(std::move(url));
+        start = end + 1;
+    }
+    const std::string shown = "nats.url " + redact_url(urls);
+    if (list.size() <= 1) {
+        check_nats(natsOptions_SetURL(options, list.empty() ? urls.c_str() : list[0].c_str()),
+                   shown);
+        return;
+    }
+    // natsOptions_SetURL would take the whole list for one server's address.
+    std::vector<const char*> servers;
+    for (const std::string& url : list) servers.push_back(url.c_str());
+    check_nats(natsOptions_SetServers(options, servers.data(), static_cast<int>(servers.size())),
+               shown);
+}
+
 NatsClient::NatsClient(const NatsConfig& config) {
     natsOptions* raw = nullptr;
     check_nats(natsOptions_Create(&raw), "natsOptions_Create");
     std::unique_ptr<natsOptions, OptionsDeleter> options(raw);
     const std::string shown = redact_url(config.url);
-    check_nats(natsOptions_SetURL(raw, config.url.c_str()), "nats.url " + shown);
+    set_nats_servers(raw, config.url);
     check_nats(natsOptions_SetTimeout(raw, config.connect_timeout_ms), "nats.connect_timeout_ms");
     check_nats(natsOptions_SetMaxReconnect(raw, -1), "natsOptions_SetMaxReconnect");
     check_nats(natsOptions_SetReconnectWait(raw, 500), "natsOptions_SetReconnectWait");
@@ -115,6 +139,7 @@ void NatsClient::ensure_stream(const StreamConfig& config) {
         jsStreamConfig_Init(&stream);
         stream.Name = config.name.c_str();
         stream.Storage = config.storage == "memory" ? js_MemoryStorage : js_FileStorage;
+        stream.Replicas = static_cast<int>(config.replicas);
         manage(stream);
         status = js_AddStream(&info, jetstream_, &stream, nullptr, &js_error);
         check_nats(status, "creating stream " + config.name, js_error);

@@ -57,6 +57,7 @@ void read_stream_section(Section& parent, const char* name, StreamConfig& out) {
     stream.integer("max_age_s", out.max_age_s, 0, INT64_MAX / 1000000000);
     stream.integer("max_bytes", out.max_bytes, -1, INT64_MAX);
     stream.integer("duplicate_window_s", out.duplicate_window_s, 0, 86400 * 7);
+    stream.integer("replicas", out.replicas, 1, 5);
     stream.reject_unknown();
 }
 

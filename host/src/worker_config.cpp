@@ -195,6 +195,7 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         dlq.integer("max_age_s", config.dlq.max_age_s, 0, INT64_MAX / 1000000000);
         dlq.integer("max_replays", config.dlq.max_replays, 0, 1000);
         dlq.string("host_id", config.dlq.host_id);
+        dlq.integer("replicas", config.dlq.replicas, 1, 5);
         dlq.reject_unknown();
     }
     for (const auto& subject : config.stream.subjects) {

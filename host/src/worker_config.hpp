@@ -53,6 +53,7 @@ struct DlqConfig {
     int64_t max_age_s = 7 * 24 * 3600;
     int64_t max_replays = 3;  // `dlq replay` refuses a message replayed this often
     std::string host_id;      // empty: the machine's hostname
+    int64_t replicas = 1;     // copies in a JetStream cluster, when the host creates the stream
 
     bool operator==(const DlqConfig&) const = default;
 };

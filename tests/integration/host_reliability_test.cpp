@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -312,5 +313,56 @@ TEST_CASE("replay loops are cut at dlq.max_replays and purge asks for confirmati
         host.run_cli({"dlq", "purge", "--config", config, "--plugin", "test_kv", "--yes"});
     CHECK(code == 0);
     CHECK(dlq_list(host).empty());
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("a JetStream cluster loses its stream leader mid-load: exact rows, no dead letters",
+          "[reliability][cluster][postgresql]") {
+    NatsCluster cluster;
+    PgTestDb pg;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    // The host is given every member; its streams (and the dead letters') keep 3 replicas.
+    std::string config = test_config(cluster.urls(), pg.url(),
+                                     "[dlq]\nreplicas = 3\n[plugins.test_kv]\nbatch_size = 20\n");
+    const std::string stream = "name = \"TEST\"\n";
+    config.replace(config.find(stream), stream.size(), stream + "replicas = 3\n");
+    host.write_config(config);
+    host.start();
+    const bool started = host.wait_log("startup summary: 1 plugin(s) running", 60s);
+    INFO(host.log());
+    REQUIRE(started);
+
+    constexpr int kMessages = 20000;
+    JetStreamClient client(cluster.urls());
+    client.publish_many("test.kv.cluster", kv_messages(kMessages), 120s);
+    const auto rows = [&] { return pg.query_int64("SELECT count(*) FROM kv"); };
+    REQUIRE(eventually([&] { return rows() >= 2000; }, 60s));
+    const std::string leader = client.stream_leader("TEST");
+    REQUIRE(!leader.empty());
+    cluster.kill9(cluster.index_of(leader));
+    INFO("killed the leader of TEST, " << leader << ", at " << rows() << " rows");
+
+    REQUIRE(eventually([&] { return rows() == kMessages; }, 180s));
+    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == (kMessages - 1LL) * kMessages / 2);
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 60s));
+    // A JetStream request may time out while the cluster settles after the kill.
+    const auto settled = [&](const std::function<bool()>& check) {
+        return eventually(
+            [&] {
+                try {
+                    return check();
+                } catch (const std::exception&) {
+                    return false;
+                }
+            },
+            30s);
+    };
+    CHECK(settled([&] {
+        const std::string now = client.stream_leader("TEST");
+        return !now.empty() && now != leader;
+    }));
+    CHECK(settled([&] { return client.stream_message_count("NOMNOM_DLQ") == 0; }));
+    CHECK(host.process().running());
     REQUIRE(host.terminate() == 0);
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "free_port.hpp"
+#include "nomnom/common/nats_client.hpp"
 
 namespace nomnom::testing {
 
@@ -54,7 +55,7 @@ OptionsPtr make_options(const std::string& url) {
     natsOptions* raw = nullptr;
     check(natsOptions_Create(&raw), "natsOptions_Create");
     OptionsPtr options(raw);
-    check(natsOptions_SetURL(raw, url.c_str()), "natsOptions_SetURL " + url);
+    nomnom::set_nats_servers(raw, url);
     check(natsOptions_SetTimeout(raw, 2000), "natsOptions_SetTimeout");
     return options;
 }
@@ -196,6 +197,73 @@ void NatsServer::launch() {
                              " not ready within 10 s:\n" + tail_of(log_file()));
 }
 
+NatsCluster::NatsCluster() : dir_("nomnom-nats-cluster") {
+    constexpr size_t kMembers = 3;
+    for (size_t i = 0; i < kMembers; ++i) {
+        auto member = std::make_unique<Member>();
+        member->name = "nats-" + std::to_string(i);
+        member->port = free_tcp_port();
+        member->cluster_port = free_tcp_port();
+        members_.push_back(std::move(member));
+    }
+    for (const auto& member : members_) {
+        std::string routes;
+        for (const auto& other : members_) {
+            if (other == member) continue;
+            routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") +
+                      std::to_string(other->cluster_port);
+        }
+        const auto store = dir_.path() / member->name;
+        member->process.start(
+            {nats_server_binary().string(), "-js", "-a", "127.0.0.1", "-p",
+             std::to_string(member->port), "-sd", store.string(), "--server_name", member->name,
+             "--cluster_name", "nomnom-test", "--cluster",
+             "nats://127.0.0.1:" + std::to_string(member->cluster_port), "--routes", routes},
+            {}, dir_.path() / (member->name + ".log"));
+    }
+    // JetStream answers once the members elected a metadata leader, which takes a quorum.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (const auto& member : members_) {
+        const std::string url = "nats://127.0.0.1:" + std::to_string(member->port);
+        const auto log = dir_.path() / (member->name + ".log");
+        while (!(logged_ready(log, 0) && jetstream_answers(url))) {
+            if (!member->process.running() || std::chrono::steady_clock::now() > deadline) {
+                throw std::runtime_error("nats-server " + member->name +
+                                         " of the cluster is not ready:\n" + tail_of(log));
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+}
+
+NatsCluster::~NatsCluster() {
+    for (const auto& member : members_) {
+        if (!member->process.running()) continue;
+        member->process.signal(SIGTERM);
+        if (!member->process.wait_exit(kStopTimeout)) member->process.kill9();
+    }
+}
+
+std::string NatsCluster::urls() const {
+    std::string urls;
+    for (const auto& member : members_) {
+        urls += (urls.empty() ? "" : ",") + std::string("nats://127.0.0.1:") +
+                std::to_string(member->port);
+    }
+    return urls;
+}
+
+size_t NatsCluster::index_of(const std::string& server_name) const {
+    for (size_t i = 0; i < members_.size(); ++i) {
+        if (members_[i]->name == server_name) return i;
+    }
+    throw std::runtime_error("no cluster member named '" + server_name + "'");
+}
+
+void NatsCluster::kill9(size_t index) {
+    members_.at(index)->process.kill9();
+}
+
 JetStreamClient::JetStreamClient(const std::string& url) {
     OptionsPtr options = make_options(url);
     check(natsOptions_SetMaxReconnect(options.get(), 600), "natsOptions_SetMaxReconnect");
@@ -322,6 +390,17 @@ std::uint64_t JetStreamClient::stream_message_count(const std::string& stream) {
     const std::uint64_t count = info->State.Msgs;
     jsStreamInfo_Destroy(info);
     return count;
+}
+
+std::string JetStreamClient::stream_leader(const std::string& stream) {
+    jsStreamInfo* info = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    check(js_GetStreamInfo(&info, js_, stream.c_str(), nullptr, &js_error), "stream info " + stream,
+          js_error);
+    std::string leader =
+        info->Cluster != nullptr && info->Cluster->Leader != nullptr ? info->Cluster->Leader : "";
+    jsStreamInfo_Destroy(info);
+    return leader;
 }
 
 }  // namespace nomnom::testing

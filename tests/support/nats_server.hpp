@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -66,6 +67,34 @@ class NatsServer {
     Process process_;
 };
 
+// Three nats-server processes in one cluster, each with JetStream: a stream of 3 replicas
+// survives the loss of any one of them. Servers are named nats-0, nats-1 and nats-2.
+class NatsCluster {
+  public:
+    // Starts all three and returns once JetStream answers through each (at most 30 s).
+    NatsCluster();
+    ~NatsCluster();
+    NatsCluster(const NatsCluster&) = delete;
+    NatsCluster& operator=(const NatsCluster&) = delete;
+
+    // Every member's client URL, comma-separated, as a client configures a cluster.
+    std::string urls() const;
+    // The member named `server_name`; throws when there is none.
+    size_t index_of(const std::string& server_name) const;
+    void kill9(size_t index);
+
+  private:
+    struct Member {
+        std::string name;
+        std::uint16_t port = 0;
+        std::uint16_t cluster_port = 0;
+        Process process;
+    };
+
+    TempDir dir_;
+    std::vector<std::unique_ptr<Member>> members_;
+};
+
 struct ConsumerStats {
     std::uint64_t num_pending = 0;
     std::int64_t num_ack_pending = 0;
@@ -98,6 +127,8 @@ class JetStreamClient {
                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
     ConsumerStats consumer_info(const std::string& stream, const std::string& durable);
     std::uint64_t stream_message_count(const std::string& stream);
+    // The name of the server leading `stream` in a cluster; empty outside of one.
+    std::string stream_leader(const std::string& stream);
 
   private:
     static void on_async_error(jsCtx* js, jsPubAckErr* error, void* closure);

@@ -56,6 +56,7 @@ void JetStreamDeadLetterSink::ensure_stream() {
     stream.subjects = {config_.subject_prefix + ".>"};
     stream.storage = config_.storage;
     stream.max_age_s = config_.max_age_s;
+    stream.replicas = config_.replicas;
     client_.ensure_stream(stream);
 }
 

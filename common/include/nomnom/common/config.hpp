@@ -46,6 +46,9 @@ struct StreamConfig {
     int64_t max_age_s = 0;
     int64_t max_bytes = -1;
     int64_t duplicate_window_s = 120;
+    // Copies in a JetStream cluster (1, 3 or 5), set when the stream is created: an existing
+    // stream keeps the replicas an operator gave it.
+    int64_t replicas = 1;
 
     bool operator==(const StreamConfig&) const = default;
 };

@@ -20,6 +20,10 @@ class NatsError : public std::runtime_error {
 // Throws NatsError naming `what` and cnats' last error when `status` is not NATS_OK.
 void check_nats(natsStatus status, const std::string& what, jsErrCode js_error = jsErrCode(0));
 
+// The servers of `urls`: one URL, or several comma-separated (the members of a cluster, tried
+// in random order and on every reconnect). Throws NatsError naming nats.url.
+void set_nats_servers(natsOptions* options, const std::string& urls);
+
 struct NatsMsgDeleter {
     void operator()(natsMsg* message) const { natsMsg_Destroy(message); }
 };
