@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/toml_section.hpp"
 
 namespace nomnom::api {
@@ -10,16 +11,6 @@ ApiConfig default_api_config() {
     ApiConfig config;
     config.status.enabled = true;
     return config;
-}
-
-bool valid_entity(std::string_view entity) {
-    if (entity.empty() || entity.size() > 64) return false;
-    for (const char c : entity) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '_' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
 }
 
 ApiConfig parse_api_config(std::string_view text, const std::filesystem::path& source) {

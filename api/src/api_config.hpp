@@ -66,7 +66,4 @@ void apply_env_overrides(ApiConfig& config);
 // environment's overrides.
 ApiConfig read_api_config(const std::filesystem::path& path);
 
-// Whether `entity` can be a subject token: 1-64 of [A-Za-z0-9_-].
-bool valid_entity(std::string_view entity);
-
 }  // namespace nomnom::api

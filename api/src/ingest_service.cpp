@@ -1,13 +1,12 @@
 #include "ingest_service.hpp"
 
 #include <Poco/UUIDGenerator.h>
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 
-#include "nomnom/common/json_depth.hpp"
+#include "message_check.hpp"
+#include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/json_escape.hpp"
 #include "nomnom/common/subject_match.hpp"
 #include "nomnom/common/timestamp.hpp"
@@ -20,12 +19,6 @@ std::string error_json(const std::string& error) {
 }
 
 namespace {
-
-const rapidjson::Value* string_member(const rapidjson::Document& document, const char* name) {
-    if (!document.IsObject()) return nullptr;
-    const auto found = document.FindMember(name);
-    return found != document.MemberEnd() && found->value.IsString() ? &found->value : nullptr;
-}
 
 std::string subject_for(const std::string& pattern, const std::string& entity) {
     std::string subject = pattern;
@@ -49,45 +42,12 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
                                                  std::string_view path_entity,
                                                  const std::string& id_hint,
                                                  const char* id_source) {
-    if (json_nests_deeper_than(payload, kMaxJsonDepth)) {
-        return {400, "",
-                "Invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels",
-                ""};
-    }
-    rapidjson::Document document;
-    document.Parse<rapidjson::kParseValidateEncodingFlag>(payload.data(), payload.size());
-    if (document.HasParseError()) {
-        return {400, "",
-                std::string("Invalid JSON: ") +
-                    rapidjson::GetParseError_En(document.GetParseError()) + " at byte offset " +
-                    std::to_string(document.GetErrorOffset()),
-                ""};
-    }
-    std::optional<std::string> entity;
-    if (!path_entity.empty()) {
-        entity = std::string(path_entity);
-    } else if (const rapidjson::Value* field = string_member(document, "entity_type")) {
-        entity = std::string(field->GetString(), field->GetStringLength());
-    }
-    if (entity && !valid_entity(*entity)) {
-        return {400, "",
-                "entity '" + *entity + "' is not valid: use 1-64 of A-Z a-z 0-9 _ - (it becomes " +
-                    "a subject token)",
-                ""};
-    }
-    std::string id = id_hint;
-    std::string source = id_source;
-    if (id.empty()) {
-        if (const rapidjson::Value* field = string_member(document, "message_id")) {
-            id.assign(field->GetString(), field->GetStringLength());
-            source = "message_id field";
-        }
-    }
-    if (id.empty()) {
-        id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
-    } else if (!valid_message_id(id)) {
-        return {400, "", source + " '" + id + "' is not valid: use 1-128 of A-Z a-z 0-9 _ - =", ""};
-    }
+    CheckedMessage checked = check_message(payload, path_entity, id_hint, id_source);
+    if (!checked.error.empty()) return {400, "", checked.error, ""};
+    const std::optional<std::string>& entity = checked.entity;
+    const std::string id = checked.id.empty()
+                               ? Poco::UUIDGenerator::defaultGenerator().createRandom().toString()
+                               : checked.id;
 
     OutgoingMessage message{
         subject_for(config_.ingest.subject, entity.value_or(config_.ingest.default_entity)), id,

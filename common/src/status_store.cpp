@@ -4,16 +4,6 @@
 
 namespace nomnom {
 
-bool valid_message_id(std::string_view id) {
-    if (id.empty() || id.size() > 128) return false;
-    for (const char c : id) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '=';
-        if (!ok) return false;
-    }
-    return true;
-}
-
 std::string status_subject(const std::string& bucket, const std::string& key) {
     return "$KV." + bucket + "." + key;
 }

@@ -7,6 +7,7 @@
 #include "api_config.hpp"
 #include "bearer_auth.hpp"
 #include "jetstream_publisher.hpp"
+#include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/status_store.hpp"
 #include "support/temp_dir.hpp"
 
@@ -119,8 +120,8 @@ TEST_CASE("message ids and entities are checked before they become keys and subj
     CHECK_FALSE(nomnom::valid_message_id("a.b"));
     CHECK_FALSE(nomnom::valid_message_id("a b"));
     CHECK_FALSE(nomnom::valid_message_id(std::string(129, 'a')));
-    CHECK(valid_entity("Order_line-2"));
-    CHECK_FALSE(valid_entity("a.b"));
-    CHECK_FALSE(valid_entity("*"));
-    CHECK_FALSE(valid_entity(""));
+    CHECK(nomnom::valid_entity("Order_line-2"));
+    CHECK_FALSE(nomnom::valid_entity("a.b"));
+    CHECK_FALSE(nomnom::valid_entity("*"));
+    CHECK_FALSE(nomnom::valid_entity(""));
 }

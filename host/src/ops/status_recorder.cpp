@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/json_escape.hpp"
 #include "nomnom/common/prometheus.hpp"
 #include "nomnom/common/status_store.hpp"

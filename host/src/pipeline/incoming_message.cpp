@@ -1,11 +1,8 @@
 #include "pipeline/incoming_message.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-
 #include <cstdlib>
 
-#include "nomnom/common/json_depth.hpp"
+#include "pipeline/envelope.hpp"
 
 namespace nomnom::host {
 namespace {
@@ -40,41 +37,16 @@ void read_headers(IncomingMessage& in) {
     }
 }
 
-// The original nomnom's wire format: {"message_id", "body": "<payload as a JSON string>",
-// "entity_type", "received_at", "retry_count", "source"}.
 void unwrap_envelope(IncomingMessage& in) {
-    if (json_nests_deeper_than(in.payload, kMaxJsonDepth)) {
-        in.decode_error =
-            "envelope nests deeper than " + std::to_string(kMaxJsonDepth) + " levels; not parsed";
+    Envelope envelope = parse_envelope(in.payload);
+    if (!envelope.error.empty()) {
+        in.decode_error = std::move(envelope.error);
         return;
     }
-    rapidjson::Document envelope;
-    envelope.Parse(in.payload.data(), in.payload.size());
-    if (envelope.HasParseError()) {
-        in.decode_error = std::string("envelope is not valid JSON: ") +
-                          rapidjson::GetParseError_En(envelope.GetParseError()) + " at offset " +
-                          std::to_string(envelope.GetErrorOffset());
-        return;
-    }
-    if (!envelope.IsObject()) {
-        in.decode_error = "envelope is not a JSON object";
-        return;
-    }
-    const auto body = envelope.FindMember("body");
-    if (body == envelope.MemberEnd() || !body->value.IsString()) {
-        in.decode_error = "envelope has no string field \"body\"";
-        return;
-    }
-    in.envelope_body.assign(body->value.GetString(), body->value.GetStringLength());
+    in.envelope_body = std::move(envelope.body);
     in.payload = in.envelope_body;
-    if (const auto id = envelope.FindMember("message_id");
-        id != envelope.MemberEnd() && id->value.IsString()) {
-        in.message_id = id->value.GetString();
-    }
-    if (const auto type = envelope.FindMember("entity_type");
-        type != envelope.MemberEnd() && type->value.IsString()) {
-        in.entity_type = type->value.GetString();
-    }
+    if (!envelope.message_id.empty()) in.message_id = std::move(envelope.message_id);
+    if (!envelope.entity_type.empty()) in.entity_type = std::move(envelope.entity_type);
 }
 
 }  // namespace

@@ -17,10 +17,6 @@ namespace nomnom {
 // status is kept. Only messages carrying it get a status, so other producers cost nothing.
 inline constexpr const char* kIngestIdHeader = "Nomnom-Ingest-Id";
 
-// Whether `id` can be a message id: it becomes a key of the status bucket and a Nats-Msg-Id,
-// so 1-128 of [A-Za-z0-9_=-].
-bool valid_message_id(std::string_view id);
-
 // "$KV.<bucket>.<key>": publishing there is what a key-value put is.
 std::string status_subject(const std::string& bucket, const std::string& key);
 
