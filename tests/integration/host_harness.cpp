@@ -146,6 +146,20 @@ std::vector<std::string> dlq_list(HostHarness& host) {
     return lines;
 }
 
+SqliteWriteLock::SqliteWriteLock(const std::filesystem::path& database) {
+    if (sqlite3_open(database.c_str(), &connection_) != SQLITE_OK ||
+        sqlite3_exec(connection_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        const std::string error = sqlite3_errmsg(connection_);
+        sqlite3_close(connection_);
+        throw std::runtime_error("locking " + database.string() + ": " + error);
+    }
+}
+
+SqliteWriteLock::~SqliteWriteLock() {
+    sqlite3_exec(connection_, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(connection_);
+}
+
 PrivatePostgres::PrivatePostgres() : dir_("nomnom-pg") {
     // The postgres OS user must reach the cluster directory.
     std::filesystem::permissions(dir_.path(), std::filesystem::perms(0755));

@@ -13,6 +13,8 @@
 #include "support/service_process.hpp"
 #include "support/temp_dir.hpp"
 
+struct sqlite3;
+
 namespace nomnom::testing {
 
 using namespace std::chrono_literals;
@@ -84,6 +86,19 @@ std::vector<std::string> kv_messages(int count, int value_offset = 0);
 
 // The dead letters `nomnom-host dlq list` prints for this host's config, one line each.
 std::vector<std::string> dlq_list(HostHarness& host);
+
+// The write lock of a SQLite database (BEGIN EXCLUSIVE on a connection of its own), held until
+// destruction, as another process's writer (a migration, a backup tool) would hold it.
+class SqliteWriteLock {
+  public:
+    explicit SqliteWriteLock(const std::filesystem::path& database);
+    ~SqliteWriteLock();
+    SqliteWriteLock(const SqliteWriteLock&) = delete;
+    SqliteWriteLock& operator=(const SqliteWriteLock&) = delete;
+
+  private:
+    ::sqlite3* connection_ = nullptr;
+};
 
 // A PostgreSQL cluster of the test's own (scripts/pg-test-cluster.sh), for tests that stop and
 // start the database; restarts keep the port.

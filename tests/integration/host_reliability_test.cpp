@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <functional>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -203,6 +204,37 @@ TEST_CASE("a PostgreSQL turned read-only (a failover to a replica) is waited out
     REQUIRE(host.terminate() == 0);
     CHECK(dlq_list(host).empty());
     CHECK_FALSE(host.log_contains("dead-lettered"));
+}
+
+TEST_CASE("a second SQLite writer holding the database past the busy timeout is waited out",
+          "[reliability][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "busy.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nbatch_size = 20\nmax_deliver = 3\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+
+    // Another process's writer, as a migration or a backup tool would hold it: every write of
+    // the host waits out its 30 s busy timeout, then gets SQLITE_BUSY.
+    auto writer = std::make_unique<SqliteWriteLock>(database);
+    client.publish_many("test.kv.busy", kv_messages(2000));
+    const bool held = host.wait_log("database unreachable, holding", 60s);
+    const auto [busy_status, busy_body] = host.http_get("/ready");
+    writer.reset();
+    INFO(host.log());
+    REQUIRE(held);
+    CHECK(busy_status == 503);
+    CHECK(busy_body.find(R"("test_kv":"waiting for the database")") != std::string::npos);
+
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 120s));
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM kv") == 2000);
+    CHECK(sqlite_int64(database, "SELECT sum(v) FROM kv") == 1999LL * 2000 / 2);
+    CHECK(client.stream_message_count("NOMNOM_DLQ") == 0);
+    REQUIRE(host.terminate() == 0);
 }
 
 TEST_CASE("a nats-server restart mid-load: the host reconnects and the counts are exact",
