@@ -75,85 +75,83 @@ TEST_CASE("SQLite upsert: repeated keys in a batch end with the last value", "[d
 
 namespace {
 
-// Writes one row of `key` from a message of stream sequence `sequence`, in a batch of its own.
-void write_one(nomnom::host::Database& database, const nomnom_plugin_descriptor& d,
-               const std::set<std::string>& sequenced, const std::string& key, int64_t value,
-               uint64_t sequence) {
-    nomnom::host::RowBatch batch(d);
-    add_row(batch, 0, key, value, sequence);
-    nomnom::host::DbLease lease(database);
-    lease.begin();
-    nomnom::host::write_batch(lease, batch, sequenced);
-    lease.commit();
-}
-
-long long stored_order(nomnom::host::Database& database, const std::string& key) {
-    nomnom::host::DbLease lease(database);
-    long long value = 0;
-    lease.session() << "SELECT \"order\" FROM kv WHERE k = :k", soci::use(key), soci::into(value);
-    return value;
-}
-
-}  // namespace
-
-TEST_CASE("SQLite: a row is replaced only by a newer message, whatever the commit order",
-          "[db][sqlite]") {
+// The kv table of kTable in a fresh SQLite database behind a one-connection pool, created by
+// hand (`create_sql`), as before the host managed it.
+struct SqliteKv {
     nomnom::testing::TempDir dir;
-    nomnom::host::DatabaseConfig config;
-    config.url = "sqlite:" + (dir.path() / "seq.db").string();
-    config.pool_size = 1;
-    nomnom::host::Database database(config);
-    nomnom_plugin_descriptor d{};
-    d.tables = &kTable;
-    d.table_count = 1;
-    {
-        // A table from before the sequence column: its rows have none yet.
-        nomnom::host::DbLease lease(database);
-        lease.execute_script(R"(CREATE TABLE kv (k TEXT NOT NULL UNIQUE, "order" INTEGER NOT )"
-                             R"(NULL, note TEXT); INSERT INTO kv VALUES ('a', 1, NULL))");
-    }
-    const auto sequenced = database.prepare_tables(d, true);
-    REQUIRE(sequenced.contains("kv"));
-    write_one(database, d, sequenced, "a", 50, 50);  // a row without a sequence is replaced
-    CHECK(stored_order(database, "a") == 50);
-    write_one(database, d, sequenced, "a", 40, 40);  // an older message commits late
-    CHECK(stored_order(database, "a") == 50);
-    write_one(database, d, sequenced, "a", 60, 60);
-    CHECK(stored_order(database, "a") == 60);
+    nomnom::host::Database database;
+    nomnom_plugin_descriptor descriptor{};
 
-    // In one batch, the newest message wins even when it comes first (a redelivery).
-    nomnom::host::RowBatch batch(d);
-    add_row(batch, 0, "b", 90, 90);
-    add_row(batch, 1, "b", 70, 70);
-    {
+    explicit SqliteKv(const std::string& create_sql) : database(config_in(dir)) {
+        descriptor.tables = &kTable;
+        descriptor.table_count = 1;
+        nomnom::host::DbLease lease(database);
+        lease.execute_script(create_sql);
+    }
+
+    static nomnom::host::DatabaseConfig config_in(const nomnom::testing::TempDir& dir) {
+        nomnom::host::DatabaseConfig config;
+        config.url = "sqlite:" + (dir.path() / "kv.db").string();
+        config.pool_size = 1;
+        return config;
+    }
+
+    void write(const nomnom::host::RowBatch& batch, const std::set<std::string>& sequenced) {
         nomnom::host::DbLease lease(database);
         lease.begin();
         nomnom::host::write_batch(lease, batch, sequenced);
         lease.commit();
     }
-    CHECK(stored_order(database, "b") == 90);
+
+    // One row of `key` from a message of stream sequence `sequence`, in a batch of its own.
+    void write_one(const std::set<std::string>& sequenced, const std::string& key, int64_t value,
+                   uint64_t sequence) {
+        nomnom::host::RowBatch batch(descriptor);
+        add_row(batch, 0, key, value, sequence);
+        write(batch, sequenced);
+    }
+
+    long long stored_order(const std::string& key) {
+        nomnom::host::DbLease lease(database);
+        long long value = 0;
+        lease.session() << "SELECT \"order\" FROM kv WHERE k = :k", soci::use(key),
+            soci::into(value);
+        return value;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("SQLite: a row is replaced only by a newer message, whatever the commit order",
+          "[db][sqlite]") {
+    // A table from before the sequence column: its rows have none yet.
+    SqliteKv kv(R"(CREATE TABLE kv (k TEXT NOT NULL UNIQUE, "order" INTEGER NOT )"
+                R"(NULL, note TEXT); INSERT INTO kv VALUES ('a', 1, NULL))");
+    const auto sequenced = kv.database.prepare_tables(kv.descriptor, true);
+    REQUIRE(sequenced.contains("kv"));
+    kv.write_one(sequenced, "a", 50, 50);  // a row without a sequence is replaced
+    CHECK(kv.stored_order("a") == 50);
+    kv.write_one(sequenced, "a", 40, 40);  // an older message commits late
+    CHECK(kv.stored_order("a") == 50);
+    kv.write_one(sequenced, "a", 60, 60);
+    CHECK(kv.stored_order("a") == 60);
+
+    // In one batch, the newest message wins even when it comes first (a redelivery).
+    nomnom::host::RowBatch batch(kv.descriptor);
+    add_row(batch, 0, "b", 90, 90);
+    add_row(batch, 1, "b", 70, 70);
+    kv.write(batch, sequenced);
+    CHECK(kv.stored_order("b") == 90);
 }
 
 TEST_CASE("a table without the sequence column is written as before, with a warning",
           "[db][sqlite]") {
-    nomnom::testing::TempDir dir;
-    nomnom::host::DatabaseConfig config;
-    config.url = "sqlite:" + (dir.path() / "own.db").string();
-    config.pool_size = 1;
-    nomnom::host::Database database(config);
-    nomnom_plugin_descriptor d{};
-    d.tables = &kTable;
-    d.table_count = 1;
-    {
-        nomnom::host::DbLease lease(database);
-        lease.execute_script(
-            R"(CREATE TABLE kv (k TEXT NOT NULL UNIQUE, "order" INTEGER NOT NULL, note TEXT))");
-    }
-    const auto sequenced = database.prepare_tables(d, false);  // auto_migrate off
+    SqliteKv kv(R"(CREATE TABLE kv (k TEXT NOT NULL UNIQUE, "order" INTEGER NOT NULL, note TEXT))");
+    const auto sequenced = kv.database.prepare_tables(kv.descriptor, false);  // auto_migrate off
     CHECK(sequenced.empty());
-    write_one(database, d, sequenced, "a", 50, 50);
-    write_one(database, d, sequenced, "a", 40, 40);
-    CHECK(stored_order(database, "a") == 40);  // the last commit wins there
+    kv.write_one(sequenced, "a", 50, 50);
+    kv.write_one(sequenced, "a", 40, 40);
+    CHECK(kv.stored_order("a") == 40);  // the last commit wins there
 }
 
 TEST_CASE("a persist plugin's NaN parameter is a data error, as in a row", "[db][sqlite]") {

@@ -270,6 +270,7 @@ void WorkerProcess::on_death(int wait_status) {
     port_ = 0;
     const std::string cause = kill_cause_.empty() ? death_cause(wait_status) : kill_cause_;
     kill_cause_.clear();
+    exit_cause_ = cause;
     if (state_ == State::Stopping || state_ == State::Stopped) {
         state_ = State::Stopped;
         return;
@@ -337,26 +338,17 @@ void WorkerProcess::spawn_and_wait(bool probe) {
         state_ = State::Stopping;  // its death is not one to restart
     }
     const pid_t pid = pid_;
-    int wait_status = 0;
     if (refusal.empty() && open) {
         refusal = "its worker process did not start within " +
                   std::to_string(kStartTimeout.count()) + " s";
         kill_worker(InflightRecord::KillCause::Collateral);
     }
     // A worker that reported or closed its pipe is leaving; one that does not, is made to.
-    const auto exit_deadline = Clock::now() + kExitWait;
-    while (::waitpid(pid, &wait_status, WNOHANG) == 0) {
-        read_reports(20);
-        if (Clock::now() > exit_deadline) ::kill(pid, SIGKILL);
-    }
-    {
-        std::lock_guard lock(mutex_);
-        pid_ = -1;
-        state_ = State::Stopped;
-    }
+    reap_within(kExitWait);
     if (refusal.empty()) {
+        std::lock_guard lock(mutex_);
         refusal = "its worker process (pid " + std::to_string(pid) +
-                  ") died while starting: " + death_cause(wait_status);
+                  ") died while starting: " + exit_cause_;
     }
     throw PluginRefused(refusal);
 }

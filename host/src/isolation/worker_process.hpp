@@ -109,6 +109,7 @@ class WorkerProcess final : public PluginWorkers {
     std::string waiting_;  // what its start waits for (NATS or the database down)
     Clock::time_point started_at_{};
     std::string last_death_;  // how the last worker died
+    std::string exit_cause_;  // how the last worker ended, asked to or not: SIGSEGV, exit 3...
     Clock::time_point restart_at_{};
 
     int report_fd_ = -1;

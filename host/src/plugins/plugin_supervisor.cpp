@@ -124,11 +124,18 @@ bool PluginSupervisor::wait_to_start(const std::filesystem::path& file,
     const LogScope scope(LogFields::of_plugin(name));
     spdlog::warn("plugin {} cannot start yet ({}); trying again in {} ms", library->name(),
                  failure.what(), kFirstStartRetryMs);
-    waiting_.push_back({file, library, settings, failure.what(),
-                        dynamic_cast<const DbError*>(&failure) != nullptr,
+    add_waiting(file, library, settings, failure.what(),
+                dynamic_cast<const DbError*>(&failure) != nullptr);
+    return true;
+}
+
+void PluginSupervisor::add_waiting(const std::filesystem::path& file,
+                                   const std::shared_ptr<PluginLibrary>& library,
+                                   const PluginSettings& settings, std::string reason,
+                                   bool database) {
+    waiting_.push_back({file, library, settings, std::move(reason), database,
                         PluginWorkers::Clock::now() + std::chrono::milliseconds(kFirstStartRetryMs),
                         kFirstStartRetryMs});
-    return true;
 }
 
 void PluginSupervisor::retry_waiting() {
@@ -328,12 +335,8 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(
                 if (!current->runner) {
                     // Neither version runs (NATS or the database down): the new one is tried
                     // again by itself.
-                    waiting_.push_back({file, library, settings,
-                                        "neither the new version nor the old one could start",
-                                        false,
-                                        PluginWorkers::Clock::now() +
-                                            std::chrono::milliseconds(kFirstStartRetryMs),
-                                        kFirstStartRetryMs});
+                    add_waiting(file, library, settings,
+                                "neither the new version nor the old one could start", false);
                     running_.erase(current);
                 }
             }

@@ -118,6 +118,10 @@ class PluginSupervisor {
     bool wait_to_start(const std::filesystem::path& file,
                        const std::shared_ptr<PluginLibrary>& library,
                        const PluginSettings& settings, const std::exception& failure);
+    // Its first retry is due in a second.
+    void add_waiting(const std::filesystem::path& file,
+                     const std::shared_ptr<PluginLibrary>& library, const PluginSettings& settings,
+                     std::string reason, bool database);
     void retry_waiting();
     View view() const;
     // Drains `current` and runs `library` with `settings` in its place; on failure restarts the
