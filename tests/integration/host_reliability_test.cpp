@@ -54,6 +54,19 @@ PoisonMix poison_mix(int count) {
     return mix;
 }
 
+// kv_messages(count) drained, each stored once and delivered once (a redelivery takes a consumer
+// sequence of its own), nothing dead-lettered; `query` reads one number from the database.
+void check_each_written_once(JetStreamClient& client, HostHarness& host, int count,
+                             const std::function<int64_t(const std::string&)>& query) {
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 120s));
+    CHECK(query("SELECT count(*) FROM kv") == count);
+    CHECK(query("SELECT sum(v) FROM kv") == int64_t{count - 1} * count / 2);
+    CHECK(client.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq ==
+          static_cast<uint64_t>(count));
+    CHECK(client.stream_message_count("NOMNOM_DLQ") == 0);
+    REQUIRE(host.terminate() == 0);
+}
+
 const char* const kCheckedKv =
     "CREATE TABLE kv (k TEXT NOT NULL, v BIGINT NOT NULL CHECK (v >= 0), note TEXT, UNIQUE (k))";
 
@@ -204,6 +217,70 @@ TEST_CASE("a PostgreSQL turned read-only (a failover to a replica) is waited out
     REQUIRE(host.terminate() == 0);
     CHECK(dlq_list(host).empty());
     CHECK_FALSE(host.log_contains("dead-lettered"));
+}
+
+// InProgress comes from a thread of its own: the workers below are blocked inside one statement
+// or waiting for a pooled connection for 8 times ack_wait, and not one delivery may time out.
+TEST_CASE("a table locked for 40 s with workers waiting for the pool: no redelivery",
+          "[reliability][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    JetStreamClient client(nats.url());
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(
+        test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 50\nworkers = 4\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    pg.exec("BEGIN; LOCK TABLE kv IN ACCESS EXCLUSIVE MODE");
+    client.publish_many("test.kv.locked", kv_messages(2000));
+    // Both pooled connections wait for the lock; the other two workers wait for a connection.
+    REQUIRE(eventually(
+        [&] {
+            pg.exec("SELECT pg_stat_clear_snapshot()");
+            return pg.query_int64(
+                       "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                       "current_database() AND wait_event_type = 'Lock'") == 2;
+        },
+        30s));
+    std::this_thread::sleep_for(40s);
+    pg.exec("COMMIT");
+
+    check_each_written_once(client, host, 2000,
+                            [&](const std::string& sql) { return pg.query_int64(sql); });
+}
+
+// The consumer exists already, made by an operator with a shorter ack_wait than worker.toml's:
+// the server's is the one that redelivers, so keep-alives must follow it.
+TEST_CASE("a parse slower than the server's ack_wait keeps its batch in progress: no redelivery",
+          "[reliability][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>"});
+    jsConsumerConfig consumer;
+    jsConsumerConfig_Init(&consumer);
+    consumer.Durable = "nomnom-test_kv";
+    consumer.AckPolicy = js_AckExplicit;
+    consumer.AckWait = 3'000'000'000;
+    consumer.FilterSubject = "test.kv.>";
+    jsConsumerInfo* created = nullptr;
+    REQUIRE(js_AddConsumer(&created, client.js(), "TEST", &consumer, nullptr, nullptr) == NATS_OK);
+    jsConsumerInfo_Destroy(created);
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "slow.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nbatch_size = 20\nack_wait_ms = 30000\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    std::vector<std::string> messages = kv_messages(100);
+    // 8 s, past ack_wait (3 s) and inside parse_timeout_ms (10 s): the 19 others of its batch
+    // wait with it.
+    messages[50] = R"({"k":"key-50","v":50,"action":"slow","ms":8000})";
+    client.publish_many("test.kv.slow", messages);
+
+    check_each_written_once(client, host, 100,
+                            [&](const std::string& sql) { return sqlite_int64(database, sql); });
 }
 
 TEST_CASE("a second SQLite writer holding the database past the busy timeout is waited out",

@@ -124,6 +124,10 @@ class Parser {
         if (action == "hang") std::this_thread::sleep_for(std::chrono::minutes(10));
         // A leak without bound: touches 64 MB after 64 MB, up to 8 GB, then hangs.
         if (action == "allocate") allocate_without_bound();
+        // A parse slower than ack_wait, still well inside parse_timeout_ms.
+        if (action == "slow") {
+            std::this_thread::sleep_for(std::chrono::milliseconds(required_int(doc, "ms")));
+        }
         if (action == "retry_until") {
             const std::int64_t until = required_int(doc, "until");
             if (std::cmp_less(message.delivery_count, until)) {
@@ -132,7 +136,7 @@ class Parser {
                                     std::to_string(until) + ")");
             }
         } else if (action != "ok" && action != "bad_type" && action != "invalid" &&
-                   action != kCrashInPersist) {
+                   action != "slow" && action != kCrashInPersist) {
             throw nomnom::Invalid("unknown action '" + std::string(action) + "'");
         }
 

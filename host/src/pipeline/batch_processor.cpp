@@ -74,9 +74,13 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
 
 }  // namespace
 
-BatchProcessor::BatchProcessor(PluginRunner& runner, PluginInstance& instance,
-                               InflightRecord& record)
-    : runner_(runner), instance_(instance), record_(record), rows_(instance.descriptor()) {}
+BatchProcessor::BatchProcessor(PluginRunner& runner, const ConsumerSpec& consumer,
+                               PluginInstance& instance, InflightRecord& record)
+    : runner_(runner),
+      consumer_(consumer),
+      instance_(instance),
+      record_(record),
+      rows_(instance.descriptor()) {}
 
 uint32_t BatchProcessor::index_of(const Entry& entry) const {
     return static_cast<uint32_t>(&entry - entries_.data());
@@ -103,6 +107,7 @@ void BatchProcessor::hand_back(std::vector<NatsMsgPtr>& fetched) {
         ++runner_.metrics().retried;
         natsMsg_NakWithDelay(message.get(), backoff_ms(1), nullptr);
     }
+    hold_.reset();
     for (Entry& entry : entries_) {
         if (entry.settled || !entry.message) continue;
         ++runner_.metrics().retried;
@@ -115,7 +120,6 @@ void BatchProcessor::hand_back(std::vector<NatsMsgPtr>& fetched) {
 
 void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     const auto started = std::chrono::steady_clock::now();
-    last_progress_ = started;
     PluginMetrics& metrics = runner_.metrics();
     metrics.fetched += fetched.size();
     metrics.batch_size.observe(static_cast<double>(fetched.size()));
@@ -140,6 +144,11 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
                             entry.verdict && entry.verdict->kind == CrashVerdicts::Kind::Suspect});
     }
     record_.begin_batch(entries_.front().message->stream, recorded);
+    std::vector<natsMsg*> held;
+    held.reserve(entries_.size());
+    for (const Entry& entry : entries_) held.push_back(entry.message->message.get());
+    hold_.emplace(runner_.keep_alive(), std::move(held),
+                  std::chrono::milliseconds(consumer_.settings.ack_wait_ms));
     for (Entry& entry : entries_) {
         if (const auto& verdict = entry.verdict) {
             if (verdict->kind == CrashVerdicts::Kind::Culprit) {
@@ -187,6 +196,7 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
         if (!entry.settled) settle(entry);
         persisted = persisted || entry.outcome == Outcome::Persisted;
     }
+    hold_.reset();
     entries_.clear();
     record_.end_batch();
     if (persisted) {
@@ -202,17 +212,6 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     metrics.batch_seconds.observe(Seconds(std::chrono::steady_clock::now() - started).count());
 }
 
-void BatchProcessor::keep_alive() {
-    const auto ack_wait = std::chrono::milliseconds(runner_.settings().consumer.ack_wait_ms);
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_progress_ < ack_wait / 3) return;
-    for (Entry& entry : entries_) {
-        if (entry.outcome == Outcome::Pending)
-            natsMsg_InProgress(entry.message->message.get(), nullptr);
-    }
-    last_progress_ = now;
-}
-
 std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
     const std::vector<Entry*>& parsed) {
     const size_t messages = parsed.size();
@@ -224,7 +223,6 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
     bool reported = false;
     std::string reported_sqlstate;
     for (size_t step = 0;; ++step) {
-        keep_alive();
         failure = write_in_transaction(runner_.database(), instance_, rows_, record_, in_hand,
                                        runner_.sequenced_tables());
         if (!failure || !failure->database_unreachable || runner_.stopping()) break;
@@ -249,7 +247,7 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
             reported = true;
             reported_sqlstate = failure->sqlstate;
         }
-        runner_.pause(std::min<int64_t>(wait, runner_.settings().consumer.ack_wait_ms / 3));
+        runner_.pause(wait);
     }
     if (reported) runner_.set_database_unreachable(false);
     if (reported && !failure) {
@@ -362,6 +360,7 @@ int64_t BatchProcessor::backoff_ms(uint64_t delivery_count) const {
 }
 
 void BatchProcessor::settle(Entry& entry) {
+    hold_->release(index_of(entry));
     IncomingMessage& message = *entry.message;
     natsMsg* raw = message.message.get();
     const std::string& plugin = runner_.name();

@@ -8,6 +8,8 @@
 #include "isolation/crash_verdicts.hpp"
 #include "isolation/inflight_record.hpp"
 #include "pipeline/incoming_message.hpp"
+#include "pipeline/jetstream_consumer.hpp"
+#include "pipeline/keep_alive.hpp"
 #include "plugins/plugin_runner.hpp"
 #include "plugins/row_batch.hpp"
 
@@ -18,8 +20,10 @@ namespace nomnom::host {
 // back-off when it may succeed later.
 class BatchProcessor {
   public:
-    // `record` is this worker's in-flight record: what the plugin holds at each call.
-    BatchProcessor(PluginRunner& runner, PluginInstance& instance, InflightRecord& record);
+    // `record` is this worker's in-flight record: what the plugin holds at each call; `consumer`
+    // the consumer the batches come from, with the server's ack_wait.
+    BatchProcessor(PluginRunner& runner, const ConsumerSpec& consumer, PluginInstance& instance,
+                   InflightRecord& record);
 
     // Never throws: when something unexpected does, the messages not yet settled are nak'ed
     // with back-off.
@@ -62,9 +66,6 @@ class BatchProcessor {
     // it answers or the host stops.
     std::optional<struct WriteFailure> write_holding_through_outage(
         const std::vector<Entry*>& parsed);
-    // Tells JetStream the batch is still being worked on once a third of ack_wait has passed,
-    // so a slow database does not cause redeliveries of messages still in hand.
-    void keep_alive();
     void settle(Entry& entry);
     int64_t backoff_ms(uint64_t delivery_count) const;
 
@@ -72,11 +73,13 @@ class BatchProcessor {
     uint32_t index_of(const Entry& entry) const;
 
     PluginRunner& runner_;
+    const ConsumerSpec& consumer_;
     PluginInstance& instance_;
     InflightRecord& record_;
     RowBatch rows_;
     std::vector<Entry> entries_;
-    std::chrono::steady_clock::time_point last_progress_;
+    // Keeps entries_ in progress on the server until each is settled.
+    std::optional<KeepAlive::Hold> hold_;
     // Summed over the attempts of one batch (bisection parses and writes again), observed once
     // per batch.
     struct PhaseTimes {

@@ -27,12 +27,14 @@ constexpr int64_t kUnlimitedDeliveries = -1;
 // Brings an existing consumer's server-side MaxDeliver and filter subject in line; keeps the
 // other settings (another host may own them), with a warning for each that differs. Throws when
 // the filter subject cannot be changed: the plugin could never bind to the consumer.
-void update_existing(NatsClient& client, const ConsumerSpec& spec, jsConsumerInfo* info) {
+void update_existing(NatsClient& client, ConsumerSpec& spec, jsConsumerInfo* info) {
     std::unique_ptr<jsConsumerInfo, decltype(&jsConsumerInfo_Destroy)> owned(
         info, jsConsumerInfo_Destroy);
-    const ConsumerSettings& settings = spec.settings;
+    ConsumerSettings& settings = spec.settings;
     jsConsumerConfig config = *info->Config;
     warn_if_different(spec, "ack_wait_ms", config.AckWait / kNanosPerMilli, settings.ack_wait_ms);
+    // The server redelivers after its own ack_wait: keep-alives follow that one.
+    settings.ack_wait_ms = config.AckWait / kNanosPerMilli;
     warn_if_different(spec, "max_ack_pending", config.MaxAckPending, settings.max_ack_pending);
     const std::string filter = config.FilterSubject ? config.FilterSubject : "";
     const bool limited = config.MaxDeliver != kUnlimitedDeliveries;
@@ -103,7 +105,7 @@ std::optional<ConsumerState> read_consumer_state(NatsClient& client, const std::
                          info->NumWaiting, info->Delivered.Stream, info->Delivered.Last};
 }
 
-void ensure_consumer(NatsClient& client, const ConsumerSpec& spec) {
+void ensure_consumer(NatsClient& client, ConsumerSpec& spec) {
     const ConsumerSettings& settings = spec.settings;
     jsConsumerInfo* info = nullptr;
     jsErrCode js_error = jsErrCode(0);

@@ -40,8 +40,9 @@ std::optional<ConsumerState> read_consumer_state(NatsClient& client, const std::
 // Creates the durable pull consumer when it does not exist, without a server-side delivery
 // limit (the host enforces max_deliver). An existing consumer gets its filter subject and an
 // unlimited MaxDeliver; its other settings are kept (another host may own them), with a warning
-// for every one that differs. Throws when the filter subject cannot be changed.
-void ensure_consumer(NatsClient& client, const ConsumerSpec& spec);
+// for every one that differs, and `spec.settings` takes the server's ack_wait. Throws when the
+// filter subject cannot be changed.
+void ensure_consumer(NatsClient& client, ConsumerSpec& spec);
 
 // One worker's pull subscription bound to the shared durable consumer. Several workers (and
 // several hosts) bind to the same consumer; JetStream spreads the messages between them.

@@ -99,6 +99,8 @@ void PluginRunner::update(const WorkerConfig& config) {
 }
 
 void PluginRunner::abandon() {
+    // What the hung workers hold goes to whoever runs next, after the server's ack_wait.
+    keep_alive_.stop();
     const int64_t limit = parse_timeout_ms_.load();
     if (limit <= 0) return;
     for (const auto& record : records_) record->mark_stuck_calls(limit);
@@ -162,7 +164,7 @@ void PluginRunner::pause(int64_t milliseconds) const {
 
 void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instance,
                                InflightRecord& record) {
-    BatchProcessor processor(*this, instance, record);
+    BatchProcessor processor(*this, spec, instance, record);
     std::unique_ptr<PullSubscription> subscription;
     while (!stopping() && !fatal()) {
         try {

@@ -17,6 +17,7 @@
 #include "ops/status_recorder.hpp"
 #include "pipeline/dead_letter.hpp"
 #include "pipeline/jetstream_consumer.hpp"
+#include "pipeline/keep_alive.hpp"
 #include "plugins/plugin_instance.hpp"
 #include "plugins/plugin_workers.hpp"
 #include "worker_config.hpp"
@@ -64,6 +65,8 @@ class PluginRunner final : public PluginWorkers {
     const std::set<std::string>& sequenced_tables() const { return sequenced_tables_; }
     // What the recovery concluded about messages a dead worker held.
     const CrashVerdicts& crash_verdicts() const { return verdicts_; }
+    // Keeps the workers' batches in progress on the server.
+    KeepAlive& keep_alive() { return keep_alive_; }
     const std::vector<ConsumerSpec>& consumers() const override { return consumers_; }
 
     bool stopping() const { return stop_.load(std::memory_order_relaxed); }
@@ -94,6 +97,7 @@ class PluginRunner final : public PluginWorkers {
     std::filesystem::path state_dir_;
     std::atomic<int64_t> parse_timeout_ms_;
     CrashVerdicts verdicts_;
+    KeepAlive keep_alive_;
     std::set<std::string> sequenced_tables_;
     std::vector<std::unique_ptr<PluginInstance>> instances_;
     std::vector<std::unique_ptr<InflightRecord>> records_;  // one per worker
