@@ -49,6 +49,7 @@ void read_consumer(Section& section, ConsumerSettings& consumer) {
     section.string("durable_prefix", consumer.durable_prefix);
     section.integer("batch_size", consumer.batch_size, 1, 100000);
     section.integer("max_wait_ms", consumer.max_wait_ms, 1, 60000);
+    section.integer("fetch_max_bytes", consumer.fetch_max_bytes, 1, INT64_MAX);
     section.integer("workers", consumer.workers, 1, 256);
     section.integer("ack_wait_ms", consumer.ack_wait_ms, 1000, 24LL * 3600 * 1000);
     section.integer("max_deliver", consumer.max_deliver, -1, 1000000);

@@ -18,6 +18,9 @@ struct ConsumerSettings {
     std::string durable_prefix = "nomnom";
     int64_t batch_size = 256;
     int64_t max_wait_ms = 500;
+    // What one fetch may bring, in bytes (raised to the server's max_payload plus headroom when
+    // below it, or the largest message could never be fetched).
+    int64_t fetch_max_bytes = 16LL << 20;
     int64_t workers = 1;
     int64_t ack_wait_ms = 30000;
     int64_t max_deliver = 5;

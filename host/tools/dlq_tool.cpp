@@ -46,6 +46,14 @@ std::string header(natsMsg* message, const char* key) {
     return natsMsgHeader_Get(message, key, &value) == NATS_OK && value ? value : "";
 }
 
+void for_each_header(natsMsg* message, const std::function<void(const char*)>& visit) {
+    const char** keys = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Keys(message, &keys, &count) != NATS_OK) return;
+    for (int i = 0; i < count; ++i) visit(keys[i]);
+    std::free(static_cast<void*>(keys));
+}
+
 // "30m", "12h", "7d" -> a timestamp that far back; anything else is taken as a timestamp.
 std::string since_timestamp(const std::string& since) {
     if (since.size() < 2) return since;
@@ -120,17 +128,43 @@ void print_line(uint64_t seq, natsMsg* message) {
               << header(message, dlq_header::kError) << "\n";
 }
 
-void print_full(uint64_t seq, natsMsg* message) {
+// For a letter too large to hold the payload and the original's headers (dlq_header::kPayload),
+// the original in its stream; nullptr for a letter that holds them itself.
+NatsMsgPtr original_in_stream(NatsClient& client, uint64_t seq, natsMsg* letter) {
+    if (header(letter, dlq_header::kPayload) != dlq_header::kPayloadInStream) return nullptr;
+    natsMsg* copy = nullptr;
+    const std::string stream = header(letter, dlq_header::kStream);
+    const std::string original = header(letter, dlq_header::kStreamSequence);
+    jsErrCode js_error = jsErrCode(0);
+    const natsStatus status = js_GetMsg(&copy, client.jetstream(), stream.c_str(),
+                                        std::stoull(original), nullptr, &js_error);
+    if (status == NATS_NOT_FOUND) {
+        throw NatsError("the payload of dead letter " + std::to_string(seq) +
+                        " was too large to copy and its original (stream " + stream + " seq " +
+                        original +
+                        ") is gone: aged out of the stream (max_age, max_bytes) or "
+                        "deleted");
+    }
+    check_nats(status, "reading the original of dead letter " + std::to_string(seq), js_error);
+    return NatsMsgPtr(copy);
+}
+
+void print_full(NatsClient& client, uint64_t seq, natsMsg* message) {
     std::cout << "dead letter " << seq << "\n";
-    const char** keys = nullptr;
-    int count = 0;
-    if (natsMsgHeader_Keys(message, &keys, &count) == NATS_OK) {
-        for (int i = 0; i < count; ++i)
-            std::cout << keys[i] << ": " << header(message, keys[i]) << "\n";
-        std::free(static_cast<void*>(keys));
+    for_each_header(message, [&](const char* key) {
+        std::cout << key << ": " << header(message, key) << "\n";
+    });
+    const NatsMsgPtr original = original_in_stream(client, seq, message);
+    if (original) {
+        std::cout << "\noriginal, read from stream " << header(message, dlq_header::kStream)
+                  << " seq " << header(message, dlq_header::kStreamSequence) << ":\n";
+        for_each_header(original.get(), [&](const char* key) {
+            std::cout << key << ": " << header(original.get(), key) << "\n";
+        });
     }
     std::cout << "\n";
-    std::cout.write(natsMsg_GetData(message), natsMsg_GetDataLength(message));
+    natsMsg* source = original ? original.get() : message;
+    std::cout.write(natsMsg_GetData(source), natsMsg_GetDataLength(source));
     std::cout << "\n";
 }
 
@@ -146,26 +180,22 @@ void replay(NatsClient& client, const DlqConfig& config, uint64_t seq, natsMsg* 
     }
     const std::string subject = header(letter, dlq_header::kSubject);
     if (subject.empty()) throw NatsError("dead letter " + std::to_string(seq) + " has no subject");
+    const NatsMsgPtr original = original_in_stream(client, seq, letter);
+    natsMsg* source = original ? original.get() : letter;
     natsMsg* created = nullptr;
-    check_nats(natsMsg_Create(&created, subject.c_str(), nullptr, natsMsg_GetData(letter),
-                              natsMsg_GetDataLength(letter)),
+    check_nats(natsMsg_Create(&created, subject.c_str(), nullptr, natsMsg_GetData(source),
+                              natsMsg_GetDataLength(source)),
                "creating replay");
     const NatsMsgPtr out(created);
     static const std::set<std::string> metadata = {
-        dlq_header::kSubject,       dlq_header::kStream,     dlq_header::kStreamSequence,
-        dlq_header::kDeliveryCount, dlq_header::kPlugin,     dlq_header::kPluginVersion,
-        dlq_header::kErrorClass,    dlq_header::kError,      dlq_header::kHost,
-        dlq_header::kTimestamp,     dlq_header::kReplayCount};
-    const char** keys = nullptr;
-    int count = 0;
-    if (natsMsgHeader_Keys(letter, &keys, &count) == NATS_OK) {
-        for (int i = 0; i < count; ++i) {
-            const std::string key = keys[i];
-            if (metadata.contains(key) || key.starts_with("Nats-")) continue;
-            natsMsgHeader_Set(created, keys[i], header(letter, keys[i]).c_str());
-        }
-        std::free(static_cast<void*>(keys));
-    }
+        dlq_header::kSubject,       dlq_header::kStream,      dlq_header::kStreamSequence,
+        dlq_header::kDeliveryCount, dlq_header::kPlugin,      dlq_header::kPluginVersion,
+        dlq_header::kErrorClass,    dlq_header::kError,       dlq_header::kHost,
+        dlq_header::kTimestamp,     dlq_header::kReplayCount, dlq_header::kPayload};
+    for_each_header(source, [&](const char* key) {
+        if (metadata.contains(key) || std::string_view(key).starts_with("Nats-")) return;
+        natsMsgHeader_Set(created, key, header(source, key).c_str());
+    });
     natsMsgHeader_Set(created, dlq_header::kReplayCount, std::to_string(replays + 1).c_str());
 
     // Replaying the same dead letter twice inside the duplicate window stores it once.
@@ -235,7 +265,7 @@ int run_dlq_command(const std::vector<std::string>& args) {
             std::cerr << done << " dead letter(s)\n";
         } else if (options->command == "show") {
             stream.for_each(*options, [&](uint64_t seq, natsMsg* m) {
-                print_full(seq, m);
+                print_full(client, seq, m);
                 ++done;
             });
             if (done == 0) std::cerr << "no dead letter " << *options->seq << "\n";

@@ -131,6 +131,23 @@ std::vector<std::string> kv_messages(int count, int value_offset) {
     return messages;
 }
 
+std::pair<int, std::string> restart_fixed_and_replay(HostHarness& host,
+                                                     const std::string& base_config) {
+    const int before = static_cast<int>(occurrences(host.log(), "startup summary: 1 plugin"));
+    if (host.terminate() != 0) throw std::runtime_error("the host did not stop cleanly");
+    host.write_config(base_config + "[plugins.test_kv.config]\naccept_invalid = true\n");
+    host.start();
+    if (!eventually(
+            [&] {
+                return static_cast<int>(occurrences(host.log(), "startup summary: 1 plugin")) >
+                       before;
+            },
+            30s)) {
+        throw std::runtime_error("the fixed host did not start: " + host.log());
+    }
+    return host.run_cli({"dlq", "replay", "--config", host.config_path().string()});
+}
+
 std::vector<std::string> dlq_list(HostHarness& host) {
     const auto [code, output] =
         host.run_cli({"dlq", "list", "--config", host.config_path().string()});

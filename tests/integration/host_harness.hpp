@@ -87,6 +87,12 @@ std::vector<std::string> kv_messages(int count, int value_offset = 0);
 // The dead letters `nomnom-host dlq list` prints for this host's config, one line each.
 std::vector<std::string> dlq_list(HostHarness& host);
 
+// The fix of the replay tests: restarts `host` (running test_kv with `base_config`) with the
+// plugin accepting what it refused (accept_invalid), then runs `dlq replay`; its exit code and
+// output.
+std::pair<int, std::string> restart_fixed_and_replay(HostHarness& host,
+                                                     const std::string& base_config);
+
 // The write lock of a SQLite database (BEGIN EXCLUSIVE on a connection of its own), held until
 // destruction, as another process's writer (a migration, a backup tool) would hold it.
 class SqliteWriteLock {

@@ -370,13 +370,7 @@ TEST_CASE("dead letters carry the payload and the reason and replay once the cau
     CHECK(output.find(R"({"k":"fix-0","v":0,"action":"invalid"})") != std::string::npos);
 
     // The fix: the plugin now accepts these messages. Restart with it, then replay.
-    REQUIRE(host.terminate() == 0);
-    host.write_config(base + "[plugins.test_kv.config]\naccept_invalid = true\n");
-    host.start();
-    REQUIRE(eventually(
-        [&] { return occurrences(host.log(), "startup summary: 1 plugin(s) running") == 2; }, 30s));
-    std::tie(code, output) =
-        host.run_cli({"dlq", "replay", "--config", host.config_path().string()});
+    std::tie(code, output) = restart_fixed_and_replay(host, base);
     CHECK(code == 0);
     CHECK(output.find("3 replayed, 0 not replayed") != std::string::npos);
     REQUIRE(

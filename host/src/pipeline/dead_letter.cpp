@@ -6,9 +6,13 @@
 #include <memory>
 
 #include "nomnom/common/timestamp.hpp"
+#include "nomnom/common/utf8.hpp"
 
 namespace nomnom::host {
 namespace {
+
+// A database error can carry a long statement; the reason's first 4 KiB say what went wrong.
+constexpr size_t kMaxReasonBytes = 4096;
 
 // Header values are single lines.
 std::string one_line(std::string text) {
@@ -60,19 +64,24 @@ void JetStreamDeadLetterSink::ensure_stream() {
     client_.ensure_stream(stream);
 }
 
-void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
-                                          const DeadLetter& letter) {
+NatsMsgPtr JetStreamDeadLetterSink::compose(const IncomingMessage& message,
+                                            const DeadLetter& letter, bool with_payload) const {
     const std::string subject = config_.subject_prefix + "." + letter.plugin;
     natsMsg* raw = message.message.get();
     natsMsg* created = nullptr;
-    check_nats(natsMsg_Create(&created, subject.c_str(), nullptr, natsMsg_GetData(raw),
-                              natsMsg_GetDataLength(raw)),
+    check_nats(natsMsg_Create(&created, subject.c_str(), nullptr,
+                              with_payload ? natsMsg_GetData(raw) : nullptr,
+                              with_payload ? natsMsg_GetDataLength(raw) : 0),
                "creating dead letter");
-    const NatsMsgPtr out(created);
+    NatsMsgPtr out(created);
 
+    // The original's headers are part of what is too large, and stay with it in its stream; the
+    // replay count is the loop guard of `dlq replay`, read from the letter.
     for (const nomnom_header& header : message.headers) {
         const std::string key(header.key.data, header.key.len);
-        if (key.starts_with("Nats-")) continue;
+        if (key.starts_with("Nats-") || (!with_payload && key != dlq_header::kReplayCount)) {
+            continue;
+        }
         natsMsgHeader_Add(created, key.c_str(),
                           std::string(header.value.data, header.value.len).c_str());
     }
@@ -87,18 +96,57 @@ void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
     set(dlq_header::kPlugin, letter.plugin);
     set(dlq_header::kPluginVersion, letter.plugin_version);
     set(dlq_header::kErrorClass, dead_letter_class_name(letter.kind));
-    set(dlq_header::kError, one_line(letter.reason));
+    // Bounded, so that a letter without the payload always fits.
+    set(dlq_header::kError, std::string(utf8_prefix(one_line(letter.reason), kMaxReasonBytes)));
     set(dlq_header::kHost, host_id_);
     set(dlq_header::kTimestamp, utc_timestamp_now());
+    if (!with_payload) set(dlq_header::kPayload, dlq_header::kPayloadInStream);
+    return out;
+}
 
+void JetStreamDeadLetterSink::require_kept_after_terminate(const std::string& stream) {
+    std::lock_guard lock(retention_mutex_);
+    auto known = limits_retention_.find(stream);
+    if (known == limits_retention_.end()) {
+        jsStreamInfo* info = nullptr;
+        jsErrCode js_error = jsErrCode(0);
+        check_nats(js_GetStreamInfo(&info, client_.jetstream(), stream.c_str(), nullptr, &js_error),
+                   "reading stream " + stream, js_error);
+        const bool limits = info->Config->Retention == js_LimitsPolicy;
+        jsStreamInfo_Destroy(info);
+        known = limits_retention_.emplace(stream, limits).first;
+    }
+    if (!known->second) {
+        throw NatsError("stream " + stream +
+                        " removes a message once it is terminated (work-queue or interest "
+                        "retention), so a dead letter cannot point at it");
+    }
+}
+
+void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
+                                          const DeadLetter& letter) {
+    const std::string subject = config_.subject_prefix + "." + letter.plugin;
     const std::string id = message.stream + ":" + std::to_string(message.stream_sequence);
-    const PublishOutcome outcome =
-        client_.publish_awaiting_ack(created, {id.c_str(), config_.stream.c_str()});
+    const PublishRequest request{id.c_str(), config_.stream.c_str()};
+    PublishOutcome outcome =
+        client_.publish_awaiting_ack(compose(message, letter, true).get(), request);
+    const bool too_large = outcome.status == NATS_MAX_PAYLOAD;
+    if (too_large) {
+        // The original fit, the original plus the dead letter's headers does not: the letter
+        // points at the original, which stays in its stream (limits retention keeps a
+        // terminated message until max_age or max_bytes).
+        require_kept_after_terminate(message.stream);
+        outcome = client_.publish_awaiting_ack(compose(message, letter, false).get(), request);
+    }
     check_nats(outcome.status, "publishing dead letter to " + subject, outcome.js_error);
 
     const LogFields fields = message.log_fields(letter.plugin);
     const LogScope scope(fields);
-    spdlog::error("dead-lettered ({}) to {}: {}", dead_letter_class_name(letter.kind), subject,
+    spdlog::error("dead-lettered ({}) to {}{}: {}", dead_letter_class_name(letter.kind), subject,
+                  too_large ? " (too large to copy: the letter points at the original, kept in "
+                              "stream " +
+                                  message.stream + ")"
+                            : std::string(),
                   letter.reason);
 }
 

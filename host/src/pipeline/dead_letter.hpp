@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "nomnom/common/nats_client.hpp"
@@ -32,6 +34,11 @@ inline constexpr const char* kHost = "Nomnom-Host";
 inline constexpr const char* kTimestamp = "Nomnom-Timestamp";
 // How often the message was replayed out of the dead-letter queue; guards against loops.
 inline constexpr const char* kReplayCount = "Nomnom-Replay-Count";
+// Set to kPayloadInStream on a letter that would not fit in the server's max_payload with the
+// payload: the payload and the original's headers are read from Nomnom-Stream at
+// Nomnom-Stream-Seq instead.
+inline constexpr const char* kPayload = "Nomnom-Payload";
+inline constexpr const char* kPayloadInStream = "in-stream";
 }  // namespace dlq_header
 
 struct DeadLetter {
@@ -52,7 +59,8 @@ class DeadLetterSink {
 
 // The dead-letter stream: one subject per plugin (<subject_prefix>.<plugin>), published with
 // Nats-Msg-Id = <stream>:<sequence> of the original so a repeated dead-lettering is stored once,
-// and the PubAck awaited.
+// and the PubAck awaited. A letter that would exceed the server's max_payload points at the
+// original instead of copying it (see dlq_header::kPayload).
 class JetStreamDeadLetterSink final : public DeadLetterSink {
   public:
     JetStreamDeadLetterSink(NatsClient& client, DlqConfig config);
@@ -62,9 +70,16 @@ class JetStreamDeadLetterSink final : public DeadLetterSink {
     void dead_letter(const IncomingMessage& message, const DeadLetter& letter) override;
 
   private:
+    NatsMsgPtr compose(const IncomingMessage& message, const DeadLetter& letter,
+                       bool with_payload) const;
+    // Throws unless `stream` keeps a message after it is terminated.
+    void require_kept_after_terminate(const std::string& stream);
+
     NatsClient& client_;
     DlqConfig config_;
     std::string host_id_;
+    std::mutex retention_mutex_;
+    std::map<std::string, bool> limits_retention_;  // per stream, read once
 };
 
 }  // namespace nomnom::host

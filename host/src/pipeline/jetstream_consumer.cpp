@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 
 namespace nomnom::host {
@@ -135,7 +137,14 @@ void ensure_consumer(NatsClient& client, ConsumerSpec& spec) {
                  spec.subject);
 }
 
-PullSubscription::PullSubscription(NatsClient& client, const ConsumerSpec& spec) {
+int64_t fetch_byte_bound(int64_t configured, int64_t server_max_payload) {
+    // A delivered message also carries its subject and the ack reply subject, both at most a
+    // few hundred bytes.
+    constexpr int64_t kDeliveryOverhead = 64 * 1024;
+    return std::max(configured, server_max_payload + kDeliveryOverhead);
+}
+
+PullSubscription::PullSubscription(NatsClient& client, const ConsumerSpec& spec) : client_(client) {
     jsSubOptions options;
     jsSubOptions_Init(&options);
     options.Stream = spec.stream.c_str();
@@ -153,15 +162,35 @@ PullSubscription::~PullSubscription() {
     natsSubscription_Destroy(subscription_);
 }
 
-// cnats asks without waiting first, so a backlog comes in full batches; with nothing there it
-// waits, and returns as soon as the first message arrives (measured with cnats 3.4.1 against
-// nats-server 2.9: one message every 50 ms, Fetch(1000, 500 ms) returned each after 50 ms), so a
-// trickle is written as it comes rather than after max_wait_ms.
-std::vector<NatsMsgPtr> PullSubscription::fetch(int batch, int64_t max_wait_ms) {
+// Asks without waiting first, as natsSubscription_Fetch does, so a backlog comes in full
+// batches; with nothing there it waits, and returns as soon as the first message arrives
+// (measured with cnats 3.4.1 against nats-server 2.9: one message every 50 ms, a fetch of 1000
+// waiting 500 ms returned each after 50 ms), so a trickle is written as it comes rather than
+// after max_wait_ms. The byte bound keeps a batch of large messages from holding batch_size of
+// them (each held several times over while it is decoded and parsed).
+std::vector<NatsMsgPtr> PullSubscription::fetch(int batch, int64_t max_bytes, int64_t max_wait_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_wait_ms);
+    const int64_t byte_bound =
+        fetch_byte_bound(max_bytes, natsConnection_GetMaxPayload(client_.connection()));
     natsMsgList list{};
-    jsErrCode js_error = jsErrCode(0);
-    const natsStatus status =
-        natsSubscription_Fetch(&list, subscription_, batch, max_wait_ms, &js_error);
+    const auto ask = [&](bool no_wait, int64_t wait_ms) {
+        jsFetchRequest request;
+        jsFetchRequest_Init(&request);
+        request.Batch = batch;
+        request.MaxBytes = byte_bound;
+        request.Expires = wait_ms * 1000000;
+        request.NoWait = no_wait;
+        return natsSubscription_FetchRequest(&list, subscription_, &request);
+    };
+    const bool ask_without_waiting = batch > 1;
+    natsStatus status = ask(ask_without_waiting, max_wait_ms);
+    if (status == NATS_NOT_FOUND && ask_without_waiting) {
+        const int64_t left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 deadline - std::chrono::steady_clock::now())
+                                 .count();
+        if (left <= 0) return {};
+        status = ask(false, left);
+    }
     std::vector<NatsMsgPtr> messages;
     messages.reserve(static_cast<size_t>(list.Count));
     for (int i = 0; i < list.Count; ++i) {
@@ -170,7 +199,7 @@ std::vector<NatsMsgPtr> PullSubscription::fetch(int batch, int64_t max_wait_ms) 
     }
     natsMsgList_Destroy(&list);
     if (status == NATS_TIMEOUT && messages.empty()) return messages;
-    if (status != NATS_OK && messages.empty()) check_nats(status, "fetch", js_error);
+    if (status != NATS_OK && messages.empty()) check_nats(status, "fetch");
     return messages;
 }
 

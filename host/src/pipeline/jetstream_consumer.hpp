@@ -44,6 +44,11 @@ std::optional<ConsumerState> read_consumer_state(NatsClient& client, const std::
 // filter subject cannot be changed.
 void ensure_consumer(NatsClient& client, ConsumerSpec& spec);
 
+// The byte bound of one fetch: `configured` (consumer.fetch_max_bytes), but never below what the
+// largest message the server accepts takes on the wire, since JetStream answers a pull whose
+// next message exceeds its max_bytes with an error instead of the message, for good.
+int64_t fetch_byte_bound(int64_t configured, int64_t server_max_payload);
+
 // One worker's pull subscription bound to the shared durable consumer. Several workers (and
 // several hosts) bind to the same consumer; JetStream spreads the messages between them.
 class PullSubscription {
@@ -53,10 +58,12 @@ class PullSubscription {
     PullSubscription(const PullSubscription&) = delete;
     PullSubscription& operator=(const PullSubscription&) = delete;
 
-    // Up to `batch` messages, waiting at most `max_wait_ms`; empty when none arrived.
-    std::vector<NatsMsgPtr> fetch(int batch, int64_t max_wait_ms);
+    // Up to `batch` messages and about `max_bytes` (see fetch_byte_bound), waiting at most
+    // `max_wait_ms`; empty when none arrived.
+    std::vector<NatsMsgPtr> fetch(int batch, int64_t max_bytes, int64_t max_wait_ms);
 
   private:
+    NatsClient& client_;
     natsSubscription* subscription_ = nullptr;
 };
 

@@ -38,6 +38,15 @@ void PluginRunner::start(bool auto_migrate) {
     const ConsumerSettings& consumer = settings_.consumer;
     const std::vector<std::string> subjects =
         consumer.subjects.empty() ? library_->subjects() : consumer.subjects;
+    const int64_t max_payload = natsConnection_GetMaxPayload(nats_.connection());
+    if (fetch_byte_bound(consumer.fetch_max_bytes, max_payload) > consumer.fetch_max_bytes) {
+        const LogScope scope(log_fields());
+        spdlog::warn(
+            "fetch_max_bytes = {} is below what the NATS server's largest message takes "
+            "(max_payload {} bytes): fetches take up to {} bytes",
+            consumer.fetch_max_bytes, max_payload,
+            fetch_byte_bound(consumer.fetch_max_bytes, max_payload));
+    }
     for (ConsumerSpec& spec : plugin_consumers(stream_, name_, subjects, consumer)) {
         ensure_consumer(nats_, spec);
         consumers_.push_back(std::move(spec));
@@ -169,8 +178,9 @@ void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instanc
     while (!stopping() && !fatal()) {
         try {
             if (!subscription) subscription = std::make_unique<PullSubscription>(nats_, spec);
-            auto messages = subscription->fetch(static_cast<int>(spec.settings.batch_size),
-                                                spec.settings.max_wait_ms);
+            auto messages =
+                subscription->fetch(static_cast<int>(spec.settings.batch_size),
+                                    spec.settings.fetch_max_bytes, spec.settings.max_wait_ms);
             if (!messages.empty()) processor.process(std::move(messages));
         } catch (const std::exception& e) {
             LogFields fields = log_fields();
