@@ -3,40 +3,91 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <functional>
 
 #include "host_harness.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace nomnom::testing;
 
-TEST_CASE("kill -9 between commit and ack: redelivered messages duplicate no row",
-          "[faults][postgresql]") {
+namespace {
+
+// A table the host did not create: no UNIQUE constraint, only a unique index on the plugin's
+// conflict key, and no sequence column (so the plain upsert applies).
+const char* const kForeignKv =
+    "CREATE TABLE kv (k TEXT NOT NULL, v BIGINT NOT NULL, note TEXT); "
+    "CREATE UNIQUE INDEX kv_by_k ON kv (k)";
+
+// Every key written, then every key updated to another value: an upsert that keeps the first
+// write (DO NOTHING) or a redelivery refused as a conflict shows in the values, not the count.
+constexpr int kKeys = 400;
+constexpr int64_t kUpdateOffset = 100000;
+const int64_t kUpdatedSum = int64_t{kKeys} * (kKeys - 1) / 2 + kUpdateOffset * kKeys;
+
+std::vector<std::string> written_then_updated() {
+    std::vector<std::string> messages = kv_messages(kKeys);
+    const std::vector<std::string> updates = kv_messages(kKeys, kUpdateOffset);
+    messages.insert(messages.end(), updates.begin(), updates.end());
+    return messages;
+}
+
+// The failpoint SIGKILLs the host right after its first commit, before any ack; a second host
+// gets the whole backlog again, the committed batch included. `query` reads the database.
+void kill_between_commit_and_ack(const std::string& database_url,
+                                 const std::function<int64_t(const std::string&)>& query) {
     NatsServer nats;
-    PgTestDb pg;
     JetStreamClient client(nats.url());
-    publish_backlog(client, "test.kv.crash", kv_messages(400));
+    publish_backlog(client, "test.kv.crash", written_then_updated());
 
     HostHarness host;
     host.add_test_plugin("test_kv");
     // The host's own process is the one killed.
-    host.write_config(test_config(nats.url(), pg.url(),
-                                  "[plugins]\nisolation = \"thread\"\n"
-                                  "[plugins.test_kv]\nbatch_size = 100\n"));
+    std::string config = test_config(nats.url(), database_url,
+                                     "[plugins]\nisolation = \"thread\"\n"
+                                     "[plugins.test_kv]\nbatch_size = 100\n");
+    config.replace(config.find("pool_size = 2"), 13, "pool_size = 2\nauto_migrate = false");
+    host.write_config(config);
     host.start({{"NOMNOM_FAILPOINT", "after_commit"}});
-    // The failpoint SIGKILLs the host right after its first commit, before any ack.
     const auto crashed = host.process().wait_exit(30s);
     REQUIRE(crashed == 128 + SIGKILL);
-    const int64_t committed = pg.query_int64("SELECT count(*) FROM kv");
+    const int64_t committed = query("SELECT count(*) FROM kv");
     REQUIRE(committed > 0);
     REQUIRE(committed <= 100);
+    CHECK(client.consumer_info("TEST", "nomnom-test_kv").ack_floor_stream_seq == 0);
 
     host.start();
-    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kv") == 400; }, 60s));
-    REQUIRE(eventually(
-        [&] { return client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending == 0; }, 30s));
-    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 399 * 400 / 2);
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 60s));
+    CHECK(query("SELECT count(*) FROM kv") == kKeys);
+    CHECK(query("SELECT sum(v) FROM kv") == kUpdatedSum);
+    // Nothing was acked before the kill, so this host persisted every message, the committed
+    // ones again, and refused none.
+    CHECK(metric_value(host.http_get("/metrics").second,
+                       R"(nomnom_messages_persisted_total{plugin="test_kv"})") == 2 * kKeys);
+    CHECK(client.stream_message_count("NOMNOM_DLQ") == 0);
     REQUIRE(host.terminate() == 0);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "kill -9 between commit and ack, PostgreSQL table made by hand: no duplicate, updates win",
+    "[faults][postgresql]") {
+    PgTestDb pg;
+    pg.exec(kForeignKv);
+    kill_between_commit_and_ack(pg.url(),
+                                [&](const std::string& sql) { return pg.query_int64(sql); });
+}
+
+TEST_CASE("kill -9 between commit and ack, SQLite table made by hand: no duplicate, updates win",
+          "[faults][sqlite]") {
+    TempDir dir("nomnom-foreign");
+    const auto database = dir.path() / "foreign.db";
+    sqlite_exec(database, kForeignKv);
+    kill_between_commit_and_ack("sqlite:" + database.string(), [&](const std::string& sql) {
+        return sqlite_int64(database, sql);
+    });
 }
 
 TEST_CASE("SIGTERM drains: exit 0 - nothing left unacked - the rest picked up on restart",

@@ -1,5 +1,6 @@
 #include "host_harness.hpp"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <toml++/toml.h>
 
@@ -206,6 +207,19 @@ void PrivatePostgres::run(const std::string& command) {
     }
 }
 
+int64_t PrivatePostgres::query_int64(const std::string& sql) const {
+    PGconn* connection = PQconnectdb(url_.c_str());
+    PGresult* result = PQexec(connection, sql.c_str());
+    const bool one_value = PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1 &&
+                           PQnfields(result) == 1 && !PQgetisnull(result, 0, 0);
+    const std::string error = PQerrorMessage(connection);
+    const int64_t value = one_value ? std::stoll(PQgetvalue(result, 0, 0)) : 0;
+    PQclear(result);
+    PQfinish(connection);
+    if (!one_value) throw std::runtime_error("query '" + sql + "' on " + url_ + ": " + error);
+    return value;
+}
+
 void PrivatePostgres::stop() {
     run("stop");
 }
@@ -236,6 +250,17 @@ void publish_steadily(const std::string& nats_url, const std::string& subject,
 bool consumer_drained(JetStreamClient& client, const std::string& durable) {
     const ConsumerStats stats = client.consumer_info("TEST", durable);
     return stats.num_pending == 0 && stats.num_ack_pending == 0;
+}
+
+void sqlite_exec(const std::filesystem::path& database, const std::string& sql) {
+    sqlite3* connection = nullptr;
+    char* error = nullptr;
+    const bool done = sqlite3_open(database.c_str(), &connection) == SQLITE_OK &&
+                      sqlite3_exec(connection, sql.c_str(), nullptr, nullptr, &error) == SQLITE_OK;
+    const std::string message = error != nullptr ? error : sqlite3_errmsg(connection);
+    sqlite3_free(error);
+    sqlite3_close(connection);
+    if (!done) throw std::runtime_error(database.string() + ": " + sql + ": " + message);
 }
 
 int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql) {

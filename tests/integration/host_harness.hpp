@@ -115,6 +115,8 @@ class PrivatePostgres {
     const std::string& url() const { return url_; }
     void stop();
     void start();
+    // The single value of a one-row, one-column result, on a connection of its own.
+    int64_t query_int64(const std::string& sql) const;
 
   private:
     void run(const std::string& command);
@@ -139,5 +141,7 @@ void publish_steadily(const std::string& nats_url, const std::string& subject,
 bool consumer_drained(JetStreamClient& client, const std::string& durable = "nomnom-test_kv");
 
 int64_t sqlite_int64(const std::filesystem::path& database, const std::string& sql);
+// Runs `sql` on the SQLite database (created when missing); throws on an error.
+void sqlite_exec(const std::filesystem::path& database, const std::string& sql);
 
 }  // namespace nomnom::testing
