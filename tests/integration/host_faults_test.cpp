@@ -94,7 +94,11 @@ TEST_CASE("SIGTERM drains: exit 0 - nothing left unacked - the rest picked up on
           "[faults][sqlite]") {
     NatsServer nats;
     JetStreamClient client(nats.url());
-    publish_backlog(client, "test.kv.drain", kv_messages(20000));
+    std::vector<std::string> messages = kv_messages(20000);
+    // Batches of 20 come in order: rows stop at 100 for 2 s while 100-119 is in the plugin's
+    // hands, and SIGTERM comes then.
+    messages[100] = R"({"k":"key-100","v":100,"action":"slow","ms":2000})";
+    publish_backlog(client, "test.kv.drain", messages);
 
     HostHarness host;
     host.add_test_plugin("test_kv");
@@ -102,13 +106,18 @@ TEST_CASE("SIGTERM drains: exit 0 - nothing left unacked - the rest picked up on
     host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
                                   "[plugins.test_kv]\nbatch_size = 20\n"));
     host.start();
-    REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") > 0; }, 30s));
+    REQUIRE(
+        eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") >= 100; }, 30s));
+    const ConsumerStats before = client.consumer_info("TEST", "nomnom-test_kv");
+    REQUIRE(before.num_ack_pending > 0);
     REQUIRE(host.terminate() == 0);
-    CHECK(host.log_contains("drained"));
+    CHECK(host.log_contains("drained: every in-flight batch committed and settled; exiting"));
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");
     CHECK(stats.num_ack_pending == 0);
     const int64_t persisted = sqlite_int64(database, "SELECT count(*) FROM kv");
-    // Everything the consumer moved past was persisted: nothing in flight was dropped.
+    // The batch in hand was finished, and everything the consumer moved past was persisted:
+    // nothing in flight was dropped.
+    CHECK(persisted >= 120);
     CHECK(static_cast<uint64_t>(persisted) == 20000 - stats.num_pending);
 
     host.start();

@@ -108,11 +108,17 @@ TEST_CASE("a FATAL plugin stops its consumer only and its message stays in JetSt
     CHECK(body.find(R"("test_kv":"fatal: action=fatal requested")") != std::string::npos);
     CHECK(body.find(R"("test_kv_persist":"running")") != std::string::npos);
     CHECK(host.http_get("/health").first == 200);
+    // Its consumer fetches nothing more; the other plugin's keeps going meanwhile.
+    client.publish_many("test.kv.f", kv_messages(5));
     client.publish("test.kvp.f", R"({"k":"still","v":5})");
     REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kvp") == 1; }, 30s));
-    // Not acked, not terminated: the message waits for a fixed plugin.
+    client.publish("test.kvp.f", R"({"k":"still-2","v":6})");
+    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kvp") == 2; }, 30s));
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");
-    CHECK(stats.num_pending + static_cast<uint64_t>(stats.num_ack_pending) == 1);
+    CHECK(stats.delivered_consumer_seq == 1);
+    CHECK(stats.num_pending == 5);
+    // Not acked, not terminated: the FATAL message waits for a fixed plugin, with the 5 others.
+    CHECK(stats.num_pending + static_cast<uint64_t>(stats.num_ack_pending) == 6);
     const std::string metrics = host.http_get("/metrics").second;
     INFO(metrics);
     CHECK(metric_value(metrics, "nomnom_plugin_up{plugin=\"test_kv\",version=\"1.0.0\"}") == 0);

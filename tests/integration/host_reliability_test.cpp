@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <thread>
@@ -23,7 +24,9 @@ struct PoisonMix {
     std::vector<std::string> messages;
     int64_t good = 0;
     int64_t good_sum = 0;
-    int64_t bad = 0;
+    // Per stream sequence of a poison message (published first to a new stream): the error
+    // class of its dead letter and a piece of its reason.
+    std::map<uint64_t, std::pair<std::string, std::string>> poison;
 };
 
 PoisonMix poison_mix(int count) {
@@ -36,19 +39,23 @@ PoisonMix poison_mix(int count) {
             mix.good_sum += i;
             continue;
         }
-        ++mix.bad;
+        const uint64_t sequence = static_cast<uint64_t>(i) + 1;
         switch ((i / 50) % 4) {
             case 0:
                 mix.messages.push_back(R"({"k":")" + key + R"(","v":)");
+                mix.poison[sequence] = {"invalid", "is not valid JSON"};
                 break;
             case 1:
                 mix.messages.push_back(R"({"k":")" + key + R"("})");
+                mix.poison[sequence] = {"invalid", "field 'v' is missing"};
                 break;
             case 2:
                 mix.messages.push_back(R"({"k":")" + key + R"(","v":1,"action":"bad_type"})");
+                mix.poison[sequence] = {"invalid", "is i64, plugin wrote text"};
                 break;
             default:
                 mix.messages.push_back(R"({"k":")" + key + R"(","v":-5})");
+                mix.poison[sequence] = {"data", "violates check constraint"};
         }
     }
     return mix;
@@ -99,16 +106,26 @@ TEST_CASE("kill -9 at random points of a 20k poison-mixed load: exact rows and d
     CHECK(pg.query_int64("SELECT sum(v) FROM kv") == mix.good_sum);
     REQUIRE(host.terminate() == 0);
 
-    const std::vector<std::string> letters = dlq_list(host);
-    CHECK(static_cast<int64_t>(letters.size()) == mix.bad);
-    size_t with_reason = 0;
-    for (const auto& line : letters) {
-        with_reason += line.find("is not valid JSON") != std::string::npos ||
-                       line.find("field 'v' is missing") != std::string::npos ||
-                       line.find("is i64, plugin wrote text") != std::string::npos ||
-                       line.find("violates check constraint") != std::string::npos;
+    // Exactly the poison messages, each once, with its class and reason: "<seq>  <time>  test_kv
+    // <class>  test.kv.mix#<stream seq>  <reason>".
+    std::map<uint64_t, std::pair<std::string, std::string>> found;
+    for (const std::string& line : dlq_list(host)) {
+        INFO(line);
+        const size_t subject = line.find("test.kv.mix#");
+        REQUIRE(subject != std::string::npos);
+        const size_t class_start = line.rfind("test_kv  ", subject) + 9;
+        const uint64_t sequence = std::stoull(line.substr(subject + 12));
+        CHECK_FALSE(found.contains(sequence));
+        found[sequence] = {line.substr(class_start, line.find("  ", class_start) - class_start),
+                           line.substr(line.find("  ", subject) + 2)};
     }
-    CHECK(with_reason == letters.size());
+    REQUIRE(found.size() == mix.poison.size());
+    for (const auto& [sequence, expected] : mix.poison) {
+        INFO("stream seq " << sequence);
+        REQUIRE(found.contains(sequence));
+        CHECK(found[sequence].first == expected.first);
+        CHECK(found[sequence].second.find(expected.second) != std::string::npos);
+    }
 }
 
 TEST_CASE("a PostgreSQL outage mid-load is waited out: nothing dead-lettered, everything lands",
