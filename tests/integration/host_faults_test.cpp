@@ -2,8 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
+#include <regex>
 
 #include "host_harness.hpp"
 #include "support/nats_server.hpp"
@@ -153,17 +155,19 @@ TEST_CASE("RETRY redelivers after the back-off delay - then persists", "[faults]
     host.add_test_plugin("test_kv");
     const auto database = host.dir() / "retry.db";
     host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
-                                  "[plugins.test_kv]\nbackoff_ms = [1500]\n"));
+                                  "[plugins.test_kv]\nbackoff_ms = [1500]\nack_wait_ms = 10000\n"));
     host.start();
     REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
     JetStreamClient client(nats.url());
     const auto published = std::chrono::steady_clock::now();
     client.publish("test.kv.retry", R"({"k":"r","v":9,"action":"retry_until","until":3})");
     REQUIRE(eventually([&] { return sqlite_int64(database, "SELECT v FROM kv WHERE k='r'") == 9; },
-                       30s));
+                       60s));
     const auto elapsed = std::chrono::steady_clock::now() - published;
-    // Two naks with 1500 ms +-20% each before the third delivery succeeds.
+    // Two naks with 1500 ms +-20% each before the third delivery succeeds: not earlier, and far
+    // sooner than two ack_wait expiries (20 s) of a message left without its nak.
     CHECK(elapsed >= std::chrono::milliseconds(2 * 1200));
+    CHECK(elapsed < std::chrono::seconds(10));
     CHECK(host.log_contains("retry requested (delivery 1 of 3)"));
     CHECK(host.log_contains("retry requested (delivery 2 of 3)"));
     std::string metrics;
@@ -176,6 +180,43 @@ TEST_CASE("RETRY redelivers after the back-off delay - then persists", "[faults]
         10s));
     CHECK(metric_value(metrics, "nomnom_messages_retried_total{plugin=\"test_kv\"}") == 2);
     CHECK(metric_value(metrics, "nomnom_messages_dead_lettered_total{plugin=\"test_kv\"}") == 0);
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("RETRY back-off delays are jittered within +-20% over 200 messages", "[faults][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "jitter.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins.test_kv]\nbackoff_ms = [1000]\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    std::vector<std::string> messages;
+    for (int i = 0; i < 200; ++i) {
+        messages.push_back(R"({"k":"j)" + std::to_string(i) +
+                           R"(","v":1,"action":"retry_until","until":2})");
+    }
+    JetStreamClient client(nats.url());
+    client.publish_many("test.kv.jitter", messages);
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 60s));
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM kv") == 200);
+    // "retry in <ms> ms: retry requested (delivery 1 of 2)", once per message.
+    const std::regex retry_line(R"(retry in (\d+) ms: retry requested)");
+    const std::string log = host.log();
+    std::vector<int> delays;
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), retry_line);
+         it != std::sregex_iterator(); ++it) {
+        delays.push_back(std::stoi((*it)[1].str()));
+    }
+    REQUIRE(delays.size() == 200);
+    const auto [shortest, longest] = std::minmax_element(delays.begin(), delays.end());
+    CHECK(*shortest >= 800);
+    CHECK(*longest <= 1200);
+    // Spread over the range: 200 draws all above 900, or all below 1100, would be chance 1 in
+    // 10^25.
+    CHECK(*shortest < 900);
+    CHECK(*longest > 1100);
     REQUIRE(host.terminate() == 0);
 }
 
