@@ -133,3 +133,26 @@ TEST_CASE_METHOD(WideKv, "PostgreSQL: a row is replaced only by a newer message"
     write_rows(database, descriptor, {"a"}, "after", 1);
     CHECK(pg.query_rows("SELECT extra FROM kv WHERE k = 'a'")[0][0].value_or("NULL") == "after");
 }
+
+// PostgreSQL answers the COMMIT of a transaction an earlier error aborted with ROLLBACK, not an
+// error: a statement failing where the host could not record it must still fail the batch, as
+// a data error so that it is bisected.
+TEST_CASE("a COMMIT that PostgreSQL turns into ROLLBACK fails the batch as a data error",
+          "[postgresql]") {
+    nomnom::testing::PgTestDb pg;
+    pg.exec("CREATE TABLE checked (v BIGINT CHECK (v < 100))");
+    nomnom::host::Database database(one_connection(pg.url()));
+    nomnom::host::DbLease lease(database);
+    lease.begin();
+    lease.execute_script("INSERT INTO checked VALUES (1)");
+    CHECK_THROWS(lease.execute_script("INSERT INTO checked VALUES (100)"));
+    REQUIRE_FALSE(lease.recorded_failure());
+    try {
+        lease.commit();
+        FAIL("COMMIT of an aborted transaction did not throw");
+    } catch (const nomnom::host::DbError& e) {
+        CHECK(e.sqlstate() == "25P02");
+        CHECK(e.data_error());
+    }
+    CHECK(pg.query_int64("SELECT count(*) FROM checked") == 0);
+}

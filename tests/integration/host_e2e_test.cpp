@@ -4,15 +4,59 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <functional>
+#include <set>
 #include <thread>
 
 #include "host_harness.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace nomnom::testing;
 
 namespace {
+
+// kv_messages(20, 90) on test.kvp.x, a fresh stream: the messages of v >= 100, stream sequences
+// 11 to 20, are dead-lettered as data errors, each once, with `reason` in the reason.
+void check_ten_data_errors(HostHarness& host, const std::string& reason) {
+    std::set<uint64_t> sequences;
+    for (const std::string& line : dlq_list(host)) {
+        INFO(line);
+        CHECK(line.find("test_kv_persist  data  test.kvp.x#") != std::string::npos);
+        CHECK(line.find(reason) != std::string::npos);
+        sequences.insert(std::stoull(line.substr(line.find('#') + 1)));
+    }
+    std::set<uint64_t> expected;
+    for (uint64_t sequence = 11; sequence <= 20; ++sequence) expected.insert(sequence);
+    CHECK(sequences == expected);
+}
+
+// kvp with a CHECK that the ten messages of v >= 100 of kv_messages(20, 90) violate.
+const char* const kCheckedKvp =
+    "CREATE TABLE kvp (k TEXT NOT NULL UNIQUE, v BIGINT NOT NULL CONSTRAINT kvp_v CHECK (v < 100), "
+    "note TEXT)";
+
+// test_kv_persist ignoring the errors of its statements on a kCheckedKvp table: the host, which
+// saw each failure, bisects down to the ten culprits. `query` reads the database.
+void persist_ignoring_errors(const std::string& database_url,
+                             const std::function<int64_t(const std::string&)>& query) {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv_persist");
+    host.write_config(test_config(nats.url(), database_url,
+                                  "[plugins.test_kv_persist]\nbatch_size = 100\n"
+                                  "[plugins.test_kv_persist.config]\nswallow_db_errors = true\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv_persist]", 20s));
+    JetStreamClient client(nats.url());
+    client.publish_many("test.kvp.x", kv_messages(20, 90));
+    REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-test_kv_persist"); }, 30s));
+    CHECK(query("SELECT count(*) FROM kvp") == 10);
+    CHECK(query("SELECT max(v) FROM kvp") == 99);
+    check_ten_data_errors(host, "kvp_v");
+    REQUIRE(host.terminate() == 0);
+}
 
 std::vector<std::string> sensor_lines(int count) {
     std::vector<std::string> lines;
@@ -303,28 +347,49 @@ subjects = ["messages.ingest.>"]
     REQUIRE(host.terminate() == 0);
 }
 
-TEST_CASE("a persist plugin that ignores a failed statement does not get its batch acked",
+// PostgreSQL also aborts the transaction at the first failure and turns its COMMIT into
+// ROLLBACK; SQLite carries on and would commit the rest, so there only the host's record of the
+// failure keeps the batch from being acked without the failed rows.
+TEST_CASE("a persist plugin that ignores a failed statement on PostgreSQL is bisected",
           "[e2e][postgresql]") {
+    PgTestDb pg;
+    pg.exec(kCheckedKvp);
+    persist_ignoring_errors(pg.url(), [&](const std::string& sql) { return pg.query_int64(sql); });
+}
+
+TEST_CASE("a persist plugin that ignores a failed statement on SQLite is bisected",
+          "[e2e][sqlite]") {
+    TempDir dir("nomnom-swallow");
+    const auto database = dir.path() / "swallow.db";
+    sqlite_exec(database, kCheckedKvp);
+    persist_ignoring_errors("sqlite:" + database.string(),
+                            [&](const std::string& sql) { return sqlite_int64(database, sql); });
+}
+
+// A constraint checked at COMMIT (a deferred constraint trigger): every statement succeeds,
+// the COMMIT fails, and the host bisects down to the messages that make it fail.
+TEST_CASE("a batch whose COMMIT fails on a deferred constraint is bisected", "[e2e][postgresql]") {
     NatsServer nats;
     PgTestDb pg;
     pg.exec(
-        "CREATE TABLE kvp (k TEXT NOT NULL UNIQUE, v BIGINT NOT NULL CHECK (v < 100), note "
-        "TEXT)");
+        "CREATE TABLE kvp (k TEXT NOT NULL UNIQUE, v BIGINT NOT NULL, note TEXT); "
+        "CREATE FUNCTION kvp_v_below_100() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.v >= 100 THEN RAISE EXCEPTION 'v % is not below 100', NEW.v USING ERRCODE = "
+        "'check_violation'; END IF; RETURN NULL; END $$; "
+        "CREATE CONSTRAINT TRIGGER kvp_v_checked AFTER INSERT OR UPDATE ON kvp DEFERRABLE "
+        "INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kvp_v_below_100()");
     HostHarness host;
     host.add_test_plugin("test_kv_persist");
-    host.write_config(test_config(nats.url(), pg.url(),
-                                  "[plugins.test_kv_persist]\nbatch_size = 100\n"
-                                  "[plugins.test_kv_persist.config]\nswallow_db_errors = true\n"));
+    host.write_config(
+        test_config(nats.url(), pg.url(), "[plugins.test_kv_persist]\nbatch_size = 100\n"));
     host.start();
     REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv_persist]", 20s));
     JetStreamClient client(nats.url());
     client.publish_many("test.kvp.x", kv_messages(20, 90));
-    // v = 90..109: the ten values >= 100 violate the CHECK. PostgreSQL aborts the transaction
-    // on the first one and turns COMMIT into ROLLBACK; the host bisects down to the culprits.
-    REQUIRE(eventually([&] { return pg.query_int64("SELECT count(*) FROM kvp") == 10; }, 30s));
-    REQUIRE(host.wait_log("dead-lettered (data)", 10s));
     REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-test_kv_persist"); }, 30s));
+    CHECK(pg.query_int64("SELECT count(*) FROM kvp") == 10);
     CHECK(pg.query_int64("SELECT max(v) FROM kvp") == 99);
+    check_ten_data_errors(host, "is not below 100");
     REQUIRE(host.terminate() == 0);
 }
 

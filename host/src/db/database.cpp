@@ -315,9 +315,12 @@ void DbLease::commit() {
         throw_pg_error(connection, result.result, "COMMIT");
     }
     if (std::string_view(PQcmdStatus(result.result)) != "COMMIT") {
+        // An error the host never saw: the batch is bisected like after a data error, so that a
+        // message that fails this way alone is set aside and the others commit, instead of
+        // the whole batch being retried until every message is exhausted.
         throw DbError(
             "COMMIT: the transaction had been aborted by an earlier error, nothing was written",
-            "25P02", false);
+            "25P02", true);
     }
     database_.note_answered();
 }
