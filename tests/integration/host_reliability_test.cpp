@@ -128,6 +128,39 @@ TEST_CASE("kill -9 at random points of a 20k poison-mixed load: exact rows and d
     }
 }
 
+// Bisection costs O(k log n) transactions: 1 + 2 log2(1024) = 21 for one bad message in a
+// batch of 1024, 55 for three (at 100, 500 and 900), where writing one by one would take 1024.
+TEST_CASE("bisection finds 1 and then 3 bad messages among 1024 in 21 and 55 transactions",
+          "[reliability][postgresql]") {
+    NatsServer nats;
+    PgTestDb pg;
+    pg.exec(kCheckedKv);
+    JetStreamClient client(nats.url());
+    std::vector<std::string> messages = kv_messages(1024);
+    std::vector<std::string> updates = kv_messages(1024, 5000);
+    messages[700] = R"({"k":"key-700","v":-5})";
+    for (const int bad : {100, 500, 900}) {
+        updates[bad] = R"({"k":"key-)" + std::to_string(bad) + R"(","v":-5})";
+    }
+    messages.insert(messages.end(), updates.begin(), updates.end());
+    publish_backlog(client, "test.kv.bisect", messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 1024\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 60s));
+    const std::string metrics = host.http_get("/metrics").second;
+    CHECK(metric_value(metrics, R"(nomnom_batches_total{plugin="test_kv"})") == 2);
+    CHECK(metric_value(metrics, R"(nomnom_write_transactions_total{plugin="test_kv"})") == 21 + 55);
+    CHECK(metric_value(metrics, R"(nomnom_messages_dead_lettered_total{plugin="test_kv"})") == 4);
+    CHECK(pg.query_int64("SELECT count(*) FROM kv") == 1024);
+    // Every key holds its update but key-100, 500 and 900, which keep their first value.
+    CHECK(pg.query_int64("SELECT sum(v) FROM kv") == 1023LL * 1024 / 2 + 5000LL * (1024 - 3));
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("a PostgreSQL outage mid-load is waited out: nothing dead-lettered, everything lands",
           "[reliability][postgresql]") {
     NatsServer nats;

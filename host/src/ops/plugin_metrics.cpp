@@ -38,6 +38,9 @@ void MetricsRegistry::render(std::string& out) const {
         {"nomnom_messages_dead_lettered_total", "Messages stored in the dead-letter stream",
          &PluginMetrics::dead_lettered},
         {"nomnom_batches_total", "Batches processed", &PluginMetrics::batches},
+        {"nomnom_write_transactions_total",
+         "Write transactions attempted (a batch with a data error is bisected into several)",
+         &PluginMetrics::write_transactions},
     };
     for (const Counter& counter : counters) {
         prometheus_family(out, counter.name, "counter", counter.help);

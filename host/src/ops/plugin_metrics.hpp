@@ -32,6 +32,7 @@ struct PluginMetrics {
     std::atomic<uint64_t> retried{0};
     std::atomic<uint64_t> dead_lettered{0};
     std::atomic<uint64_t> batches{0};
+    std::atomic<uint64_t> write_transactions{0};  // a bisected batch makes several
     // When a batch last committed messages (ns since the epoch; 0: never): what a staleness
     // alert watches, and where the benchmark reads the end of a drain without polling hard.
     std::atomic<int64_t> last_persisted_unix_ns{0};

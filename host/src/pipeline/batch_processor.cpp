@@ -223,6 +223,7 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
     bool reported = false;
     std::string reported_sqlstate;
     for (size_t step = 0;; ++step) {
+        ++runner_.metrics().write_transactions;
         failure = write_in_transaction(runner_.database(), instance_, rows_, record_, in_hand,
                                        runner_.sequenced_tables());
         if (!failure || !failure->database_unreachable || runner_.stopping()) break;
