@@ -6,10 +6,14 @@ Run through bench/run.sh (which builds first). Throughput mode (default), per re
   ceiling COPY       psql \\copy of the same rows (orders + line items) into the same tables
   ceiling parse      RapidJSON parsing every order once
   host               nomnom-host + the generated tpch plugin draining the N orders, published
-                     beforehand, into PostgreSQL (upserts), timed until every order is persisted:
-                     once with the plugin in a worker process (isolation = process, the default;
-                     CPU and memory are the host's and its worker's), once in the host's own
-                     process (isolation = thread), for what isolation costs
+                     beforehand, into a fresh PostgreSQL database, timed until every order is
+                     persisted: once with the plugin in a worker process (isolation = process,
+                     the default; CPU and memory are the host's and its worker's), once in the
+                     host's own process (isolation = thread), for what isolation costs
+The tables start empty and every order key is new, so each batch is written by the host's plain
+COPY into the tables (under a savepoint, host/src/pipeline/batch_writer.cpp). The upsert path, a
+COPY into a staging table then INSERT ... ON CONFLICT DO UPDATE, which a batch takes once it meets
+a key already stored (updates, redeliveries, replays), is not measured here.
 Latency mode (--latency): orders published at a fixed rate while the host runs; end-to-end latency
 from JetStream's receive time to the host's commit, read from the host's
 nomnom_end_to_end_seconds histogram.

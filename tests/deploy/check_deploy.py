@@ -286,12 +286,17 @@ def check_systemd(args):
             paths.append(path)
         result = run([analyze, "verify", *paths])
         output = result.stdout + result.stderr
-        if result.returncode != 0:
-            if "Failed to initialize manager" in output or "Failed to connect to bus" in output:
-                print("SKIP: systemd-analyze cannot run in this container: " + output)
-                sys.exit(SKIP)
+        if result.returncode != 0 and ("Failed to initialize manager" in output
+                                       or "Failed to connect to bus" in output):
+            print("SKIP: systemd-analyze cannot run in this container: " + output)
+            sys.exit(SKIP)
+        # verify exits 0 on a misspelt directive or a value it cannot parse: it only warns
+        # ("Unknown key 'Restatr' in section [Service], ignoring."), naming the unit.
+        units_named = tuple(os.path.basename(path) for path in paths)
+        warnings = [line for line in output.splitlines() if any(u in line for u in units_named)]
+        if result.returncode != 0 or warnings:
             fail("systemd-analyze verify:\n" + output)
-    print("systemd units: systemd-analyze verify passes")
+    print("systemd units: systemd-analyze verify passes, without a warning")
 
 
 def runtime_packages(source):

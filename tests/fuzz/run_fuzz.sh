@@ -1,16 +1,39 @@
 #!/usr/bin/env bash
-# Usage: run_fuzz.sh FUZZER SECONDS REGRESSIONS_DIR SEED...
-# Seeds a corpus, fuzzes for SECONDS, then runs every file of REGRESSIONS_DIR once. A SEED is
-# SELECTOR:FILE: the selector (a number) becomes the input's first byte, which picks the subject
-# (see generated_parser_fuzz.cpp); a .ndjson FILE gives one seed per line, any other file one
-# seed. The corpus is NOMNOM_FUZZ_CORPUS (kept and grown between runs) or else a fresh temporary
-# directory. Exits non-zero on any finding; libFuzzer writes the input that caused it to
-# ./crash-<sha1> (or leak-, oom-...).
+# Usage: run_fuzz.sh FUZZER SECONDS NAME SEED...
+#        run_fuzz.sh --merge FUZZER NAME DIR...
+# The first form fuzzes for SECONDS, from the corpus kept in the repository (corpus/NAME) and the
+# seeds, with the JSON dictionary json.dict; then runs every file of regressions/NAME once. A
+# SEED is SELECTOR:FILE: the selector (a number) becomes the input's first byte, which picks the
+# subject (see generated_parser_fuzz.cpp); a .ndjson FILE gives one seed per line, any other
+# file one seed. What the run finds goes to NOMNOM_FUZZ_CORPUS (kept and grown between runs) or
+# else to a fresh temporary directory: corpus/NAME is only read. Exits non-zero on any finding;
+# libFuzzer writes the input that caused it to ./crash-<sha1> (or leak-, oom-...).
+# The second form replaces corpus/NAME by the smallest set of inputs it finds that reaches every
+# edge that corpus/NAME and the corpora DIR... (which longer runs grew) reach; review and commit
+# the result. Edges only, not how often each runs: that keeps the corpus at about a hundred small
+# inputs, where libFuzzer's default merge keeps several hundred.
 set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+options=(-rss_limit_mb=1024 "-dict=$here/json.dict")
+
+if [[ $1 == --merge ]]; then
+    fuzzer=$2
+    kept=$here/corpus/$3
+    shift 3
+    merged=$(mktemp -d)
+    trap 'rm -rf "$merged"' EXIT
+    mkdir -p "$kept"
+    "$fuzzer" "${options[@]}" -set_cover_merge=1 -use_counters=0 "$merged" "$kept" "$@"
+    rm -rf "$kept"
+    cp -r "$merged" "$kept"
+    echo "corpus/${kept##*/}: $(find "$kept" -type f | wc -l) inputs"
+    exit 0
+fi
 
 fuzzer=$1
 seconds=$2
-regressions=$3
+name=$3
 shift 3
 
 if [[ -n ${NOMNOM_FUZZ_CORPUS:-} ]]; then
@@ -27,17 +50,19 @@ seed() { # seed NAME SELECTOR <payload
 for spec in "$@"; do
     selector=${spec%%:*}
     file=${spec#*:}
-    name=$(basename "$file")
+    base=$(basename "$file")
     if [[ $file == *.ndjson ]]; then
         line=0
         while IFS= read -r json; do
             line=$((line + 1))
-            printf '%s' "$json" | seed "$name-$line" "$selector"
+            printf '%s' "$json" | seed "$base-$line" "$selector"
         done <"$file"
     else
-        seed "$name" "$selector" <"$file"
+        seed "$base" "$selector" <"$file"
     fi
 done
 
-"$fuzzer" -max_total_time="$seconds" -rss_limit_mb=1024 -print_final_stats=1 "$corpus"
-"$fuzzer" -rss_limit_mb=1024 "$regressions"/*
+# libFuzzer writes new inputs into the first directory only.
+"$fuzzer" "${options[@]}" -max_total_time="$seconds" -print_final_stats=1 "$corpus" \
+    "$here/corpus/$name"
+"$fuzzer" -rss_limit_mb=1024 "$here/regressions/$name"/*

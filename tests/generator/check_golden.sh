@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Usage: check_golden.sh NOMNOM_GEN ENTITIES_DIR PROJECT_FILE GOLDEN_DIR
+# Usage: check_golden.sh [--update] NOMNOM_GEN ENTITIES_DIR PROJECT_FILE GOLDEN_DIR
 # Generates ENTITIES_DIR (PROJECT_FILE may be "-": none) as a plugin named after GOLDEN_DIR, as
 # the build names it, and compares what it writes for review with the files of GOLDEN_DIR: the
 # DDL (sql/postgresql.sql, sql/sqlite.sql) and the plugin's C++ source (<set>_plugin.cpp,
 # <set>_transforms.cpp, expected as <file>.golden). It shows a unified diff (expected ->
 # generated) on any difference, a file on one side only included.
 #
-# After a deliberate change of the generated code, regenerate every expected file and review
-# the diff:
-#   NOMNOM_UPDATE_GOLDEN=1 ctest --test-dir build -R golden && git diff tests/generator/golden
+# The check never writes GOLDEN_DIR. After a deliberate change of the generated code,
+# regenerate every expected file (--update, what the target update_golden runs for each set) and
+# review the diff:
+#   cmake --build build --target update_golden && git diff tests/generator/golden
+# NOMNOM_UPDATE_GOLDEN, which used to make the check regenerate (and so pass), fails it: a
+# suite run with it set in its environment must not pass unnoticed.
 set -euo pipefail
 shopt -s nullglob
 
+update=false
+if [[ $1 == --update ]]; then
+    update=true
+    shift
+elif [[ -n ${NOMNOM_UPDATE_GOLDEN:-} ]]; then
+    echo "NOMNOM_UPDATE_GOLDEN is set: the golden check refuses to run; regenerate with" \
+        "cmake --build build --target update_golden" >&2
+    exit 1
+fi
 gen=$1
 entities=$2
 project=$3
@@ -38,7 +50,7 @@ for source in "$out"/plugin/*.cpp "$out"/plugin/*.hpp; do
     cp "$source" "$generated/$(basename "$source").golden"
 done
 
-if [[ -n ${NOMNOM_UPDATE_GOLDEN:-} ]]; then
+if $update; then
     mkdir -p "$golden"
     rm -f "$golden"/*
     cp "$generated"/* "$golden"/
@@ -54,6 +66,6 @@ while read -r name; do
 done < <(find "$golden" "$generated" -maxdepth 1 -type f -printf '%f\n' | sort -u)
 if ((status != 0)); then
     echo "The generated DDL or plugin source differs from the expected files. If the change is" \
-        "meant, regenerate them with NOMNOM_UPDATE_GOLDEN=1 ctest --test-dir build -R golden" >&2
+        "meant, regenerate them with cmake --build build --target update_golden" >&2
 fi
 exit $status
