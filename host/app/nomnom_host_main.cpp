@@ -7,6 +7,7 @@
 #include "host.hpp"
 #include "isolation/worker_process.hpp"
 #include "nomnom/common/logging.hpp"
+#include "parse_tool.hpp"
 #include "status_tool.hpp"
 #include "worker_config.hpp"
 
@@ -16,6 +17,7 @@ constexpr const char* kUsage =
     "usage: nomnom-host --config worker.toml [--check-config]\n"
     "       nomnom-host dlq list|show|replay|purge --config worker.toml [options]\n"
     "       nomnom-host status --config worker.toml [--endpoint http://HOST:PORT]\n"
+    "       nomnom-host parse --plugin PATH.so [options] [FILE...]   (see parse --help)\n"
     "       nomnom-host probe http://HOST:PORT/PATH   (exit 0 on HTTP 2xx: health checks)\n"
     "  --config FILE     worker configuration (TOML); see docker/worker.example.toml\n"
     "  --check-config    validate the config and every plugin (including create), then exit\n"
@@ -32,6 +34,9 @@ int main(int argc, char** argv) {
     }
     if (argc > 1 && std::strcmp(argv[1], "--worker-child") == 0) {
         return nomnom::host::run_worker_child(std::vector<std::string>(argv + 2, argv + argc));
+    }
+    if (argc > 1 && std::strcmp(argv[1], "parse") == 0) {
+        return nomnom::host::run_parse_command(std::vector<std::string>(argv + 2, argv + argc));
     }
     if (argc > 1 && std::strcmp(argv[1], "status") == 0) {
         return nomnom::host::run_status_command(std::vector<std::string>(argv + 2, argv + argc));

@@ -29,28 +29,6 @@ std::string key_list(const nomnom_table& table) {
     return list;
 }
 
-// `sequenced`: the table has the host's sequence column, and a row replaces the stored one only
-// for a newer message.
-std::string conflict_action(const nomnom_table& table, bool sequenced) {
-    std::string updates;
-    for (uint32_t c = 0; c < table.column_count; ++c) {
-        bool is_key = false;
-        for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
-            is_key = is_key || std::string_view(table.conflict_keys[k]) == table.columns[c].name;
-        }
-        if (is_key) continue;
-        const std::string column = quote_identifier(table.columns[c].name);
-        updates += (updates.empty() ? "" : ", ") + column + " = excluded." + column;
-    }
-    const std::string target = " ON CONFLICT (" + key_list(table) + ") DO ";
-    if (updates.empty()) return target + "NOTHING";
-    if (!sequenced) return target + "UPDATE SET " + updates;
-    const std::string stored = quote_identifier(table.name) + "." + kSequenceColumn;
-    return target + "UPDATE SET " + updates + ", " + kSequenceColumn + " = excluded." +
-           kSequenceColumn + " WHERE " + stored + " IS NULL OR " + stored + " < excluded." +
-           kSequenceColumn;
-}
-
 template <typename T>
 void append_number(std::string& out, T value) {
     char buffer[32];
@@ -293,6 +271,26 @@ void write_sqlite(DbLease& lease, const TableRows& rows, const RowBatch* sequenc
 }
 
 }  // namespace
+
+std::string conflict_action(const nomnom_table& table, bool sequenced) {
+    std::string updates;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        bool is_key = false;
+        for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
+            is_key = is_key || std::string_view(table.conflict_keys[k]) == table.columns[c].name;
+        }
+        if (is_key) continue;
+        const std::string column = quote_identifier(table.columns[c].name);
+        updates += (updates.empty() ? "" : ", ") + column + " = excluded." + column;
+    }
+    const std::string target = " ON CONFLICT (" + key_list(table) + ") DO ";
+    if (updates.empty()) return target + "NOTHING";
+    if (!sequenced) return target + "UPDATE SET " + updates;
+    const std::string stored = quote_identifier(table.name) + "." + kSequenceColumn;
+    return target + "UPDATE SET " + updates + ", " + kSequenceColumn + " = excluded." +
+           kSequenceColumn + " WHERE " + stored + " IS NULL OR " + stored + " < excluded." +
+           kSequenceColumn;
+}
 
 void write_batch(DbLease& lease, const RowBatch& batch, const std::set<std::string>& sequenced) {
     for (const TableRows& rows : batch.tables()) {

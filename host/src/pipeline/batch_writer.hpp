@@ -24,4 +24,9 @@ inline constexpr const char* kOrderColumn = "nn_ord";
 // INSERT ... ON CONFLICT DO UPDATE stepped per row.
 void write_batch(DbLease& lease, const RowBatch& batch, const std::set<std::string>& sequenced);
 
+// " ON CONFLICT (keys) DO UPDATE SET ..." of the host's upsert into `table` (DO NOTHING when
+// every column is a key); `sequenced`: the table has the host's sequence column, and a row
+// replaces the stored one only for a newer message.
+std::string conflict_action(const nomnom_table& table, bool sequenced);
+
 }  // namespace nomnom::host
