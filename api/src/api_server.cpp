@@ -15,6 +15,8 @@
 #include <chrono>
 #include <thread>
 
+#include "openapi_document.hpp"
+
 namespace nomnom::api {
 namespace {
 
@@ -22,29 +24,28 @@ using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
 struct Route {
-    const char* label;   // the metrics label
+    const char* label;   // the metrics label: the path template
     const char* method;  // the one method the route answers
     std::string argument;
 };
 
-// Matches the path (query string removed) against the routes; nullopt for an unknown path.
+// Matches the path (query string removed) against the routes; nullopt for an unknown path. A
+// "{name}" segment of a template matches one non-empty segment, which becomes the argument.
 std::optional<Route> match(const std::string& uri) {
     const std::string path = uri.substr(0, uri.find('?'));
-    const auto tail = [&](const std::string& prefix) -> std::optional<std::string> {
-        if (!path.starts_with(prefix) || path.size() == prefix.size()) return std::nullopt;
+    for (const RouteSpec& spec : routes()) {
+        const std::string_view pattern = spec.path;
+        const size_t brace = pattern.find('{');
+        if (brace == std::string_view::npos) {
+            if (path == pattern) return Route{spec.path, spec.method, ""};
+            continue;
+        }
+        const std::string_view prefix = pattern.substr(0, brace);
+        if (!path.starts_with(prefix) || path.size() == prefix.size()) continue;
         const std::string rest = path.substr(prefix.size());
-        if (rest.find('/') != std::string::npos) return std::nullopt;
-        return rest;
-    };
-    if (path == "/ingest/message") return Route{"/ingest/message", "POST", ""};
-    if (auto entity = tail("/ingest/message/")) {
-        return Route{"/ingest/message/{entity}", "POST", *entity};
+        if (rest.find('/') != std::string::npos) continue;
+        return Route{spec.path, spec.method, rest};
     }
-    if (path == "/ingest/batch") return Route{"/ingest/batch", "POST", ""};
-    if (auto id = tail("/ingest/status/")) return Route{"/ingest/status/{message_id}", "GET", *id};
-    if (path == "/health") return Route{"/health", "GET", ""};
-    if (path == "/ready") return Route{"/ready", "GET", ""};
-    if (path == "/metrics") return Route{"/metrics", "GET", ""};
     return std::nullopt;
 }
 
@@ -106,6 +107,9 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         if (label == "/ready") return service_.ready();
         if (label == "/metrics") {
             return {200, metrics_text_(), false, "text/plain; version=0.0.4; charset=utf-8"};
+        }
+        if (label == "/api-docs/openapi.json") {
+            return {200, std::string(openapi_document()), false};
         }
         switch (auth_.check(request.get("Authorization", ""))) {
             case BearerAuth::Verdict::Missing:
@@ -239,6 +243,16 @@ class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
 };
 
 }  // namespace
+
+std::span<const RouteSpec> routes() {
+    static constexpr RouteSpec kRoutes[] = {
+        {"/ingest/message", "POST"}, {"/ingest/message/{entity}", "POST"},
+        {"/ingest/batch", "POST"},   {"/ingest/status/{message_id}", "GET"},
+        {"/health", "GET"},          {"/ready", "GET"},
+        {"/metrics", "GET"},         {"/api-docs/openapi.json", "GET"},
+    };
+    return kRoutes;
+}
 
 ApiServer::ApiServer(const ApiConfig& config, IngestService& service, ApiMetrics& metrics,
                      const BearerAuth& auth, std::function<std::string()> metrics_text)

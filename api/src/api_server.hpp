@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "api_config.hpp"
@@ -19,6 +20,14 @@ class HTTPServer;
 }
 
 namespace nomnom::api {
+
+// A route of nomnom-api: its path template ("{name}" is one path segment) and the one method it
+// answers. api/openapi.json documents exactly these (a unit test compares them).
+struct RouteSpec {
+    const char* path;
+    const char* method;
+};
+std::span<const RouteSpec> routes();
 
 // The HTTP side of nomnom-api: routing, bearer auth on /ingest/*, body limits, per-request
 // metrics, and a shutdown that lets requests in flight finish.

@@ -326,3 +326,13 @@ TEST_CASE("SIGTERM lets a request in flight finish and exits 0", "[api]") {
     CHECK(body.find("accepted") != std::string::npos);
     CHECK(api.process().wait_exit(10s) == 0);
 }
+
+TEST_CASE("nomnom-api serves its OpenAPI document without a token", "[api][openapi]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+    const HttpReply reply = api.get("/api-docs/openapi.json");
+    CHECK(reply.status == 200);
+    CHECK(reply.body.find(R"("openapi": "3.0.3")") != std::string::npos);
+    CHECK(reply.body.find(R"("/ingest/message/{entity}")") != std::string::npos);
+    CHECK(api.post("/api-docs/openapi.json", "{}").status == 405);
+}
