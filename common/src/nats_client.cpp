@@ -3,10 +3,12 @@
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "nomnom/common/redact.hpp"
+#include "nomnom/common/subject_match.hpp"
 
 namespace nomnom {
 
@@ -25,6 +27,12 @@ void check_nats(natsStatus status, const std::string& what, jsErrCode js_error) 
 }
 
 namespace {
+
+constexpr int64_t kNanosPerSecond = 1000000000LL;
+
+std::vector<std::string> subjects_of(const jsStreamConfig& stream) {
+    return {stream.Subjects, stream.Subjects + stream.SubjectsLen};
+}
 
 struct OptionsDeleter {
     void operator()(natsOptions* options) const { natsOptions_Destroy(options); }
@@ -119,28 +127,25 @@ bool NatsClient::connected() const {
     return natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
 }
 
-void NatsClient::ensure_stream(const StreamConfig& config) {
-    std::vector<const char*> subjects;
-    for (const auto& subject : config.subjects) subjects.push_back(subject.c_str());
-    const auto manage = [&](jsStreamConfig& stream) {
-        stream.Subjects = subjects.data();
-        stream.SubjectsLen = static_cast<int>(subjects.size());
-        stream.MaxAge = config.max_age_s * 1000000000LL;
-        stream.MaxBytes = config.max_bytes;
-        stream.Duplicates = config.duplicate_window_s * 1000000000LL;
-    };
-
+void NatsClient::ensure_stream(const StreamConfig& config, const StreamLimits& defaults) {
     jsStreamInfo* info = nullptr;
     jsErrCode js_error = jsErrCode(0);
     natsStatus status =
         js_GetStreamInfo(&info, jetstream_, config.name.c_str(), nullptr, &js_error);
     if (status == NATS_NOT_FOUND) {
+        std::vector<const char*> subjects;
+        for (const auto& subject : config.subjects) subjects.push_back(subject.c_str());
         jsStreamConfig stream;
         jsStreamConfig_Init(&stream);
         stream.Name = config.name.c_str();
+        stream.Subjects = subjects.data();
+        stream.SubjectsLen = static_cast<int>(subjects.size());
         stream.Storage = config.storage == "memory" ? js_MemoryStorage : js_FileStorage;
         stream.Replicas = static_cast<int>(config.replicas);
-        manage(stream);
+        stream.MaxAge = config.max_age_s.value_or(defaults.max_age_s) * kNanosPerSecond;
+        stream.MaxBytes = config.max_bytes.value_or(defaults.max_bytes);
+        stream.Duplicates =
+            config.duplicate_window_s.value_or(defaults.duplicate_window_s) * kNanosPerSecond;
         status = js_AddStream(&info, jetstream_, &stream, nullptr, &js_error);
         check_nats(status, "creating stream " + config.name, js_error);
         jsStreamInfo_Destroy(info);
@@ -151,19 +156,47 @@ void NatsClient::ensure_stream(const StreamConfig& config) {
     check_nats(status, "reading stream " + config.name, js_error);
     std::unique_ptr<jsStreamInfo, decltype(&jsStreamInfo_Destroy)> existing(info,
                                                                             jsStreamInfo_Destroy);
-    // Only what worker.toml manages changes: replicas, retention, limits and the rest an
-    // operator set on the stream stay as they are.
     jsStreamConfig stream = *existing->Config;
-    manage(stream);
-    const bool memory = existing->Config->Storage == js_MemoryStorage;
+    const bool memory = stream.Storage == js_MemoryStorage;
     if (memory != (config.storage == "memory")) {
         spdlog::warn("stream {} uses {} storage, worker.toml asks for {}; storage cannot change",
                      config.name, memory ? "memory" : "file", config.storage);
     }
+    // An operator may have changed the stream on the server: only what the config sets is
+    // brought in line, and a subject an operator added is never taken away.
+    std::vector<std::string> changes;
+    const std::vector<std::string> had = subjects_of(stream);
+    std::vector<std::string> subjects = had;
+    for (const std::string& wanted : config.subjects) {
+        if (std::none_of(had.begin(), had.end(), [&](const std::string& subject) {
+                return subject_covers(subject, wanted);
+            })) {
+            subjects.push_back(wanted);
+        }
+    }
+    std::vector<const char*> subject_pointers;
+    for (const auto& subject : subjects) subject_pointers.push_back(subject.c_str());
+    if (subjects != had) {
+        stream.Subjects = subject_pointers.data();
+        stream.SubjectsLen = static_cast<int>(subject_pointers.size());
+        changes.push_back(
+            fmt::format("subjects [{}] -> [{}]", fmt::join(had, ", "), fmt::join(subjects, ", ")));
+    }
+    const auto limit = [&](const char* key, const std::optional<int64_t>& wanted, int64_t& field,
+                           int64_t scale) {
+        if (!wanted || *wanted * scale == field) return;
+        changes.push_back(fmt::format("{} {} -> {}", key, field / scale, *wanted));
+        field = *wanted * scale;
+    };
+    limit("max_age_s", config.max_age_s, stream.MaxAge, kNanosPerSecond);
+    limit("max_bytes", config.max_bytes, stream.MaxBytes, 1);
+    limit("duplicate_window_s", config.duplicate_window_s, stream.Duplicates, kNanosPerSecond);
+    if (changes.empty()) return;
     jsStreamInfo* updated = nullptr;
     status = js_UpdateStream(&updated, jetstream_, &stream, nullptr, &js_error);
     jsStreamInfo_Destroy(updated);
     check_nats(status, "updating stream " + config.name, js_error);
+    for (const std::string& change : changes) spdlog::info("stream {}: {}", config.name, change);
 }
 
 bool NatsClient::has_stream(const std::string& name) {
@@ -175,11 +208,7 @@ std::optional<std::vector<std::string>> NatsClient::stream_subjects(const std::s
     jsErrCode js_error = jsErrCode(0);
     const natsStatus status = js_GetStreamInfo(&info, jetstream_, name.c_str(), nullptr, &js_error);
     std::vector<std::string> subjects;
-    if (status == NATS_OK) {
-        for (int i = 0; i < info->Config->SubjectsLen; ++i) {
-            subjects.emplace_back(info->Config->Subjects[i]);
-        }
-    }
+    if (status == NATS_OK) subjects = subjects_of(*info->Config);
     jsStreamInfo_Destroy(info);
     if (status == NATS_NOT_FOUND) return std::nullopt;
     check_nats(status, "reading stream " + name, js_error);

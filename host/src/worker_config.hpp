@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,7 +54,9 @@ struct DlqConfig {
     std::string subject_prefix = "nomnom.dlq";  // dead letters go to <prefix>.<plugin>
     bool create = true;
     std::string storage = "file";
-    int64_t max_age_s = 7 * 24 * 3600;
+    // Unset: 7 days on a stream the host creates; an existing stream keeps its own.
+    std::optional<int64_t> max_age_s;
+    static constexpr int64_t kCreatedMaxAgeS = 7 * 24 * 3600;
     int64_t max_replays = 3;  // `dlq replay` refuses a message replayed this often
     std::string host_id;      // empty: the machine's hostname
     int64_t replicas = 1;     // copies in a JetStream cluster, when the host creates the stream

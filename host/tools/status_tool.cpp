@@ -133,6 +133,47 @@ std::string last_delivered(int64_t nanos) {
             std::chrono::nanoseconds(nanos))));
 }
 
+// Each of the plugin's consumers as found on the server by its subject (under the name a host
+// would give it while NATS does not answer or it is not created yet), and those it left behind.
+void print_consumers(NatsClient* nats, const std::string& plugin,
+                     const std::vector<ConsumerSpec>& wanted) {
+    const auto unknown = [&](const std::string& why) {
+        for (const ConsumerSpec& spec : wanted) {
+            std::cout << "  consumer " << spec.durable << " (" << spec.subject << "): " << why
+                      << "\n";
+        }
+    };
+    if (nats == nullptr || wanted.empty()) {
+        unknown("unknown (NATS unreachable)");
+        return;
+    }
+    const std::string& stream = wanted.front().stream;
+    ConsumerPlan plan;
+    try {
+        plan = plan_plugin_consumers(list_consumers(*nats, stream), plugin, wanted);
+    } catch (const NatsError& e) {
+        unknown(e.what());
+        return;
+    }
+    for (const PlannedConsumer& planned : plan.consumers) {
+        std::cout << "  consumer " << planned.spec.durable << " (" << planned.spec.subject << "): ";
+        if (!planned.existing) {
+            std::cout << "not created yet (no host has run this plugin on stream " << stream
+                      << ")\n";
+            continue;
+        }
+        const ConsumerState& state = planned.existing->state;
+        std::cout << "pending " << state.pending << ", ack pending " << state.ack_pending
+                  << ", redelivered " << state.redelivered << ", waiting pulls " << state.waiting
+                  << ", last delivered " << last_delivered(state.last_delivered_ns) << "\n";
+    }
+    for (const ListedConsumer& old : plan.orphans) {
+        std::cout << "  left behind: consumer " << old.name << " filters '" << old.subject
+                  << "', no longer consumed by this plugin (kept for hosts running the old "
+                     "version; delete it once none does)\n";
+    }
+}
+
 }  // namespace
 
 int run_status_command(const std::vector<std::string>& args) {
@@ -207,29 +248,10 @@ int run_status_command(const std::vector<std::string>& args) {
                       << (last_error != host.last_error.end() ? last_error->second : "none")
                       << "\n";
         }
-        for (const ConsumerSpec& spec :
-             plugin_consumers(config.stream.name, name, effective_subjects(*library, settings),
-                              settings.consumer)) {
-            std::cout << "  consumer " << spec.durable << " (" << spec.subject << "): ";
-            if (!nats) {
-                std::cout << "unknown (NATS unreachable)\n";
-                continue;
-            }
-            try {
-                const auto state = read_consumer_state(*nats, spec.stream, spec.durable);
-                if (!state) {
-                    std::cout << "not created yet (no host has run this plugin on stream "
-                              << spec.stream << ")\n";
-                    continue;
-                }
-                std::cout << "pending " << state->pending << ", ack pending " << state->ack_pending
-                          << ", redelivered " << state->redelivered << ", waiting pulls "
-                          << state->waiting << ", last delivered "
-                          << last_delivered(state->last_delivered_ns) << "\n";
-            } catch (const NatsError& e) {
-                std::cout << e.what() << "\n";
-            }
-        }
+        print_consumers(
+            nats.get(), name,
+            plugin_consumers(config.stream.name, name, effective_subjects(*library, settings),
+                             settings.consumer));
     }
     for (const auto& [file, state] : host.plugin_state) {
         if (state.starts_with("refused: ")) {

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <functional>
 #include <set>
 #include <thread>
@@ -455,34 +456,106 @@ TEST_CASE("two hosts share one durable consumer: kill -9 one mid-way and the oth
     REQUIRE(survivor.terminate() == 0);
 }
 
-TEST_CASE("an existing stream keeps the settings worker.toml does not manage", "[e2e][sqlite]") {
+TEST_CASE("an existing stream and the dead-letter stream keep what their operator set",
+          "[e2e][sqlite]") {
     NatsServer nats;
     JetStreamClient client(nats.url());
-    jsStreamConfig stream;
-    jsStreamConfig_Init(&stream);
-    const char* subjects[] = {"test.>"};
-    stream.Name = "TEST";
-    stream.Description = "set by the operator";
-    stream.Subjects = subjects;
-    stream.SubjectsLen = 1;
-    stream.Storage = js_FileStorage;
-    stream.MaxMsgs = 123456;
-    stream.MaxMsgsPerSubject = 1000;
-    jsStreamInfo* info = nullptr;
-    REQUIRE(js_AddStream(&info, client.js(), &stream, nullptr, nullptr) == NATS_OK);
-    jsStreamInfo_Destroy(info);
+    const auto add_stream = [&](const char* name, std::vector<const char*> subjects,
+                                int64_t max_age_s, int64_t max_bytes, int64_t duplicate_window_s) {
+        jsStreamConfig stream;
+        jsStreamConfig_Init(&stream);
+        stream.Name = name;
+        stream.Description = "set by the operator";
+        stream.Subjects = subjects.data();
+        stream.SubjectsLen = static_cast<int>(subjects.size());
+        stream.Storage = js_FileStorage;
+        stream.MaxMsgs = 123456;
+        stream.MaxMsgsPerSubject = 1000;
+        stream.MaxAge = max_age_s * 1000000000LL;
+        stream.MaxBytes = max_bytes;
+        stream.Duplicates = duplicate_window_s * 1000000000LL;
+        jsStreamInfo* info = nullptr;
+        jsErrCode js_error = jsErrCode(0);
+        const natsStatus status = js_AddStream(&info, client.js(), &stream, nullptr, &js_error);
+        INFO(name << ": " << nats_GetLastError(nullptr) << " [" << js_error << "]");
+        REQUIRE(status == NATS_OK);
+        jsStreamInfo_Destroy(info);
+    };
+    add_stream("TEST", {"test.>", "operator.>"}, 3600, 50000000, 30);
+    add_stream("NOMNOM_DLQ", {"nomnom.dlq.>", "audit.dlq.>"}, 86400, 20000000, 60);
+    struct Settings {
+        std::vector<std::string> subjects;
+        int64_t max_age_s = 0;
+        int64_t max_bytes = 0;
+        int64_t duplicate_window_s = 0;
+        int64_t max_msgs = 0;
+        int64_t max_msgs_per_subject = 0;
+        bool described = false;
+    };
+    const auto settings_of = [&](const char* name) {
+        jsStreamInfo* info = nullptr;
+        REQUIRE(js_GetStreamInfo(&info, client.js(), name, nullptr, nullptr) == NATS_OK);
+        const jsStreamConfig& config = *info->Config;
+        Settings settings{{},
+                          config.MaxAge / 1000000000LL,
+                          config.MaxBytes,
+                          config.Duplicates / 1000000000LL,
+                          config.MaxMsgs,
+                          config.MaxMsgsPerSubject,
+                          config.Description != nullptr};
+        for (int i = 0; i < config.SubjectsLen; ++i)
+            settings.subjects.emplace_back(config.Subjects[i]);
+        jsStreamInfo_Destroy(info);
+        return settings;
+    };
+    const auto check_kept = [&](int64_t test_max_age_s, int64_t dlq_max_age_s) {
+        const Settings test = settings_of("TEST");
+        // test_config()'s subjects the operator's test.> did not cover are added.
+        CHECK(test.subjects == std::vector<std::string>{"test.>", "operator.>", "sensors.>",
+                                                        "messages.ingest.>", "shop.>"});
+        CHECK(test.max_age_s == test_max_age_s);
+        CHECK(test.max_bytes == 50000000);
+        CHECK(test.duplicate_window_s == 30);
+        CHECK(test.max_msgs == 123456);
+        CHECK(test.max_msgs_per_subject == 1000);
+        CHECK(test.described);
+        const Settings dlq = settings_of("NOMNOM_DLQ");
+        CHECK(dlq.subjects == std::vector<std::string>{"nomnom.dlq.>", "audit.dlq.>"});
+        CHECK(dlq.max_age_s == dlq_max_age_s);
+        CHECK(dlq.max_bytes == 20000000);
+        CHECK(dlq.duplicate_window_s == 60);
+        CHECK(dlq.max_msgs == 123456);
+    };
 
     HostHarness host;
     host.add_test_plugin("test_kv");
-    host.write_config(test_config(nats.url(), "sqlite:" + (host.dir() / "s.db").string()));
+    const std::string base = test_config(nats.url(), "sqlite:" + (host.dir() / "s.db").string());
+    host.write_config(base);
     host.start();
     REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
-    REQUIRE(js_GetStreamInfo(&info, client.js(), "TEST", nullptr, nullptr) == NATS_OK);
-    const jsStreamConfig& after = *info->Config;
-    CHECK(after.SubjectsLen == 4);  // test_config()'s subjects replaced the operator's one
-    CHECK(after.MaxMsgs == 123456);
-    CHECK(after.MaxMsgsPerSubject == 1000);
-    CHECK(after.Description != nullptr);
-    jsStreamInfo_Destroy(info);
+    check_kept(3600, 86400);
+    host.process().signal(SIGHUP);
+    REQUIRE(host.wait_log("reload 1 succeeded", 20s));
+    check_kept(3600, 86400);
     REQUIRE(host.terminate() == 0);
+
+    // Set in worker.toml, a limit is applied, and only that one.
+    std::string explicit_age = base;
+    const std::string stream_name = "name = \"TEST\"\n";
+    explicit_age.insert(explicit_age.find(stream_name) + stream_name.size(), "max_age_s = 7200\n");
+    host.write_config(explicit_age + "[dlq]\nmax_age_s = 43200\n");
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    check_kept(7200, 43200);
+    REQUIRE(host.terminate() == 0);
+    const std::string log = host.log();
+    INFO("host log:\n" << log);
+    CHECK(occurrences(log,
+                      "stream TEST: subjects [test.>, operator.>] -> [test.>, operator.>, "
+                      "sensors.>, messages.ingest.>, shop.>]\n") == 1);
+    CHECK(occurrences(log, "stream TEST: max_age_s 3600 -> 7200\n") == 1);
+    CHECK(occurrences(log, "stream NOMNOM_DLQ: max_age_s 86400 -> 43200\n") == 1);
+    // Every other start found nothing to change, and said nothing.
+    CHECK(occurrences(log, "stream TEST: ") == 2);
+    CHECK(occurrences(log, "stream NOMNOM_DLQ: ") == 1);
 }

@@ -19,6 +19,37 @@ namespace {
 
 const std::filesystem::path kPlugins = NOMNOM_TEST_PLUGINS_DIR;
 
+// {"k":"<prefix>-<i>","v":<i>} for i in [0, count): rows of test_kv with keys of their own.
+std::vector<std::string> keyed_messages(const std::string& prefix, int count) {
+    std::vector<std::string> messages;
+    for (int i = 0; i < count; ++i) {
+        messages.push_back(R"({"k":")" + prefix + "-" + std::to_string(i) + R"(","v":)" +
+                           std::to_string(i) + "}");
+    }
+    return messages;
+}
+
+// The consumers of stream TEST filtering `subject`: names and deliveries (redeliveries
+// included) in all.
+std::pair<std::vector<std::string>, uint64_t> consumers_of(JetStreamClient& client,
+                                                           const std::string& subject) {
+    std::pair<std::vector<std::string>, uint64_t> found{{}, 0};
+    for (const ListedConsumer& consumer : client.consumers("TEST")) {
+        if (consumer.filter_subject != subject) continue;
+        found.first.push_back(consumer.name);
+        found.second += consumer.stats.delivered_consumer_seq;
+    }
+    return found;
+}
+
+// No consumer of stream TEST has a message waiting or in flight.
+bool every_consumer_drained(JetStreamClient& client) {
+    for (const ListedConsumer& consumer : client.consumers("TEST")) {
+        if (consumer.stats.num_pending != 0 || consumer.stats.num_ack_pending != 0) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 TEST_CASE("plugins are added, replaced and removed under load without losing a message",
@@ -205,13 +236,120 @@ TEST_CASE("a reload that changes a plugin's subjects moves its durable consumer 
     host.process().signal(SIGHUP);
     REQUIRE(host.wait_log("reload 1 succeeded", 20s));
     INFO("host log:\n" << host.log());
-    CHECK(host.log_contains("filter subject 'test.kv.>' -> 'test.moved.>'"));
+    CHECK(
+        host.log_contains("consumer nomnom-test_kv-1 on stream TEST: subject 'test.moved.>' "
+                          "takes over from nomnom-test_kv ('test.kv.>') at stream sequence 2"));
     client.publish("test.moved.after", R"({"k":"after","v":2})");
     REQUIRE(eventually(
         [&] { return sqlite_int64(database, "SELECT count(*) FROM kv WHERE k='after'") == 1; },
         20s));
     CHECK(host.http_get("/ready").first == 200);
     REQUIRE(host.terminate() == 0);
+}
+
+namespace {
+
+// test_kv run on test.kv.a alone until it wrote the messages stored there, to be reloaded with
+// other subjects.
+struct SubjectChange {
+    static constexpr int kBacklog = 500;
+
+    SubjectChange() {
+        // Stored before the plugin consumed anything: a subject it lists later for the first
+        // time is new to it, and read from the start.
+        publish_backlog(client, "test.third.x", keyed_messages("third", 10));
+        client.publish_many("test.kv.a", keyed_messages("a", kBacklog));
+        host.add_test_plugin("test_kv");
+        host.write_config(base + "subjects = [\"test.kv.a\"]\n");
+        host.start();
+        REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv]", 20s));
+        settle(kBacklog);
+    }
+
+    int64_t rows() const { return sqlite_int64(database, "SELECT count(*) FROM kv"); }
+    // Until the table holds `count` rows and no consumer has anything left.
+    void settle(int64_t count) {
+        REQUIRE(eventually([&] { return rows() == count; }, 30s));
+        REQUIRE(eventually([&] { return every_consumer_drained(client); }, 30s));
+    }
+    // Reloads with `subjects`, then publishes `count` new messages on each of `published`.
+    void reload_with(const std::string& subjects,
+                     const std::vector<std::pair<std::string, int>>& published = {}) {
+        host.write_config(base + "subjects = [" + subjects + "]\n");
+        host.process().signal(SIGHUP);
+        REQUIRE(host.wait_log("reload " + std::to_string(++reloads) + " succeeded", 20s));
+        for (const auto& [subject, count] : published) {
+            client.publish_many(subject, keyed_messages(subject, count));
+        }
+    }
+
+    NatsServer nats;
+    JetStreamClient client{nats.url()};
+    HostHarness host;
+    std::filesystem::path database = host.dir() / "kv.db";
+    std::string base = test_config(nats.url(), "sqlite:" + database.string(),
+                                   "[plugins.test_kv]\nbatch_size = 50\n");
+    int reloads = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a plugin given a second subject keeps its consumer and replays nothing",
+          "[reload][sqlite]") {
+    SubjectChange run;
+    run.reload_with("\"test.kv.a\", \"test.kv.b\"", {{"test.kv.a", 100}, {"test.kv.b", 50}});
+    run.settle(SubjectChange::kBacklog + 150);
+    INFO("host log:\n" << run.host.log());
+    // The subject it had stays with its consumer, which goes on from where it was.
+    const auto [on_a, delivered_a] = consumers_of(run.client, "test.kv.a");
+    CHECK(on_a == std::vector<std::string>{"nomnom-test_kv"});
+    CHECK(delivered_a == SubjectChange::kBacklog + 100);
+    const auto [on_b, delivered_b] = consumers_of(run.client, "test.kv.b");
+    REQUIRE(on_b.size() == 1);
+    CHECK(delivered_b == 50);
+    CHECK(run.client.consumers("TEST").size() == 2);
+    // The lag gauges and `nomnom-host status` name the consumers in use.
+    const std::string metrics = run.host.http_get("/metrics").second;
+    for (const std::string& consumer : {std::string("nomnom-test_kv"), on_b.front()}) {
+        CHECK(metric_value(metrics, R"(nomnom_consumer_pending{plugin="test_kv",consumer=")" +
+                                        consumer + "\"}") == 0);
+    }
+    const auto [code, status] =
+        run.host.run_cli({"status", "--config", run.host.config_path().string()});
+    INFO("status:\n" << status);
+    CHECK(code == 0);
+    CHECK(status.find("consumer nomnom-test_kv (test.kv.a): pending 0") != std::string::npos);
+    CHECK(status.find("consumer " + on_b.front() + " (test.kv.b): pending 0") != std::string::npos);
+    REQUIRE(run.host.terminate() == 0);
+}
+
+TEST_CASE("a plugin whose subject is replaced takes over where its old consumer stood",
+          "[reload][sqlite]") {
+    SubjectChange run;
+    // test.kv.> covers what test.kv.a was: read from the start, it would deliver the backlog
+    // again.
+    run.reload_with("\"test.kv.>\", \"test.other.>\"", {{"test.kv.c", 100}, {"test.other.x", 50}});
+    run.settle(SubjectChange::kBacklog + 150);
+    INFO("host log:\n" << run.host.log());
+    CHECK(consumers_of(run.client, "test.kv.>").second == 100);
+    CHECK(consumers_of(run.client, "test.other.>").second == 50);
+    // The old consumer is left as it was (a host still running the old version reads it).
+    const auto [on_a, delivered_a] = consumers_of(run.client, "test.kv.a");
+    CHECK(on_a == std::vector<std::string>{"nomnom-test_kv"});
+    CHECK(delivered_a == SubjectChange::kBacklog);
+    CHECK(run.host.log_contains("filters 'test.kv.a', which test_kv no longer consumes: kept"));
+    const auto [code, status] =
+        run.host.run_cli({"status", "--config", run.host.config_path().string()});
+    INFO("status:\n" << status);
+    CHECK(status.find("left behind: consumer nomnom-test_kv filters 'test.kv.a'") !=
+          std::string::npos);
+
+    // Its position was taken over once: a subject added later is new, read from the start.
+    run.reload_with("\"test.kv.>\", \"test.other.>\", \"test.third.>\"");
+    run.settle(SubjectChange::kBacklog + 160);
+    CHECK(consumers_of(run.client, "test.third.>").second == 10);
+    CHECK(consumers_of(run.client, "test.kv.>").second == 100);
+    REQUIRE(run.host.terminate() == 0);
 }
 
 TEST_CASE("/ready and /metrics answer at once while a reload is busy starting a plugin",

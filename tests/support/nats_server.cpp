@@ -39,6 +39,17 @@ void check(natsStatus status, const std::string& what, jsErrCode js_error = jsEr
     if (status != NATS_OK) throw std::runtime_error(what + ": " + nats_error(status, js_error));
 }
 
+ConsumerStats stats_of(const jsConsumerInfo& info) {
+    ConsumerStats stats;
+    stats.num_pending = info.NumPending;
+    stats.num_ack_pending = info.NumAckPending;
+    stats.num_redelivered = info.NumRedelivered;
+    stats.delivered_consumer_seq = info.Delivered.Consumer;
+    stats.delivered_stream_seq = info.Delivered.Stream;
+    stats.ack_floor_stream_seq = info.AckFloor.Stream;
+    return stats;
+}
+
 struct OptionsDeleter {
     void operator()(natsOptions* options) const { natsOptions_Destroy(options); }
 };
@@ -371,15 +382,26 @@ ConsumerStats JetStreamClient::consumer_info(const std::string& stream,
     const natsStatus status =
         js_GetConsumerInfo(&info, js_, stream.c_str(), durable.c_str(), nullptr, &js_error);
     check(status, "consumer info " + stream + "/" + durable, js_error);
-    ConsumerStats stats;
-    stats.num_pending = info->NumPending;
-    stats.num_ack_pending = info->NumAckPending;
-    stats.num_redelivered = info->NumRedelivered;
-    stats.delivered_consumer_seq = info->Delivered.Consumer;
-    stats.delivered_stream_seq = info->Delivered.Stream;
-    stats.ack_floor_stream_seq = info->AckFloor.Stream;
+    const ConsumerStats stats = stats_of(*info);
     jsConsumerInfo_Destroy(info);
     return stats;
+}
+
+std::vector<ListedConsumer> JetStreamClient::consumers(const std::string& stream) {
+    jsConsumerInfoList* list = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    const natsStatus status = js_Consumers(&list, js_, stream.c_str(), nullptr, &js_error);
+    if (status == NATS_NOT_FOUND) return {};
+    check(status, "consumers of " + stream, js_error);
+    std::vector<ListedConsumer> listed;
+    for (int i = 0; i < list->Count; ++i) {
+        const jsConsumerInfo& info = *list->List[i];
+        listed.push_back({info.Name,
+                          info.Config->FilterSubject != nullptr ? info.Config->FilterSubject : "",
+                          stats_of(info)});
+    }
+    jsConsumerInfoList_Destroy(list);
+    return listed;
 }
 
 std::uint64_t JetStreamClient::stream_message_count(const std::string& stream) {

@@ -104,6 +104,12 @@ struct ConsumerStats {
     std::uint64_t ack_floor_stream_seq = 0;
 };
 
+struct ListedConsumer {
+    std::string name;
+    std::string filter_subject;
+    ConsumerStats stats;
+};
+
 // A test-side NATS connection with a JetStream context. It reconnects by itself (for up to a
 // minute) so it survives NatsServer::restart(). Not for concurrent use from several threads.
 class JetStreamClient {
@@ -126,6 +132,8 @@ class JetStreamClient {
     void publish_many(const std::string& subject, const std::vector<std::string>& payloads,
                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
     ConsumerStats consumer_info(const std::string& stream, const std::string& durable);
+    // Every consumer of `stream`; none when it has none.
+    std::vector<ListedConsumer> consumers(const std::string& stream);
     std::uint64_t stream_message_count(const std::string& stream);
     // The name of the server leading `stream` in a cluster; empty outside of one.
     std::string stream_leader(const std::string& stream);

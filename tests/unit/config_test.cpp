@@ -110,6 +110,24 @@ TEST_CASE("${ENV} expansion - with defaults - fails naming the variable", "[conf
           "NOMNOM_TEST_UNSET is not set");
 }
 
+TEST_CASE("stream and dlq limits are unset unless worker.toml sets them", "[config]") {
+    const auto defaults = parse_worker_config("", "/w.toml");
+    CHECK_FALSE(defaults.stream.max_age_s);
+    CHECK_FALSE(defaults.stream.max_bytes);
+    CHECK_FALSE(defaults.stream.duplicate_window_s);
+    CHECK_FALSE(defaults.dlq.max_age_s);
+    const auto config = parse_worker_config(
+        "[stream]\nmax_age_s = 0\nduplicate_window_s = 30\n[dlq]\nmax_age_s = 3600\n", "/w.toml");
+    CHECK(config.stream.max_age_s == 0);
+    CHECK_FALSE(config.stream.max_bytes);
+    CHECK(config.stream.duplicate_window_s == 30);
+    CHECK(config.dlq.max_age_s == 3600);
+    CHECK_FALSE(config.stream == defaults.stream);
+    CHECK(error_of("[stream]\nmax_bytes = -2\n") ==
+          "/etc/nomnom/worker.toml:2: stream.max_bytes: value -2 is out of range [-1, "
+          "9223372036854775807]");
+}
+
 TEST_CASE("the annotated example config in docker/ is valid", "[config]") {
     const auto config =
         nomnom::host::load_worker_config(NOMNOM_SOURCE_DIR "/docker/worker.example.toml");

@@ -109,6 +109,7 @@ WorkerProcess::WorkerProcess(std::shared_ptr<PluginLibrary> library, PluginSetti
       name_(library_->name()) {
     const std::vector<std::string> subjects =
         settings_.consumer.subjects.empty() ? library_->subjects() : settings_.consumer.subjects;
+    // The child finds or creates the consumers on the server; the gauges find them by subject.
     consumers_ = plugin_consumers(options_.stream, name_, subjects, settings_.consumer);
 }
 

@@ -61,7 +61,7 @@ void JetStreamDeadLetterSink::ensure_stream() {
     stream.storage = config_.storage;
     stream.max_age_s = config_.max_age_s;
     stream.replicas = config_.replicas;
-    client_.ensure_stream(stream);
+    client_.ensure_stream(stream, {.max_age_s = DlqConfig::kCreatedMaxAgeS});
 }
 
 NatsMsgPtr JetStreamDeadLetterSink::compose(const IncomingMessage& message,

@@ -1,10 +1,13 @@
 #include "pipeline/jetstream_consumer.hpp"
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <set>
+#include <string_view>
 
 namespace nomnom::host {
 namespace {
@@ -77,13 +80,55 @@ void update_existing(NatsClient& client, ConsumerSpec& spec, jsConsumerInfo* inf
         spec.durable, spec.stream, old_max_deliver, natsStatus_GetText(status), old_max_deliver);
 }
 
+// Written into the description of a consumer whose position new consumers took: it is then no
+// longer a position to start from (a subject the plugin lists later is new to it).
+constexpr std::string_view kTakenOver = "nomnom: taken over by ";
+
+// "<durable>" or "<durable>-<n>", as plugin_consumers() names them.
+bool named_after(const std::string& durable, const std::string& name) {
+    if (name == durable) return true;
+    if (!name.starts_with(durable + "-") || name.size() == durable.size() + 1) return false;
+    return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(durable.size()) + 1, name.end(),
+                       [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string named_with_subjects(const std::vector<ListedConsumer>& consumers) {
+    std::vector<std::string> names;
+    for (const ListedConsumer& consumer : consumers) {
+        names.push_back(consumer.name + " ('" + consumer.subject + "')");
+    }
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// Sets the description of an existing consumer, all else as it is on the server.
+void describe(NatsClient& client, const std::string& stream, const std::string& durable,
+              const std::string& description) {
+    jsConsumerInfo* info = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    check_nats(js_GetConsumerInfo(&info, client.jetstream(), stream.c_str(), durable.c_str(),
+                                  nullptr, &js_error),
+               "reading consumer " + durable, js_error);
+    std::unique_ptr<jsConsumerInfo, decltype(&jsConsumerInfo_Destroy)> owned(
+        info, jsConsumerInfo_Destroy);
+    jsConsumerConfig config = *info->Config;
+    config.Description = description.empty() ? nullptr : description.c_str();
+    jsConsumerInfo* updated = nullptr;
+    const natsStatus status = js_UpdateConsumer(&updated, client.jetstream(), stream.c_str(),
+                                                &config, nullptr, &js_error);
+    jsConsumerInfo_Destroy(updated);
+    check_nats(status, "describing consumer " + durable, js_error);
+}
+
 }  // namespace
+
+std::string plugin_durable(const std::string& plugin, const ConsumerSettings& settings) {
+    return settings.durable.empty() ? settings.durable_prefix + "-" + plugin : settings.durable;
+}
 
 std::vector<ConsumerSpec> plugin_consumers(const std::string& stream, const std::string& plugin,
                                            const std::vector<std::string>& subjects,
                                            const ConsumerSettings& settings) {
-    const std::string durable =
-        settings.durable.empty() ? settings.durable_prefix + "-" + plugin : settings.durable;
+    const std::string durable = plugin_durable(plugin, settings);
     std::vector<ConsumerSpec> specs;
     for (size_t i = 0; i < subjects.size(); ++i) {
         specs.push_back({stream,
@@ -93,18 +138,118 @@ std::vector<ConsumerSpec> plugin_consumers(const std::string& stream, const std:
     return specs;
 }
 
-std::optional<ConsumerState> read_consumer_state(NatsClient& client, const std::string& stream,
-                                                 const std::string& durable) {
-    jsConsumerInfo* info = nullptr;
+std::vector<ListedConsumer> list_consumers(NatsClient& client, const std::string& stream) {
+    jsConsumerInfoList* list = nullptr;
     jsErrCode js_error = jsErrCode(0);
-    const natsStatus status = js_GetConsumerInfo(&info, client.jetstream(), stream.c_str(),
-                                                 durable.c_str(), nullptr, &js_error);
-    if (status == NATS_NOT_FOUND) return std::nullopt;
-    check_nats(status, "consumer " + durable + " on stream " + stream, js_error);
-    std::unique_ptr<jsConsumerInfo, decltype(&jsConsumerInfo_Destroy)> owned(
-        info, jsConsumerInfo_Destroy);
-    return ConsumerState{info->NumPending, info->NumAckPending,    info->NumRedelivered,
-                         info->NumWaiting, info->Delivered.Stream, info->Delivered.Last};
+    const natsStatus status =
+        js_Consumers(&list, client.jetstream(), stream.c_str(), nullptr, &js_error);
+    // cnats says NOT_FOUND for a stream without consumers.
+    if (status == NATS_NOT_FOUND) return {};
+    check_nats(status, "listing the consumers of stream " + stream, js_error);
+    std::unique_ptr<jsConsumerInfoList, decltype(&jsConsumerInfoList_Destroy)> owned(
+        list, jsConsumerInfoList_Destroy);
+    std::vector<ListedConsumer> listed;
+    for (int i = 0; i < list->Count; ++i) {
+        const jsConsumerInfo& info = *list->List[i];
+        const jsConsumerConfig& config = *info.Config;
+        listed.push_back({info.Name,
+                          config.FilterSubject != nullptr ? config.FilterSubject : "",
+                          config.Description != nullptr ? config.Description : "",
+                          info.AckFloor.Stream,
+                          {info.NumPending, info.NumAckPending, info.NumRedelivered,
+                           info.NumWaiting, info.Delivered.Stream, info.Delivered.Last}});
+    }
+    return listed;
+}
+
+ConsumerPlan plan_plugin_consumers(const std::vector<ListedConsumer>& listed,
+                                   const std::string& plugin, std::vector<ConsumerSpec> wanted) {
+    ConsumerPlan plan;
+    if (wanted.empty()) return plan;
+    const std::string durable = plugin_durable(plugin, wanted.front().settings);
+    std::vector<ListedConsumer> mine;
+    std::set<std::string> taken;
+    for (const ListedConsumer& consumer : listed) {
+        taken.insert(consumer.name);
+        if (named_after(durable, consumer.name)) mine.push_back(consumer);
+    }
+    std::vector<bool> used(mine.size(), false);
+    for (ConsumerSpec& spec : wanted) {
+        PlannedConsumer planned{std::move(spec), std::nullopt};
+        for (size_t i = 0; i < mine.size(); ++i) {
+            if (!used[i] && mine[i].subject == planned.spec.subject) {
+                used[i] = true;
+                planned.spec.durable = mine[i].name;
+                planned.existing = mine[i];
+                break;
+            }
+        }
+        plan.consumers.push_back(std::move(planned));
+    }
+    for (size_t i = 0; i < mine.size(); ++i) {
+        if (used[i]) continue;
+        plan.orphans.push_back(mine[i]);
+        if (!mine[i].description.starts_with(kTakenOver)) plan.taken_over.push_back(mine[i]);
+    }
+    uint64_t start = 0;
+    for (const ListedConsumer& old : plan.taken_over) {
+        start = start == 0 ? old.ack_floor + 1 : std::min(start, old.ack_floor + 1);
+    }
+    bool creates = false;
+    for (PlannedConsumer& planned : plan.consumers) {
+        if (planned.existing) continue;
+        creates = true;
+        std::string& name = planned.spec.durable;
+        for (int n = 1; taken.contains(name); ++n) name = durable + "-" + std::to_string(n);
+        taken.insert(name);
+        planned.spec.start_sequence = start;
+    }
+    if (!creates) plan.taken_over.clear();
+    return plan;
+}
+
+std::vector<ConsumerSpec> ensure_plugin_consumers(NatsClient& client, const std::string& stream,
+                                                  const std::string& plugin,
+                                                  const std::vector<std::string>& subjects,
+                                                  const ConsumerSettings& settings) {
+    ConsumerPlan plan = plan_plugin_consumers(list_consumers(client, stream), plugin,
+                                              plugin_consumers(stream, plugin, subjects, settings));
+    std::vector<ConsumerSpec> specs;
+    std::vector<std::string> created;
+    for (PlannedConsumer& planned : plan.consumers) {
+        ConsumerSpec& spec = planned.spec;
+        ensure_consumer(client, spec);
+        if (planned.existing && planned.existing->description.starts_with(kTakenOver)) {
+            // In use again (the plugin lists its subject again): a position to start from
+            // once more when it is left another time.
+            describe(client, stream, spec.durable, "");
+        }
+        if (!planned.existing && !plan.taken_over.empty()) {
+            spdlog::info(
+                "consumer {} on stream {}: subject '{}' takes over from {} at stream sequence {} "
+                "(what they had not acked may come again)",
+                spec.durable, stream, spec.subject, named_with_subjects(plan.taken_over),
+                spec.start_sequence);
+        }
+        if (!planned.existing) created.push_back(spec.durable);
+        specs.push_back(std::move(spec));
+    }
+    for (const ListedConsumer& old : plan.taken_over) {
+        describe(client, stream, old.name,
+                 std::string(kTakenOver) + fmt::format("{}", fmt::join(created, ", ")));
+    }
+    // A consumer left behind is kept, not deleted: during a rolling upgrade a host still runs
+    // the old version on it, and deleting it would break that host's fetches, then have it
+    // recreate the consumer at its next start, from wherever the new consumers stood, skipping
+    // what was published to the old subject meanwhile. Kept, it merely holds its position.
+    for (const ListedConsumer& old : plan.orphans) {
+        spdlog::warn(
+            "consumer {} on stream {} filters '{}', which {} no longer consumes: kept for any "
+            "host still running the old version; once none does, delete it (nats consumer rm {} "
+            "{})",
+            old.name, stream, old.subject, plugin, stream, old.name);
+    }
+    return specs;
 }
 
 void ensure_consumer(NatsClient& client, ConsumerSpec& spec) {
@@ -124,7 +269,8 @@ void ensure_consumer(NatsClient& client, ConsumerSpec& spec) {
     jsConsumerConfig_Init(&config);
     config.Durable = spec.durable.c_str();
     config.AckPolicy = js_AckExplicit;
-    config.DeliverPolicy = js_DeliverAll;
+    config.DeliverPolicy = spec.start_sequence > 0 ? js_DeliverByStartSequence : js_DeliverAll;
+    config.OptStartSeq = spec.start_sequence;
     config.AckWait = settings.ack_wait_ms * kNanosPerMilli;
     config.MaxDeliver = kUnlimitedDeliveries;
     config.MaxAckPending = settings.max_ack_pending;

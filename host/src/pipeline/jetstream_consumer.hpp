@@ -15,10 +15,17 @@ struct ConsumerSpec {
     std::string durable;
     std::string subject;
     ConsumerSettings settings;
+    // Where a consumer yet to be created starts: 0, at the start of the stream; else at this
+    // stream sequence, where the consumers of subjects its plugin no longer lists stood.
+    uint64_t start_sequence = 0;
 };
 
-// The durable consumers of a plugin: "<durable_prefix>-<plugin>" (or the configured durable),
-// with "-1", "-2", ... appended when it consumes several subjects (one consumer per subject).
+// "<durable_prefix>-<plugin>", or the configured durable: the name of a plugin's consumer, and
+// the stem of "<durable>-<n>", the names of its others.
+std::string plugin_durable(const std::string& plugin, const ConsumerSettings& settings);
+
+// The consumers a plugin with these subjects gets on a stream that has none of them:
+// "<durable>" for one subject, "<durable>-1", "-2", ... for several (one consumer per subject).
 std::vector<ConsumerSpec> plugin_consumers(const std::string& stream, const std::string& plugin,
                                            const std::vector<std::string>& subjects,
                                            const ConsumerSettings& settings);
@@ -33,9 +40,42 @@ struct ConsumerState {
     int64_t last_delivered_ns = 0;  // UTC nanoseconds since the epoch; 0: never
 };
 
-// nullopt when the consumer does not exist; throws NatsError when JetStream does not answer.
-std::optional<ConsumerState> read_consumer_state(NatsClient& client, const std::string& stream,
-                                                 const std::string& durable);
+// A consumer of a stream as JetStream lists it.
+struct ListedConsumer {
+    std::string name;
+    std::string subject;  // its filter
+    std::string description;
+    uint64_t ack_floor = 0;  // the stream sequence up to which what it delivers is all acked
+    ConsumerState state;
+};
+
+// Every consumer of `stream`; throws NatsError when JetStream does not answer.
+std::vector<ListedConsumer> list_consumers(NatsClient& client, const std::string& stream);
+
+// A plugin's consumers on the server: those named "<durable>" or "<durable>-<n>", each found by
+// its filter subject whatever its name, so that a change in the plugin's subjects renames
+// nothing. A subject without one gets a free name; it starts at the start of the stream, or,
+// when some of the plugin's consumers filter subjects it no longer lists (it replaced them),
+// just after the lowest of their ack floors, so that nothing they acked is read again.
+struct PlannedConsumer {
+    ConsumerSpec spec;
+    std::optional<ListedConsumer> existing;  // nullopt: to be created
+};
+struct ConsumerPlan {
+    std::vector<PlannedConsumer> consumers;  // one per subject, in the plugin's order
+    std::vector<ListedConsumer> orphans;     // the plugin's consumers of subjects it dropped
+    std::vector<ListedConsumer> taken_over;  // the orphans the new consumers start from
+};
+// `wanted` is plugin_consumers()'s: its names are the ones preferred for new consumers.
+ConsumerPlan plan_plugin_consumers(const std::vector<ListedConsumer>& listed,
+                                   const std::string& plugin, std::vector<ConsumerSpec> wanted);
+
+// Finds or creates (ensure_consumer) the plugin's consumers as planned, and returns them.
+// Throws NatsError when one cannot be read or created.
+std::vector<ConsumerSpec> ensure_plugin_consumers(NatsClient& client, const std::string& stream,
+                                                  const std::string& plugin,
+                                                  const std::vector<std::string>& subjects,
+                                                  const ConsumerSettings& settings);
 
 // Creates the durable pull consumer when it does not exist, without a server-side delivery
 // limit (the host enforces max_deliver). An existing consumer gets its filter subject and an

@@ -47,10 +47,7 @@ void PluginRunner::start(bool auto_migrate) {
             consumer.fetch_max_bytes, max_payload,
             fetch_byte_bound(consumer.fetch_max_bytes, max_payload));
     }
-    for (ConsumerSpec& spec : plugin_consumers(stream_, name_, subjects, consumer)) {
-        ensure_consumer(nats_, spec);
-        consumers_.push_back(std::move(spec));
-    }
+    consumers_ = ensure_plugin_consumers(nats_, stream_, name_, subjects, consumer);
 
     try {
         recover_crashed_workers(state_dir_, {name_, library_->version(), consumer.format}, nats_,

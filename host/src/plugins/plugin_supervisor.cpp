@@ -406,20 +406,26 @@ std::vector<std::string> PluginSupervisor::worker_metrics() const {
 
 std::vector<PluginBacklog> PluginSupervisor::backlogs() const {
     const View current = view();
+    std::optional<std::vector<ListedConsumer>> listed;
+    if (nats_.connected()) {
+        try {
+            listed = list_consumers(nats_, stream_);
+        } catch (const NatsError&) {
+            // JetStream does not answer: /ready says NATS is down; the gauges are left out.
+        }
+    }
     std::vector<PluginBacklog> backlogs;
     for (const auto& runner : current.runners) {
         PluginBacklog backlog;
         backlog.plugin = runner->name();
         const PluginMetrics& metrics = metrics_.plugin(runner->name());
         backlog.settled = metrics.persisted.load() + metrics.dead_lettered.load();
-        for (const ConsumerSpec& spec : runner->consumers()) {
-            if (!nats_.connected()) break;
-            try {
-                if (auto state = read_consumer_state(nats_, spec.stream, spec.durable)) {
-                    backlog.consumers.emplace_back(spec.durable, *state);
+        if (listed) {
+            for (const PlannedConsumer& planned :
+                 plan_plugin_consumers(*listed, runner->name(), runner->consumers()).consumers) {
+                if (planned.existing) {
+                    backlog.consumers.emplace_back(planned.spec.durable, planned.existing->state);
                 }
-            } catch (const NatsError&) {
-                // JetStream does not answer: /ready says NATS is down; the gauges are left out.
             }
         }
         backlogs.push_back(std::move(backlog));

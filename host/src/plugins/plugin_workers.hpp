@@ -51,7 +51,8 @@ class PluginWorkers {
 
     virtual const std::string& name() const = 0;
     virtual const PluginLibrary& library() const = 0;
-    // The durable consumers the workers read, for the lag gauges.
+    // The consumers the workers read, one per subject, for the lag gauges, which find each on
+    // the server by its subject: a worker process's child, not its parent, picks their names.
     virtual const std::vector<ConsumerSpec>& consumers() const = 0;
     virtual PluginStatus status() const = 0;
     // A worker process's own /metrics, which the host merges into its own; empty in thread

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,14 +44,23 @@ struct StreamConfig {
     std::vector<std::string> subjects = {"messages.ingest.>"};
     bool create = true;
     std::string storage = "file";
-    int64_t max_age_s = 0;
-    int64_t max_bytes = -1;
-    int64_t duplicate_window_s = 120;
+    // Unset, a limit is StreamLimits' on a stream being created and left as it is on an existing
+    // one: an operator may have changed it on the server.
+    std::optional<int64_t> max_age_s;
+    std::optional<int64_t> max_bytes;
+    std::optional<int64_t> duplicate_window_s;
     // Copies in a JetStream cluster (1, 3 or 5), set when the stream is created: an existing
     // stream keeps the replicas an operator gave it.
     int64_t replicas = 1;
 
     bool operator==(const StreamConfig&) const = default;
+};
+
+// The limits a stream is created with where its config leaves them unset.
+struct StreamLimits {
+    int64_t max_age_s = 0;  // no age limit
+    int64_t max_bytes = -1;
+    int64_t duplicate_window_s = 120;
 };
 
 // Where message statuses (accepted / persisted / failed) are kept for GET /ingest/status: a

@@ -55,8 +55,10 @@ class NatsClient {
     jsCtx* jetstream() const { return jetstream_; }
     bool connected() const;
 
-    // Creates the stream, or updates its subjects and limits to match the config.
-    void ensure_stream(const StreamConfig& config);
+    // Creates the stream (a limit the config leaves unset is `defaults`'), or brings an existing
+    // one in line with what the config sets: the subjects it lacks are added (none removed), the
+    // limits set are applied; everything else stays as an operator left it. Logs each change.
+    void ensure_stream(const StreamConfig& config, const StreamLimits& defaults = {});
     // Throws when the stream does not exist (for stream.create = false).
     void require_stream(const std::string& name);
     // Whether the stream exists; throws NatsError when JetStream does not answer.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -86,6 +87,14 @@ class Section {
                      std::to_string(min) + ", " + std::to_string(max) + "]");
         }
         out = value->get();
+    }
+
+    // Left unset when the key is not there: the file did not say.
+    void integer(const char* key, std::optional<int64_t>& out, int64_t min, int64_t max) {
+        if (table_.get(key) == nullptr) return;
+        int64_t value = 0;
+        integer(key, value, min, max);
+        out = value;
     }
 
     void boolean(const char* key, bool& out) {
