@@ -51,6 +51,11 @@ BUILD_PACKAGES=(
     curl
     wrk
     python3-yaml     # tests: the Kubernetes manifests parse
+    python3-pytest   # tests: the Python package in python/, and `pip install ./python`
+    python3-venv     #   into a virtual environment, built offline with Debian's
+    python3-pip      #   setuptools and wheel
+    python3-setuptools
+    python3-wheel
     docker-compose   # tests: `docker-compose config` validates docker/docker-compose.yml
     systemd          # tests: `systemd-analyze verify` checks the units in docker/systemd
 )
