@@ -168,11 +168,16 @@ void NatsClient::ensure_stream(const StreamConfig& config, const StreamLimits& d
     const std::vector<std::string> had = subjects_of(stream);
     std::vector<std::string> subjects = had;
     for (const std::string& wanted : config.subjects) {
-        if (std::none_of(had.begin(), had.end(), [&](const std::string& subject) {
+        if (std::any_of(subjects.begin(), subjects.end(), [&](const std::string& subject) {
                 return subject_covers(subject, wanted);
             })) {
-            subjects.push_back(wanted);
+            continue;
         }
+        // A subject the wanted one covers goes: the wider one keeps every message it matched,
+        // and a stream may not list overlapping subjects.
+        std::erase_if(subjects,
+                      [&](const std::string& subject) { return subject_covers(wanted, subject); });
+        subjects.push_back(wanted);
     }
     std::vector<const char*> subject_pointers;
     for (const auto& subject : subjects) subject_pointers.push_back(subject.c_str());

@@ -280,6 +280,12 @@ int run_dlq_command(const std::vector<std::string>& args) {
                 } catch (const NatsError& e) {
                     std::cerr << e.what() << "\n";
                     ++failed;
+                } catch (const std::logic_error& e) {
+                    // std::stoull/stoll on a header an operator or another tool mangled: that
+                    // letter only.
+                    std::cerr << "dead letter " << seq << ": a malformed number in its headers ("
+                              << e.what() << "); not replayed\n";
+                    ++failed;
                 }
             });
             std::cerr << done << " replayed, " << failed << " not replayed\n";

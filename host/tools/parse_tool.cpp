@@ -340,20 +340,26 @@ int run_parse_command(const std::vector<std::string>& args) {
         }
         inputs.push_back({file, files.back().get()});
     }
-    for (const Input& input : inputs) {
-        if (options.whole) {
-            std::ostringstream whole;
-            whole << input.stream->rdbuf();
-            if (!handle(whole.str(), input.name)) return 2;
-            continue;
+    // What parsed before a FATAL is printed all the same.
+    const auto parse_all = [&] {
+        for (const Input& input : inputs) {
+            if (options.whole) {
+                std::ostringstream whole;
+                whole << input.stream->rdbuf();
+                if (!handle(whole.str(), input.name)) return false;
+                continue;
+            }
+            std::string line;
+            for (uint64_t line_number = 1; std::getline(*input.stream, line); ++line_number) {
+                if (line.empty()) continue;
+                if (!handle(line, input.name + ":" + std::to_string(line_number))) return false;
+            }
         }
-        std::string line;
-        for (uint64_t line_number = 1; std::getline(*input.stream, line); ++line_number) {
-            if (line.empty()) continue;
-            if (!handle(line, input.name + ":" + std::to_string(line_number))) return 2;
-        }
-    }
+        return true;
+    };
+    const bool completed = parse_all();
     printer.finish();
+    if (!completed) return 2;
     return refused == 0 ? 0 : 1;
 }
 

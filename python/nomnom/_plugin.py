@@ -105,7 +105,14 @@ class _Rows:
             return self.refuse(f"column '{declared.name}' of table "
                                f"'{self.tables[self.open].name}' is f64, plugin wrote {name}")
         if declared.type == "json":
-            value = json.loads(value)
+            try:
+                value = json.loads(value)
+            except ValueError as e:
+                # The host stores the text as it is and the database refuses it at the write
+                # (PostgreSQL's JSONB): here the message is refused at once.
+                return self.refuse(f"column '{declared.name}' of table "
+                                   f"'{self.tables[self.open].name}' is json, plugin wrote "
+                                   f"text that is not JSON ({e})")
         self.cells[column] = value
         self.set[column] = True
         return 0
@@ -184,6 +191,9 @@ class Plugin:
         self._local = threading.local()
         self._shared: Optional[int] = None
         self._closed = False
+        # Parses under way: close() waits for them before destroying instances.
+        self._active = 0
+        self._idle = threading.Condition()
         self._host_api = self._make_host_api()
 
     @staticmethod
@@ -196,19 +206,34 @@ class Plugin:
         return Table(_text(table.name), columns, keys)
 
     def _make_host_api(self) -> _abi.HostApi:
-        sink = self._sink
+        def row_call(kind, call):
+            # An exception must not cross into C (ctypes would print it and return garbage):
+            # it refuses the message instead.
+            def checked(handle, *args):
+                rows = self._sink(handle)
+                if rows is None:
+                    return 1
+                try:
+                    return call(rows, *args)
+                except Exception as e:  # noqa: BLE001 - becomes the message's refusal
+                    return rows.refuse(f"{kind}: {type(e).__name__}: {e}")
+            return checked
+
+        def put_text(rows, column, data, length):
+            if not data and length:
+                return rows.refuse("put_text: NULL data with non-zero length")
+            text = ctypes.string_at(data, length).decode("utf-8", "surrogateescape")
+            return rows.put(column, _abi.TYPE_TEXT, text)
+
         # Kept on self: ctypes callbacks must outlive every call the plugin may make.
         self._callbacks = (
-            _abi.BeginRow(lambda s, t: sink(s).begin_row(t)),
-            _abi.PutNull(lambda s, c: sink(s).put_null(c)),
-            _abi.PutI64(lambda s, c, v: sink(s).put(c, _abi.TYPE_I64, int(v))),
-            _abi.PutF64(lambda s, c, v: sink(s).put(c, _abi.TYPE_F64, float(v))),
-            _abi.PutBool(lambda s, c, v: sink(s).put(c, _abi.TYPE_BOOL, bool(v))),
-            _abi.PutText(lambda s, c, data, length: sink(s).put(
-                c, _abi.TYPE_TEXT, ctypes.string_at(data, length).decode(
-                    "utf-8", "surrogateescape")) if data or not length else
-                sink(s).refuse("put_text: NULL data with non-zero length")),
-            _abi.EndRow(lambda s: sink(s).end_row()),
+            _abi.BeginRow(row_call("begin_row", lambda r, t: r.begin_row(t))),
+            _abi.PutNull(row_call("put_null", lambda r, c: r.put_null(c))),
+            _abi.PutI64(row_call("put_i64", lambda r, c, v: r.put(c, _abi.TYPE_I64, int(v)))),
+            _abi.PutF64(row_call("put_f64", lambda r, c, v: r.put(c, _abi.TYPE_F64, float(v)))),
+            _abi.PutBool(row_call("put_bool", lambda r, c, v: r.put(c, _abi.TYPE_BOOL, bool(v)))),
+            _abi.PutText(row_call("put_text", put_text)),
+            _abi.EndRow(row_call("end_row", lambda r: r.end_row())),
             _abi.Log(self._log),
             # What a persist callback reads and runs: persist runs inside nomnom-host only.
             _abi.RowCount(lambda rows, table: 0),
@@ -224,8 +249,9 @@ class Plugin:
         _log.log(_LOG_LEVELS.get(level, logging.INFO), "[%s] %s", _text(plugin) or self.name,
                  _text(message))
 
-    def _sink(self, handle: Optional[int]) -> _Rows:
-        return self._sinks[handle or 0]
+    def _sink(self, handle: Optional[int]) -> Optional[_Rows]:
+        with self._sinks_lock:
+            return self._sinks.get(handle or 0)
 
     def _create(self) -> int:
         buffer = ctypes.create_string_buffer(_ERROR_CAPACITY)
@@ -240,8 +266,6 @@ class Plugin:
         return instance
 
     def _instance(self) -> int:
-        if self._closed:
-            raise PluginError(f"{self.name}: closed")
         if self.threading == "shared":
             with self._instances_lock:
                 shared = self._shared
@@ -269,6 +293,20 @@ class Plugin:
 
         Raises Invalid (the plugin's or the row checks' reason), Retry or Fatal.
         """
+        with self._idle:
+            if self._closed:
+                raise PluginError(f"{self.name}: closed")
+            self._active += 1
+        try:
+            return self._parse(payload, subject, message_id, entity_type, headers,
+                               stream_sequence, delivery_count)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _parse(self, payload, subject, message_id, entity_type, headers, stream_sequence,
+               delivery_count) -> Dict[str, List[Dict[str, Any]]]:
         instance = self._instance()
         data = payload.encode() if isinstance(payload, str) else bytes(payload)
         subject_bytes = (subject if subject is not None else self._default_subject()).encode()
@@ -340,13 +378,21 @@ class Plugin:
 
     def close(self) -> None:
         """Destroys every instance; the plugin cannot parse afterwards."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._idle:
+            if self._closed:
+                return
+            self._closed = True
+            while self._active:
+                self._idle.wait()
         with self._instances_lock:
             instances, self._instances = self._instances, []
         for instance in instances:
             self._descriptor.destroy(instance)
+
+    def __del__(self) -> None:
+        # The instances hold the host API table, whose callbacks die with this object.
+        if getattr(self, "_idle", None) is not None:
+            self.close()
 
     def __enter__(self) -> "Plugin":
         return self

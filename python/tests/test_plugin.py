@@ -141,3 +141,21 @@ def test_to_pandas_gives_a_frame_per_table():
         frames = plugin.to_pandas(["dev-a,1,2.5,3", "broken", "dev-b,2,3.5,"])
     assert isinstance(frames["readings"], pandas.DataFrame)
     assert list(frames["readings"]["device_id"]) == ["dev-a", "dev-b"]
+
+
+def test_close_waits_for_a_parse_under_way():
+    plugin = nomnom.Plugin(TEST_PLUGINS / "test_kv.so")
+    results = []
+    worker = threading.Thread(target=lambda: results.append(
+        plugin.parse('{"k":"slow","v":5,"action":"slow","ms":500}')))
+    worker.start()
+    # The parse holds the instance; close() must not destroy it under the plugin.
+    for _ in range(3000):
+        if plugin._active:
+            break
+        threading.Event().wait(0.01)
+    assert plugin._active == 1
+    plugin.close()
+    worker.join(timeout=30)
+    assert results == [{"kv": [{"k": "slow", "v": 5, "note": None}]}]
+    assert plugin._instances == []

@@ -481,7 +481,8 @@ TEST_CASE("an existing stream and the dead-letter stream keep what their operato
         REQUIRE(status == NATS_OK);
         jsStreamInfo_Destroy(info);
     };
-    add_stream("TEST", {"test.>", "operator.>"}, 3600, 50000000, 30);
+    // sensors.kitchen: narrower than test_config()'s sensors.>, which replaces it.
+    add_stream("TEST", {"sensors.kitchen", "test.>", "operator.>"}, 3600, 50000000, 30);
     add_stream("NOMNOM_DLQ", {"nomnom.dlq.>", "audit.dlq.>"}, 86400, 20000000, 60);
     struct Settings {
         std::vector<std::string> subjects;
@@ -510,7 +511,8 @@ TEST_CASE("an existing stream and the dead-letter stream keep what their operato
     };
     const auto check_kept = [&](int64_t test_max_age_s, int64_t dlq_max_age_s) {
         const Settings test = settings_of("TEST");
-        // test_config()'s subjects the operator's test.> did not cover are added.
+        // test_config()'s subjects the operator's test.> did not cover are added, sensors.> in
+        // place of the sensors.kitchen it covers.
         CHECK(test.subjects == std::vector<std::string>{"test.>", "operator.>", "sensors.>",
                                                         "messages.ingest.>", "shop.>"});
         CHECK(test.max_age_s == test_max_age_s);
@@ -551,8 +553,8 @@ TEST_CASE("an existing stream and the dead-letter stream keep what their operato
     const std::string log = host.log();
     INFO("host log:\n" << log);
     CHECK(occurrences(log,
-                      "stream TEST: subjects [test.>, operator.>] -> [test.>, operator.>, "
-                      "sensors.>, messages.ingest.>, shop.>]\n") == 1);
+                      "stream TEST: subjects [sensors.kitchen, test.>, operator.>] -> [test.>, "
+                      "operator.>, sensors.>, messages.ingest.>, shop.>]\n") == 1);
     CHECK(occurrences(log, "stream TEST: max_age_s 3600 -> 7200\n") == 1);
     CHECK(occurrences(log, "stream NOMNOM_DLQ: max_age_s 86400 -> 43200\n") == 1);
     // Every other start found nothing to change, and said nothing.

@@ -108,10 +108,13 @@ TEST_CASE("SIGTERM drains: exit 0 - nothing left unacked - the rest picked up on
     host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
                                   "[plugins.test_kv]\nbatch_size = 20\n"));
     host.start();
-    REQUIRE(
-        eventually([&] { return sqlite_int64(database, "SELECT count(*) FROM kv") >= 100; }, 30s));
-    const ConsumerStats before = client.consumer_info("TEST", "nomnom-test_kv");
-    REQUIRE(before.num_ack_pending > 0);
+    // Batch 100-119 in the plugin's hands: rows up to 99 stored, its 20 messages unacked.
+    REQUIRE(eventually(
+        [&] {
+            return sqlite_int64(database, "SELECT count(*) FROM kv") >= 100 &&
+                   client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending > 0;
+        },
+        30s));
     REQUIRE(host.terminate() == 0);
     CHECK(host.log_contains("drained: every in-flight batch committed and settled; exiting"));
     const ConsumerStats stats = client.consumer_info("TEST", "nomnom-test_kv");

@@ -390,8 +390,10 @@ TEST_CASE("a nats-server killed with a batch in flight: the host reconnects, exa
     JetStreamClient after(nats.url());
     REQUIRE(eventually([&] { return consumer_drained(after); }, 60s));
     CHECK(sqlite_int64(database, "SELECT sum(v) FROM kv") == 9999LL * 10000 / 2);
-    // The batch in hand could not be acked to a dead server: JetStream delivered it again.
-    CHECK(after.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq > 10000);
+    // Whether JetStream delivered the batch in hand again depends on whether the acks the
+    // client buffered while the server was down reached the restarted server before its
+    // ack_wait: both are correct, so the count is only reported.
+    INFO("deliveries: " << after.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq);
     REQUIRE(host.terminate() == 0);
     CHECK(dlq_list(host).empty());
 }

@@ -84,7 +84,10 @@ TEST_CASE("a deadlock (40P01) is retried after the back-off, not dead-lettered",
     // host's transaction is the one PostgreSQL cancels.
     f.pg.exec("SET deadlock_timeout = '60s'; BEGIN; UPDATE kv SET note = 'test' WHERE k = 'key-1'");
     // key-0 then key-1 in one batch: the worker is busy with a slow message while both arrive.
-    f.client.publish("test.kv.t", R"({"k":"slow","v":7,"action":"slow","ms":1000})");
+    f.client.publish("test.kv.t", R"({"k":"slow","v":7,"action":"slow","ms":3000})");
+    REQUIRE(eventually(
+        [&] { return f.client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending == 1; },
+        30s));
     f.client.publish_many("test.kv.t", kv_messages(2, 100));
     // The host holds key-0 and waits for key-1; taking key-0 closes the cycle.
     REQUIRE(eventually([&] { return lock_waiters(f.pg) == 1; }, 30s));

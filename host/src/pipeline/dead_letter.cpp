@@ -104,23 +104,43 @@ NatsMsgPtr JetStreamDeadLetterSink::compose(const IncomingMessage& message,
     return out;
 }
 
-void JetStreamDeadLetterSink::require_kept_after_terminate(const std::string& stream) {
+JetStreamDeadLetterSink::Keeping JetStreamDeadLetterSink::keeping_of(const std::string& stream) {
     std::lock_guard lock(retention_mutex_);
-    auto known = limits_retention_.find(stream);
-    if (known == limits_retention_.end()) {
+    auto known = kept_.find(stream);
+    if (known == kept_.end()) {
         jsStreamInfo* info = nullptr;
         jsErrCode js_error = jsErrCode(0);
         check_nats(js_GetStreamInfo(&info, client_.jetstream(), stream.c_str(), nullptr, &js_error),
                    "reading stream " + stream, js_error);
-        const bool limits = info->Config->Retention == js_LimitsPolicy;
+        const jsStreamConfig& config = *info->Config;
+        const Keeping keeping{config.Retention == js_LimitsPolicy, config.MaxAge / 1000000000LL,
+                              config.MaxMsgsPerSubject};
         jsStreamInfo_Destroy(info);
-        known = limits_retention_.emplace(stream, limits).first;
+        known = kept_.emplace(stream, keeping).first;
     }
-    if (!known->second) {
+    return known->second;
+}
+
+std::string JetStreamDeadLetterSink::where_kept(const std::string& stream) {
+    const Keeping original = keeping_of(stream);
+    if (!original.limits) {
         throw NatsError("stream " + stream +
                         " removes a message once it is terminated (work-queue or interest "
                         "retention), so a dead letter cannot point at it");
     }
+    // The original outlives the letter only as long as its stream's own limits allow: say so
+    // where that is shorter than the dead-letter stream keeps letters.
+    const int64_t letters_kept_s = keeping_of(config_.stream).max_age_s;
+    if (original.max_msgs_per_subject > 0) {
+        return "kept in stream " + stream + " until " +
+               std::to_string(original.max_msgs_per_subject) +
+               " newer messages of its subject are stored (max_msgs_per_subject)";
+    }
+    if (original.max_age_s > 0 && (letters_kept_s == 0 || original.max_age_s < letters_kept_s)) {
+        return "kept in stream " + stream + " for " + std::to_string(original.max_age_s) +
+               " s (its max_age), less than the dead letter";
+    }
+    return "kept in stream " + stream;
 }
 
 void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
@@ -130,12 +150,17 @@ void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
     const PublishRequest request{id.c_str(), config_.stream.c_str()};
     PublishOutcome outcome =
         client_.publish_awaiting_ack(compose(message, letter, true).get(), request);
-    const bool too_large = outcome.status == NATS_MAX_PAYLOAD;
+    // Over the server's max_payload (refused by the client) or the dead-letter stream's
+    // max_msg_size (by JetStream).
+    constexpr int kMessageExceedsStreamMaximum = 10054;
+    const bool too_large =
+        outcome.status == NATS_MAX_PAYLOAD || outcome.js_error == kMessageExceedsStreamMaximum;
+    std::string kept;
     if (too_large) {
         // The original fit, the original plus the dead letter's headers does not: the letter
         // points at the original, which stays in its stream (limits retention keeps a
-        // terminated message until max_age or max_bytes).
-        require_kept_after_terminate(message.stream);
+        // terminated message until its limits remove it).
+        kept = where_kept(message.stream);
         outcome = client_.publish_awaiting_ack(compose(message, letter, false).get(), request);
     }
     check_nats(outcome.status, "publishing dead letter to " + subject, outcome.js_error);
@@ -143,10 +168,9 @@ void JetStreamDeadLetterSink::dead_letter(const IncomingMessage& message,
     const LogFields fields = message.log_fields(letter.plugin);
     const LogScope scope(fields);
     spdlog::error("dead-lettered ({}) to {}{}: {}", dead_letter_class_name(letter.kind), subject,
-                  too_large ? " (too large to copy: the letter points at the original, kept in "
-                              "stream " +
-                                  message.stream + ")"
-                            : std::string(),
+                  too_large
+                      ? " (too large to copy: the letter points at the original, " + kept + ")"
+                      : std::string(),
                   letter.reason);
 }
 

@@ -72,14 +72,21 @@ class JetStreamDeadLetterSink final : public DeadLetterSink {
   private:
     NatsMsgPtr compose(const IncomingMessage& message, const DeadLetter& letter,
                        bool with_payload) const;
-    // Throws unless `stream` keeps a message after it is terminated.
-    void require_kept_after_terminate(const std::string& stream);
+    struct Keeping {
+        bool limits = false;  // limits retention: terminating a message does not remove it
+        int64_t max_age_s = 0;
+        int64_t max_msgs_per_subject = 0;
+    };
+    // How `stream` keeps its messages, read once.
+    Keeping keeping_of(const std::string& stream);
+    // How `stream` keeps a terminated message, for the log; throws when it does not.
+    std::string where_kept(const std::string& stream);
 
     NatsClient& client_;
     DlqConfig config_;
     std::string host_id_;
     std::mutex retention_mutex_;
-    std::map<std::string, bool> limits_retention_;  // per stream, read once
+    std::map<std::string, Keeping> kept_;  // per stream, read once
 };
 
 }  // namespace nomnom::host

@@ -1,5 +1,7 @@
 #include "pipeline/jetstream_consumer.hpp"
 
+#include "nomnom/common/subject_match.hpp"
+
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
@@ -80,9 +82,27 @@ void update_existing(NatsClient& client, ConsumerSpec& spec, jsConsumerInfo* inf
         spec.durable, spec.stream, old_max_deliver, natsStatus_GetText(status), old_max_deliver);
 }
 
-// Written into the description of a consumer whose position new consumers took: it is then no
-// longer a position to start from (a subject the plugin lists later is new to it).
-constexpr std::string_view kTakenOver = "nomnom: taken over by ";
+// A consumer's description names the plugin that owns it ("nomnom plugin <name>"), since names
+// alone are ambiguous (plugin "foo-2"'s consumer "nomnom-foo-2" is also a name plugin "foo"
+// would give its second subject); once new consumers took its position, it says so
+// ("...; taken over by <names>"), and is then no longer a position to start from.
+constexpr std::string_view kOwnerTag = "nomnom plugin ";
+constexpr std::string_view kTakenOver = "; taken over by ";
+
+std::string owner_description(const std::string& plugin) {
+    return std::string(kOwnerTag) + plugin;
+}
+
+// The plugin named in a description; empty for a consumer made by an operator or an older host.
+std::string owner_of(const std::string& description) {
+    if (!description.starts_with(kOwnerTag)) return "";
+    const std::string rest = description.substr(kOwnerTag.size());
+    return rest.substr(0, rest.find(kTakenOver));
+}
+
+bool was_taken_over(const std::string& description) {
+    return description.find(kTakenOver) != std::string::npos;
+}
 
 // "<durable>" or "<durable>-<n>", as plugin_consumers() names them.
 bool named_after(const std::string& durable, const std::string& name) {
@@ -90,6 +110,19 @@ bool named_after(const std::string& durable, const std::string& name) {
     if (!name.starts_with(durable + "-") || name.size() == durable.size() + 1) return false;
     return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(durable.size()) + 1, name.end(),
                        [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Whether a consumer on the server is `plugin`'s: its description says so; or, untagged, it
+// bears the plugin's single name, or one of its numbered names and a subject the plugin lists
+// (an untagged numbered consumer of a subject it does not list may be another plugin's).
+bool owned_by(const ListedConsumer& consumer, const std::string& plugin, const std::string& durable,
+              const std::vector<ConsumerSpec>& wanted) {
+    const std::string owner = owner_of(consumer.description);
+    if (!owner.empty()) return owner == plugin;
+    if (consumer.name == durable) return true;
+    return named_after(durable, consumer.name) &&
+           std::any_of(wanted.begin(), wanted.end(),
+                       [&](const ConsumerSpec& spec) { return spec.subject == consumer.subject; });
 }
 
 std::string named_with_subjects(const std::vector<ListedConsumer>& consumers) {
@@ -133,7 +166,7 @@ std::vector<ConsumerSpec> plugin_consumers(const std::string& stream, const std:
     for (size_t i = 0; i < subjects.size(); ++i) {
         specs.push_back({stream,
                          subjects.size() == 1 ? durable : durable + "-" + std::to_string(i + 1),
-                         subjects[i], settings});
+                         subjects[i], settings, 0, owner_description(plugin)});
     }
     return specs;
 }
@@ -171,7 +204,7 @@ ConsumerPlan plan_plugin_consumers(const std::vector<ListedConsumer>& listed,
     std::set<std::string> taken;
     for (const ListedConsumer& consumer : listed) {
         taken.insert(consumer.name);
-        if (named_after(durable, consumer.name)) mine.push_back(consumer);
+        if (owned_by(consumer, plugin, durable, wanted)) mine.push_back(consumer);
     }
     std::vector<bool> used(mine.size(), false);
     for (ConsumerSpec& spec : wanted) {
@@ -187,24 +220,28 @@ ConsumerPlan plan_plugin_consumers(const std::vector<ListedConsumer>& listed,
         plan.consumers.push_back(std::move(planned));
     }
     for (size_t i = 0; i < mine.size(); ++i) {
-        if (used[i]) continue;
-        plan.orphans.push_back(mine[i]);
-        if (!mine[i].description.starts_with(kTakenOver)) plan.taken_over.push_back(mine[i]);
+        if (!used[i]) plan.orphans.push_back(mine[i]);
     }
-    uint64_t start = 0;
-    for (const ListedConsumer& old : plan.taken_over) {
-        start = start == 0 ? old.ack_floor + 1 : std::min(start, old.ack_floor + 1);
-    }
-    bool creates = false;
+    std::set<std::string> starting_points;
     for (PlannedConsumer& planned : plan.consumers) {
         if (planned.existing) continue;
-        creates = true;
         std::string& name = planned.spec.durable;
         for (int n = 1; taken.contains(name); ++n) name = durable + "-" + std::to_string(n);
         taken.insert(name);
-        planned.spec.start_sequence = start;
+        // A subject that shares messages with subjects the plugin dropped continues where their
+        // consumers stood, so what they acked is not read again; any other subject is new to
+        // the plugin and read from the start, so that nothing stored before is skipped.
+        for (const ListedConsumer& old : plan.orphans) {
+            if (was_taken_over(old.description) ||
+                !subjects_overlap(old.subject, planned.spec.subject)) {
+                continue;
+            }
+            const uint64_t after = old.ack_floor + 1;
+            uint64_t& start = planned.spec.start_sequence;
+            start = start == 0 ? after : std::min(start, after);
+            if (starting_points.insert(old.name).second) plan.taken_over.push_back(old);
+        }
     }
-    if (!creates) plan.taken_over.clear();
     return plan;
 }
 
@@ -219,24 +256,30 @@ std::vector<ConsumerSpec> ensure_plugin_consumers(NatsClient& client, const std:
     for (PlannedConsumer& planned : plan.consumers) {
         ConsumerSpec& spec = planned.spec;
         ensure_consumer(client, spec);
-        if (planned.existing && planned.existing->description.starts_with(kTakenOver)) {
-            // In use again (the plugin lists its subject again): a position to start from
-            // once more when it is left another time.
-            describe(client, stream, spec.durable, "");
+        if (planned.existing && planned.existing->description != spec.description) {
+            // Tagged as the plugin's (a consumer of an older host, or one in use again after it
+            // was taken over): unambiguous from now on, and a position to start from again.
+            describe(client, stream, spec.durable, spec.description);
         }
-        if (!planned.existing && !plan.taken_over.empty()) {
+        if (!planned.existing && spec.start_sequence > 0) {
+            std::vector<ListedConsumer> from;
+            for (const ListedConsumer& old : plan.taken_over) {
+                if (subjects_overlap(old.subject, spec.subject)) from.push_back(old);
+            }
             spdlog::info(
                 "consumer {} on stream {}: subject '{}' takes over from {} at stream sequence {} "
-                "(what they had not acked may come again)",
-                spec.durable, stream, spec.subject, named_with_subjects(plan.taken_over),
-                spec.start_sequence);
+                "(what they had not acked may come again; messages before it that only '{}' "
+                "matches are not delivered)",
+                spec.durable, stream, spec.subject, named_with_subjects(from), spec.start_sequence,
+                spec.subject);
         }
         if (!planned.existing) created.push_back(spec.durable);
         specs.push_back(std::move(spec));
     }
     for (const ListedConsumer& old : plan.taken_over) {
         describe(client, stream, old.name,
-                 std::string(kTakenOver) + fmt::format("{}", fmt::join(created, ", ")));
+                 owner_description(plugin) + std::string(kTakenOver) +
+                     fmt::format("{}", fmt::join(created, ", ")));
     }
     // A consumer left behind is kept, not deleted: during a rolling upgrade a host still runs
     // the old version on it, and deleting it would break that host's fetches, then have it
@@ -275,6 +318,7 @@ void ensure_consumer(NatsClient& client, ConsumerSpec& spec) {
     config.MaxDeliver = kUnlimitedDeliveries;
     config.MaxAckPending = settings.max_ack_pending;
     config.FilterSubject = spec.subject.c_str();
+    config.Description = spec.description.empty() ? nullptr : spec.description.c_str();
     status =
         js_AddConsumer(&info, client.jetstream(), spec.stream.c_str(), &config, nullptr, &js_error);
     check_nats(status, "creating consumer " + spec.durable + " on stream " + spec.stream, js_error);

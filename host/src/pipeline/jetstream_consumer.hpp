@@ -18,6 +18,8 @@ struct ConsumerSpec {
     // Where a consumer yet to be created starts: 0, at the start of the stream; else at this
     // stream sequence, where the consumers of subjects its plugin no longer lists stood.
     uint64_t start_sequence = 0;
+    // The consumer's description on the server: names the plugin that owns it.
+    std::string description;
 };
 
 // "<durable_prefix>-<plugin>", or the configured durable: the name of a plugin's consumer, and
@@ -52,11 +54,12 @@ struct ListedConsumer {
 // Every consumer of `stream`; throws NatsError when JetStream does not answer.
 std::vector<ListedConsumer> list_consumers(NatsClient& client, const std::string& stream);
 
-// A plugin's consumers on the server: those named "<durable>" or "<durable>-<n>", each found by
-// its filter subject whatever its name, so that a change in the plugin's subjects renames
-// nothing. A subject without one gets a free name; it starts at the start of the stream, or,
-// when some of the plugin's consumers filter subjects it no longer lists (it replaced them),
-// just after the lowest of their ack floors, so that nothing they acked is read again.
+// A plugin's consumers on the server (their description names the plugin; untagged ones of an
+// older host by their names, "<durable>" or "<durable>-<n>"), each found by its filter subject
+// whatever its name, so that a change in the plugin's subjects renames nothing. A subject
+// without one gets a free name; it starts at the start of the stream, or, when it shares
+// messages with subjects the plugin no longer lists (it replaced them), just after the lowest
+// ack floor of their consumers, so that nothing they acked is read again.
 struct PlannedConsumer {
     ConsumerSpec spec;
     std::optional<ListedConsumer> existing;  // nullopt: to be created

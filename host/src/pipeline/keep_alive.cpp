@@ -10,7 +10,8 @@ constexpr std::chrono::milliseconds kTick(100);
 
 }  // namespace
 
-KeepAlive::KeepAlive() : thread_([this] { run(); }) {}
+KeepAlive::KeepAlive(std::function<bool()> connected)
+    : connected_(std::move(connected)), thread_([this] { run(); }) {}
 
 KeepAlive::~KeepAlive() {
     stop();
@@ -30,6 +31,7 @@ void KeepAlive::run() {
     while (!stopped_) {
         wake_.wait_for(lock, kTick);
         if (stopped_) break;
+        if (!connected_()) continue;
         const auto now = std::chrono::steady_clock::now();
         for (Batch& batch : batches_) {
             if (now < batch.next) continue;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -22,7 +23,9 @@ class KeepAlive {
     };
 
   public:
-    KeepAlive();
+    // `connected`: whether NATS is reachable; while it is not, nothing is sent (an InProgress
+    // would only fill the reconnect buffer the acks need).
+    explicit KeepAlive(std::function<bool()> connected);
     ~KeepAlive();
     KeepAlive(const KeepAlive&) = delete;
     KeepAlive& operator=(const KeepAlive&) = delete;
@@ -53,6 +56,7 @@ class KeepAlive {
   private:
     void run();
 
+    std::function<bool()> connected_;
     std::mutex mutex_;
     std::condition_variable wake_;
     std::list<Batch> batches_;

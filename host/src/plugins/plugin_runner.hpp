@@ -97,7 +97,7 @@ class PluginRunner final : public PluginWorkers {
     std::filesystem::path state_dir_;
     std::atomic<int64_t> parse_timeout_ms_;
     CrashVerdicts verdicts_;
-    KeepAlive keep_alive_;
+    KeepAlive keep_alive_{[this] { return nats_.connected(); }};
     std::set<std::string> sequenced_tables_;
     std::vector<std::unique_ptr<PluginInstance>> instances_;
     std::vector<std::unique_ptr<InflightRecord>> records_;  // one per worker
