@@ -140,9 +140,12 @@ class Postgres:
         return cpu_seconds(pid, children=True) + sum(cpu_seconds(c) for c in child_pids(pid))
 
     def psql(self, database, *args, **kwargs):
-        return subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+        done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
                                self.base + "/" + database, *args],
-                              check=True, capture_output=True, text=True, **kwargs)
+                              capture_output=True, text=True, **kwargs)
+        if done.returncode != 0:
+            raise RuntimeError("psql %s %s: %s" % (database, " ".join(args), done.stderr.strip()))
+        return done
 
     def fresh_database(self, name):
         self.drop_database(name)
@@ -184,13 +187,11 @@ class Nats:
         self.process.wait(timeout=20)
 
 
-def prepare_workload(work, orders):
-    path = os.path.join(work, "orders-%d.ndjson" % orders)
-    with open(path, "w") as out:
-        subprocess.run([sys.executable, GEN, str(orders)], stdout=out, check=True)
+def write_tsvs(path, prefix):
+    """The rows of the orders in `path` as COPY text files; returns them and the item count."""
     items = 0
-    orders_tsv = os.path.join(work, "orders.tsv")
-    items_tsv = os.path.join(work, "items.tsv")
+    orders_tsv = path.replace(".ndjson", "") + "-%s-orders.tsv" % prefix
+    items_tsv = path.replace(".ndjson", "") + "-%s-items.tsv" % prefix
 
     def cell(value):
         if value is None:
@@ -205,7 +206,33 @@ def prepare_workload(work, orders):
                 items += 1
                 row = dict(item, order_key=order["order_key"])
                 i.write("\t".join(cell(row.get(c)) for c in ITEM_COLUMNS) + "\n")
+    return items, orders_tsv, items_tsv
+
+
+def prepare_workload(work, orders):
+    path = os.path.join(work, "orders-%d.ndjson" % orders)
+    with open(path, "w") as out:
+        subprocess.run([sys.executable, GEN, str(orders)], stdout=out, check=True)
+    items, orders_tsv, items_tsv = write_tsvs(path, "insert")
     return path, items, orders_tsv, items_tsv
+
+
+def prepare_updates(path):
+    """The same orders (same keys) with every row's values changed: the update workload."""
+    updated = path.replace(".ndjson", "-updated.ndjson")
+    with open(path) as src, open(updated, "w") as out:
+        for line in src:
+            order = json.loads(line)
+            order["total_price"] = round(order["total_price"] + 1.25, 2)
+            order["comment"] = "updated: " + (order.get("comment") or "")
+            for item in order["line_items"]:
+                if isinstance(item.get("quantity"), int):
+                    item["quantity"] += 1
+                if isinstance(item.get("extended_price"), (int, float)):
+                    item["extended_price"] = round(item["extended_price"] + 1.25, 2)
+            out.write(json.dumps(order) + "\n")
+    _, orders_tsv, items_tsv = write_tsvs(updated, "update")
+    return updated, orders_tsv, items_tsv
 
 
 def reaped_children_cpu():
@@ -235,15 +262,18 @@ def ceiling_fetch_ack(nats, path, orders):
     return rate, nats.cpu() + reaped_children_cpu() - cpu0
 
 
+def load_rows(pg, database, orders_tsv, items_tsv):
+    pg.psql(database, "-c", "\\copy orders(%s) FROM '%s'" % (",".join(ORDER_COLUMNS), orders_tsv))
+    pg.psql(database, "-c", "\\copy order_line_items(%s) FROM '%s'" % (",".join(ITEM_COLUMNS),
+                                                                        items_tsv))
+
+
 def ceiling_copy(pg, orders_tsv, items_tsv, rows):
     pg.fresh_database("bench_copy")
     pg.psql("bench_copy", "-f", TPCH_DDL)
     cpu0 = pg.cpu() + reaped_children_cpu()
     start = time.monotonic()
-    pg.psql("bench_copy", "-c", "\\copy orders(%s) FROM '%s'" % (",".join(ORDER_COLUMNS),
-                                                                  orders_tsv))
-    pg.psql("bench_copy", "-c", "\\copy order_line_items(%s) FROM '%s'" % (
-        ",".join(ITEM_COLUMNS), items_tsv))
+    load_rows(pg, "bench_copy", orders_tsv, items_tsv)
     rate = rows / (time.monotonic() - start)
     # psql's backend has exited: its CPU counts once the postmaster has reaped it.
     time.sleep(0.5)
@@ -251,6 +281,40 @@ def ceiling_copy(pg, orders_tsv, items_tsv, rows):
     # Dropped at once, or autovacuum would go through its million new rows while the next
     # measurement runs, and bill that one for it.
     pg.drop_database("bench_copy")
+    return rate, cpu
+
+
+def upsert_sql(table, columns, keys, tsv):
+    staged = "staged_" + table
+    updates = ", ".join("%s = excluded.%s" % (c, c) for c in columns if c not in keys)
+    listed = ",".join(columns)
+    return ("CREATE TEMP TABLE %s AS SELECT %s FROM %s WITH NO DATA;\n"
+            "\\copy %s(%s) FROM '%s'\n"
+            "INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) DO UPDATE SET %s;\n"
+            % (staged, listed, table, staged, listed, tsv, table, listed, listed, staged,
+               ",".join(keys), updates))
+
+
+def ceiling_upsert(work, pg, base_tsvs, new_tsvs, rows):
+    """What PostgreSQL alone needs to update every row: COPY of the new rows into a temporary
+    table and one INSERT ... ON CONFLICT DO UPDATE per table, on one connection, over the
+    same rows already stored."""
+    pg.fresh_database("bench_upsert")
+    pg.psql("bench_upsert", "-f", TPCH_DDL)
+    load_rows(pg, "bench_upsert", *base_tsvs)
+    pg.psql("bench_upsert", "-c", "VACUUM ANALYZE")
+    script = os.path.join(work, "upsert.sql")
+    with open(script, "w") as f:
+        f.write("BEGIN;\n" + upsert_sql("orders", ORDER_COLUMNS, ["order_key"], new_tsvs[0])
+                + upsert_sql("order_line_items", ITEM_COLUMNS, ["order_key", "line_number"],
+                             new_tsvs[1]) + "COMMIT;\n")
+    cpu0 = pg.cpu() + reaped_children_cpu()
+    start = time.monotonic()
+    pg.psql("bench_upsert", "-f", script)
+    rate = rows / (time.monotonic() - start)
+    time.sleep(0.5)
+    cpu = pg.cpu() + reaped_children_cpu() - cpu0
+    pg.drop_database("bench_upsert")
     return rate, cpu
 
 
@@ -365,14 +429,22 @@ level = "warn"
         self.log.close()
 
 
-def host_drain(work, pg, nats, path, orders, items, args, rep, isolation):
+def host_drain(work, pg, nats, path, orders, items, args, rep, isolation, stored=None):
+    """The host draining the orders of `path`; `stored`: (orders_tsv, items_tsv) already in
+    the tables before it starts (every key exists: the upsert path)."""
     db = "bench_host"
     db_url = pg.fresh_database(db)
+    if stored:
+        pg.psql(db, "-f", TPCH_DDL)
+        load_rows(pg, db, *stored)
+        pg.psql(db, "-c", "VACUUM ANALYZE")
     run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
     publish(nats, "messages.ingest.Order", path)
     pg_cpu0, nats_cpu0 = pg.cpu(), nats.cpu()
     start = time.time()
-    host = HostRun(work, nats, db_url, args, "host-%s-%d" % (isolation, rep), isolation)
+    host = HostRun(work, nats, db_url, args,
+                   "host-%s-%s-%d" % (isolation, "stored" if stored else "new", rep) + (
+                       "-" + os.path.basename(path) if stored else ""), isolation)
     profiler = None
     if args.profile:
         # Sampled on CPU time (no hardware counters needed), host only; call graphs from DWARF,
@@ -439,8 +511,10 @@ def latency_run(work, pg, nats, path, args, rep):
     return result
 
 
-def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, args, rep):
-    """One repetition: the three ceilings, then the host, on the same data."""
+def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates, args, rep):
+    """One repetition: the three ceilings, then the host, on the same data; then the update
+    workload (every key stored, every value changed) beside its own ceiling, and the replay
+    workload (the same messages again over the same rows)."""
     fetch_ack_rate, fetch_ack_cpu = ceiling_fetch_ack(nats, path, args.orders)
     copy_rate, copy_cpu = ceiling_copy(pg, orders_tsv, items_tsv, args.orders + items)
     parse_rate, parse_cpu = ceiling_parse(path)
@@ -463,6 +537,25 @@ def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, args, rep
         run["thread_" + key] = thread[key]
     run["process_vs_thread_orders_per_s"] = run["orders_per_s"] / thread["orders_per_s"]
     run["process_vs_thread_cpu_per_order"] = run["cpu_us_per_order"] / thread["cpu_us_per_order"]
+
+    updated_path, updated_orders_tsv, updated_items_tsv = updates
+    upsert_rate, upsert_cpu = ceiling_upsert(work, pg, (orders_tsv, items_tsv),
+                                             (updated_orders_tsv, updated_items_tsv),
+                                             args.orders + items)
+    update = host_drain(work, pg, nats, updated_path, args.orders, items, args, rep, "process",
+                        stored=(orders_tsv, items_tsv))
+    run["ceiling_upsert_rows_per_s"] = upsert_rate
+    run["ceiling_upsert_cpu_us_per_order"] = upsert_cpu / args.orders * 1e6
+    run["update_orders_per_s"] = update["orders_per_s"]
+    run["update_cpu_us_per_order"] = update["cpu_us_per_order"]
+    run["update_host_peak_rss_mb"] = update["host_peak_rss_mb"]
+    run["ratio_update_vs_ceiling"] = update["rows_per_s"] / upsert_rate
+    run["ratio_update_vs_insert"] = update["orders_per_s"] / run["orders_per_s"]
+    replay = host_drain(work, pg, nats, path, args.orders, items, args, rep, "process",
+                        stored=(orders_tsv, items_tsv))
+    run["replay_orders_per_s"] = replay["orders_per_s"]
+    run["replay_cpu_us_per_order"] = replay["cpu_us_per_order"]
+    run["ratio_replay_vs_insert"] = replay["orders_per_s"] / run["orders_per_s"]
     return run
 
 
@@ -497,6 +590,7 @@ def main():
             args.orders = args.rate * args.seconds
         log("workload: %d orders (%s)" % (args.orders, GEN))
         path, items, orders_tsv, items_tsv = prepare_workload(work, args.orders)
+        updates = None if args.latency else prepare_updates(path)
         pg, nats = Postgres(work), Nats(work)
         results = {}
         for rep in range(args.repeat):
@@ -504,8 +598,8 @@ def main():
             if args.latency:
                 run = latency_run(work, pg, nats, path, args, rep)
             else:
-                run = throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, args,
-                                     rep)
+                run = throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates,
+                                     args, rep)
             log("  " + " ".join("%s=%.3g" % kv for kv in run.items()))
             for key, value in run.items():
                 results.setdefault(key, []).append(value)
@@ -525,13 +619,17 @@ def main():
               "ceiling_copy_rows_per_s=%.0f ceiling_parse_per_s=%.0f ratio_vs_copy=%.2f "
               "host_cpu_s=%.2f cpu_us_per_order=%.1f host_peak_rss_mb=%.1f "
               "thread_orders_per_s=%.0f thread_cpu_us_per_order=%.1f "
-              "process_vs_thread_orders_per_s=%.2f process_vs_thread_cpu_per_order=%.2f"
+              "process_vs_thread_orders_per_s=%.2f process_vs_thread_cpu_per_order=%.2f "
+              "update_orders_per_s=%.0f ratio_update_vs_ceiling=%.2f ratio_update_vs_insert=%.2f "
+              "replay_orders_per_s=%.0f ratio_replay_vs_insert=%.2f"
               % (med["orders_per_s"], med["rows_per_s"], med["ceiling_fetch_ack_per_s"],
                  med["ceiling_copy_rows_per_s"], med["ceiling_parse_per_s"],
                  med["ratio_vs_copy"], med["host_cpu_s"], med["cpu_us_per_order"],
                  med["host_peak_rss_mb"], med["thread_orders_per_s"],
                  med["thread_cpu_us_per_order"], med["process_vs_thread_orders_per_s"],
-                 med["process_vs_thread_cpu_per_order"]))
+                 med["process_vs_thread_cpu_per_order"], med["update_orders_per_s"],
+                 med["ratio_update_vs_ceiling"], med["ratio_update_vs_insert"],
+                 med["replay_orders_per_s"], med["ratio_replay_vs_insert"]))
     finally:
         if nats:
             nats.stop()
