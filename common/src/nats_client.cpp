@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -46,6 +47,20 @@ void on_reconnected(natsConnection*, void*) {
 }
 
 }  // namespace
+
+void for_each_header(natsMsg* message,
+                     const std::function<void(const char* key, const char* value)>& visit) {
+    const char** keys = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Keys(message, &keys, &count) != NATS_OK) return;
+    for (int i = 0; i < count; ++i) {
+        const char* value = nullptr;
+        if (natsMsgHeader_Get(message, keys[i], &value) == NATS_OK) {
+            visit(keys[i], value != nullptr ? value : "");
+        }
+    }
+    std::free(static_cast<void*>(keys));
+}
 
 void set_nats_servers(natsOptions* options, const std::string& urls) {
     std::vector<std::string> list;

@@ -1,7 +1,6 @@
 #include "dlq_tool.hpp"
 
 #include <chrono>
-#include <cstdlib>
 #include <ctime>
 #include <functional>
 #include <iostream>
@@ -44,14 +43,6 @@ struct Options {
 std::string header(natsMsg* message, const char* key) {
     const char* value = nullptr;
     return natsMsgHeader_Get(message, key, &value) == NATS_OK && value ? value : "";
-}
-
-void for_each_header(natsMsg* message, const std::function<void(const char*)>& visit) {
-    const char** keys = nullptr;
-    int count = 0;
-    if (natsMsgHeader_Keys(message, &keys, &count) != NATS_OK) return;
-    for (int i = 0; i < count; ++i) visit(keys[i]);
-    std::free(static_cast<void*>(keys));
 }
 
 // "30m", "12h", "7d" -> a timestamp that far back; anything else is taken as a timestamp.
@@ -151,16 +142,17 @@ NatsMsgPtr original_in_stream(NatsClient& client, uint64_t seq, natsMsg* letter)
 
 void print_full(NatsClient& client, uint64_t seq, natsMsg* message) {
     std::cout << "dead letter " << seq << "\n";
-    for_each_header(message, [&](const char* key) {
-        std::cout << key << ": " << header(message, key) << "\n";
-    });
+    const auto print_headers = [](natsMsg* of) {
+        for_each_header(of, [](const char* key, const char* value) {
+            std::cout << key << ": " << value << "\n";
+        });
+    };
+    print_headers(message);
     const NatsMsgPtr original = original_in_stream(client, seq, message);
     if (original) {
         std::cout << "\noriginal, read from stream " << header(message, dlq_header::kStream)
                   << " seq " << header(message, dlq_header::kStreamSequence) << ":\n";
-        for_each_header(original.get(), [&](const char* key) {
-            std::cout << key << ": " << header(original.get(), key) << "\n";
-        });
+        print_headers(original.get());
     }
     std::cout << "\n";
     natsMsg* source = original ? original.get() : message;
@@ -192,9 +184,9 @@ void replay(NatsClient& client, const DlqConfig& config, uint64_t seq, natsMsg* 
         dlq_header::kDeliveryCount, dlq_header::kPlugin,      dlq_header::kPluginVersion,
         dlq_header::kErrorClass,    dlq_header::kError,       dlq_header::kHost,
         dlq_header::kTimestamp,     dlq_header::kReplayCount, dlq_header::kPayload};
-    for_each_header(source, [&](const char* key) {
+    for_each_header(source, [&](const char* key, const char* value) {
         if (metadata.contains(key) || std::string_view(key).starts_with("Nats-")) return;
-        natsMsgHeader_Set(created, key, header(source, key).c_str());
+        natsMsgHeader_Set(created, key, value);
     });
     natsMsgHeader_Set(created, dlq_header::kReplayCount, std::to_string(replays + 1).c_str());
 

@@ -1,7 +1,8 @@
 #include "api_harness.hpp"
 
 #include <catch2/catch.hpp>
-#include <cstdlib>
+
+#include "nomnom/common/nats_client.hpp"
 
 namespace nomnom::testing {
 
@@ -70,17 +71,8 @@ StoredMessage last_message(JetStreamClient& client, const std::string& subject) 
     StoredMessage stored;
     stored.data.assign(natsMsg_GetData(message),
                        static_cast<size_t>(natsMsg_GetDataLength(message)));
-    const char** keys = nullptr;
-    int count = 0;
-    if (natsMsgHeader_Keys(message, &keys, &count) == NATS_OK) {
-        for (int i = 0; i < count; ++i) {
-            const char* value = nullptr;
-            if (natsMsgHeader_Get(message, keys[i], &value) == NATS_OK) {
-                stored.headers[keys[i]] = value;
-            }
-        }
-        std::free(static_cast<void*>(keys));
-    }
+    nomnom::for_each_header(
+        message, [&](const char* key, const char* value) { stored.headers[key] = value; });
     natsMsg_Destroy(message);
     return stored;
 }

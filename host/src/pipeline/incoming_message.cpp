@@ -1,7 +1,5 @@
 #include "pipeline/incoming_message.hpp"
 
-#include <cstdlib>
-
 #include "pipeline/envelope.hpp"
 
 namespace nomnom::host {
@@ -18,17 +16,10 @@ void read_metadata(IncomingMessage& in) {
 }
 
 void read_headers(IncomingMessage& in) {
-    const char** keys = nullptr;
-    int count = 0;
-    if (natsMsgHeader_Keys(in.message.get(), &keys, &count) != NATS_OK) return;
-    in.header_storage.reserve(static_cast<size_t>(count) * 2);
-    for (int i = 0; i < count; ++i) {
-        const char* value = nullptr;
-        if (natsMsgHeader_Get(in.message.get(), keys[i], &value) != NATS_OK) continue;
-        in.header_storage.emplace_back(keys[i]);
-        in.header_storage.emplace_back(value ? value : "");
-    }
-    std::free(static_cast<void*>(keys));
+    for_each_header(in.message.get(), [&](const char* key, const char* value) {
+        in.header_storage.emplace_back(key);
+        in.header_storage.emplace_back(value);
+    });
     for (size_t i = 0; i + 1 < in.header_storage.size(); i += 2) {
         const std::string& key = in.header_storage[i];
         const std::string& value = in.header_storage[i + 1];

@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -28,6 +29,10 @@ struct NatsMsgDeleter {
     void operator()(natsMsg* message) const { natsMsg_Destroy(message); }
 };
 using NatsMsgPtr = std::unique_ptr<natsMsg, NatsMsgDeleter>;
+
+// Calls `visit(key, value)` for each header key of `message`, with the key's first value.
+void for_each_header(natsMsg* message,
+                     const std::function<void(const char* key, const char* value)>& visit);
 
 // What a JetStream publish asks of the stream, and what the stream answered.
 struct PublishRequest {
