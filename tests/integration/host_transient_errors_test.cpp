@@ -16,15 +16,6 @@ using namespace nomnom::testing;
 
 namespace {
 
-// Sessions of this database waiting for a lock: the host's, since the test's own never wait
-// when this is asked.
-int64_t lock_waiters(PgTestDb& pg) {
-    pg.exec("SELECT pg_stat_clear_snapshot()");
-    return pg.query_int64(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
-        "wait_event_type = 'Lock'");
-}
-
 // A host running test_kv with one worker and `backoff_ms` of back-off; key-0 and key-1 stored
 // with the values 0 and 1 once started.
 struct TransientFixture {
@@ -64,7 +55,7 @@ TEST_CASE("a serialization failure (40001) is retried after the back-off, not de
     f.client.publish("test.kv.t", R"({"k":"key-0","v":100})");
     // The host's snapshot is older than the test's update: once that commits, repeatable read
     // refuses the host's.
-    REQUIRE(eventually([&] { return lock_waiters(f.pg) == 1; }, 30s));
+    REQUIRE(eventually([&] { return f.pg.lock_waiters() == 1; }, 30s));
     f.pg.exec("COMMIT");
     const auto failed = std::chrono::steady_clock::now();
     REQUIRE(eventually([&] { return f.value("key-0") == 100; }, 30s));
@@ -90,7 +81,7 @@ TEST_CASE("a deadlock (40P01) is retried after the back-off, not dead-lettered",
         30s));
     f.client.publish_many("test.kv.t", kv_messages(2, 100));
     // The host holds key-0 and waits for key-1; taking key-0 closes the cycle.
-    REQUIRE(eventually([&] { return lock_waiters(f.pg) == 1; }, 30s));
+    REQUIRE(eventually([&] { return f.pg.lock_waiters() == 1; }, 30s));
     f.pg.exec("UPDATE kv SET note = 'test' WHERE k = 'key-0'");
     const auto failed = std::chrono::steady_clock::now();
     f.pg.exec("COMMIT");

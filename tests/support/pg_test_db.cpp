@@ -113,6 +113,13 @@ void PgTestDb::exec(const std::string& sql) {
     PQclear(run(sql));
 }
 
+std::int64_t PgTestDb::lock_waiters() {
+    exec("SELECT pg_stat_clear_snapshot()");
+    return query_int64(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+        "wait_event_type = 'Lock'");
+}
+
 std::int64_t PgTestDb::query_int64(const std::string& sql) {
     ResultPtr result(run(sql));
     if (PQntuples(result.get()) != 1 || PQnfields(result.get()) != 1) {

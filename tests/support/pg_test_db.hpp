@@ -31,6 +31,10 @@ class PgTestDb {
     std::int64_t query_int64(const std::string& sql);
     // Every row as text, NULL as nullopt.
     Rows query_rows(const std::string& sql);
+    // Sessions of this database waiting for a lock, as of now (the statistics snapshot of an
+    // open transaction of this connection is cleared first). This connection's own never wait
+    // while it asks.
+    std::int64_t lock_waiters();
 
   private:
     PGresult* run(const std::string& sql);
