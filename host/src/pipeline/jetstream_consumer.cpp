@@ -208,7 +208,7 @@ ConsumerPlan plan_plugin_consumers(const std::vector<ListedConsumer>& listed,
     }
     std::vector<bool> used(mine.size(), false);
     for (ConsumerSpec& spec : wanted) {
-        PlannedConsumer planned{std::move(spec), std::nullopt};
+        PlannedConsumer planned{std::move(spec), std::nullopt, {}};
         for (size_t i = 0; i < mine.size(); ++i) {
             if (!used[i] && mine[i].subject == planned.spec.subject) {
                 used[i] = true;
@@ -239,6 +239,7 @@ ConsumerPlan plan_plugin_consumers(const std::vector<ListedConsumer>& listed,
             const uint64_t after = old.ack_floor + 1;
             uint64_t& start = planned.spec.start_sequence;
             start = start == 0 ? after : std::min(start, after);
+            planned.takes_over.push_back(old);
             if (starting_points.insert(old.name).second) plan.taken_over.push_back(old);
         }
     }
@@ -261,17 +262,13 @@ std::vector<ConsumerSpec> ensure_plugin_consumers(NatsClient& client, const std:
             // was taken over): unambiguous from now on, and a position to start from again.
             describe(client, stream, spec.durable, spec.description);
         }
-        if (!planned.existing && spec.start_sequence > 0) {
-            std::vector<ListedConsumer> from;
-            for (const ListedConsumer& old : plan.taken_over) {
-                if (subjects_overlap(old.subject, spec.subject)) from.push_back(old);
-            }
+        if (!planned.takes_over.empty()) {
             spdlog::info(
                 "consumer {} on stream {}: subject '{}' takes over from {} at stream sequence {} "
                 "(what they had not acked may come again; messages before it that only '{}' "
                 "matches are not delivered)",
-                spec.durable, stream, spec.subject, named_with_subjects(from), spec.start_sequence,
-                spec.subject);
+                spec.durable, stream, spec.subject, named_with_subjects(planned.takes_over),
+                spec.start_sequence, spec.subject);
         }
         if (!planned.existing) created.push_back(spec.durable);
         specs.push_back(std::move(spec));

@@ -63,6 +63,7 @@ std::vector<ListedConsumer> list_consumers(NatsClient& client, const std::string
 struct PlannedConsumer {
     ConsumerSpec spec;
     std::optional<ListedConsumer> existing;  // nullopt: to be created
+    std::vector<ListedConsumer> takes_over;  // a new one: where its start_sequence comes from
 };
 struct ConsumerPlan {
     std::vector<PlannedConsumer> consumers;  // one per subject, in the plugin's order
