@@ -3,6 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -95,6 +97,28 @@ void read_isolation(Section& plugins, IsolationConfig& isolation) {
     }
 }
 
+void read_table_outputs(Section& section, std::map<std::string, nomnom_output>& out) {
+    for (const auto& [key, node] : section.table()) {
+        const std::string table(key.str());
+        nomnom_output output = NOMNOM_OUTPUT_STORE;
+        section.choice(table.c_str(), output,
+                       {{"store", NOMNOM_OUTPUT_STORE},
+                        {"publish", NOMNOM_OUTPUT_PUBLISH},
+                        {"both", NOMNOM_OUTPUT_BOTH}});
+        out[table] = output;
+    }
+    section.reject_unknown();
+}
+
+// A NATS subject of literal tokens: [outputs] subject_prefix gets ".<table>" appended.
+bool is_subject_prefix(const std::string& prefix) {
+    if (prefix.empty() || prefix.front() == '.' || prefix.back() == '.') return false;
+    if (prefix.find("..") != std::string::npos) return false;
+    return std::none_of(prefix.begin(), prefix.end(), [](char c) {
+        return c == '*' || c == '>' || std::isspace(static_cast<unsigned char>(c));
+    });
+}
+
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& value) {
     std::filesystem::path path(value);
     return path.is_absolute() ? path : (base / path).lexically_normal();
@@ -181,6 +205,10 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
                 }
                 settings.config_json = buffer.GetString();
             }
+            if (const auto* outputs = plugin.subtable("outputs")) {
+                Section section(*outputs, "plugins." + name + ".outputs", file);
+                read_table_outputs(section, settings.outputs);
+            }
             plugin.reject_unknown();
             config.plugins[name] = std::move(settings);
         }
@@ -210,6 +238,20 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         }
     }
 
+    if (const auto* table = top.subtable("outputs")) {
+        Section outputs(*table, "outputs", file);
+        outputs.string("subject_prefix", config.outputs.subject_prefix);
+        if (!is_subject_prefix(config.outputs.subject_prefix)) {
+            outputs.fail(
+                table->get("subject_prefix"), "subject_prefix",
+                "'" + config.outputs.subject_prefix + "' is not a NATS subject without wildcards");
+        }
+        config.outputs.stream.subjects = {config.outputs.subject_prefix + ".>"};
+        outputs.integer("publish_timeout_ms", config.outputs.publish_timeout_ms, 100, 600000);
+        read_stream_section(outputs, "stream", config.outputs.stream);
+        outputs.reject_unknown();
+    }
+
     read_status_section(top, "status", config.status, StatusReader::Host);
 
     if (const auto* table = top.subtable("http")) {
@@ -235,7 +277,7 @@ std::string with_running_sections(const std::string& running_text, const std::st
             into.erase(key);
         }
     };
-    for (const char* section : {"nats", "stream", "database", "dlq", "status", "http"}) {
+    for (const char* section : {"nats", "stream", "database", "dlq", "outputs", "status", "http"}) {
         keep(running, fresh, section);
     }
     const toml::table empty;

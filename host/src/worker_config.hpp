@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nomnom/plugin.h>
+
 #include "nomnom/common/config.hpp"
 
 namespace nomnom::host {
@@ -37,6 +39,8 @@ struct PluginSettings {
     bool enabled = true;
     ConsumerSettings consumer;
     std::string config_json = "{}";
+    // [plugins.<name>.outputs]: table name -> where its rows go, over what the plugin declares.
+    std::map<std::string, nomnom_output> outputs;
 
     bool operator==(const PluginSettings&) const = default;
 };
@@ -62,6 +66,24 @@ struct DlqConfig {
     int64_t replicas = 1;     // copies in a JetStream cluster, when the host creates the stream
 
     bool operator==(const DlqConfig&) const = default;
+};
+
+// Where the rows of published tables go ([outputs]): <subject_prefix>.<table>, stored by
+// `stream`, whose duplicate window is what makes a redelivered message publish nothing twice.
+struct OutputsConfig {
+    std::string subject_prefix = "entities";
+    StreamConfig stream = entities_stream();
+    int64_t publish_timeout_ms = 10000;  // a batch's PubAcks not all in by then: nak it
+
+    bool operator==(const OutputsConfig&) const = default;
+
+  private:
+    static StreamConfig entities_stream() {
+        StreamConfig stream;
+        stream.name = "NOMNOM_ENTITIES";
+        stream.subjects = {"entities.>"};
+        return stream;
+    }
 };
 
 struct HttpConfig {
@@ -113,6 +135,7 @@ struct WorkerConfig {
     IsolationConfig isolation;
     std::map<std::string, PluginSettings> plugins;
     DlqConfig dlq;
+    OutputsConfig outputs;
     StatusConfig status;
     HttpConfig http;
     LogConfig log;
@@ -128,7 +151,7 @@ WorkerConfig load_worker_config(const std::filesystem::path& path);
 WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::path& source);
 
 // `fresh_text` (a reloaded worker.toml) with the sections that only take effect at start (nats,
-// stream, database, dlq, status, http, plugins.state_dir, plugins.isolation) as in
+// stream, database, dlq, outputs, status, http, plugins.state_dir, plugins.isolation) as in
 // `running_text`: the configuration a reload actually runs, for worker processes started after.
 std::string with_running_sections(const std::string& running_text, const std::string& fresh_text,
                                   const std::filesystem::path& source);

@@ -2,7 +2,6 @@
 
 #include <nats/nats.h>
 
-#include <charconv>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -18,6 +17,7 @@
 #include "plugins/plugin_instance.hpp"
 #include "plugins/plugin_library.hpp"
 #include "plugins/row_batch.hpp"
+#include "plugins/row_json.hpp"
 
 namespace nomnom::host {
 namespace {
@@ -140,36 +140,23 @@ std::string csv_field(std::string_view text) {
     return quoted + "\"";
 }
 
-// The shortest text that reads back as the same double.
-std::string number(double value) {
-    char text[32];
-    const auto end = std::to_chars(text, text + sizeof text, value).ptr;
-    return std::string(text, end);
-}
-
-// One cell as the output format writes it.
+// One cell as CSV or SQL writes it (JSON lines are append_row_json's).
 std::string render(const TableRows& rows, const Cell& cell, uint32_t type, Output output,
                    Dialect dialect) {
-    if (cell.is_null) return output == Output::Csv ? "" : output == Output::Sql ? "NULL" : "null";
+    if (cell.is_null) return output == Output::Sql ? "NULL" : "";
     switch (type) {
         case NOMNOM_TYPE_I64:
             return std::to_string(cell.i64);
         case NOMNOM_TYPE_F64:
-            return number(cell.f64);
+            return shortest_double(cell.f64);
         case NOMNOM_TYPE_BOOL:
             if (output == Output::Sql && dialect == Dialect::Sqlite) return cell.i64 ? "1" : "0";
             return cell.i64 ? "true" : "false";
-        case NOMNOM_TYPE_JSON:
-            // The text of a JSON column is JSON already.
-            if (output == Output::Jsonl) return std::string(rows.text(cell));
-            break;
         default:
             break;
     }
     const std::string_view text = rows.text(cell);
-    if (output == Output::Jsonl) return "\"" + json_escape(text) + "\"";
-    if (output == Output::Sql) return sql_quote(text);
-    return csv_field(text);
+    return output == Output::Sql ? sql_quote(text) : csv_field(text);
 }
 
 std::string join(const std::vector<std::string>& parts, const char* separator) {
@@ -191,12 +178,14 @@ class RowPrinter {
             const nomnom_table& descriptor = table.table();
             if (!options_.table.empty() && options_.table != descriptor.name) continue;
             for (size_t r = 0; r < table.row_count(); ++r) {
-                std::vector<std::string> values;
-                for (uint32_t c = 0; c < descriptor.column_count; ++c) {
-                    values.push_back(render(table, table.cell(r, c), descriptor.columns[c].type,
-                                            options_.output, options_.dialect));
+                if (options_.output == Output::Jsonl) {
+                    std::string row;
+                    append_row_json(row, table, r);
+                    std::cout << "{\"table\":\"" << json_escape(descriptor.name)
+                              << "\",\"row\":" << row << ",\"message\":" << number << "}\n";
+                } else {
+                    emit(table, r);
                 }
-                emit(descriptor, values, number);
             }
         }
     }
@@ -211,33 +200,28 @@ class RowPrinter {
     }
 
   private:
-    void emit(const nomnom_table& table, std::vector<std::string>& values, uint64_t number) {
+    // Row `row` of `rows` as an SQL statement or a CSV line.
+    void emit(const TableRows& rows, size_t row) {
+        const nomnom_table& table = rows.table();
+        const bool sql = options_.output == Output::Sql;
         std::vector<std::string> columns;
+        std::vector<std::string> values;
         for (uint32_t c = 0; c < table.column_count; ++c) {
             const char* name = table.columns[c].name;
-            columns.push_back(options_.output == Output::Jsonl ? "\"" + json_escape(name) + "\""
-                              : options_.output == Output::Sql ? quote_identifier(name)
-                                                               : csv_field(name));
+            columns.push_back(sql ? quote_identifier(name) : csv_field(name));
+            values.push_back(render(rows, rows.cell(row, c), table.columns[c].type, options_.output,
+                                    options_.dialect));
         }
-        switch (options_.output) {
-            case Output::Jsonl:
-                for (size_t c = 0; c < values.size(); ++c) values[c] = columns[c] + ":" + values[c];
-                std::cout << "{\"table\":\"" << json_escape(table.name) << "\",\"row\":{"
-                          << join(values, ",") << "},\"message\":" << number << "}\n";
-                return;
-            case Output::Sql:
-                std::cout << "INSERT INTO " << quote_identifier(table.name) << " ("
-                          << join(columns, ", ") << ") VALUES (" << join(values, ", ") << ")"
-                          << (table.conflict_key_count > 0 ? conflict_action(table, false) : "")
-                          << ";\n";
-                return;
-            case Output::Csv: {
-                std::string& lines = csv_[table.name];
-                if (lines.empty()) lines = join(columns, ",") + "\n";
-                lines += join(values, ",") + "\n";
-                return;
-            }
+        if (sql) {
+            std::cout << "INSERT INTO " << quote_identifier(table.name) << " ("
+                      << join(columns, ", ") << ") VALUES (" << join(values, ", ") << ")"
+                      << (table.conflict_key_count > 0 ? conflict_action(table, false) : "")
+                      << ";\n";
+            return;
         }
+        std::string& lines = csv_[table.name];
+        if (lines.empty()) lines = join(columns, ",") + "\n";
+        lines += join(values, ",") + "\n";
     }
 
     const Options& options_;

@@ -48,7 +48,7 @@ void write_rows(nomnom::host::Database& database, const nomnom_plugin_descriptor
     }
     nomnom::host::DbLease lease(database);
     lease.begin();
-    nomnom::host::write_batch(lease, batch, {"kv"});
+    nomnom::host::write_batch(lease, batch, nomnom::host::declared_outputs(descriptor), {"kv"});
     lease.commit();
 }
 
@@ -65,7 +65,9 @@ struct WideKv {
     nomnom::host::Database database{one_connection(pg.url())};
     nomnom_plugin_descriptor descriptor = descriptor_of(kWideTable);
 
-    WideKv() { database.prepare_tables(descriptor, true); }
+    WideKv() {
+        database.prepare_tables(descriptor, nomnom::host::declared_outputs(descriptor), true);
+    }
 };
 
 }  // namespace
@@ -76,7 +78,7 @@ TEST_CASE("a table's new columns reach PostgreSQL through a session that staged 
     nomnom::host::Database database(one_connection(pg.url()));
     const nomnom_table narrow{sizeof(nomnom_table), "kv", kNarrow, 2, kKeys, 1};
     const nomnom_plugin_descriptor before = descriptor_of(narrow);
-    database.prepare_tables(before, true);
+    database.prepare_tables(before, nomnom::host::declared_outputs(before), true);
     write_rows(database, before, {"a", "b"});
 
     // What a reloaded plugin does: same table, one more column, on the same pooled session.

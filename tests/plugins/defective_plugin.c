@@ -5,6 +5,7 @@
  *   TEST_ABI_MAJOR       the ABI major the descriptor claims (default: the real one)
  *   TEST_ABI_MINOR       the ABI minor the descriptor claims (default: the real one)
  *   TEST_CONFLICT_KEY    the table's conflict key (default: its only column)
+ *   TEST_TABLE_OUTPUT    the table's table_outputs entry (default: no table_outputs)
  */
 #include <nomnom/plugin.h>
 
@@ -24,6 +25,11 @@ static const char* const conflict_keys[] = {TEST_CONFLICT_KEY};
 static const nomnom_table tables[] = {
     {sizeof(nomnom_table), "defective", columns, 1, conflict_keys, 1},
 };
+#ifdef TEST_TABLE_OUTPUT
+static const uint32_t table_outputs[] = {TEST_TABLE_OUTPUT};
+#else
+#define table_outputs NULL
+#endif
 
 /* Stateless, so every instance is the same static object. */
 static int instance_storage;
@@ -66,6 +72,7 @@ static const nomnom_plugin_descriptor descriptor = {
     defective_destroy,
     defective_parse,
     NULL,
+    table_outputs,
 };
 
 NOMNOM_EXPORT const nomnom_plugin_descriptor* nomnom_plugin_v1(void) {

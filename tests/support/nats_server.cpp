@@ -299,7 +299,8 @@ JetStreamClient::~JetStreamClient() {
 }
 
 void JetStreamClient::ensure_stream(const std::string& name,
-                                    const std::vector<std::string>& subjects) {
+                                    const std::vector<std::string>& subjects,
+                                    std::int64_t max_msgs) {
     std::vector<const char*> subject_pointers;
     for (const auto& subject : subjects) subject_pointers.push_back(subject.c_str());
     jsStreamConfig config;
@@ -308,6 +309,8 @@ void JetStreamClient::ensure_stream(const std::string& name,
     config.Subjects = subject_pointers.data();
     config.SubjectsLen = static_cast<int>(subject_pointers.size());
     config.Storage = js_FileStorage;
+    config.MaxMsgs = max_msgs;
+    if (max_msgs >= 0) config.Discard = js_DiscardNew;
 
     jsStreamInfo* info = nullptr;
     jsErrCode js_error = jsErrCode(0);

@@ -123,7 +123,10 @@ class JetStreamClient {
     jsCtx* js() const { return js_; }
 
     // Creates a file-backed stream, or updates an existing one to these subjects.
-    void ensure_stream(const std::string& name, const std::vector<std::string>& subjects);
+    // `max_msgs` >= 0: the stream refuses what would exceed it (discard new), as a full stream
+    // of an operator's does.
+    void ensure_stream(const std::string& name, const std::vector<std::string>& subjects,
+                       std::int64_t max_msgs = -1);
     // Waits for the PubAck and returns the stream sequence. `msg_id` sets Nats-Msg-Id.
     std::uint64_t publish(const std::string& subject, std::string_view payload,
                           const std::optional<std::string>& msg_id = std::nullopt);

@@ -46,7 +46,7 @@ TEST_CASE("SQLite upsert: repeated keys in a batch end with the last value", "[d
     nomnom_plugin_descriptor d{};
     d.tables = &kTable;
     d.table_count = 1;
-    const auto sequenced = database.prepare_tables(d, true);
+    const auto sequenced = database.prepare_tables(d, nomnom::host::declared_outputs(d), true);
     CHECK(sequenced == std::set<std::string>{"kv"});
 
     nomnom::host::RowBatch batch(d);
@@ -54,11 +54,11 @@ TEST_CASE("SQLite upsert: repeated keys in a batch end with the last value", "[d
     {
         nomnom::host::DbLease lease(database);
         lease.begin();
-        nomnom::host::write_batch(lease, batch, sequenced);
+        nomnom::host::write_batch(lease, batch, nomnom::host::declared_outputs(d), sequenced);
         lease.commit();
         // Redelivery of the same batch changes nothing.
         lease.begin();
-        nomnom::host::write_batch(lease, batch, sequenced);
+        nomnom::host::write_batch(lease, batch, nomnom::host::declared_outputs(d), sequenced);
         lease.commit();
     }
     nomnom::host::DbLease lease(database);
@@ -99,7 +99,8 @@ struct SqliteKv {
     void write(const nomnom::host::RowBatch& batch, const std::set<std::string>& sequenced) {
         nomnom::host::DbLease lease(database);
         lease.begin();
-        nomnom::host::write_batch(lease, batch, sequenced);
+        nomnom::host::write_batch(lease, batch, nomnom::host::declared_outputs(descriptor),
+                                  sequenced);
         lease.commit();
     }
 
@@ -127,7 +128,8 @@ TEST_CASE("SQLite: a row is replaced only by a newer message, whatever the commi
     // A table from before the sequence column: its rows have none yet.
     SqliteKv kv(R"(CREATE TABLE kv (k TEXT NOT NULL UNIQUE, "order" INTEGER NOT )"
                 R"(NULL, note TEXT); INSERT INTO kv VALUES ('a', 1, NULL))");
-    const auto sequenced = kv.database.prepare_tables(kv.descriptor, true);
+    const auto sequenced = kv.database.prepare_tables(
+        kv.descriptor, nomnom::host::declared_outputs(kv.descriptor), true);
     REQUIRE(sequenced.contains("kv"));
     kv.write_one(sequenced, "a", 50, 50);  // a row without a sequence is replaced
     CHECK(kv.stored_order("a") == 50);
@@ -147,7 +149,8 @@ TEST_CASE("SQLite: a row is replaced only by a newer message, whatever the commi
 TEST_CASE("a table without the sequence column is written as before, with a warning",
           "[db][sqlite]") {
     SqliteKv kv(R"(CREATE TABLE kv (k TEXT NOT NULL UNIQUE, "order" INTEGER NOT NULL, note TEXT))");
-    const auto sequenced = kv.database.prepare_tables(kv.descriptor, false);  // auto_migrate off
+    const auto sequenced = kv.database.prepare_tables(
+        kv.descriptor, nomnom::host::declared_outputs(kv.descriptor), false);  // auto_migrate off
     CHECK(sequenced.empty());
     kv.write_one(sequenced, "a", 50, 50);
     kv.write_one(sequenced, "a", 40, 40);

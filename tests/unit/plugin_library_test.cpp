@@ -87,16 +87,18 @@ TEST_CASE("a plugin built against a later minor than the host's loads", "[plugin
 TEST_CASE("each kind of bad plugin is refused with the exact reason", "[plugin]") {
     nomnom::testing::TempDir dir;
     const auto plugins =
-        stage(dir, {"test_kv", "test_bad_major", "test_no_symbol", "test_bad_descriptor"});
+        stage(dir, {"test_kv", "test_bad_major", "test_no_symbol", "test_bad_descriptor",
+                    "test_bad_output"});
     CHECK(refusal(plugins / "test_bad_major.so") == "plugin ABI major 2, host supports 1");
     CHECK(refusal(plugins / "test_no_symbol.so") ==
           "missing entry symbol nomnom_plugin_v1 (not a nomnom ABI v1 plugin)");
     CHECK(refusal(plugins / "test_bad_descriptor.so") ==
           "table 'defective': conflict key 'missing_col' is not one of its columns");
+    CHECK(refusal(plugins / "test_bad_output.so") == "table_outputs[0] is 9, not a nomnom_output");
     CHECK(refusal(plugins / "missing.so").starts_with("cannot stat"));
 
     std::ofstream(plugins / ".test_kv.so.tmp") << "being installed";
-    CHECK(nomnom::host::list_plugin_files(plugins).size() == 4);
+    CHECK(nomnom::host::list_plugin_files(plugins).size() == 5);
 }
 
 TEST_CASE("a rebuilt plugin under the same file name is loaded, not served from dlopen's cache",

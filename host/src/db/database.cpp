@@ -192,7 +192,7 @@ bool Database::reachable() {
 }
 
 std::set<std::string> Database::prepare_tables(const nomnom_plugin_descriptor& descriptor,
-                                               bool auto_migrate) {
+                                               const TableOutputs& outputs, bool auto_migrate) {
     DbLease lease(*this);
     std::set<std::string> sequenced;
     if (auto_migrate) {
@@ -202,12 +202,15 @@ std::set<std::string> Database::prepare_tables(const nomnom_plugin_descriptor& d
             lease.execute_script(ddl);
         } else {
             for (uint32_t t = 0; t < descriptor.table_count; ++t) {
-                lease.execute_script(derive_ddl(descriptor.tables[t], dialect_));
+                if (outputs[t].store) {
+                    lease.execute_script(derive_ddl(descriptor.tables[t], dialect_));
+                }
             }
         }
     }
     std::vector<std::string> missing;
     for (uint32_t t = 0; t < descriptor.table_count; ++t) {
+        if (!outputs[t].store) continue;
         const nomnom_table& table = descriptor.tables[t];
         const std::set<std::string> existing = table_columns(lease.session(), dialect_, table.name);
         if (existing.empty()) {

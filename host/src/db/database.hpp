@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/table_outputs.hpp"
 #include "worker_config.hpp"
 
 namespace nomnom::host {
@@ -87,12 +88,13 @@ class Database {
     // The url with any password masked, for logs.
     const std::string& display_url() const { return display_url_; }
 
-    // With auto_migrate, runs the plugin's DDL (or DDL derived from its tables) and adds the
-    // host's sequence column to each table it upserts into; in all cases checks that every
-    // table and column the plugin writes exists. Throws with the names of what is missing.
-    // Returns the tables that have the sequence column (the others get a warning).
+    // With auto_migrate, runs the plugin's DDL (or DDL derived from its stored tables) and adds
+    // the host's sequence column to each table it upserts into; in all cases checks that every
+    // table and column the plugin stores exists (a table only published is never looked for).
+    // Throws with the names of what is missing. Returns the tables that have the sequence
+    // column (the others get a warning).
     std::set<std::string> prepare_tables(const nomnom_plugin_descriptor& descriptor,
-                                         bool auto_migrate);
+                                         const TableOutputs& outputs, bool auto_migrate);
 
     // Prometheus gauges of the connection pool: its size, the connections leased and the
     // threads waiting for one (a pool too small for the workers shows as waiting > 0).

@@ -65,6 +65,9 @@ void MetricsRegistry::render(std::string& out) const {
     static const KeyedCounter keyed_counters[] = {
         {"nomnom_rows_written_total", "Rows committed, per plugin and table", "table",
          &PluginMetrics::rows_by_table},
+        {"nomnom_rows_published_total",
+         "Rows of published tables stored by the outputs stream, per plugin and table", "table",
+         &PluginMetrics::rows_published_by_table},
         {"nomnom_plugin_worker_deaths_total",
          "Deaths of a plugin's worker process (isolation = process), by cause", "cause",
          &PluginMetrics::worker_deaths},

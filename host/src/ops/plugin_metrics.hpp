@@ -51,6 +51,8 @@ struct PluginMetrics {
                                   0.5,   1,      2.5,   5,      10,    30,    60}};
     LastError last_error;
     CountsByKey rows_by_table;
+    // Rows of published tables stored by the outputs stream, per table.
+    CountsByKey rows_published_by_table;
     // Deaths of the plugin's worker process, by cause: SIGSEGV, SIGABRT..., timeout, memory,
     // "exit N".
     CountsByKey worker_deaths;

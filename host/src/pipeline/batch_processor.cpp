@@ -21,13 +21,26 @@ struct WriteFailure {
 
 namespace {
 
+// Whether the batch has anything for the database: a persist callback, or a row of a stored
+// table (a batch of published rows only needs no transaction).
+bool stores_anything(const nomnom_plugin_descriptor& descriptor, const RowBatch& rows,
+                     const TableOutputs& outputs) {
+    if (descriptor.persist != nullptr) return true;
+    for (size_t t = 0; t < rows.tables().size(); ++t) {
+        if (outputs[t].store && rows.tables()[t].row_count() > 0) return true;
+    }
+    return false;
+}
+
 // Runs the write of a parsed batch in one transaction; a failure leaves nothing written.
 // `in_hand`: the batch's messages the rows are from, recorded while persist runs; `sequenced`:
 // the tables where the newest message wins.
 std::optional<WriteFailure> write_in_transaction(Database& database, PluginInstance& instance,
                                                  const RowBatch& rows, InflightRecord& record,
                                                  std::span<const uint32_t> in_hand,
+                                                 const TableOutputs& outputs,
                                                  const std::set<std::string>& sequenced) {
+    if (!stores_anything(instance.descriptor(), rows, outputs)) return std::nullopt;
     try {
         DbLease lease(database);
         lease.begin();
@@ -49,7 +62,7 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
                 }
                 if (const auto& ignored = lease.recorded_failure()) throw DbError(*ignored);
             } else {
-                write_batch(lease, rows, sequenced);
+                write_batch(lease, rows, outputs, sequenced);
             }
             lease.commit();
         } catch (const DbError& e) {
@@ -75,11 +88,13 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
 }  // namespace
 
 BatchProcessor::BatchProcessor(PluginRunner& runner, const ConsumerSpec& consumer,
-                               PluginInstance& instance, InflightRecord& record)
+                               PluginInstance& instance, InflightRecord& record,
+                               EntityPublisher* publisher)
     : runner_(runner),
       consumer_(consumer),
       instance_(instance),
       record_(record),
+      publisher_(publisher),
       rows_(instance.descriptor()) {}
 
 uint32_t BatchProcessor::index_of(const Entry& entry) const {
@@ -225,7 +240,7 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
     for (size_t step = 0;; ++step) {
         ++runner_.metrics().write_transactions;
         failure = write_in_transaction(runner_.database(), instance_, rows_, record_, in_hand,
-                                       runner_.sequenced_tables());
+                                       runner_.table_outputs(), runner_.sequenced_tables());
         if (!failure || !failure->database_unreachable || runner_.stopping()) break;
         const auto& schedule = runner_.settings().consumer.backoff_ms;
         const int64_t wait = schedule[std::min(step, schedule.size() - 1)];
@@ -308,10 +323,19 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
     phase_times_.wrote = true;
     if (!failure) {
         failpoint("after_commit");
+        if (!publish_outputs(entries, parsed)) return;
         for (Entry* entry : parsed) entry->outcome = Outcome::Persisted;
-        for (const TableRows& table : rows_.tables()) {
-            if (table.row_count() > 0)
+        const TableOutputs& outputs = runner_.table_outputs();
+        for (size_t t = 0; t < rows_.tables().size(); ++t) {
+            const TableRows& table = rows_.tables()[t];
+            if (table.row_count() == 0) continue;
+            if (outputs[t].store) {
                 runner_.metrics().rows_by_table.add(table.table().name, table.row_count());
+            }
+            if (outputs[t].publish) {
+                runner_.metrics().rows_published_by_table.add(table.table().name,
+                                                              table.row_count());
+            }
         }
         return;
     }
@@ -347,6 +371,30 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
             runner_.mark_fatal(failure->reason);
             for (Entry* entry : parsed) entry->outcome = Outcome::Unprocessed;
             return;
+    }
+}
+
+bool BatchProcessor::publish_outputs(const std::vector<Entry*>& entries,
+                                     const std::vector<Entry*>& parsed) {
+    if (publisher_ == nullptr) return true;
+    std::vector<const IncomingMessage*> sources;
+    sources.reserve(entries.size());
+    for (const Entry* entry : entries) sources.push_back(entry->message.get());
+    try {
+        publisher_->publish(rows_, runner_.table_outputs(), sources);
+        return true;
+    } catch (const std::exception& e) {
+        // The rows are committed: the redelivery upserts them again and publishes what the
+        // outputs stream has not stored yet (the rest it drops as duplicates).
+        const LogScope scope(runner_.log_fields());
+        spdlog::warn("{} messages committed, their entity outputs not all stored, will retry: {}",
+                     parsed.size(), e.what());
+        runner_.metrics().last_error.record(std::string("publishing entity outputs: ") + e.what());
+        for (Entry* entry : parsed) {
+            entry->outcome = Outcome::Retry;
+            entry->reason = e.what();
+        }
+        return false;
     }
 }
 

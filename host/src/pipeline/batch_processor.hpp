@@ -7,6 +7,7 @@
 
 #include "isolation/crash_verdicts.hpp"
 #include "isolation/inflight_record.hpp"
+#include "pipeline/entity_publisher.hpp"
 #include "pipeline/incoming_message.hpp"
 #include "pipeline/jetstream_consumer.hpp"
 #include "pipeline/keep_alive.hpp"
@@ -21,9 +22,10 @@ namespace nomnom::host {
 class BatchProcessor {
   public:
     // `record` is this worker's in-flight record: what the plugin holds at each call; `consumer`
-    // the consumer the batches come from, with the server's ack_wait.
+    // the consumer the batches come from, with the server's ack_wait; `publisher` publishes the
+    // rows of published tables after each commit (nullptr: the plugin publishes none).
     BatchProcessor(PluginRunner& runner, const ConsumerSpec& consumer, PluginInstance& instance,
-                   InflightRecord& record);
+                   InflightRecord& record, EntityPublisher* publisher);
 
     // Never throws: when something unexpected does, the messages not yet settled are nak'ed
     // with back-off.
@@ -66,6 +68,9 @@ class BatchProcessor {
     // it answers or the host stops.
     std::optional<struct WriteFailure> write_holding_through_outage(
         const std::vector<Entry*>& parsed);
+    // Publishes the rows of published tables once `parsed` committed; on failure marks them
+    // for retry and returns false. `entries[i]` is the message of rows with message_of() == i.
+    bool publish_outputs(const std::vector<Entry*>& entries, const std::vector<Entry*>& parsed);
     void settle(Entry& entry);
     int64_t backoff_ms(uint64_t delivery_count) const;
 
@@ -76,6 +81,7 @@ class BatchProcessor {
     const ConsumerSpec& consumer_;
     PluginInstance& instance_;
     InflightRecord& record_;
+    EntityPublisher* publisher_;
     RowBatch rows_;
     std::vector<Entry> entries_;
     // Keeps entries_ in progress on the server until each is settled.

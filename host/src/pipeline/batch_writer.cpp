@@ -292,9 +292,11 @@ std::string conflict_action(const nomnom_table& table, bool sequenced) {
            kSequenceColumn;
 }
 
-void write_batch(DbLease& lease, const RowBatch& batch, const std::set<std::string>& sequenced) {
-    for (const TableRows& rows : batch.tables()) {
-        if (rows.row_count() == 0) continue;
+void write_batch(DbLease& lease, const RowBatch& batch, const TableOutputs& outputs,
+                 const std::set<std::string>& sequenced) {
+    for (size_t t = 0; t < batch.tables().size(); ++t) {
+        const TableRows& rows = batch.tables()[t];
+        if (rows.row_count() == 0 || !outputs[t].store) continue;
         const RowBatch* sequences = sequenced.contains(rows.table().name) ? &batch : nullptr;
         if (lease.dialect() == Dialect::Postgres) {
             write_postgres(lease, rows, sequences);

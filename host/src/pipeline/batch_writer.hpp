@@ -5,6 +5,7 @@
 
 #include "db/database.hpp"
 #include "plugins/row_batch.hpp"
+#include "plugins/table_outputs.hpp"
 
 namespace nomnom::host {
 
@@ -22,7 +23,9 @@ inline constexpr const char* kOrderColumn = "nn_ord";
 // INSERT ... SELECT DISTINCT ON (keys) ... ON CONFLICT DO UPDATE per table (a single upsert
 // statement may not touch a row twice, hence the DISTINCT ON). SQLite: one prepared
 // INSERT ... ON CONFLICT DO UPDATE stepped per row.
-void write_batch(DbLease& lease, const RowBatch& batch, const std::set<std::string>& sequenced);
+// Tables whose `outputs` entry does not store them are skipped.
+void write_batch(DbLease& lease, const RowBatch& batch, const TableOutputs& outputs,
+                 const std::set<std::string>& sequenced);
 
 // " ON CONFLICT (keys) DO UPDATE SET ..." of the host's upsert into `table` (DO NOTHING when
 // every column is a key); `sequenced`: the table has the host's sequence column, and a row

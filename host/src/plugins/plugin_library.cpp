@@ -16,6 +16,7 @@
 #include <set>
 
 #include "pipeline/batch_writer.hpp"
+#include "plugins/table_outputs.hpp"
 
 namespace nomnom::host {
 namespace {
@@ -94,7 +95,7 @@ std::string validate_table(const nomnom_table& table, uint32_t index, bool host_
     }
     if (host_writes && table.conflict_key_count == 0) {
         return named + ": declares no conflict keys; the host writes it with an idempotent " +
-               "upsert and needs them (or the plugin must provide persist)";
+               "upsert and needs them (or the plugin must provide persist, or only publish it)";
     }
     return {};
 }
@@ -107,10 +108,11 @@ std::string validate_descriptor(const nomnom_plugin_descriptor* d) {
         return "plugin ABI major " + std::to_string(d->abi_major) + ", host supports " +
                std::to_string(NOMNOM_ABI_MAJOR);
     }
-    if (d->struct_size < sizeof(nomnom_plugin_descriptor)) {
+    // The 1.0 layout ends where the first field added after it starts.
+    constexpr size_t layout_1_0 = offsetof(nomnom_plugin_descriptor, table_outputs);
+    if (d->struct_size < layout_1_0) {
         return "descriptor struct_size " + std::to_string(d->struct_size) +
-               " is smaller than the 1.0 layout (" +
-               std::to_string(sizeof(nomnom_plugin_descriptor)) + ")";
+               " is smaller than the 1.0 layout (" + std::to_string(layout_1_0) + ")";
     }
     if (!is_plugin_name(d->name)) return "descriptor name must match [a-z0-9_-]+";
     if (d->version == nullptr || *d->version == '\0') return "descriptor version is empty";
@@ -128,10 +130,17 @@ std::string validate_descriptor(const nomnom_plugin_descriptor* d) {
         return "unknown threading model " + std::to_string(d->threading);
     }
     if (d->table_count == 0 || d->tables == nullptr) return "descriptor declares no tables";
+    std::vector<uint32_t> unknown_outputs;
+    const TableOutputs outputs = declared_outputs(*d, &unknown_outputs);
+    if (!unknown_outputs.empty()) {
+        const uint32_t t = unknown_outputs.front();
+        return "table_outputs[" + std::to_string(t) + "] is " +
+               std::to_string(d->table_outputs[t]) + ", not a nomnom_output";
+    }
     std::set<std::string> names;
     for (uint32_t t = 0; t < d->table_count; ++t) {
-        if (std::string reason = validate_table(d->tables[t], t, d->persist == nullptr);
-            !reason.empty()) {
+        const bool host_writes = d->persist == nullptr && outputs[t].store;
+        if (std::string reason = validate_table(d->tables[t], t, host_writes); !reason.empty()) {
             return reason;
         }
         if (!names.insert(d->tables[t].name).second) {

@@ -4,16 +4,19 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "isolation/crash_recovery.hpp"
 #include "pipeline/batch_processor.hpp"
+#include "pipeline/entity_publisher.hpp"
 
 namespace nomnom::host {
 
 PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                            Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                           std::string stream, PluginMetrics& metrics, StatusRecorder* status,
-                           std::filesystem::path state_dir, int64_t parse_timeout_ms)
+                           std::string stream, OutputsConfig outputs, PluginMetrics& metrics,
+                           StatusRecorder* status, std::filesystem::path state_dir,
+                           int64_t parse_timeout_ms)
     : library_(std::move(library)),
       settings_(std::move(settings)),
       database_(database),
@@ -22,6 +25,7 @@ PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSetting
       metrics_(metrics),
       status_(status),
       stream_(std::move(stream)),
+      outputs_(std::move(outputs)),
       name_(library_->name()),
       state_dir_(std::move(state_dir)),
       parse_timeout_ms_(parse_timeout_ms) {}
@@ -33,7 +37,20 @@ PluginRunner::~PluginRunner() {
 
 void PluginRunner::start(bool auto_migrate) {
     const nomnom_plugin_descriptor& descriptor = library_->descriptor();
-    sequenced_tables_ = database_.prepare_tables(descriptor, auto_migrate);
+    table_outputs_ = resolve_outputs(descriptor, settings_.outputs, name_);
+    if (publishes_any(table_outputs_)) {
+        nats_.prepare_stream(outputs_.stream);
+        std::string published;
+        for (uint32_t t = 0; t < descriptor.table_count; ++t) {
+            if (!table_outputs_[t].publish) continue;
+            published += (published.empty() ? "" : ", ") + outputs_.subject_prefix + "." +
+                         descriptor.tables[t].name +
+                         (table_outputs_[t].store ? " (also stored)" : "");
+        }
+        const LogScope scope(log_fields());
+        spdlog::info("publishing rows to {} (stream {})", published, outputs_.stream.name);
+    }
+    sequenced_tables_ = database_.prepare_tables(descriptor, table_outputs_, auto_migrate);
 
     const ConsumerSettings& consumer = settings_.consumer;
     const std::vector<std::string> subjects =
@@ -170,7 +187,9 @@ void PluginRunner::pause(int64_t milliseconds) const {
 
 void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instance,
                                InflightRecord& record) {
-    BatchProcessor processor(*this, spec, instance, record);
+    std::optional<EntityPublisher> publisher;
+    if (publishes_any(table_outputs_)) publisher.emplace(nats_, outputs_, name_);
+    BatchProcessor processor(*this, spec, instance, record, publisher ? &*publisher : nullptr);
     std::unique_ptr<PullSubscription> subscription;
     while (!stopping() && !fatal()) {
         try {

@@ -30,10 +30,11 @@ class PluginRunner final : public PluginWorkers {
   public:
     // `state_dir` holds the workers' in-flight records (plugins.state_dir); a call into the
     // plugin running past `parse_timeout_ms` (0: never) makes the plugin unhealthy.
+    // `outputs` says where published tables go.
     PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                  Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
-                 std::string stream, PluginMetrics& metrics, StatusRecorder* status,
-                 std::filesystem::path state_dir, int64_t parse_timeout_ms);
+                 std::string stream, OutputsConfig outputs, PluginMetrics& metrics,
+                 StatusRecorder* status, std::filesystem::path state_dir, int64_t parse_timeout_ms);
     ~PluginRunner() override;
 
     // Also deals with what crashed workers of this plugin left (see recover_crashed_workers)
@@ -61,6 +62,8 @@ class PluginRunner final : public PluginWorkers {
     PluginMetrics& metrics() { return metrics_; }
     // Where message statuses go; nullptr when status recording is off.
     StatusRecorder* status_recorder() { return status_; }
+    // Where each table's rows go (the descriptor's outputs with worker.toml's over them).
+    const TableOutputs& table_outputs() const { return table_outputs_; }
     // The tables whose rows carry their message's sequence (the newest message wins).
     const std::set<std::string>& sequenced_tables() const { return sequenced_tables_; }
     // What the recovery concluded about messages a dead worker held.
@@ -92,6 +95,8 @@ class PluginRunner final : public PluginWorkers {
     PluginMetrics& metrics_;
     StatusRecorder* status_;
     std::string stream_;
+    OutputsConfig outputs_;
+    TableOutputs table_outputs_;
     std::string name_;
     std::vector<ConsumerSpec> consumers_;
     std::filesystem::path state_dir_;

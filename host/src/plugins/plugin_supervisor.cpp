@@ -70,7 +70,8 @@ std::shared_ptr<PluginWorkers> PluginSupervisor::launch(
             nats_, dead_letters_, metrics_.plugin(library->name()));
     } else {
         workers = std::make_shared<PluginRunner>(library, settings, database_, nats_, dead_letters_,
-                                                 stream_, metrics_.plugin(library->name()), status_,
+                                                 stream_, config.outputs,
+                                                 metrics_.plugin(library->name()), status_,
                                                  state_dir_, config.isolation.parse_timeout_ms);
     }
     workers->start(config.database.auto_migrate);

@@ -1,5 +1,9 @@
 #include "plugins/row_batch.hpp"
 
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
 #include <cmath>
 #include <limits>
 
@@ -21,6 +25,29 @@ const char* type_name(uint32_t type) {
         default:
             return "unknown";
     }
+}
+
+// Why `text` is not one JSON value, or empty. Iterative, so no nesting depth reaches the stack.
+std::string json_error(std::string_view text) {
+    rapidjson::MemoryStream stream(text.data(), text.size());
+    rapidjson::Reader reader;
+    rapidjson::BaseReaderHandler<> ignore;
+    constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
+                                rapidjson::kParseValidateEncodingFlag |
+                                rapidjson::kParseStopWhenDoneFlag;
+    const rapidjson::ParseResult result = reader.Parse<kFlags>(stream, ignore);
+    if (result.IsError()) {
+        return std::string(rapidjson::GetParseError_En(result.Code())) + " at offset " +
+               std::to_string(result.Offset());
+    }
+    // Only whitespace may follow the value.
+    for (size_t i = stream.Tell(); i < text.size(); ++i) {
+        const char c = text[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            return "text after the JSON value at offset " + std::to_string(i);
+        }
+    }
+    return {};
 }
 
 }  // namespace
@@ -177,6 +204,17 @@ int RowBatch::put_text(uint32_t column, const char* data, size_t length) {
     }
     Cell* cell = target(column, NOMNOM_TYPE_TEXT);
     if (cell == nullptr) return 1;
+    // PostgreSQL's jsonb would refuse it at the write, SQLite would store it, a published row
+    // would carry it: refused here, it is the same INVALID message everywhere.
+    if (const nomnom_column& declared = rows.table().columns[column];
+        declared.type == NOMNOM_TYPE_JSON) {
+        if (std::string error = json_error({data, length}); !error.empty()) {
+            cell->is_set = false;
+            return refuse(std::string("column '") + declared.name + "' of table '" +
+                          rows.table().name +
+                          "' is json, plugin wrote text that is not JSON: " + error);
+        }
+    }
     const size_t offset = rows.text_.size();
     rows.text_.append(data, length);
     cell->text_offset = static_cast<uint32_t>(offset);

@@ -59,7 +59,7 @@ extern "C" {
 #endif
 
 #define NOMNOM_ABI_MAJOR 1
-#define NOMNOM_ABI_MINOR 0
+#define NOMNOM_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define NOMNOM_EXPORT __declspec(dllexport)
@@ -94,6 +94,17 @@ typedef enum nomnom_threading {
     /* One instance serves every worker thread concurrently. */
     NOMNOM_THREADING_SHARED_INSTANCE = 2
 } nomnom_threading;
+
+/* Where the host sends a table's rows. */
+typedef enum nomnom_output {
+    /* Written to the database, as every table is in 1.0. */
+    NOMNOM_OUTPUT_STORE = 1, /* Added in 1.1 */
+    /* Published to NATS as one JSON object per row, after the batch commits and before its
+     * messages are acknowledged; never stored. The table needs no conflict keys. */
+    NOMNOM_OUTPUT_PUBLISH = 2, /* Added in 1.1 */
+    /* Both: stored, then published. */
+    NOMNOM_OUTPUT_BOTH = 3 /* Added in 1.1 */
+} nomnom_output;
 
 typedef enum nomnom_log_level {
     NOMNOM_LOG_DEBUG = 1,
@@ -322,6 +333,11 @@ typedef struct nomnom_plugin_descriptor {
     nomnom_persist_fn persist; /* NULL: the host writes the rows (COPY / upsert) */
 
     /* Fields added after 1.0 go here, each meaning "as in 1.0" when 0 or NULL. */
+
+    /* Per table, in the order of `tables`: a nomnom_output, where the host sends the table's
+     * rows by default (worker.toml can override it per table). NULL, or 0 in an entry: stored,
+     * as in 1.0. A host older than 1.1 stores every table. */
+    const uint32_t* table_outputs; /* Added in 1.1 */
 } nomnom_plugin_descriptor;
 
 /* The one symbol a plugin exports. Control thread, once per load, right after dlopen and

@@ -218,6 +218,8 @@ struct PluginInfo {
     nomnom_threading threading;
     const char* ddl_postgresql = nullptr; /* nullptr: the host derives the DDL */
     const char* ddl_sqlite = nullptr;
+    /* Per table, in the order of `tables`, a nomnom_output; empty: every table stored. */
+    std::span<const std::uint32_t> table_outputs = {};
 };
 
 template <class P>
@@ -308,6 +310,14 @@ constexpr nomnom_persist_fn persist_callback() noexcept {
     }
 }
 
+template <Plugin P>
+constexpr const std::uint32_t* table_outputs() noexcept {
+    static_assert(
+        P::info.table_outputs.empty() || P::info.table_outputs.size() == P::info.tables.size(),
+        "PluginInfo::table_outputs needs one entry per table");
+    return P::info.table_outputs.empty() ? nullptr : P::info.table_outputs.data();
+}
+
 }  // namespace detail
 
 template <Plugin P>
@@ -328,6 +338,7 @@ inline constexpr nomnom_plugin_descriptor descriptor{
     .destroy = &detail::Callbacks<P>::destroy,
     .parse = &detail::Callbacks<P>::parse,
     .persist = detail::persist_callback<P>(),
+    .table_outputs = detail::table_outputs<P>(),
 };
 
 }  // namespace nomnom

@@ -1,0 +1,131 @@
+#include "pipeline/entity_publisher.hpp"
+
+#include "plugins/row_json.hpp"
+
+namespace nomnom::host {
+
+EntityPublisher::EntityPublisher(NatsClient& nats, const OutputsConfig& config, std::string plugin)
+    : config_(config), plugin_(std::move(plugin)) {
+    jsOptions options;
+    jsOptions_Init(&options);
+    options.PublishAsync.ErrHandler = &EntityPublisher::on_error;
+    options.PublishAsync.ErrHandlerClosure = this;
+    // Bounds what one worker has in flight; a larger batch waits (StallWait) for PubAcks.
+    options.PublishAsync.MaxPending = 4096;
+    check_nats(natsConnection_JetStream(&jetstream_, nats.connection(), &options),
+               "creating the JetStream context for entity outputs");
+}
+
+EntityPublisher::~EntityPublisher() {
+    forget_pending();
+    jsCtx_Destroy(jetstream_);
+}
+
+void EntityPublisher::on_error(jsCtx*, jsPubAckErr* error, void* closure) {
+    auto* self = static_cast<EntityPublisher*>(closure);
+    const std::lock_guard lock(self->mutex_);
+    if (self->failures_++ > 0) return;
+    const char* subject = natsMsg_GetSubject(error->Msg);
+    self->first_error_ =
+        std::string("publishing to ") + (subject ? subject : "?") + ": " +
+        (error->ErrText != nullptr && *error->ErrText != '\0' ? error->ErrText
+                                                              : natsStatus_GetText(error->Err));
+    if (error->ErrCode != 0) self->first_error_ += " (" + std::to_string(error->ErrCode) + ")";
+}
+
+void EntityPublisher::forget_pending() {
+    // cnats 3.4 dereferences a context's pending list before anything was published through it.
+    if (!awaiting_) return;
+    awaiting_ = false;
+    natsMsgList pending{};
+    if (js_PublishAsyncGetPendingList(&pending, jetstream_) == NATS_OK) {
+        natsMsgList_Destroy(&pending);
+    }
+}
+
+void EntityPublisher::publish(const RowBatch& rows, const TableOutputs& outputs,
+                              std::span<const IncomingMessage* const> sources) {
+    {
+        const std::lock_guard lock(mutex_);
+        first_error_.clear();
+        failures_ = 0;
+    }
+    uint64_t sent = 0;
+    try {
+        sent = send(rows, outputs, sources);
+    } catch (...) {
+        forget_pending();
+        throw;
+    }
+    if (sent == 0) return;
+    jsPubOptions wait;
+    jsPubOptions_Init(&wait);
+    wait.MaxWait = config_.publish_timeout_ms;
+    const natsStatus completed = js_PublishAsyncComplete(jetstream_, &wait);
+    if (completed != NATS_OK) {
+        forget_pending();
+        throw NatsError("entity outputs: " + std::to_string(sent) +
+                        " rows published, not all stored within publish_timeout_ms (" +
+                        std::to_string(config_.publish_timeout_ms) +
+                        " ms): " + natsStatus_GetText(completed));
+    }
+    awaiting_ = false;
+    const std::lock_guard lock(mutex_);
+    if (failures_ > 0) {
+        throw NatsError("entity outputs: " + std::to_string(failures_) + " of " +
+                        std::to_string(sent) + " rows not stored; first: " + first_error_);
+    }
+}
+
+uint64_t EntityPublisher::send(const RowBatch& rows, const TableOutputs& outputs,
+                               std::span<const IncomingMessage* const> sources) {
+    uint64_t sent = 0;
+    std::string subject;
+    std::string msg_id;
+    std::string payload;
+    for (size_t t = 0; t < rows.tables().size(); ++t) {
+        if (!outputs[t].publish) continue;
+        const TableRows& table = rows.tables()[t];
+        subject = config_.subject_prefix + "." + table.table().name;
+        uint32_t previous_message = UINT32_MAX;
+        uint64_t index_in_message = 0;
+        for (size_t r = 0; r < table.row_count(); ++r) {
+            // A message's rows of a table are contiguous: they are written during its parse.
+            const uint32_t message_index = table.message_of(r);
+            index_in_message = message_index == previous_message ? index_in_message + 1 : 0;
+            previous_message = message_index;
+            const IncomingMessage& source = *sources[message_index];
+            payload.clear();
+            append_row_json(payload, table, r);
+            natsMsg* created = nullptr;
+            check_nats(natsMsg_Create(&created, subject.c_str(), nullptr, payload.data(),
+                                      static_cast<int>(payload.size())),
+                       "entity output message");
+            NatsMsgPtr message(created);
+            const std::string sequence = std::to_string(source.stream_sequence);
+            for (const auto& [key, value] :
+                 {std::pair<const char*, const std::string&>{"Nomnom-Plugin", plugin_},
+                  {"Nomnom-Source-Subject", source.subject},
+                  {"Nomnom-Source-Stream", source.stream},
+                  {"Nomnom-Source-Seq", sequence}}) {
+                check_nats(natsMsgHeader_Set(created, key, value.c_str()), "entity output header");
+            }
+            msg_id = source.stream + ":" + sequence + ":" + table.table().name + ":" +
+                     std::to_string(index_in_message);
+            jsPubOptions options;
+            jsPubOptions_Init(&options);
+            options.MsgId = msg_id.c_str();
+            options.ExpectStream = config_.stream.name.c_str();
+            // On success the library owns the message (and clears the pointer).
+            natsMsg* handed = message.release();
+            const natsStatus status = js_PublishMsgAsync(jetstream_, &handed, &options);
+            message.reset(handed);
+            check_nats(status, "publishing to " + subject);
+            awaiting_ = true;
+            ++sent;
+        }
+    }
+    return sent;
+}
+
+}  // namespace nomnom::host
