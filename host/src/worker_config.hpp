@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "nomnom/common/config.hpp"
+#include "pipeline/envelope.hpp"
 
 namespace nomnom::host {
-
-enum class PayloadFormat { Json, Envelope };
 
 struct ConsumerSettings {
     std::string durable;  // empty: "<durable_prefix>-<plugin>"
