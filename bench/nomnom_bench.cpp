@@ -13,6 +13,7 @@
 #include <nats/nats.h>
 #include <rapidjson/document.h>
 
+#include "db/plugin_db_api.hpp"
 #include "plugins/plugin_instance.hpp"
 #include "plugins/row_batch.hpp"
 
@@ -140,7 +141,7 @@ int parse(const std::string& file) {
 int plugin_parse(const std::string& plugin, const std::string& subject, const std::string& file) {
     const std::vector<std::string> lines = read_lines(file);
     const auto library = nomnom::host::PluginLibrary::open(plugin);
-    nomnom::host::PluginInstance instance(library, "{}");
+    nomnom::host::PluginInstance instance(library, "{}", nomnom::host::host_api());
     nomnom::host::RowBatch rows(library->descriptor());
     constexpr uint32_t kBatch = 1000;
     std::size_t refused = 0;

@@ -17,6 +17,8 @@
 #include "nomnom/common/prometheus.hpp"
 #include "nomnom/common/redact.hpp"
 #include "nomnom/common/signal_waiter.hpp"
+#include "validator_child.hpp"
+#include "validator_pool.hpp"
 
 namespace {
 
@@ -25,7 +27,8 @@ constexpr const char* kUsage =
     "  Serves POST /ingest/message[/{entity}], POST /ingest/batch, GET /ingest/status/{id},\n"
     "  /health, /ready and /metrics. Without --config the defaults apply; NATS_URL and PORT\n"
     "  override nats.url and the port of http.listen. SIGHUP re-reads the bearer tokens and\n"
-    "  log.level; SIGTERM finishes the requests in flight and exits.\n";
+    "  log.level and restarts the validators of [validate]; SIGTERM finishes the requests in\n"
+    "  flight and exits.\n";
 
 nomnom::api::ApiConfig read_config(int argc, char** argv) {
     std::string path;
@@ -60,6 +63,9 @@ std::unique_ptr<nomnom::NatsClient> connect(const nomnom::api::ApiConfig& config
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string_view(argv[1]) == "--validate-child") {
+        return nomnom::api::run_validate_child(std::vector<std::string>(argv + 2, argv + argc));
+    }
     nomnom::api::ApiConfig config;
     try {
         config = read_config(argc, argv);
@@ -77,7 +83,8 @@ int main(int argc, char** argv) {
         const std::unique_ptr<nomnom::NatsClient> nats = connect(config, signals);
         if (!nats) return 0;
         nomnom::api::ApiMetrics metrics(config.stream.name);
-        nomnom::api::IngestService service(config, *nats, metrics);
+        nomnom::api::ValidatorPool validators(config, metrics);
+        nomnom::api::IngestService service(config, *nats, metrics, validators);
         nomnom::api::ApiServer server(config, service, metrics, auth, [&] {
             std::string out;
             metrics.render(out);
@@ -97,7 +104,7 @@ int main(int argc, char** argv) {
                 ++reloads;
                 spdlog::info("reload {} (SIGHUP): re-reading {}", reloads,
                              config.source.empty() ? "the defaults" : config.source.string());
-                const bool ok = nomnom::api::reload_api_config(config, auth);
+                const bool ok = nomnom::api::reload_api_config(config, auth, validators);
                 spdlog::info("reload {} {}", reloads, ok ? "succeeded" : "finished with errors");
             }
         }

@@ -68,6 +68,24 @@ ApiConfig parse_api_config(std::string_view text, const std::filesystem::path& s
             }
         }
     }
+    if (const auto* table = top.subtable("validate")) {
+        Section validate(*table, "validate", file);
+        std::string dir;
+        validate.string("plugins_dir", dir);
+        validate.integer("workers", config.validate.workers, 1, 64);
+        validate.integer("parse_timeout_ms", config.validate.parse_timeout_ms, 10, 3600000);
+        validate.reject_unknown();
+        if (!dir.empty()) {
+            const std::filesystem::path path =
+                (std::filesystem::absolute(source).parent_path() / dir).lexically_normal();
+            std::error_code error;
+            if (!std::filesystem::is_directory(path, error)) {
+                validate.fail(table->get("plugins_dir"), "plugins_dir",
+                              "'" + path.string() + "' is not a directory");
+            }
+            config.validate.plugins_dir = path;
+        }
+    }
     read_status_section(top, "status", config.status, StatusReader::Api);
     read_log_section(top, "log", config.log);
     top.reject_unknown();

@@ -41,6 +41,16 @@ struct AuthSettings {
     std::string tokens_env;   // name of an environment variable with comma-separated tokens
 };
 
+// [validate]: the plugins nomnom-host runs, run on each message before it is published (off
+// while plugins_dir is empty).
+struct ValidateSettings {
+    std::filesystem::path plugins_dir;
+    int64_t workers = 2;              // validator processes, each one request at a time
+    int64_t parse_timeout_ms = 5000;  // per plugin call; a child past it is killed
+
+    bool operator==(const ValidateSettings&) const = default;
+};
+
 struct ApiConfig {
     std::filesystem::path source;
     HttpSettings http;
@@ -49,6 +59,7 @@ struct ApiConfig {
     IngestSettings ingest;
     AuthSettings auth;
     StatusConfig status;
+    ValidateSettings validate;
     LogConfig log;
 };
 

@@ -36,6 +36,15 @@ void ApiMetrics::render(std::string& out) const {
                        duplicates.load());
     prometheus_counter(out, "nomnom_api_publish_failures_total",
                        "Publishes that failed (answered 503, never 202)", publish_failures.load());
+    prometheus_family(out, "nomnom_api_validated_total", "counter",
+                      "Messages run through the plugins of [validate] before publishing, by "
+                      "result (no_plugin: none consumes the subject, published)");
+    constexpr std::array<const char*, 6> kResults = {"ok",      "no_plugin", "invalid",
+                                                     "crashed", "timeout",   "unavailable"};
+    for (size_t i = 0; i < kResults.size(); ++i) {
+        prometheus_sample(out, "nomnom_api_validated_total",
+                          prometheus_labels({{"result", kResults[i]}}), validated[i].load());
+    }
     prometheus_gauge(out, "nomnom_api_requests_in_flight", "Requests being handled",
                      in_flight.load());
 }

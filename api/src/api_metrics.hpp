@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -10,6 +11,9 @@
 #include "nomnom/common/prometheus.hpp"
 
 namespace nomnom::api {
+
+// What [validate] made of a message (see Verdict in validator_pool.hpp).
+enum class ValidationResult { Ok, NoPlugin, Invalid, Crashed, Timeout, Unavailable };
 
 // What nomnom-api counts, rendered in Prometheus text format at /metrics.
 class ApiMetrics {
@@ -28,6 +32,8 @@ class ApiMetrics {
     std::atomic<uint64_t> duplicates{0};
     std::atomic<uint64_t> publish_failures{0};
     std::atomic<int64_t> in_flight{0};
+    // By ValidationResult.
+    std::array<std::atomic<uint64_t>, 6> validated{};
 
   private:
     std::string stream_;

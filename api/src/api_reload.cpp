@@ -6,7 +6,7 @@
 
 namespace nomnom::api {
 
-bool reload_api_config(ApiConfig& running, BearerAuth& auth) {
+bool reload_api_config(ApiConfig& running, BearerAuth& auth, ValidatorPool& validators) {
     ApiConfig fresh;
     try {
         fresh = read_api_config(running.source);
@@ -21,6 +21,9 @@ bool reload_api_config(ApiConfig& running, BearerAuth& auth) {
     keep_running_value("status", running.status, fresh.status);
     reload_log_config(running.log, fresh.log);
     running.log = fresh.log;
+    // Restarted even when unchanged: the directory's plugins may be new.
+    running.validate = fresh.validate;
+    validators.reconfigure(running.validate);
     try {
         const size_t tokens = auth.reload(fresh.auth);
         running.auth = fresh.auth;

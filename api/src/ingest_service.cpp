@@ -30,10 +30,12 @@ std::string subject_for(const std::string& pattern, const std::string& entity) {
 
 }  // namespace
 
-IngestService::IngestService(const ApiConfig& config, NatsClient& nats, ApiMetrics& metrics)
+IngestService::IngestService(const ApiConfig& config, NatsClient& nats, ApiMetrics& metrics,
+                             ValidatorPool& validators)
     : config_(config),
       nats_(nats),
       metrics_(metrics),
+      validators_(validators),
       publisher_(nats, config.ingest, config.stream.name) {
     if (config.status.enabled) statuses_ = std::make_unique<StatusStore>(nats, config.status);
 }
@@ -52,8 +54,18 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
     OutgoingMessage message{
         subject_for(config_.ingest.subject, entity.value_or(config_.ingest.default_entity)), id,
         entity, utc_timestamp_now(), payload};
+    NatsMsgPtr built = publisher_.build(message);
+    if (!built) return {503, "", "cannot create the NATS message", ""};
+    if (validators_.enabled()) {
+        const Verdict verdict = validators_.validate(built.get(), id);
+        if (verdict.kind == Verdict::Kind::Unavailable) return {503, "", verdict.reason, ""};
+        if (verdict.kind != Verdict::Kind::Ok && verdict.kind != Verdict::Kind::NoPlugin) {
+            spdlog::debug("refused {} for {}: {}", id, message.subject, verdict.reason);
+            return {400, "", verdict.reason, ""};
+        }
+    }
     const auto started = std::chrono::steady_clock::now();
-    const PublishResult result = publisher_.publish(message);
+    const PublishResult result = publisher_.publish(message, std::move(built));
     // Only publishes that got a PubAck: a refusal while disconnected takes no time and a
     // timeout takes publish_timeout_ms, which would say nothing about JetStream's latency
     // (failures are counted on their own).

@@ -9,6 +9,7 @@
 #include "jetstream_publisher.hpp"
 #include "nomnom/common/nats_client.hpp"
 #include "nomnom/common/status_store.hpp"
+#include "validator_pool.hpp"
 
 namespace nomnom::api {
 
@@ -27,8 +28,10 @@ std::string error_json(const std::string& error);
 // and look up statuses.
 class IngestService {
   public:
-    // Binds (or creates) the status bucket when status.enabled; throws NatsError.
-    IngestService(const ApiConfig& config, NatsClient& nats, ApiMetrics& metrics);
+    // Binds (or creates) the status bucket when status.enabled; throws NatsError. A message is
+    // published only when `validators` (while enabled) do not refuse it.
+    IngestService(const ApiConfig& config, NatsClient& nats, ApiMetrics& metrics,
+                  ValidatorPool& validators);
 
     // POST /ingest/message[/{entity}]. `path_entity` is "" without one; `idempotency_key` is the
     // Idempotency-Key header, "" when absent.
@@ -47,7 +50,7 @@ class IngestService {
 
   private:
     struct Outcome {
-        int code;                // 202, 400 or 503
+        int code;                // 202, 400, 413 or 503
         std::string message_id;  // set when code is 202
         std::string error;       // set otherwise
         std::string timestamp;
@@ -63,6 +66,7 @@ class IngestService {
     const ApiConfig& config_;
     NatsClient& nats_;
     ApiMetrics& metrics_;
+    ValidatorPool& validators_;
     JetStreamPublisher publisher_;
     std::unique_ptr<StatusStore> statuses_;
 };

@@ -27,12 +27,7 @@ JetStreamPublisher::JetStreamPublisher(NatsClient& nats, const IngestSettings& s
       timeout_ms_(settings.publish_timeout_ms),
       stream_(std::move(stream)) {}
 
-PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const {
-    // While disconnected cnats would buffer the publish and the request would only time out:
-    // answer at once instead.
-    if (!nats_.connected()) {
-        return {PublishResult::Kind::Unavailable, 0, "not connected to NATS"};
-    }
+NatsMsgPtr JetStreamPublisher::build(const OutgoingMessage& message) const {
     std::string envelope;
     std::string_view data = message.payload;
     if (format_ == PublishFormat::Envelope) {
@@ -42,9 +37,9 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
     natsMsg* created = nullptr;
     if (natsMsg_Create(&created, message.subject.c_str(), nullptr, data.data(),
                        static_cast<int>(data.size())) != NATS_OK) {
-        return {PublishResult::Kind::Unavailable, 0, "cannot create message"};
+        return nullptr;
     }
-    const NatsMsgPtr owned(created);
+    NatsMsgPtr owned(created);
     natsMsgHeader_Set(created, kIngestIdHeader, message.message_id.c_str());
     if (message.entity_type) {
         natsMsgHeader_Set(created, kEntityTypeHeader, message.entity_type->c_str());
@@ -53,12 +48,21 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message) const 
     if (format_ == PublishFormat::Raw) {
         natsMsgHeader_Set(created, "Content-Type", "application/json");
     }
+    return owned;
+}
 
+PublishResult JetStreamPublisher::publish(const OutgoingMessage& message, NatsMsgPtr built) const {
+    // While disconnected cnats would buffer the publish and the request would only time out:
+    // answer at once instead.
+    if (!nats_.connected()) {
+        return {PublishResult::Kind::Unavailable, 0, "not connected to NATS"};
+    }
+    natsMsg* created = built.get();
     const PublishOutcome outcome = nats_.publish_awaiting_ack(
         created, {message.message_id.c_str(), stream_.c_str(), timeout_ms_});
     if (outcome.status == NATS_MAX_PAYLOAD) {
         return {PublishResult::Kind::TooLarge, 0,
-                "message of " + std::to_string(data.size()) +
+                "message of " + std::to_string(natsMsg_GetDataLength(created)) +
                     " bytes plus headers exceeds the NATS server's max_payload of " +
                     std::to_string(natsConnection_GetMaxPayload(nats_.connection())) + " bytes"};
     }

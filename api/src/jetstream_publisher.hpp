@@ -37,7 +37,11 @@ class JetStreamPublisher {
   public:
     JetStreamPublisher(NatsClient& nats, const IngestSettings& settings, std::string stream);
 
-    PublishResult publish(const OutgoingMessage& message) const;
+    // The NATS message `message` goes out as: its payload (in an envelope with ingest.format
+    // "envelope") and headers; the publish adds Nats-Msg-Id. Null when it cannot be created.
+    NatsMsgPtr build(const OutgoingMessage& message) const;
+    // Publishes `built` (what build(message) returned).
+    PublishResult publish(const OutgoingMessage& message, NatsMsgPtr built) const;
 
     // The Nomnom-Received-At of the stored message `sequence`; "" when the stream no longer
     // has it (or another producer published it).

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <set>
 
+#include "db/plugin_db_api.hpp"
 #include "nomnom/common/config_reload.hpp"
 #include "nomnom/common/json_escape.hpp"
 #include "nomnom/common/redact.hpp"
@@ -309,7 +310,7 @@ int check_config(const WorkerConfig& config) {
             if (std::string conflict = claim_conflict(claim, claims); !conflict.empty()) {
                 throw PluginRefused(conflict);
             }
-            PluginInstance instance(library, settings.config_json);
+            PluginInstance instance(library, settings.config_json, host_api());
             claims.push_back(claim);
             names.insert(library->name());
             std::cout << "plugin " << file.string() << ": ok: " << describe(*library, settings)

@@ -11,10 +11,9 @@
 #include <nomnom/plugin.h>
 
 #include "nomnom/common/config.hpp"
+#include "pipeline/envelope.hpp"
 
 namespace nomnom::host {
-
-enum class PayloadFormat { Json, Envelope };
 
 struct ConsumerSettings {
     std::string durable;  // empty: "<durable_prefix>-<plugin>"

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "db/database.hpp"
+#include "db/plugin_db_api.hpp"
 #include "nomnom/common/json_escape.hpp"
 #include "nomnom/common/nats_client.hpp"
 #include "pipeline/batch_writer.hpp"
@@ -252,7 +253,7 @@ int run_parse_command(const std::vector<std::string>& args) {
     std::optional<PluginInstance> instance;
     try {
         library = PluginLibrary::open(options.plugin);
-        instance.emplace(library, options.config_json);
+        instance.emplace(library, options.config_json, host_api());
     } catch (const std::exception& e) {
         std::cerr << "nomnom-host parse: plugin " << options.plugin << " refused: " << e.what()
                   << "\n";

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "db/database.hpp"
+#include "db/plugin_db_api.hpp"
 #include "pipeline/batch_writer.hpp"
 #include "support/pg_test_db.hpp"
 

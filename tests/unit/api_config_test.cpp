@@ -125,3 +125,23 @@ TEST_CASE("message ids and entities are checked before they become keys and subj
     CHECK_FALSE(nomnom::valid_entity("*"));
     CHECK_FALSE(nomnom::valid_entity(""));
 }
+
+TEST_CASE("[validate] is off by default and refuses a missing directory or no workers by key",
+          "[api][config][validate]") {
+    CHECK(parse_api_config("", "/etc/nomnom/api.toml").validate.plugins_dir.empty());
+    const nomnom::testing::TempDir dir;
+    const ApiConfig config =
+        parse_api_config("[validate]\nplugins_dir = \"" + dir.path().string() + "\"\nworkers = 3\n",
+                         "/etc/nomnom/api.toml");
+    CHECK(config.validate.plugins_dir == dir.path());
+    CHECK(config.validate.workers == 3);
+    CHECK(config.validate.parse_timeout_ms == 5000);
+    CHECK(error_of("[validate]\nplugins_dir = \"plugins\"\n") ==
+          "/etc/nomnom/api.toml:2: validate.plugins_dir: '/etc/nomnom/plugins' is not a "
+          "directory");
+    CHECK(error_of("[validate]\nworkers = 0\n").find("validate.workers") != std::string::npos);
+    CHECK(error_of("[validate]\nparse_timeout_ms = 0\n").find("validate.parse_timeout_ms") !=
+          std::string::npos);
+    CHECK(error_of("[validate]\nplugin_dir = \"x\"\n").find("validate.plugin_dir") !=
+          std::string::npos);
+}

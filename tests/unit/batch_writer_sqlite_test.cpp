@@ -6,6 +6,7 @@
 
 #include "db/database.hpp"
 #include "db/native_db.hpp"
+#include "db/plugin_db_api.hpp"
 #include "pipeline/batch_writer.hpp"
 #include "support/temp_dir.hpp"
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "db/plugin_db_api.hpp"
 #include "nomnom/common/subject_match.hpp"
 #include "plugins/plugin_instance.hpp"
 #include "plugins/plugin_library.hpp"
@@ -57,7 +58,7 @@ TEST_CASE("a plugin built against the frozen ABI 1.0 header loads and writes row
     const auto plugins = stage(dir, {"test_abi_1_0"});
     const auto library = PluginLibrary::open(plugins / "test_abi_1_0.so");
     CHECK(library->descriptor().abi_minor == 0);
-    const nomnom::host::PluginInstance instance(library, "{}");
+    const nomnom::host::PluginInstance instance(library, "{}", nomnom::host::host_api());
     nomnom::host::RowBatch batch(library->descriptor());
     nomnom_message message{};
     message.struct_size = sizeof message;

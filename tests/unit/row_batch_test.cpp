@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "db/plugin_db_api.hpp"
 #include "plugins/row_batch.hpp"
 
 namespace {

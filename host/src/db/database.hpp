@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/reserved_columns.hpp"
 #include "plugins/table_outputs.hpp"
 #include "worker_config.hpp"
 
@@ -132,12 +133,6 @@ class Database {
     int64_t checked_at_ns_ = 0;
     bool check_succeeded_ = false;
 };
-
-// The column the host keeps in each table it upserts into: the stream sequence of the message
-// that wrote the row. An upsert replaces the row only for a newer message, so the row reflects
-// the newest message of its key whatever order deliveries (several workers or hosts, retries,
-// redeliveries) commit in. Reserved: a plugin may not declare a column of that name.
-inline constexpr const char* kSequenceColumn = "nn_seq";
 
 // CREATE TABLE IF NOT EXISTS for a table descriptor, in the given dialect.
 std::string derive_ddl(const nomnom_table& table, Dialect dialect);

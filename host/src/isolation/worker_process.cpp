@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <rapidjson/document.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -21,14 +20,14 @@
 #include <thread>
 #include <utility>
 
+#include "db/plugin_db_api.hpp"
 #include "host.hpp"
 #include "isolation/crash_recovery.hpp"
 #include "isolation/inflight_record.hpp"
+#include "nomnom/common/child_process.hpp"
 #include "nomnom/common/logging.hpp"
 #include "ops/http_get.hpp"
 #include "plugins/plugin_instance.hpp"
-
-extern char** environ;
 
 namespace nomnom::host {
 namespace {
@@ -38,49 +37,6 @@ constexpr auto kStartTimeout = std::chrono::seconds(120);
 constexpr auto kExitWait = std::chrono::seconds(10);  // for a worker that said it is leaving
 constexpr int64_t kMaxRestartDelayMs = 30000;
 constexpr int kWorkerHttpTimeoutMs = 2000;
-
-std::runtime_error system_error(const char* what) {
-    return std::runtime_error(std::string(what) + ": " + std::strerror(errno));
-}
-
-// An owned file descriptor.
-class UniqueFd {
-  public:
-    explicit UniqueFd(int fd = -1) : fd_(fd) {}
-    ~UniqueFd() { reset(); }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-  private:
-    int fd_;
-};
-
-// `fd` moved above the standard ones and the report fd, close-on-exec: a dup2 onto itself
-// would not clear the flag in the child.
-UniqueFd moved_high(int fd, const char* what) {
-    if (fd < 0) throw system_error(what);
-    UniqueFd original(fd);
-    const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    if (high < 0) throw system_error("fcntl");
-    return UniqueFd(high);
-}
-
-std::string signal_name(int signal) {
-    const char* name = sigabbrev_np(signal);
-    return name != nullptr ? "SIG" + std::string(name) : "signal " + std::to_string(signal);
-}
-
-// "SIGSEGV", "exit 3": the cause label of nomnom_plugin_worker_deaths_total.
-std::string death_cause(int wait_status) {
-    if (WIFSIGNALED(wait_status)) return signal_name(WTERMSIG(wait_status));
-    return "exit " + std::to_string(WEXITSTATUS(wait_status));
-}
 
 int64_t resident_mb(pid_t pid) {
     std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
@@ -150,34 +106,17 @@ void WorkerProcess::spawn(bool probe) {
         ::lseek(config_fd.get(), 0, SEEK_SET) != 0) {
         throw system_error("writing the worker's configuration");
     }
-    int report[2];
-    if (::pipe2(report, O_CLOEXEC) != 0) throw system_error("pipe2");
-    UniqueFd report_read = moved_high(report[0], "pipe2");
-    const UniqueFd report_write = moved_high(report[1], "pipe2");
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, config_fd.get(), STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, report_write.get(), kReportFd);
+    Pipe report = make_pipe();
     const std::string parent = std::to_string(::getpid());
     const std::string source = options_.config_source.string();
     const std::string plugin = library_->loaded_copy().string();
     std::vector<std::string> args = {"nomnom-host", "--worker-child", "--config", source,
                                      "--plugin",    plugin,           "--parent", parent};
     if (probe) args.insert(args.end(), {"--probe", "1"});
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int error =
-        ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (error != 0) {
-        errno = error;
-        throw system_error("starting a worker process");
-    }
+    const pid_t pid = spawn_self(
+        std::move(args), {{config_fd.get(), STDIN_FILENO}, {report.write.get(), kReportFd}});
     if (report_fd_ >= 0) ::close(report_fd_);
-    report_fd_ = report_read.release();
+    report_fd_ = report.read.release();
     report_buffer_.clear();
     {
         std::lock_guard lock(mutex_);
@@ -609,8 +548,8 @@ int run_worker_child(const std::vector<std::string>& args) {
         setup_logging(config.log);
         try {
             const auto library = PluginLibrary::open(plugin);
-            const PluginInstance instance(library,
-                                          config.settings_for(library->name()).config_json);
+            const PluginInstance instance(library, config.settings_for(library->name()).config_json,
+                                          host_api());
             report("started");
             return 0;
         } catch (const PluginRefused& e) {

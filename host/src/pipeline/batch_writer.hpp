@@ -4,14 +4,11 @@
 #include <string>
 
 #include "db/database.hpp"
+#include "plugins/reserved_columns.hpp"
 #include "plugins/row_batch.hpp"
 #include "plugins/table_outputs.hpp"
 
 namespace nomnom::host {
-
-// The PostgreSQL staging tables' column for each row's position in the batch (the latest row of
-// a key wins). Reserved: a plugin may not declare a column of that name.
-inline constexpr const char* kOrderColumn = "nn_ord";
 
 // Writes the rows of a batch into the open transaction of `lease` as an idempotent upsert on each
 // table's conflict keys. When several rows share a key, the last one in stream order wins,

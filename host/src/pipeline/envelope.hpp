@@ -5,6 +5,9 @@
 
 namespace nomnom::host {
 
+// How a stream's messages carry their payload: as they are (JSON), or wrapped in an envelope.
+enum class PayloadFormat { Json, Envelope };
+
 // The original nomnom's wire format: {"message_id", "body": "<payload as a JSON string>",
 // "entity_type", "received_at", "retry_count", "source"}, unwrapped.
 struct Envelope {

@@ -9,7 +9,7 @@
 
 #include "nomnom/common/logging.hpp"
 #include "nomnom/common/nats_client.hpp"
-#include "worker_config.hpp"
+#include "pipeline/envelope.hpp"
 
 namespace nomnom::host {
 

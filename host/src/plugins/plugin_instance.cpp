@@ -9,11 +9,11 @@ std::string reason_or_default(const char* reason) {
 }
 
 PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library,
-                               const std::string& config_json)
+                               const std::string& config_json, const nomnom_host_api* api)
     : library_(std::move(library)) {
     char reason[1024] = "";
     nomnom_error error{reason, sizeof reason};
-    instance_ = library_->descriptor().create(host_api(), config_json.c_str(), &error);
+    instance_ = library_->descriptor().create(api, config_json.c_str(), &error);
     if (instance_ == nullptr) {
         throw PluginRefused(std::string("create failed: ") +
                             (reason[0] != '\0' ? reason : "(no reason given)"));

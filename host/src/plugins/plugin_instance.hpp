@@ -15,8 +15,10 @@ std::string reason_or_default(const char* reason);
 // One created plugin instance; destroyed through the plugin before its library may unload.
 class PluginInstance {
   public:
-    // Calls create(); throws PluginRefused("create failed: <plugin's reason>").
-    PluginInstance(std::shared_ptr<PluginLibrary> library, const std::string& config_json);
+    // Calls create() with `api` (which must outlive the instance); throws
+    // PluginRefused("create failed: <plugin's reason>").
+    PluginInstance(std::shared_ptr<PluginLibrary> library, const std::string& config_json,
+                   const nomnom_host_api* api);
     ~PluginInstance();
     PluginInstance(const PluginInstance&) = delete;
     PluginInstance& operator=(const PluginInstance&) = delete;

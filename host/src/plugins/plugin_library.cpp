@@ -15,7 +15,7 @@
 #include <map>
 #include <set>
 
-#include "pipeline/batch_writer.hpp"
+#include "plugins/reserved_columns.hpp"
 #include "plugins/table_outputs.hpp"
 
 namespace nomnom::host {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 
+#include "db/plugin_db_api.hpp"
 #include "isolation/crash_recovery.hpp"
 #include "pipeline/batch_processor.hpp"
 #include "pipeline/entity_publisher.hpp"
@@ -82,7 +83,8 @@ void PluginRunner::start(bool auto_migrate) {
     const size_t instance_count =
         descriptor.threading == NOMNOM_THREADING_SHARED_INSTANCE ? 1 : worker_count;
     for (size_t i = 0; i < instance_count; ++i) {
-        instances_.push_back(std::make_unique<PluginInstance>(library_, settings_.config_json));
+        instances_.push_back(
+            std::make_unique<PluginInstance>(library_, settings_.config_json, host_api()));
     }
     for (size_t w = 0; w < worker_count; ++w) {
         const ConsumerSpec& spec = consumers_[w % consumers_.size()];

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "db/plugin_db_api.hpp"
 #include "isolation/worker_process.hpp"
 #include "nomnom/common/logging.hpp"
 #include "nomnom/common/prometheus.hpp"
@@ -324,7 +325,7 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(
                                   metrics_.plugin(library->name()))
                         .probe();
                 } else {
-                    PluginInstance probe(library, settings.config_json);
+                    PluginInstance probe(library, settings.config_json, host_api());
                 }
             } catch (const PluginRefused& e) {
                 refuse(file, std::string(e.what()) + "; version " + current->library->version() +

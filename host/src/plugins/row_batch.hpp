@@ -106,7 +106,4 @@ class RowBatch {
 // "NaN", "+Infinity" or "-Infinity": how a refused non-finite f64 is named in error messages.
 const char* non_finite_name(double value);
 
-// The function table handed to every plugin's create().
-const nomnom_host_api* host_api();
-
 }  // namespace nomnom::host
