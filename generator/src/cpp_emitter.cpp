@@ -190,6 +190,10 @@ class Emitter {
     std::string member(int k, std::size_t j) const {
         return cpp_member_name(entity(k).fields[j].name);
     }
+    bool publishes_any() const {
+        return std::any_of(schema_.order.begin(), schema_.order.end(),
+                           [&](int k) { return resolved(k).published; });
+    }
     std::string column_spec(int k, std::size_t c) const {
         return type(k) + "::column_::" + cpp_member_name(resolved(k).columns[c].column.name);
     }
@@ -247,8 +251,8 @@ class Emitter {
             }
             return "        static constexpr const char* " + name + "[] = {" + list + "};\n";
         });
-        if (r.persistent) {
-            out_ << "    // The columns of table " << cpp_string(e.persistence->table)
+        if (r.persistent || r.published) {
+            out_ << "    // The columns of table " << cpp_string(r.table)
                  << ". A value is checked against its column\n"
                     "    // too where their type or nullability differ (field_overrides).\n"
                     "    struct column_ {\n";
@@ -262,11 +266,14 @@ class Emitter {
                      << abi_type(rc.column.type.type)
                      << ", nomnom::Nullable::" << (rc.column.nullable ? "yes" : "no") << "),\n";
             }
-            out_ << "    };\n    static constexpr const char* keys_[] = {";
-            for (std::size_t c = 0; c < r.conflict_keys.size(); ++c) {
-                out_ << (c ? ", " : "") << cpp_string(r.conflict_keys[c]);
+            out_ << "    };\n";
+            if (!r.conflict_keys.empty()) {
+                out_ << "    static constexpr const char* keys_[] = {";
+                for (std::size_t c = 0; c < r.conflict_keys.size(); ++c) {
+                    out_ << (c ? ", " : "") << cpp_string(r.conflict_keys[c]);
+                }
+                out_ << "};\n";
             }
-            out_ << "};\n";
         }
         out_ << "\n    const rapidjson::Value* json_ = nullptr;\n";
         if (r.driver >= 0) out_ << "    const " << type(r.driver) << "* parent_ = nullptr;\n";
@@ -290,14 +297,23 @@ class Emitter {
     void descriptor_parts() {
         out_ << "// A row names its table by its position in tables.\nenum : std::uint32_t {\n";
         std::string tables;
+        std::string outputs;
         for (const int k : schema_.order) {
-            if (!resolved(k).persistent) continue;
+            const ResolvedEntity& r = resolved(k);
+            if (!r.persistent && !r.published) continue;
             out_ << "    " << stem(k) << "_table,\n";
-            tables += "    nomnom::table(" + cpp_string(entity(k).persistence->table) + ", " +
-                      type(k) + "::columns_, " + type(k) + "::keys_),\n";
+            // A published table has no conflict keys: nothing is upserted.
+            tables += "    nomnom::table(" + cpp_string(r.table) + ", " + type(k) + "::columns_, " +
+                      (r.published ? "{}" : type(k) + "::keys_") + "),\n";
+            outputs += r.published ? "    NOMNOM_OUTPUT_PUBLISH,\n" : "    NOMNOM_OUTPUT_STORE,\n";
         }
-        out_ << "};\n\nconst nomnom_table tables[] = {\n"
-             << tables << "};\n\nconst char* const subjects[] = {\n";
+        out_ << "};\n\nconst nomnom_table tables[] = {\n" << tables << "};\n\n";
+        if (publishes_any()) {
+            out_ << "// Where each table's rows go (plugin ABI 1.1): entities without persistence "
+                    "are\n// published, never stored.\nconst std::uint32_t table_outputs[] = {\n"
+                 << outputs << "};\n\n";
+        }
+        out_ << "const char* const subjects[] = {\n";
         for (const auto& subject : plugin_subjects(schema_)) {
             out_ << "    " << cpp_string(subject) << ",\n";
         }
@@ -467,7 +483,7 @@ class Emitter {
         out_ << "    void write(nomnom::RowWriter& out) {\n";
         for (const int k : schema_.order) {
             const ResolvedEntity& r = resolved(k);
-            if (!r.persistent) continue;
+            if (!r.persistent && !r.published) continue;
             const Entity& e = entity(k);
             out_ << "        for (std::size_t row = 0; row < " << instances(k)
                  << ".size(); ++row) {\n"
@@ -543,7 +559,8 @@ class Emitter {
              << "    static constexpr nomnom::PluginInfo info{" << cpp_string(plugin_.name) << ", "
              << cpp_string(plugin_.version)
              << ", subjects, tables, NOMNOM_THREADING_INSTANCE_PER_THREAD, ddl_postgresql, "
-                "ddl_sqlite};\n\n"
+                "ddl_sqlite"
+             << (publishes_any() ? ", table_outputs" : "") << "};\n\n"
              << "    GeneratedPlugin(const nomnom_host_api&, std::string_view) {}\n\n"
              << "    nomnom_status parse(const nomnom_message& message, nomnom::RowWriter& out) "
                 "{\n"

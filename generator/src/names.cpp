@@ -166,10 +166,11 @@ void check_cpp_names(const Schema& schema, Diagnostics& diagnostics) {
                         "field '" + entity.name + "." + field.name + "'", field.where, diagnostics);
         }
         Scope columns;
-        for (const ResolvedColumn& rc : schema.resolved[static_cast<std::size_t>(k)].columns) {
+        const ResolvedEntity& resolved = schema.resolved[static_cast<std::size_t>(k)];
+        for (const ResolvedColumn& rc : resolved.columns) {
             columns.take(cpp_member_name(rc.column.name),
-                         "column '" + entity.persistence->table + "." + rc.column.name + "'",
-                         rc.column.where, diagnostics);
+                         "column '" + resolved.table + "." + rc.column.name + "'", rc.column.where,
+                         diagnostics);
         }
     }
 }

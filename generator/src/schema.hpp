@@ -32,6 +32,10 @@ struct ResolvedEntity {
     int repeated_field = -1;  // repeated_for: index of the list field in the driver
     bool singleton = true;    // at most one instance per message
     bool persistent = false;
+    // Not stored: the plugin publishes its rows (the original's transient entities, which it
+    // published to NATS as entities.<Name>), as a table named after the entity.
+    bool published = false;
+    std::string table;  // persistence's table, or the entity's name when published
     std::vector<ResolvedColumn> columns;
     std::optional<std::string> primary_key;  // a non-generated primary key column
     std::vector<std::string> conflict_keys;

@@ -91,7 +91,11 @@ class Descriptor(ctypes.Structure):
                 ("table_count", ctypes.c_uint32), ("ddl_postgresql", ctypes.c_char_p),
                 ("ddl_sqlite", ctypes.c_char_p), ("threading", ctypes.c_uint32),
                 ("create", Create), ("destroy", Destroy), ("parse", Parse),
-                ("persist", ctypes.c_void_p)]
+                ("persist", ctypes.c_void_p),
+                # ABI 1.1: read only when struct_size covers it (a 1.0 plugin's ends before).
+                ("table_outputs", ctypes.POINTER(ctypes.c_uint32))]
+
+OUTPUT_NAMES = {1: "store", 2: "publish", 3: "both"}
 
 
 Entry = ctypes.CFUNCTYPE(ctypes.POINTER(Descriptor))

@@ -39,6 +39,9 @@ class Table(NamedTuple):
     name: str
     columns: Tuple[Column, ...]
     conflict_keys: Tuple[str, ...]
+    # Where nomnom-host sends its rows, as the plugin declares it: "store", "publish" or "both"
+    # (worker.toml may override it).
+    output: str = "store"
 
 
 class Result(NamedTuple):
@@ -108,8 +111,7 @@ class _Rows:
             try:
                 value = json.loads(value)
             except ValueError as e:
-                # The host stores the text as it is and the database refuses it at the write
-                # (PostgreSQL's JSONB): here the message is refused at once.
+                # As the host's row checks refuse it.
                 return self.refuse(f"column '{declared.name}' of table "
                                    f"'{self.tables[self.open].name}' is json, plugin wrote "
                                    f"text that is not JSON ({e})")
@@ -174,13 +176,20 @@ class Plugin:
         if d.abi_major != _abi.ABI_MAJOR:
             raise PluginError(f"{self.path}: plugin ABI major {d.abi_major}, this module speaks "
                               f"{_abi.ABI_MAJOR}")
-        if d.struct_size < ctypes.sizeof(_abi.Descriptor):
+        # The 1.0 layout ends where the first field added after it starts.
+        layout_1_0 = _abi.Descriptor.table_outputs.offset
+        if d.struct_size < layout_1_0:
             raise PluginError(f"{self.path}: descriptor of {d.struct_size} bytes, ABI 1.0 has "
-                              f"{ctypes.sizeof(_abi.Descriptor)}")
+                              f"{layout_1_0}")
         self.name = _text(d.name)
         self.version = _text(d.version)
         self.subjects = tuple(_text(d.subjects[i]) for i in range(d.subject_count))
-        self.tables = tuple(self._table(d.tables[t]) for t in range(d.table_count))
+        outputs_field = _abi.Descriptor.table_outputs
+        has_outputs = (outputs_field.offset + outputs_field.size <= d.struct_size and
+                       bool(d.table_outputs))
+        self.tables = tuple(
+            self._table(d.tables[t], d.table_outputs[t] if has_outputs else 0)
+            for t in range(d.table_count))
         self.threading = "shared" if d.threading == _abi.THREADING_SHARED_INSTANCE else \
             "per-thread"
         self._sinks: Dict[int, _Rows] = {}
@@ -197,13 +206,13 @@ class Plugin:
         self._host_api = self._make_host_api()
 
     @staticmethod
-    def _table(table: _abi.Table) -> Table:
+    def _table(table: _abi.Table, output: int) -> Table:
         columns = tuple(Column(_text(table.columns[c].name),
                                _abi.TYPE_NAMES.get(table.columns[c].type, "text"),
                                bool(table.columns[c].nullable))
                         for c in range(table.column_count))
         keys = tuple(_text(table.conflict_keys[k]) for k in range(table.conflict_key_count))
-        return Table(_text(table.name), columns, keys)
+        return Table(_text(table.name), columns, keys, _abi.OUTPUT_NAMES.get(output, "store"))
 
     def _make_host_api(self) -> _abi.HostApi:
         def row_call(kind, call):

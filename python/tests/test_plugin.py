@@ -25,6 +25,7 @@ def test_the_descriptor_of_a_hand_written_c_plugin():
         (readings,) = plugin.tables
         assert readings.name == "readings"
         assert readings.conflict_keys == ("device_id", "ts")
+        assert readings.output == "store"  # a 1.0 descriptor: every table is stored
         assert [(c.name, c.type, c.nullable) for c in readings.columns] == [
             ("device_id", "text", False), ("ts", "i64", False), ("temperature", "f64", False),
             ("humidity", "f64", True)]
@@ -62,6 +63,10 @@ def test_json_columns_of_the_generated_test_sets_are_parsed_json():
         rows = plugin.parse(vehicle)
         assert isinstance(rows["vehicles"][0]["specs"], (dict, list))
         assert len(rows["trips"]) == 2
+        # persistence.enabled: false makes a table the host publishes and never stores.
+        assert {t.name: t.output for t in plugin.tables} == {
+            "vehicles": "store", "trips": "store", "TripCheck": "publish"}
+        assert rows["TripCheck"] == [{"trip_no": 1}, {"trip_no": 2}]
 
 
 def test_the_hosts_row_checks_and_every_status_of_the_plugin():

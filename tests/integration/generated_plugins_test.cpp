@@ -306,6 +306,15 @@ TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
             // A singleton read by name from another entity than its parent: built after it.
             CHECK(db.count("SELECT count(*) FROM billing_summaries WHERE (invoice_id = 'INV-1' AND "
                            "tier = 'gold') OR (invoice_id = 'INV-2' AND tier = 'standard')") == 2);
+            // A transient entity (no persistence) is published, one row per line, never stored.
+            CHECK(client.stream_message_count("NOMNOM_ENTITIES") == 2);
+            CHECK(
+                client.last_message_data("NOMNOM_ENTITIES", "entities.LineEvent") ==
+                R"({"invoice_id":"INV-1","sku":"S2","qty":null,"taxes":[{"kind":"vat","rate":0.1}]})");
+            CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
+                                         "table_name IN ('LineEvent', 'lineevent')"
+                                       : "SELECT count(*) FROM sqlite_master WHERE name = "
+                                         "'LineEvent'") == 0);
             // The abstract base has no table.
             CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
                                          "table_name = 'documents'"
@@ -412,11 +421,15 @@ TEST_CASE("v1_fleet: the v1 form with every constraint enforced at parse time",
                          "distance_km = 12.5 AND driver = 'kim' AND model = 'truck'") == 1);
             CHECK(db.count("SELECT count(*) FROM trips WHERE trip_no = 2 AND distance_km = 0 AND "
                            "driver IS NULL") == 1);
-            // persistence.enabled: false writes nothing.
+            // persistence.enabled: false stores nothing and publishes a row per trip.
             CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
-                                         "table_name = 'trip_check'"
-                                       : "SELECT count(*) FROM sqlite_master WHERE name = "
-                                         "'trip_check'") == 0);
+                                         "table_name IN ('trip_check', 'TripCheck', 'tripcheck')"
+                                       : "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                         "('trip_check', 'TripCheck')") == 0);
+            REQUIRE(eventually([&] { return client.stream_message_count("NOMNOM_ENTITIES") == 2; },
+                               20s));
+            CHECK(client.last_message_data("NOMNOM_ENTITIES", "entities.TripCheck") ==
+                  R"({"trip_no":2})");
 
             const std::vector<std::pair<std::string, std::string>> bad = {
                 {vehicle_with("\"V100\"", "\"X1\""),

@@ -417,6 +417,17 @@ std::uint64_t JetStreamClient::stream_message_count(const std::string& stream) {
     return count;
 }
 
+std::string JetStreamClient::last_message_data(const std::string& stream,
+                                               const std::string& subject) {
+    natsMsg* message = nullptr;
+    jsErrCode js_error = jsErrCode(0);
+    check(js_GetLastMsg(&message, js_, stream.c_str(), subject.c_str(), nullptr, &js_error),
+          "last message of " + stream + " on " + subject, js_error);
+    std::string data(natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message)));
+    natsMsg_Destroy(message);
+    return data;
+}
+
 std::string JetStreamClient::stream_leader(const std::string& stream) {
     jsStreamInfo* info = nullptr;
     jsErrCode js_error = jsErrCode(0);

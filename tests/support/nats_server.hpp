@@ -138,6 +138,8 @@ class JetStreamClient {
     // Every consumer of `stream`; none when it has none.
     std::vector<ListedConsumer> consumers(const std::string& stream);
     std::uint64_t stream_message_count(const std::string& stream);
+    // The payload of the newest message `stream` holds on `subject`.
+    std::string last_message_data(const std::string& stream, const std::string& subject);
     // The name of the server leading `stream` in a cluster; empty outside of one.
     std::string stream_leader(const std::string& stream);
 
