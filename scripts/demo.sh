@@ -3,8 +3,9 @@
 # generates the tpch plugin from plugins/tpch/entities/*.yaml with nomnom-gen), starts a private
 # nats-server (JetStream, temporary store), nomnom-host with the tpch plugin on SQLite and
 # nomnom-api; loads the reference data and posts the sample orders over HTTP, then shows each
-# order's status, the dead-lettered order and the rows. Everything it starts is stopped on exit;
-# the work directory is kept for a look afterwards.
+# order's status, the dead-lettered order and the rows. The host also publishes the line items
+# (entity outputs), which a second nomnom-host stores with the entity_archive plugin. Everything
+# it starts is stopped on exit; the work directory is kept for a look afterwards.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +51,24 @@ url = "sqlite:nomnom.db"
 dir = "plugins"
 [status]
 enabled = true
+[http]
+listen = "127.0.0.1:0"
+# Stored and published to entities.order_line_items, for the archive host below.
+[plugins.tpch.outputs]
+order_line_items = "both"
+TOML
+# A second host downstream: it reads what the first publishes.
+install -d -m 0755 "$WORK/archive" "$WORK/archive/plugins"
+install -m 0755 build/plugins/entity_archive/entity_archive.so "$WORK/archive/plugins/"
+cat >"$WORK/archive/worker.toml" <<TOML
+[nats]
+url = "$NATS_URL"
+[stream]
+name = "NOMNOM_ENTITIES"
+subjects = ["entities.>"]
+create = false
+[database]
+url = "sqlite:archive.db"
 [http]
 listen = "127.0.0.1:0"
 TOML
@@ -106,6 +125,20 @@ for id in customers-v1 "${orders[@]}"; do
     curl -s "$API/ingest/status/$id"
     echo
 done
+
+echo
+echo "== the line items the host published, stored by a second host (entity_archive)"
+build/host/nomnom-host --config "$WORK/archive/worker.toml" >"$WORK/archive/host.log" 2>&1 &
+archive_pid=$!
+pids=("$archive_pid" "${pids[@]}")
+count() { sqlite3 "$1" "SELECT count(*) FROM $2" 2>/dev/null || echo 0; }
+archived() { [[ $(count "$WORK/archive/archive.db" entity_archive) -ge $(count "$WORK/nomnom.db" order_line_items) ]]; }
+wait_for 30 archived || { cat "$WORK/archive/host.log" >&2; exit 1; }
+sqlite3 -header -column "$WORK/archive/archive.db" \
+    "SELECT msg_id, subject, source_seq, row FROM entity_archive ORDER BY 1"
+kill -TERM "$archive_pid"
+wait "$archive_pid"
+pids=("${pids[@]/$archive_pid/}")
 
 kill -TERM "$host_pid"
 wait "$host_pid"

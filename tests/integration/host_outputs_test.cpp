@@ -63,7 +63,7 @@ bool drained(JetStreamClient& client, const std::string& stream, const std::stri
     return consumer && consumer->stats.num_pending == 0 && consumer->stats.num_ack_pending == 0;
 }
 
-// A host that runs test_entity_sink on what the first host published.
+// A host that runs entity_archive on what the first host published.
 std::string downstream_config(const std::string& nats_url, const std::string& database_url) {
     return "[nats]\nurl = \"" + nats_url +
            "\"\n[stream]\nname = \"NOMNOM_ENTITIES\"\nsubjects = [\"entities.>\"]\n"
@@ -117,22 +117,24 @@ TEST_CASE(
     REQUIRE(host.terminate() == 0);
 
     HostHarness downstream;
-    downstream.add_test_plugin("test_entity_sink");
-    const auto received = downstream.dir() / "received.db";
-    downstream.write_config(downstream_config(nats.url(), "sqlite:" + received.string()));
+    downstream.add_shipped_plugin("entity_archive/entity_archive");
+    const auto archive = downstream.dir() / "archive.db";
+    downstream.write_config(downstream_config(nats.url(), "sqlite:" + archive.string()));
     downstream.start();
     REQUIRE(downstream.wait_log("startup summary: 1 plugin(s) running", 20s));
     REQUIRE(eventually([&] { return drained(client, "NOMNOM_ENTITIES", "entities.>"); }, 60s));
-    CHECK(sqlite_int64(received, "SELECT count(*) FROM received") == expected_line_items());
-    CHECK(sqlite_int64(received,
-                       "SELECT count(*) FROM received WHERE subject = "
+    CHECK(sqlite_int64(archive, "SELECT count(*) FROM entity_archive") == expected_line_items());
+    CHECK(sqlite_int64(archive,
+                       "SELECT count(*) FROM entity_archive WHERE subject = "
                        "'entities.order_line_items'") == expected_line_items());
-    CHECK(sqlite_int64(received, "SELECT sum(json_extract(row, '$.quantity')) FROM received") ==
-          expected_quantity_sum());
+    CHECK(
+        sqlite_int64(archive, "SELECT sum(json_extract(row, '$.quantity')) FROM entity_archive") ==
+        expected_quantity_sum());
     // Every row names where it came from: one distinct source message per order.
-    CHECK(sqlite_int64(received, "SELECT count(DISTINCT source_seq) FROM received") == kOrders);
-    CHECK(sqlite_int64(received, "SELECT count(*) FROM received WHERE msg_id NOT LIKE 'TEST:%'") ==
-          0);
+    CHECK(sqlite_int64(archive, "SELECT count(DISTINCT source_seq) FROM entity_archive") ==
+          kOrders);
+    CHECK(sqlite_int64(archive,
+                       "SELECT count(*) FROM entity_archive WHERE msg_id NOT LIKE 'TEST:%'") == 0);
     REQUIRE(downstream.terminate() == 0);
 }
 

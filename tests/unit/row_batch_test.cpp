@@ -129,3 +129,34 @@ TEST_CASE("discarding a message drops only its rows and text", "[rows]") {
     CHECK(rows.text(rows.cell(2, 0)) == "m2r0");
     CHECK(rows.message_of(3) == 2);
 }
+
+TEST_CASE("a JSON column takes one JSON value, however deep, and refuses anything else", "[rows]") {
+    const nomnom_column columns[] = {{sizeof(nomnom_column), "j", NOMNOM_TYPE_JSON, 1}};
+    const nomnom_table table{sizeof(nomnom_table), "docs", columns, 1, nullptr, 0};
+    nomnom_plugin_descriptor d{};
+    d.tables = &table;
+    d.table_count = 1;
+    nomnom::host::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host::host_api();
+    const auto put = [&](const std::string& text) {
+        batch.begin_message(0, 1);
+        api.begin_row(batch.as_sink(), 0);
+        api.put_text(batch.as_sink(), 0, text.data(), text.size());
+        api.end_row(batch.as_sink());
+        std::string error = batch.message_error();
+        batch.discard_message();
+        return error;
+    };
+    CHECK(put(R"( {"a": [1, 2.5, true, null, "x"]} )").empty());
+    CHECK(put("42").empty());
+    // Iterative parsing: a nesting far deeper than any stack would take is checked, not a crash.
+    CHECK(put(std::string(100000, '[') + std::string(100000, ']')).empty());
+    CHECK(put("{\"a\":") ==
+          "column 'j' of table 'docs' is json, plugin wrote text that is not "
+          "JSON: Invalid value at offset 5");
+    CHECK(put("{} {}") ==
+          "column 'j' of table 'docs' is json, plugin wrote text that is not "
+          "JSON: text after the JSON value at offset 3");
+    CHECK_THAT(put(""), Catch::Contains("The document is empty"));
+    CHECK_THAT(put("\"\xff\""), Catch::Contains("Invalid encoding"));
+}

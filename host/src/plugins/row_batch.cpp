@@ -37,8 +37,9 @@ std::string json_error(std::string_view text) {
                                 rapidjson::kParseStopWhenDoneFlag;
     const rapidjson::ParseResult result = reader.Parse<kFlags>(stream, ignore);
     if (result.IsError()) {
-        return std::string(rapidjson::GetParseError_En(result.Code())) + " at offset " +
-               std::to_string(result.Offset());
+        std::string message = rapidjson::GetParseError_En(result.Code());
+        if (message.ends_with('.')) message.pop_back();
+        return message + " at offset " + std::to_string(result.Offset());
     }
     // Only whitespace may follow the value.
     for (size_t i = stream.Tell(); i < text.size(); ++i) {

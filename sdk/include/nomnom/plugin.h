@@ -331,13 +331,12 @@ typedef struct nomnom_plugin_descriptor {
     nomnom_destroy_fn destroy;
     nomnom_parse_fn parse;
     nomnom_persist_fn persist; /* NULL: the host writes the rows (COPY / upsert) */
-
-    /* Fields added after 1.0 go here, each meaning "as in 1.0" when 0 or NULL. */
-
     /* Per table, in the order of `tables`: a nomnom_output, where the host sends the table's
      * rows by default (worker.toml can override it per table). NULL, or 0 in an entry: stored,
      * as in 1.0. A host older than 1.1 stores every table. */
     const uint32_t* table_outputs; /* Added in 1.1 */
+
+    /* Fields added after 1.0 go here, each meaning "as in 1.0" when 0 or NULL. */
 } nomnom_plugin_descriptor;
 
 /* The one symbol a plugin exports. Control thread, once per load, right after dlopen and

@@ -1,5 +1,6 @@
-// The far end of a pipeline: stores each row another host published ([outputs]) as it came,
-// keyed by its Nats-Msg-Id, so a row published twice would show as a missing key, never as two.
+// entity_archive: the far end of a pipeline. Stores every row another nomnom-host published
+// ([outputs]) as it came, keyed by its Nats-Msg-Id (<stream>:<seq>:<table>:<n>), so a row
+// published again is the same row, never a second one.
 #include <nomnom/plugin.hpp>
 
 #include <array>
@@ -19,14 +20,14 @@ constexpr std::array columns{
 };
 constexpr std::array<const char*, 1> keys{"msg_id"};
 constexpr std::array<const char*, 1> subjects{"entities.>"};
-constexpr std::array tables{nomnom::table("received", columns, keys)};
+constexpr std::array tables{nomnom::table("entity_archive", columns, keys)};
 
 std::string_view view(const nomnom_str& text) {
     return {text.data, text.len};
 }
 
-struct TestEntitySink {
-    TestEntitySink(const nomnom_host_api&, std::string_view) {}
+struct EntityArchive {
+    EntityArchive(const nomnom_host_api&, std::string_view) {}
 
     nomnom_status parse(const nomnom_message& message, nomnom::RowWriter& out) {
         std::int64_t source_seq = -1;
@@ -46,7 +47,7 @@ struct TestEntitySink {
     }
 
     static constexpr nomnom::PluginInfo info{
-        .name = "test_entity_sink",
+        .name = "entity_archive",
         .version = "1.0.0",
         .subjects = subjects,
         .tables = tables,
@@ -56,4 +57,4 @@ struct TestEntitySink {
 
 }  // namespace
 
-NOMNOM_PLUGIN(TestEntitySink)
+NOMNOM_PLUGIN(EntityArchive)
