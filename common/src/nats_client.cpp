@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "nomnom/common/redact.hpp"
@@ -223,16 +224,33 @@ bool NatsClient::has_stream(const std::string& name) {
     return stream_subjects(name).has_value();
 }
 
-std::optional<std::vector<std::string>> NatsClient::stream_subjects(const std::string& name) {
+namespace {
+
+// What `read` takes from stream `name`'s configuration; nullopt when the stream does not exist.
+template <class Read>
+auto read_stream_config(jsCtx* jetstream, const std::string& name, Read read)
+    -> std::optional<decltype(read(std::declval<const jsStreamConfig&>()))> {
     jsStreamInfo* info = nullptr;
     jsErrCode js_error = jsErrCode(0);
-    const natsStatus status = js_GetStreamInfo(&info, jetstream_, name.c_str(), nullptr, &js_error);
-    std::vector<std::string> subjects;
-    if (status == NATS_OK) subjects = subjects_of(*info->Config);
+    const natsStatus status = js_GetStreamInfo(&info, jetstream, name.c_str(), nullptr, &js_error);
+    std::optional<decltype(read(std::declval<const jsStreamConfig&>()))> value;
+    if (status == NATS_OK) value = read(*info->Config);
     jsStreamInfo_Destroy(info);
     if (status == NATS_NOT_FOUND) return std::nullopt;
     check_nats(status, "reading stream " + name, js_error);
-    return subjects;
+    return value;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> NatsClient::stream_subjects(const std::string& name) {
+    return read_stream_config(jetstream_, name, subjects_of);
+}
+
+std::optional<int64_t> NatsClient::stream_duplicate_window_s(const std::string& name) {
+    return read_stream_config(jetstream_, name, [](const jsStreamConfig& config) {
+        return config.Duplicates / 1000000000;  // nanoseconds
+    });
 }
 
 void NatsClient::require_stream(const std::string& name) {
@@ -241,9 +259,9 @@ void NatsClient::require_stream(const std::string& name) {
     }
 }
 
-void NatsClient::prepare_stream(const StreamConfig& config) {
+void NatsClient::prepare_stream(const StreamConfig& config, const StreamLimits& defaults) {
     if (config.create) {
-        ensure_stream(config);
+        ensure_stream(config, defaults);
     } else {
         require_stream(config.name);
     }

@@ -310,6 +310,7 @@ int check_config(const WorkerConfig& config) {
             if (std::string conflict = claim_conflict(claim, claims); !conflict.empty()) {
                 throw PluginRefused(conflict);
             }
+            resolve_outputs(library->descriptor(), settings.outputs, library->name());
             PluginInstance instance(library, settings.config_json, host_api());
             claims.push_back(claim);
             names.insert(library->name());

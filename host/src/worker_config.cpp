@@ -13,6 +13,7 @@
 #include "nomnom/common/toml_section.hpp"
 
 #include "nomnom/common/redact.hpp"
+#include "nomnom/common/subject_match.hpp"
 
 namespace nomnom::host {
 namespace {
@@ -117,6 +118,35 @@ bool is_subject_prefix(const std::string& prefix) {
     return std::none_of(prefix.begin(), prefix.end(), [](char c) {
         return c == '*' || c == '>' || std::isspace(static_cast<unsigned char>(c));
     });
+}
+
+// [outputs] against [stream]: published rows must land in a stream of their own that stores them.
+void check_outputs(Section& outputs, const WorkerConfig& config) {
+    const OutputsConfig& out = config.outputs;
+    const toml::table* stream_table = outputs.table().get_as<toml::table>("stream");
+    const auto stream_key = [&](const char* key) {
+        return stream_table != nullptr ? stream_table->get(key) : nullptr;
+    };
+    const std::string published = out.subject_prefix + ".>";
+    if (std::none_of(out.stream.subjects.begin(), out.stream.subjects.end(),
+                     [&](const std::string& s) { return subject_covers(s, published); })) {
+        outputs.fail(stream_key("subjects"), "stream.subjects",
+                     "none of them captures '" + published +
+                         "', where published rows go: every publish would fail");
+    }
+    if (out.stream.name == config.stream.name) {
+        outputs.fail(stream_key("name"), "stream.name",
+                     "'" + out.stream.name +
+                         "' is the [stream] the plugins consume: published rows need a stream "
+                         "of their own");
+    }
+    for (const std::string& subject : config.stream.subjects) {
+        if (subjects_overlap(subject, published)) {
+            outputs.fail(outputs.table().get("subject_prefix"), "subject_prefix",
+                         "'" + published + "' overlaps the stream subject '" + subject +
+                             "' ([stream] subjects): two streams cannot capture one subject");
+        }
+    }
 }
 
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& value) {
@@ -250,6 +280,7 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         outputs.integer("publish_timeout_ms", config.outputs.publish_timeout_ms, 100, 600000);
         read_stream_section(outputs, "stream", config.outputs.stream);
         outputs.reject_unknown();
+        check_outputs(outputs, config);
     }
 
     read_status_section(top, "status", config.status, StatusReader::Host);

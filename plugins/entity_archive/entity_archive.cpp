@@ -1,5 +1,5 @@
 // entity_archive: the far end of a pipeline. Stores every row another nomnom-host published
-// ([outputs]) as it came, keyed by its Nats-Msg-Id (<stream>:<seq>:<table>:<n>), so a row
+// ([outputs]) as it came, keyed by its Nats-Msg-Id (<stream>:<seq>:<plugin>:<table>:<n>), so a row
 // published again is the same row, never a second one.
 #include <nomnom/plugin.hpp>
 

@@ -55,6 +55,11 @@ def _text(pointer: Optional[bytes]) -> str:
     return pointer.decode() if pointer else ""
 
 
+def _not_json(constant: str):
+    # Python reads NaN and Infinity, which JSON (and the host) do not have.
+    raise ValueError(f"{constant} is not JSON")
+
+
 class _Rows:
     """What one parse call writes, checked as the host's RowBatch checks it."""
 
@@ -109,7 +114,7 @@ class _Rows:
                                f"'{self.tables[self.open].name}' is f64, plugin wrote {name}")
         if declared.type == "json":
             try:
-                value = json.loads(value)
+                value = json.loads(value, parse_constant=_not_json)
             except ValueError as e:
                 # As the host's row checks refuse it.
                 return self.refuse(f"column '{declared.name}' of table "
@@ -118,6 +123,14 @@ class _Rows:
         self.cells[column] = value
         self.set[column] = True
         return 0
+
+    def not_utf8(self, column: int, offset: int, length: int) -> int:
+        declared = self._column(column, _abi.TYPE_TEXT, "put")
+        if declared is None:
+            return 1
+        return self.refuse(f"column '{declared.name}' of table "
+                           f"'{self.tables[self.open].name}' is {declared.type}, plugin wrote "
+                           f"text that is not UTF-8 (byte {offset} of {length})")
 
     def put_null(self, column: int) -> int:
         declared = self._column(column, 0, "put_null")
@@ -231,7 +244,11 @@ class Plugin:
         def put_text(rows, column, data, length):
             if not data and length:
                 return rows.refuse("put_text: NULL data with non-zero length")
-            text = ctypes.string_at(data, length).decode("utf-8", "surrogateescape")
+            raw = ctypes.string_at(data, length)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return rows.not_utf8(column, e.start, length)
             return rows.put(column, _abi.TYPE_TEXT, text)
 
         # Kept on self: ctypes callbacks must outlive every call the plugin may make.

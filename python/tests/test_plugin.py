@@ -38,6 +38,11 @@ def test_rows_come_with_python_types_and_refusals_with_the_plugins_reason():
                           "humidity": None}]}
         with pytest.raises(nomnom.Invalid, match="expected 4 fields"):
             plugin.parse("not a reading")
+        # Latin-1, not UTF-8: refused in the host's words.
+        with pytest.raises(nomnom.Invalid,
+                           match=r"column 'device_id' of table 'readings' is text, plugin wrote "
+                                 r"text that is not UTF-8 \(byte 3 of 4\)"):
+            plugin.parse(b"caf\xe9,1735689600,21.5,")
 
 
 def test_the_generated_tpch_plugin_parses_the_original_example_order():

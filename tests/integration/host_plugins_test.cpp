@@ -199,6 +199,16 @@ TEST_CASE("check-config mode validates config and plugins without consuming", "[
         host.run_cli({"--config", host.config_path().string(), "--check-config"});
     CHECK(code == 1);
     CHECK(output.find("REFUSED: plugin ABI major 2, host supports 1") != std::string::npos);
+
+    host.remove_plugin("test_bad_major.so");
+    host.write_config(test_config("nats://127.0.0.1:1", "sqlite:check.db",
+                                  "[plugins.test_kv.outputs]\nkv = \"both\"\nnope = "
+                                  "\"publish\"\n"));
+    std::tie(code, output) =
+        host.run_cli({"--config", host.config_path().string(), "--check-config"});
+    CHECK(code == 1);
+    CHECK(output.find("REFUSED: plugins.test_kv.outputs.nope: the plugin has no table 'nope' "
+                      "(its tables: kv)") != std::string::npos);
 }
 
 TEST_CASE("config errors name the file - line and key", "[plugins][cli]") {

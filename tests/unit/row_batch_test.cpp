@@ -149,6 +149,9 @@ TEST_CASE("a JSON column takes one JSON value, however deep, and refuses anythin
     };
     CHECK(put(R"( {"a": [1, 2.5, true, null, "x"]} )").empty());
     CHECK(put("42").empty());
+    CHECK(put("[123456789012345678901234567890, 1e300]").empty());
+    // The one difference with PostgreSQL's jsonb, documented in sdk/README.md.
+    CHECK_THAT(put("1e400"), Catch::Contains("Number too big to be stored in double at offset"));
     // Iterative parsing: a nesting far deeper than any stack would take is checked, not a crash.
     CHECK(put(std::string(100000, '[') + std::string(100000, ']')).empty());
     CHECK(put("{\"a\":") ==
@@ -158,5 +161,19 @@ TEST_CASE("a JSON column takes one JSON value, however deep, and refuses anythin
           "column 'j' of table 'docs' is json, plugin wrote text that is not "
           "JSON: text after the JSON value at offset 3");
     CHECK_THAT(put(""), Catch::Contains("The document is empty"));
-    CHECK_THAT(put("\"\xff\""), Catch::Contains("Invalid encoding"));
+    CHECK(put("\"\xff\"") ==
+          "column 'j' of table 'docs' is json, plugin wrote text that is not "
+          "UTF-8 (byte 1 of 3)");
+}
+
+TEST_CASE("text that is not UTF-8 is refused naming the column and the byte", "[rows]") {
+    const auto d = descriptor();
+    nomnom::host::RowBatch batch(d);
+    const nomnom_host_api& api = *nomnom::host::host_api();
+    batch.begin_message(0, 1);
+    api.begin_row(batch.as_sink(), 0);
+    const std::string latin1 = "caf\xe9";
+    CHECK(api.put_text(batch.as_sink(), 0, latin1.data(), latin1.size()) != 0);
+    CHECK(batch.message_error() ==
+          "column 'k' of table 'kv' is text, plugin wrote text that is not UTF-8 (byte 3 of 4)");
 }

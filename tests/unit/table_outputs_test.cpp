@@ -129,4 +129,13 @@ orders = "both"
                Catch::Contains("outputs.subject_prefix") &&
                    Catch::Contains("not a NATS subject without wildcards"));
     CHECK_THAT(error_of("[outputs]\nprefix = \"x\"\n"), Catch::Contains("outputs.prefix"));
+    CHECK_THAT(error_of("[outputs.stream]\nsubjects = [\"other.>\"]\n"),
+               Catch::Contains("outputs.stream.subjects") &&
+                   Catch::Contains("none of them captures 'entities.>'"));
+    CHECK_THAT(error_of("[outputs.stream]\nname = \"MESSAGES\"\n"),
+               Catch::Contains("outputs.stream.name") &&
+                   Catch::Contains("is the [stream] the plugins consume"));
+    CHECK_THAT(error_of("[stream]\nsubjects = [\"entities.orders\"]\n[outputs]\n"),
+               Catch::Contains("outputs.subject_prefix") &&
+                   Catch::Contains("overlaps the stream subject 'entities.orders'"));
 }

@@ -3,7 +3,6 @@
 
 #include "db/plugin_db_api.hpp"
 
-#include <charconv>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "isolation/inflight_record.hpp"
 #include "plugins/host_api.hpp"
 #include "plugins/row_batch.hpp"
+#include "plugins/row_json.hpp"
 
 namespace nomnom::host {
 namespace {
@@ -26,11 +26,8 @@ std::string value_as_text(const nomnom_value& value) {
             return std::to_string(value.i64);
         case NOMNOM_TYPE_BOOL:
             return value.i64 != 0 ? "true" : "false";
-        case NOMNOM_TYPE_F64: {
-            char buffer[32];
-            const auto result = std::to_chars(buffer, buffer + sizeof buffer, value.f64);
-            return std::string(buffer, result.ptr);
-        }
+        case NOMNOM_TYPE_F64:
+            return shortest_double(value.f64);
         default:
             return std::string(value.text.data ? value.text.data : "", value.text.len);
     }

@@ -1,29 +1,70 @@
 #include "pipeline/entity_publisher.hpp"
 
+#include <unordered_map>
+
 #include "plugins/row_json.hpp"
 
 namespace nomnom::host {
+namespace {
+
+// The publishers alive, by id. cnats calls the error handler on its own thread, possibly after
+// forget_pending() or jsCtx_Destroy() returned: the handler gets an id and finds nothing rather
+// than a freed publisher. Its mutex also guards every publisher's error state.
+struct Registry {
+    std::mutex mutex;
+    std::unordered_map<uintptr_t, EntityPublisher*> live;
+    uintptr_t next = 0;
+};
+
+Registry& registry() {
+    // Never destroyed: a handler may still run while the process exits.
+    static auto* instance = new Registry();
+    return *instance;
+}
+
+}  // namespace
 
 EntityPublisher::EntityPublisher(NatsClient& nats, const OutputsConfig& config, std::string plugin)
     : config_(config), plugin_(std::move(plugin)) {
+    {
+        Registry& live = registry();
+        const std::lock_guard lock(live.mutex);
+        id_ = ++live.next;
+        live.live.emplace(id_, this);
+    }
     jsOptions options;
     jsOptions_Init(&options);
     options.PublishAsync.ErrHandler = &EntityPublisher::on_error;
-    options.PublishAsync.ErrHandlerClosure = this;
-    // Bounds what one worker has in flight; a larger batch waits (StallWait) for PubAcks.
+    options.PublishAsync.ErrHandlerClosure = reinterpret_cast<void*>(id_);
+    // Bounds what one worker has in flight; a larger batch waits for PubAcks, as long as the
+    // batch may wait for all of them.
     options.PublishAsync.MaxPending = 4096;
-    check_nats(natsConnection_JetStream(&jetstream_, nats.connection(), &options),
-               "creating the JetStream context for entity outputs");
+    options.PublishAsync.StallWait = config_.publish_timeout_ms;
+    const natsStatus status = natsConnection_JetStream(&jetstream_, nats.connection(), &options);
+    if (status != NATS_OK) unregister();
+    check_nats(status, "creating the JetStream context for entity outputs");
 }
 
 EntityPublisher::~EntityPublisher() {
+    unregister();
     forget_pending();
     jsCtx_Destroy(jetstream_);
 }
 
+void EntityPublisher::unregister() {
+    Registry& live = registry();
+    const std::lock_guard lock(live.mutex);
+    live.live.erase(id_);
+}
+
 void EntityPublisher::on_error(jsCtx*, jsPubAckErr* error, void* closure) {
-    auto* self = static_cast<EntityPublisher*>(closure);
-    const std::lock_guard lock(self->mutex_);
+    Registry& live = registry();
+    const std::lock_guard lock(live.mutex);
+    const auto found = live.live.find(reinterpret_cast<uintptr_t>(closure));
+    if (found == live.live.end()) return;
+    // An error cnats reports late for an earlier batch counts against this one: a needless
+    // retry, never a row lost.
+    EntityPublisher* self = found->second;
     if (self->failures_++ > 0) return;
     const char* subject = natsMsg_GetSubject(error->Msg);
     self->first_error_ =
@@ -46,7 +87,7 @@ void EntityPublisher::forget_pending() {
 void EntityPublisher::publish(const RowBatch& rows, const TableOutputs& outputs,
                               std::span<const IncomingMessage* const> sources) {
     {
-        const std::lock_guard lock(mutex_);
+        const std::lock_guard lock(registry().mutex);
         first_error_.clear();
         failures_ = 0;
     }
@@ -70,7 +111,7 @@ void EntityPublisher::publish(const RowBatch& rows, const TableOutputs& outputs,
                         " ms): " + natsStatus_GetText(completed));
     }
     awaiting_ = false;
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(registry().mutex);
     if (failures_ > 0) {
         throw NatsError("entity outputs: " + std::to_string(failures_) + " of " +
                         std::to_string(sent) + " rows not stored; first: " + first_error_);
@@ -110,8 +151,8 @@ uint64_t EntityPublisher::send(const RowBatch& rows, const TableOutputs& outputs
                   {"Nomnom-Source-Seq", sequence}}) {
                 check_nats(natsMsgHeader_Set(created, key, value.c_str()), "entity output header");
             }
-            msg_id = source.stream + ":" + sequence + ":" + table.table().name + ":" +
-                     std::to_string(index_in_message);
+            msg_id = source.stream + ":" + sequence + ":" + plugin_ + ":" + table.table().name +
+                     ":" + std::to_string(index_in_message);
             jsPubOptions options;
             jsPubOptions_Init(&options);
             options.MsgId = msg_id.c_str();

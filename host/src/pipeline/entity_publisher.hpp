@@ -16,9 +16,9 @@ namespace nomnom::host {
 
 // Publishes the rows of a plugin's published tables ([outputs]): one JSON object per row to
 // <subject_prefix>.<table>, after the batch that holds them commits and before its messages are
-// acked. Each row's Nats-Msg-Id is <stream>:<seq>:<table>:<index of the row among its message's
-// rows of that table>, so a redelivered message publishes nothing twice within the outputs
-// stream's duplicate window.
+// acked. Each row's Nats-Msg-Id is <stream>:<seq>:<plugin>:<table>:<index of the row among its
+// message's rows of that table>, so a redelivered message publishes nothing twice within the
+// outputs stream's duplicate window.
 //
 // One per worker: it has its own JetStream context, so waiting for its PubAcks never waits for
 // another worker's.
@@ -40,16 +40,18 @@ class EntityPublisher {
     // Hands every row to the library; returns how many.
     uint64_t send(const RowBatch& rows, const TableOutputs& outputs,
                   std::span<const IncomingMessage* const> sources);
+    void unregister();
     static void on_error(jsCtx* js, jsPubAckErr* error, void* closure);
     // Drops the PubAcks still awaited (after a timeout), so the next batch waits for its own.
     void forget_pending();
 
     const OutputsConfig& config_;
     std::string plugin_;
+    uintptr_t id_ = 0;  // in the registry of live publishers the error handler reads
     jsCtx* jetstream_ = nullptr;
     bool awaiting_ = false;  // PubAcks may be pending (something was handed over since)
-    std::mutex mutex_;
-    std::string first_error_;  // since the last publish() started
+    // Since the last publish() started; guarded by the registry's mutex.
+    std::string first_error_;
     uint64_t failures_ = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 #include "db/plugin_db_api.hpp"
@@ -12,6 +13,28 @@
 #include "pipeline/entity_publisher.hpp"
 
 namespace nomnom::host {
+namespace {
+
+// Where a plugin publishes: a redelivered message publishes nothing twice only within the
+// outputs stream's duplicate window, which the host creates this long.
+constexpr StreamLimits kOutputsStreamLimits{
+    .max_age_s = 0, .max_bytes = -1, .duplicate_window_s = 900};
+
+// How long after its first delivery a message may still be redelivered: every delivery may wait
+// out ack_wait, every nak its back-off (+20% jitter). nullopt: max_deliver = -1, no bound.
+std::optional<int64_t> redelivery_span_s(const ConsumerSettings& consumer) {
+    if (consumer.max_deliver < 0) return std::nullopt;
+    double span_ms = 0;
+    for (int64_t delivery = 1; delivery < consumer.max_deliver; ++delivery) {
+        const size_t step =
+            std::min(static_cast<size_t>(delivery - 1), consumer.backoff_ms.size() - 1);
+        span_ms += static_cast<double>(consumer.ack_wait_ms) +
+                   1.2 * static_cast<double>(consumer.backoff_ms[step]);
+    }
+    return static_cast<int64_t>(std::ceil(span_ms / 1000));
+}
+
+}  // namespace
 
 PluginRunner::PluginRunner(std::shared_ptr<PluginLibrary> library, PluginSettings settings,
                            Database& database, NatsClient& nats, DeadLetterSink& dead_letters,
@@ -40,7 +63,8 @@ void PluginRunner::start(bool auto_migrate) {
     const nomnom_plugin_descriptor& descriptor = library_->descriptor();
     table_outputs_ = resolve_outputs(descriptor, settings_.outputs, name_);
     if (publishes_any(table_outputs_)) {
-        nats_.prepare_stream(outputs_.stream);
+        nats_.prepare_stream(outputs_.stream, kOutputsStreamLimits);
+        warn_when_window_is_short();
         std::string published;
         for (uint32_t t = 0; t < descriptor.table_count; ++t) {
             if (!table_outputs_[t].publish) continue;
@@ -94,6 +118,26 @@ void PluginRunner::start(bool auto_migrate) {
             worker_loop(spec, instance, record);
             finished_.fetch_add(1);
         });
+    }
+}
+
+void PluginRunner::warn_when_window_is_short() {
+    const std::optional<int64_t> window = nats_.stream_duplicate_window_s(outputs_.stream.name);
+    if (!window) return;
+    const std::optional<int64_t> span = redelivery_span_s(settings_.consumer);
+    const LogScope scope(log_fields());
+    if (!span) {
+        spdlog::warn(
+            "max_deliver = -1: a message redelivered more than {} s (the duplicate window of "
+            "stream {}) after its first delivery publishes its rows again",
+            *window, outputs_.stream.name);
+    } else if (*span > *window) {
+        spdlog::warn(
+            "stream {} drops a row published again within {} s, but a message may be "
+            "redelivered up to {} s after its first delivery (ack_wait_ms, backoff_ms, "
+            "max_deliver): raise [outputs.stream] duplicate_window_s (nats stream edit on an "
+            "existing stream) or rows may be published twice",
+            outputs_.stream.name, *window, *span);
     }
 }
 

@@ -85,6 +85,8 @@ class PluginRunner final : public PluginWorkers {
 
   private:
     void join_all();
+    // Says when the outputs stream's duplicate window is shorter than a message's redeliveries.
+    void warn_when_window_is_short();
     void worker_loop(const ConsumerSpec& spec, PluginInstance& instance, InflightRecord& record);
 
     std::shared_ptr<PluginLibrary> library_;

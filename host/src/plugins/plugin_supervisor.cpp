@@ -43,6 +43,21 @@ std::vector<std::string> effective_subjects(const PluginLibrary& library,
     return settings.consumer.subjects.empty() ? library.subjects() : settings.consumer.subjects;
 }
 
+namespace {
+
+// Why worker.toml's [plugins.<name>.outputs] cannot apply to the plugin, or empty: refused here,
+// not when its workers start, so that a reload keeps the running version.
+std::string outputs_problem(const PluginLibrary& library, const PluginSettings& settings) {
+    try {
+        resolve_outputs(library.descriptor(), settings.outputs, library.name());
+    } catch (const PluginRefused& e) {
+        return e.what();
+    }
+    return {};
+}
+
+}  // namespace
+
 PluginSupervisor::PluginSupervisor(Database& database, NatsClient& nats,
                                    DeadLetterSink& dead_letters, std::string stream,
                                    MetricsRegistry& metrics, StatusRecorder* status,
@@ -309,10 +324,14 @@ PluginSupervisor::Outcome PluginSupervisor::reconcile(
             }
             continue;
         }
-        const std::string conflict = claim_conflict(
+        std::string conflict = claim_conflict(
             {library->name(), file, effective_subjects(*library, settings)}, claims_except(file));
+        if (conflict.empty()) conflict = outputs_problem(*library, settings);
         if (!conflict.empty()) {
-            refuse(file, conflict);
+            refuse(file,
+                   current == running_.end()
+                       ? conflict
+                       : conflict + "; version " + current->library->version() + " keeps running");
             continue;
         }
         if (current != running_.end()) {

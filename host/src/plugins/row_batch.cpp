@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "nomnom/common/utf8.hpp"
+
 namespace nomnom::host {
 namespace {
 
@@ -32,6 +34,8 @@ std::string json_error(std::string_view text) {
     rapidjson::MemoryStream stream(text.data(), text.size());
     rapidjson::Reader reader;
     rapidjson::BaseReaderHandler<> ignore;
+    // RapidJSON refuses a number whose exponent no double reaches (1e400), which jsonb would
+    // take: the one JSON text refused here that PostgreSQL stores.
     constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
                                 rapidjson::kParseValidateEncodingFlag |
                                 rapidjson::kParseStopWhenDoneFlag;
@@ -205,8 +209,18 @@ int RowBatch::put_text(uint32_t column, const char* data, size_t length) {
     }
     Cell* cell = target(column, NOMNOM_TYPE_TEXT);
     if (cell == nullptr) return 1;
-    // PostgreSQL's jsonb would refuse it at the write, SQLite would store it, a published row
-    // would carry it: refused here, it is the same INVALID message everywhere.
+    // Text is UTF-8 by the ABI: PostgreSQL would refuse anything else at the write, SQLite store
+    // it, a published row carry it as invalid JSON.
+    if (const size_t bad = invalid_utf8_offset({data, length}); bad != std::string_view::npos) {
+        const nomnom_column& declared = rows.table().columns[column];
+        cell->is_set = false;
+        return refuse(std::string("column '") + declared.name + "' of table '" + rows.table().name +
+                      "' is " + type_name(declared.type) +
+                      ", plugin wrote text that is not UTF-8 (byte " + std::to_string(bad) +
+                      " of " + std::to_string(length) + ")");
+    }
+    // Not JSON at all: SQLite would store it, a published row carry it (PostgreSQL's jsonb, which
+    // refuses it too, also refuses "\u0000", a data error at the write).
     if (const nomnom_column& declared = rows.table().columns[column];
         declared.type == NOMNOM_TYPE_JSON) {
         if (std::string error = json_error({data, length}); !error.empty()) {

@@ -20,8 +20,8 @@ struct TableOutput {
 using TableOutputs = std::vector<TableOutput>;
 
 // What the descriptor declares: its table_outputs (ABI 1.1) when its struct_size holds them,
-// every table stored otherwise. An entry outside nomnom_output is kept as its raw value in
-// `unknown` (when given) and read as stored.
+// every table stored otherwise. The index of each table whose entry is outside nomnom_output
+// goes into `unknown` (when given); such a table reads as stored.
 TableOutputs declared_outputs(const nomnom_plugin_descriptor& descriptor,
                               std::vector<uint32_t>* unknown = nullptr);
 

@@ -71,8 +71,11 @@ class NatsClient {
     // The subjects the stream captures, nullopt when it does not exist; throws NatsError when
     // JetStream does not answer.
     std::optional<std::vector<std::string>> stream_subjects(const std::string& name);
+    // The stream's Nats-Msg-Id deduplication window in seconds, nullopt when it does not exist;
+    // throws NatsError when JetStream does not answer.
+    std::optional<int64_t> stream_duplicate_window_s(const std::string& name);
     // ensure_stream with config.create, else require_stream.
-    void prepare_stream(const StreamConfig& config);
+    void prepare_stream(const StreamConfig& config, const StreamLimits& defaults = {});
 
     // Publishes `message` and waits for its PubAck: the one way nomnom stores a message it must
     // not lose (ingestion, dead letters, replays), since only the PubAck says it is stored.

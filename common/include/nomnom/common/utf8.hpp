@@ -10,4 +10,8 @@ namespace nomnom {
 // same rule from the SDK's set_error, which cannot link this library).
 std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
 
+// The offset of the first byte of `text` that does not start a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or npos when all is.
+size_t invalid_utf8_offset(std::string_view text);
+
 }  // namespace nomnom
