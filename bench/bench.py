@@ -2,8 +2,11 @@
 """nomnom benchmark: the host draining TPC-H orders into PostgreSQL, beside the machine's ceilings.
 
 Run through bench/run.sh (which builds first). Throughput mode (default), per repetition:
-  ceiling fetch+ack  a bare cnats pull consumer fetching and acking the same N messages
-  ceiling COPY       psql \\copy of the same rows (orders + line items) into the same tables
+  ceiling fetch+ack  bare cnats pull consumers fetching and acking the same N messages, as many
+                     as the host has workers, sharing one durable consumer
+  ceiling COPY       psql \\copy of the same rows (orders + line items) into the same tables, one
+                     connection per host worker, each with its share of the rows (and once on a
+                     single connection: ratio_vs_copy_1conn, comparable with results before)
   ceiling parse      RapidJSON parsing every order once
   host               nomnom-host + the generated tpch plugin draining the N orders, published
                      beforehand, into a fresh PostgreSQL database, timed until every order is
@@ -11,9 +14,10 @@ Run through bench/run.sh (which builds first). Throughput mode (default), per re
                      the default; CPU and memory are the host's and its worker's), once in the
                      host's own process (isolation = thread), for what isolation costs
 The tables start empty and every order key is new, so each batch is written by the host's plain
-COPY into the tables (under a savepoint, host/src/pipeline/batch_writer.cpp). The upsert path, a
-COPY into a staging table then INSERT ... ON CONFLICT DO UPDATE, which a batch takes once it meets
-a key already stored (updates, redeliveries, replays), is not measured here.
+COPY into the tables (under a savepoint, host/src/pipeline/batch_writer.cpp). Then the update
+workload (every key stored, every value changed: the upsert path, a COPY into a staging table
+then INSERT ... ON CONFLICT DO UPDATE) beside its ceiling (the same statements from psql, one
+connection per worker, and on one), and the replay workload (the same messages again).
 Latency mode (--latency): orders published at a fixed rate while the host runs; end-to-end latency
 from JetStream's receive time to the host's commit, read from the host's
 nomnom_end_to_end_seconds histogram.
@@ -139,10 +143,12 @@ class Postgres:
         pid = self.postmaster()
         return cpu_seconds(pid, children=True) + sum(cpu_seconds(c) for c in child_pids(pid))
 
+    def psql_command(self, database, *args):
+        return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.base + "/" + database, *args]
+
     def psql(self, database, *args, **kwargs):
-        done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                               self.base + "/" + database, *args],
-                              capture_output=True, text=True, **kwargs)
+        done = subprocess.run(self.psql_command(database, *args), capture_output=True, text=True,
+                              **kwargs)
         if done.returncode != 0:
             raise RuntimeError("psql %s %s: %s" % (database, " ".join(args), done.stderr.strip()))
         return done
@@ -253,28 +259,65 @@ def publish(nats, subject, path, extra=()):
                    capture_output=True)
 
 
-def ceiling_fetch_ack(nats, path, orders):
-    """Rate, and CPU seconds of nats-server and the consumer while fetching and acking."""
-    run_tool("stream", nats.url, "BENCH_CEILING", "bench.ceiling")
-    publish(nats, "bench.ceiling", path)
+def split_lines(path, parts):
+    """`path` cut into `parts` files of consecutive lines (disjoint keys): one per connection."""
+    with open(path) as src:
+        lines = src.readlines()
+    paths = []
+    for k in range(parts):
+        part = "%s.part%dof%d" % (path, k, parts)
+        with open(part, "w") as out:
+            out.writelines(lines[k * len(lines) // parts:(k + 1) * len(lines) // parts])
+        paths.append(part)
+    return paths
+
+
+def run_all(commands):
+    """Runs the commands at once and waits for every one; seconds from the first start."""
+    start = time.monotonic()
+    running = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for c in commands]
+    for process, command in zip(running, commands):
+        _, err = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError("%s: %s" % (" ".join(command[:3]), err.strip()))
+    return time.monotonic() - start
+
+
+def ceiling_fetch_ack(nats, path, orders, consumers):
+    """Rate, and CPU seconds of nats-server and the consumers, `consumers` bare pull consumers
+    at once (processes), each fetching and acking its share of the messages from a stream of its
+    own (sharing one durable consumer, a process that stops leaves pull requests behind that hold
+    messages until ack_wait)."""
+    commands = []
+    for k, part in enumerate(split_lines(path, consumers)):
+        stream, subject = "BENCH_CEILING_%d_%d" % (consumers, k), "bench.ceiling%d.%d" % (consumers, k)
+        run_tool("stream", nats.url, stream, subject)
+        publish(nats, subject, part)
+        with open(part) as f:
+            share = sum(1 for _ in f)
+        commands.append([BENCH, "fetch-ack", nats.url, stream, subject, str(share), "1000"])
     cpu0 = nats.cpu() + reaped_children_cpu()
-    rate = run_tool("fetch-ack", nats.url, "BENCH_CEILING", "bench.ceiling", str(orders), "1000")
-    return rate, nats.cpu() + reaped_children_cpu() - cpu0
+    seconds = run_all(commands)
+    return orders / seconds, nats.cpu() + reaped_children_cpu() - cpu0
+
+
+def copy_command(pg, database, orders_tsv, items_tsv):
+    return pg.psql_command(
+        database, "-c", "\\copy orders(%s) FROM '%s'" % (",".join(ORDER_COLUMNS), orders_tsv),
+        "-c", "\\copy order_line_items(%s) FROM '%s'" % (",".join(ITEM_COLUMNS), items_tsv))
 
 
 def load_rows(pg, database, orders_tsv, items_tsv):
-    pg.psql(database, "-c", "\\copy orders(%s) FROM '%s'" % (",".join(ORDER_COLUMNS), orders_tsv))
-    pg.psql(database, "-c", "\\copy order_line_items(%s) FROM '%s'" % (",".join(ITEM_COLUMNS),
-                                                                        items_tsv))
+    run_all([copy_command(pg, database, orders_tsv, items_tsv)])
 
 
-def ceiling_copy(pg, orders_tsv, items_tsv, rows):
+def ceiling_copy(pg, parts, rows):
+    """COPY of the rows, one psql connection per (orders, items) part at once."""
     pg.fresh_database("bench_copy")
     pg.psql("bench_copy", "-f", TPCH_DDL)
     cpu0 = pg.cpu() + reaped_children_cpu()
-    start = time.monotonic()
-    load_rows(pg, "bench_copy", orders_tsv, items_tsv)
-    rate = rows / (time.monotonic() - start)
+    rate = rows / run_all([copy_command(pg, "bench_copy", *part) for part in parts])
     # psql's backend has exited: its CPU counts once the postmaster has reaped it.
     time.sleep(0.5)
     cpu = pg.cpu() + reaped_children_cpu() - cpu0
@@ -295,23 +338,24 @@ def upsert_sql(table, columns, keys, tsv):
                ",".join(keys), updates))
 
 
-def ceiling_upsert(work, pg, base_tsvs, new_tsvs, rows):
+def ceiling_upsert(work, pg, base_tsvs, new_parts, rows):
     """What PostgreSQL alone needs to update every row: COPY of the new rows into a temporary
-    table and one INSERT ... ON CONFLICT DO UPDATE per table, on one connection, over the
-    same rows already stored."""
+    table and one INSERT ... ON CONFLICT DO UPDATE per table, over the same rows already stored,
+    one connection (and transaction) per part of the new rows at once."""
     pg.fresh_database("bench_upsert")
     pg.psql("bench_upsert", "-f", TPCH_DDL)
     load_rows(pg, "bench_upsert", *base_tsvs)
     pg.psql("bench_upsert", "-c", "VACUUM ANALYZE")
-    script = os.path.join(work, "upsert.sql")
-    with open(script, "w") as f:
-        f.write("BEGIN;\n" + upsert_sql("orders", ORDER_COLUMNS, ["order_key"], new_tsvs[0])
-                + upsert_sql("order_line_items", ITEM_COLUMNS, ["order_key", "line_number"],
-                             new_tsvs[1]) + "COMMIT;\n")
+    scripts = []
+    for k, (orders_tsv, items_tsv) in enumerate(new_parts):
+        script = os.path.join(work, "upsert-%d-of-%d.sql" % (k, len(new_parts)))
+        with open(script, "w") as f:
+            f.write("BEGIN;\n" + upsert_sql("orders", ORDER_COLUMNS, ["order_key"], orders_tsv)
+                    + upsert_sql("order_line_items", ITEM_COLUMNS, ["order_key", "line_number"],
+                                 items_tsv) + "COMMIT;\n")
+        scripts.append(script)
     cpu0 = pg.cpu() + reaped_children_cpu()
-    start = time.monotonic()
-    pg.psql("bench_upsert", "-f", script)
-    rate = rows / (time.monotonic() - start)
+    rate = rows / run_all([pg.psql_command("bench_upsert", "-f", s) for s in scripts])
     time.sleep(0.5)
     cpu = pg.cpu() + reaped_children_cpu() - cpu0
     pg.drop_database("bench_upsert")
@@ -511,16 +555,30 @@ def latency_run(work, pg, nats, path, args, rep):
     return result
 
 
+def tsv_parts(orders_tsv, items_tsv, connections):
+    """The rows cut into one (orders, items) pair of files per connection."""
+    if connections == 1:
+        return [(orders_tsv, items_tsv)]
+    return list(zip(split_lines(orders_tsv, connections), split_lines(items_tsv, connections)))
+
+
 def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates, args, rep):
     """One repetition: the three ceilings, then the host, on the same data; then the update
     workload (every key stored, every value changed) beside its own ceiling, and the replay
-    workload (the same messages again over the same rows)."""
-    fetch_ack_rate, fetch_ack_cpu = ceiling_fetch_ack(nats, path, args.orders)
-    copy_rate, copy_cpu = ceiling_copy(pg, orders_tsv, items_tsv, args.orders + items)
+    workload (the same messages again over the same rows). The ceilings run at the host's
+    parallelism (as many connections and consumers as it has workers), so that a ratio of 1.0
+    means the host adds nothing to the work of PostgreSQL and nats-server; COPY and the upsert
+    also on one connection, for continuity with earlier results."""
+    rows = args.orders + items
+    writers = args.workers
+    fetch_ack_rate, fetch_ack_cpu = ceiling_fetch_ack(nats, path, args.orders, writers)
+    copy_rate, copy_cpu = ceiling_copy(pg, tsv_parts(orders_tsv, items_tsv, writers), rows)
+    copy_1conn_rate, _ = ceiling_copy(pg, tsv_parts(orders_tsv, items_tsv, 1), rows)
     parse_rate, parse_cpu = ceiling_parse(path)
     run = {
         "ceiling_fetch_ack_per_s": fetch_ack_rate,
         "ceiling_copy_rows_per_s": copy_rate,
+        "ceiling_copy_1conn_rows_per_s": copy_1conn_rate,
         "ceiling_parse_per_s": parse_rate,
         # What the bare tools spend for the same work: the CPU floor per order.
         "ceiling_fetch_ack_cpu_us_per_order": fetch_ack_cpu / args.orders * 1e6,
@@ -529,7 +587,8 @@ def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates, 
         "ceiling_cpu_us_per_order": (fetch_ack_cpu + copy_cpu + parse_cpu) / args.orders * 1e6,
     }
     run.update(host_drain(work, pg, nats, path, args.orders, items, args, rep, "process"))
-    run["ratio_vs_copy"] = run["rows_per_s"] / run["ceiling_copy_rows_per_s"]
+    run["ratio_vs_copy"] = run["rows_per_s"] / copy_rate
+    run["ratio_vs_copy_1conn"] = run["rows_per_s"] / copy_1conn_rate
     run["cpu_vs_ceiling"] = run["cpu_us_per_order"] / run["ceiling_cpu_us_per_order"]
     # The same drain with the plugin in the host's own process, for what isolation costs.
     thread = host_drain(work, pg, nats, path, args.orders, items, args, rep, "thread")
@@ -539,17 +598,22 @@ def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates, 
     run["process_vs_thread_cpu_per_order"] = run["cpu_us_per_order"] / thread["cpu_us_per_order"]
 
     updated_path, updated_orders_tsv, updated_items_tsv = updates
-    upsert_rate, upsert_cpu = ceiling_upsert(work, pg, (orders_tsv, items_tsv),
-                                             (updated_orders_tsv, updated_items_tsv),
-                                             args.orders + items)
+    upsert_rate, upsert_cpu = ceiling_upsert(
+        work, pg, (orders_tsv, items_tsv),
+        tsv_parts(updated_orders_tsv, updated_items_tsv, writers), rows)
+    upsert_1conn_rate, _ = ceiling_upsert(work, pg, (orders_tsv, items_tsv),
+                                          tsv_parts(updated_orders_tsv, updated_items_tsv, 1),
+                                          rows)
     update = host_drain(work, pg, nats, updated_path, args.orders, items, args, rep, "process",
                         stored=(orders_tsv, items_tsv))
     run["ceiling_upsert_rows_per_s"] = upsert_rate
+    run["ceiling_upsert_1conn_rows_per_s"] = upsert_1conn_rate
     run["ceiling_upsert_cpu_us_per_order"] = upsert_cpu / args.orders * 1e6
     run["update_orders_per_s"] = update["orders_per_s"]
     run["update_cpu_us_per_order"] = update["cpu_us_per_order"]
     run["update_host_peak_rss_mb"] = update["host_peak_rss_mb"]
     run["ratio_update_vs_ceiling"] = update["rows_per_s"] / upsert_rate
+    run["ratio_update_vs_ceiling_1conn"] = update["rows_per_s"] / upsert_1conn_rate
     run["ratio_update_vs_insert"] = update["orders_per_s"] / run["orders_per_s"]
     replay = host_drain(work, pg, nats, path, args.orders, items, args, rep, "process",
                         stored=(orders_tsv, items_tsv))
@@ -615,21 +679,26 @@ def main():
               % (args.orders, items, args.batch_size, args.workers, args.repeat))
         for key, values in results.items():
             print(median_line(key, values))
-        print("bench: orders_per_s=%.0f rows_per_s=%.0f ceiling_fetch_ack_per_s=%.0f "
-              "ceiling_copy_rows_per_s=%.0f ceiling_parse_per_s=%.0f ratio_vs_copy=%.2f "
-              "host_cpu_s=%.2f cpu_us_per_order=%.1f host_peak_rss_mb=%.1f "
-              "thread_orders_per_s=%.0f thread_cpu_us_per_order=%.1f "
-              "process_vs_thread_orders_per_s=%.2f process_vs_thread_cpu_per_order=%.2f "
-              "update_orders_per_s=%.0f ratio_update_vs_ceiling=%.2f ratio_update_vs_insert=%.2f "
-              "replay_orders_per_s=%.0f ratio_replay_vs_insert=%.2f"
-              % (med["orders_per_s"], med["rows_per_s"], med["ceiling_fetch_ack_per_s"],
-                 med["ceiling_copy_rows_per_s"], med["ceiling_parse_per_s"],
-                 med["ratio_vs_copy"], med["host_cpu_s"], med["cpu_us_per_order"],
-                 med["host_peak_rss_mb"], med["thread_orders_per_s"],
-                 med["thread_cpu_us_per_order"], med["process_vs_thread_orders_per_s"],
-                 med["process_vs_thread_cpu_per_order"], med["update_orders_per_s"],
+        # The summary line issue 20 defines, exactly; then what earlier results also had.
+        print("bench: orders_per_s=%.0f ratio_vs_copy=%.2f cpu_us_per_order=%.1f "
+              "cpu_vs_ceiling=%.2f update_orders_per_s=%.0f ratio_update_vs_ceiling=%.2f "
+              "ratio_update_vs_insert=%.2f replay_orders_per_s=%.0f ratio_replay_vs_insert=%.2f "
+              "host_peak_rss_mb=%.1f"
+              % (med["orders_per_s"], med["ratio_vs_copy"], med["cpu_us_per_order"],
+                 med["cpu_vs_ceiling"], med["update_orders_per_s"],
                  med["ratio_update_vs_ceiling"], med["ratio_update_vs_insert"],
-                 med["replay_orders_per_s"], med["ratio_replay_vs_insert"]))
+                 med["replay_orders_per_s"], med["ratio_replay_vs_insert"],
+                 max(med["host_peak_rss_mb"], med["update_host_peak_rss_mb"])))
+        print("bench-more: connections=%d ratio_vs_copy_1conn=%.2f "
+              "ratio_update_vs_ceiling_1conn=%.2f rows_per_s=%.0f ceiling_copy_rows_per_s=%.0f "
+              "ceiling_copy_1conn_rows_per_s=%.0f ceiling_fetch_ack_per_s=%.0f "
+              "ceiling_parse_per_s=%.0f thread_orders_per_s=%.0f thread_cpu_us_per_order=%.1f "
+              "process_vs_thread_orders_per_s=%.2f"
+              % (args.workers, med["ratio_vs_copy_1conn"], med["ratio_update_vs_ceiling_1conn"],
+                 med["rows_per_s"], med["ceiling_copy_rows_per_s"],
+                 med["ceiling_copy_1conn_rows_per_s"], med["ceiling_fetch_ack_per_s"],
+                 med["ceiling_parse_per_s"], med["thread_orders_per_s"],
+                 med["thread_cpu_us_per_order"], med["process_vs_thread_orders_per_s"]))
     finally:
         if nats:
             nats.stop()
