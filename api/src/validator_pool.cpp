@@ -110,10 +110,6 @@ ValidatorPool::~ValidatorPool() {
     supervisor_.join();
 }
 
-bool ValidatorPool::enabled() const {
-    return current() != nullptr;
-}
-
 std::shared_ptr<ValidatorPool::Generation> ValidatorPool::current() const {
     std::lock_guard lock(mutex_);
     return generation_;
@@ -141,7 +137,9 @@ void ValidatorPool::reconfigure(const ValidateSettings& settings) {
 }
 
 Verdict ValidatorPool::validate(natsMsg* message, const std::string& message_id) {
+    // Taken once: a SIGHUP turning [validate] off empties generation_ at any time.
     const std::shared_ptr<Generation> generation = current();
+    if (!generation) return {Verdict::Kind::NoPlugin, ""};
     const Verdict verdict = ask(*generation, message, message_id);
     ++metrics_.validated[static_cast<size_t>(verdict.kind)];
     return verdict;

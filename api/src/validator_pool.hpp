@@ -40,8 +40,8 @@ class ValidatorPool {
     ValidatorPool(const ValidatorPool&) = delete;
     ValidatorPool& operator=(const ValidatorPool&) = delete;
 
-    bool enabled() const;
-    // The verdict on `message` (as built for publishing) with the Nats-Msg-Id it will carry.
+    // The verdict on `message` (as built for publishing) with the Nats-Msg-Id it will carry;
+    // NoPlugin, uncounted, while [validate] is off (a SIGHUP may turn it off at any time).
     // Waits at most about parse_timeout_ms per plugin call, and as long for a free validator.
     Verdict validate(natsMsg* message, const std::string& message_id);
     // SIGHUP: new validators with `settings` take the next requests; those in flight finish on
