@@ -13,6 +13,7 @@
 
 #include "nomnom/common/child_process.hpp"
 #include "nomnom/common/nats_client.hpp"
+#include "nomnom/common/utf8.hpp"
 #include "validate_frame.hpp"
 
 namespace nomnom::api {
@@ -231,19 +232,34 @@ Verdict ValidatorPool::ask(Generation& generation, natsMsg* message,
             return {Verdict::Kind::Crashed, plugin + " crashed (" + how + ") on this message"};
         }
         const std::string_view kind = fields->front();
-        const std::string named = fields->size() > 1 ? "plugin " + std::string((*fields)[1]) : "";
-        const std::string reason = fields->size() > 2 ? std::string((*fields)[2]) : "";
-        if (kind == reply::kParsing) {
+        const size_t count = fields->size();
+        const std::string named = count > 1 ? "plugin " + std::string((*fields)[1]) : "";
+        const std::string reason = count > 2 ? std::string((*fields)[2]) : "";
+        if (kind == reply::kParsing && count == 2) {
             plugin = named;
             continue;
         }
-        if (kind == reply::kFatal) {
+        if (kind == reply::kFatal && count == 3) {
             validator->end(true);
             return {Verdict::Kind::Unavailable, named + " reported FATAL: " + reason};
         }
-        validator->failures = 0;
-        if (kind == reply::kInvalid) return {Verdict::Kind::Invalid, named + ": " + reason};
-        return {kind == reply::kOk ? Verdict::Kind::Ok : Verdict::Kind::NoPlugin, ""};
+        if ((kind == reply::kInvalid && count == 3) ||
+            ((kind == reply::kOk || kind == reply::kNone) && count == 1)) {
+            validator->failures = 0;
+            if (kind == reply::kInvalid) return {Verdict::Kind::Invalid, named + ": " + reason};
+            return {kind == reply::kOk ? Verdict::Kind::Ok : Verdict::Kind::NoPlugin, ""};
+        }
+        // Any other answer breaks the protocol: the validator's fault, not the message's. Not
+        // NoPlugin (the message would go out unvalidated) nor a 400 (it would blame the
+        // message): Unavailable, as after a FATAL, and a new child.
+        const pid_t pid = validator->pid;
+        validator->end(true);
+        spdlog::error(
+            "validate: validator process {} answered '{}' with {} field(s), which the protocol "
+            "has not; it restarts",
+            pid, utf8_prefix(kind, 64), count);
+        return {Verdict::Kind::Unavailable,
+                "the plugin validator gave an answer it should not have: try again"};
     }
 }
 

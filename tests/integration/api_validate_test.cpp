@@ -108,8 +108,10 @@ TEST_CASE(
     REQUIRE(v.api.terminate() == 0);
 }
 
-TEST_CASE("validate: a plugin that crashes or hangs costs that request a 400, the API serves on",
-          "[api][validate][isolation]") {
+TEST_CASE(
+    "validate: a plugin that crashes or hangs costs that request a 400, one that breaks the "
+    "protocol a 503, the API serves on",
+    "[api][validate][isolation]") {
     ValidatingApi v({"test_kv"}, 500);
     REQUIRE(v.post_when_served("kv", R"({"k":"a","v":1})").status == 202);
 
@@ -126,6 +128,15 @@ TEST_CASE("validate: a plugin that crashes or hangs costs that request a 400, th
     CHECK(json_field(reply.body, "error") == "plugin test_kv did not return within 500 ms");
     CHECK(v.post_when_served("kv", R"({"k":"e","v":5})").status == 202);
     CHECK(v.stored() == 3);
+
+    // test_kv writes a frame of its own ("oops") on its validator's socket before it returns: an
+    // answer the protocol does not have is the validator's fault, not the message's.
+    reply = v.post("kv", R"({"k":"f","v":6,"action":"write_fd","fd":3,)"
+                         R"("text":"\u0000\u0000\u0000\u0008\u0000\u0000\u0000\u0004oops"})");
+    CHECK(reply.status == 503);
+    CHECK(v.api.log().find("answered 'oops' with 1 field(s)") != std::string::npos);
+    CHECK(v.post_when_served("kv", R"({"k":"g","v":7})").status == 202);
+    CHECK(v.stored() == 4);
 
     const std::string metrics = v.api.get("/metrics").body;
     CHECK(metric_line(metrics, R"(nomnom_api_validated_total{result="crashed"} 1)"));
