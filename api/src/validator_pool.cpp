@@ -8,6 +8,7 @@
 #include <poll.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <optional>
 #include <vector>
 
@@ -211,10 +212,13 @@ Verdict ValidatorPool::ask(Generation& generation, natsMsg* message,
         return {Verdict::Kind::Unavailable, "the plugin validator is gone: try again"};
     }
     std::string plugin = "the plugin validator";
+    int caught = 0;  // the signal the plugin call died of, as the child said
     for (;;) {
         const FrameRead reply = read_frame(validator->channel.get(), kMaxReplyBytes,
                                            Clock::now() + milliseconds(timeout_ms));
-        if (reply.status == FrameStatus::Timeout) {
+        // Once the child said its plugin call died of a signal, it only has dying left to do (a
+        // sanitizer's report may take a while): a crash, even if it takes too long.
+        if (reply.status == FrameStatus::Timeout && caught == 0) {
             validator->end(true);
             return {Verdict::Kind::Timeout,
                     plugin + " did not return within " + std::to_string(timeout_ms) + " ms"};
@@ -224,9 +228,11 @@ Verdict ValidatorPool::ask(Generation& generation, natsMsg* message,
                                 : std::optional<std::vector<std::string_view>>();
         if (!fields || fields->empty()) {
             const int wait_status = validator->end(true);
-            const std::string how = WIFSIGNALED(wait_status)
-                                        ? "signal " + signal_name(WTERMSIG(wait_status))
-                                        : death_cause(wait_status);
+            const int signal = caught != 0                ? caught
+                               : WIFSIGNALED(wait_status) ? WTERMSIG(wait_status)
+                                                          : 0;
+            const std::string how =
+                signal != 0 ? "signal " + signal_name(signal) : death_cause(wait_status);
             spdlog::warn("validate: {} crashed ({}) on message {}; its validator restarts", plugin,
                          how, message_id);
             return {Verdict::Kind::Crashed, plugin + " crashed (" + how + ") on this message"};
@@ -237,6 +243,10 @@ Verdict ValidatorPool::ask(Generation& generation, natsMsg* message,
         const std::string reason = count > 2 ? std::string((*fields)[2]) : "";
         if (kind == reply::kParsing && count == 2) {
             plugin = named;
+            continue;
+        }
+        if (kind == reply::kSignal && count == 2 && caught == 0) {
+            caught = std::atoi(std::string((*fields)[1]).c_str());
             continue;
         }
         if (kind == reply::kFatal && count == 3) {
