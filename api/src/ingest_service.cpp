@@ -56,13 +56,11 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
         entity, utc_timestamp_now(), payload};
     NatsMsgPtr built = publisher_.build(message);
     if (!built) return {503, "", "cannot create the NATS message", ""};
-    if (validators_.enabled()) {
-        const Verdict verdict = validators_.validate(built.get(), id);
-        if (verdict.kind == Verdict::Kind::Unavailable) return {503, "", verdict.reason, ""};
-        if (verdict.kind != Verdict::Kind::Ok && verdict.kind != Verdict::Kind::NoPlugin) {
-            spdlog::debug("refused {} for {}: {}", id, message.subject, verdict.reason);
-            return {400, "", verdict.reason, ""};
-        }
+    const Verdict verdict = validators_.validate(built.get(), id);
+    if (verdict.kind == Verdict::Kind::Unavailable) return {503, "", verdict.reason, ""};
+    if (verdict.kind != Verdict::Kind::Ok && verdict.kind != Verdict::Kind::NoPlugin) {
+        spdlog::debug("refused {} for {}: {}", id, message.subject, verdict.reason);
+        return {400, "", verdict.reason, ""};
     }
     const auto started = std::chrono::steady_clock::now();
     const PublishResult result = publisher_.publish(message, std::move(built));

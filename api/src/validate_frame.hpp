@@ -17,7 +17,9 @@ namespace nomnom::api {
 // the API would publish: subject, payload, then header key and value pairs. The child answers
 // "parsing", plugin before each plugin call, then one of "ok" (every plugin on the subject
 // accepted it), "none" (no plugin consumes the subject), "invalid", plugin, reason, or "fatal",
-// plugin, reason (the child exits after it).
+// plugin, reason (the child exits after it). A plugin call that dies of a signal sends "signal",
+// its number, before the signal takes its course: a sanitizer's report of a SIGSEGV ends in
+// abort(), so the child's wait status alone would say SIGABRT.
 namespace reply {
 inline constexpr std::string_view kReady = "ready";
 inline constexpr std::string_view kParsing = "parsing";
@@ -25,6 +27,7 @@ inline constexpr std::string_view kOk = "ok";
 inline constexpr std::string_view kNone = "none";
 inline constexpr std::string_view kInvalid = "invalid";
 inline constexpr std::string_view kFatal = "fatal";
+inline constexpr std::string_view kSignal = "signal";
 }  // namespace reply
 
 // Replies are short (a reason is at most a few KB).

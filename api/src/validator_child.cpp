@@ -3,8 +3,10 @@
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <iostream>
 #include <map>
@@ -31,6 +33,34 @@ constexpr int kChannelFd = 3;
 
 // No database here: a plugin gets a database handle only in persist, which never runs.
 const nomnom_host_api kValidatorApi = host::make_host_api(nullptr, nullptr);
+
+// The signal a plugin call dies of goes to the API before it takes its course (the default, or
+// a sanitizer's report, which ends in abort()), as the host's inflight record keeps it.
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+struct sigaction previous_actions[NSIG];
+std::string signal_frames[NSIG];  // built before any call: the handler only sends
+volatile sig_atomic_t in_plugin_call = 0;
+std::atomic<bool> signal_told{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+void on_fatal_signal(int signal) {
+    if (in_plugin_call != 0 && !signal_told.exchange(true)) {
+        const std::string& frame = signal_frames[signal];
+        ::send(kChannelFd, frame.data(), frame.size(), MSG_NOSIGNAL);
+    }
+    ::sigaction(signal, &previous_actions[signal], nullptr);
+    ::raise(signal);  // blocked until this handler returns, then delivered as before
+}
+
+void install_fatal_signal_handlers() {
+    struct sigaction action {};
+    action.sa_handler = on_fatal_signal;
+    sigemptyset(&action.sa_mask);
+    for (const int signal : kFatalSignals) {
+        signal_frames[signal] = encode_frame({reply::kSignal, std::to_string(signal)});
+        ::sigaction(signal, &action, &previous_actions[signal]);
+    }
+}
 
 struct LoadedPlugin {
     std::shared_ptr<PluginLibrary> library;
@@ -106,7 +136,9 @@ bool answer(std::vector<LoadedPlugin>& plugins, const host::IncomingMessage& mes
         const LogScope scope(fields);
         std::string reason;
         plugin.rows->clear();
+        in_plugin_call = 1;
         const int status = plugin.instance->parse(message.view(), *plugin.rows, 0, reason);
+        in_plugin_call = 0;
         // RETRY is no refusal: the host would try the message again later.
         if (status == NOMNOM_OK || status == NOMNOM_RETRY) continue;
         if (status == NOMNOM_INVALID) {
@@ -143,6 +175,7 @@ int run_validate_child(const std::vector<std::string>& args) {
     try {
         // natsMsg_Create needs the library's globals, even with no connection.
         check_nats(nats_Open(-1), "initialising the NATS client library");
+        install_fatal_signal_handlers();
         std::vector<LoadedPlugin> plugins = load_plugins(options["--plugins-dir"]);
         if (!write_frame(kChannelFd, {reply::kReady})) return 0;
         for (;;) {

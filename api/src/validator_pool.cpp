@@ -5,11 +5,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <csignal>
+#include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "nomnom/common/child_process.hpp"
 #include "nomnom/common/nats_client.hpp"
+#include "nomnom/common/utf8.hpp"
 #include "validate_frame.hpp"
 
 namespace nomnom::api {
@@ -19,7 +24,12 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr int kChannelFd = 3;  // the child's end of its socket
-constexpr auto kStartTimeout = std::chrono::seconds(60);
+// How long a child's plugins may take to load (their constructors and create calls).
+constexpr int64_t kStartTimeoutMs = 60'000;
+// How long the constructor and a SIGHUP wait for new children to start or fail: on the thread
+// that answers SIGTERM, so never as long as a start may take.
+constexpr auto kReconfigureWait = std::chrono::seconds(5);
+constexpr auto kSupervisePeriod = milliseconds(100);
 constexpr int64_t kFirstRestartDelayMs = 100;
 constexpr int64_t kMaxRestartDelayMs = 5000;
 
@@ -27,25 +37,35 @@ int64_t now_ms() {
     return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
+// Whether `fd` has something to read, or its other end is closed, without waiting.
+bool readable(int fd) {
+    pollfd poll_fd{fd, POLLIN, 0};
+    return ::poll(&poll_fd, 1, 0) > 0;
+}
+
 }  // namespace
 
-// One validator child. `busy` is held by the request or the start using it; `ready` and
-// `restart_at_ms` are read without it.
+// One validator child: none (pid -1, started again at restart_at_ms), starting (until
+// start_deadline_ms) or ready. `busy` is held by the request or the supervisor using it; `ready`
+// and `restart_at_ms` are read without it.
 struct ValidatorPool::Validator {
     std::mutex busy;
     pid_t pid = -1;
     UniqueFd channel;
     int failures = 0;
+    int64_t start_deadline_ms = 0;
+    bool tried = false;  // started or failed to at least once (the supervisor's)
     std::atomic<bool> ready{false};
     std::atomic<int64_t> restart_at_ms{0};
 
-    // Kills and reaps the child (holding `busy`); its wait status. `failed`: restarts after a
-    // back-off that doubles with each failure in a row.
-    int end(bool failed) {
+    // Kills and reaps the child (holding `busy`), unless `reaped` is its wait status already;
+    // its wait status. `failed`: restarts after a back-off that doubles with each failure in a
+    // row.
+    int end(bool failed, std::optional<int> reaped = std::nullopt) {
         ready = false;
         channel.reset();
-        int wait_status = 0;
-        if (pid > 0) {
+        int wait_status = reaped.value_or(0);
+        if (pid > 0 && !reaped) {
             ::kill(pid, SIGKILL);
             while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
             }
@@ -63,7 +83,10 @@ struct ValidatorPool::Validator {
 
 struct ValidatorPool::Generation {
     ValidateSettings settings;
+    // Taken on the thread that reloads the configuration, which rewrites config_.log.
+    std::vector<std::string> child_args;
     std::vector<std::unique_ptr<Validator>> validators;
+    bool tried = false;  // each validator started or failed to once (under the pool's mutex_)
     std::mutex free_mutex;
     std::condition_variable freed;
 
@@ -110,10 +133,6 @@ ValidatorPool::~ValidatorPool() {
     supervisor_.join();
 }
 
-bool ValidatorPool::enabled() const {
-    return current() != nullptr;
-}
-
 std::shared_ptr<ValidatorPool::Generation> ValidatorPool::current() const {
     std::lock_guard lock(mutex_);
     return generation_;
@@ -125,23 +144,38 @@ void ValidatorPool::reconfigure(const ValidateSettings& settings) {
         std::lock_guard lock(mutex_);
         if (generation_) spdlog::info("validate: off");
         old = std::exchange(generation_, nullptr);
+        pending_.reset();
         return;
     }
     auto fresh = std::make_shared<Generation>();
     fresh->settings = settings;
+    // A request frame: the payload (an envelope escapes a byte into at most 6) and headers.
+    const int64_t max_frame = config_.ingest.max_body_bytes * 6 + (1 << 20);
+    fresh->child_args = {
+        "nomnom-api",    "--validate-child",
+        "--parent",      std::to_string(::getpid()),
+        "--plugins-dir", settings.plugins_dir.string(),
+        "--format",      config_.ingest.format == PublishFormat::Envelope ? "envelope" : "json",
+        "--stream",      config_.stream.name,
+        "--max-frame",   std::to_string(max_frame),
+        "--log-level",   config_.log.level,
+        "--log-format",  config_.log.format};
     for (int64_t i = 0; i < settings.workers; ++i) {
         fresh->validators.push_back(std::make_unique<Validator>());
     }
     std::unique_lock lock(mutex_);
-    pending_ = fresh;
+    // The first generation serves at once (Unavailable until a validator is ready: no message
+    // may go out unvalidated meanwhile); a later one once each of its validators started or
+    // failed to, the running ones serving until then.
+    (generation_ ? pending_ : generation_) = fresh;
     wake_.notify_all();
-    // The supervisor starts them; until then the running ones serve.
-    started_.wait_for(lock, kStartTimeout * settings.workers + std::chrono::seconds(1),
-                      [&] { return pending_ != fresh || stopping_; });
+    started_.wait_for(lock, kReconfigureWait, [&] { return fresh->tried || stopping_; });
 }
 
 Verdict ValidatorPool::validate(natsMsg* message, const std::string& message_id) {
+    // Taken once: a SIGHUP turning [validate] off empties generation_ at any time.
     const std::shared_ptr<Generation> generation = current();
+    if (!generation) return {Verdict::Kind::NoPlugin, ""};
     const Verdict verdict = ask(*generation, message, message_id);
     ++metrics_.validated[static_cast<size_t>(verdict.kind)];
     return verdict;
@@ -178,10 +212,13 @@ Verdict ValidatorPool::ask(Generation& generation, natsMsg* message,
         return {Verdict::Kind::Unavailable, "the plugin validator is gone: try again"};
     }
     std::string plugin = "the plugin validator";
+    int caught = 0;  // the signal the plugin call died of, as the child said
     for (;;) {
         const FrameRead reply = read_frame(validator->channel.get(), kMaxReplyBytes,
                                            Clock::now() + milliseconds(timeout_ms));
-        if (reply.status == FrameStatus::Timeout) {
+        // Once the child said its plugin call died of a signal, it only has dying left to do (a
+        // sanitizer's report may take a while): a crash, even if it takes too long.
+        if (reply.status == FrameStatus::Timeout && caught == 0) {
             validator->end(true);
             return {Verdict::Kind::Timeout,
                     plugin + " did not return within " + std::to_string(timeout_ms) + " ms"};
@@ -191,60 +228,131 @@ Verdict ValidatorPool::ask(Generation& generation, natsMsg* message,
                                 : std::optional<std::vector<std::string_view>>();
         if (!fields || fields->empty()) {
             const int wait_status = validator->end(true);
-            const std::string how = WIFSIGNALED(wait_status)
-                                        ? "signal " + signal_name(WTERMSIG(wait_status))
-                                        : death_cause(wait_status);
+            const int signal = caught != 0                ? caught
+                               : WIFSIGNALED(wait_status) ? WTERMSIG(wait_status)
+                                                          : 0;
+            const std::string how =
+                signal != 0 ? "signal " + signal_name(signal) : death_cause(wait_status);
             spdlog::warn("validate: {} crashed ({}) on message {}; its validator restarts", plugin,
                          how, message_id);
             return {Verdict::Kind::Crashed, plugin + " crashed (" + how + ") on this message"};
         }
         const std::string_view kind = fields->front();
-        const std::string named = fields->size() > 1 ? "plugin " + std::string((*fields)[1]) : "";
-        const std::string reason = fields->size() > 2 ? std::string((*fields)[2]) : "";
-        if (kind == reply::kParsing) {
+        const size_t count = fields->size();
+        const std::string named = count > 1 ? "plugin " + std::string((*fields)[1]) : "";
+        const std::string reason = count > 2 ? std::string((*fields)[2]) : "";
+        if (kind == reply::kParsing && count == 2) {
             plugin = named;
             continue;
         }
-        if (kind == reply::kFatal) {
+        if (kind == reply::kSignal && count == 2 && caught == 0) {
+            caught = std::atoi(std::string((*fields)[1]).c_str());
+            continue;
+        }
+        if (kind == reply::kFatal && count == 3) {
             validator->end(true);
             return {Verdict::Kind::Unavailable, named + " reported FATAL: " + reason};
         }
-        validator->failures = 0;
-        if (kind == reply::kInvalid) return {Verdict::Kind::Invalid, named + ": " + reason};
-        return {kind == reply::kOk ? Verdict::Kind::Ok : Verdict::Kind::NoPlugin, ""};
+        if ((kind == reply::kInvalid && count == 3) ||
+            ((kind == reply::kOk || kind == reply::kNone) && count == 1)) {
+            validator->failures = 0;
+            if (kind == reply::kInvalid) return {Verdict::Kind::Invalid, named + ": " + reason};
+            return {kind == reply::kOk ? Verdict::Kind::Ok : Verdict::Kind::NoPlugin, ""};
+        }
+        // Any other answer breaks the protocol: the validator's fault, not the message's. Not
+        // NoPlugin (the message would go out unvalidated) nor a 400 (it would blame the
+        // message): Unavailable, as after a FATAL, and a new child.
+        const pid_t pid = validator->pid;
+        validator->end(true);
+        spdlog::error(
+            "validate: validator process {} answered '{}' with {} field(s), which the protocol "
+            "has not; it restarts",
+            pid, utf8_prefix(kind, 64), count);
+        return {Verdict::Kind::Unavailable,
+                "the plugin validator gave an answer it should not have: try again"};
     }
 }
 
-void ValidatorPool::start(Validator& validator, const ValidateSettings& settings) {
-    int ends[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
-        throw system_error("socketpair");
-    }
-    UniqueFd parent_end = moved_high(ends[0], "socketpair");
-    const UniqueFd child_end = moved_high(ends[1], "socketpair");
-    // A request frame: the payload (an envelope escapes a byte into at most 6) and headers.
-    const int64_t max_frame = config_.ingest.max_body_bytes * 6 + (1 << 20);
-    validator.pid =
-        spawn_self({"nomnom-api", "--validate-child", "--parent", std::to_string(::getpid()),
-                    "--plugins-dir", settings.plugins_dir.string(), "--format",
-                    config_.ingest.format == PublishFormat::Envelope ? "envelope" : "json",
-                    "--stream", config_.stream.name, "--max-frame", std::to_string(max_frame),
-                    "--log-level", config_.log.level, "--log-format", config_.log.format},
-                   {{child_end.get(), kChannelFd}});
-    validator.channel = std::move(parent_end);
-    const FrameRead ready =
-        read_frame(validator.channel.get(), kMaxReplyBytes, Clock::now() + kStartTimeout);
-    const auto fields =
-        ready.status == FrameStatus::Complete ? split_fields(ready.body) : std::nullopt;
-    if (!fields || fields->empty() || fields->front() != reply::kReady) {
-        const int wait_status = validator.end(true);
-        spdlog::error("validate: a validator process did not start ({}); trying again",
-                      death_cause(wait_status));
+void ValidatorPool::start(Validator& validator, const Generation& generation) {
+    try {
+        int ends[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+            throw system_error("socketpair");
+        }
+        UniqueFd parent_end(ends[0]);
+        UniqueFd child_end(ends[1]);
+        parent_end = moved_high(parent_end.release(), "socketpair");
+        child_end = moved_high(child_end.release(), "socketpair");
+        validator.pid = spawn_self(generation.child_args, {{child_end.get(), kChannelFd}});
+        // The child's end is the child's alone from now on: its death is an EOF here at once.
+        child_end.reset();
+        validator.channel = std::move(parent_end);
+    } catch (const std::exception& e) {
+        // Out of fds or processes (EMFILE, EAGAIN, ENOMEM): a failed start, tried again later.
+        validator.end(true);
+        validator.tried = true;
+        spdlog::error("validate: cannot start a validator process: {}; trying again", e.what());
         return;
     }
-    validator.ready = true;
-    spdlog::info("validate: validator process {} ready on {}", validator.pid,
-                 settings.plugins_dir.string());
+    validator.start_deadline_ms = now_ms() + kStartTimeoutMs;
+}
+
+void ValidatorPool::tend(Validator& validator, const Generation& generation) {
+    if (validator.pid < 0) {
+        if (now_ms() >= validator.restart_at_ms) start(validator, generation);
+        return;
+    }
+    const pid_t pid = validator.pid;
+    if (validator.ready) {
+        // Idle (a request holds `busy` otherwise), so it has nothing to say: a readable socket is
+        // its end closed. waitpid also sees a death whose socket a grandchild keeps open.
+        int wait_status = 0;
+        const bool reaped = ::waitpid(pid, &wait_status, WNOHANG) == pid;
+        if (!reaped && !readable(validator.channel.get())) return;
+        wait_status = validator.end(true, reaped ? std::optional(wait_status) : std::nullopt);
+        spdlog::warn("validate: validator process {} died while idle ({}); it restarts", pid,
+                     death_cause(wait_status));
+        return;
+    }
+    const bool expired = !readable(validator.channel.get());
+    if (expired && now_ms() < validator.start_deadline_ms) return;
+    std::optional<std::vector<std::string_view>> fields;
+    FrameRead said{FrameStatus::Timeout, {}};
+    if (!expired) {
+        // "ready" is one small frame, sent at once.
+        said =
+            read_frame(validator.channel.get(), kMaxReplyBytes, Clock::now() + milliseconds(1000));
+        if (said.status == FrameStatus::Complete) fields = split_fields(said.body);
+    }
+    validator.tried = true;
+    if (fields && fields->size() == 1 && fields->front() == reply::kReady) {
+        validator.ready = true;
+        spdlog::info("validate: validator process {} ready on {}", pid,
+                     generation.settings.plugins_dir.string());
+        return;
+    }
+    const int wait_status = validator.end(true);
+    if (expired) {
+        spdlog::error(
+            "validate: validator process {} did not start within {} s (killed); trying "
+            "again",
+            pid, kStartTimeoutMs / 1000);
+    } else {
+        spdlog::error("validate: validator process {} did not start ({}); trying again", pid,
+                      death_cause(wait_status));
+    }
+}
+
+bool ValidatorPool::tend(Generation& generation) {
+    bool tried = true;
+    for (const auto& validator : generation.validators) {
+        if (validator->busy.try_lock()) {
+            tend(*validator, generation);
+            generation.release(*validator);
+        }
+        tried = tried && validator->tried;
+    }
+    return tried;
 }
 
 void ValidatorPool::supervise() {
@@ -253,7 +361,7 @@ void ValidatorPool::supervise() {
         std::shared_ptr<Generation> pending;
         {
             std::unique_lock lock(mutex_);
-            wake_.wait_for(lock, milliseconds(100));
+            wake_.wait_for(lock, kSupervisePeriod);
             if (stopping_) {
                 generation_.reset();
                 pending_.reset();
@@ -263,30 +371,28 @@ void ValidatorPool::supervise() {
             generation = generation_;
             pending = pending_;
         }
-        if (pending) {
-            for (const auto& validator : pending->validators) {
-                const std::lock_guard busy(validator->busy);
-                start(*validator, pending->settings);
+        const bool generation_tried = generation && tend(*generation);
+        const bool pending_tried = pending && tend(*pending);
+        std::shared_ptr<Generation> old;  // stops once the requests still using it are done
+        std::shared_ptr<Generation> serving;
+        {
+            std::lock_guard lock(mutex_);
+            if (generation_tried && !generation->tried && generation_ == generation) {
+                generation->tried = true;
+                serving = generation;
             }
-            std::shared_ptr<Generation> old;
-            {
-                std::lock_guard lock(mutex_);
+            if (pending_tried && pending_ == pending) {
+                pending->tried = true;
                 old = std::exchange(generation_, pending);
-                if (pending_ == pending) pending_.reset();
+                pending_.reset();
+                serving = pending;
             }
-            spdlog::info("validate: {} validator(s) on {}, parse_timeout_ms {}",
-                         pending->validators.size(), pending->settings.plugins_dir.string(),
-                         pending->settings.parse_timeout_ms);
-            started_.notify_all();
-            continue;  // `old` stops once the requests still using it are done
         }
-        if (!generation) continue;
-        for (const auto& validator : generation->validators) {
-            if (validator->ready || now_ms() < validator->restart_at_ms) continue;
-            if (!validator->busy.try_lock()) continue;
-            start(*validator, generation->settings);
-            generation->release(*validator);
-        }
+        if (!serving) continue;
+        spdlog::info("validate: {} validator(s) on {}, parse_timeout_ms {}",
+                     serving->validators.size(), serving->settings.plugins_dir.string(),
+                     serving->settings.parse_timeout_ms);
+        started_.notify_all();
     }
 }
 

@@ -31,7 +31,9 @@ struct Verdict {
 // binary) each load every plugin of plugins_dir with nomnom-host's checks and run nomnom-host's
 // parse step on the message the API is about to publish, one request at a time. A plugin that
 // crashes or hangs costs its validator (killed, restarted with back-off) and that request, never
-// the API. Children are started by the pool's own thread, to which their death signal is tied.
+// the API. Children are started by the pool's own thread, to which their death signal is tied;
+// it also reaps and restarts one that dies while idle, and never waits on a child: a start,
+// whatever its plugins do as they load, costs it no more than a look at the child's socket.
 class ValidatorPool {
   public:
     // `config` gives the format, stream and body limit of the messages, and the log settings.
@@ -40,12 +42,14 @@ class ValidatorPool {
     ValidatorPool(const ValidatorPool&) = delete;
     ValidatorPool& operator=(const ValidatorPool&) = delete;
 
-    bool enabled() const;
-    // The verdict on `message` (as built for publishing) with the Nats-Msg-Id it will carry.
+    // The verdict on `message` (as built for publishing) with the Nats-Msg-Id it will carry;
+    // NoPlugin, uncounted, while [validate] is off (a SIGHUP may turn it off at any time).
     // Waits at most about parse_timeout_ms per plugin call, and as long for a free validator.
     Verdict validate(natsMsg* message, const std::string& message_id);
-    // SIGHUP: new validators with `settings` take the next requests; those in flight finish on
-    // the old ones, which are then stopped.
+    // SIGHUP (and the constructor): new validators with `settings` take the next requests once
+    // each has started or failed to; those in flight finish on the old ones, which are then
+    // stopped. Waits a few seconds at most for them: the caller is the thread that answers
+    // SIGTERM. Until any validator of the first generation is ready, requests get Unavailable.
     void reconfigure(const ValidateSettings& settings);
 
     struct Generation;
@@ -54,8 +58,13 @@ class ValidatorPool {
   private:
     std::shared_ptr<Generation> current() const;
     Verdict ask(Generation& generation, natsMsg* message, const std::string& message_id);
-    // Starts a child into `validator` and waits for its plugins to load (on supervise's thread).
-    void start(Validator& validator, const ValidateSettings& settings);
+    // On supervise's thread, holding the validator's `busy`: starts a child into `validator`
+    // (its plugins load while the supervisor goes on), or a failure with back-off.
+    void start(Validator& validator, const Generation& generation);
+    // Starts what is due, takes the "ready" of starting children, reaps dead ones; true once
+    // each validator of `generation` has started or failed to at least once.
+    bool tend(Generation& generation);
+    void tend(Validator& validator, const Generation& generation);
     void supervise();
 
     const ApiConfig& config_;

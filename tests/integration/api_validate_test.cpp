@@ -1,6 +1,8 @@
 // nomnom-api's [validate]: the host's plugins run on each message before it is published, in
 // validator processes that a crashing or hanging plugin cannot take the API down with.
 
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -16,6 +18,18 @@ using namespace nomnom::testing;
 namespace {
 
 const std::filesystem::path kTestPlugins(NOMNOM_TEST_PLUGINS_DIR);
+
+// The processes `parent` started and has not reaped: nomnom-api's validators.
+std::vector<pid_t> child_pids(pid_t parent) {
+    std::vector<pid_t> children;
+    std::error_code error;
+    for (const auto& task : std::filesystem::directory_iterator(
+             std::filesystem::path("/proc") / std::to_string(parent) / "task", error)) {
+        std::ifstream listed(task.path() / "children");
+        for (pid_t pid = 0; listed >> pid;) children.push_back(pid);
+    }
+    return children;
+}
 
 // Messages go to test.<entity>.in: test_kv consumes /ingest/message/kv, test_kv_persist kvp.
 struct ValidatingApi {
@@ -94,8 +108,10 @@ TEST_CASE(
     REQUIRE(v.api.terminate() == 0);
 }
 
-TEST_CASE("validate: a plugin that crashes or hangs costs that request a 400, the API serves on",
-          "[api][validate][isolation]") {
+TEST_CASE(
+    "validate: a plugin that crashes or hangs costs that request a 400, one that breaks the "
+    "protocol a 503, the API serves on",
+    "[api][validate][isolation]") {
     ValidatingApi v({"test_kv"}, 500);
     REQUIRE(v.post_when_served("kv", R"({"k":"a","v":1})").status == 202);
 
@@ -113,9 +129,85 @@ TEST_CASE("validate: a plugin that crashes or hangs costs that request a 400, th
     CHECK(v.post_when_served("kv", R"({"k":"e","v":5})").status == 202);
     CHECK(v.stored() == 3);
 
+    // test_kv writes a frame of its own ("oops") on its validator's socket before it returns: an
+    // answer the protocol does not have is the validator's fault, not the message's.
+    reply = v.post("kv", R"({"k":"f","v":6,"action":"write_fd","fd":3,)"
+                         R"("text":"\u0000\u0000\u0000\u0008\u0000\u0000\u0000\u0004oops"})");
+    CHECK(reply.status == 503);
+    CHECK(v.api.log().find("answered 'oops' with 1 field(s)") != std::string::npos);
+    CHECK(v.post_when_served("kv", R"({"k":"g","v":7})").status == 202);
+    CHECK(v.stored() == 4);
+
     const std::string metrics = v.api.get("/metrics").body;
     CHECK(metric_line(metrics, R"(nomnom_api_validated_total{result="crashed"} 1)"));
     CHECK(metric_line(metrics, R"(nomnom_api_validated_total{result="timeout"} 1)"));
+    REQUIRE(v.api.terminate() == 0);
+}
+
+TEST_CASE(
+    "validate: a plugin that kills its validator as it loads neither delays the API's start nor "
+    "its stop, and the failed start is logged with the signal at once",
+    "[api][validate][isolation]") {
+    const auto started = std::chrono::steady_clock::now();
+    // test_abort_on_load aborts in its constructor, so every validator dies as it loads the
+    // directory and none is ever ready: every message gets 503, even one no plugin consumes
+    // (only a validator knows which subjects the plugins consume), and nothing is published
+    // unvalidated.
+    ValidatingApi v({"test_kv", "test_abort_on_load"});
+    CHECK(v.api.get("/health").status == 200);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+    REQUIRE(eventually(
+        [&] {
+            return v.api.log().find("did not start (SIGABRT); trying again") != std::string::npos;
+        },
+        std::chrono::seconds(5)));
+    CHECK(v.post("kv", R"({"k":"a","v":1})").status == 503);
+    CHECK(v.post("other", R"({"anything":true})").status == 503);
+    CHECK(v.stored() == 0);
+    REQUIRE(v.api.terminate(std::chrono::seconds(5)) == 0);
+}
+
+TEST_CASE(
+    "validate: a validator that dies while idle is reaped and restarted before a request needs "
+    "it, and one that cannot be started for want of file descriptors is tried again",
+    "[api][validate][isolation]") {
+    ValidatingApi v({"test_kv"});
+    REQUIRE(v.post_when_served("kv", R"({"k":"a","v":1})").status == 202);
+    const pid_t api = v.api.process().pid();
+    const auto two_validators = [&] {
+        return eventually([&] { return child_pids(api).size() == 2; }, std::chrono::seconds(10));
+    };
+    REQUIRE(two_validators());
+
+    const pid_t killed = child_pids(api).front();
+    REQUIRE(::kill(killed, SIGKILL) == 0);
+    REQUIRE(eventually(
+        [&] {
+            return v.api.log().find("validator process " + std::to_string(killed) +
+                                    " died while idle (SIGKILL)") != std::string::npos;
+        },
+        std::chrono::seconds(5)));
+    // Reaped: no zombie left in /proc.
+    CHECK(eventually([&] { return !std::filesystem::exists("/proc/" + std::to_string(killed)); },
+                     std::chrono::seconds(5)));
+    REQUIRE(two_validators());
+
+    // No descriptor to spare: the socketpair of the next start fails, and is tried again.
+    rlimit limit{};
+    REQUIRE(::prlimit(api, RLIMIT_NOFILE, nullptr, &limit) == 0);
+    rlimit starved = limit;
+    starved.rlim_cur = 3;
+    REQUIRE(::prlimit(api, RLIMIT_NOFILE, &starved, nullptr) == 0);
+    REQUIRE(::kill(child_pids(api).front(), SIGKILL) == 0);
+    const auto failed_starts = [&] {
+        return occurrences(v.api.log(),
+                           "cannot start a validator process: socketpair: Too many open files");
+    };
+    CHECK(eventually([&] { return failed_starts() >= 2; }, std::chrono::seconds(10)));
+    REQUIRE(::prlimit(api, RLIMIT_NOFILE, &limit, nullptr) == 0);
+    CHECK(v.api.process().running());
+    REQUIRE(two_validators());
+    CHECK(v.post_when_served("kv", R"({"k":"b","v":2})").status == 202);
     REQUIRE(v.api.terminate() == 0);
 }
 

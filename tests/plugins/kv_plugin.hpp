@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 namespace kv {
 
 enum : std::uint32_t { col_k = 0, col_v = 1, col_note = 2 };
@@ -124,6 +126,13 @@ class Parser {
         if (action == "hang") std::this_thread::sleep_for(std::chrono::minutes(10));
         // A leak without bound: touches 64 MB after 64 MB, up to 8 GB, then hangs.
         if (action == "allocate") allocate_without_bound();
+        // A plugin writing where it has no business: `text` to descriptor `fd`, then on as usual.
+        if (action == "write_fd") {
+            const std::string_view text = optional_string(doc, "text").value_or("");
+            if (::write(static_cast<int>(required_int(doc, "fd")), text.data(), text.size()) < 0) {
+                throw nomnom::Fatal("action=write_fd: the write failed");
+            }
+        }
         // A parse slower than ack_wait, still well inside parse_timeout_ms.
         if (action == "slow") {
             std::this_thread::sleep_for(std::chrono::milliseconds(required_int(doc, "ms")));
