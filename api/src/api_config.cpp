@@ -4,6 +4,7 @@
 
 #include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/toml_section.hpp"
+#include "worker_config.hpp"
 
 namespace nomnom::api {
 
@@ -74,7 +75,20 @@ ApiConfig parse_api_config(std::string_view text, const std::filesystem::path& s
         validate.string("plugins_dir", dir);
         validate.integer("workers", config.validate.workers, 1, 64);
         validate.integer("parse_timeout_ms", config.validate.parse_timeout_ms, 10, 3600000);
+        std::string worker_config;
+        validate.string("worker_config", worker_config);
         validate.reject_unknown();
+        if (!worker_config.empty()) {
+            const std::filesystem::path path =
+                (std::filesystem::absolute(source).parent_path() / worker_config)
+                    .lexically_normal();
+            try {
+                host::load_worker_config(path);
+            } catch (const std::exception& e) {
+                validate.fail(table->get("worker_config"), "worker_config", e.what());
+            }
+            config.validate.worker_config = path;
+        }
         if (!dir.empty()) {
             const std::filesystem::path path =
                 (std::filesystem::absolute(source).parent_path() / dir).lexically_normal();

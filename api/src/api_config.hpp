@@ -47,6 +47,9 @@ struct ValidateSettings {
     std::filesystem::path plugins_dir;
     int64_t workers = 2;              // validator processes, each one request at a time
     int64_t parse_timeout_ms = 5000;  // per plugin call; a child past it is killed
+    // nomnom-host's worker.toml: each plugin gets its [plugins.<name>] config, subjects and
+    // enabled as the host runs it. Empty: "{}", the plugin's own subjects, every plugin.
+    std::filesystem::path worker_config;
 
     bool operator==(const ValidateSettings&) const = default;
 };

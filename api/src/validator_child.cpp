@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "nomnom/common/logging.hpp"
 #include "nomnom/common/nats_client.hpp"
@@ -21,6 +22,7 @@
 #include "plugins/plugin_library.hpp"
 #include "plugins/row_batch.hpp"
 #include "validate_frame.hpp"
+#include "worker_config.hpp"
 
 namespace nomnom::api {
 namespace {
@@ -64,18 +66,22 @@ void install_fatal_signal_handlers() {
 
 struct LoadedPlugin {
     std::shared_ptr<PluginLibrary> library;
+    std::vector<std::string> subjects;  // as the host consumes them
     std::unique_ptr<PluginInstance> instance;
     std::unique_ptr<RowBatch> rows;
 
     bool consumes(std::string_view subject) const {
-        for (const std::string& pattern : library->subjects()) {
+        for (const std::string& pattern : subjects) {
             if (subject_covers(pattern, subject)) return true;
         }
         return false;
     }
 };
 
-std::vector<LoadedPlugin> load_plugins(const std::string& dir) {
+// The plugins of `dir`, each as nomnom-host runs it under `worker` (its configuration, subjects,
+// and not at all when disabled); without `worker`, as the plugin declares itself.
+std::vector<LoadedPlugin> load_plugins(const std::string& dir,
+                                       const std::optional<host::WorkerConfig>& worker) {
     std::vector<LoadedPlugin> plugins;
     std::vector<std::filesystem::path> files;
     try {
@@ -87,12 +93,20 @@ std::vector<LoadedPlugin> load_plugins(const std::string& dir) {
         try {
             LoadedPlugin plugin;
             plugin.library = PluginLibrary::open(file);
-            plugin.instance =
-                std::make_unique<PluginInstance>(plugin.library, "{}", &kValidatorApi);
+            host::PluginSettings settings;
+            if (worker) settings = worker->settings_for(plugin.library->name());
+            if (!settings.enabled) {
+                spdlog::info("validator: plugin {} is disabled in {}", plugin.library->name(),
+                             worker->source.string());
+                continue;
+            }
+            plugin.subjects = settings.consumer.subjects.empty() ? plugin.library->subjects()
+                                                                 : settings.consumer.subjects;
+            plugin.instance = std::make_unique<PluginInstance>(plugin.library, settings.config_json,
+                                                               &kValidatorApi);
             plugin.rows = std::make_unique<RowBatch>(plugin.library->descriptor());
             spdlog::info("validator: plugin {} {} from {} validates {}", plugin.library->name(),
-                         plugin.library->version(), file.string(),
-                         plugin.library->subjects().front());
+                         plugin.library->version(), file.string(), plugin.subjects.front());
             plugins.push_back(std::move(plugin));
         } catch (const std::exception& e) {
             spdlog::error("validator: plugin file {} refused: {}", file.string(), e.what());
@@ -176,7 +190,11 @@ int run_validate_child(const std::vector<std::string>& args) {
         // natsMsg_Create needs the library's globals, even with no connection.
         check_nats(nats_Open(-1), "initialising the NATS client library");
         install_fatal_signal_handlers();
-        std::vector<LoadedPlugin> plugins = load_plugins(options["--plugins-dir"]);
+        std::optional<host::WorkerConfig> worker;
+        if (!options["--worker-config"].empty()) {
+            worker = host::load_worker_config(options["--worker-config"]);
+        }
+        std::vector<LoadedPlugin> plugins = load_plugins(options["--plugins-dir"], worker);
         if (!write_frame(kChannelFd, {reply::kReady})) return 0;
         for (;;) {
             const FrameRead request = read_frame(kChannelFd, max_frame);

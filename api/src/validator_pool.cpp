@@ -152,14 +152,15 @@ void ValidatorPool::reconfigure(const ValidateSettings& settings) {
     // A request frame: the payload (an envelope escapes a byte into at most 6) and headers.
     const int64_t max_frame = config_.ingest.max_body_bytes * 6 + (1 << 20);
     fresh->child_args = {
-        "nomnom-api",    "--validate-child",
-        "--parent",      std::to_string(::getpid()),
-        "--plugins-dir", settings.plugins_dir.string(),
-        "--format",      config_.ingest.format == PublishFormat::Envelope ? "envelope" : "json",
-        "--stream",      config_.stream.name,
-        "--max-frame",   std::to_string(max_frame),
-        "--log-level",   config_.log.level,
-        "--log-format",  config_.log.format};
+        "nomnom-api",      "--validate-child",
+        "--parent",        std::to_string(::getpid()),
+        "--plugins-dir",   settings.plugins_dir.string(),
+        "--worker-config", settings.worker_config.string(),
+        "--format",        config_.ingest.format == PublishFormat::Envelope ? "envelope" : "json",
+        "--stream",        config_.stream.name,
+        "--max-frame",     std::to_string(max_frame),
+        "--log-level",     config_.log.level,
+        "--log-format",    config_.log.format};
     for (int64_t i = 0; i < settings.workers; ++i) {
         fresh->validators.push_back(std::make_unique<Validator>());
     }

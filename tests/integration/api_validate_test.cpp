@@ -33,12 +33,14 @@ std::vector<pid_t> child_pids(pid_t parent) {
 
 // Messages go to test.<entity>.in: test_kv consumes /ingest/message/kv, test_kv_persist kvp.
 struct ValidatingApi {
-    explicit ValidatingApi(const std::vector<std::string>& plugins, int64_t timeout_ms = 5000) {
+    // `validate_extra` is appended to [validate].
+    explicit ValidatingApi(const std::vector<std::string>& plugins, int64_t timeout_ms = 5000,
+                           const std::string& validate_extra = "") {
         for (const std::string& plugin : plugins) add(plugin);
-        api.write_config(
-            api_test_config(nats.url(), "subject = \"test.{entity}.in\"",
-                            "[validate]\nplugins_dir = \"" + dir.path().string() +
-                                "\"\nparse_timeout_ms = " + std::to_string(timeout_ms) + "\n"));
+        api.write_config(api_test_config(
+            nats.url(), "subject = \"test.{entity}.in\"",
+            "[validate]\nplugins_dir = \"" + dir.path().string() +
+                "\"\nparse_timeout_ms = " + std::to_string(timeout_ms) + "\n" + validate_extra));
         api.start();
     }
     void add(const std::string& plugin) {
@@ -263,5 +265,31 @@ TEST_CASE("validate: nomnom-api and nomnom-host parse agree on what a message is
             CHECK(output.find("invalid: " + reason) != std::string::npos);
         }
     }
+    REQUIRE(v.api.terminate() == 0);
+}
+
+TEST_CASE(
+    "validate: with worker_config, each plugin runs with the host's configuration, "
+    "subjects and enabled",
+    "[api][validate]") {
+    TempDir config_dir("nomnom-validate-worker");
+    const auto worker = config_dir.path() / "worker.toml";
+    // test_kv accepts what it would refuse (accept_invalid) and reads test.kv2.> instead;
+    // test_kv_persist is disabled.
+    std::ofstream(worker) << "[plugins.test_kv]\nsubjects = [\"test.kv2.>\"]\n"
+                             "[plugins.test_kv.config]\naccept_invalid = true\n"
+                             "[plugins.test_kv_persist]\nenabled = false\n";
+    ValidatingApi v({"test_kv", "test_kv_persist"}, 5000,
+                    "worker_config = \"" + worker.string() + "\"\n");
+    HttpReply reply = v.post_when_served("kv2", R"({"k":"a","v":1,"action":"invalid"})");
+    CHECK(reply.status == 202);
+    // Its own subject is no longer its: published unvalidated, as the host would not read it.
+    CHECK(v.post("kv", R"({"k":"b"})").status == 202);
+    // Disabled: the host would not run it, so it refuses nothing.
+    CHECK(v.post("kvp", R"({"k":"c"})").status == 202);
+    CHECK(v.stored() == 3);
+    const std::string metrics = v.api.get("/metrics").body;
+    CHECK(metric_line(metrics, R"(nomnom_api_validated_total{result="ok"} 1)"));
+    CHECK(metric_line(metrics, R"(nomnom_api_validated_total{result="no_plugin"} 2)"));
     REQUIRE(v.api.terminate() == 0);
 }

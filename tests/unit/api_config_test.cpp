@@ -140,6 +140,15 @@ TEST_CASE("[validate] is off by default and refuses a missing directory or no wo
           "/etc/nomnom/api.toml:2: validate.plugins_dir: '/etc/nomnom/plugins' is not a "
           "directory");
     CHECK(error_of("[validate]\nworkers = 0\n").find("validate.workers") != std::string::npos);
+    // worker_config is read as nomnom-host reads it: its own errors, under this key.
+    const std::string missing = error_of("[validate]\nworker_config = \"worker.toml\"\n");
+    CHECK(missing.find("validate.worker_config") != std::string::npos);
+    CHECK(missing.find("/etc/nomnom/worker.toml") != std::string::npos);
+    const auto worker = dir.path() / "worker.toml";
+    std::ofstream(worker) << "[plugins.kv]\nbatch_size = \"big\"\n";
+    CHECK_THAT(error_of("[validate]\nworker_config = \"" + worker.string() + "\"\n"),
+               Catch::Contains("validate.worker_config") &&
+                   Catch::Contains("plugins.kv.batch_size: expected an integer"));
     CHECK(error_of("[validate]\nparse_timeout_ms = 0\n").find("validate.parse_timeout_ms") !=
           std::string::npos);
     CHECK(error_of("[validate]\nplugin_dir = \"x\"\n").find("validate.plugin_dir") !=
