@@ -12,6 +12,7 @@
 
 #include "nomnom/common/toml_section.hpp"
 
+#include "nomnom/common/mysql_url.hpp"
 #include "nomnom/common/redact.hpp"
 #include "nomnom/common/subject_match.hpp"
 
@@ -192,10 +193,17 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
             const std::string path = config.database.url.substr(7);
             if (path.empty()) database.fail(table->get("url"), "url", "sqlite: needs a file path");
             if (path != ":memory:") config.database.url = "sqlite:" + resolve(base, path).string();
+        } else if (is_mysql_url(config.database.url)) {
+            try {
+                parse_mysql_url(config.database.url);
+            } catch (const std::invalid_argument& e) {
+                database.fail(table->get("url"), "url",
+                              redact_url(config.database.url) + ": " + e.what());
+            }
         } else if (!config.database.url.starts_with("postgresql://") &&
                    !config.database.url.starts_with("postgres://")) {
             database.fail(table->get("url"), "url",
-                          "expected sqlite:PATH or postgresql://..., got '" +
+                          "expected sqlite:PATH, postgresql://... or mysql://..., got '" +
                               redact_url(config.database.url) + "'");
         }
     } else {

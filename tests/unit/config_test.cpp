@@ -84,9 +84,21 @@ format = "json"
 TEST_CASE("errors name the line and the key", "[config]") {
     CHECK(error_of("[nats]\nurl = 5\n") ==
           "/etc/nomnom/worker.toml:2: nats.url: expected a string, found an integer");
+    CHECK(error_of("[database]\nurl = \"oracle://x\"\n") ==
+          "/etc/nomnom/worker.toml:2: database.url: expected sqlite:PATH, postgresql://... or "
+          "mysql://..., got 'oracle://x'");
     CHECK(error_of("[database]\nurl = \"mysql://x\"\n") ==
-          "/etc/nomnom/worker.toml:2: database.url: expected sqlite:PATH or postgresql://..., "
-          "got 'mysql://x'");
+          "/etc/nomnom/worker.toml:2: database.url: mysql://x: no database name after the host");
+    CHECK(error_of("[database]\nurl = \"mariadb://u:secret@h:99999/db\"\n") ==
+          "/etc/nomnom/worker.toml:2: database.url: mariadb://u:***@h:99999/db: the port is above "
+          "65535");
+    CHECK(error_of("[database]\nurl = \"mysql://h/db?read_timeout=soon\"\n") ==
+          "/etc/nomnom/worker.toml:2: database.url: mysql://h/db?read_timeout=soon: read_timeout "
+          "must be a positive number, got 'soon'");
+    CHECK(error_of("[database]\nurl = \"mysql://h/db?ssl=1\"\n") ==
+          "/etc/nomnom/worker.toml:2: database.url: mysql://h/db?ssl=1: unknown parameter 'ssl' "
+          "(known: socket, connect_timeout, read_timeout, write_timeout, sslca, sslcert, sslkey, "
+          "local_infile)");
     CHECK(error_of("[consumer]\nbatch_size = 0\n") ==
           "/etc/nomnom/worker.toml:2: consumer.batch_size: value 0 is out of range [1, 100000]");
     CHECK(error_of("[plugins.x]\nbatchsize = 3\n") ==

@@ -87,9 +87,8 @@ TEST_CASE("a plugin built against a later minor than the host's loads", "[plugin
 
 TEST_CASE("each kind of bad plugin is refused with the exact reason", "[plugin]") {
     nomnom::testing::TempDir dir;
-    const auto plugins =
-        stage(dir, {"test_kv", "test_bad_major", "test_no_symbol", "test_bad_descriptor",
-                    "test_bad_output"});
+    const auto plugins = stage(dir, {"test_kv", "test_bad_major", "test_no_symbol",
+                                     "test_bad_descriptor", "test_bad_output"});
     CHECK(refusal(plugins / "test_bad_major.so") == "plugin ABI major 2, host supports 1");
     CHECK(refusal(plugins / "test_no_symbol.so") ==
           "missing entry symbol nomnom_plugin_v1 (not a nomnom ABI v1 plugin)");

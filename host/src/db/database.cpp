@@ -8,17 +8,27 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <set>
 
+#include "db/mysql_native.hpp"
 #include "db/native_db.hpp"
+#include "nomnom/common/mysql_url.hpp"
 #include "nomnom/common/prometheus.hpp"
 #include "nomnom/common/redact.hpp"
 
 namespace nomnom::host {
 
 const char* dialect_name(Dialect dialect) {
-    return dialect == Dialect::Postgres ? "postgresql" : "sqlite";
+    switch (dialect) {
+        case Dialect::Postgres:
+            return "postgresql";
+        case Dialect::MySql:
+            return "mysql";
+        default:
+            return "sqlite";
+    }
 }
 
 bool is_data_sqlstate(const std::string& sqlstate) {
@@ -39,9 +49,26 @@ bool is_outage_sqlstate(const std::string& sqlstate) {
         return code == SQLITE_BUSY || code == SQLITE_READONLY || code == SQLITE_IOERR ||
                code == SQLITE_FULL || code == SQLITE_CANTOPEN;
     }
+    if (sqlstate.starts_with("mysql:")) {
+        const std::string number = sqlstate.substr(6);
+        return !number.empty() && std::isdigit(static_cast<unsigned char>(number[0])) &&
+               mysql_outage_error(static_cast<unsigned>(std::stoul(number)));
+    }
     return sqlstate.starts_with("08") || sqlstate.starts_with("57P0") ||
            sqlstate.starts_with("53") || sqlstate == "25006" || sqlstate == "58030" ||
            sqlstate == "57014" || sqlstate == "55P03";
+}
+
+bool is_conflict_sqlstate(const std::string& sqlstate) {
+    return sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "mysql:1205" ||
+           sqlstate == "mysql:1213";
+}
+
+bool is_conflict_key(const nomnom_table& table, const char* column) {
+    for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
+        if (std::string_view(table.conflict_keys[k]) == column) return true;
+    }
+    return false;
 }
 
 std::string quote_identifier(const char* name) {
@@ -53,7 +80,12 @@ std::string derive_ddl(const nomnom_table& table, Dialect dialect) {
     for (uint32_t c = 0; c < table.column_count; ++c) {
         const nomnom_column& column = table.columns[c];
         if (c > 0) sql += ", ";
-        sql += quote_identifier(column.name) + " " + column_sql_type(column.type, dialect);
+        // MySQL indexes no TEXT column without a prefix length, and a prefix would make two keys
+        // that share it one: a key's text gets a bounded type instead.
+        const bool bounded = dialect == Dialect::MySql && is_conflict_key(table, column.name) &&
+                             column.type == NOMNOM_TYPE_TEXT;
+        sql += quote_identifier(column.name) + " " +
+               (bounded ? kMySqlTextKeyType : column_sql_type(column.type, dialect));
         if (!column.nullable) sql += " NOT NULL";
     }
     if (table.conflict_key_count > 0) {
@@ -64,7 +96,11 @@ std::string derive_ddl(const nomnom_table& table, Dialect dialect) {
         }
         sql += ")";
     }
-    return sql + ")";
+    // utf8mb4 whatever the server's default (UTF-8 of any plane, as the host checks it), and
+    // compared byte for byte as PostgreSQL and SQLite compare keys: a case-insensitive default
+    // collation would make "A" and "a" one key.
+    return sql +
+           (dialect == Dialect::MySql ? ") DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" : ")");
 }
 
 namespace {
@@ -94,7 +130,8 @@ std::string pg_keyword_conninfo(const std::string& url) {
 }
 
 Dialect dialect_of(const std::string& url) {
-    return url.starts_with("sqlite:") ? Dialect::Sqlite : Dialect::Postgres;
+    if (url.starts_with("sqlite:")) return Dialect::Sqlite;
+    return is_mysql_url(url) ? Dialect::MySql : Dialect::Postgres;
 }
 
 // How long a commit or a check vouches for the database; also the shortest time between two
@@ -109,11 +146,18 @@ int64_t steady_now_ns() {
 
 }  // namespace
 
-void Database::open_session(soci::session& session) const {
+void Database::open_session(soci::session& session) {
     const std::string& url = url_;
     const Dialect dialect = dialect_;
     try {
-        if (dialect == Dialect::Sqlite) {
+        if (dialect == Dialect::MySql) {
+            session.open(*soci::factory_mysql(),
+                         mysql_soci_connect_string(parse_mysql_url(url), std::nullopt));
+            MYSQL* connection = mysql_connection(session);
+            mysql_prepare_session(connection);
+            const auto rows = mysql_query_rows(connection, "SELECT @@max_allowed_packet");
+            max_statement_bytes_ = std::stoull(rows.at(0).at(0).value_or("1048576"));
+        } else if (dialect == Dialect::Sqlite) {
             // timeout: wait for the other pooled connections' write locks instead of failing.
             session.open(*soci::factory_sqlite3(), "db=\"" + url.substr(7) + "\" timeout=30");
             session << "PRAGMA journal_mode=WAL";
@@ -181,11 +225,21 @@ bool Database::reachable() {
     std::lock_guard lock(check_mutex_);
     const int64_t now = steady_now_ns();
     if (checked_at_ns_ != 0 && now - checked_at_ns_ < kAnswerFreshNs) return check_succeeded_;
-    // libpq reads the last of repeated keywords, so this timeout wins over one in the url.
-    const std::string conninfo = pg_keyword_conninfo(url_) + " connect_timeout='2'";
-    PGconn* connection = PQconnectdb(conninfo.c_str());
-    check_succeeded_ = PQstatus(connection) == CONNECTION_OK;
-    PQfinish(connection);
+    if (dialect_ == Dialect::MySql) {
+        try {
+            soci::session check(*soci::factory_mysql(),
+                                mysql_soci_connect_string(parse_mysql_url(url_), 2));
+            check_succeeded_ = true;
+        } catch (const soci::soci_error&) {
+            check_succeeded_ = false;
+        }
+    } else {
+        // libpq reads the last of repeated keywords, so this timeout wins over one in the url.
+        const std::string conninfo = pg_keyword_conninfo(url_) + " connect_timeout='2'";
+        PGconn* connection = PQconnectdb(conninfo.c_str());
+        check_succeeded_ = PQstatus(connection) == CONNECTION_OK;
+        PQfinish(connection);
+    }
     checked_at_ns_ = steady_now_ns();
     if (check_succeeded_) note_answered();
     return check_succeeded_;
@@ -196,8 +250,9 @@ std::set<std::string> Database::prepare_tables(const nomnom_plugin_descriptor& d
     DbLease lease(*this);
     std::set<std::string> sequenced;
     if (auto_migrate) {
-        const char* ddl =
-            dialect_ == Dialect::Postgres ? descriptor.ddl_postgresql : descriptor.ddl_sqlite;
+        const char* ddl = dialect_ == Dialect::Postgres ? descriptor.ddl_postgresql
+                          : dialect_ == Dialect::Sqlite ? descriptor.ddl_sqlite
+                                                        : nullptr;
         if (ddl != nullptr) {
             lease.execute_script(ddl);
         } else {
@@ -262,16 +317,16 @@ bool Database::sequence_column(DbLease& lease, const nomnom_table& table,
             "newer one with the same key (several workers or hosts, a retry, a redelivery) "
             "overwrites the newer row; add it with ALTER TABLE {} ADD COLUMN {} {}",
             table.name, kSequenceColumn, name, kSequenceColumn,
-            dialect_ == Dialect::Postgres ? "BIGINT" : "INTEGER");
+            dialect_ == Dialect::Sqlite ? "INTEGER" : "BIGINT");
         return false;
     }
     try {
         lease.execute_script("ALTER TABLE " + name + " ADD COLUMN " +
                              (dialect_ == Dialect::Postgres ? "IF NOT EXISTS " : "") +
                              kSequenceColumn +
-                             (dialect_ == Dialect::Postgres ? " BIGINT" : " INTEGER"));
+                             (dialect_ == Dialect::Sqlite ? " INTEGER" : " BIGINT"));
     } catch (const DbError&) {
-        // Another host added it first (SQLite has no IF NOT EXISTS here).
+        // Another host added it first (SQLite and MySQL have no IF NOT EXISTS here).
         if (!table_columns(lease.session(), dialect_, table.name).contains(kSequenceColumn)) {
             throw;
         }
@@ -312,6 +367,11 @@ void DbLease::commit() {
         execute_script("COMMIT");
         return;
     }
+    if (database_.dialect_ == Dialect::MySql) {
+        execute_script("COMMIT");
+        database_.note_answered();
+        return;
+    }
     PGconn* connection = pg_connection(*session_);
     PgResult result(PQexec(connection, "COMMIT"));
     if (PQresultStatus(result.result) != PGRES_COMMAND_OK) {
@@ -346,6 +406,10 @@ void DbLease::discard_connection() noexcept {
     } catch (const soci::soci_error&) {
         // Closing what is already broken: the next lease reconnects either way.
     }
+}
+
+size_t DbLease::max_statement_bytes() const {
+    return database_.max_statement_bytes_;
 }
 
 void DbLease::execute_script(const std::string& sql) {

@@ -5,6 +5,7 @@
 #include <soci/soci.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,7 +20,7 @@
 
 namespace nomnom::host {
 
-enum class Dialect { Postgres, Sqlite };
+enum class Dialect { Postgres, Sqlite, MySql };
 
 const char* dialect_name(Dialect dialect);
 
@@ -44,6 +45,9 @@ bool is_data_sqlstate(const std::string& sqlstate);
 // The database is unreachable or refuses every write for now (see the definition for the list):
 // the batch is held, not retried message by message.
 bool is_outage_sqlstate(const std::string& sqlstate);
+// A serialization failure, deadlock or lock wait timeout: the same transaction may well succeed
+// when tried again.
+bool is_conflict_sqlstate(const std::string& sqlstate);
 
 class Database;
 
@@ -67,6 +71,8 @@ class DbLease {
     void discard_connection() noexcept;
     // Runs one or more statements without parameters (DDL, SET ...).
     void execute_script(const std::string& sql);
+    // The longest statement the server takes (MySQL's max_allowed_packet; unbounded elsewhere).
+    size_t max_statement_bytes() const;
 
     // A statement a plugin ran through the host API failed. Kept so the batch fails even when
     // the plugin ignores the error it was given.
@@ -114,7 +120,7 @@ class Database {
     // auto_migrate; warns when it cannot.
     bool sequence_column(DbLease& lease, const nomnom_table& table,
                          const std::set<std::string>& existing, bool auto_migrate);
-    void open_session(soci::session& session) const;
+    void open_session(soci::session& session);
     void note_answered();
     // A pooled connection's position, counted as waiting until the pool hands one out.
     size_t acquire();
@@ -123,6 +129,8 @@ class Database {
     Dialect dialect_;
     std::string url_;
     std::string display_url_;
+    // MySQL's max_allowed_packet, read when the first session connects.
+    std::atomic<size_t> max_statement_bytes_{SIZE_MAX};
     size_t pool_size_;
     soci::connection_pool pool_;
     std::atomic<int64_t> in_use_{0};
@@ -136,6 +144,9 @@ class Database {
 
 // CREATE TABLE IF NOT EXISTS for a table descriptor, in the given dialect.
 std::string derive_ddl(const nomnom_table& table, Dialect dialect);
+
+// Whether `column` is one of `table`'s conflict keys.
+bool is_conflict_key(const nomnom_table& table, const char* column);
 
 // "name" quoted as an SQL identifier (the descriptor validator already restricts the charset).
 std::string quote_identifier(const char* name);

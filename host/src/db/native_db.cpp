@@ -3,6 +3,7 @@
 #include <map>
 #include <vector>
 
+#include "db/mysql_native.hpp"
 #include "nomnom/common/utf8.hpp"
 
 namespace nomnom::host {
@@ -20,11 +21,31 @@ sqlite3_handle* sqlite_connection(soci::session& session) {
 bool connection_ok(soci::session& session, Dialect dialect) {
     if (session.get_backend() == nullptr) return false;
     if (dialect == Dialect::Sqlite) return sqlite_connection(session) != nullptr;
+    if (dialect == Dialect::MySql) {
+        // The client library keeps no connection state to ask without a round trip: a
+        // connection whose last call lost the server is taken as broken.
+        MYSQL* connection = mysql_connection(session);
+        return connection != nullptr && !mysql_connection_lost(mysql_errno(connection));
+    }
     PGconn* connection = pg_connection(session);
     return connection != nullptr && PQstatus(connection) == CONNECTION_OK;
 }
 
 const char* column_sql_type(uint32_t type, Dialect dialect) {
+    if (dialect == Dialect::MySql) {
+        switch (type) {
+            case NOMNOM_TYPE_I64:
+                return "BIGINT";
+            case NOMNOM_TYPE_F64:
+                return "DOUBLE";
+            case NOMNOM_TYPE_BOOL:
+                return "BOOLEAN";
+            case NOMNOM_TYPE_JSON:
+                return "JSON";
+            default:
+                return "LONGTEXT";
+        }
+    }
     const bool pg = dialect == Dialect::Postgres;
     switch (type) {
         case NOMNOM_TYPE_I64:
@@ -66,6 +87,10 @@ void throw_sqlite_error(sqlite3_handle* connection, int code, const std::string&
 }
 
 void execute_script(soci::session& session, Dialect dialect, const std::string& sql) {
+    if (dialect == Dialect::MySql) {
+        mysql_execute(mysql_connection(session), sql, std::string(utf8_prefix(sql, 60)));
+        return;
+    }
     if (dialect == Dialect::Postgres) {
         PGconn* connection = pg_connection(session);
         PgResult result(PQexec(connection, sql.c_str()));
@@ -82,8 +107,29 @@ void execute_script(soci::session& session, Dialect dialect, const std::string& 
     if (code != SQLITE_OK) throw_sqlite_error(connection, code, std::string(utf8_prefix(sql, 60)));
 }
 
+namespace {
+
+// "SELECT ... WHERE table_schema = DATABASE() AND table_name = '<table>'" for information_schema.
+std::string mysql_schema_query(MYSQL* connection, const std::string& select, const char* table) {
+    std::string sql = select + " WHERE table_schema = DATABASE() AND table_name = ";
+    mysql_append_quoted(connection, sql, table);
+    return sql;
+}
+
+}  // namespace
+
 std::set<std::string> table_columns(soci::session& session, Dialect dialect, const char* table) {
     std::set<std::string> columns;
+    if (dialect == Dialect::MySql) {
+        MYSQL* connection = mysql_connection(session);
+        for (const auto& row : mysql_query_rows(
+                 connection,
+                 mysql_schema_query(connection,
+                                    "SELECT column_name FROM information_schema.columns", table))) {
+            columns.insert(row.at(0).value_or(""));
+        }
+        return columns;
+    }
     if (dialect == Dialect::Postgres) {
         PGconn* connection = pg_connection(session);
         const char* params[] = {table};
@@ -110,17 +156,36 @@ std::set<std::string> table_columns(soci::session& session, Dialect dialect, con
 std::vector<std::set<std::string>> unique_column_sets(soci::session& session, Dialect dialect,
                                                       const char* table) {
     std::map<std::string, std::set<std::string>> indexes;
-    if (dialect == Dialect::Postgres) {
+    if (dialect == Dialect::MySql) {
+        // A prefix (sub_part) makes two keys sharing it one, an expression (no column_name) is
+        // not the keys: such an index is no conflict target.
+        MYSQL* connection = mysql_connection(session);
+        std::set<std::string> partial;
+        for (const auto& row : mysql_query_rows(
+                 connection, mysql_schema_query(connection,
+                                                "SELECT index_name, column_name, sub_part FROM "
+                                                "information_schema.statistics",
+                                                table) +
+                                 " AND non_unique = 0")) {
+            const std::string index = row.at(0).value_or("");
+            if (!row.at(1) || row.at(2)) {
+                partial.insert(index);
+            } else {
+                indexes[index].insert(*row.at(1));
+            }
+        }
+        for (const std::string& index : partial) indexes.erase(index);
+    } else if (dialect == Dialect::Postgres) {
         PGconn* connection = pg_connection(session);
         const char* params[] = {table};
-        PgResult result(PQexecParams(
-            connection,
-            "SELECT i.indexrelid::text, a.attname FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indrelid "
-            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey) "
-            "WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace "
-            "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL",
-            1, nullptr, params, nullptr, nullptr, 0));
+        PgResult result(
+            PQexecParams(connection,
+                         "SELECT i.indexrelid::text, a.attname FROM pg_index i "
+                         "JOIN pg_class c ON c.oid = i.indrelid "
+                         "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey) "
+                         "WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace "
+                         "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL",
+                         1, nullptr, params, nullptr, nullptr, 0));
         if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
             throw_pg_error(connection, result.result,
                            "reading unique indexes of " + std::string(table));
@@ -136,7 +201,8 @@ std::vector<std::set<std::string>> unique_column_sets(soci::session& session, Di
         sqlite3_bind_text(list.get(), 1, table, -1, SQLITE_TRANSIENT);
         std::set<std::string> with_expressions;
         while (sqlite3_step(list.get()) == SQLITE_ROW) {
-            const std::string index = reinterpret_cast<const char*>(sqlite3_column_text(list.get(), 0));
+            const std::string index =
+                reinterpret_cast<const char*>(sqlite3_column_text(list.get(), 0));
             const auto* column = sqlite3_column_text(list.get(), 1);
             if (column == nullptr) {
                 with_expressions.insert(index);  // an expression, not a column

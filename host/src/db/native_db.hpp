@@ -10,8 +10,8 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "db/database.hpp"
 
@@ -26,6 +26,9 @@ sqlite3_handle* sqlite_connection(soci::session& session);
 bool connection_ok(soci::session& session, Dialect dialect);
 
 const char* column_sql_type(uint32_t type, Dialect dialect);
+// A TEXT column of a MySQL table's conflict keys: 255 characters of utf8mb4 (4 bytes each) stay
+// within InnoDB's 3,072-byte index key for up to three such columns; nomnom-gen uses the same.
+inline constexpr const char* kMySqlTextKeyType = "VARCHAR(255)";
 
 // Runs statements without parameters; throws DbError.
 void execute_script(soci::session& session, Dialect dialect, const std::string& sql);

@@ -3,10 +3,13 @@
 
 #include "db/plugin_db_api.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "db/mysql_native.hpp"
 #include "db/native_db.hpp"
 #include "isolation/inflight_record.hpp"
 #include "plugins/host_api.hpp"
@@ -72,6 +75,71 @@ void execute_sqlite(DbLease& lease, const char* sql, const nomnom_value* params,
     statement.run("persist SQL");
 }
 
+// MySQL has no numbered parameters: each $n outside quotes and comments becomes the literal of
+// parameter n, escaped by the client library (as PostgreSQL receives them, typed by their use).
+std::string mysql_with_literals(MYSQL* connection, std::string_view sql, const nomnom_value* params,
+                                uint32_t count) {
+    std::string out;
+    out.reserve(sql.size());
+    size_t i = 0;
+    const auto copy_until = [&](std::string_view end) {
+        const size_t found = sql.find(end, i);
+        const size_t stop = found == std::string_view::npos ? sql.size() : found + end.size();
+        out.append(sql.substr(i, stop - i));
+        i = stop;
+    };
+    while (i < sql.size()) {
+        const char c = sql[i];
+        if (c == '\'' || c == '"' || c == '`') {
+            // A quoted string or identifier; a backslash escapes the next character in strings.
+            size_t end = i + 1;
+            while (end < sql.size() && sql[end] != c)
+                end += (sql[end] == '\\' && c == '\'') ? 2 : 1;
+            end = std::min(end + 1, sql.size());
+            out.append(sql.substr(i, end - i));
+            i = end;
+        } else if (sql.substr(i, 2) == "--" || c == '#') {
+            copy_until("\n");
+        } else if (sql.substr(i, 2) == "/*") {
+            copy_until("*/");
+        } else if (c == '$' && i + 1 < sql.size() &&
+                   std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+            size_t end = i + 1;
+            uint32_t number = 0;
+            while (end < sql.size() && std::isdigit(static_cast<unsigned char>(sql[end])) &&
+                   number <= count) {
+                number = number * 10 + static_cast<uint32_t>(sql[end] - '0');
+                ++end;
+            }
+            if (number == 0 || number > count) {
+                throw DbError("db_execute: $" + std::to_string(number) + " but " +
+                                  std::to_string(count) + " parameter(s) given",
+                              "mysql:params", false);
+            }
+            const nomnom_value& value = params[number - 1];
+            if (value.is_null) {
+                out += "NULL";
+            } else if (value.type == NOMNOM_TYPE_TEXT || value.type == NOMNOM_TYPE_JSON) {
+                mysql_append_quoted(
+                    connection, out,
+                    std::string_view(value.text.data ? value.text.data : "", value.text.len));
+            } else {
+                out += value_as_text(value);
+            }
+            i = end;
+        } else {
+            out += c;
+            ++i;
+        }
+    }
+    return out;
+}
+
+void execute_mysql(DbLease& lease, const char* sql, const nomnom_value* params, uint32_t count) {
+    MYSQL* connection = mysql_connection(lease.session());
+    mysql_execute(connection, mysql_with_literals(connection, sql, params, count), "persist SQL");
+}
+
 nomnom_status db_execute(nomnom_db* db, const char* sql, const nomnom_value* params, uint32_t count,
                          nomnom_error* error) {
     // The database's time, not the plugin's: parse_timeout_ms does not run meanwhile.
@@ -91,8 +159,17 @@ nomnom_status db_execute(nomnom_db* db, const char* sql, const nomnom_value* par
             }
         }
         DbLease& lease = *reinterpret_cast<DbLease*>(db);
+        if (const auto& failed = lease.recorded_failure()) {
+            // As PostgreSQL does in an aborted transaction; MySQL may have rolled the transaction
+            // back (a deadlock), and later statements would commit on their own.
+            throw DbError("db_execute: an earlier statement of this batch failed (" +
+                              std::string(failed->what()) + "); the transaction is aborted",
+                          failed->sqlstate(), failed->data_error());
+        }
         if (lease.dialect() == Dialect::Postgres) {
             execute_postgres(lease, sql, params, count);
+        } else if (lease.dialect() == Dialect::MySql) {
+            execute_mysql(lease, sql, params, count);
         } else {
             execute_sqlite(lease, sql, params, count);
         }

@@ -7,9 +7,9 @@
 #include <unordered_map>
 
 #include "db/native_db.hpp"
+#include "pipeline/mysql_writer.hpp"
 
 namespace nomnom::host {
-namespace {
 
 std::string column_list(const nomnom_table& table) {
     std::string list;
@@ -19,6 +19,8 @@ std::string column_list(const nomnom_table& table) {
     }
     return list;
 }
+
+namespace {
 
 std::string key_list(const nomnom_table& table) {
     std::string list;
@@ -275,11 +277,7 @@ void write_sqlite(DbLease& lease, const TableRows& rows, const RowBatch* sequenc
 std::string conflict_action(const nomnom_table& table, bool sequenced) {
     std::string updates;
     for (uint32_t c = 0; c < table.column_count; ++c) {
-        bool is_key = false;
-        for (uint32_t k = 0; k < table.conflict_key_count; ++k) {
-            is_key = is_key || std::string_view(table.conflict_keys[k]) == table.columns[c].name;
-        }
-        if (is_key) continue;
+        if (is_conflict_key(table, table.columns[c].name)) continue;
         const std::string column = quote_identifier(table.columns[c].name);
         updates += (updates.empty() ? "" : ", ") + column + " = excluded." + column;
     }
@@ -300,6 +298,8 @@ void write_batch(DbLease& lease, const RowBatch& batch, const TableOutputs& outp
         const RowBatch* sequences = sequenced.contains(rows.table().name) ? &batch : nullptr;
         if (lease.dialect() == Dialect::Postgres) {
             write_postgres(lease, rows, sequences);
+        } else if (lease.dialect() == Dialect::MySql) {
+            write_mysql(lease, rows, sequences);
         } else {
             write_sqlite(lease, rows, sequences);
         }

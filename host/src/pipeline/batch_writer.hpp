@@ -19,10 +19,13 @@ namespace nomnom::host {
 // PostgreSQL: COPY into a per-connection temporary staging table, then one
 // INSERT ... SELECT DISTINCT ON (keys) ... ON CONFLICT DO UPDATE per table (a single upsert
 // statement may not touch a row twice, hence the DISTINCT ON). SQLite: one prepared
-// INSERT ... ON CONFLICT DO UPDATE stepped per row.
+// INSERT ... ON CONFLICT DO UPDATE stepped per row. MySQL: see mysql_writer.hpp.
 // Tables whose `outputs` entry does not store them are skipped.
 void write_batch(DbLease& lease, const RowBatch& batch, const TableOutputs& outputs,
                  const std::set<std::string>& sequenced);
+
+// The table's columns, quoted and separated by commas, in descriptor order.
+std::string column_list(const nomnom_table& table);
 
 // " ON CONFLICT (keys) DO UPDATE SET ..." of the host's upsert into `table` (DO NOTHING when
 // every column is a key); `sequenced`: the table has the host's sequence column, and a row

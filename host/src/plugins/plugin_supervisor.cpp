@@ -123,8 +123,8 @@ namespace {
 bool start_failure_passes(const std::exception& failure) {
     if (dynamic_cast<const NatsError*>(&failure) != nullptr) return true;
     const auto* db = dynamic_cast<const DbError*>(&failure);
-    return db != nullptr && (is_outage_sqlstate(db->sqlstate()) || db->sqlstate() == "40001" ||
-                             db->sqlstate() == "40P01");
+    return db != nullptr &&
+           (is_outage_sqlstate(db->sqlstate()) || is_conflict_sqlstate(db->sqlstate()));
 }
 
 constexpr int64_t kFirstStartRetryMs = 1000;

@@ -1,0 +1,45 @@
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+
+#include "nomnom/common/mysql_url.hpp"
+
+using nomnom::parse_mysql_url;
+
+TEST_CASE("a mysql url is taken apart with its percent-encoding undone", "[config][mysql]") {
+    const auto url = parse_mysql_url("mysql://app%40eu:p%3As@w@db.example:3307/shop%20eu");
+    CHECK(url.user == "app@eu");
+    CHECK(url.password == "p:s@w");
+    CHECK(url.host == "db.example");
+    CHECK(url.port == 3307);
+    CHECK(url.database == "shop eu");
+    CHECK(url.parameters.empty());
+
+    const auto defaults = parse_mysql_url("mariadb://[::1]/db?connect_timeout=3&local_infile=0");
+    CHECK(defaults.host == "::1");
+    CHECK(defaults.port == 3306);
+    CHECK(defaults.user.empty());
+    CHECK(defaults.parameters.at("connect_timeout") == "3");
+    CHECK(defaults.parameters.at("local_infile") == "0");
+
+    const auto socket = parse_mysql_url("mysql://root@/db?socket=%2Frun%2Fmysqld%2Fmysqld.sock");
+    CHECK(socket.host.empty());
+    CHECK(socket.parameters.at("socket") == "/run/mysqld/mysqld.sock");
+}
+
+TEST_CASE("a bad mysql url says what is wrong", "[config][mysql]") {
+    const auto error_of = [](const char* url) {
+        try {
+            parse_mysql_url(url);
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    CHECK(error_of("mysql://h") == "no database name after the host");
+    CHECK(error_of("mysql://u:p@/db") == "no host (or socket parameter)");
+    CHECK(error_of("mysql://h:0/db") == "the port must be a positive number, got '0'");
+    CHECK(error_of("mysql://[::1/db") == "unclosed '[' in the host");
+    CHECK(error_of("mysql://u:%zz@h/db") == "bad percent-encoding in the password");
+    CHECK(error_of("mysql://h/db?local_infile=yes") == "local_infile must be 0 or 1, got 'yes'");
+}
