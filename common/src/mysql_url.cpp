@@ -8,9 +8,8 @@
 namespace nomnom {
 namespace {
 
-constexpr std::array<std::string_view, 8> kParameters = {
-    "socket", "connect_timeout", "read_timeout", "write_timeout",
-    "sslca",  "sslcert",         "sslkey",       "local_infile"};
+constexpr std::array<std::string_view, 7> kParameters = {
+    "socket", "connect_timeout", "read_timeout", "write_timeout", "sslca", "sslcert", "sslkey"};
 
 int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -112,9 +111,6 @@ MySqlUrl parse_mysql_url(std::string_view url) {
                                       ? std::string()
                                       : percent_decoded(pair.substr(equals + 1), name.c_str());
         if (name.ends_with("_timeout")) positive_number(value, name);
-        if (name == "local_infile" && value != "0" && value != "1") {
-            throw std::invalid_argument("local_infile must be 0 or 1, got '" + value + "'");
-        }
         parsed.parameters[name] = value;
     }
     if (parsed.host.empty() && !parsed.parameters.contains("socket")) {

@@ -97,8 +97,7 @@ TEST_CASE("errors name the line and the key", "[config]") {
           "must be a positive number, got 'soon'");
     CHECK(error_of("[database]\nurl = \"mysql://h/db?ssl=1\"\n") ==
           "/etc/nomnom/worker.toml:2: database.url: mysql://h/db?ssl=1: unknown parameter 'ssl' "
-          "(known: socket, connect_timeout, read_timeout, write_timeout, sslca, sslcert, sslkey, "
-          "local_infile)");
+          "(known: socket, connect_timeout, read_timeout, write_timeout, sslca, sslcert, sslkey)");
     CHECK(error_of("[consumer]\nbatch_size = 0\n") ==
           "/etc/nomnom/worker.toml:2: consumer.batch_size: value 0 is out of range [1, 100000]");
     CHECK(error_of("[plugins.x]\nbatchsize = 3\n") ==

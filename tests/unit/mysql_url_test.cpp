@@ -15,12 +15,12 @@ TEST_CASE("a mysql url is taken apart with its percent-encoding undone", "[confi
     CHECK(url.database == "shop eu");
     CHECK(url.parameters.empty());
 
-    const auto defaults = parse_mysql_url("mariadb://[::1]/db?connect_timeout=3&local_infile=0");
+    const auto defaults = parse_mysql_url("mariadb://[::1]/db?connect_timeout=3&sslca=%2Fca.pem");
     CHECK(defaults.host == "::1");
     CHECK(defaults.port == 3306);
     CHECK(defaults.user.empty());
     CHECK(defaults.parameters.at("connect_timeout") == "3");
-    CHECK(defaults.parameters.at("local_infile") == "0");
+    CHECK(defaults.parameters.at("sslca") == "/ca.pem");
 
     const auto socket = parse_mysql_url("mysql://root@/db?socket=%2Frun%2Fmysqld%2Fmysqld.sock");
     CHECK(socket.host.empty());
@@ -41,5 +41,6 @@ TEST_CASE("a bad mysql url says what is wrong", "[config][mysql]") {
     CHECK(error_of("mysql://h:0/db") == "the port must be a positive number, got '0'");
     CHECK(error_of("mysql://[::1/db") == "unclosed '[' in the host");
     CHECK(error_of("mysql://u:%zz@h/db") == "bad percent-encoding in the password");
-    CHECK(error_of("mysql://h/db?local_infile=yes") == "local_infile must be 0 or 1, got 'yes'");
+    CHECK(error_of("mysql://h/db?read_timeout=0") ==
+          "read_timeout must be a positive number, got '0'");
 }

@@ -48,7 +48,6 @@ std::string mysql_soci_connect_string(const MySqlUrl& url, std::optional<int> co
     for (const auto& [name, value] : url.parameters) {
         append_parameter(out, name == "socket" ? "unix_socket" : name, value);
     }
-    if (!url.parameters.contains("local_infile")) append_parameter(out, "local_infile", "1");
     return out;
 }
 

@@ -16,8 +16,7 @@ struct MySqlUrl {
     int port = 3306;
     std::string database;
     // The query parameters a url may carry: socket, connect_timeout, read_timeout,
-    // write_timeout (seconds), sslca, sslcert, sslkey, local_infile (0 keeps the host off
-    // LOAD DATA LOCAL INFILE).
+    // write_timeout (seconds), sslca, sslcert, sslkey.
     std::map<std::string, std::string> parameters;
 };
 
