@@ -43,10 +43,13 @@ BUILD_PACKAGES=(
     libtomlplusplus-dev
     libyaml-cpp-dev
     libpq-dev
+    libmariadb-dev   # Connector/C: the MariaDB/MySQL client of tests/support
     libsqlite3-dev
     sqlite3
     nats-server
     postgresql
+    mariadb-server   # tests: scripts/mariadb-test-server.sh (mariadbd, mariadb-install-db)
+    mariadb-client   #   and its mariadb and mariadb-admin
     python3
     curl
     wrk

@@ -2,17 +2,26 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "support/free_port.hpp"
+#include "support/mariadb_client.hpp"
+#include "support/mariadb_test_db.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
+#include "support/private_mariadb.hpp"
 #include "support/process.hpp"
 #include "support/service_process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace nomnom::testing;
 using namespace std::chrono_literals;
@@ -183,4 +192,141 @@ TEST_CASE("PgTestDb creates a database and drops it") {
     PgTestDb other;
     CHECK(other.query_int64("SELECT count(*) FROM pg_database WHERE datname = '" + name + "'") ==
           0);
+}
+
+TEST_CASE("MariaDbTestDb creates a database and drops it") {
+    std::string name;
+    std::unique_ptr<MariaDbConnection> lingering;
+    {
+        MariaDbTestDb db;
+        name = db.name();
+        CHECK(db.url().find("/" + name) != std::string::npos);
+        CHECK(db.query_rows("SELECT DATABASE()").at(0).at(0) == name);
+        db.exec(
+            "CREATE TABLE t (id bigint PRIMARY KEY, label text); INSERT INTO t VALUES (1, 'one')");
+        db.exec("INSERT INTO t VALUES (2, NULL), (3, 'a\\0b')");
+        CHECK(db.query_int64("SELECT count(*) FROM t") == 3);
+        const auto rows = db.query_rows("SELECT id, label FROM t ORDER BY id");
+        REQUIRE(rows.size() == 3);
+        CHECK(rows[0][0] == "1");
+        CHECK(rows[0][1] == "one");
+        CHECK_FALSE(rows[1][1].has_value());
+        CHECK(rows[2][1] == std::string("a\0b", 3));
+        // The rows of the last statement, as PostgreSQL's PQexec returns them.
+        CHECK(db.query_int64("SELECT 1; SELECT 2") == 2);
+        CHECK_THROWS(db.query_int64("SELECT label FROM t WHERE id = 1"));
+        CHECK_THROWS_WITH(db.exec("SELECT * FROM missing_table"), Catch::Contains("1146"));
+        // An error in a later statement stops the string there, and leaves the connection usable.
+        CHECK_THROWS(
+            db.exec("INSERT INTO t VALUES (4, 'four'); INSERT INTO t VALUES (1, 'dup'); "
+                    "INSERT INTO t VALUES (5, 'five')"));
+        CHECK(db.query_int64("SELECT count(*) FROM t") == 4);
+        CHECK(db.lock_waiters() == 0);
+        // A session still in the database (a host under test left running) does not keep it.
+        lingering = std::make_unique<MariaDbConnection>(db.url());
+        lingering->exec("BEGIN; SELECT * FROM t FOR UPDATE");
+    }
+    MariaDbTestDb other;
+    CHECK(other.query_int64("SELECT count(*) FROM information_schema.SCHEMATA WHERE "
+                            "SCHEMA_NAME = '" +
+                            name + "'") == 0);
+}
+
+TEST_CASE("MariaDbTestDb counts the sessions waiting for a lock") {
+    MariaDbTestDb db;
+    db.exec("CREATE TABLE t (id bigint PRIMARY KEY, n bigint); INSERT INTO t VALUES (1, 0)");
+    MariaDbConnection holder(db.url());
+    holder.exec("BEGIN; UPDATE t SET n = 1 WHERE id = 1");
+
+    SECTION("a row lock") {
+        auto waiter = std::async(std::launch::async, [&] {
+            MariaDbConnection connection(db.url());
+            connection.exec("UPDATE t SET n = 2 WHERE id = 1");
+        });
+        CHECK(eventually([&] { return db.lock_waiters() == 1; }, 20s));
+        holder.exec("COMMIT");
+        waiter.get();
+        CHECK(db.query_int64("SELECT n FROM t") == 2);
+    }
+    SECTION("a metadata lock") {
+        auto waiter = std::async(std::launch::async, [&] {
+            MariaDbConnection connection(db.url());
+            connection.exec("ALTER TABLE t ADD COLUMN m bigint");
+        });
+        CHECK(eventually([&] { return db.lock_waiters() == 1; }, 20s));
+        holder.exec("COMMIT");
+        waiter.get();
+        CHECK(db.query_rows("SHOW COLUMNS FROM t").size() == 3);
+    }
+    CHECK(db.lock_waiters() == 0);
+}
+
+TEST_CASE("mariadb_url_with_database keeps everything but the database") {
+    CHECK(mariadb_url_with_database("mysql://u:p@127.0.0.1:3306/a", "b") ==
+          "mysql://u:p@127.0.0.1:3306/b");
+    CHECK(mariadb_url_with_database("mysql://u:p@h:1/a?x=1", "b") == "mysql://u:p@h:1/b?x=1");
+    CHECK(mariadb_url_with_database("mysql://h", "b") == "mysql://h/b");
+    CHECK(mariadb_url_with_database("mysql://h?x=1", "b") == "mysql://h/b?x=1");
+    CHECK(mariadb_quote_identifier("a`b") == "`a``b`");
+}
+
+TEST_CASE("make_test_database over each kind") {
+    const auto kind = GENERATE(TestDbKind::Postgres, TestDbKind::MariaDb);
+    CAPTURE(kind);
+    CHECK(test_database_enabled(kind));
+    const auto db = make_test_database(kind);
+    CHECK(db->kind() == kind);
+    CHECK(db->url().find(db->name()) != std::string::npos);
+    db->exec("CREATE TABLE t (id bigint PRIMARY KEY, label varchar(20))");
+    db->exec("INSERT INTO t VALUES (1, 'one'), (2, NULL)");
+    CHECK(db->query_int64("SELECT count(*) FROM t") == 2);
+    CHECK(db->query_rows("SELECT id, label FROM t ORDER BY id") ==
+          TestDatabase::Rows{{"1", "one"}, {"2", std::nullopt}});
+    CHECK(db->lock_waiters() == 0);
+}
+
+TEST_CASE("make_test_database fails when the server's URL is not set") {
+    const auto kind = GENERATE(TestDbKind::Postgres, TestDbKind::MariaDb);
+    CAPTURE(kind);
+    const std::string variable(test_database_url_variable(kind));
+    const char* value = std::getenv(variable.c_str());
+    const std::optional<std::string> saved =
+        value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+    // ctest runs each test case in a process of its own, so no other thread reads the variable.
+    ::unsetenv(variable.c_str());
+    CHECK_FALSE(test_database_enabled(kind));
+    CHECK_THROWS_WITH(make_test_database(kind), Catch::Contains(variable + " is not set"));
+    if (saved) ::setenv(variable.c_str(), saved->c_str(), 1);
+}
+
+TEST_CASE("PrivateMariaDb comes back on the same URL after a stop and a kill") {
+    PrivateMariaDb server;
+    const std::string url = server.url();
+    CHECK(url.rfind("mysql://nomnom:nomnom@127.0.0.1:", 0) == 0);
+    {
+        MariaDbConnection connection(url);
+        connection.exec("CREATE TABLE t (id bigint PRIMARY KEY); INSERT INTO t VALUES (1)");
+    }
+    CHECK(server.query_int64("SELECT count(*) FROM t") == 1);
+
+    server.stop();
+    CHECK_THROWS(server.query_int64("SELECT 1"));
+    server.stop();  // a no-op when stopped
+    server.start();
+    CHECK(server.url() == url);
+    CHECK(server.query_int64("SELECT count(*) FROM t") == 1);
+
+    // A connection open across the outage sees it end; a new one works once the server is back.
+    MariaDbConnection before(url);
+    {
+        MariaDbConnection connection(url);
+        connection.exec("INSERT INTO t VALUES (2)");
+    }
+    server.kill9();
+    CHECK_THROWS(server.query_int64("SELECT 1"));
+    CHECK_THROWS(before.exec("SELECT 1"));
+    server.start();
+    CHECK(server.url() == url);
+    // Committed before the kill, so recovered.
+    CHECK(server.query_int64("SELECT count(*) FROM t") == 2);
 }
