@@ -8,15 +8,18 @@
 set -euo pipefail
 
 # What the binaries and the shipped plugins load at run time (the deploy check compares this
-# with their DT_NEEDED entries), plus the CA bundle for TLS to NATS and PostgreSQL.
+# with their DT_NEEDED entries), plus the CA bundle for TLS to NATS and PostgreSQL. SOCI's MySQL
+# backend and Connector/C are for nomnom-host's MariaDB/MySQL databases (issue 18).
 RUNTIME_PACKAGES=(
     ca-certificates
     libfmt9
+    libmariadb3
     libnats3.4
     libpocofoundation80
     libpoconet80
     libpq5
     libsoci-core4.0
+    libsoci-mysql4.0
     libsoci-postgresql4.0
     libsoci-sqlite3-4.0
     libspdlog1.10

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command (CI runs it through .ci/run): installs the Debian dependencies,
-# builds into build/, starts a throwaway PostgreSQL cluster and runs ctest against it; then the
-# same suite again built with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/
-# (unload and reload paths are where use-after-free hides), and its integration tests a third
-# time there with plugins in the host's process (isolation = "thread"; the other passes run them
-# in worker processes). NOMNOM_SKIP_SANITIZERS=1 skips the sanitizer passes.
+# builds into build/, starts a throwaway PostgreSQL cluster and a throwaway MariaDB server and
+# runs ctest against them; then the same suite again built with AddressSanitizer +
+# UndefinedBehaviorSanitizer into build-asan/ (unload and reload paths are where use-after-free
+# hides), and its integration tests a third time there with plugins in the host's process
+# (isolation = "thread"; the other passes run them in worker processes).
+# NOMNOM_SKIP_SANITIZERS=1 skips the sanitizer passes.
 # Extra arguments go to ctest, e.g. `tests/run.sh -R e2e`.
 # CMAKE_BUILD_TYPE (default RelWithDebInfo) and NOMNOM_CMAKE_ARGS tune the configure step
 # (scripts/build.sh, the build command the demo and the Dockerfile use too).
@@ -27,13 +28,15 @@ if [[ "${NOMNOM_SKIP_SANITIZERS:-0}" != 1 ]]; then
     CMAKE_BUILD_TYPE=Debug bash scripts/build.sh build-asan -DNOMNOM_SANITIZE=ON
 fi
 
-# Under /tmp rather than $TMPDIR: the postgres OS user must reach it, and the unix socket path
-# inside it has to stay short.
+# Under /tmp rather than $TMPDIR: the postgres and mysql OS users must reach them, and the unix
+# socket paths inside them have to stay short.
 PG_DIR=$(mktemp -d /tmp/nomnom-pg.XXXXXX)
+MARIADB_DIR=$(mktemp -d /tmp/nomnom-mdb.XXXXXX)
 ctest_pid=""
 cleanup() {
     bash scripts/pg-test-cluster.sh stop "$PG_DIR" || true
-    rm -rf "$PG_DIR"
+    bash scripts/mariadb-test-server.sh stop "$MARIADB_DIR" || true
+    rm -rf "$PG_DIR" "$MARIADB_DIR"
 }
 # ctest ignores SIGTERM while tests run, so the whole ctest process group gets it, and SIGKILL
 # for whatever is left after 10 s.
@@ -56,6 +59,11 @@ trap 'stop_ctest; exit 143' TERM
 NOMNOM_TEST_PG_URL=$(bash scripts/pg-test-cluster.sh start "$PG_DIR")
 export NOMNOM_TEST_PG_URL
 echo "run.sh: PostgreSQL test cluster at $NOMNOM_TEST_PG_URL"
+# Shared by the tests like the PostgreSQL cluster; tests that stop or kill a server start one of
+# their own (PrivateMariaDb, PrivatePostgres).
+NOMNOM_TEST_MARIADB_URL=$(bash scripts/mariadb-test-server.sh start "$MARIADB_DIR")
+export NOMNOM_TEST_MARIADB_URL
+echo "run.sh: MariaDB test server at $NOMNOM_TEST_MARIADB_URL"
 
 # In the background because bash runs traps only after a foreground child exits; in its own
 # process group (set -m) so that stop_ctest reaches the tests and their servers too.

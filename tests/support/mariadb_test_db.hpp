@@ -30,8 +30,7 @@ class MariaDbTestDb : public TestDatabase {
     std::int64_t query_int64(const std::string& sql) override;
     Rows query_rows(const std::string& sql) override;
     // Sessions whose current database is this one, waiting for an InnoDB row or table lock, or
-    // for a metadata or table-level lock. InnoDB's lock view is refreshed at most every 100 ms,
-    // so poll for it (eventually()).
+    // for a metadata or table-level lock, as of now.
     std::int64_t lock_waiters() override;
 
   private:
