@@ -13,6 +13,7 @@
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace nomnom::testing;
 
@@ -37,6 +38,10 @@ void check_ten_data_errors(HostHarness& host, const std::string& reason) {
 const char* const kCheckedKvp =
     "CREATE TABLE kvp (k TEXT NOT NULL UNIQUE, v BIGINT NOT NULL CONSTRAINT kvp_v CHECK (v < 100), "
     "note TEXT)";
+// MySQL indexes no TEXT column whole.
+const char* const kCheckedKvpMariaDb =
+    "CREATE TABLE kvp (k VARCHAR(255) NOT NULL UNIQUE, v BIGINT NOT NULL, note TEXT, "
+    "CONSTRAINT kvp_v CHECK (v < 100))";
 
 // test_kv_persist ignoring the errors of its statements on a kCheckedKvp table: the host, which
 // saw each failure, bisects down to the ten culprits. `query` reads the database.
@@ -177,10 +182,15 @@ TEST_CASE("sensor_csv rows land in SQLite with exact values", "[e2e][sqlite]") {
     CHECK(stats.num_ack_pending == 0);
 }
 
-TEST_CASE("sensor_csv and test_kv rows land in PostgreSQL: republishing duplicates nothing",
-          "[e2e][postgresql]") {
+TEST_CASE(
+    "sensor_csv and test_kv rows land in PostgreSQL and MariaDB: republishing duplicates "
+    "nothing",
+    "[e2e][postgresql][mariadb]") {
+    const TestDbKind kind = GENERATE(TestDbKind::Postgres, TestDbKind::MariaDb);
+    CAPTURE(kind);
     NatsServer nats;
-    PgTestDb pg;
+    const auto db = make_test_database(kind);
+    TestDatabase& pg = *db;
     HostHarness host;
     host.add_shipped_plugin("sensor_csv");
     host.add_test_plugin("test_kv");
@@ -213,7 +223,7 @@ note_prefix = "from-config"
 }
 
 TEST_CASE("several messages with the same key in one batch apply in stream order",
-          "[e2e][postgresql][sqlite]") {
+          "[e2e][postgresql][mariadb][sqlite]") {
     NatsServer nats;
     JetStreamClient client(nats.url());
     std::vector<std::string> updates;
@@ -224,11 +234,14 @@ TEST_CASE("several messages with the same key in one batch apply in stream order
     }
     publish_backlog(client, "test.kv.same", updates);
 
-    PgTestDb pg;
     HostHarness host;
     host.add_test_plugin("test_kv");
     const auto sqlite = host.dir() / "order.db";
-    SECTION("postgresql") {
+    SECTION("postgresql and mariadb") {
+        const TestDbKind kind = GENERATE(TestDbKind::Postgres, TestDbKind::MariaDb);
+        CAPTURE(kind);
+        const auto db = make_test_database(kind);
+        TestDatabase& pg = *db;
         host.write_config(
             test_config(nats.url(), pg.url(), "[plugins.test_kv]\nbatch_size = 500\n"));
         host.start();
@@ -254,8 +267,9 @@ TEST_CASE("several messages with the same key in one batch apply in stream order
 TEST_CASE(
     "the newest message of a key wins whatever order deliveries commit in: 2 hosts x 4 workers, "
     "retries",
-    "[e2e][postgresql][sqlite]") {
-    const std::string database = GENERATE(std::string("postgresql"), std::string("sqlite"));
+    "[e2e][postgresql][mariadb][sqlite]") {
+    const std::string database =
+        GENERATE(std::string("postgresql"), std::string("mariadb"), std::string("sqlite"));
     NatsServer nats;
     JetStreamClient client(nats.url());
     // 20,000 updates of 10 keys, the value being the publish index; one in 20 is answered RETRY
@@ -270,11 +284,14 @@ TEST_CASE(
     }
     publish_backlog(client, "test.kv.newest", updates);
 
-    PgTestDb pg;
+    const auto server = database == "sqlite"
+                            ? nullptr
+                            : make_test_database(database == "postgresql" ? TestDbKind::Postgres
+                                                                          : TestDbKind::MariaDb);
     HostHarness first;
     HostHarness second;
     const auto sqlite = first.dir() / "newest.db";
-    const std::string url = database == "postgresql" ? pg.url() : "sqlite:" + sqlite.string();
+    const std::string url = server ? server->url() : "sqlite:" + sqlite.string();
     for (HostHarness* host : {&first, &second}) {
         host->add_test_plugin("test_kv");
         host->write_config(
@@ -284,7 +301,7 @@ TEST_CASE(
     }
     const auto value_of = [&](int key) {
         const std::string sql = "SELECT v FROM kv WHERE k = 'k" + std::to_string(key) + "'";
-        return database == "postgresql" ? pg.query_int64(sql) : sqlite_int64(sqlite, sql);
+        return server ? server->query_int64(sql) : sqlite_int64(sqlite, sql);
     };
     INFO(database << "\n" << first.log() << second.log());
     REQUIRE(eventually([&] { return consumer_drained(client); }, 120s));
@@ -296,9 +313,13 @@ TEST_CASE(
     REQUIRE(second.terminate() == 0);
 }
 
-TEST_CASE("a persist plugin's SQL runs inside the host's transaction", "[e2e][postgresql]") {
+TEST_CASE("a persist plugin's SQL runs inside the host's transaction",
+          "[e2e][postgresql][mariadb]") {
+    const TestDbKind kind = GENERATE(TestDbKind::Postgres, TestDbKind::MariaDb);
+    CAPTURE(kind);
     NatsServer nats;
-    PgTestDb pg;
+    const auto db = make_test_database(kind);
+    TestDatabase& pg = *db;
     HostHarness host;
     host.add_test_plugin("test_kv_persist");
     host.write_config(test_config(nats.url(), pg.url()));
@@ -351,10 +372,15 @@ subjects = ["messages.ingest.>"]
 // PostgreSQL also aborts the transaction at the first failure and turns its COMMIT into
 // ROLLBACK; SQLite carries on and would commit the rest, so there only the host's record of the
 // failure keeps the batch from being acked without the failed rows.
-TEST_CASE("a persist plugin that ignores a failed statement on PostgreSQL is bisected",
-          "[e2e][postgresql]") {
-    PgTestDb pg;
-    pg.exec(kCheckedKvp);
+// MariaDB rolls the whole transaction back on a deadlock, after which statements would commit
+// one by one: the host refuses every statement after a failed one, as PostgreSQL does.
+TEST_CASE("a persist plugin that ignores a failed statement on PostgreSQL or MariaDB is bisected",
+          "[e2e][postgresql][mariadb]") {
+    const TestDbKind kind = GENERATE(TestDbKind::Postgres, TestDbKind::MariaDb);
+    CAPTURE(kind);
+    const auto db = make_test_database(kind);
+    TestDatabase& pg = *db;
+    pg.exec(kind == TestDbKind::MariaDb ? kCheckedKvpMariaDb : kCheckedKvp);
     persist_ignoring_errors(pg.url(), [&](const std::string& sql) { return pg.query_int64(sql); });
 }
 

@@ -5,10 +5,14 @@ namespace {
 constexpr std::array<const char*, 1> subjects{"test.kvp.>"};
 constexpr std::array tables{nomnom::table("kvp", kv::columns, kv::conflict_keys)};
 
-// On a conflict the +1000 shows that this SQL ran, not the host's own upsert.
+// On a conflict the +1000 shows that this SQL ran, not the host's own upsert. The dialects
+// differ in the upsert clause only: $n are parameters on every one.
 constexpr const char* upsert_sql =
     "INSERT INTO kvp (k, v, note) VALUES ($1, $2, $3) "
     "ON CONFLICT (k) DO UPDATE SET v = excluded.v + 1000, note = excluded.note";
+constexpr const char* mysql_upsert_sql =
+    "INSERT INTO kvp (k, v, note) VALUES ($1, $2, $3) "
+    "ON DUPLICATE KEY UPDATE v = VALUES(v) + 1000, note = VALUES(note)";
 
 struct TestKvPersist : kv::Parser {
     TestKvPersist(const nomnom_host_api& host, std::string_view config_json)
@@ -34,7 +38,7 @@ struct TestKvPersist : kv::Parser {
             if (!note.is_null && nomnom::view(note.text) == kv::kCrashInPersist)
                 std::raise(SIGSEGV);
             try {
-                db.execute(upsert_sql, params);
+                db.execute(db.dialect() == "mysql" ? mysql_upsert_sql : upsert_sql, params);
             } catch (const nomnom::StatusError&) {
                 // A careless plugin: the host must still notice that the statement failed.
                 if (!swallow_db_errors) throw;
