@@ -12,6 +12,7 @@
 #include "host_harness.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
+#include "support/test_database.hpp"
 
 using namespace nomnom::testing;
 
@@ -53,9 +54,12 @@ bool every_consumer_drained(JetStreamClient& client) {
 }  // namespace
 
 TEST_CASE("plugins are added, replaced and removed under load without losing a message",
-          "[reload][postgresql]") {
+          "[reload][postgresql][mariadb]") {
+    const TestDbKind kind = GENERATE(TestDbKind::Postgres, TestDbKind::MariaDb);
+    CAPTURE(kind);
     NatsServer nats;
-    PgTestDb pg;
+    const auto db = make_test_database(kind);
+    TestDatabase& pg = *db;
     HostHarness host;
     host.install_plugin(kPlugins / "v1" / "test_kv.so", "test_kv.so");
     host.add_shipped_plugin("sensor_csv");
