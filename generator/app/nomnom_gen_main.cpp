@@ -8,6 +8,7 @@
 #include "schema.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -23,7 +24,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: nomnom-gen --entities DIR --out DIR [--name PLUGIN] [--project nomnom.yaml]\n"
-    "                  [--subject-prefix PREFIX] [--stamp FILE]\n"
+    "                  [--subject-prefix PREFIX] [--mysql-key-length N] [--stamp FILE]\n"
     "       nomnom-gen check --entities DIR [--project nomnom.yaml]\n"
     "\n"
     "Reads every *.yaml/*.yml entity file directly in DIR (legacy `entity:` form or\n"
@@ -33,11 +34,14 @@ constexpr const char* usage =
     "  CMakeLists.txt         out-of-tree build: cmake -S OUT -B OUT/build -Dnomnom_DIR=...\n"
     "  sql/postgresql.sql     DDL (also embedded in the plugin for auto_migrate)\n"
     "  sql/sqlite.sql\n"
+    "  sql/mysql.sql          MySQL 8 and MariaDB 10.11\n"
     "  transforms/*.cpp       copies of the C++ transforms named in nomnom.yaml\n"
     "nomnom.yaml is looked for next to DIR, in the current directory, then in DIR, unless\n"
     "--project names it. The plugin subscribes to <prefix>.<Entity> for each root and\n"
     "reference entity (prefix: --subject-prefix, nomnom.yaml plugin.subject_prefix, or\n"
     "messages.ingest).\n"
+    "--mysql-key-length N (1 to 768, default 255) is the VARCHAR length in sql/mysql.sql of a\n"
+    "string column without maxLength in a key or index, which MySQL cannot index as TEXT.\n"
     "--stamp FILE touches FILE when done and writes FILE.d, a make depfile listing every\n"
     "input read (entity files, nomnom.yaml, transform sources), for build systems.\n";
 
@@ -48,6 +52,7 @@ struct Options {
     std::string name;
     std::optional<std::string> project;
     std::optional<std::string> subject_prefix;
+    std::optional<int> mysql_key_length;
     std::optional<std::string> stamp;
 };
 
@@ -79,6 +84,18 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
             options.project = value;
         } else if (arg == "--subject-prefix") {
             options.subject_prefix = value;
+        } else if (arg == "--mysql-key-length") {
+            int length = 0;
+            const auto [end, error] =
+                std::from_chars(value.data(), value.data() + value.size(), length);
+            if (error != std::errc{} || end != value.data() + value.size() || length < 1 ||
+                length > 768) {
+                std::cerr << "nomnom-gen: --mysql-key-length must be a number from 1 to 768 "
+                             "(an InnoDB key holds 3072 bytes, 4 per utf8mb4 character), not '"
+                          << value << "'\n";
+                return std::nullopt;
+            }
+            options.mysql_key_length = length;
         } else if (arg == "--stamp" && !options.check_only) {
             options.stamp = value;
         } else {
@@ -160,6 +177,7 @@ int main(int argc, char** argv) {
     }
     Project project = read_project(project_file, diagnostics);
     if (options->subject_prefix) project.subject_prefix = *options->subject_prefix;
+    if (options->mysql_key_length) project.mysql_key_length = *options->mysql_key_length;
     std::vector<Entity> entities = load_entities(options->entities, diagnostics);
     std::optional<Schema> schema;
     if (!diagnostics.failed()) schema = resolve(std::move(entities), project, diagnostics);
@@ -189,8 +207,10 @@ int main(int argc, char** argv) {
         write_file(out / (plugin.name + "_plugin.cpp"), emit_plugin_source(*schema, plugin));
         write_file(out / (plugin.name + "_transforms.cpp"), emit_transforms_source(*schema));
         write_file(out / "CMakeLists.txt", emit_cmake(plugin));
-        write_file(out / "sql" / "postgresql.sql", emit_ddl(*schema, Dialect::Postgres));
-        write_file(out / "sql" / "sqlite.sql", emit_ddl(*schema, Dialect::Sqlite));
+        for (const Dialect dialect : kDialects) {
+            write_file(out / "sql" / (std::string(dialect_name(dialect)) + ".sql"),
+                       emit_ddl(*schema, dialect));
+        }
         for (const auto& source : schema->project.transform_sources) {
             std::ifstream in(source, std::ios::binary);
             std::ostringstream content;

@@ -317,10 +317,18 @@ class Emitter {
         for (const auto& subject : plugin_subjects(schema_)) {
             out_ << "    " << cpp_string(subject) << ",\n";
         }
-        out_ << "};\n\nconstexpr const char ddl_postgresql[] = "
-             << cpp_raw_string(emit_ddl(schema_, Dialect::Postgres), "sql")
-             << ";\n\nconstexpr const char ddl_sqlite[] = "
-             << cpp_raw_string(emit_ddl(schema_, Dialect::Sqlite), "sql") << ";\n\n";
+        out_ << "};\n\n";
+        std::string entries;
+        for (const Dialect dialect : kDialects) {
+            const std::string name = dialect_name(dialect);
+            out_ << "constexpr const char ddl_" << name
+                 << "[] = " << cpp_raw_string(emit_ddl(schema_, dialect), "sql") << ";\n\n";
+            entries += "    {" + cpp_string(name) + ", ddl_" + name + "},\n";
+        }
+        out_ << "// The DDL per dialect (plugin ABI 1.1); hosts before 1.1 read the 1.0 fields,\n"
+                "// ddl_postgresql and ddl_sqlite, alone.\n"
+                "constexpr nomnom_ddl ddl[] = {\n"
+             << entries << "};\n\n";
     }
 
     // The value `place` reads, seen from the instance `x`.
@@ -556,11 +564,14 @@ class Emitter {
             route_names += (route_names.empty() ? "" : ", ") + entity(k).name;
         }
         out_ << "class GeneratedPlugin {\n  public:\n"
-             << "    static constexpr nomnom::PluginInfo info{" << cpp_string(plugin_.name) << ", "
-             << cpp_string(plugin_.version)
-             << ", subjects, tables, NOMNOM_THREADING_INSTANCE_PER_THREAD, ddl_postgresql, "
-                "ddl_sqlite"
-             << (publishes_any() ? ", table_outputs" : "") << "};\n\n"
+             << "    static constexpr nomnom::PluginInfo info{\n"
+             << "        .name = " << cpp_string(plugin_.name) << ",\n"
+             << "        .version = " << cpp_string(plugin_.version) << ",\n"
+             << "        .subjects = subjects,\n        .tables = tables,\n"
+             << "        .threading = NOMNOM_THREADING_INSTANCE_PER_THREAD,\n"
+             << "        .ddl_postgresql = ddl_postgresql,\n        .ddl_sqlite = ddl_sqlite,\n"
+             << (publishes_any() ? "        .table_outputs = table_outputs,\n" : "")
+             << "        .ddl = ddl,\n    };\n\n"
              << "    GeneratedPlugin(const nomnom_host_api&, std::string_view) {}\n\n"
              << "    nomnom_status parse(const nomnom_message& message, nomnom::RowWriter& out) "
                 "{\n"

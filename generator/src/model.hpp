@@ -165,6 +165,10 @@ struct UserTransform {
 struct Project {
     std::string name;
     std::string subject_prefix = "messages.ingest";
+    // The VARCHAR length of a String column without maxLength in a MySQL key or index
+    // (--mysql-key-length): 255 characters of utf8mb4 take 1,020 of the 3,072 bytes an InnoDB
+    // key may hold, which leaves room for a few such columns in one key.
+    int mysql_key_length = 255;
     std::vector<std::string> transform_sources;  // absolute paths of C++ files to compile in
     std::map<std::string, UserTransform> transforms;
     std::map<std::string, Location> rust_transforms;  // declared for the original, not usable

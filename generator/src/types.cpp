@@ -65,40 +65,83 @@ std::optional<TypeSpec> parse_type(const std::string& spelled, const Location& w
     return spec;
 }
 
-std::string sql_type(const TypeSpec& type, Dialect dialect) {
-    const bool pg = dialect == Dialect::Postgres;
-    switch (type.type) {
+const char* dialect_name(Dialect dialect) {
+    switch (dialect) {
+        case Dialect::Postgres:
+            return "postgresql";
+        case Dialect::Sqlite:
+            return "sqlite";
+        case Dialect::MySql:
+            return "mysql";
+    }
+    return "postgresql";
+}
+
+namespace {
+
+struct ColumnTypes {
+    const char* postgres;
+    const char* sqlite;
+    const char* mysql;
+};
+
+// Without a length, a precision or a scale.
+ColumnTypes column_types(Type type) {
+    switch (type) {
         case Type::String:
-            if (type.varchar_length && pg) {
-                return "VARCHAR(" + std::to_string(*type.varchar_length) + ")";
-            }
-            return "TEXT";
+            // MySQL: not VARCHAR(maxLength), since the plugin checks that length itself and MySQL
+            // counts a VARCHAR's whole width towards its 65,535-byte row limit; not TEXT, which
+            // stops at 64 KiB where PostgreSQL's does not.
+            return {"TEXT", "TEXT", "LONGTEXT"};
         case Type::Integer:
-            return "INTEGER";
+            return {"INTEGER", "INTEGER", "INT"};
         case Type::BigInt:
-            return pg ? "BIGINT" : "INTEGER";
+            return {"BIGINT", "INTEGER", "BIGINT"};
         case Type::Float:
-            return pg ? "DOUBLE PRECISION" : "REAL";
+            return {"DOUBLE PRECISION", "REAL", "DOUBLE"};
         case Type::Decimal:
-            if (type.precision && pg) {
-                return "NUMERIC(" + std::to_string(*type.precision) +
-                       (type.scale ? ", " + std::to_string(*type.scale) : "") + ")";
-            }
-            return "NUMERIC";
+            // A bare MySQL DECIMAL is DECIMAL(10, 0), which rounds every fraction away: this is
+            // the widest there is.
+            return {"NUMERIC", "NUMERIC", "DECIMAL(65, 30)"};
         case Type::Boolean:
-            return pg ? "BOOLEAN" : "INTEGER";
+            return {"BOOLEAN", "INTEGER", "BOOLEAN"};
         case Type::Date:
-            return pg ? "DATE" : "TEXT";
+            return {"DATE", "TEXT", "DATE"};
         case Type::DateTime:
-            return pg ? "TIMESTAMPTZ" : "TEXT";
+            // MySQL: microseconds, as PostgreSQL keeps. Not TIMESTAMP, which ends in 2038 and
+            // converts each value from and to the session's time zone.
+            return {"TIMESTAMPTZ", "TEXT", "DATETIME(6)"};
         case Type::Uuid:
-            return pg ? "UUID" : "TEXT";
+            return {"UUID", "TEXT", "CHAR(36)"};
         case Type::Json:
         case Type::Object:
         case Type::List:
-            return pg ? "JSONB" : "TEXT";
+            return {"JSONB", "TEXT", "JSON"};
     }
-    return "TEXT";
+    return {"TEXT", "TEXT", "LONGTEXT"};
+}
+
+}  // namespace
+
+std::string sql_type(const TypeSpec& type, Dialect dialect) {
+    if (dialect == Dialect::Postgres && type.type == Type::String && type.varchar_length) {
+        return "VARCHAR(" + std::to_string(*type.varchar_length) + ")";
+    }
+    if (dialect != Dialect::Sqlite && type.type == Type::Decimal && type.precision) {
+        return (dialect == Dialect::Postgres ? "NUMERIC(" : "DECIMAL(") +
+               std::to_string(*type.precision) +
+               (type.scale ? ", " + std::to_string(*type.scale) : "") + ")";
+    }
+    const ColumnTypes types = column_types(type.type);
+    switch (dialect) {
+        case Dialect::Postgres:
+            return types.postgres;
+        case Dialect::Sqlite:
+            return types.sqlite;
+        case Dialect::MySql:
+            return types.mysql;
+    }
+    return types.postgres;
 }
 
 const char* abi_type(Type type) {

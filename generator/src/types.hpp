@@ -15,8 +15,14 @@ namespace nomnom::generator {
 std::optional<TypeSpec> parse_type(const std::string& spelled, const Location& where,
                                    Diagnostics& diagnostics);
 
-enum class Dialect { Postgres, Sqlite };
+enum class Dialect { Postgres, Sqlite, MySql };
+inline constexpr Dialect kDialects[] = {Dialect::Postgres, Dialect::Sqlite, Dialect::MySql};
 
+// What db_dialect returns on that database: the DDL's entry in the plugin and its file name.
+const char* dialect_name(Dialect dialect);
+
+// The column type of a value; on MySQL, a String in a key or index is a VARCHAR whose length
+// the emitter chooses (TEXT cannot be indexed whole there), which this is not.
 std::string sql_type(const TypeSpec& type, Dialect dialect);
 
 // The nomnom_type enumerator name the column is declared with in the plugin descriptor.

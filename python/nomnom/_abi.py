@@ -76,6 +76,10 @@ class HostApi(ctypes.Structure):
                 ("db_execute", DbExecute)]
 
 
+class Ddl(ctypes.Structure):
+    _fields_ = [("dialect", ctypes.c_char_p), ("sql", ctypes.c_char_p)]
+
+
 Create = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.POINTER(HostApi), ctypes.c_char_p,
                           ctypes.POINTER(Error))
 Destroy = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
@@ -92,8 +96,9 @@ class Descriptor(ctypes.Structure):
                 ("ddl_sqlite", ctypes.c_char_p), ("threading", ctypes.c_uint32),
                 ("create", Create), ("destroy", Destroy), ("parse", Parse),
                 ("persist", ctypes.c_void_p),
-                # ABI 1.1: read only when struct_size covers it (a 1.0 plugin's ends before).
-                ("table_outputs", ctypes.POINTER(ctypes.c_uint32))]
+                # ABI 1.1: read only when struct_size covers them (a 1.0 plugin's ends before).
+                ("table_outputs", ctypes.POINTER(ctypes.c_uint32)), ("ddl", ctypes.POINTER(Ddl)),
+                ("ddl_count", ctypes.c_uint32)]
 
 OUTPUT_NAMES = {1: "store", 2: "publish", 3: "both"}
 

@@ -55,6 +55,12 @@ def _text(pointer: Optional[bytes]) -> str:
     return pointer.decode() if pointer else ""
 
 
+def _holds(descriptor: _abi.Descriptor, field: str) -> bool:
+    # A descriptor built against an older minor ends before the fields added after it.
+    layout = getattr(_abi.Descriptor, field)
+    return layout.offset + layout.size <= descriptor.struct_size
+
+
 def _not_json(constant: str):
     # Python reads NaN and Infinity, which JSON (and the host) do not have.
     raise ValueError(f"{constant} is not JSON")
@@ -197,12 +203,19 @@ class Plugin:
         self.name = _text(d.name)
         self.version = _text(d.version)
         self.subjects = tuple(_text(d.subjects[i]) for i in range(d.subject_count))
-        outputs_field = _abi.Descriptor.table_outputs
-        has_outputs = (outputs_field.offset + outputs_field.size <= d.struct_size and
-                       bool(d.table_outputs))
+        has_outputs = _holds(d, "table_outputs") and bool(d.table_outputs)
         self.tables = tuple(
             self._table(d.tables[t], d.table_outputs[t] if has_outputs else 0)
             for t in range(d.table_count))
+        # As nomnom-host picks the script for its database: the list's entry (ABI 1.1) over the
+        # 1.0 fields. A dialect missing here gets DDL the host derives from the tables.
+        self.ddl: Dict[str, str] = {
+            dialect: _text(sql)
+            for dialect, sql in (("postgresql", d.ddl_postgresql), ("sqlite", d.ddl_sqlite))
+            if sql}
+        if _holds(d, "ddl_count") and d.ddl:
+            self.ddl.update((_text(d.ddl[i].dialect), _text(d.ddl[i].sql))
+                            for i in range(d.ddl_count))
         self.threading = "shared" if d.threading == _abi.THREADING_SHARED_INSTANCE else \
             "per-thread"
         self._sinks: Dict[int, _Rows] = {}

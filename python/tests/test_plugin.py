@@ -31,6 +31,17 @@ def test_the_descriptor_of_a_hand_written_c_plugin():
             ("humidity", "f64", True)]
 
 
+def test_the_ddl_a_plugin_carries_per_dialect():
+    generated = PLUGINS / "tpch" / "tpch-generated" / "sql"
+    with nomnom.Plugin(PLUGINS / "tpch.so") as plugin:
+        assert plugin.ddl == {dialect: (generated / f"{dialect}.sql").read_text()
+                              for dialect in ("postgresql", "sqlite", "mysql")}
+    # 1.0 descriptors without DDL: the host derives it for every dialect.
+    for path in (PLUGINS / "sensor_csv.so", TEST_PLUGINS / "test_abi_1_0.so"):
+        with nomnom.Plugin(path) as plugin:
+            assert plugin.ddl == {}
+
+
 def test_rows_come_with_python_types_and_refusals_with_the_plugins_reason():
     with nomnom.Plugin(PLUGINS / "sensor_csv.so") as plugin:
         assert plugin.parse(b"dev-kitchen,1735689600,21.5,") == {

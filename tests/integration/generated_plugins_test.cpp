@@ -171,6 +171,7 @@ TEST_CASE("tpch and legacy_shop: generated and built out of tree against the SDK
              name});
         CHECK(std::filesystem::exists(out / "sql/postgresql.sql"));
         CHECK(std::filesystem::exists(out / "sql/sqlite.sql"));
+        CHECK(std::filesystem::exists(out / "sql/mysql.sql"));
         run({"cmake", "-S", out.string(), "-B", (out / "build").string(),
              "-Dnomnom_DIR=" + std::string(NOMNOM_BUILD_DIR) + "/sdk"});
         run({"cmake", "--build", (out / "build").string()});

@@ -73,6 +73,8 @@ static const nomnom_plugin_descriptor descriptor = {
     defective_parse,
     NULL,
     table_outputs,
+    NULL,
+    0,
 };
 
 NOMNOM_EXPORT const nomnom_plugin_descriptor* nomnom_plugin_v1(void) {

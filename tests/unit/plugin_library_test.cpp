@@ -7,10 +7,12 @@
 
 #include "db/plugin_db_api.hpp"
 #include "nomnom/common/subject_match.hpp"
+#include "plugins/plugin_ddl.hpp"
 #include "plugins/plugin_instance.hpp"
 #include "plugins/plugin_library.hpp"
 #include "plugins/row_batch.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_descriptor.hpp"
 
 using nomnom::host::PluginLibrary;
 using nomnom::host::PluginRefused;
@@ -58,6 +60,10 @@ TEST_CASE("a plugin built against the frozen ABI 1.0 header loads and writes row
     const auto plugins = stage(dir, {"test_abi_1_0"});
     const auto library = PluginLibrary::open(plugins / "test_abi_1_0.so");
     CHECK(library->descriptor().abi_minor == 0);
+    // Its descriptor ends before the DDL list: whatever follows it in the library is not one.
+    for (const char* dialect : {"postgresql", "sqlite", "mysql"}) {
+        CHECK(nomnom::host::plugin_ddl(library->descriptor(), dialect) == nullptr);
+    }
     const nomnom::host::PluginInstance instance(library, "{}", nomnom::host::host_api());
     nomnom::host::RowBatch batch(library->descriptor());
     nomnom_message message{};
@@ -143,24 +149,7 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
                                             {sizeof(nomnom_column), "k", NOMNOM_TYPE_I64, 0}};
     static const char* const keys[] = {"k"};
     nomnom_table table{sizeof(nomnom_table), "t", columns, 2, keys, 1};
-    static const char* const subjects[] = {"a.b"};
-    nomnom_plugin_descriptor d{};
-    d.struct_size = sizeof d;
-    d.abi_major = 1;
-    d.name = "ok";
-    d.version = "1";
-    d.subjects = subjects;
-    d.subject_count = 1;
-    d.tables = &table;
-    d.table_count = 1;
-    d.threading = NOMNOM_THREADING_SHARED_INSTANCE;
-    d.create = [](const nomnom_host_api*, const char*, nomnom_error*) -> nomnom_instance* {
-        return nullptr;
-    };
-    d.destroy = [](nomnom_instance*) {};
-    d.parse = [](nomnom_instance*, const nomnom_message*, nomnom_row_sink*, nomnom_error*) {
-        return NOMNOM_OK;
-    };
+    nomnom_plugin_descriptor d = nomnom::testing::test_descriptor(&table, 1);
     CHECK(nomnom::host::validate_descriptor(&d) == "table 't': column 'k' is declared twice");
     static const nomnom_column reserved[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 0},
                                              {sizeof(nomnom_column), "nn_ord", NOMNOM_TYPE_I64, 0}};
@@ -204,7 +193,7 @@ TEST_CASE("descriptor validation catches layout and naming mistakes", "[plugin]"
     table.columns = columns;
     d.name = "Bad Name";
     CHECK(nomnom::host::validate_descriptor(&d) == "descriptor name must match [a-z0-9_-]+");
-    d.name = "ok";
+    d.name = "p";
     static const nomnom_column nullable_key[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 1}};
     table.columns = nullable_key;
     CHECK(nomnom::host::validate_descriptor(&d) == "table 't': conflict key 'k' is nullable");

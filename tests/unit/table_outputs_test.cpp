@@ -4,6 +4,7 @@
 
 #include "plugins/plugin_library.hpp"
 #include "plugins/table_outputs.hpp"
+#include "support/test_descriptor.hpp"
 #include "worker_config.hpp"
 
 using nomnom::host::declared_outputs;
@@ -19,31 +20,9 @@ const char* const kKeys[] = {"id"};
 const nomnom_table kTables[] = {{sizeof(nomnom_table), "keyed", kColumns, 1, kKeys, 1},
                                 {sizeof(nomnom_table), "events", kColumns, 1, nullptr, 0}};
 const uint32_t kOutputs[] = {NOMNOM_OUTPUT_BOTH, NOMNOM_OUTPUT_PUBLISH};
-const char* const kSubjects[] = {"s.>"};
-
-nomnom_instance* create(const nomnom_host_api*, const char*, nomnom_error*) {
-    return nullptr;
-}
-void destroy(nomnom_instance*) {}
-nomnom_status parse(nomnom_instance*, const nomnom_message*, nomnom_row_sink*, nomnom_error*) {
-    return NOMNOM_OK;
-}
 
 nomnom_plugin_descriptor descriptor() {
-    nomnom_plugin_descriptor d{};
-    d.struct_size = sizeof d;
-    d.abi_major = NOMNOM_ABI_MAJOR;
-    d.abi_minor = NOMNOM_ABI_MINOR;
-    d.name = "p";
-    d.version = "1";
-    d.subjects = kSubjects;
-    d.subject_count = 1;
-    d.threading = NOMNOM_THREADING_SHARED_INSTANCE;
-    d.create = create;
-    d.destroy = destroy;
-    d.parse = parse;
-    d.tables = kTables;
-    d.table_count = 2;
+    nomnom_plugin_descriptor d = nomnom::testing::test_descriptor(kTables, 2);
     d.table_outputs = kOutputs;
     return d;
 }

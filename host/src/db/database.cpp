@@ -17,6 +17,7 @@
 #include "nomnom/common/mysql_url.hpp"
 #include "nomnom/common/prometheus.hpp"
 #include "nomnom/common/redact.hpp"
+#include "plugins/plugin_ddl.hpp"
 
 namespace nomnom::host {
 
@@ -250,9 +251,7 @@ std::set<std::string> Database::prepare_tables(const nomnom_plugin_descriptor& d
     DbLease lease(*this);
     std::set<std::string> sequenced;
     if (auto_migrate) {
-        const char* ddl = dialect_ == Dialect::Postgres ? descriptor.ddl_postgresql
-                          : dialect_ == Dialect::Sqlite ? descriptor.ddl_sqlite
-                                                        : nullptr;
+        const char* ddl = plugin_ddl(descriptor, dialect_name(dialect_));
         if (ddl != nullptr) {
             lease.execute_script(ddl);
         } else {

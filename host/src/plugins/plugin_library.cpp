@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <string_view>
 
 #include "plugins/reserved_columns.hpp"
 #include "plugins/table_outputs.hpp"
@@ -29,11 +30,12 @@ bool is_identifier(const char* text) {
     });
 }
 
-bool is_plugin_name(const char* text) {
+// [a-z0-9_]+, or [a-z0-9_-]+ with `dash`.
+bool is_lowercase_name(const char* text, bool dash) {
     if (text == nullptr || *text == '\0') return false;
-    return std::all_of(text, text + std::strlen(text), [](char c) {
+    return std::all_of(text, text + std::strlen(text), [dash](char c) {
         return std::islower(static_cast<unsigned char>(c)) ||
-               std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+               std::isdigit(static_cast<unsigned char>(c)) || c == '_' || (dash && c == '-');
     });
 }
 
@@ -100,6 +102,27 @@ std::string validate_table(const nomnom_table& table, uint32_t index, bool host_
     return {};
 }
 
+// The host looks a dialect up by the string db_dialect returns, so an entry no such string can
+// name, or a second entry for one, would be ignored without a word.
+std::string validate_ddl(const nomnom_plugin_descriptor& d) {
+    if (!NOMNOM_HOST_HAS(&d, ddl_count) || d.ddl_count == 0) return {};
+    if (d.ddl == nullptr) return "ddl is NULL but ddl_count is " + std::to_string(d.ddl_count);
+    std::set<std::string_view> dialects;
+    for (uint32_t i = 0; i < d.ddl_count; ++i) {
+        const nomnom_ddl& entry = d.ddl[i];
+        const std::string where = "ddl[" + std::to_string(i) + "]";
+        if (entry.dialect == nullptr) return where + ": dialect is NULL";
+        if (!is_lowercase_name(entry.dialect, false)) {
+            return where + ": dialect '" + entry.dialect + "' must match [a-z0-9_]+";
+        }
+        if (entry.sql == nullptr) return where + ": sql is NULL";
+        if (!dialects.insert(entry.dialect).second) {
+            return where + ": dialect '" + entry.dialect + "' is listed twice";
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 std::string validate_descriptor(const nomnom_plugin_descriptor* d) {
@@ -114,7 +137,7 @@ std::string validate_descriptor(const nomnom_plugin_descriptor* d) {
         return "descriptor struct_size " + std::to_string(d->struct_size) +
                " is smaller than the 1.0 layout (" + std::to_string(layout_1_0) + ")";
     }
-    if (!is_plugin_name(d->name)) return "descriptor name must match [a-z0-9_-]+";
+    if (!is_lowercase_name(d->name, true)) return "descriptor name must match [a-z0-9_-]+";
     if (d->version == nullptr || *d->version == '\0') return "descriptor version is empty";
     if (d->subject_count == 0 || d->subjects == nullptr) return "descriptor has no subjects";
     for (uint32_t s = 0; s < d->subject_count; ++s) {
@@ -137,6 +160,7 @@ std::string validate_descriptor(const nomnom_plugin_descriptor* d) {
         return "table_outputs[" + std::to_string(t) + "] is " +
                std::to_string(d->table_outputs[t]) + ", not a nomnom_output";
     }
+    if (std::string reason = validate_ddl(*d); !reason.empty()) return reason;
     std::set<std::string> names;
     for (uint32_t t = 0; t < d->table_count; ++t) {
         const bool host_writes = d->persist == nullptr && outputs[t].store;

@@ -20,10 +20,9 @@ TableOutputs declared_outputs(const nomnom_plugin_descriptor& descriptor,
     TableOutputs outputs(descriptor.table_count);
     // A descriptor built against 1.0 ends before table_outputs: what lies past its struct_size
     // is not part of it.
-    const bool has_field =
-        offsetof(nomnom_plugin_descriptor, table_outputs) + sizeof(descriptor.table_outputs) <=
-        descriptor.struct_size;
-    if (!has_field || descriptor.table_outputs == nullptr) return outputs;
+    if (!NOMNOM_HOST_HAS(&descriptor, table_outputs) || descriptor.table_outputs == nullptr) {
+        return outputs;
+    }
     for (uint32_t t = 0; t < descriptor.table_count; ++t) {
         const uint32_t value = descriptor.table_outputs[t];
         if (value > NOMNOM_OUTPUT_BOTH && unknown != nullptr) unknown->push_back(t);

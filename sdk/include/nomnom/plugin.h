@@ -23,9 +23,9 @@
  *    covers it (NOMNOM_HOST_HAS, on the plugin's side). Structs passed in arrays never grow
  *    within the major, since a reader built against an older header would step through the
  *    array with its own sizeof: nomnom_table and nomnom_column (their struct_size must equal
- *    sizeof, which the host checks), nomnom_header and nomnom_value. Nor do the small value
- *    structs nomnom_str and nomnom_error. What a later minor adds to tables or columns goes into
- *    a new array appended to the descriptor.
+ *    sizeof, which the host checks), nomnom_ddl, nomnom_header and nomnom_value. Nor do the
+ *    small value structs nomnom_str and nomnom_error. What a later minor adds to tables or
+ *    columns goes into a new array appended to the descriptor.
  *  - A host treats an unknown status as NOMNOM_FATAL, and refuses a descriptor with a column type
  *    or threading model it does not know.
  *  - A host loads a plugin built against a later minor than its own: abi_minor is never a reason
@@ -144,6 +144,15 @@ typedef struct nomnom_table {
     uint32_t conflict_key_count;
 } nomnom_table;
 
+/* The DDL for one dialect, an entry of the descriptor's `ddl`. Array element: frozen for the
+ * whole of ABI major 1 (see the top of this file). */
+typedef struct nomnom_ddl {
+    /* What db_dialect returns on the database the script is for. */
+    const char* dialect;
+    /* The script run there when auto_migrate is on: several statements allowed. */
+    const char* sql;
+} nomnom_ddl; /* Added in 1.1 */
+
 /* A string that is not NUL-terminated and may be empty. It lives as long as what holds it: the
  * message, or the rows that get_value read it from. */
 typedef struct nomnom_str {
@@ -259,10 +268,11 @@ typedef struct nomnom_host_api {
 /* True when the struct that `ptr` points to, as the host filled it, holds `field`:
  * offsetof(type, field) + sizeof(field) <= ptr->struct_size, `type` being the struct `ptr`
  * points to. Works on every struct with struct_size that the host hands to the plugin
- * (nomnom_host_api, nomnom_message). A host of an older minor hands over a shorter struct, and
- * what lies past its struct_size is not part of it: test a field added after 1.0 before
- * reading or calling it. Written with addresses instead of offsetof so that it needs no type
- * name; `field` is not read, but `ptr` is evaluated several times: pass a plain variable. */
+ * (nomnom_host_api, nomnom_message), and the other way round on the descriptor, which the host
+ * reads with it. A host of an older minor hands over a shorter struct, and what lies past its
+ * struct_size is not part of it: test a field added after 1.0 before reading or calling it.
+ * Written with addresses instead of offsetof so that it needs no type name; `field` is not
+ * read, but `ptr` is evaluated several times: pass a plain variable. */
 #define NOMNOM_HOST_HAS(ptr, field)                                                      \
     ((size_t)((const char*)&(ptr)->field - (const char*)(ptr)) + sizeof((ptr)->field) <= \
      (size_t)(ptr)->struct_size)
@@ -321,7 +331,7 @@ typedef struct nomnom_plugin_descriptor {
     uint32_t table_count;
 
     /* CREATE TABLE statements per dialect, run when auto_migrate is on. NULL: the host derives
-     * the DDL from the table descriptors. */
+     * the DDL from the table descriptors. An entry of `ddl` (1.1) for the dialect wins. */
     const char* ddl_postgresql;
     const char* ddl_sqlite;
 
@@ -335,6 +345,13 @@ typedef struct nomnom_plugin_descriptor {
      * rows by default (worker.toml can override it per table). NULL, or 0 in an entry: stored,
      * as in 1.0. A host older than 1.1 stores every table. */
     const uint32_t* table_outputs; /* Added in 1.1 */
+    /* The DDL for any number of dialects, `ddl_count` entries: each dialect is a string that
+     * db_dialect returns ("postgresql", "sqlite", "mysql"), [a-z0-9_]+, listed once (the host
+     * refuses the plugin otherwise). An entry for the host's dialect wins over ddl_postgresql
+     * and ddl_sqlite; a dialect with neither gets DDL derived from the table descriptors. A host
+     * older than 1.1 reads only those two fields: fill them too, for it. */
+    const nomnom_ddl* ddl; /* Added in 1.1 */
+    uint32_t ddl_count;    /* Added in 1.1 */
 
     /* Fields added after 1.0 go here, each meaning "as in 1.0" when 0 or NULL. */
 } nomnom_plugin_descriptor;

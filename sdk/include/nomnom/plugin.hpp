@@ -220,6 +220,9 @@ struct PluginInfo {
     const char* ddl_sqlite = nullptr;
     /* Per table, in the order of `tables`, a nomnom_output; empty: every table stored. */
     std::span<const std::uint32_t> table_outputs = {};
+    /* The DDL per dialect ({"mysql", sql}, ...), which wins over ddl_postgresql and ddl_sqlite;
+     * hosts before ABI 1.1 read only those two, so give them as well. */
+    std::span<const nomnom_ddl> ddl = {};
 };
 
 template <class P>
@@ -339,6 +342,8 @@ inline constexpr nomnom_plugin_descriptor descriptor{
     .parse = &detail::Callbacks<P>::parse,
     .persist = detail::persist_callback<P>(),
     .table_outputs = detail::table_outputs<P>(),
+    .ddl = P::info.ddl.data(),
+    .ddl_count = static_cast<std::uint32_t>(P::info.ddl.size()),
 };
 
 }  // namespace nomnom
