@@ -258,7 +258,7 @@ typedef struct nomnom_host_api {
      * is int-sized (checked above) and returned like an int (eax on x86-64, w0 on AArch64) with
      * the same values, as parse and persist already return it. A plugin that keeps the result
      * in an int compiles and runs unchanged, in C and C++ (an unscoped enum converts to int). */
-    const char* (*db_dialect)(const nomnom_db* db); /* "postgresql" or "sqlite" */
+    const char* (*db_dialect)(const nomnom_db* db); /* "postgresql", "sqlite" or "mysql" */
     nomnom_status (*db_execute)(nomnom_db* db, const char* sql, const nomnom_value* params,
                                 uint32_t param_count, nomnom_error* error);
 
