@@ -1,23 +1,30 @@
 #!/usr/bin/env python3
-"""nomnom benchmark: the host draining TPC-H orders into PostgreSQL, beside the machine's ceilings.
+"""nomnom benchmark: the host draining TPC-H orders into PostgreSQL (--database mariadb: into
+MariaDB), beside the machine's ceilings.
 
 Run through bench/run.sh (which builds first). Throughput mode (default), per repetition:
   ceiling fetch+ack  bare cnats pull consumers fetching and acking the same N messages, as many
                      as the host has workers, sharing one durable consumer
   ceiling COPY       psql \\copy of the same rows (orders + line items) into the same tables, one
                      connection per host worker, each with its share of the rows (and once on a
-                     single connection: ratio_vs_copy_1conn, comparable with results before)
+                     single connection: ratio_vs_copy_1conn, comparable with results before);
+                     for MariaDB, LOAD DATA LOCAL INFILE of the same files the same way
   ceiling parse      RapidJSON parsing every order once
   host               nomnom-host + the generated tpch plugin draining the N orders, published
-                     beforehand, into a fresh PostgreSQL database, timed until every order is
-                     persisted: once with the plugin in a worker process (isolation = process,
-                     the default; CPU and memory are the host's and its worker's), once in the
+                     beforehand, into a fresh database, timed until every order is persisted:
+                     once with the plugin in a worker process (isolation = process, the
+                     default; CPU and memory are the host's and its worker's), once in the
                      host's own process (isolation = thread), for what isolation costs
 The tables start empty and every order key is new, so each batch is written by the host's plain
 COPY into the tables (under a savepoint, host/src/pipeline/batch_writer.cpp). Then the update
 workload (every key stored, every value changed: the upsert path, a COPY into a staging table
 then INSERT ... ON CONFLICT DO UPDATE) beside its ceiling (the same statements from psql, one
 connection per worker, and on one), and the replay workload (the same messages again).
+With --database mariadb, the host writes every batch, new keys or not, as multi-row INSERT ...
+ON DUPLICATE KEY UPDATE (host/src/pipeline/mysql_writer.cpp); the update ceiling is LOAD DATA
+into a temporary table then one INSERT ... SELECT ... ON DUPLICATE KEY UPDATE per connection.
+The tables are the host's own: it creates them (auto_migrate) in the insert drains, and the
+bench copies their definition for the tables it fills itself. Every run's rows are counted.
 Latency mode (--latency): orders published at a fixed rate while the host runs; end-to-end latency
 from JetStream's receive time to the host's commit, read from the host's
 nomnom_end_to_end_seconds histogram.
@@ -35,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,6 +61,13 @@ ORDER_COLUMNS = ["order_key", "customer_key", "order_status", "total_price", "or
 ITEM_COLUMNS = ["order_key", "line_number", "part_key", "supplier_key", "quantity",
                 "extended_price", "discount", "tax", "return_flag", "line_status", "ship_date",
                 "commit_date", "receipt_date"]
+TABLES = ["orders", "order_line_items"]
+
+
+def table_files(orders_tsv, items_tsv):
+    """(table, columns, conflict keys, file of its rows) of both tables."""
+    return [("orders", ORDER_COLUMNS, ["order_key"], orders_tsv),
+            ("order_line_items", ITEM_COLUMNS, ["order_key", "line_number"], items_tsv)]
 
 
 def log(text):
@@ -112,25 +127,35 @@ def peak_rss_mb(pid):
 class Postgres:
     """A private cluster (scripts/pg-test-cluster.sh), synchronous_commit on (the default), with
     shared_buffers as a database server would have it: the test cluster's 32 MB, sized for
-    dozens of parallel test databases, would make every run evict the tables it writes."""
+    dozens of parallel test databases, would make every run evict the tables it writes.
+    Its ceilings: psql \\copy into the tables, and \\copy into a temporary table then one
+    INSERT ... ON CONFLICT DO UPDATE."""
 
+    NAME = "postgres"
     SHARED_BUFFERS = "1GB"
 
     def __init__(self, work):
         self.dir = tempfile.mkdtemp(prefix="nomnom-bench-pg.", dir="/tmp")
         os.chmod(self.dir, 0o755)
-        self.url = self.cluster("start").strip().splitlines()[-1]
-        self.base = self.url.rsplit("/", 1)[0]
-        self.psql("postgres", "-c", "ALTER SYSTEM SET shared_buffers = '%s'" % self.SHARED_BUFFERS)
-        self.cluster("stop")
-        self.cluster("start")
-        log("postgres: shared_buffers %s" % self.psql("postgres", "-Atc",
-                                                       "SHOW shared_buffers").stdout.strip())
+        try:
+            self.url = self.cluster("start").strip().splitlines()[-1]
+            self.base = self.url.rsplit("/", 1)[0]
+            self.psql("postgres", "-c",
+                      "ALTER SYSTEM SET shared_buffers = '%s'" % self.SHARED_BUFFERS)
+            self.cluster("stop")
+            self.cluster("start")
+            log("postgres: shared_buffers %s" % self.scalar("postgres", "SHOW shared_buffers"))
+        except BaseException:
+            self.stop()
+            raise
 
     def cluster(self, command):
         return subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-test-cluster.sh"),
                                command, self.dir], check=True, capture_output=True,
                               text=True).stdout
+
+    def prepare(self, work, nats, args):
+        """Nothing: the tables are the plugin's DDL (TPCH_DDL), which the host runs too."""
 
     def postmaster(self):
         for root, _, files in os.walk(self.dir):
@@ -153,6 +178,9 @@ class Postgres:
             raise RuntimeError("psql %s %s: %s" % (database, " ".join(args), done.stderr.strip()))
         return done
 
+    def scalar(self, database, sql):
+        return self.psql(database, "-Atc", sql).stdout.strip()
+
     def fresh_database(self, name):
         self.drop_database(name)
         self.psql("postgres", "-c", "CREATE DATABASE %s" % name)
@@ -161,13 +189,204 @@ class Postgres:
     def drop_database(self, name):
         self.psql("postgres", "-c", "DROP DATABASE IF EXISTS %s" % name)
 
-    def count(self, database, table):
-        return int(self.psql(database, "-Atc", "SELECT count(*) FROM %s" % table).stdout)
+    def create_tables(self, database):
+        self.psql(database, "-f", TPCH_DDL)
+
+    def analyze(self, database):
+        self.psql(database, "-c", "VACUUM ANALYZE")
+
+    def load_command(self, database, orders_tsv, items_tsv):
+        """One connection copying the rows of both files into the tables."""
+        return self.psql_command(
+            database, "-c", "\\copy orders(%s) FROM '%s'" % (",".join(ORDER_COLUMNS), orders_tsv),
+            "-c", "\\copy order_line_items(%s) FROM '%s'" % (",".join(ITEM_COLUMNS), items_tsv))
+
+    @staticmethod
+    def upsert_sql(table, columns, keys, tsv):
+        staged = "staged_" + table
+        updates = ", ".join("%s = excluded.%s" % (c, c) for c in columns if c not in keys)
+        listed = ",".join(columns)
+        return ("CREATE TEMP TABLE %s AS SELECT %s FROM %s WITH NO DATA;\n"
+                "\\copy %s(%s) FROM '%s'\n"
+                "INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) DO UPDATE SET %s;\n"
+                % (staged, listed, table, staged, listed, tsv, table, listed, listed, staged,
+                   ",".join(keys), updates))
+
+    def upsert_script(self, orders_tsv, items_tsv):
+        """One transaction upserting the rows of both files."""
+        return ("BEGIN;\n" + "".join(self.upsert_sql(*table)
+                                     for table in table_files(orders_tsv, items_tsv))
+                + "COMMIT;\n")
+
+    def script_command(self, database, script):
+        return self.psql_command(database, "-f", script)
+
+    def count(self, database, table, where="true"):
+        return int(self.scalar(database, "SELECT count(*) FROM %s WHERE %s" % (table, where)))
 
     def stop(self):
         subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg-test-cluster.sh"), "stop",
                         self.dir], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class MariaDB:
+    """A private server (scripts/mariadb-test-server.sh: local_infile on, no binary log,
+    innodb_flush_log_at_trx_commit 1, the default: every commit durable), with the buffer pool
+    and the redo log as a database server would have them, 1 GB each like PostgreSQL's
+    shared_buffers and max_wal_size here: the test server's 128 MB and 64 MB, sized for tests,
+    would make every run evict the tables it writes and flush them to make room in the log.
+    Its ceilings: LOAD DATA LOCAL INFILE into the tables, and LOAD DATA into a temporary table
+    then one INSERT ... SELECT ... ON DUPLICATE KEY UPDATE; from the mariadb client, at READ
+    COMMITTED as the host's sessions."""
+
+    NAME = "mariadb"
+    BUFFER_POOL_BYTES = 1 << 30
+    LOG_FILE_BYTES = 1 << 30
+    # The tables as the host creates them, the template of those the bench creates itself.
+    TEMPLATE = "bench_schema"
+    SEQUENCE_COLUMN = "nn_seq"
+
+    def __init__(self, work):
+        self.dir = tempfile.mkdtemp(prefix="nomnom-bench-my.", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        try:
+            url = self.server("start").strip().splitlines()[-1]
+            self.base = url.rsplit("/", 1)[0]
+            parts = urllib.parse.urlsplit(url)
+            self.port, self.user, self.password = parts.port, parts.username, parts.password
+            # Both resized online (InnoDB since 10.2 and 10.9): no restart.
+            self.sql("", "SET GLOBAL innodb_buffer_pool_size = %d; "
+                     "SET GLOBAL innodb_log_file_size = %d"
+                     % (self.BUFFER_POOL_BYTES, self.LOG_FILE_BYTES))
+            log("mariadb: %s, innodb_buffer_pool_size %s, innodb_log_file_size %s" % tuple(
+                self.scalar("", "SELECT CONCAT_WS(' ', VERSION(), @@innodb_buffer_pool_size, "
+                            "@@innodb_log_file_size)").split(" ")))
+        except BaseException:
+            self.stop()
+            raise
+
+    def server(self, command):
+        return subprocess.run(["bash", os.path.join(ROOT, "scripts", "mariadb-test-server.sh"),
+                               command, self.dir], check=True, capture_output=True,
+                              text=True).stdout
+
+    def prepare(self, work, nats, args):
+        """The tables as the host creates them (auto_migrate: DDL derived from the plugin's
+        tables, VARCHAR(255) text keys, utf8mb4, utf8mb4_bin), made by the host itself in a
+        database of their own, the template of every table the bench creates; without the
+        host's sequence column, as PostgreSQL's from the plugin's DDL (the host adds it)."""
+        url = self.fresh_database(self.TEMPLATE)
+        run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
+        host = HostRun(work, nats, url, args, "schema", "process")
+        try:
+            wait_until(lambda: set(TABLES) <= set(self.template_tables()), 60,
+                       "the host's tables in " + self.TEMPLATE, interval=0.2)
+        finally:
+            host.stop()
+        # Every table of the plugin, as PostgreSQL's DDL creates them.
+        self.tables = self.template_tables()
+        for table in self.tables:
+            self.sql(self.TEMPLATE, "ALTER TABLE %s DROP COLUMN IF EXISTS %s"
+                     % (table, self.SEQUENCE_COLUMN))
+        for table in TABLES:
+            log("mariadb: " + " ".join(self.sql(self.TEMPLATE, "SHOW CREATE TABLE " + table)
+                                        .stdout.split("\t", 1)[1].replace("\\n", " ").split()))
+
+    def template_tables(self):
+        return self.scalar("", "SELECT table_name FROM information_schema.tables "
+                           "WHERE table_schema = '%s' ORDER BY table_name"
+                           % self.TEMPLATE).split()
+
+    def server_pid(self):
+        for root, _, files in os.walk(self.dir):
+            if "mariadbd.pid" in files:
+                with open(os.path.join(root, "mariadbd.pid")) as f:
+                    return int(f.readline())
+        raise RuntimeError("no mariadbd.pid under " + self.dir)
+
+    def cpu(self):
+        """mariadbd's CPU: one process, every connection a thread of it."""
+        return cpu_seconds(self.server_pid())
+
+    def client_command(self, database, *args):
+        return ["mariadb", "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1",
+                "-P", str(self.port), "-u", self.user, "-p" + self.password, "--local-infile=1",
+                "--default-character-set=utf8mb4", "--batch", "--skip-column-names",
+                *([database] if database else []), *args]
+
+    def sql(self, database, statements):
+        done = subprocess.run(self.client_command(database, "-e", statements),
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError("mariadb %s -e %s: %s" % (database, statements,
+                                                          done.stderr.strip()))
+        return done
+
+    def scalar(self, database, sql):
+        return self.sql(database, sql).stdout.strip()
+
+    def fresh_database(self, name):
+        self.drop_database(name)
+        self.sql("", "CREATE DATABASE %s" % name)
+        return self.base + "/" + name
+
+    def drop_database(self, name):
+        self.sql("", "DROP DATABASE IF EXISTS %s" % name)
+
+    def create_tables(self, database):
+        self.sql(database, "".join("CREATE TABLE %s LIKE %s.%s;" % (t, self.TEMPLATE, t)
+                                   for t in self.tables))
+
+    def analyze(self, database):
+        self.sql(database, "ANALYZE TABLE " + ", ".join(TABLES))
+
+    @staticmethod
+    def load_sql(table, columns, tsv):
+        # The TSVs are COPY text, which is also LOAD DATA's default format (tab, newline,
+        # backslash escapes, \N for NULL).
+        return ("LOAD DATA LOCAL INFILE '%s' INTO TABLE %s CHARACTER SET utf8mb4 (%s);\n"
+                % (tsv, table, ", ".join("`%s`" % c for c in columns)))
+
+    def load_command(self, database, orders_tsv, items_tsv):
+        """One connection loading the rows of both files into the tables."""
+        return self.client_command(database, "-e", "".join(
+            self.load_sql(table, columns, tsv)
+            for table, columns, _, tsv in table_files(orders_tsv, items_tsv)))
+
+    @classmethod
+    def upsert_sql(cls, table, columns, keys, tsv):
+        staged = "staged_" + table
+        listed = ", ".join("`%s`" % c for c in columns)
+        updates = ", ".join("`%s` = VALUES(`%s`)" % (c, c) for c in columns if c not in keys)
+        return ("CREATE TEMPORARY TABLE %s AS SELECT %s FROM %s LIMIT 0;\n%s"
+                "INSERT INTO %s (%s) SELECT %s FROM %s ON DUPLICATE KEY UPDATE %s;\n"
+                % (staged, listed, table, cls.load_sql(staged, columns, tsv), table, listed,
+                   listed, staged, updates))
+
+    def upsert_script(self, orders_tsv, items_tsv):
+        """One transaction upserting the rows of both files."""
+        return ("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;\nBEGIN;\n"
+                + "".join(self.upsert_sql(*table)
+                          for table in table_files(orders_tsv, items_tsv))
+                + "COMMIT;\n")
+
+    def script_command(self, database, script):
+        # Its text with -e, which stops at the first error (the client's source command would
+        # go on and exit 0).
+        with open(script) as f:
+            return self.client_command(database, "-e", f.read())
+
+    def count(self, database, table, where="true"):
+        return int(self.scalar(database, "SELECT count(*) FROM %s WHERE %s" % (table, where)))
+
+    def stop(self):
+        subprocess.run(["bash", os.path.join(ROOT, "scripts", "mariadb-test-server.sh"), "stop",
+                        self.dir], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+DATABASES = {"postgresql": Postgres, "mariadb": MariaDB}
 
 
 class Nats:
@@ -302,63 +521,62 @@ def ceiling_fetch_ack(nats, path, orders, consumers):
     return orders / seconds, nats.cpu() + reaped_children_cpu() - cpu0
 
 
-def copy_command(pg, database, orders_tsv, items_tsv):
-    return pg.psql_command(
-        database, "-c", "\\copy orders(%s) FROM '%s'" % (",".join(ORDER_COLUMNS), orders_tsv),
-        "-c", "\\copy order_line_items(%s) FROM '%s'" % (",".join(ITEM_COLUMNS), items_tsv))
+def load_rows(db, database, orders_tsv, items_tsv):
+    run_all([db.load_command(database, orders_tsv, items_tsv)])
 
 
-def load_rows(pg, database, orders_tsv, items_tsv):
-    run_all([copy_command(pg, database, orders_tsv, items_tsv)])
+def check_rows(db, database, rows, updated=None):
+    """Raises unless the tables hold `rows` rows, `updated` of the orders from the update
+    workload, when given."""
+    got = db.count(database, "orders") + db.count(database, "order_line_items")
+    if got != rows:
+        raise RuntimeError("%s: expected %d rows, found %d" % (database, rows, got))
+    if updated is not None:
+        got = db.count(database, "orders", "comment LIKE 'updated: %'")
+        if got != updated:
+            raise RuntimeError("%s: expected %d updated orders, found %d"
+                               % (database, updated, got))
 
 
-def ceiling_copy(pg, parts, rows):
-    """COPY of the rows, one psql connection per (orders, items) part at once."""
-    pg.fresh_database("bench_copy")
-    pg.psql("bench_copy", "-f", TPCH_DDL)
-    cpu0 = pg.cpu() + reaped_children_cpu()
-    rate = rows / run_all([copy_command(pg, "bench_copy", *part) for part in parts])
-    # psql's backend has exited: its CPU counts once the postmaster has reaped it.
+def ceiling_copy(db, parts, rows):
+    """The database's bulk load of the rows (PostgreSQL's COPY, MariaDB's LOAD DATA), one
+    connection per (orders, items) part at once."""
+    db.fresh_database("bench_copy")
+    db.create_tables("bench_copy")
+    cpu0 = db.cpu() + reaped_children_cpu()
+    rate = rows / run_all([db.load_command("bench_copy", *part) for part in parts])
+    # psql's backend has exited: its CPU counts once the postmaster has reaped it (MariaDB's
+    # connections are threads of mariadbd, counted at once).
     time.sleep(0.5)
-    cpu = pg.cpu() + reaped_children_cpu() - cpu0
-    # Dropped at once, or autovacuum would go through its million new rows while the next
-    # measurement runs, and bill that one for it.
-    pg.drop_database("bench_copy")
+    cpu = db.cpu() + reaped_children_cpu() - cpu0
+    check_rows(db, "bench_copy", rows)
+    # Dropped at once, or autovacuum (InnoDB's page cleaner) would go through its million new
+    # rows while the next measurement runs, and bill that one for it.
+    db.drop_database("bench_copy")
     return rate, cpu
 
 
-def upsert_sql(table, columns, keys, tsv):
-    staged = "staged_" + table
-    updates = ", ".join("%s = excluded.%s" % (c, c) for c in columns if c not in keys)
-    listed = ",".join(columns)
-    return ("CREATE TEMP TABLE %s AS SELECT %s FROM %s WITH NO DATA;\n"
-            "\\copy %s(%s) FROM '%s'\n"
-            "INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) DO UPDATE SET %s;\n"
-            % (staged, listed, table, staged, listed, tsv, table, listed, listed, staged,
-               ",".join(keys), updates))
-
-
-def ceiling_upsert(work, pg, base_tsvs, new_parts, rows):
-    """What PostgreSQL alone needs to update every row: COPY of the new rows into a temporary
-    table and one INSERT ... ON CONFLICT DO UPDATE per table, over the same rows already stored,
-    one connection (and transaction) per part of the new rows at once."""
-    pg.fresh_database("bench_upsert")
-    pg.psql("bench_upsert", "-f", TPCH_DDL)
-    load_rows(pg, "bench_upsert", *base_tsvs)
-    pg.psql("bench_upsert", "-c", "VACUUM ANALYZE")
+def ceiling_upsert(work, db, base_tsvs, new_parts, rows, orders):
+    """What the database alone needs to update every row: a bulk load of the new rows into a
+    temporary table and one INSERT ... ON CONFLICT DO UPDATE (ON DUPLICATE KEY UPDATE) per
+    table, over the same rows already stored, one connection (and transaction) per part of the
+    new rows at once."""
+    db.fresh_database("bench_upsert")
+    db.create_tables("bench_upsert")
+    load_rows(db, "bench_upsert", *base_tsvs)
+    db.analyze("bench_upsert")
     scripts = []
     for k, (orders_tsv, items_tsv) in enumerate(new_parts):
         script = os.path.join(work, "upsert-%d-of-%d.sql" % (k, len(new_parts)))
         with open(script, "w") as f:
-            f.write("BEGIN;\n" + upsert_sql("orders", ORDER_COLUMNS, ["order_key"], orders_tsv)
-                    + upsert_sql("order_line_items", ITEM_COLUMNS, ["order_key", "line_number"],
-                                 items_tsv) + "COMMIT;\n")
+            f.write(db.upsert_script(orders_tsv, items_tsv))
         scripts.append(script)
-    cpu0 = pg.cpu() + reaped_children_cpu()
-    rate = rows / run_all([pg.psql_command("bench_upsert", "-f", s) for s in scripts])
+    cpu0 = db.cpu() + reaped_children_cpu()
+    rate = rows / run_all([db.script_command("bench_upsert", s) for s in scripts])
     time.sleep(0.5)
-    cpu = pg.cpu() + reaped_children_cpu() - cpu0
-    pg.drop_database("bench_upsert")
+    cpu = db.cpu() + reaped_children_cpu() - cpu0
+    check_rows(db, "bench_upsert", rows, updated=orders)
+    db.drop_database("bench_upsert")
     return rate, cpu
 
 
@@ -473,18 +691,20 @@ level = "warn"
         self.log.close()
 
 
-def host_drain(work, pg, nats, path, orders, items, args, rep, isolation, stored=None):
+def host_drain(work, db, nats, path, orders, items, args, rep, isolation, stored=None,
+               updated=None):
     """The host draining the orders of `path`; `stored`: (orders_tsv, items_tsv) already in
-    the tables before it starts (every key exists: the upsert path)."""
-    db = "bench_host"
-    db_url = pg.fresh_database(db)
+    the tables before it starts (every key exists: the upsert path); `updated`: how many orders
+    must hold the update workload's values after it."""
+    database = "bench_host"
+    db_url = db.fresh_database(database)
     if stored:
-        pg.psql(db, "-f", TPCH_DDL)
-        load_rows(pg, db, *stored)
-        pg.psql(db, "-c", "VACUUM ANALYZE")
+        db.create_tables(database)
+        load_rows(db, database, *stored)
+        db.analyze(database)
     run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
     publish(nats, "messages.ingest.Order", path)
-    pg_cpu0, nats_cpu0 = pg.cpu(), nats.cpu()
+    db_cpu0, nats_cpu0 = db.cpu(), nats.cpu()
     start = time.time()
     host = HostRun(work, nats, db_url, args,
                    "host-%s-%s-%d" % (isolation, "stored" if stored else "new", rep) + (
@@ -506,8 +726,8 @@ def host_drain(work, pg, nats, path, orders, items, args, rep, isolation, stored
                    interval=0.5)
         elapsed = host.last_persisted() - start
         host_cpu = host.cpu()
-        pg_cpu, nats_cpu = pg.cpu() - pg_cpu0, nats.cpu() - nats_cpu0
-        total_cpu = host_cpu + pg_cpu + nats_cpu
+        db_cpu, nats_cpu = db.cpu() - db_cpu0, nats.cpu() - nats_cpu0
+        total_cpu = host_cpu + db_cpu + nats_cpu
         text = metrics(host.port)
         rss = host.peak_rss_mb()
     finally:
@@ -515,16 +735,17 @@ def host_drain(work, pg, nats, path, orders, items, args, rep, isolation, stored
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
         host.stop()
-    got_orders, got_items = pg.count(db, "orders"), pg.count(db, "order_line_items")
-    pg.drop_database(db)
-    if (got_orders, got_items) != (orders, items):
-        raise RuntimeError("expected %d orders / %d items, found %d / %d"
-                           % (orders, items, got_orders, got_items))
+    got_orders, got_items = db.count(database, "orders"), db.count(database, "order_line_items")
+    got_updated = db.count(database, "orders", "comment LIKE 'updated: %'") if updated else None
+    db.drop_database(database)
+    if (got_orders, got_items, got_updated) != (orders, items, updated):
+        raise RuntimeError("expected %d orders / %d items (%s updated), found %d / %d (%s)"
+                           % (orders, items, updated, got_orders, got_items, got_updated))
     return {
         "orders_per_s": orders / elapsed,
         "rows_per_s": (orders + items) / elapsed,
         "host_cpu_s": host_cpu,
-        "postgres_cpu_s": pg_cpu,
+        db.NAME + "_cpu_s": db_cpu,
         "nats_cpu_s": nats_cpu,
         "cpu_us_per_order": total_cpu / orders * 1e6,
         "host_peak_rss_mb": rss,
@@ -536,8 +757,8 @@ def host_drain(work, pg, nats, path, orders, items, args, rep, isolation, stored
     }
 
 
-def latency_run(work, pg, nats, path, args, rep):
-    db_url = pg.fresh_database("bench_latency")
+def latency_run(work, db, nats, path, args, rep):
+    db_url = db.fresh_database("bench_latency")
     run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
     host = HostRun(work, nats, db_url, args, "latency-%d" % rep, "process")
     try:
@@ -562,18 +783,18 @@ def tsv_parts(orders_tsv, items_tsv, connections):
     return list(zip(split_lines(orders_tsv, connections), split_lines(items_tsv, connections)))
 
 
-def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates, args, rep):
+def throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates, args, rep):
     """One repetition: the three ceilings, then the host, on the same data; then the update
     workload (every key stored, every value changed) beside its own ceiling, and the replay
     workload (the same messages again over the same rows). The ceilings run at the host's
     parallelism (as many connections and consumers as it has workers), so that a ratio of 1.0
-    means the host adds nothing to the work of PostgreSQL and nats-server; COPY and the upsert
-    also on one connection, for continuity with earlier results."""
+    means the host adds nothing to the work of the database and nats-server; the bulk load and
+    the upsert also on one connection, for continuity with earlier results."""
     rows = args.orders + items
     writers = args.workers
     fetch_ack_rate, fetch_ack_cpu = ceiling_fetch_ack(nats, path, args.orders, writers)
-    copy_rate, copy_cpu = ceiling_copy(pg, tsv_parts(orders_tsv, items_tsv, writers), rows)
-    copy_1conn_rate, _ = ceiling_copy(pg, tsv_parts(orders_tsv, items_tsv, 1), rows)
+    copy_rate, copy_cpu = ceiling_copy(db, tsv_parts(orders_tsv, items_tsv, writers), rows)
+    copy_1conn_rate, _ = ceiling_copy(db, tsv_parts(orders_tsv, items_tsv, 1), rows)
     parse_rate, parse_cpu = ceiling_parse(path)
     run = {
         "ceiling_fetch_ack_per_s": fetch_ack_rate,
@@ -586,12 +807,12 @@ def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates, 
         "ceiling_parse_cpu_us_per_order": parse_cpu / args.orders * 1e6,
         "ceiling_cpu_us_per_order": (fetch_ack_cpu + copy_cpu + parse_cpu) / args.orders * 1e6,
     }
-    run.update(host_drain(work, pg, nats, path, args.orders, items, args, rep, "process"))
+    run.update(host_drain(work, db, nats, path, args.orders, items, args, rep, "process"))
     run["ratio_vs_copy"] = run["rows_per_s"] / copy_rate
     run["ratio_vs_copy_1conn"] = run["rows_per_s"] / copy_1conn_rate
     run["cpu_vs_ceiling"] = run["cpu_us_per_order"] / run["ceiling_cpu_us_per_order"]
     # The same drain with the plugin in the host's own process, for what isolation costs.
-    thread = host_drain(work, pg, nats, path, args.orders, items, args, rep, "thread")
+    thread = host_drain(work, db, nats, path, args.orders, items, args, rep, "thread")
     for key in ("orders_per_s", "cpu_us_per_order", "host_cpu_s", "host_peak_rss_mb"):
         run["thread_" + key] = thread[key]
     run["process_vs_thread_orders_per_s"] = run["orders_per_s"] / thread["orders_per_s"]
@@ -599,13 +820,13 @@ def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates, 
 
     updated_path, updated_orders_tsv, updated_items_tsv = updates
     upsert_rate, upsert_cpu = ceiling_upsert(
-        work, pg, (orders_tsv, items_tsv),
-        tsv_parts(updated_orders_tsv, updated_items_tsv, writers), rows)
-    upsert_1conn_rate, _ = ceiling_upsert(work, pg, (orders_tsv, items_tsv),
+        work, db, (orders_tsv, items_tsv),
+        tsv_parts(updated_orders_tsv, updated_items_tsv, writers), rows, args.orders)
+    upsert_1conn_rate, _ = ceiling_upsert(work, db, (orders_tsv, items_tsv),
                                           tsv_parts(updated_orders_tsv, updated_items_tsv, 1),
-                                          rows)
-    update = host_drain(work, pg, nats, updated_path, args.orders, items, args, rep, "process",
-                        stored=(orders_tsv, items_tsv))
+                                          rows, args.orders)
+    update = host_drain(work, db, nats, updated_path, args.orders, items, args, rep, "process",
+                        stored=(orders_tsv, items_tsv), updated=args.orders)
     run["ceiling_upsert_rows_per_s"] = upsert_rate
     run["ceiling_upsert_1conn_rows_per_s"] = upsert_1conn_rate
     run["ceiling_upsert_cpu_us_per_order"] = upsert_cpu / args.orders * 1e6
@@ -615,7 +836,7 @@ def throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates, 
     run["ratio_update_vs_ceiling"] = update["rows_per_s"] / upsert_rate
     run["ratio_update_vs_ceiling_1conn"] = update["rows_per_s"] / upsert_1conn_rate
     run["ratio_update_vs_insert"] = update["orders_per_s"] / run["orders_per_s"]
-    replay = host_drain(work, pg, nats, path, args.orders, items, args, rep, "process",
+    replay = host_drain(work, db, nats, path, args.orders, items, args, rep, "process",
                         stored=(orders_tsv, items_tsv))
     run["replay_orders_per_s"] = replay["orders_per_s"]
     run["replay_cpu_us_per_order"] = replay["cpu_us_per_order"]
@@ -633,6 +854,7 @@ def median_line(name, values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", choices=sorted(DATABASES), default="postgresql")
     parser.add_argument("--orders", type=int, default=200000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=1000)
@@ -648,21 +870,23 @@ def main():
 
     work = tempfile.mkdtemp(prefix="nomnom-bench.", dir="/tmp")
     os.chmod(work, 0o755)
-    pg = nats = None
+    db = nats = None
     try:
         if args.latency:
             args.orders = args.rate * args.seconds
         log("workload: %d orders (%s)" % (args.orders, GEN))
         path, items, orders_tsv, items_tsv = prepare_workload(work, args.orders)
         updates = None if args.latency else prepare_updates(path)
-        pg, nats = Postgres(work), Nats(work)
+        db = DATABASES[args.database](work)
+        nats = Nats(work)
+        db.prepare(work, nats, args)
         results = {}
         for rep in range(args.repeat):
             log("repetition %d/%d" % (rep + 1, args.repeat))
             if args.latency:
-                run = latency_run(work, pg, nats, path, args, rep)
+                run = latency_run(work, db, nats, path, args, rep)
             else:
-                run = throughput_run(work, pg, nats, path, items, orders_tsv, items_tsv, updates,
+                run = throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates,
                                      args, rep)
             log("  " + " ".join("%s=%.3g" % kv for kv in run.items()))
             for key, value in run.items():
@@ -689,7 +913,10 @@ def main():
                  med["ratio_update_vs_ceiling"], med["ratio_update_vs_insert"],
                  med["replay_orders_per_s"], med["ratio_replay_vs_insert"],
                  max(med["host_peak_rss_mb"], med["update_host_peak_rss_mb"])))
-        print("bench-more: connections=%d ratio_vs_copy_1conn=%.2f "
+        # PostgreSQL's line as it always was; another database's named first.
+        print("bench-more: " + ("" if args.database == "postgresql" else
+                                "database=%s " % args.database) +
+              "connections=%d ratio_vs_copy_1conn=%.2f "
               "ratio_update_vs_ceiling_1conn=%.2f rows_per_s=%.0f ceiling_copy_rows_per_s=%.0f "
               "ceiling_copy_1conn_rows_per_s=%.0f ceiling_fetch_ack_per_s=%.0f "
               "ceiling_parse_per_s=%.0f thread_orders_per_s=%.0f thread_cpu_us_per_order=%.1f "
@@ -702,8 +929,8 @@ def main():
     finally:
         if nats:
             nats.stop()
-        if pg:
-            pg.stop()
+        if db:
+            db.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -2,6 +2,7 @@
 # The benchmark, one command: builds, then runs bench/bench.py (see its --help): the host draining
 # N generated TPC-H orders into PostgreSQL beside the ceilings measured in the same run.
 #   bash bench/run.sh                      # 200000 orders, 3 repetitions, medians (min-max)
+#   bash bench/run.sh --database mariadb   # the same against a private MariaDB server
 #   bash bench/run.sh --orders 50000 --repeat 5
 #   bash bench/run.sh --latency --rate 2000 --seconds 30
 set -euo pipefail
