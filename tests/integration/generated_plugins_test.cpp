@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "host_harness.hpp"
+#include "support/mariadb_test_db.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
 
@@ -43,9 +44,27 @@ struct Target {
     bool postgres;
 };
 
-// Runs `check` against PostgreSQL and against SQLite, each with its own host and nats-server.
+// Runs `check` against PostgreSQL and SQLite (and MariaDB with `with_mariadb`), each with its
+// own host and nats-server.
 template <class Scenario>
-void on_both_databases(const std::string& plugin, bool shipped, Scenario scenario) {
+void on_both_databases(const std::string& plugin, bool shipped, Scenario scenario,
+                       bool with_mariadb = false) {
+    if (with_mariadb) {
+        SECTION("MariaDB") {
+            NatsServer nats;
+            HostHarness host;
+            host.add_shipped_plugin(plugin);
+            MariaDbTestDb mariadb;
+            Target target{mariadb.url(),
+                          [&](const std::string& sql) { return mariadb.query_int64(sql); }, false};
+            host.write_config(test_config(nats.url(), target.url));
+            host.start();
+            REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [" + plugin + "]", 30s));
+            JetStreamClient client(nats.url());
+            scenario(host, client, target);
+            REQUIRE(host.terminate() == 0);
+        }
+    }
     for (const bool postgres : {true, false}) {
         DYNAMIC_SECTION((postgres ? "PostgreSQL" : "SQLite")) {
             NatsServer nats;
@@ -110,46 +129,53 @@ void publish_tpch_example(JetStreamClient& client) {
 }  // namespace
 
 TEST_CASE("tpch: the original example order lands as 1 order and 2 line items",
-          "[generator][e2e][postgresql][sqlite]") {
-    on_both_databases("tpch", true, [](HostHarness& host, JetStreamClient& client, Target& db) {
-        publish_tpch_example(client);
-        // Each entity has its own consumer, so each table is awaited on its own.
-        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM customers") == 3; }, 30s));
-        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM products") == 3; }, 30s));
-        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM order_line_items") == 2; },
-                           30s));
-        check_tpch_rows(db.count);
-        CHECK(db.count("SELECT count(*) FROM customers WHERE customer_key = 'C1002' AND name = "
-                       "'Global Supplies Inc' AND account_balance = 3210.5") == 1);
-        CHECK(db.count("SELECT count(*) FROM products WHERE part_key = 'P5002' AND size = 25 "
-                       "AND retail_price = 156.91") == 1);
+          "[generator][e2e][postgresql][mariadb][sqlite]") {
+    on_both_databases(
+        "tpch", true,
+        [](HostHarness& host, JetStreamClient& client, Target& db) {
+            publish_tpch_example(client);
+            // Each entity has its own consumer, so each table is awaited on its own.
+            REQUIRE(
+                eventually([&] { return db.count("SELECT count(*) FROM customers") == 3; }, 30s));
+            REQUIRE(
+                eventually([&] { return db.count("SELECT count(*) FROM products") == 3; }, 30s));
+            REQUIRE(eventually(
+                [&] { return db.count("SELECT count(*) FROM order_line_items") == 2; }, 30s));
+            check_tpch_rows(db.count);
+            CHECK(db.count("SELECT count(*) FROM customers WHERE customer_key = 'C1002' AND name = "
+                           "'Global Supplies Inc' AND account_balance = 3210.5") == 1);
+            CHECK(db.count("SELECT count(*) FROM products WHERE part_key = 'P5002' AND size = 25 "
+                           "AND retail_price = 156.91") == 1);
 
-        // Redelivered or republished orders are upserts on the unicity fields.
-        client.publish("messages.ingest.Order", read_file(tpch_dir / "example_order.json"));
-        std::string changed = read_file(tpch_dir / "example_order.json");
-        changed.replace(changed.find("\"F\""), 3, "\"O\"");
-        client.publish("messages.ingest.Order", changed);
-        REQUIRE(eventually(
-            [&] { return db.count("SELECT count(*) FROM orders WHERE order_status = 'O'") == 1; },
-            30s));
-        REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-tpch-2"); }, 20s));
-        CHECK(db.count("SELECT count(*) FROM orders") == 1);
-        CHECK(db.count("SELECT count(*) FROM order_line_items") == 2);
+            // Redelivered or republished orders are upserts on the unicity fields.
+            client.publish("messages.ingest.Order", read_file(tpch_dir / "example_order.json"));
+            std::string changed = read_file(tpch_dir / "example_order.json");
+            changed.replace(changed.find("\"F\""), 3, "\"O\"");
+            client.publish("messages.ingest.Order", changed);
+            REQUIRE(eventually(
+                [&] {
+                    return db.count("SELECT count(*) FROM orders WHERE order_status = 'O'") == 1;
+                },
+                30s));
+            REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-tpch-2"); }, 20s));
+            CHECK(db.count("SELECT count(*) FROM orders") == 1);
+            CHECK(db.count("SELECT count(*) FROM order_line_items") == 2);
 
-        // A line item with a string quantity: the whole order is refused, with the reason.
-        std::string bad = read_file(tpch_dir / "example_order.json");
-        bad.replace(bad.find("\"quantity\": 5"), 13, "\"quantity\": \"5\"");
-        bad.replace(bad.find("O12345"), 6, "O99999");
-        client.publish("messages.ingest.Order", bad);
-        REQUIRE(eventually(
-            [&] {
-                return has_dead_letter(host,
-                                       "OrderLineItem.quantity: member 'quantity': expected "
-                                       "an integer, got string \"5\"");
-            },
-            30s));
-        CHECK(db.count("SELECT count(*) FROM orders WHERE order_key = 'O99999'") == 0);
-    });
+            // A line item with a string quantity: the whole order is refused, with the reason.
+            std::string bad = read_file(tpch_dir / "example_order.json");
+            bad.replace(bad.find("\"quantity\": 5"), 13, "\"quantity\": \"5\"");
+            bad.replace(bad.find("O12345"), 6, "O99999");
+            client.publish("messages.ingest.Order", bad);
+            REQUIRE(eventually(
+                [&] {
+                    return has_dead_letter(host,
+                                           "OrderLineItem.quantity: member 'quantity': expected "
+                                           "an integer, got string \"5\"");
+                },
+                30s));
+            CHECK(db.count("SELECT count(*) FROM orders WHERE order_key = 'O99999'") == 0);
+        },
+        true);
 }
 
 TEST_CASE("tpch and legacy_shop: generated and built out of tree against the SDK, then loaded",
