@@ -42,31 +42,29 @@ struct Target {
     std::string url;
     Count count;
     bool postgres;
+    bool mysql;
 };
 
-// Runs `check` against PostgreSQL and SQLite (and MariaDB with `with_mariadb`), each with its
-// own host and nats-server.
-template <class Scenario>
-void on_both_databases(const std::string& plugin, bool shipped, Scenario scenario,
-                       bool with_mariadb = false) {
-    if (with_mariadb) {
-        SECTION("MariaDB") {
-            NatsServer nats;
-            HostHarness host;
-            host.add_shipped_plugin(plugin);
-            MariaDbTestDb mariadb;
-            Target target{mariadb.url(),
-                          [&](const std::string& sql) { return mariadb.query_int64(sql); }, false};
-            host.write_config(test_config(nats.url(), target.url));
-            host.start();
-            REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [" + plugin + "]", 30s));
-            JetStreamClient client(nats.url());
-            scenario(host, client, target);
-            REQUIRE(host.terminate() == 0);
-        }
+// The query counting the tables of `names` (a quoted list) in the target's database.
+std::string tables_named(const Target& db, const std::string& names) {
+    if (db.postgres) {
+        return "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+               "current_schema() AND table_name IN (" +
+               names + ")";
     }
-    for (const bool postgres : {true, false}) {
-        DYNAMIC_SECTION((postgres ? "PostgreSQL" : "SQLite")) {
+    if (db.mysql) {
+        return "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+               "AND table_name IN (" +
+               names + ")";
+    }
+    return "SELECT count(*) FROM sqlite_master WHERE name IN (" + names + ")";
+}
+
+// Runs `check` against PostgreSQL, MariaDB and SQLite, each with its own host and nats-server.
+template <class Scenario>
+void on_every_database(const std::string& plugin, bool shipped, Scenario scenario) {
+    for (const std::string database : {"PostgreSQL", "MariaDB", "SQLite"}) {
+        DYNAMIC_SECTION(database) {
             NatsServer nats;
             HostHarness host;
             if (shipped) {
@@ -74,17 +72,19 @@ void on_both_databases(const std::string& plugin, bool shipped, Scenario scenari
             } else {
                 host.add_test_plugin(plugin);
             }
-            std::optional<PgTestDb> pg;
+            std::unique_ptr<TestDatabase> server;
             Target target;
-            if (postgres) {
-                pg.emplace();
-                target = {pg->url(), [&](const std::string& sql) { return pg->query_int64(sql); },
-                          true};
-            } else {
+            if (database == "SQLite") {
                 const auto file = host.dir() / "generated.db";
                 target = {"sqlite:" + file.string(),
-                          [file](const std::string& sql) { return sqlite_int64(file, sql); },
+                          [file](const std::string& sql) { return sqlite_int64(file, sql); }, false,
                           false};
+            } else {
+                const bool postgres = database == "PostgreSQL";
+                server = make_test_database(postgres ? TestDbKind::Postgres : TestDbKind::MariaDb);
+                target = {server->url(),
+                          [&](const std::string& sql) { return server->query_int64(sql); },
+                          postgres, !postgres};
             }
             host.write_config(test_config(nats.url(), target.url));
             host.start();
@@ -130,52 +130,45 @@ void publish_tpch_example(JetStreamClient& client) {
 
 TEST_CASE("tpch: the original example order lands as 1 order and 2 line items",
           "[generator][e2e][postgresql][mariadb][sqlite]") {
-    on_both_databases(
-        "tpch", true,
-        [](HostHarness& host, JetStreamClient& client, Target& db) {
-            publish_tpch_example(client);
-            // Each entity has its own consumer, so each table is awaited on its own.
-            REQUIRE(
-                eventually([&] { return db.count("SELECT count(*) FROM customers") == 3; }, 30s));
-            REQUIRE(
-                eventually([&] { return db.count("SELECT count(*) FROM products") == 3; }, 30s));
-            REQUIRE(eventually(
-                [&] { return db.count("SELECT count(*) FROM order_line_items") == 2; }, 30s));
-            check_tpch_rows(db.count);
-            CHECK(db.count("SELECT count(*) FROM customers WHERE customer_key = 'C1002' AND name = "
-                           "'Global Supplies Inc' AND account_balance = 3210.5") == 1);
-            CHECK(db.count("SELECT count(*) FROM products WHERE part_key = 'P5002' AND size = 25 "
-                           "AND retail_price = 156.91") == 1);
+    on_every_database("tpch", true, [](HostHarness& host, JetStreamClient& client, Target& db) {
+        publish_tpch_example(client);
+        // Each entity has its own consumer, so each table is awaited on its own.
+        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM customers") == 3; }, 30s));
+        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM products") == 3; }, 30s));
+        REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM order_line_items") == 2; },
+                           30s));
+        check_tpch_rows(db.count);
+        CHECK(db.count("SELECT count(*) FROM customers WHERE customer_key = 'C1002' AND name = "
+                       "'Global Supplies Inc' AND account_balance = 3210.5") == 1);
+        CHECK(db.count("SELECT count(*) FROM products WHERE part_key = 'P5002' AND size = 25 "
+                       "AND retail_price = 156.91") == 1);
 
-            // Redelivered or republished orders are upserts on the unicity fields.
-            client.publish("messages.ingest.Order", read_file(tpch_dir / "example_order.json"));
-            std::string changed = read_file(tpch_dir / "example_order.json");
-            changed.replace(changed.find("\"F\""), 3, "\"O\"");
-            client.publish("messages.ingest.Order", changed);
-            REQUIRE(eventually(
-                [&] {
-                    return db.count("SELECT count(*) FROM orders WHERE order_status = 'O'") == 1;
-                },
-                30s));
-            REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-tpch-2"); }, 20s));
-            CHECK(db.count("SELECT count(*) FROM orders") == 1);
-            CHECK(db.count("SELECT count(*) FROM order_line_items") == 2);
+        // Redelivered or republished orders are upserts on the unicity fields.
+        client.publish("messages.ingest.Order", read_file(tpch_dir / "example_order.json"));
+        std::string changed = read_file(tpch_dir / "example_order.json");
+        changed.replace(changed.find("\"F\""), 3, "\"O\"");
+        client.publish("messages.ingest.Order", changed);
+        REQUIRE(eventually(
+            [&] { return db.count("SELECT count(*) FROM orders WHERE order_status = 'O'") == 1; },
+            30s));
+        REQUIRE(eventually([&] { return consumer_drained(client, "nomnom-tpch-2"); }, 20s));
+        CHECK(db.count("SELECT count(*) FROM orders") == 1);
+        CHECK(db.count("SELECT count(*) FROM order_line_items") == 2);
 
-            // A line item with a string quantity: the whole order is refused, with the reason.
-            std::string bad = read_file(tpch_dir / "example_order.json");
-            bad.replace(bad.find("\"quantity\": 5"), 13, "\"quantity\": \"5\"");
-            bad.replace(bad.find("O12345"), 6, "O99999");
-            client.publish("messages.ingest.Order", bad);
-            REQUIRE(eventually(
-                [&] {
-                    return has_dead_letter(host,
-                                           "OrderLineItem.quantity: member 'quantity': expected "
-                                           "an integer, got string \"5\"");
-                },
-                30s));
-            CHECK(db.count("SELECT count(*) FROM orders WHERE order_key = 'O99999'") == 0);
-        },
-        true);
+        // A line item with a string quantity: the whole order is refused, with the reason.
+        std::string bad = read_file(tpch_dir / "example_order.json");
+        bad.replace(bad.find("\"quantity\": 5"), 13, "\"quantity\": \"5\"");
+        bad.replace(bad.find("O12345"), 6, "O99999");
+        client.publish("messages.ingest.Order", bad);
+        REQUIRE(eventually(
+            [&] {
+                return has_dead_letter(host,
+                                       "OrderLineItem.quantity: member 'quantity': expected "
+                                       "an integer, got string \"5\"");
+            },
+            30s));
+        CHECK(db.count("SELECT count(*) FROM orders WHERE order_key = 'O99999'") == 0);
+    });
 }
 
 TEST_CASE("tpch and legacy_shop: generated and built out of tree against the SDK, then loaded",
@@ -245,8 +238,8 @@ std::string invoice_with(const std::string& from, const std::string& to) {
 }  // namespace
 
 TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
-          "[generator][e2e][postgresql][sqlite]") {
-    on_both_databases(
+          "[generator][e2e][postgresql][mariadb][sqlite]") {
+    on_every_database(
         "legacy_shop", false, [](HostHarness& host, JetStreamClient& client, Target& db) {
             client.publish("shop.in.Invoice", good_invoice);
             client.publish("shop.in.Invoice", unpaid_invoice);
@@ -282,6 +275,19 @@ TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
                              "OR (column_name = 'trace_id' AND data_type = 'uuid') OR (column_name "
                              "= 'amount' AND data_type = 'numeric') OR (column_name = 'invoice_id' "
                              "AND character_maximum_length = 12))") == 4);
+            } else if (db.mysql) {
+                // DATETIME(6) holds the UTC time the host turned the offsets into.
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE created_at = '2026-02-28 "
+                               "10:11:12.5' AND tags = '[\"a\",\"b\"]' AND attributes = "
+                               "'{\"x\":[1,2]}'") == 1);
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE created_at = '2024-02-29 "
+                               "22:59:59'") == 1);
+                CHECK(db.count(
+                          "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                          "DATABASE() AND table_name = 'invoices' AND ((column_name = 'issued_on' "
+                          "AND data_type = 'date') OR (column_name = 'trace_id' AND column_type = "
+                          "'char(36)') OR (column_name = 'amount' AND data_type = 'decimal') OR "
+                          "(column_name = 'invoice_id' AND character_maximum_length = 12))") == 4);
             } else {
                 CHECK(
                     db.count("SELECT count(*) FROM invoices WHERE created_at = "
@@ -311,6 +317,15 @@ TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
                 CHECK(db.count("SELECT count(*) FROM information_schema.columns WHERE "
                                "column_name = 'id' AND is_identity = 'YES' AND table_name IN "
                                "('invoices', 'invoice_lines')") == 2);
+            } else if (db.mysql) {
+                CHECK(db.count("SELECT count(*) FROM information_schema.table_constraints WHERE "
+                               "table_schema = DATABASE() AND table_name = 'invoices' AND "
+                               "constraint_name = 'invoices_unique' AND constraint_type = "
+                               "'UNIQUE'") == 1);
+                CHECK(db.count("SELECT count(*) FROM information_schema.columns WHERE "
+                               "table_schema = DATABASE() AND column_name = 'id' AND extra = "
+                               "'auto_increment' AND table_name IN ('invoices', "
+                               "'invoice_lines')") == 2);
             } else {
                 CHECK(db.count("SELECT count(*) FROM pragma_index_list('invoices') WHERE "
                                "\"unique\" = 1 AND origin = 'u'") == 1);
@@ -338,15 +353,9 @@ TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
             CHECK(
                 client.last_message_data("NOMNOM_ENTITIES", "entities.LineEvent") ==
                 R"({"invoice_id":"INV-1","sku":"S2","qty":null,"taxes":[{"kind":"vat","rate":0.1}]})");
-            CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
-                                         "table_name IN ('LineEvent', 'lineevent')"
-                                       : "SELECT count(*) FROM sqlite_master WHERE name = "
-                                         "'LineEvent'") == 0);
+            CHECK(db.count(tables_named(db, "'LineEvent', 'lineevent'")) == 0);
             // The abstract base has no table.
-            CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
-                                         "table_name = 'documents'"
-                                       : "SELECT count(*) FROM sqlite_master WHERE name = "
-                                         "'documents'") == 0);
+            CHECK(db.count(tables_named(db, "'documents'")) == 0);
 
             const std::vector<std::pair<std::string, std::string>> bad = {
                 {invoice_with("2026-02-28\"", "2026-02-30\""),
@@ -386,8 +395,8 @@ TEST_CASE("legacy_shop: every legacy-form feature gives exact rows",
 }
 
 TEST_CASE("legacy_shop: a Decimal given as a JSON number keeps every digit",
-          "[generator][e2e][postgresql][sqlite]") {
-    on_both_databases(
+          "[generator][e2e][postgresql][mariadb][sqlite]") {
+    on_every_database(
         "legacy_shop", false, [](HostHarness& host, JetStreamClient& client, Target& db) {
             // More digits than a double has, beyond 64 bits, and an exponent.
             const std::vector<std::pair<std::string, std::string>> amounts = {
@@ -409,6 +418,12 @@ TEST_CASE("legacy_shop: a Decimal given as a JSON number keeps every digit",
                                "'INV-4' AND amount::text = '123456789012345678901234567890') OR "
                                "(invoice_id = 'INV-5' AND amount = "
                                "0.001000000000000000000001)") == 3);
+            } else if (db.mysql) {
+                // DECIMAL(65, 30): every digit of these.
+                CHECK(db.count("SELECT count(*) FROM invoices WHERE (invoice_id = 'INV-3' AND "
+                               "amount = 12345678901234567.123456789) OR (invoice_id = 'INV-4' AND "
+                               "amount = 123456789012345678901234567890) OR (invoice_id = 'INV-5' "
+                               "AND amount = 0.001000000000000000000001)") == 3);
             } else {
                 // NUMERIC affinity turns the text into an INTEGER or a REAL: about 16 digits.
                 CHECK(db.count("SELECT count(*) FROM invoices WHERE invoice_id = 'INV-3' AND "
@@ -428,8 +443,8 @@ std::string vehicle_with(const std::string& from, const std::string& to) {
 }  // namespace
 
 TEST_CASE("v1_fleet: the v1 form with every constraint enforced at parse time",
-          "[generator][e2e][postgresql][sqlite]") {
-    on_both_databases(
+          "[generator][e2e][postgresql][mariadb][sqlite]") {
+    on_every_database(
         "v1_fleet", false, [](HostHarness& host, JetStreamClient& client, Target& db) {
             client.publish("messages.ingest.Vehicle", good_vehicle);
             REQUIRE(eventually([&] { return db.count("SELECT count(*) FROM trips") == 2; }, 30s));
@@ -449,10 +464,7 @@ TEST_CASE("v1_fleet: the v1 form with every constraint enforced at parse time",
             CHECK(db.count("SELECT count(*) FROM trips WHERE trip_no = 2 AND distance_km = 0 AND "
                            "driver IS NULL") == 1);
             // persistence.enabled: false stores nothing and publishes a row per trip.
-            CHECK(db.count(db.postgres ? "SELECT count(*) FROM information_schema.tables WHERE "
-                                         "table_name IN ('trip_check', 'TripCheck', 'tripcheck')"
-                                       : "SELECT count(*) FROM sqlite_master WHERE name IN "
-                                         "('trip_check', 'TripCheck')") == 0);
+            CHECK(db.count(tables_named(db, "'trip_check', 'TripCheck', 'tripcheck'")) == 0);
             REQUIRE(eventually([&] { return client.stream_message_count("NOMNOM_ENTITIES") == 2; },
                                20s));
             CHECK(client.last_message_data("NOMNOM_ENTITIES", "entities.TripCheck") ==

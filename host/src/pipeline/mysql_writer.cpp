@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <numeric>
+#include <unordered_map>
 #include <vector>
 
 #include "db/mysql_native.hpp"
+#include "nomnom/common/timestamp.hpp"
 #include "pipeline/batch_writer.hpp"
 #include "plugins/reserved_columns.hpp"
 #include "plugins/row_json.hpp"
@@ -13,8 +15,31 @@
 namespace nomnom::host {
 namespace {
 
+// Per table layout and database, which columns the server stores as DATETIME or TIMESTAMP: asked
+// once per worker thread, like the connection a batch is written on.
+thread_local std::unordered_map<std::string, std::vector<bool>> datetime_columns_of;
+
+const std::vector<bool>& datetime_columns(MYSQL* connection, const nomnom_table& table) {
+    std::string signature = std::string(connection->db ? connection->db : "") + '\n' + table.name;
+    for (uint32_t c = 0; c < table.column_count; ++c)
+        signature += '\n' + std::string(table.columns[c].name);
+    auto found = datetime_columns_of.find(signature);
+    if (found != datetime_columns_of.end()) return found->second;
+    std::string sql =
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() "
+        "AND data_type IN ('datetime', 'timestamp') AND table_name = ";
+    mysql_append_quoted(connection, sql, table.name);
+    std::vector<bool> datetime(table.column_count, false);
+    for (const auto& row : mysql_query_rows(connection, sql)) {
+        for (uint32_t c = 0; c < table.column_count; ++c) {
+            datetime[c] = datetime[c] || row.at(0).value_or("") == table.columns[c].name;
+        }
+    }
+    return datetime_columns_of.emplace(signature, std::move(datetime)).first->second;
+}
+
 void append_literal(MYSQL* connection, std::string& out, const TableRows& rows, const Cell& cell,
-                    uint32_t type) {
+                    uint32_t type, bool datetime) {
     if (cell.is_null) {
         out += "NULL";
         return;
@@ -34,6 +59,14 @@ void append_literal(MYSQL* connection, std::string& out, const TableRows& rows, 
             out += cell.i64 != 0 ? "TRUE" : "FALSE";
             break;
         default:
+            if (datetime) {
+                // What PostgreSQL's timestamptz reads; text of another form goes as it is, for
+                // the server to refuse with its own message.
+                if (const auto utc = rfc3339_as_utc_datetime(rows.text(cell))) {
+                    mysql_append_quoted(connection, out, *utc);
+                    break;
+                }
+            }
             mysql_append_quoted(connection, out, rows.text(cell));
     }
 }
@@ -79,6 +112,7 @@ void write_mysql(DbLease& lease, const TableRows& rows, const RowBatch* sequence
         "INSERT INTO " + quote_identifier(table.name) + " (" + column_list(table) +
         (sequences != nullptr ? ", " + std::string(kSequenceColumn) : "") + ") VALUES ";
     const std::string action = duplicate_key_action(table, sequences != nullptr);
+    const std::vector<bool>& datetime = datetime_columns(connection, table);
     // A quarter of the server's limit: statements of a few MB already amortise the round trip.
     const size_t limit = lease.max_statement_bytes();
     const size_t target = std::min<size_t>(limit / 4, size_t{4} << 20);
@@ -98,7 +132,8 @@ void write_mysql(DbLease& lease, const TableRows& rows, const RowBatch* sequence
         row_sql += '(';
         for (size_t c = 0; c < rows.column_count(); ++c) {
             if (c > 0) row_sql += ", ";
-            append_literal(connection, row_sql, rows, rows.cell(row, c), table.columns[c].type);
+            append_literal(connection, row_sql, rows, rows.cell(row, c), table.columns[c].type,
+                           datetime[c]);
         }
         if (sequences != nullptr) {
             row_sql += ", ";

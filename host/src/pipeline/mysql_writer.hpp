@@ -12,7 +12,8 @@ namespace nomnom::host {
 // MySQL applies the rows of one statement one after the other, so in stream order (by message
 // sequence when `sequences` is given, then by row) a key's last row wins, as if the messages
 // had been applied one by one: no in-batch dedupe is needed. A row longer than the server takes
-// is a data error (bisected and dead-lettered), never an outage.
+// is a data error (bisected and dead-lettered), never an outage. Text for a DATETIME or
+// TIMESTAMP column is turned from RFC 3339 into UTC (MySQL refuses Z and offsets).
 void write_mysql(DbLease& lease, const TableRows& rows, const RowBatch* sequences);
 
 // " ON DUPLICATE KEY UPDATE ..." of the host's upsert into `table` (a no-op assignment of the
