@@ -6,10 +6,21 @@
 # order's status, the dead-lettered order and the rows. The host also publishes the line items
 # (entity outputs), which a second nomnom-host stores with the entity_archive plugin. Everything
 # it starts is stopped on exit; the work directory is kept for a look afterwards.
+#   demo.sh                      the tpch rows in SQLite (the embedded default)
+#   demo.sh --database mariadb   in a private MariaDB server started for the demo
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+
+DATABASE=sqlite
+if (($# > 0)); then
+    [[ $# -eq 2 && "$1" == --database && ("$2" == sqlite || "$2" == mariadb) ]] || {
+        echo "usage: $0 [--database sqlite|mariadb]" >&2
+        exit 2
+    }
+    DATABASE=$2
+fi
 
 bash scripts/deps.sh
 bash scripts/build.sh build
@@ -29,6 +40,7 @@ pids=()
 stop_all() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [[ "$DATABASE" == mariadb ]]; then bash scripts/mariadb-test-server.sh stop "$WORK/mariadb"; fi
 }
 trap stop_all EXIT
 
@@ -40,13 +52,36 @@ install -d -m 0755 "$WORK/plugins"
 install -m 0755 build/plugins/tpch.so "$WORK/plugins/"
 # The API publishes the original nomnom's envelope; the host unwraps it and records each
 # message's outcome for GET /ingest/status.
+DB_URL="sqlite:nomnom.db"
+if [[ "$DATABASE" == mariadb ]]; then
+    DB_URL=$(bash scripts/mariadb-test-server.sh start "$WORK/mariadb" | tail -n 1)
+    DB_PORT=$(sed -n 's|.*@127\.0\.0\.1:\([0-9]*\)/.*|\1|p' <<<"$DB_URL")
+fi
+# sql QUERY: the rows of a query on the host's database, as a table.
+sql() {
+    if [[ "$DATABASE" == mariadb ]]; then
+        mariadb -h 127.0.0.1 -P "$DB_PORT" -u nomnom -pnomnom nomnom_test -t -e "$1"
+    else
+        sqlite3 -header -column "$WORK/nomnom.db" "$1"
+    fi
+    echo
+}
+# stored_count TABLE: its rows on the host's database, 0 before it exists.
+stored_count() {
+    if [[ "$DATABASE" == mariadb ]]; then
+        mariadb -h 127.0.0.1 -P "$DB_PORT" -u nomnom -pnomnom nomnom_test -N -e \
+            "SELECT count(*) FROM $1" 2>/dev/null || echo 0
+    else
+        sqlite3 "$WORK/nomnom.db" "SELECT count(*) FROM $1" 2>/dev/null || echo 0
+    fi
+}
 cat >"$WORK/worker.toml" <<TOML
 [nats]
 url = "$NATS_URL"
 [consumer]
 format = "envelope"
 [database]
-url = "sqlite:nomnom.db"
+url = "$DB_URL"
 [plugins]
 dir = "plugins"
 [status]
@@ -131,8 +166,10 @@ echo "== the line items the host published, stored by a second host (entity_arch
 build/host/nomnom-host --config "$WORK/archive/worker.toml" >"$WORK/archive/host.log" 2>&1 &
 archive_pid=$!
 pids=("$archive_pid" "${pids[@]}")
-count() { sqlite3 "$1" "SELECT count(*) FROM $2" 2>/dev/null || echo 0; }
-archived() { [[ $(count "$WORK/archive/archive.db" entity_archive) -ge $(count "$WORK/nomnom.db" order_line_items) ]]; }
+archived() {
+    [[ $(sqlite3 "$WORK/archive/archive.db" "SELECT count(*) FROM entity_archive" 2>/dev/null ||
+        echo 0) -ge $(stored_count order_line_items) ]]
+}
 wait_for 30 archived || { cat "$WORK/archive/host.log" >&2; exit 1; }
 sqlite3 -header -column "$WORK/archive/archive.db" \
     "SELECT msg_id, subject, source_seq, row FROM entity_archive ORDER BY 1"
@@ -150,8 +187,7 @@ echo
 echo "== dead-letter queue (nomnom-host dlq list)"
 build/host/nomnom-host dlq list --config "$WORK/worker.toml"
 echo
-echo "== rows in $WORK/nomnom.db"
-sql() { sqlite3 -header -column "$WORK/nomnom.db" "$1"; echo; }
+echo "== rows in $([[ "$DATABASE" == mariadb ]] && echo "$DB_URL" || echo "$WORK/nomnom.db")"
 sql "SELECT customer_key, name, market_segment, account_balance FROM customers ORDER BY 1"
 sql "SELECT part_key, name, retail_price FROM products ORDER BY 1"
 sql "SELECT order_key, customer_key, order_status, total_price, order_date FROM orders ORDER BY 1"
