@@ -1,16 +1,18 @@
-// Transient database errors produced for real on PostgreSQL, not simulated: a serialization
-// failure (40001), a deadlock (40P01) and a lock timeout (55P03). The first two are retried
-// after the back-off delay, the third is waited out like an outage; none is dead-lettered, and
-// the rows end with the values of the last messages.
+// Transient database errors produced for real on PostgreSQL and MariaDB, not simulated: a
+// serialization failure (40001), a deadlock (40P01, MySQL error 1213) and a lock timeout (55P03).
+// The first two are retried after the back-off delay, the third is waited out like an outage;
+// none is dead-lettered, and the rows end with the values of the last messages.
 
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "host_harness.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
+#include "support/test_database.hpp"
 
 using namespace nomnom::testing;
 
@@ -19,7 +21,9 @@ namespace {
 // A host running test_kv with one worker and `backoff_ms` of back-off; key-0 and key-1 stored
 // with the values 0 and 1 once started.
 struct TransientFixture {
-    explicit TransientFixture(const std::string& database_setting = "") {
+    explicit TransientFixture(const std::string& database_setting = "",
+                              TestDbKind kind = TestDbKind::Postgres)
+        : database(make_test_database(kind)), pg(*database) {
         if (!database_setting.empty())
             pg.exec("ALTER DATABASE " + pg.name() + " SET " + database_setting);
         host.add_test_plugin("test_kv");
@@ -41,7 +45,8 @@ struct TransientFixture {
 
     static constexpr int64_t kBackoffMs = 1500;
     NatsServer nats;
-    PgTestDb pg;
+    std::unique_ptr<TestDatabase> database;
+    TestDatabase& pg;
     JetStreamClient client{nats.url()};
     HostHarness host;
 };
@@ -88,6 +93,34 @@ TEST_CASE("a deadlock (40P01) is retried after the back-off, not dead-lettered",
     REQUIRE(eventually([&] { return f.value("key-0") == 100 && f.value("key-1") == 101; }, 30s));
     const auto retried_after = std::chrono::steady_clock::now() - failed;
     CHECK(f.host.log_contains("deadlock detected"));
+    CHECK(f.metric("nomnom_messages_retried_total") == 2);
+    CHECK(retried_after >= std::chrono::milliseconds(TransientFixture::kBackoffMs * 8 / 10));
+    CHECK(f.client.stream_message_count("NOMNOM_DLQ") == 0);
+    REQUIRE(f.host.terminate() == 0);
+}
+
+TEST_CASE("a MariaDB deadlock (1213) is retried after the back-off, not dead-lettered",
+          "[transient][mariadb]") {
+    TransientFixture f("", TestDbKind::MariaDb);
+    // InnoDB rolls back the transaction that changed fewer rows: the test's changes 1,000 more,
+    // so the host's is the one.
+    f.pg.exec(
+        "CREATE TABLE pad (n BIGINT); BEGIN; INSERT INTO pad SELECT seq FROM seq_1_to_1000; "
+        "UPDATE kv SET note = 'test' WHERE k = 'key-1'");
+    // key-0 then key-1 in one batch: the worker is busy with a slow message while both arrive.
+    f.client.publish("test.kv.t", R"({"k":"slow","v":7,"action":"slow","ms":3000})");
+    REQUIRE(eventually(
+        [&] { return f.client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending == 1; },
+        30s));
+    f.client.publish_many("test.kv.t", kv_messages(2, 100));
+    // The host holds key-0 and waits for key-1; taking key-0 closes the cycle.
+    REQUIRE(eventually([&] { return f.pg.lock_waiters() == 1; }, 30s));
+    f.pg.exec("UPDATE kv SET note = 'test' WHERE k = 'key-0'");
+    const auto failed = std::chrono::steady_clock::now();
+    f.pg.exec("COMMIT");
+    REQUIRE(eventually([&] { return f.value("key-0") == 100 && f.value("key-1") == 101; }, 30s));
+    const auto retried_after = std::chrono::steady_clock::now() - failed;
+    CHECK(f.host.log_contains("Deadlock found when trying to get lock"));
     CHECK(f.metric("nomnom_messages_retried_total") == 2);
     CHECK(retried_after >= std::chrono::milliseconds(TransientFixture::kBackoffMs * 8 / 10));
     CHECK(f.client.stream_message_count("NOMNOM_DLQ") == 0);
