@@ -73,12 +73,14 @@ TEST_CASE("a serialization failure (40001) is retried after the back-off, not de
     REQUIRE(f.host.terminate() == 0);
 }
 
-TEST_CASE("a deadlock (40P01) is retried after the back-off, not dead-lettered",
-          "[transient][postgresql]") {
-    TransientFixture f;
-    // The test's session waits far longer than the host's before looking for a deadlock, so the
-    // host's transaction is the one PostgreSQL cancels.
-    f.pg.exec("SET deadlock_timeout = '60s'; BEGIN; UPDATE kv SET note = 'test' WHERE k = 'key-1'");
+namespace {
+
+// The test's session runs `hold_key_1` (a transaction that holds key-1) while the host writes
+// key-0 then key-1 in one batch, then takes key-0 itself: the server cancels the host's
+// transaction with `message`, which is retried after the back-off.
+void deadlock_is_retried(TransientFixture& f, const std::string& hold_key_1,
+                         const std::string& message) {
+    f.pg.exec(hold_key_1);
     // key-0 then key-1 in one batch: the worker is busy with a slow message while both arrive.
     f.client.publish("test.kv.t", R"({"k":"slow","v":7,"action":"slow","ms":3000})");
     REQUIRE(eventually(
@@ -92,11 +94,23 @@ TEST_CASE("a deadlock (40P01) is retried after the back-off, not dead-lettered",
     f.pg.exec("COMMIT");
     REQUIRE(eventually([&] { return f.value("key-0") == 100 && f.value("key-1") == 101; }, 30s));
     const auto retried_after = std::chrono::steady_clock::now() - failed;
-    CHECK(f.host.log_contains("deadlock detected"));
+    CHECK(f.host.log_contains(message));
     CHECK(f.metric("nomnom_messages_retried_total") == 2);
     CHECK(retried_after >= std::chrono::milliseconds(TransientFixture::kBackoffMs * 8 / 10));
     CHECK(f.client.stream_message_count("NOMNOM_DLQ") == 0);
     REQUIRE(f.host.terminate() == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a deadlock (40P01) is retried after the back-off, not dead-lettered",
+          "[transient][postgresql]") {
+    TransientFixture f;
+    // The test's session waits far longer than the host's before looking for a deadlock, so the
+    // host's transaction is the one PostgreSQL cancels.
+    deadlock_is_retried(
+        f, "SET deadlock_timeout = '60s'; BEGIN; UPDATE kv SET note = 'test' WHERE k = 'key-1'",
+        "deadlock detected");
 }
 
 TEST_CASE("a MariaDB deadlock (1213) is retried after the back-off, not dead-lettered",
@@ -104,27 +118,10 @@ TEST_CASE("a MariaDB deadlock (1213) is retried after the back-off, not dead-let
     TransientFixture f("", TestDbKind::MariaDb);
     // InnoDB rolls back the transaction that changed fewer rows: the test's changes 1,000 more,
     // so the host's is the one.
-    f.pg.exec(
-        "CREATE TABLE pad (n BIGINT); BEGIN; INSERT INTO pad SELECT seq FROM seq_1_to_1000; "
-        "UPDATE kv SET note = 'test' WHERE k = 'key-1'");
-    // key-0 then key-1 in one batch: the worker is busy with a slow message while both arrive.
-    f.client.publish("test.kv.t", R"({"k":"slow","v":7,"action":"slow","ms":3000})");
-    REQUIRE(eventually(
-        [&] { return f.client.consumer_info("TEST", "nomnom-test_kv").num_ack_pending == 1; },
-        30s));
-    f.client.publish_many("test.kv.t", kv_messages(2, 100));
-    // The host holds key-0 and waits for key-1; taking key-0 closes the cycle.
-    REQUIRE(eventually([&] { return f.pg.lock_waiters() == 1; }, 30s));
-    f.pg.exec("UPDATE kv SET note = 'test' WHERE k = 'key-0'");
-    const auto failed = std::chrono::steady_clock::now();
-    f.pg.exec("COMMIT");
-    REQUIRE(eventually([&] { return f.value("key-0") == 100 && f.value("key-1") == 101; }, 30s));
-    const auto retried_after = std::chrono::steady_clock::now() - failed;
-    CHECK(f.host.log_contains("Deadlock found when trying to get lock"));
-    CHECK(f.metric("nomnom_messages_retried_total") == 2);
-    CHECK(retried_after >= std::chrono::milliseconds(TransientFixture::kBackoffMs * 8 / 10));
-    CHECK(f.client.stream_message_count("NOMNOM_DLQ") == 0);
-    REQUIRE(f.host.terminate() == 0);
+    deadlock_is_retried(f,
+                        "CREATE TABLE pad (n BIGINT); BEGIN; INSERT INTO pad SELECT seq FROM "
+                        "seq_1_to_1000; UPDATE kv SET note = 'test' WHERE k = 'key-1'",
+                        "Deadlock found when trying to get lock");
 }
 
 TEST_CASE("lock timeouts (55P03) on a table held for 10 s are waited out: no delivery burned",
