@@ -8,10 +8,13 @@
 #include <vector>
 
 #include "db/database.hpp"
+#include "db/mysql_native.hpp"
 #include "db/plugin_db_api.hpp"
 #include "pipeline/batch_writer.hpp"
+#include "support/mariadb_client.hpp"
 #include "support/mariadb_test_db.hpp"
 #include "support/pg_test_db.hpp"
+#include "support/private_mariadb.hpp"
 #include "support/test_database.hpp"
 
 namespace {
@@ -248,13 +251,15 @@ TEST_CASE("MariaDB: a row above max_allowed_packet is a data error and the conne
           "[db][mariadb]") {
     WideKv kv(TestDbKind::MariaDb);
     const int64_t packet = kv.db->query_int64("SELECT @@max_allowed_packet");
+    // A stored key: the batch takes the upsert (a plain LOAD DATA streams any row).
+    write_rows(kv.database, kv.descriptor, {"big"}, "x");
     CHECK_THROWS_MATCHES(write_rows(kv.database, kv.descriptor, {"big"}, std::string(packet, 'x')),
                          nomnom::host::DbError,
                          Catch::Predicate<nomnom::host::DbError>([](const auto& e) {
                              return e.data_error() && e.sqlstate() == "mysql:1153";
                          }));
     write_rows(kv.database, kv.descriptor, {"small"}, "x");
-    CHECK(kv.db->query_int64("SELECT count(*) FROM kv") == 1);
+    CHECK(kv.db->query_int64("SELECT count(*) FROM kv") == 2);
 }
 
 TEST_CASE("MariaDB: conflict keys without a unique index, or with a prefix index, are refused",
@@ -326,4 +331,50 @@ TEST_CASE("MariaDB: db_execute's $n are the parameters, never text inside quotes
     CHECK(rows[0][2].value_or("") == "0.1");
     CHECK(rows[0][3].value_or("") == "1");
     CHECK_FALSE(rows[0][4]);
+}
+
+namespace {
+
+// LOAD DATA statements run so far on the pool's only connection.
+int64_t loads_run(nomnom::host::Database& database) {
+    nomnom::host::DbLease lease(database);
+    const auto rows = nomnom::host::mysql_query_rows(
+        nomnom::host::mysql_connection(lease.session()), "SHOW SESSION STATUS LIKE 'Com_load'");
+    return std::stoll(rows.at(0).at(1).value_or("-1"));
+}
+
+}  // namespace
+
+TEST_CASE("MariaDB: new keys go in by one LOAD DATA, a stored key sends the batch to the upsert",
+          "[db][mariadb]") {
+    WideKv kv(TestDbKind::MariaDb);
+    write_rows(kv.database, kv.descriptor, {"a", "b"}, "first");
+    CHECK(loads_run(kv.database) == 1);
+    // "b" is stored: the LOAD DATA skips it, is undone, and the upsert writes both.
+    write_rows(kv.database, kv.descriptor, {"c", "b"}, "second");
+    CHECK(loads_run(kv.database) == 2);
+    CHECK(kv.db->query_int64("SELECT count(*) FROM kv") == 3);
+    CHECK(kv.db->query_int64("SELECT count(*) FROM kv WHERE extra = 'second'") == 2);
+    // A repeated key inside one batch is no new key either: the newest row wins.
+    write_rows(kv.database, kv.descriptor, {"d", "d"}, "third", 0, {90000000, 90000001});
+    CHECK(kv.db->query_int64("SELECT v FROM kv WHERE k = 'd'") == 1);
+    // After a conflict the next batches go straight to the upsert.
+    write_rows(kv.database, kv.descriptor, {"e"}, "fourth");
+    CHECK(loads_run(kv.database) == 2);
+    CHECK(kv.db->query_int64("SELECT count(*) FROM kv") == 5);
+}
+
+TEST_CASE("MariaDB: a server that refuses LOAD DATA LOCAL gets every batch by the upsert",
+          "[db][mariadb]") {
+    nomnom::testing::PrivateMariaDb server;
+    nomnom::testing::MariaDbConnection admin(server.url());
+    admin.exec("SET GLOBAL local_infile = OFF");
+    nomnom::host::Database database(one_connection(server.url()));
+    const nomnom_plugin_descriptor descriptor = descriptor_of(kWideTable);
+    database.prepare_tables(descriptor, nomnom::host::declared_outputs(descriptor), true);
+    write_rows(database, descriptor, {"a", "b"}, "x");
+    write_rows(database, descriptor, {"c"}, "y");
+    CHECK(server.query_int64("SELECT count(*) FROM kv") == 3);
+    CHECK(server.query_int64("SELECT count(*) FROM kv WHERE k = 'c' AND extra = 'y'") == 1);
+    CHECK(loads_run(database) == 1);  // the refused one, tried once for the pool
 }

@@ -411,6 +411,14 @@ size_t DbLease::max_statement_bytes() const {
     return database_.max_statement_bytes_;
 }
 
+bool DbLease::local_infile_refused() const {
+    return database_.local_infile_refused_.load(std::memory_order_relaxed);
+}
+
+bool DbLease::refuse_local_infile() {
+    return !database_.local_infile_refused_.exchange(true);
+}
+
 void DbLease::execute_script(const std::string& sql) {
     host::execute_script(*session_, database_.dialect_, sql);
 }

@@ -73,6 +73,10 @@ class DbLease {
     void execute_script(const std::string& sql);
     // The longest statement the server takes (MySQL's max_allowed_packet; unbounded elsewhere).
     size_t max_statement_bytes() const;
+    // MySQL: whether the server refused LOAD DATA LOCAL INFILE; refuse_local_infile() records it
+    // and answers true only the first time, so that it is said once.
+    bool local_infile_refused() const;
+    bool refuse_local_infile();
 
     // A statement a plugin ran through the host API failed. Kept so the batch fails even when
     // the plugin ignores the error it was given.
@@ -131,6 +135,7 @@ class Database {
     std::string display_url_;
     // MySQL's max_allowed_packet, read when the first session connects.
     std::atomic<size_t> max_statement_bytes_{SIZE_MAX};
+    std::atomic<bool> local_infile_refused_{false};
     size_t pool_size_;
     soci::connection_pool pool_;
     std::atomic<int64_t> in_use_{0};

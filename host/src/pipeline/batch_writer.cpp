@@ -55,6 +55,8 @@ constexpr char copy_escape(char c) {
     }
 }
 
+}  // namespace
+
 void append_copy_text(std::string& out, std::string_view text) {
     size_t run = 0;
     for (size_t i = 0; i < text.size(); ++i) {
@@ -67,6 +69,8 @@ void append_copy_text(std::string& out, std::string_view text) {
     }
     out.append(text.data() + run, text.size() - run);
 }
+
+namespace {
 
 void append_copy_cell(std::string& out, const TableRows& rows, const Cell& cell, uint32_t type) {
     if (cell.is_null) {

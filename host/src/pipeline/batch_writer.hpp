@@ -24,6 +24,10 @@ namespace nomnom::host {
 void write_batch(DbLease& lease, const RowBatch& batch, const TableOutputs& outputs,
                  const std::set<std::string>& sequenced);
 
+// `text` with backslash, tab, newline and carriage return escaped by a backslash (\\, \t, \n,
+// \r): the text format of PostgreSQL's COPY and of MySQL's LOAD DATA alike.
+void append_copy_text(std::string& out, std::string_view text);
+
 // The table's columns, quoted and separated by commas, in descriptor order.
 std::string column_list(const nomnom_table& table);
 

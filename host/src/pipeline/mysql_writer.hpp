@@ -7,7 +7,9 @@
 
 namespace nomnom::host {
 
-// Writes `rows` into the open MySQL transaction of `lease` as multi-row
+// Writes `rows` into the open MySQL transaction of `lease`: first, under a savepoint, as a plain
+// LOAD DATA LOCAL INFILE fed from memory, which is all a batch of new keys needs; when a row did
+// not go in as it is (a stored or repeated key, a value the column adjusted), as multi-row
 // INSERT ... ON DUPLICATE KEY UPDATE statements, each below the server's max_allowed_packet.
 // MySQL applies the rows of one statement one after the other, so in stream order (by message
 // sequence when `sequences` is given, then by row) a key's last row wins, as if the messages
