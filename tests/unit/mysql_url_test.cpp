@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "db/mysql_native.hpp"
 #include "nomnom/common/mysql_url.hpp"
 
 using nomnom::parse_mysql_url;
@@ -43,4 +44,17 @@ TEST_CASE("a bad mysql url says what is wrong", "[config][mysql]") {
     CHECK(error_of("mysql://u:%zz@h/db") == "bad percent-encoding in the password");
     CHECK(error_of("mysql://h/db?read_timeout=0") ==
           "read_timeout must be a positive number, got '0'");
+}
+
+TEST_CASE("MySQL and MariaDB servers older than the oldest maintained are refused by version",
+          "[mysql]") {
+    using nomnom::host::unsupported_server;
+    CHECK_FALSE(unsupported_server("10.11.19-MariaDB-0+deb12u1", 101119));
+    CHECK_FALSE(unsupported_server("10.6.16-MariaDB", 100616));
+    CHECK_FALSE(unsupported_server("8.0.36", 80036));
+    CHECK_FALSE(unsupported_server("8.4.0", 80400));
+    CHECK(unsupported_server("10.5.23-MariaDB", 100523) ==
+          "server version 10.5.23-MariaDB is not supported (MariaDB 10.6 or later, MySQL 8.0 or "
+          "later)");
+    CHECK(unsupported_server("5.7.44-log", 50744));
 }

@@ -54,14 +54,17 @@ std::string mysql_soci_connect_string(const MySqlUrl& url, std::optional<int> co
     return out;
 }
 
-void mysql_prepare_session(MYSQL* connection) {
-    const std::string server = mysql_get_server_info(connection);
-    const unsigned long version = mysql_get_server_version(connection);
+std::optional<std::string> unsupported_server(const std::string& server, unsigned long version) {
     const bool mariadb = server.find("MariaDB") != std::string::npos;
-    if (version < (mariadb ? kOldestMariaDb : kOldestMySql)) {
-        throw DbError("server version " + server + " is not supported (MariaDB 10.6 or later, " +
-                          "MySQL 8.0 or later)",
-                      "mysql:version", false);
+    if (version >= (mariadb ? kOldestMariaDb : kOldestMySql)) return std::nullopt;
+    return "server version " + server +
+           " is not supported (MariaDB 10.6 or later, MySQL 8.0 or later)";
+}
+
+void mysql_prepare_session(MYSQL* connection) {
+    if (const auto refusal = unsupported_server(mysql_get_server_info(connection),
+                                                mysql_get_server_version(connection))) {
+        throw DbError(*refusal, "mysql:version", false);
     }
     if (mysql_set_server_option(connection, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0) {
         throw_mysql_error(connection, "enabling multi-statement scripts");

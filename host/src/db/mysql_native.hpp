@@ -21,6 +21,10 @@ MYSQL* mysql_connection(soci::session& session);
 // SOCI's connection string for `url`; `connect_timeout_s` (when given) wins over the url's.
 std::string mysql_soci_connect_string(const MySqlUrl& url, std::optional<int> connect_timeout_s);
 
+// Why a server of this version string (mysql_get_server_info: "10.11.6-MariaDB-0+deb12u1",
+// "8.0.36") and number (mysql_get_server_version: 101106) is not supported, or nullopt.
+std::optional<std::string> unsupported_server(const std::string& server, unsigned long version);
+
 // Readies a fresh connection for the host: strict SQL mode (a value the column cannot hold is an
 // error, not a warning and a truncated row), ANSI_QUOTES (identifiers quoted as in PostgreSQL
 // and SQLite, so the host's SQL and portable persist SQL read the same), UTC, READ COMMITTED
