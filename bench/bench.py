@@ -23,8 +23,8 @@ connection per worker, and on one), and the replay workload (the same messages a
 With --database mariadb, the host writes every batch, new keys or not, as multi-row INSERT ...
 ON DUPLICATE KEY UPDATE (host/src/pipeline/mysql_writer.cpp); the update ceiling is LOAD DATA
 into a temporary table then one INSERT ... SELECT ... ON DUPLICATE KEY UPDATE per connection.
-The tables are the host's own: it creates them (auto_migrate) in the insert drains, and the
-bench copies their definition for the tables it fills itself. Every run's rows are counted.
+The host creates its tables itself in the insert drains (auto_migrate, the plugin's DDL for the
+database); the bench runs the same DDL for the tables it fills. Every run's rows are counted.
 Latency mode (--latency): orders published at a fixed rate while the host runs; end-to-end latency
 from JetStream's receive time to the host's commit, read from the host's
 nomnom_end_to_end_seconds histogram.
@@ -51,7 +51,9 @@ HOST = os.path.join(BUILD, "host", "nomnom-host")
 PUBLISH = os.path.join(BUILD, "host", "nomnom-publish")
 BENCH = os.path.join(BUILD, "bench", "nomnom-bench")
 TPCH_SO = os.path.join(BUILD, "plugins", "tpch.so")
+# The plugin's DDL, which the host runs too (auto_migrate), for the tables the bench fills itself.
 TPCH_DDL = os.path.join(BUILD, "plugins", "tpch", "tpch-generated", "sql", "postgresql.sql")
+TPCH_MYSQL_DDL = os.path.join(BUILD, "plugins", "tpch", "tpch-generated", "sql", "mysql.sql")
 GEN = os.environ.get("NOMNOM_GEN_ORDERS",
                      os.path.join(ROOT, "..", "shared", "bench", "gen_orders.py"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -154,9 +156,6 @@ class Postgres:
                                command, self.dir], check=True, capture_output=True,
                               text=True).stdout
 
-    def prepare(self, work, nats, args):
-        """Nothing: the tables are the plugin's DDL (TPCH_DDL), which the host runs too."""
-
     def postmaster(self):
         for root, _, files in os.walk(self.dir):
             if "postmaster.pid" in files:
@@ -243,9 +242,6 @@ class MariaDB:
     NAME = "mariadb"
     BUFFER_POOL_BYTES = 1 << 30
     LOG_FILE_BYTES = 1 << 30
-    # The tables as the host creates them, the template of those the bench creates itself.
-    TEMPLATE = "bench_schema"
-    SEQUENCE_COLUMN = "nn_seq"
 
     def __init__(self, work):
         self.dir = tempfile.mkdtemp(prefix="nomnom-bench-my.", dir="/tmp")
@@ -270,33 +266,6 @@ class MariaDB:
         return subprocess.run(["bash", os.path.join(ROOT, "scripts", "mariadb-test-server.sh"),
                                command, self.dir], check=True, capture_output=True,
                               text=True).stdout
-
-    def prepare(self, work, nats, args):
-        """The tables as the host creates them (auto_migrate: DDL derived from the plugin's
-        tables, VARCHAR(255) text keys, utf8mb4, utf8mb4_bin), made by the host itself in a
-        database of their own, the template of every table the bench creates; without the
-        host's sequence column, as PostgreSQL's from the plugin's DDL (the host adds it)."""
-        url = self.fresh_database(self.TEMPLATE)
-        run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
-        host = HostRun(work, nats, url, args, "schema", "process")
-        try:
-            wait_until(lambda: set(TABLES) <= set(self.template_tables()), 60,
-                       "the host's tables in " + self.TEMPLATE, interval=0.2)
-        finally:
-            host.stop()
-        # Every table of the plugin, as PostgreSQL's DDL creates them.
-        self.tables = self.template_tables()
-        for table in self.tables:
-            self.sql(self.TEMPLATE, "ALTER TABLE %s DROP COLUMN IF EXISTS %s"
-                     % (table, self.SEQUENCE_COLUMN))
-        for table in TABLES:
-            log("mariadb: " + " ".join(self.sql(self.TEMPLATE, "SHOW CREATE TABLE " + table)
-                                        .stdout.split("\t", 1)[1].replace("\\n", " ").split()))
-
-    def template_tables(self):
-        return self.scalar("", "SELECT table_name FROM information_schema.tables "
-                           "WHERE table_schema = '%s' ORDER BY table_name"
-                           % self.TEMPLATE).split()
 
     def server_pid(self):
         for root, _, files in os.walk(self.dir):
@@ -335,8 +304,8 @@ class MariaDB:
         self.sql("", "DROP DATABASE IF EXISTS %s" % name)
 
     def create_tables(self, database):
-        self.sql(database, "".join("CREATE TABLE %s LIKE %s.%s;" % (t, self.TEMPLATE, t)
-                                   for t in self.tables))
+        with open(TPCH_MYSQL_DDL) as f:
+            self.sql(database, f.read())
 
     def analyze(self, database):
         self.sql(database, "ANALYZE TABLE " + ", ".join(TABLES))
@@ -879,7 +848,6 @@ def main():
         updates = None if args.latency else prepare_updates(path)
         db = DATABASES[args.database](work)
         nats = Nats(work)
-        db.prepare(work, nats, args)
         results = {}
         for rep in range(args.repeat):
             log("repetition %d/%d" % (rep + 1, args.repeat))
