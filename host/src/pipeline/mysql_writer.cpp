@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <numeric>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -178,7 +177,61 @@ bool try_plain_load(DbLease& lease, MYSQL* connection, const TableRows& rows,
     return false;
 }
 
+// The bytes of `row`'s conflict keys, comparable between rows: the same for the same keys, and an
+// order every worker and host agrees on.
+std::string key_of(const TableRows& rows, size_t row) {
+    const nomnom_table& table = rows.table();
+    std::string key;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        if (!is_conflict_key(table, table.columns[c].name)) continue;
+        const Cell& cell = rows.cell(row, c);
+        if (cell.is_null) {
+            key += '\0';
+            continue;
+        }
+        key += '\1';
+        switch (table.columns[c].type) {
+            case NOMNOM_TYPE_I64:
+            case NOMNOM_TYPE_BOOL:
+                key.append(reinterpret_cast<const char*>(&cell.i64), sizeof cell.i64);
+                break;
+            case NOMNOM_TYPE_F64:
+                key.append(reinterpret_cast<const char*>(&cell.f64), sizeof cell.f64);
+                break;
+            default: {
+                // Length first, so that ("ab", "c") and ("a", "bc") differ.
+                const std::string_view text = rows.text(cell);
+                const uint32_t length = static_cast<uint32_t>(text.size());
+                key.append(reinterpret_cast<const char*>(&length), sizeof length);
+                key.append(text);
+            }
+        }
+    }
+    return key;
+}
+
 }  // namespace
+
+std::vector<size_t> newest_row_per_key_in_key_order(const TableRows& rows,
+                                                    const RowBatch* sequences) {
+    // Of a key's rows, the newest message's last one (as PostgreSQL's DISTINCT ON keeps it).
+    std::unordered_map<std::string, size_t> newest;
+    const auto sequence_of = [&](size_t row) {
+        return sequences != nullptr ? sequences->message_sequence(rows.message_of(row)) : 0;
+    };
+    for (size_t row = 0; row < rows.row_count(); ++row) {
+        auto [found, added] = newest.try_emplace(key_of(rows, row), row);
+        if (!added && sequence_of(row) >= sequence_of(found->second)) found->second = row;
+    }
+    // Rows locked in one order by every worker and host: two batches upserting the same keys
+    // wait for each other instead of deadlocking.
+    std::vector<std::pair<std::string, size_t>> sorted(newest.begin(), newest.end());
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<size_t> order;
+    order.reserve(sorted.size());
+    for (const auto& entry : sorted) order.push_back(entry.second);
+    return order;
+}
 
 std::string duplicate_key_action(const nomnom_table& table, bool sequenced) {
     // Assignments are made left to right, each seeing the ones before: the sequence column is
@@ -207,14 +260,7 @@ std::string duplicate_key_action(const nomnom_table& table, bool sequenced) {
 void write_mysql(DbLease& lease, const TableRows& rows, const RowBatch* sequences) {
     const nomnom_table& table = rows.table();
     MYSQL* connection = mysql_connection(lease.session());
-    std::vector<size_t> order(rows.row_count());
-    std::iota(order.begin(), order.end(), size_t{0});
-    if (sequences != nullptr) {
-        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-            return sequences->message_sequence(rows.message_of(a)) <
-                   sequences->message_sequence(rows.message_of(b));
-        });
-    }
+    const std::vector<size_t> order = newest_row_per_key_in_key_order(rows, sequences);
     const std::vector<bool>& datetime = datetime_columns(connection, table);
     if (try_plain_load(lease, connection, rows, order, sequences, datetime)) return;
     const std::string head =
