@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include "host_harness.hpp"
+#include "support/mariadb_test_db.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
 
@@ -182,6 +183,33 @@ TEST_CASE("a table without a unique index on the conflict keys refuses the plugi
     REQUIRE(
         eventually([&] { return pg.query_int64("SELECT coalesce(max(v), 0) FROM kv") == 2; }, 30s));
     CHECK(pg.query_int64("SELECT count(*) FROM kv") == 1);
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("MariaDB: a unique index beside the conflict keys is warned of, an AUTO_INCREMENT id not",
+          "[plugins][mariadb]") {
+    NatsServer nats;
+    MariaDbTestDb db;
+    db.exec(
+        "CREATE TABLE kv (id BIGINT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(20) NOT NULL, v BIGINT, "
+        "note VARCHAR(20), UNIQUE (k), UNIQUE (note))");
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), db.url()));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv]", 20s));
+    CHECK(
+        host.log_contains("table kv has a unique index on (note) beside its conflict keys (k): on "
+                          "MySQL a row that collides there updates the row it collides with"));
+    CHECK(occurrences(host.log(), "has a unique index on") == 1);
+    // What it warns of: the second key's row lands on the first's, PostgreSQL would refuse it.
+    JetStreamClient client(nats.url());
+    client.publish("test.kv.x", R"({"k":"a","v":1,"note":"same"})");
+    REQUIRE(eventually([&] { return db.query_int64("SELECT count(*) FROM kv") == 1; }, 30s));
+    client.publish("test.kv.x", R"({"k":"b","v":2,"note":"same"})");
+    REQUIRE(
+        eventually([&] { return db.query_int64("SELECT coalesce(max(v), 0) FROM kv") == 2; }, 30s));
+    CHECK(db.query_int64("SELECT count(*) FROM kv") == 1);
     REQUIRE(host.terminate() == 0);
 }
 

@@ -246,6 +246,43 @@ bool Database::reachable() {
     return check_succeeded_;
 }
 
+namespace {
+
+std::string listed(const std::set<std::string>& columns) {
+    std::string list;
+    for (const auto& column : columns) list += (list.empty() ? "" : ", ") + column;
+    return list;
+}
+
+// A column the host writes into `table`.
+bool written(const nomnom_table& table, const std::string& column) {
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        if (column == table.columns[c].name) return true;
+    }
+    return false;
+}
+
+// MySQL: warns of each unique index of `table` (`unique`) other than its conflict keys on
+// columns the host writes.
+void warn_other_unique_indexes(const nomnom_table& table, const std::set<std::string>& keys,
+                               const std::vector<std::set<std::string>>& unique) {
+    for (const auto& index : unique) {
+        // An index on a column the host never writes (an AUTO_INCREMENT id) cannot collide.
+        if (index == keys || !std::all_of(index.begin(), index.end(), [&](const auto& column) {
+                return written(table, column);
+            })) {
+            continue;
+        }
+        spdlog::warn(
+            "table {} has a unique index on ({}) beside its conflict keys ({}): on MySQL a row "
+            "that collides there updates the row it collides with (ON DUPLICATE KEY UPDATE "
+            "fires on any unique index), where PostgreSQL would refuse it",
+            table.name, listed(index), listed(keys));
+    }
+}
+
+}  // namespace
+
 std::set<std::string> Database::prepare_tables(const nomnom_plugin_descriptor& descriptor,
                                                const TableOutputs& outputs, bool auto_migrate) {
     DbLease lease(*this);
@@ -289,11 +326,10 @@ std::set<std::string> Database::prepare_tables(const nomnom_plugin_descriptor& d
                                              table.conflict_keys + table.conflict_key_count);
             const auto unique = unique_column_sets(lease.session(), dialect_, table.name);
             if (std::find(unique.begin(), unique.end(), keys) == unique.end()) {
-                std::string list;
-                for (const auto& key : keys) list += (list.empty() ? "" : ", ") + key;
-                missing.push_back("a unique index on " + std::string(table.name) + " (" + list +
-                                  "), its conflict keys");
+                missing.push_back("a unique index on " + std::string(table.name) + " (" +
+                                  listed(keys) + "), its conflict keys");
             }
+            if (dialect_ == Dialect::MySql) warn_other_unique_indexes(table, keys, unique);
         }
     }
     if (!missing.empty()) {
