@@ -6,6 +6,7 @@
 #include <string>
 
 #include "db/database.hpp"
+#include "nomnom/common/utf8.hpp"
 
 namespace nomnom::host {
 namespace {
@@ -165,10 +166,10 @@ void mysql_execute(MYSQL* connection, const std::string& sql, const std::string&
 std::vector<std::vector<std::optional<std::string>>> mysql_query_rows(MYSQL* connection,
                                                                       const std::string& sql) {
     if (mysql_real_query(connection, sql.data(), sql.size()) != 0) {
-        throw_mysql_error(connection, sql.substr(0, 60));
+        throw_mysql_error(connection, std::string(utf8_prefix(sql, 60)));
     }
     MYSQL_RES* result = mysql_store_result(connection);
-    if (result == nullptr) throw_mysql_error(connection, sql.substr(0, 60));
+    if (result == nullptr) throw_mysql_error(connection, std::string(utf8_prefix(sql, 60)));
     std::vector<std::vector<std::optional<std::string>>> rows;
     const unsigned columns = mysql_num_fields(result);
     while (MYSQL_ROW row = mysql_fetch_row(result)) {

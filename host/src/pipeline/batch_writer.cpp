@@ -11,12 +11,13 @@
 
 namespace nomnom::host {
 
-std::string column_list(const nomnom_table& table) {
+std::string column_list(const nomnom_table& table, bool sequenced) {
     std::string list;
     for (uint32_t c = 0; c < table.column_count; ++c) {
         if (c > 0) list += ", ";
         list += quote_identifier(table.columns[c].name);
     }
+    if (sequenced) list += ", " + std::string(kSequenceColumn);
     return list;
 }
 
@@ -202,8 +203,7 @@ bool try_plain_copy(DbLease& lease, PGconn* connection, const TableRows& rows,
 void write_postgres(DbLease& lease, const TableRows& rows, const RowBatch* sequences) {
     const nomnom_table& table = rows.table();
     PGconn* connection = pg_connection(lease.session());
-    const std::string columns =
-        column_list(table) + (sequences != nullptr ? ", " + std::string(kSequenceColumn) : "");
+    const std::string columns = column_list(table, sequences != nullptr);
     if (try_plain_copy(lease, connection, rows, columns, sequences)) return;
 
     const std::string stage = quote_identifier(staging_table(table, sequences != nullptr).c_str());
@@ -233,12 +233,9 @@ void write_sqlite(DbLease& lease, const TableRows& rows, const RowBatch* sequenc
     for (uint32_t c = 0; c < table.column_count; ++c) {
         placeholders += (c > 0 ? ", ?" : "?") + std::to_string(c + 1);
     }
-    std::string columns = column_list(table);
+    const std::string columns = column_list(table, sequences != nullptr);
     const int sequence_index = static_cast<int>(table.column_count + 1);
-    if (sequences != nullptr) {
-        columns += ", " + std::string(kSequenceColumn);
-        placeholders += ", ?" + std::to_string(sequence_index);
-    }
+    if (sequences != nullptr) placeholders += ", ?" + std::to_string(sequence_index);
     SqliteStatement statement(sqlite_connection(lease.session()),
                               "INSERT INTO " + quote_identifier(table.name) + " (" + columns +
                                   ") VALUES (" + placeholders + ")" +

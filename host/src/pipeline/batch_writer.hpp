@@ -28,8 +28,9 @@ void write_batch(DbLease& lease, const RowBatch& batch, const TableOutputs& outp
 // \r): the text format of PostgreSQL's COPY and of MySQL's LOAD DATA alike.
 void append_copy_text(std::string& out, std::string_view text);
 
-// The table's columns, quoted and separated by commas, in descriptor order.
-std::string column_list(const nomnom_table& table);
+// The table's columns, quoted and separated by commas, in descriptor order; `sequenced`: the
+// host's sequence column last.
+std::string column_list(const nomnom_table& table, bool sequenced);
 
 // " ON CONFLICT (keys) DO UPDATE SET ..." of the host's upsert into `table` (DO NOTHING when
 // every column is a key); `sequenced`: the table has the host's sequence column, and a row

@@ -20,14 +20,21 @@
 namespace nomnom::host {
 namespace {
 
-// Per table layout and database, which columns the server stores as DATETIME or TIMESTAMP: asked
-// once per worker thread, like the connection a batch is written on.
+// The database, table and columns a write goes to: what the per-thread state below is kept by.
+std::string table_signature(MYSQL* connection, const nomnom_table& table) {
+    std::string signature = std::string(connection->db ? connection->db : "") + '\n' + table.name;
+    for (uint32_t c = 0; c < table.column_count; ++c) {
+        signature += '\n' + std::string(table.columns[c].name);
+    }
+    return signature;
+}
+
+// Per table signature, which columns the server stores as DATETIME or TIMESTAMP: asked once per
+// worker thread, like the connection a batch is written on.
 thread_local std::unordered_map<std::string, std::vector<bool>> datetime_columns_of;
 
-const std::vector<bool>& datetime_columns(MYSQL* connection, const nomnom_table& table) {
-    std::string signature = std::string(connection->db ? connection->db : "") + '\n' + table.name;
-    for (uint32_t c = 0; c < table.column_count; ++c)
-        signature += '\n' + std::string(table.columns[c].name);
+const std::vector<bool>& datetime_columns(MYSQL* connection, const nomnom_table& table,
+                                          const std::string& signature) {
     auto found = datetime_columns_of.find(signature);
     if (found != datetime_columns_of.end()) return found->second;
     std::string sql =
@@ -82,9 +89,25 @@ void append_cell(MYSQL* connection, std::string& out, const TableRows& rows, con
     }
 }
 
+// `row`'s cells (and its message's sequence with `sequences`), separated as `form` separates them:
+// the inside of an INSERT's parentheses, or a LOAD DATA line without its newline.
+void append_row(MYSQL* connection, std::string& out, const TableRows& rows, size_t row,
+                const RowBatch* sequences, const std::vector<bool>& datetime, CellForm form) {
+    const char* separator = form == CellForm::Literal ? ", " : "\t";
+    for (size_t c = 0; c < rows.column_count(); ++c) {
+        if (c > 0) out += separator;
+        append_cell(connection, out, rows, rows.cell(row, c), rows.table().columns[c].type,
+                    datetime[c], form);
+    }
+    if (sequences != nullptr) {
+        out += separator;
+        out += std::to_string(sequences->message_sequence(rows.message_of(row)));
+    }
+}
+
 // Tables written through the upsert for the next few batches after a plain LOAD DATA into them
 // met a stored key (a stream of updates pays for one failed LOAD DATA every 16 batches), per
-// worker thread and database, as PostgreSQL's plain COPY does.
+// worker thread and table signature, as PostgreSQL's plain COPY does.
 constexpr int kUpsertBatchesAfterConflict = 16;
 thread_local std::unordered_map<std::string, int> upserts_before_next_load;
 
@@ -120,10 +143,10 @@ bool is_local_infile_refusal(unsigned error_number) {
 // to the savepoint and left to the upsert, which applies or refuses each row as it should.
 bool try_plain_load(DbLease& lease, MYSQL* connection, const TableRows& rows,
                     const std::vector<size_t>& order, const RowBatch* sequences,
-                    const std::vector<bool>& datetime) {
+                    const std::vector<bool>& datetime, const std::string& signature,
+                    const std::string& columns) {
     const nomnom_table& table = rows.table();
-    int& skip = upserts_before_next_load[std::string(connection->db ? connection->db : "") + '\n' +
-                                         table.name];
+    int& skip = upserts_before_next_load[signature];
     // A server with local_infile off: every batch takes the upsert.
     if (lease.local_infile_refused()) return false;
     if (skip > 0) {
@@ -132,15 +155,7 @@ bool try_plain_load(DbLease& lease, MYSQL* connection, const TableRows& rows,
     }
     std::string data;
     for (const size_t row : order) {
-        for (size_t c = 0; c < rows.column_count(); ++c) {
-            if (c > 0) data += '\t';
-            append_cell(connection, data, rows, rows.cell(row, c), table.columns[c].type,
-                        datetime[c], CellForm::LoadField);
-        }
-        if (sequences != nullptr) {
-            data += '\t';
-            data += std::to_string(sequences->message_sequence(rows.message_of(row)));
-        }
+        append_row(connection, data, rows, row, sequences, datetime, CellForm::LoadField);
         data += '\n';
     }
     lease.execute_script("SAVEPOINT nn_load");
@@ -150,8 +165,7 @@ bool try_plain_load(DbLease& lease, MYSQL* connection, const TableRows& rows,
         "LOAD DATA LOCAL INFILE 'nomnom-batch' INTO TABLE " + quote_identifier(table.name) +
         " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED "
         "BY '\\n' (" +
-        column_list(table) + (sequences != nullptr ? ", " + std::string(kSequenceColumn) : "") +
-        ")";
+        columns + ")";
     const bool loaded = mysql_real_query(connection, load.data(), load.size()) == 0;
     const unsigned error_number = mysql_errno(connection);
     const bool whole = loaded && mysql_affected_rows(connection) == rows.row_count() &&
@@ -261,11 +275,14 @@ void write_mysql(DbLease& lease, const TableRows& rows, const RowBatch* sequence
     const nomnom_table& table = rows.table();
     MYSQL* connection = mysql_connection(lease.session());
     const std::vector<size_t> order = newest_row_per_key_in_key_order(rows, sequences);
-    const std::vector<bool>& datetime = datetime_columns(connection, table);
-    if (try_plain_load(lease, connection, rows, order, sequences, datetime)) return;
+    const std::string signature = table_signature(connection, table);
+    const std::vector<bool>& datetime = datetime_columns(connection, table, signature);
+    const std::string columns = column_list(table, sequences != nullptr);
+    if (try_plain_load(lease, connection, rows, order, sequences, datetime, signature, columns)) {
+        return;
+    }
     const std::string head =
-        "INSERT INTO " + quote_identifier(table.name) + " (" + column_list(table) +
-        (sequences != nullptr ? ", " + std::string(kSequenceColumn) : "") + ") VALUES ";
+        "INSERT INTO " + quote_identifier(table.name) + " (" + columns + ") VALUES ";
     const std::string action = duplicate_key_action(table, sequences != nullptr);
     // A quarter of the server's limit: statements of a few MB already amortise the round trip.
     const size_t limit = lease.max_statement_bytes();
@@ -282,17 +299,8 @@ void write_mysql(DbLease& lease, const TableRows& rows, const RowBatch* sequence
         rows_in_statement = 0;
     };
     for (const size_t row : order) {
-        row_sql.clear();
-        row_sql += '(';
-        for (size_t c = 0; c < rows.column_count(); ++c) {
-            if (c > 0) row_sql += ", ";
-            append_cell(connection, row_sql, rows, rows.cell(row, c), table.columns[c].type,
-                        datetime[c], CellForm::Literal);
-        }
-        if (sequences != nullptr) {
-            row_sql += ", ";
-            row_sql += std::to_string(sequences->message_sequence(rows.message_of(row)));
-        }
+        row_sql.assign(1, '(');
+        append_row(connection, row_sql, rows, row, sequences, datetime, CellForm::Literal);
         row_sql += ')';
         if (head.size() + row_sql.size() + action.size() > limit) {
             throw DbError(what + ": a row of " + std::to_string(row_sql.size()) +
