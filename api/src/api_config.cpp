@@ -41,6 +41,7 @@ ApiConfig parse_api_config(std::string_view text, const std::filesystem::path& s
         ingest.integer("max_body_bytes", config.ingest.max_body_bytes, 1, 1LL << 30);
         ingest.integer("max_batch_lines", config.ingest.max_batch_lines, 1, 10000000);
         ingest.integer("publish_timeout_ms", config.ingest.publish_timeout_ms, 10, 600000);
+        ingest.integer("max_pending_acks", config.ingest.max_pending_acks, 1, 1000000);
         ingest.integer("retry_after_s", config.ingest.retry_after_s, 1, 3600);
         ingest.reject_unknown();
         if (!valid_entity(config.ingest.default_entity)) {

@@ -31,6 +31,9 @@ struct IngestSettings {
     int64_t max_body_bytes = 2 * 1024 * 1024;
     int64_t max_batch_lines = 10000;
     int64_t publish_timeout_ms = 5000;
+    // Publishes awaiting their PubAck at once, across all requests; a request finding the
+    // window full waits for room within its publish_timeout_ms.
+    int64_t max_pending_acks = 1024;
     int64_t retry_after_s = 5;
 
     bool operator==(const IngestSettings&) const = default;

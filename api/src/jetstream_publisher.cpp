@@ -25,7 +25,8 @@ JetStreamPublisher::JetStreamPublisher(NatsClient& nats, const IngestSettings& s
     : nats_(nats),
       format_(settings.format),
       timeout_ms_(settings.publish_timeout_ms),
-      stream_(std::move(stream)) {}
+      stream_(std::move(stream)),
+      window_(nats, settings.max_pending_acks) {}
 
 NatsMsgPtr JetStreamPublisher::build(const OutgoingMessage& message) const {
     std::string envelope;
@@ -51,20 +52,27 @@ NatsMsgPtr JetStreamPublisher::build(const OutgoingMessage& message) const {
     return owned;
 }
 
-PublishResult JetStreamPublisher::publish(const OutgoingMessage& message, NatsMsgPtr built) const {
+PublishResult JetStreamPublisher::publish(const OutgoingMessage& message, NatsMsgPtr built) {
     // While disconnected cnats would buffer the publish and the request would only time out:
     // answer at once instead.
     if (!nats_.connected()) {
         return {PublishResult::Kind::Unavailable, 0, "not connected to NATS"};
     }
-    natsMsg* created = built.get();
-    const PublishOutcome outcome = nats_.publish_awaiting_ack(
-        created, {message.message_id.c_str(), stream_.c_str(), timeout_ms_});
+    const int data_length = natsMsg_GetDataLength(built.get());
+    const PubAckWindow::Outcome outcome = window_.publish(
+        std::move(built), {message.message_id.c_str(), stream_.c_str(), timeout_ms_});
     if (outcome.status == NATS_MAX_PAYLOAD) {
         return {PublishResult::Kind::TooLarge, 0,
-                "message of " + std::to_string(natsMsg_GetDataLength(created)) +
+                "message of " + std::to_string(data_length) +
                     " bytes plus headers exceeds the NATS server's max_payload of " +
                     std::to_string(natsConnection_GetMaxPayload(nats_.connection())) + " bytes"};
+    }
+    if (outcome.window_full) {
+        return {PublishResult::Kind::Unavailable, 0,
+                "no room among the " + std::to_string(window_.max_pending()) +
+                    " publishes awaiting their PubAck (ingest.max_pending_acks) within "
+                    "ingest.publish_timeout_ms (" +
+                    std::to_string(timeout_ms_) + " ms): JetStream is not keeping up"};
     }
     if (outcome.status != NATS_OK) {
         std::string error = std::string("JetStream publish to ") + message.subject +

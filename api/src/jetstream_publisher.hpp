@@ -7,6 +7,7 @@
 
 #include "api_config.hpp"
 #include "nomnom/common/nats_client.hpp"
+#include "pub_ack_window.hpp"
 
 namespace nomnom::api {
 
@@ -32,7 +33,8 @@ struct PublishResult {
 };
 
 // Publishes into the ingest stream and waits for the PubAck: only a stored (or duplicate)
-// message may be answered with 202.
+// message may be answered with 202. Publishes are asynchronous, through one window shared by
+// all request threads.
 class JetStreamPublisher {
   public:
     JetStreamPublisher(NatsClient& nats, const IngestSettings& settings, std::string stream);
@@ -41,7 +43,7 @@ class JetStreamPublisher {
     // "envelope") and headers; the publish adds Nats-Msg-Id. Null when it cannot be created.
     NatsMsgPtr build(const OutgoingMessage& message) const;
     // Publishes `built` (what build(message) returned).
-    PublishResult publish(const OutgoingMessage& message, NatsMsgPtr built) const;
+    PublishResult publish(const OutgoingMessage& message, NatsMsgPtr built);
 
     // The Nomnom-Received-At of the stored message `sequence`; "" when the stream no longer
     // has it (or another producer published it).
@@ -52,6 +54,7 @@ class JetStreamPublisher {
     PublishFormat format_;
     int64_t timeout_ms_;
     std::string stream_;
+    PubAckWindow window_;
 };
 
 // The original nomnom envelope: {"message_id", "body": "<payload as a JSON string>",

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What status recording ([status] enabled in worker.toml) costs nomnom-host: the same N messages,
-# ingested once through nomnom-api, are drained twice by a fresh host (own durable consumer,
-# fresh SQLite file): with the recorder off, then on. Prints messages/s for both.
+# ingested through nomnom-api once per mode (entity "false" and "true": a subject each, since a
+# host finds its consumer by subject and would go on where the other mode's stopped), are
+# drained by a fresh host (fresh SQLite file): with the recorder off, then on. Prints
+# messages/s for both.
 #   N=50000 BUILD=build bash bench/api/host_status_overhead.sh
 set -euo pipefail
 
@@ -19,17 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-    for ((i = 0; i < 100; i++)); do
-        (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 NATS_PORT=$(free_port)
 "$NATS_SERVER" -js -sd "$WORK/js" -a 127.0.0.1 -p "$NATS_PORT" >"$WORK/nats.log" 2>&1 &
@@ -56,10 +48,11 @@ wait_port "$API_PORT"
 python3 - "$N" "$WORK/batch" <<'PY'
 import sys
 n, prefix = int(sys.argv[1]), sys.argv[2]
-for part in range(0, n, 10000):
-    with open("%s.%06d" % (prefix, part), "w") as out:
-        for i in range(part, min(n, part + 10000)):
-            out.write('{"k":"key-%d","v":%d}\n' % (i, i))
+for mode in ("false", "true"):
+    for part in range(0, n, 10000):
+        with open("%s.%s.%06d" % (prefix, mode, part), "w") as out:
+            for i in range(part, min(n, part + 10000)):
+                out.write('{"entity_type":"%s","k":"key-%d","v":%d}\n' % (mode, i, i))
 PY
 for file in "$WORK"/batch.*; do
     code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "@$file" \
@@ -68,7 +61,7 @@ for file in "$WORK"/batch.*; do
 done
 kill "$api_pid"
 wait "$api_pid" || true
-echo "$N messages ingested through nomnom-api"
+echo "$N messages per mode ingested through nomnom-api"
 
 mkdir -m 0755 "$WORK/plugins"
 install -m 0755 "$BUILD/tests/plugins/test_kv.so" "$WORK/plugins/test_kv.so"
@@ -85,7 +78,7 @@ url = "sqlite:$WORK/$mode.db"
 [plugins]
 dir = "$WORK/plugins"
 [plugins.test_kv]
-subjects = ["messages.ingest.default"]
+subjects = ["messages.ingest.$mode"]
 durable = "bench-$mode"
 batch_size = 500
 [status]

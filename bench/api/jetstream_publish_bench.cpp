@@ -1,6 +1,8 @@
-// The ceiling for nomnom-api: publishes the same payload straight to JetStream with a
-// synchronous PubAck per message (what the API does per request), from C connections at once,
-// and prints messages/s and latency percentiles in the shape of wrk's summary.
+// A ceiling for nomnom-api: publishes the same payload straight to JetStream, each message with
+// a unique Nats-Msg-Id, from C connections at once, and prints messages/s and latency
+// percentiles (publish to PubAck) in the shape of wrk's summary. Synchronous: one PubAck awaited
+// at a time per connection. --async W: up to W publishes awaiting their PubAck per connection
+// (what nomnom-api's window allows), so JetStream and the client are the only limit.
 
 #include <nats/nats.h>
 
@@ -11,9 +13,11 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "nomnom/common/nats_client.hpp"
@@ -22,7 +26,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: jetstream_publish_bench --payload FILE [--url nats://127.0.0.1:4222]\n"
-    "         [--subject messages.ingest.bench] [--connections 1] [--seconds 10]\n";
+    "         [--subject messages.ingest.bench] [--connections 1] [--seconds 10]\n"
+    "         [--async WINDOW]\n";
 
 struct Options {
     std::string url = "nats://127.0.0.1:4222";
@@ -30,6 +35,7 @@ struct Options {
     std::string payload_file;
     int connections = 1;
     int seconds = 10;
+    int async_window = 0;  // 0: synchronous
 };
 
 Options parse(int argc, char** argv) {
@@ -48,13 +54,16 @@ Options parse(int argc, char** argv) {
             options.connections = std::stoi(value);
         } else if (arg == "--seconds") {
             options.seconds = std::stoi(value);
+        } else if (arg == "--async") {
+            options.async_window = std::stoi(value);
         } else {
             throw std::runtime_error("unknown argument '" + arg + "'\n" + kUsage);
         }
     }
     if (options.payload_file.empty()) throw std::runtime_error(kUsage);
-    if (options.connections < 1 || options.seconds < 1) {
-        throw std::runtime_error("--connections and --seconds must be at least 1");
+    if (options.connections < 1 || options.seconds < 1 || options.async_window < 0) {
+        throw std::runtime_error(
+            "--connections and --seconds must be at least 1, --async 0 or more");
     }
     return options;
 }
@@ -87,6 +96,79 @@ void publish_loop(const Options& options, const std::string& payload, int connec
     }
 }
 
+// The PubAcks of one connection's asynchronous publishes: when each message went out.
+struct AsyncAcks {
+    std::mutex mutex;
+    std::unordered_map<natsMsg*, std::chrono::steady_clock::time_point> sent;
+    std::vector<double>* latencies = nullptr;
+    std::atomic<int>* failures = nullptr;
+
+    static void on_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr*, void* closure) {
+        auto& acks = *static_cast<AsyncAcks*>(closure);
+        const auto now = std::chrono::steady_clock::now();
+        {
+            const std::lock_guard lock(acks.mutex);
+            const auto found = acks.sent.find(message);
+            if (ack == nullptr) {
+                ++*acks.failures;
+            } else if (found != acks.sent.end()) {
+                acks.latencies->push_back(
+                    std::chrono::duration<double, std::micro>(now - found->second).count());
+            }
+            if (found != acks.sent.end()) acks.sent.erase(found);
+        }
+        natsMsg_Destroy(message);
+    }
+};
+
+// One connection publishing with up to options.async_window PubAcks outstanding until
+// `deadline`, then waiting for the last of them.
+void publish_async_loop(const Options& options, const std::string& payload, int connection,
+                        std::chrono::steady_clock::time_point deadline,
+                        std::vector<double>& latencies, std::atomic<int>& failures) {
+    nomnom::NatsConfig config;
+    config.url = options.url;
+    nomnom::NatsClient client(config);
+    AsyncAcks acks;
+    acks.latencies = &latencies;
+    acks.failures = &failures;
+    jsOptions js_options;
+    jsOptions_Init(&js_options);
+    js_options.PublishAsync.MaxPending = options.async_window;
+    js_options.PublishAsync.StallWait = 5000;
+    js_options.PublishAsync.AckHandler = &AsyncAcks::on_ack;
+    js_options.PublishAsync.AckHandlerClosure = &acks;
+    jsCtx* js = nullptr;
+    nomnom::check_nats(natsConnection_JetStream(&js, client.connection(), &js_options),
+                       "JetStream context");
+    for (uint64_t n = 0; std::chrono::steady_clock::now() < deadline; ++n) {
+        const std::string id = "bench-" + std::to_string(connection) + "-" + std::to_string(n);
+        jsPubOptions publish;
+        jsPubOptions_Init(&publish);
+        publish.MsgId = id.c_str();
+        publish.MaxWait = 5000;
+        natsMsg* message = nullptr;
+        natsMsg_Create(&message, options.subject.c_str(), nullptr, payload.data(),
+                       static_cast<int>(payload.size()));
+        {
+            const std::lock_guard lock(acks.mutex);
+            acks.sent.emplace(message, std::chrono::steady_clock::now());
+        }
+        natsMsg* key = message;
+        if (js_PublishMsgAsync(js, &message, &publish) != NATS_OK) {
+            ++failures;
+            const std::lock_guard lock(acks.mutex);
+            acks.sent.erase(key);
+            natsMsg_Destroy(message);
+        }
+    }
+    jsPubOptions wait;
+    jsPubOptions_Init(&wait);
+    wait.MaxWait = 10000;
+    js_PublishAsyncComplete(js, &wait);
+    jsCtx_Destroy(js);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,8 +188,8 @@ int main(int argc, char** argv) {
         std::vector<std::thread> threads;
         for (int c = 0; c < options.connections; ++c) {
             threads.emplace_back([&, c] {
-                publish_loop(options, payload, c, deadline, latencies[static_cast<size_t>(c)],
-                             failures);
+                const auto loop = options.async_window > 0 ? publish_async_loop : publish_loop;
+                loop(options, payload, c, deadline, latencies[static_cast<size_t>(c)], failures);
             });
         }
         for (auto& thread : threads) thread.join();
@@ -121,11 +203,11 @@ int main(int argc, char** argv) {
             return all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] / 1000.0;
         };
         std::printf(
-            "jetstream sync publish: %d connection(s), %zu messages of %zu bytes in %.1f s, %d "
+            "jetstream %s publish: %d connection(s), %zu messages of %zu bytes in %.1f s, %d "
             "failed\n  %.0f msgs/s   p50 %.3f ms   p90 %.3f ms   p99 %.3f ms\n",
-            options.connections, all.size(), payload.size(), elapsed, failures.load(),
-            static_cast<double>(all.size()) / elapsed, percentile(0.5), percentile(0.9),
-            percentile(0.99));
+            options.async_window > 0 ? "async" : "sync", options.connections, all.size(),
+            payload.size(), elapsed, failures.load(), static_cast<double>(all.size()) / elapsed,
+            percentile(0.5), percentile(0.9), percentile(0.99));
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "jetstream_publish_bench: " << e.what() << "\n";

@@ -7,6 +7,9 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <future>
+#include <thread>
+#include <vector>
 
 #include "api_harness.hpp"
 #include "host_harness.hpp"
@@ -93,6 +96,58 @@ TEST_CASE("a PubAck that never comes gives 503 with Retry-After, never 202 - the
     CHECK(client.stream_message_count("TEST") == 4);
     const std::string metrics = api.get("/metrics").body;
     CHECK(metric_line(metrics, "nomnom_api_publish_failures_total 2"));
+    REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE(
+    "the PubAck window: a request finding it full past publish_timeout_ms gets 503 "
+    "naming ingest.max_pending_acks; requests share it and each gets its own PubAck",
+    "[api][faults]") {
+    ApiOnNats setup("max_pending_acks = 1", "", {}, "max_threads = 16");
+    auto& [nats, api, client] = setup;
+    {
+        // One publish holds the only slot until its PubAck times out (2 s); of the others, one
+        // takes the slot then, the rest find no room within their own 2 s.
+        const NatsServer::Frozen frozen = nats.freeze();
+        std::vector<std::future<HttpReply>> replies;
+        for (int i = 0; i < 4; ++i) {
+            replies.push_back(std::async(std::launch::async, [&api, i] {
+                return api.post("/ingest/message", "{\"frozen\":" + std::to_string(i) + "}");
+            }));
+        }
+        int window_full = 0;
+        for (auto& reply : replies) {
+            HttpReply got = reply.get();
+            INFO(got.body);
+            CHECK(got.status == 503);
+            CHECK(got.headers["Retry-After"] == "2");
+            if (got.body.find("no room among the 1 publishes awaiting their PubAck "
+                              "(ingest.max_pending_acks) within ingest.publish_timeout_ms "
+                              "(2000 ms): JetStream is not keeping up") != std::string::npos) {
+                ++window_full;
+            }
+        }
+        CHECK(window_full >= 2);
+    }
+    REQUIRE(eventually([&] { return api.get("/ready").status == 200; }, 20s));
+    const uint64_t before = client.stream_message_count("TEST");
+    // Eight clients through the one slot: every request waits for its own PubAck, with the id
+    // and sequence of its own message.
+    std::vector<std::thread> clients;
+    std::atomic<int> accepted{0};
+    for (int c = 0; c < 8; ++c) {
+        clients.emplace_back([&api, &accepted, c] {
+            for (int n = 0; n < 25; ++n) {
+                const std::string id = "w-" + std::to_string(c) + "-" + std::to_string(n);
+                const HttpReply reply =
+                    api.post("/ingest/message", R"({"n":1})", {{"Idempotency-Key", id}});
+                if (reply.status == 202 && reply.body.find(id) != std::string::npos) ++accepted;
+            }
+        });
+    }
+    for (auto& thread : clients) thread.join();
+    CHECK(accepted.load() == 200);
+    CHECK(client.stream_message_count("TEST") == before + 200);
     REQUIRE(api.terminate() == 0);
 }
 

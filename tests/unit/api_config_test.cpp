@@ -34,6 +34,7 @@ TEST_CASE("the annotated api.example.toml in docker/ is valid and holds the defa
     CHECK(config.ingest.subject == "messages.ingest.{entity}");
     CHECK(config.ingest.format == PublishFormat::Envelope);
     CHECK(config.ingest.max_body_bytes == defaults.ingest.max_body_bytes);
+    CHECK(config.ingest.max_pending_acks == defaults.ingest.max_pending_acks);
     CHECK(config.stream.name == "MESSAGES");
     CHECK(config.status.enabled);
     CHECK(config.status.bucket == "NOMNOM_STATUS");
@@ -52,6 +53,8 @@ TEST_CASE("api.toml errors name the line and the key", "[api][config]") {
           "A-Z a-z 0-9 _ -)");
     CHECK(error_of("[http]\nmax_threads = 0\n") ==
           "/etc/nomnom/api.toml:2: http.max_threads: value 0 is out of range [1, 1024]");
+    CHECK(error_of("[ingest]\nmax_pending_acks = 0\n") ==
+          "/etc/nomnom/api.toml:2: ingest.max_pending_acks: value 0 is out of range [1, 1000000]");
     CHECK(error_of("[status]\nflush_ms = 5\n") ==
           "/etc/nomnom/api.toml:2: status.flush_ms: unknown key");
     CHECK(error_of("[nats]\nurll = \"x\"\n") == "/etc/nomnom/api.toml:2: nats.urll: unknown key");
