@@ -24,7 +24,8 @@ namespace {
 
 constexpr const char* usage =
     "usage: nomnom-gen --entities DIR --out DIR [--name PLUGIN] [--project nomnom.yaml]\n"
-    "                  [--subject-prefix PREFIX] [--mysql-key-length N] [--stamp FILE]\n"
+    "                  [--subject-prefix PREFIX] [--mysql-key-length N] [--pg-fillfactor N]\n"
+    "                  [--stamp FILE]\n"
     "       nomnom-gen check --entities DIR [--project nomnom.yaml]\n"
     "\n"
     "Reads every *.yaml/*.yml entity file directly in DIR (legacy `entity:` form or\n"
@@ -42,6 +43,9 @@ constexpr const char* usage =
     "messages.ingest).\n"
     "--mysql-key-length N (1 to 768, default 255) is the VARCHAR length in sql/mysql.sql of a\n"
     "string column without maxLength in a key or index, which MySQL cannot index as TEXT.\n"
+    "--pg-fillfactor N (10 to 100, default 100: none written) is every table's fillfactor in\n"
+    "sql/postgresql.sql: 50 leaves each page room to rewrite all its rows in place (HOT\n"
+    "updates) when messages update or replay stored keys, for twice the space.\n"
     "--stamp FILE touches FILE when done and writes FILE.d, a make depfile listing every\n"
     "input read (entity files, nomnom.yaml, transform sources), for build systems.\n";
 
@@ -53,6 +57,7 @@ struct Options {
     std::optional<std::string> project;
     std::optional<std::string> subject_prefix;
     std::optional<int> mysql_key_length;
+    std::optional<int> pg_fillfactor;
     std::optional<std::string> stamp;
 };
 
@@ -96,6 +101,18 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
                 return std::nullopt;
             }
             options.mysql_key_length = length;
+        } else if (arg == "--pg-fillfactor") {
+            int fillfactor = 0;
+            const auto [end, error] =
+                std::from_chars(value.data(), value.data() + value.size(), fillfactor);
+            if (error != std::errc{} || end != value.data() + value.size() || fillfactor < 10 ||
+                fillfactor > 100) {
+                std::cerr << "nomnom-gen: --pg-fillfactor must be a number from 10 to 100 "
+                             "(PostgreSQL's range for a table), not '"
+                          << value << "'\n";
+                return std::nullopt;
+            }
+            options.pg_fillfactor = fillfactor;
         } else if (arg == "--stamp" && !options.check_only) {
             options.stamp = value;
         } else {
@@ -178,6 +195,7 @@ int main(int argc, char** argv) {
     Project project = read_project(project_file, diagnostics);
     if (options->subject_prefix) project.subject_prefix = *options->subject_prefix;
     if (options->mysql_key_length) project.mysql_key_length = *options->mysql_key_length;
+    if (options->pg_fillfactor) project.pg_fillfactor = *options->pg_fillfactor;
     std::vector<Entity> entities = load_entities(options->entities, diagnostics);
     std::optional<Schema> schema;
     if (!diagnostics.failed()) schema = resolve(std::move(entities), project, diagnostics);

@@ -144,7 +144,13 @@ std::string emit_ddl(const Schema& schema, Dialect dialect) {
         // utf8mb4_bin: case and accents tell keys apart, as on PostgreSQL, where the default
         // collations make 'a', 'A' and 'á' one key. Trailing spaces still do not: MySQL 8 and
         // MariaDB 10.11 share no binary collation without padding.
-        sql += mysql ? ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n" : ");\n";
+        if (mysql) {
+            sql += ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n";
+        } else if (dialect == Dialect::Postgres && schema.project.pg_fillfactor < 100) {
+            sql += ") WITH (fillfactor = " + std::to_string(schema.project.pg_fillfactor) + ");\n";
+        } else {
+            sql += ");\n";
+        }
         if (mysql) continue;
         for (const auto& index : indexes) {
             sql += std::string("CREATE ") + (index.unique ? "UNIQUE " : "") +

@@ -169,6 +169,11 @@ struct Project {
     // (--mysql-key-length): 255 characters of utf8mb4 take 1,020 of the 3,072 bytes an InnoDB
     // key may hold, which leaves room for a few such columns in one key.
     int mysql_key_length = 255;
+    // The fillfactor of every table in sql/postgresql.sql (--pg-fillfactor); 100 (PostgreSQL's
+    // default) writes none. Room left in each page lets an upsert that changes no indexed
+    // column write the row's new version into the same page (a HOT update: no index entries,
+    // a small WAL record) instead of a page elsewhere plus an entry in every index.
+    int pg_fillfactor = 100;
     std::vector<std::string> transform_sources;  // absolute paths of C++ files to compile in
     std::map<std::string, UserTransform> transforms;
     std::map<std::string, Location> rust_transforms;  // declared for the original, not usable

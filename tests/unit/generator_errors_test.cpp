@@ -1473,26 +1473,52 @@ CREATE TABLE IF NOT EXISTS `accounts` (
                                    "\"accounts\" (\"seen_at\", \"team\");\n"));
 }
 
-TEST_CASE("nomnom-gen --mysql-key-length sets the VARCHAR of indexed strings without maxLength",
+TEST_CASE("nomnom-gen --mysql-key-length sets the VARCHAR of indexed strings without maxLength, "
+          "--pg-fillfactor every PostgreSQL table's fillfactor",
           "[generator][ddl]") {
+    struct Flag {
+        const char* name;
+        const char* value;
+        const char* script;
+        std::vector<std::string> written;
+        std::vector<std::string> unwritten;  // by default
+        const char* range;
+        std::vector<const char*> refused;
+    };
+    const std::vector<Flag> flags = {
+        {"--mysql-key-length", "191", "mysql.sql",
+         {"`tenant` VARCHAR(191) NOT NULL", "`login` VARCHAR(40) NOT NULL", "`team` VARCHAR(191),"},
+         {"VARCHAR(191)"}, "from 1 to 768", {"0", "769", "12x", "-1"}},
+        {"--pg-fillfactor", "50", "postgresql.sql", {"\n) WITH (fillfactor = 50);\n"},
+         {"fillfactor"}, "from 10 to 100", {"9", "101", "5O", "-50"}},
+    };
     Fixture f;
     f.entity("account.yaml", account_yaml);
     const auto out = f.entities().parent_path() / "out";
     const std::string arguments =
         "--name account --entities '" + f.entities().string() + "' --out '" + out.string() + "'";
-    const Outcome generated = run_gen(arguments + " --mysql-key-length 191");
-    INFO(generated.err);
-    REQUIRE(generated.exit_code == 0);
-    std::ifstream file(out / "sql" / "mysql.sql");
-    const std::string mysql{std::istreambuf_iterator<char>(file), {}};
-    CHECK_THAT(mysql, Catch::Contains("`tenant` VARCHAR(191) NOT NULL") &&
-                          Catch::Contains("`login` VARCHAR(40) NOT NULL") &&
-                          Catch::Contains("`team` VARCHAR(191),"));
-    for (const char* bad : {"0", "769", "12x", "-1"}) {
-        const Outcome refused = run_gen(arguments + " --mysql-key-length " + bad);
-        CHECK(refused.exit_code == 2);
-        CHECK_THAT(refused.err, Catch::Contains("--mysql-key-length must be a number from 1 to "
-                                                "768") &&
-                                    Catch::Contains(std::string("not '") + bad + "'"));
+    const auto script = [&](const char* name) {
+        std::ifstream file(out / "sql" / name);
+        return std::string{std::istreambuf_iterator<char>(file), {}};
+    };
+    for (const Flag& flag : flags) {
+        INFO(flag.name);
+        REQUIRE(run_gen(arguments).exit_code == 0);
+        for (const std::string& text : flag.unwritten) {
+            CHECK_THAT(script(flag.script), !Catch::Contains(text));
+        }
+        const Outcome generated = run_gen(arguments + " " + flag.name + " " + flag.value);
+        INFO(generated.err);
+        REQUIRE(generated.exit_code == 0);
+        for (const std::string& text : flag.written) {
+            CHECK_THAT(script(flag.script), Catch::Contains(text));
+        }
+        for (const char* bad : flag.refused) {
+            const Outcome refused = run_gen(arguments + " " + flag.name + " " + bad);
+            CHECK(refused.exit_code == 2);
+            CHECK_THAT(refused.err,
+                       Catch::Contains(std::string(flag.name) + " must be a number " + flag.range) &&
+                           Catch::Contains(std::string("not '") + bad + "'"));
+        }
     }
 }
