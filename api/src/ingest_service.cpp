@@ -40,36 +40,57 @@ IngestService::IngestService(const ApiConfig& config, NatsClient& nats, ApiMetri
     if (config.status.enabled) statuses_ = std::make_unique<StatusStore>(nats, config.status);
 }
 
-IngestService::Outcome IngestService::ingest_one(std::string_view payload,
-                                                 std::string_view path_entity,
-                                                 const std::string& id_hint,
-                                                 const char* id_source) {
+IngestService::InFlight IngestService::send_one(std::string_view payload,
+                                                std::string_view path_entity,
+                                                const std::string& id_hint, const char* id_source,
+                                                PubAckWindow::Followed followed) {
+    InFlight flight;
     CheckedMessage checked = check_message(payload, path_entity, id_hint, id_source);
-    if (!checked.error.empty()) return {400, "", checked.error, ""};
+    if (!checked.error.empty()) {
+        flight.refused = {400, "", checked.error, ""};
+        return flight;
+    }
     const std::optional<std::string>& entity = checked.entity;
     const std::string id = checked.id.empty()
                                ? Poco::UUIDGenerator::defaultGenerator().createRandom().toString()
                                : checked.id;
 
-    OutgoingMessage message{
+    flight.message = {
         subject_for(config_.ingest.subject, entity.value_or(config_.ingest.default_entity)), id,
         entity, utc_timestamp_now(), payload};
+    const OutgoingMessage& message = flight.message;
     NatsMsgPtr built = publisher_.build(message);
-    if (!built) return {503, "", "cannot create the NATS message", ""};
+    if (!built) {
+        flight.refused = {503, "", "cannot create the NATS message", ""};
+        return flight;
+    }
     const Verdict verdict = validators_.validate(built.get(), id);
-    if (verdict.kind == Verdict::Kind::Unavailable) return {503, "", verdict.reason, ""};
+    if (verdict.kind == Verdict::Kind::Unavailable) {
+        flight.refused = {503, "", verdict.reason, ""};
+        return flight;
+    }
     if (verdict.kind != Verdict::Kind::Ok && verdict.kind != Verdict::Kind::NoPlugin) {
         spdlog::debug("refused {} for {}: {}", id, message.subject, verdict.reason);
-        return {400, "", verdict.reason, ""};
+        flight.refused = {400, "", verdict.reason, ""};
+        return flight;
     }
-    const auto started = std::chrono::steady_clock::now();
-    const PublishResult result = publisher_.publish(message, std::move(built));
+    flight.sent_at = std::chrono::steady_clock::now();
+    flight.sent = publisher_.send(message, std::move(built), followed);
+    return flight;
+}
+
+IngestService::Outcome IngestService::finish_one(InFlight& flight) {
+    if (flight.refused.code != 0) return flight.refused;
+    const OutgoingMessage& message = flight.message;
+    const std::string& id = message.message_id;
+    const PublishResult result = publisher_.result_of(flight.sent);
     // Only publishes that got a PubAck: a refusal while disconnected takes no time and a
     // timeout takes publish_timeout_ms, which would say nothing about JetStream's latency
     // (failures are counted on their own).
     if (result.kind != PublishResult::Kind::Unavailable) {
         metrics_.publish_seconds.observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - flight.sent_at)
+                .count());
     }
     switch (result.kind) {
         case PublishResult::Kind::Unavailable:
@@ -89,7 +110,7 @@ IngestService::Outcome IngestService::ingest_one(std::string_view payload,
     ++metrics_.published;
     if (statuses_ && config_.status.record_accepted) record_accepted(message, result.sequence);
     spdlog::debug("accepted {} on {} as sequence {} ({} bytes)", id, message.subject,
-                  result.sequence, payload.size());
+                  result.sequence, message.payload.size());
     return {202, id, "", message.received_at, false};
 }
 
@@ -105,8 +126,9 @@ void IngestService::record_accepted(const OutgoingMessage& message, uint64_t seq
 
 Reply IngestService::ingest_message(std::string_view body, std::string_view path_entity,
                                     std::string_view idempotency_key) {
-    const Outcome outcome =
-        ingest_one(body, path_entity, std::string(idempotency_key), "Idempotency-Key");
+    InFlight flight = send_one(body, path_entity, std::string(idempotency_key), "Idempotency-Key",
+                               PubAckWindow::Followed::No);
+    const Outcome outcome = finish_one(flight);
     if (outcome.code != 202) {
         if (outcome.code == 400) {
             spdlog::debug("rejected body ({}): {}", outcome.error, utf8_prefix(body, 256));
@@ -147,17 +169,28 @@ Reply IngestService::ingest_batch(std::string_view body, std::string_view idempo
                            std::to_string(config_.ingest.max_batch_lines)),
                 false};
     }
+    // Every line is sent before any PubAck is awaited, so that the batch's publishes share
+    // their round trips (through ingest.max_pending_acks); a line refused at once as
+    // unavailable stops the sending.
+    std::vector<InFlight> flights;
+    flights.reserve(lines.size());
+    for (const auto& [number, line] : lines) {
+        const std::string hint = idempotency_key.empty()
+                                     ? std::string()
+                                     : std::string(idempotency_key) + "-" + std::to_string(number);
+        flights.push_back(send_one(line, "", hint, "Idempotency-Key + line number",
+                                   flights.size() + 1 < lines.size() ? PubAckWindow::Followed::Yes
+                                                                     : PubAckWindow::Followed::No));
+        if (flights.back().unavailable_at_once()) break;
+    }
     size_t accepted = 0, duplicates = 0, failed = 0;
     bool unavailable = false;
     std::string results, errors;
-    for (const auto& [number, line] : lines) {
-        Outcome outcome{503, "", "not attempted: JetStream unavailable", "", false};
-        if (!unavailable) {
-            const std::string hint = idempotency_key.empty() ? std::string()
-                                                             : std::string(idempotency_key) + "-" +
-                                                                   std::to_string(number);
-            outcome = ingest_one(line, "", hint, "Idempotency-Key + line number");
-        }
+    for (size_t i = 0; i < lines.size(); ++i) {
+        const size_t number = lines[i].first;
+        const Outcome outcome = i < flights.size()
+                                    ? finish_one(flights[i])
+                                    : Outcome{503, "", "not attempted: JetStream unavailable", ""};
         if (!results.empty()) results += ',';
         results += "{\"line\":" + std::to_string(number);
         if (outcome.code == 202) {

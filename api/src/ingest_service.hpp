@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -57,10 +58,25 @@ class IngestService {
         bool duplicate = false;
         uint64_t stream_seq = 0;  // for a duplicate: of the message first stored
     };
-    // Validates and publishes one message. `id_hint` (from Idempotency-Key) wins over a
+    // One message on its way: refused (`refused.code` set), or sent and awaiting its PubAck.
+    struct InFlight {
+        Outcome refused{0, "", "", ""};
+        OutgoingMessage message;
+        SentMessage sent;
+        std::chrono::steady_clock::time_point sent_at;
+
+        // JetStream could not be asked at all (not connected, no room, no validator).
+        bool unavailable_at_once() const {
+            return refused.code == 503 || (refused.code == 0 && !sent.pending);
+        }
+    };
+    // Validates one message and sends it. `id_hint` (from Idempotency-Key) wins over a
     // "message_id" field of the body.
-    Outcome ingest_one(std::string_view payload, std::string_view path_entity,
-                       const std::string& id_hint, const char* id_source);
+    InFlight send_one(std::string_view payload, std::string_view path_entity,
+                      const std::string& id_hint, const char* id_source,
+                      PubAckWindow::Followed followed);
+    // Waits for its PubAck: 202 only once JetStream stored it.
+    Outcome finish_one(InFlight& message);
     void record_accepted(const OutgoingMessage& message, uint64_t sequence);
 
     const ApiConfig& config_;

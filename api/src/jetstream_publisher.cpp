@@ -52,18 +52,28 @@ NatsMsgPtr JetStreamPublisher::build(const OutgoingMessage& message) const {
     return owned;
 }
 
-PublishResult JetStreamPublisher::publish(const OutgoingMessage& message, NatsMsgPtr built) {
+SentMessage JetStreamPublisher::send(const OutgoingMessage& message, NatsMsgPtr built,
+                                     PubAckWindow::Followed followed) {
+    SentMessage sent;
+    sent.subject = message.subject;
     // While disconnected cnats would buffer the publish and the request would only time out:
     // answer at once instead.
     if (!nats_.connected()) {
-        return {PublishResult::Kind::Unavailable, 0, "not connected to NATS"};
+        sent.refused.error = "not connected to NATS";
+        return sent;
     }
-    const int data_length = natsMsg_GetDataLength(built.get());
-    const PubAckWindow::Outcome outcome = window_.publish(
-        std::move(built), {message.message_id.c_str(), stream_.c_str(), timeout_ms_});
+    sent.data_length = natsMsg_GetDataLength(built.get());
+    sent.pending.emplace(window_.send(
+        std::move(built), {message.message_id.c_str(), stream_.c_str(), timeout_ms_}, followed));
+    return sent;
+}
+
+PublishResult JetStreamPublisher::result_of(SentMessage& sent) {
+    if (!sent.pending) return sent.refused;
+    const PubAckWindow::Outcome outcome = sent.pending->wait();
     if (outcome.status == NATS_MAX_PAYLOAD) {
         return {PublishResult::Kind::TooLarge, 0,
-                "message of " + std::to_string(data_length) +
+                "message of " + std::to_string(sent.data_length) +
                     " bytes plus headers exceeds the NATS server's max_payload of " +
                     std::to_string(natsConnection_GetMaxPayload(nats_.connection())) + " bytes"};
     }
@@ -75,7 +85,7 @@ PublishResult JetStreamPublisher::publish(const OutgoingMessage& message, NatsMs
                     std::to_string(timeout_ms_) + " ms): JetStream is not keeping up"};
     }
     if (outcome.status != NATS_OK) {
-        std::string error = std::string("JetStream publish to ") + message.subject +
+        std::string error = std::string("JetStream publish to ") + sent.subject +
                             " failed: " + natsStatus_GetText(outcome.status);
         if (outcome.js_error != 0) {
             error += " [jetstream error " + std::to_string(outcome.js_error) + "]";

@@ -32,6 +32,14 @@ struct PublishResult {
     std::string error;      // for Unavailable and TooLarge
 };
 
+// A message handed to JetStream, or refused before it could be; its PubAck still to come.
+struct SentMessage {
+    std::optional<PubAckWindow::Pending> pending;  // none when refused
+    PublishResult refused{PublishResult::Kind::Unavailable, 0, ""};
+    std::string subject;
+    int data_length = 0;
+};
+
 // Publishes into the ingest stream and waits for the PubAck: only a stored (or duplicate)
 // message may be answered with 202. Publishes are asynchronous, through one window shared by
 // all request threads.
@@ -42,8 +50,12 @@ class JetStreamPublisher {
     // The NATS message `message` goes out as: its payload (in an envelope with ingest.format
     // "envelope") and headers; the publish adds Nats-Msg-Id. Null when it cannot be created.
     NatsMsgPtr build(const OutgoingMessage& message) const;
-    // Publishes `built` (what build(message) returned).
-    PublishResult publish(const OutgoingMessage& message, NatsMsgPtr built);
+    // Sends `built` (what build(message) returned) without waiting for its PubAck; `followed`:
+    // whether the caller sends more before it waits.
+    SentMessage send(const OutgoingMessage& message, NatsMsgPtr built,
+                     PubAckWindow::Followed followed);
+    // Waits for the PubAck of `sent` (within ingest.publish_timeout_ms of its send).
+    PublishResult result_of(SentMessage& sent);
 
     // The Nomnom-Received-At of the stored message `sequence`; "" when the stream no longer
     // has it (or another producer published it).

@@ -4,7 +4,8 @@
 
 namespace nomnom::api {
 
-PubAckWindow::PubAckWindow(NatsClient& nats, int64_t max_pending) : max_pending_(max_pending) {
+PubAckWindow::PubAckWindow(NatsClient& nats, int64_t max_pending)
+    : nats_(nats), max_pending_(max_pending) {
     jsOptions options;
     jsOptions_Init(&options);
     // The window is kept here, not by cnats' MaxPending, so that waiting for room counts
@@ -39,21 +40,33 @@ void PubAckWindow::release_slot() {
     room_.notify_one();
 }
 
-PubAckWindow::Outcome PubAckWindow::publish(NatsMsgPtr message, const PublishRequest& request) {
+PubAckWindow::Pending PubAckWindow::send(NatsMsgPtr message, const PublishRequest& request,
+                                         Followed followed) {
     using Clock = std::chrono::steady_clock;
-    const auto deadline = Clock::now() + std::chrono::milliseconds(request.max_wait_ms);
-    Waiter waiter;
-    natsMsg* key = message.get();
+    auto waiter = std::make_unique<Waiter>();
+    waiter->deadline = Clock::now() + std::chrono::milliseconds(request.max_wait_ms);
     std::unique_lock lock(mutex_);
-    if (!room_.wait_until(lock, deadline, [&] { return pending_ < max_pending_; })) {
-        Outcome full;
-        full.status = NATS_TIMEOUT;
-        full.window_full = true;
-        return full;
+    if (!room_.wait_until(lock, waiter->deadline, [&] { return pending_ < max_pending_; })) {
+        waiter->done = true;
+        waiter->outcome.status = NATS_TIMEOUT;
+        waiter->outcome.window_full = true;
+        return {*this, std::move(waiter)};
+    }
+    if (pending_ == 0 && followed == Followed::No) {
+        // Alone: nothing to gather, and a synchronous publish is written at once.
+        ++pending_;
+        lock.unlock();
+        static_cast<PublishOutcome&>(waiter->outcome) =
+            nats_.publish_awaiting_ack(message.get(), request);
+        lock.lock();
+        release_slot();
+        waiter->done = true;
+        return {*this, std::move(waiter)};
     }
     ++pending_;
     // Registered first: the PubAck may arrive before js_PublishMsgAsync returns.
-    waiting_.emplace(key, &waiter);
+    waiter->message = message.get();
+    waiting_.emplace(waiter->message, waiter.get());
     lock.unlock();
 
     jsPubOptions options;
@@ -62,32 +75,50 @@ PubAckWindow::Outcome PubAckWindow::publish(NatsMsgPtr message, const PublishReq
     options.ExpectStream = request.expect_stream;
     // The same MaxWait for every publish: cnats keeps its timeouts in a list sorted by
     // deadline, appended to in O(1) only while deadlines come in order (a shorter one walks
-    // the list of every publish of the last MaxWait). The caller's own deadline below is the
-    // one that counts.
+    // the list of every publish of the last MaxWait). The waiter's own deadline is the one
+    // that counts.
     options.MaxWait = request.max_wait_ms;
     natsMsg* handed = message.release();
     const natsStatus status = js_PublishMsgAsync(jetstream_, &handed, &options);
-    lock.lock();
     if (status != NATS_OK) {
         // Not sent: the message is still ours, and no PubAck will come for it.
-        waiting_.erase(key);
+        lock.lock();
+        waiting_.erase(waiter->message);
         release_slot();
+        waiter->done = true;
+        waiter->outcome.status = status;
         lock.unlock();
         natsMsg_Destroy(handed);
-        Outcome failed;
-        failed.status = status;
-        return failed;
     }
+    return {*this, std::move(waiter)};
+}
+
+PubAckWindow::Outcome PubAckWindow::Pending::wait() {
+    Waiter& waiter = *waiter_;
+    std::unique_lock lock(window_->mutex_);
     // A PubAck later than this finds no waiter and only frees its slot.
-    if (!waiter.answered.wait_until(lock, deadline, [&] { return waiter.done; })) {
-        waiting_.erase(key);
-        Outcome late;
-        late.status = NATS_TIMEOUT;
-        return late;
+    if (!waiter.answered.wait_until(lock, waiter.deadline, [&] { return waiter.done; })) {
+        window_->waiting_.erase(waiter.message);
+        waiter.done = true;
+        waiter.outcome.status = NATS_TIMEOUT;
     }
-    Outcome answered;
-    static_cast<PublishOutcome&>(answered) = waiter.outcome;
-    return answered;
+    return waiter.outcome;
+}
+
+PubAckWindow::Pending& PubAckWindow::Pending::operator=(Pending&& other) noexcept {
+    if (this != &other) {
+        forget();
+        window_ = other.window_;
+        waiter_ = std::move(other.waiter_);
+    }
+    return *this;
+}
+
+void PubAckWindow::Pending::forget() {
+    if (!waiter_) return;  // moved from
+    const std::lock_guard lock(window_->mutex_);
+    if (!waiter_->done) window_->waiting_.erase(waiter_->message);
+    waiter_.reset();
 }
 
 void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr* error,

@@ -95,7 +95,8 @@ TEST_CASE("a PubAck that never comes gives 503 with Retry-After, never 202 - the
           202);
     CHECK(client.stream_message_count("TEST") == 4);
     const std::string metrics = api.get("/metrics").body;
-    CHECK(metric_line(metrics, "nomnom_api_publish_failures_total 2"));
+    // The message and both lines of the batch: a batch sends every line before it waits.
+    CHECK(metric_line(metrics, "nomnom_api_publish_failures_total 3"));
     REQUIRE(api.terminate() == 0);
 }
 
@@ -148,6 +149,17 @@ TEST_CASE(
     for (auto& thread : clients) thread.join();
     CHECK(accepted.load() == 200);
     CHECK(client.stream_message_count("TEST") == before + 200);
+    // A batch sends all its lines before awaiting their PubAcks: through a window of one, each
+    // send waits for the line before it to be acknowledged.
+    std::string lines;
+    for (int n = 1; n <= 300; ++n) lines += "{\"line\":" + std::to_string(n) + "}\n";
+    const HttpReply batch = api.post("/ingest/batch", lines, {{"Idempotency-Key", "wb"}});
+    INFO(batch.body);
+    CHECK(batch.status == 202);
+    const rapidjson::Document summary = parse_json(batch.body);
+    CHECK(summary["inserted"].GetInt() == 300);
+    CHECK(summary["results"][299]["message_id"].GetString() == std::string("wb-300"));
+    CHECK(client.stream_message_count("TEST") == before + 500);
     REQUIRE(api.terminate() == 0);
 }
 
