@@ -3,9 +3,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <set>
 
 #include "host_harness.hpp"
 #include "support/mariadb_test_db.hpp"
@@ -252,4 +257,53 @@ TEST_CASE("config errors name the file - line and key", "[plugins][cli]") {
     std::tie(code, output) = host.run_cli({"--config", host.config_path().string()});
     CHECK(code == 2);
     CHECK(output.find("worker.toml:2: nats.urll: unknown key") != std::string::npos);
+}
+
+TEST_CASE("a host killed by SIGKILL leaves its private plugin copies for the next start to remove",
+          "[plugins][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), "sqlite:" + (host.dir() / "kv.db").string()));
+    const std::filesystem::path tmp = host.dir() / "tmp";
+    std::filesystem::create_directories(tmp);
+    // One without an owner lock (an older host's) stays.
+    std::filesystem::create_directories(tmp / "nomnom-plugins-older");
+    const auto copies = [&] {
+        std::set<std::string> names;
+        for (const auto& entry : std::filesystem::directory_iterator(tmp)) {
+            names.insert(entry.path().filename().string());
+        }
+        names.erase("nomnom-plugins-older");
+        return names;
+    };
+    // Whether no process holds the directory's owner lock any more.
+    const auto ownerless = [&](const std::string& name) {
+        const int lock = ::open((tmp / name / ".owner-lock").c_str(), O_RDONLY | O_CLOEXEC);
+        const bool free = lock >= 0 && ::flock(lock, LOCK_EX | LOCK_NB) == 0;
+        if (lock >= 0) ::close(lock);
+        return free;
+    };
+    host.start({{"TMPDIR", tmp.string()}});
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv]", 20s));
+    // The host's, and in process isolation its worker's.
+    const std::set<std::string> killed = copies();
+    REQUIRE(!killed.empty());
+    for (const std::string& name : killed) CHECK_FALSE(ownerless(name));
+    host.process().kill9();
+    // The worker follows its parent (PR_SET_PDEATHSIG).
+    REQUIRE(eventually([&] { return std::all_of(killed.begin(), killed.end(), ownerless); }, 20s));
+    CHECK(copies() == killed);
+
+    host.start({{"TMPDIR", tmp.string()}});
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running [test_kv]", 20s));
+    CHECK(host.log_contains("removed " + std::to_string(killed.size()) +
+                            " private plugin directories in " + tmp.string() +
+                            " left by hosts that were killed"));
+    const std::set<std::string> running = copies();
+    CHECK(running.size() == killed.size());
+    for (const std::string& name : killed) CHECK_FALSE(running.contains(name));
+    REQUIRE(host.terminate() == 0);
+    CHECK(copies().empty());
+    CHECK(std::filesystem::exists(tmp / "nomnom-plugins-older"));
 }

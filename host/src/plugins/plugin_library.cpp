@@ -1,6 +1,9 @@
 #include "plugins/plugin_library.hpp"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -213,6 +216,41 @@ std::string check_plugin_permissions(const std::filesystem::path& path) {
 
 namespace {
 
+constexpr const char* kCopiesPrefix = "nomnom-plugins-";
+// Held (shared) by the directory's owner for as long as it lives: a directory whose lock can be
+// taken exclusively has no owner left.
+constexpr const char* kOwnerLock = ".owner-lock";
+
+// A host that dies by a signal (kill -9, the OOM killer, a crash outside plugin calls) cannot
+// remove its directory; each start removes those of dead hosts of the same user, so that
+// restarts after crashes do not fill the disk with copies. Directories without a lock file
+// (hosts from before 2026-12-05) are left alone: nothing tells whether they are in use.
+void remove_orphaned_copies(const std::filesystem::path& base) {
+    std::error_code error;
+    size_t removed = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(base, error)) {
+        if (!entry.path().filename().string().starts_with(kCopiesPrefix)) continue;
+        struct stat info {};
+        if (::lstat(entry.path().c_str(), &info) != 0 || !S_ISDIR(info.st_mode) ||
+            info.st_uid != ::geteuid()) {
+            continue;
+        }
+        const int lock =
+            ::open((entry.path() / kOwnerLock).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (lock < 0) continue;
+        if (::flock(lock, LOCK_EX | LOCK_NB) == 0) {
+            std::error_code ignored;
+            std::filesystem::remove_all(entry.path(), ignored);
+            ++removed;
+        }
+        ::close(lock);
+    }
+    if (removed > 0) {
+        spdlog::info("removed {} private plugin directories in {} left by hosts that were killed",
+                     removed, base.string());
+    }
+}
+
 // Private copies live in a directory only this process can write; each copy is unlinked when its
 // library is unloaded (worker processes load it meanwhile), and the directory goes when the
 // process exits.
@@ -220,12 +258,25 @@ class PrivateCopies {
   public:
     PrivateCopies() {
         const char* tmp = std::getenv("TMPDIR");
-        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/nomnom-plugins-XXXXXX";
-        if (::mkdtemp(pattern.data()) != nullptr) dir_ = pattern;
+        const std::filesystem::path base = tmp && *tmp ? tmp : "/tmp";
+        remove_orphaned_copies(base);
+        std::string pattern = (base / kCopiesPrefix).string() + "XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr) return;
+        // Locked before it gets its name, so that no other host's start can find it unlocked.
+        const std::filesystem::path unnamed = std::filesystem::path(pattern) / ".owner-lock-new";
+        owner_lock_ = ::open(unnamed.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (owner_lock_ < 0 || ::flock(owner_lock_, LOCK_SH) != 0 ||
+            ::rename(unnamed.c_str(), (std::filesystem::path(pattern) / kOwnerLock).c_str()) != 0) {
+            std::error_code ignored;
+            std::filesystem::remove_all(pattern, ignored);
+            return;
+        }
+        dir_ = pattern;
     }
     ~PrivateCopies() {
         std::error_code ignored;
         if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+        if (owner_lock_ >= 0) ::close(owner_lock_);
     }
 
     std::filesystem::path copy(const std::filesystem::path& file, const std::string& hash) {
@@ -241,6 +292,7 @@ class PrivateCopies {
 
   private:
     std::filesystem::path dir_;
+    int owner_lock_ = -1;
     std::atomic<uint64_t> counter_{0};
 };
 
