@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <deque>
 
 #include "message_check.hpp"
 #include "nomnom/common/identifiers.hpp"
@@ -169,28 +170,11 @@ Reply IngestService::ingest_batch(std::string_view body, std::string_view idempo
                            std::to_string(config_.ingest.max_batch_lines)),
                 false};
     }
-    // Every line is sent before any PubAck is awaited, so that the batch's publishes share
-    // their round trips (through ingest.max_pending_acks); a line refused at once as
-    // unavailable stops the sending.
-    std::vector<InFlight> flights;
-    flights.reserve(lines.size());
-    for (const auto& [number, line] : lines) {
-        const std::string hint = idempotency_key.empty()
-                                     ? std::string()
-                                     : std::string(idempotency_key) + "-" + std::to_string(number);
-        flights.push_back(send_one(line, "", hint, "Idempotency-Key + line number",
-                                   flights.size() + 1 < lines.size() ? PubAckWindow::Followed::Yes
-                                                                     : PubAckWindow::Followed::No));
-        if (flights.back().unavailable_at_once()) break;
-    }
     size_t accepted = 0, duplicates = 0, failed = 0;
     bool unavailable = false;
     std::string results, errors;
-    for (size_t i = 0; i < lines.size(); ++i) {
-        const size_t number = lines[i].first;
-        const Outcome outcome = i < flights.size()
-                                    ? finish_one(flights[i])
-                                    : Outcome{503, "", "not attempted: JetStream unavailable", ""};
+    const auto collect = [&](size_t number, InFlight& flight) {
+        const Outcome outcome = finish_one(flight);
         if (!results.empty()) results += ',';
         results += "{\"line\":" + std::to_string(number);
         if (outcome.code == 202) {
@@ -198,14 +182,42 @@ Reply IngestService::ingest_batch(std::string_view body, std::string_view idempo
             duplicates += outcome.duplicate ? 1 : 0;
             results += ",\"message_id\":\"" + outcome.message_id + "\",\"status\":\"accepted\"" +
                        (outcome.duplicate ? ",\"duplicate\":true}" : "}");
-            continue;
+            return;
         }
         ++failed;
         unavailable = unavailable || outcome.code == 503;
         const std::string error = "Line " + std::to_string(number) + ": " + outcome.error;
         results += ",\"error\":\"" + json_escape(outcome.error) + "\"}";
         errors += (errors.empty() ? "\"" : ",\"") + json_escape(error) + "\"";
+    };
+    // Lines are sent without waiting for the PubAcks of the ones before, so that the batch's
+    // publishes share their round trips; a line's outcome is collected once more than
+    // ingest.max_pending_acks lines follow it (or at the end), which keeps the answer in line
+    // order and what is held per line bounded by the window, whatever max_batch_lines allows.
+    // A line refused at once as unavailable stops the sending.
+    std::deque<std::pair<size_t, InFlight>> flights;
+    bool sending = true;
+    for (size_t i = 0; i < lines.size(); ++i) {
+        const auto& [number, line] = lines[i];
+        InFlight flight;
+        if (!sending) {
+            flight.refused = {503, "", "not attempted: JetStream unavailable", ""};
+        } else {
+            const std::string hint = idempotency_key.empty() ? std::string()
+                                                             : std::string(idempotency_key) + "-" +
+                                                                   std::to_string(number);
+            flight = send_one(
+                line, "", hint, "Idempotency-Key + line number",
+                i + 1 < lines.size() ? PubAckWindow::Followed::Yes : PubAckWindow::Followed::No);
+            sending = !flight.unavailable_at_once();
+        }
+        flights.emplace_back(number, std::move(flight));
+        if (static_cast<int64_t>(flights.size()) > config_.ingest.max_pending_acks) {
+            collect(flights.front().first, flights.front().second);
+            flights.pop_front();
+        }
     }
+    for (auto& [number, flight] : flights) collect(number, flight);
     const int code = failed == 0 ? 202 : unavailable ? 503 : accepted == 0 ? 400 : 207;
     // "success" and "partial" as the original says them; it has no "failed" (its batch route
     // answers 202 whatever happened).
