@@ -90,8 +90,7 @@ IngestService::Outcome IngestService::finish_one(InFlight& flight) {
     // (failures are counted on their own).
     if (result.kind != PublishResult::Kind::Unavailable) {
         metrics_.publish_seconds.observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - flight.sent_at)
-                .count());
+            std::chrono::duration<double>(flight.sent.answered_at - flight.sent_at).count());
     }
     switch (result.kind) {
         case PublishResult::Kind::Unavailable:
@@ -194,13 +193,14 @@ Reply IngestService::ingest_batch(std::string_view body, std::string_view idempo
     // publishes share their round trips; a line's outcome is collected once more than
     // ingest.max_pending_acks lines follow it (or at the end), which keeps the answer in line
     // order and what is held per line bounded by the window, whatever max_batch_lines allows.
-    // A line refused at once as unavailable stops the sending.
+    // Once JetStream failed a line (refused at once, or a 503 collected), the lines after it
+    // are not tried.
     std::deque<std::pair<size_t, InFlight>> flights;
     bool sending = true;
     for (size_t i = 0; i < lines.size(); ++i) {
         const auto& [number, line] = lines[i];
         InFlight flight;
-        if (!sending) {
+        if (!sending || unavailable) {
             flight.refused = {503, "", "not attempted: JetStream unavailable", ""};
         } else {
             const std::string hint = idempotency_key.empty() ? std::string()

@@ -65,9 +65,9 @@ class IngestService {
         SentMessage sent;
         std::chrono::steady_clock::time_point sent_at;
 
-        // JetStream could not be asked at all (not connected, no room, no validator).
+        // JetStream (or a validator) could not be asked at all.
         bool unavailable_at_once() const {
-            return refused.code == 503 || (refused.code == 0 && !sent.pending);
+            return refused.code == 503 || (refused.code == 0 && sent.unavailable_at_once());
         }
     };
     // Validates one message and sends it. `id_hint` (from Idempotency-Key) wins over a

@@ -68,9 +68,16 @@ SentMessage JetStreamPublisher::send(const OutgoingMessage& message, NatsMsgPtr 
     return sent;
 }
 
+bool SentMessage::unavailable_at_once() const {
+    if (!pending) return true;
+    const std::optional<PubAckWindow::Outcome> unsent = pending->refused();
+    return unsent && unsent->status != NATS_MAX_PAYLOAD;
+}
+
 PublishResult JetStreamPublisher::result_of(SentMessage& sent) {
     if (!sent.pending) return sent.refused;
     const PubAckWindow::Outcome outcome = sent.pending->wait();
+    sent.answered_at = outcome.answered_at;
     if (outcome.status == NATS_MAX_PAYLOAD) {
         return {PublishResult::Kind::TooLarge, 0,
                 "message of " + std::to_string(sent.data_length) +

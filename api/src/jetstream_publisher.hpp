@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,6 +39,11 @@ struct SentMessage {
     PublishResult refused{PublishResult::Kind::Unavailable, 0, ""};
     std::string subject;
     int data_length = 0;
+    std::chrono::steady_clock::time_point answered_at;  // set by result_of
+
+    // JetStream could not be asked at all (not connected, no room in the window, a message
+    // cnats would not send), unlike a message too large, which concerns that message only.
+    bool unavailable_at_once() const;
 };
 
 // Publishes into the ingest stream and waits for the PubAck: only a stored (or duplicate)

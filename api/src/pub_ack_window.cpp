@@ -50,6 +50,7 @@ PubAckWindow::Pending PubAckWindow::send(NatsMsgPtr message, const PublishReques
         waiter->done = true;
         waiter->outcome.status = NATS_TIMEOUT;
         waiter->outcome.window_full = true;
+        waiter->outcome.answered_at = Clock::now();
         return {*this, std::move(waiter)};
     }
     if (pending_ == 0 && followed == Followed::No) {
@@ -61,12 +62,15 @@ PubAckWindow::Pending PubAckWindow::send(NatsMsgPtr message, const PublishReques
         lock.lock();
         release_slot();
         waiter->done = true;
+        waiter->outcome.sent = waiter->outcome.status != NATS_MAX_PAYLOAD;
+        waiter->outcome.answered_at = Clock::now();
         return {*this, std::move(waiter)};
     }
-    ++pending_;
     // Registered first: the PubAck may arrive before js_PublishMsgAsync returns.
     waiter->message = message.get();
     waiting_.emplace(waiter->message, waiter.get());
+    ++pending_;
+    waiter->outcome.sent = true;
     lock.unlock();
 
     jsPubOptions options;
@@ -86,7 +90,9 @@ PubAckWindow::Pending PubAckWindow::send(NatsMsgPtr message, const PublishReques
         waiting_.erase(waiter->message);
         release_slot();
         waiter->done = true;
+        waiter->outcome.sent = false;
         waiter->outcome.status = status;
+        waiter->outcome.answered_at = Clock::now();
         lock.unlock();
         natsMsg_Destroy(handed);
     }
@@ -103,6 +109,12 @@ PubAckWindow::Outcome PubAckWindow::Pending::wait() {
         waiter.outcome.status = NATS_TIMEOUT;
     }
     return waiter.outcome;
+}
+
+std::optional<PubAckWindow::Outcome> PubAckWindow::Pending::refused() const {
+    const std::lock_guard lock(window_->mutex_);
+    if (waiter_->done && !waiter_->outcome.sent) return waiter_->outcome;
+    return std::nullopt;
 }
 
 PubAckWindow::Pending& PubAckWindow::Pending::operator=(Pending&& other) noexcept {
@@ -138,6 +150,7 @@ void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckE
                 waiter.outcome.js_error = error != nullptr ? error->ErrCode : jsErrCode(0);
             }
             waiter.done = true;
+            waiter.outcome.answered_at = std::chrono::steady_clock::now();
             window.waiting_.erase(found);
             // Under the lock: once it sees `done` the caller returns and its waiter is gone.
             waiter.answered.notify_one();

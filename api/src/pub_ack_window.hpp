@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "nomnom/common/nats_client.hpp"
@@ -18,14 +19,17 @@ namespace nomnom::api {
 class PubAckWindow {
   public:
     PubAckWindow(NatsClient& nats, int64_t max_pending);
-    // Gives up on the PubAcks still outstanding (their callers have answered by then: the server
-    // stops only after its requests finish).
+    // Gives up on the PubAcks still outstanding. Their callers have answered by then: nomnom-api
+    // destroys it after the HTTP server's thread pool, which waits for its requests (up to 10 s
+    // each, Poco's bound; a request waits at most publish_timeout_ms per line).
     ~PubAckWindow();
     PubAckWindow(const PubAckWindow&) = delete;
     PubAckWindow& operator=(const PubAckWindow&) = delete;
 
     struct Outcome : PublishOutcome {
+        bool sent = false;         // handed to JetStream (else refused before it was)
         bool window_full = false;  // no room in the window within max_wait_ms: not sent
+        std::chrono::steady_clock::time_point answered_at;  // when the PubAck (or error) came
     };
 
   private:
@@ -47,6 +51,9 @@ class PubAckWindow {
         ~Pending() { forget(); }
         // Waits for the PubAck until the publish's deadline.
         Outcome wait();
+        // The outcome of a publish refused before it was sent (no room, not sendable), which
+        // waiting would not change; nullopt once sent.
+        std::optional<Outcome> refused() const;
 
       private:
         friend class PubAckWindow;

@@ -160,6 +160,23 @@ TEST_CASE(
     CHECK(summary["inserted"].GetInt() == 300);
     CHECK(summary["results"][299]["message_id"].GetString() == std::string("wb-300"));
     CHECK(client.stream_message_count("TEST") == before + 500);
+    {
+        // Once a line's PubAck has timed out, the lines not yet sent are not tried: line 2 waits
+        // for the slot line 1 holds, then line 1 is found timed out.
+        const NatsServer::Frozen frozen = nats.freeze();
+        const HttpReply stalled =
+            api.post("/ingest/batch", "{\"s\":1}\n{\"s\":2}\n{\"s\":3}\n{\"s\":4}\n");
+        INFO(stalled.body);
+        CHECK(stalled.status == 503);
+        const rapidjson::Document refused = parse_json(stalled.body);
+        CHECK(refused["inserted"].GetInt() == 0);
+        CHECK(refused["results"][0]["error"].GetString() ==
+              std::string("JetStream publish to messages.ingest.default failed: Timeout"));
+        for (const int line : {2, 3}) {
+            CHECK(refused["results"][line]["error"].GetString() ==
+                  std::string("not attempted: JetStream unavailable"));
+        }
+    }
     REQUIRE(api.terminate() == 0);
 }
 
