@@ -61,6 +61,17 @@ struct Options {
     std::optional<std::string> stamp;
 };
 
+// `value` when it is a whole number from `low` to `high`.
+std::optional<int> number_in(const std::string& value, int low, int high) {
+    int number = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+    if (error != std::errc{} || end != value.data() + value.size() || number < low ||
+        number > high) {
+        return std::nullopt;
+    }
+    return number;
+}
+
 std::optional<Options> parse_arguments(int argc, char** argv) {
     Options options;
     int k = 1;
@@ -90,29 +101,21 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
         } else if (arg == "--subject-prefix") {
             options.subject_prefix = value;
         } else if (arg == "--mysql-key-length") {
-            int length = 0;
-            const auto [end, error] =
-                std::from_chars(value.data(), value.data() + value.size(), length);
-            if (error != std::errc{} || end != value.data() + value.size() || length < 1 ||
-                length > 768) {
+            options.mysql_key_length = number_in(value, 1, 768);
+            if (!options.mysql_key_length) {
                 std::cerr << "nomnom-gen: --mysql-key-length must be a number from 1 to 768 "
                              "(an InnoDB key holds 3072 bytes, 4 per utf8mb4 character), not '"
                           << value << "'\n";
                 return std::nullopt;
             }
-            options.mysql_key_length = length;
         } else if (arg == "--pg-fillfactor") {
-            int fillfactor = 0;
-            const auto [end, error] =
-                std::from_chars(value.data(), value.data() + value.size(), fillfactor);
-            if (error != std::errc{} || end != value.data() + value.size() || fillfactor < 10 ||
-                fillfactor > 100) {
+            options.pg_fillfactor = number_in(value, 10, 100);
+            if (!options.pg_fillfactor) {
                 std::cerr << "nomnom-gen: --pg-fillfactor must be a number from 10 to 100 "
                              "(PostgreSQL's range for a table), not '"
                           << value << "'\n";
                 return std::nullopt;
             }
-            options.pg_fillfactor = fillfactor;
         } else if (arg == "--stamp" && !options.check_only) {
             options.stamp = value;
         } else {
