@@ -75,7 +75,6 @@ IngestService::InFlight IngestService::send_one(std::string_view payload,
         flight.refused = {400, "", verdict.reason, ""};
         return flight;
     }
-    flight.sent_at = std::chrono::steady_clock::now();
     flight.sent = publisher_.send(message, std::move(built), followed);
     return flight;
 }
@@ -90,7 +89,7 @@ IngestService::Outcome IngestService::finish_one(InFlight& flight) {
     // (failures are counted on their own).
     if (result.kind != PublishResult::Kind::Unavailable) {
         metrics_.publish_seconds.observe(
-            std::chrono::duration<double>(flight.sent.answered_at - flight.sent_at).count());
+            std::chrono::duration<double>(flight.sent.answered_at - flight.sent.sent_at).count());
     }
     switch (result.kind) {
         case PublishResult::Kind::Unavailable:

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,7 +62,6 @@ class IngestService {
         Outcome refused{0, "", "", ""};
         OutgoingMessage message;
         SentMessage sent;
-        std::chrono::steady_clock::time_point sent_at;
 
         // JetStream (or a validator) could not be asked at all.
         bool unavailable_at_once() const {

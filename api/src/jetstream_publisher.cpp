@@ -56,6 +56,7 @@ SentMessage JetStreamPublisher::send(const OutgoingMessage& message, NatsMsgPtr 
                                      PubAckWindow::Followed followed) {
     SentMessage sent;
     sent.subject = message.subject;
+    sent.sent_at = std::chrono::steady_clock::now();
     // While disconnected cnats would buffer the publish and the request would only time out:
     // answer at once instead.
     if (!nats_.connected()) {

@@ -39,6 +39,7 @@ struct SentMessage {
     PublishResult refused{PublishResult::Kind::Unavailable, 0, ""};
     std::string subject;
     int data_length = 0;
+    std::chrono::steady_clock::time_point sent_at;      // set by send
     std::chrono::steady_clock::time_point answered_at;  // set by result_of
 
     // JetStream could not be asked at all (not connected, no room in the window, a message
