@@ -64,6 +64,9 @@ BUILD_PACKAGES=(
     python3-wheel
     docker-compose   # tests: `docker-compose config` validates docker/docker-compose.yml
     systemd          # tests: `systemd-analyze verify` checks the units in docker/systemd
+    chromium         # tests: the dashboard in a real browser (tests/browser), headless,
+    chromium-driver  #   driven by Selenium
+    python3-selenium
 )
 
 runtime_only=0

@@ -104,17 +104,30 @@ std::string Host::metrics() const {
     return merge_prometheus(texts, kHostOwned);
 }
 
+HostState Host::state() const {
+    HostState state;
+    if (!started_.load()) return state;
+    state.started = true;
+    state.nats_connected = nats_->connected();
+    state.plugins = supervisor_->statuses();
+    state.database_reachable = true;
+    for (const PluginStatus& status : state.plugins) {
+        state.database_reachable = state.database_reachable && !status.waiting_for_database;
+    }
+    // Asked only when the workers do not already know it is down: the check may take a
+    // connect timeout.
+    state.database_reachable = state.database_reachable && database_->reachable();
+    return state;
+}
+
 Readiness Host::readiness() const {
-    if (!started_.load()) return {false, R"({"ready":false,"reason":"starting"})"};
-    const bool nats_up = nats_->connected();
-    bool database_up = true;
+    const HostState state = this->state();
+    if (!state.started) return {false, R"({"ready":false,"reason":"starting"})"};
     bool plugins_ok = true;
     std::string plugins;
     std::string last_errors;
-    const std::vector<PluginStatus> statuses = supervisor_->statuses();
-    for (const PluginStatus& status : statuses) {
+    for (const PluginStatus& status : state.plugins) {
         plugins_ok = plugins_ok && status.healthy;
-        database_up = database_up && !status.waiting_for_database;
         const std::string name = "\"" + json_escape(status.name) + "\":";
         plugins += (plugins.empty() ? "" : ",") + name + "\"" + json_escape(status.state) + "\"";
         if (!status.last_error) continue;
@@ -126,14 +139,25 @@ Readiness Host::readiness() const {
                        "\",\"unix_ms\":" + std::to_string(unix_ms) + ",\"reason\":\"" +
                        json_escape(status.last_error->reason) + "\"}";
     }
-    // Asked only when the workers do not already know it is down: the check may take a
-    // connect timeout.
-    database_up = database_up && database_->reachable();
-    const bool ready = nats_up && database_up && plugins_ok && !statuses.empty();
+    const bool ready =
+        state.nats_connected && state.database_reachable && plugins_ok && !state.plugins.empty();
     return {ready, std::string("{\"ready\":") + (ready ? "true" : "false") + ",\"nats\":\"" +
-                       (nats_up ? "connected" : "disconnected") + "\",\"database\":\"" +
-                       (database_up ? "reachable" : "unreachable") + "\",\"plugins\":{" + plugins +
-                       "},\"last_errors\":{" + last_errors + "}}"};
+                       (state.nats_connected ? "connected" : "disconnected") +
+                       "\",\"database\":\"" +
+                       (state.database_reachable ? "reachable" : "unreachable") +
+                       "\",\"plugins\":{" + plugins + "},\"last_errors\":{" + last_errors + "}}"};
+}
+
+std::unique_ptr<Dashboard> Host::make_dashboard() {
+    DashboardSettings settings{config_.http.admin_token,         config_.dlq,
+                               isolated_ ? "process" : "thread", redact_url(config_.nats.url),
+                               redact_url(config_.database.url), std::chrono::milliseconds(2000)};
+    // Until started, connect() is still creating what metrics() reads.
+    DashboardSources sources{[this] { return started_.load() ? metrics() : std::string(); },
+                             [this] { return state(); },
+                             [this] { return started_.load() ? nats_.get() : nullptr; },
+                             [] { ::kill(::getpid(), SIGHUP); }};
+    return std::make_unique<Dashboard>(std::move(settings), std::move(sources));
 }
 
 void Host::reload(const std::string& cause, const std::set<std::string>& being_written) {
@@ -194,13 +218,24 @@ int Host::run(SignalWaiter& signals) {
         return 1;
     }
     if (!config_.http.listen.empty()) {
+        if (!child_) dashboard_ = make_dashboard();
+        MoreRoutes dashboard_routes;
+        if (dashboard_) {
+            dashboard_routes = [this](const Poco::Net::HTTPServerRequest& request) {
+                return dashboard_->handler_for(request);
+            };
+        }
         health_ = std::make_unique<HealthServer>(
-            config_.http.listen, [this] { return readiness(); }, [this] { return metrics(); });
+            config_.http.listen, [this] { return readiness(); }, [this] { return metrics(); },
+            std::move(dashboard_routes));
         if (child_) {
             child_->report("listening " + std::to_string(health_->port()));
         } else {
-            spdlog::info("http endpoint (/health, /ready, /metrics) listening on port {}",
-                         health_->port());
+            spdlog::info(
+                "http endpoint (dashboard at /, /health, /ready, /metrics) listening on port {}; "
+                "dashboard admin actions {}",
+                health_->port(),
+                config_.http.admin_token.empty() ? "off (no http.admin_token)" : "on");
         }
     }
     if (!connect(signals)) {
@@ -282,6 +317,7 @@ int Host::run(SignalWaiter& signals) {
         std::_Exit(1);
     }
     health_.reset();
+    dashboard_.reset();
     if (child_) {
         spdlog::info("worker process {} drained", ::getpid());
     } else {

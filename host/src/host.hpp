@@ -9,10 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "dashboard/dashboard.hpp"
 #include "db/database.hpp"
 #include "nomnom/common/nats_client.hpp"
 #include "nomnom/common/signal_waiter.hpp"
 #include "ops/health_server.hpp"
+#include "ops/host_state.hpp"
 #include "ops/plugin_metrics.hpp"
 #include "ops/progress_reporter.hpp"
 #include "ops/status_recorder.hpp"
@@ -49,7 +51,11 @@ class Host {
     void reload(const std::string& cause, const std::set<std::string>& being_written);
     // The plugin files to run: the plugins directory's, or a worker process's one.
     std::optional<std::vector<std::filesystem::path>> plugin_files() const;
+    HostState state() const;
     Readiness readiness() const;
+    // The dashboard at / of the HTTP endpoint (not in a worker process, whose endpoint is its
+    // parent's business only).
+    std::unique_ptr<Dashboard> make_dashboard();
     std::string metrics() const;
 
     WorkerConfig config_;
@@ -67,6 +73,8 @@ class Host {
     std::unique_ptr<StatusRecordingDeadLetterSink> recorded_dead_letters_;
     std::unique_ptr<PluginSupervisor> supervisor_;
     std::atomic<bool> started_{false};
+    // Reads the supervisor and NATS: destroyed before them, and after the server that calls it.
+    std::unique_ptr<Dashboard> dashboard_;
     std::unique_ptr<HealthServer> health_;
     ProgressReporter progress_;
     uint64_t reloads_ = 0;

@@ -296,6 +296,13 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
     if (const auto* table = top.subtable("http")) {
         Section http(*table, "http", file);
         http.string("listen", config.http.listen);
+        http.string("admin_token", config.http.admin_token);
+        // Anyone who can reach the port may try tokens (ten a minute): a short one is guessable.
+        if (!config.http.admin_token.empty() && config.http.admin_token.size() < 16) {
+            http.fail(http.find("admin_token"), "admin_token",
+                      "must be at least 16 characters (e.g. `openssl rand -hex 16`), found " +
+                          std::to_string(config.http.admin_token.size()));
+        }
         http.reject_unknown();
     }
 

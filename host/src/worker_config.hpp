@@ -87,6 +87,9 @@ struct OutputsConfig {
 
 struct HttpConfig {
     std::string listen = "0.0.0.0:9464";  // empty: no HTTP endpoint
+    // Who presents it may read dead-letter payloads and replay, purge and reload from the
+    // dashboard; empty: nobody can.
+    std::string admin_token;
 
     bool operator==(const HttpConfig&) const = default;
 };

@@ -61,6 +61,8 @@ class HostHarness {
         return service_.wait_log(text, timeout);
     }
 
+    // The HTTP port the current start logged (waits for it).
+    std::uint16_t port() { return service_.port(); }
     // GET http://127.0.0.1:<port from the log><path>: status code and body.
     std::pair<int, std::string> http_get(const std::string& path);
 

@@ -205,3 +205,15 @@ TEST_CASE("[status] is off by default and read with its limits", "[config]") {
     CHECK(error_of("[status]\nrecord_accepted = true\n") ==
           "/etc/nomnom/worker.toml:2: status.record_accepted: unknown key");
 }
+
+TEST_CASE("http.admin_token comes from the environment and is refused when short", "[config]") {
+    ::setenv("NOMNOM_TEST_ADMIN_TOKEN", "0123456789abcdef", 1);
+    const auto config = parse_worker_config(
+        "[http]\nadmin_token = \"${NOMNOM_TEST_ADMIN_TOKEN}\"\n", "/etc/nomnom/worker.toml");
+    CHECK(config.http.admin_token == "0123456789abcdef");
+    CHECK(parse_worker_config("", "/etc/nomnom/worker.toml").http.admin_token.empty());
+    CHECK(error_of("[http]\nadmin_token = \"short\"\n") ==
+          "/etc/nomnom/worker.toml:2: http.admin_token: must be at least 16 characters (e.g. "
+          "`openssl rand -hex 16`), found 5");
+    ::unsetenv("NOMNOM_TEST_ADMIN_TOKEN");
+}

@@ -38,11 +38,15 @@ class TextHandler final : public Poco::Net::HTTPRequestHandler {
 
 class Routes final : public Poco::Net::HTTPRequestHandlerFactory {
   public:
-    Routes(std::function<Readiness()> readiness, std::function<std::string()> metrics)
-        : readiness_(std::move(readiness)), metrics_(std::move(metrics)) {}
+    Routes(std::function<Readiness()> readiness, std::function<std::string()> metrics,
+           MoreRoutes more)
+        : readiness_(std::move(readiness)), metrics_(std::move(metrics)), more_(std::move(more)) {}
 
     Poco::Net::HTTPRequestHandler* createRequestHandler(
         const Poco::Net::HTTPServerRequest& request) override {
+        if (more_) {
+            if (Poco::Net::HTTPRequestHandler* handler = more_(request)) return handler;
+        }
         if (request.getMethod() != "GET") {
             return new TextHandler(HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
                                    R"({"error":"only GET is supported"})");
@@ -67,12 +71,13 @@ class Routes final : public Poco::Net::HTTPRequestHandlerFactory {
   private:
     std::function<Readiness()> readiness_;
     std::function<std::string()> metrics_;
+    MoreRoutes more_;
 };
 
 }  // namespace
 
 HealthServer::HealthServer(const std::string& listen, std::function<Readiness()> readiness,
-                           std::function<std::string()> metrics) {
+                           std::function<std::string()> metrics, MoreRoutes more) {
     Poco::Net::ServerSocket socket;
     try {
         socket.bind(Poco::Net::SocketAddress(listen), true);
@@ -82,9 +87,11 @@ HealthServer::HealthServer(const std::string& listen, std::function<Readiness()>
     }
     port_ = socket.address().port();
     auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(2);
+    // A browser keeps several connections open to the dashboard, each holding a thread while
+    // kept alive: scrapes and probes must still find one.
+    params->setMaxThreads(more ? 8 : 2);
     server_ = std::make_unique<Poco::Net::HTTPServer>(
-        new Routes(std::move(readiness), std::move(metrics)), socket, params);
+        new Routes(std::move(readiness), std::move(metrics), std::move(more)), socket, params);
     server_->start();
 }
 

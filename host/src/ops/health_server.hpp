@@ -7,7 +7,9 @@
 
 namespace Poco::Net {
 class HTTPServer;
-}
+class HTTPRequestHandler;
+class HTTPServerRequest;
+}  // namespace Poco::Net
 
 namespace nomnom::host {
 
@@ -17,13 +19,19 @@ struct Readiness {
     std::string json;
 };
 
+// Routes served beside the health ones (the dashboard): the handler for a request, or nullptr
+// when the request is not theirs.
+using MoreRoutes =
+    std::function<Poco::Net::HTTPRequestHandler*(const Poco::Net::HTTPServerRequest&)>;
+
 // The host's HTTP endpoint: GET /health (the process answers), GET /ready (200 or 503 with the
-// state of NATS, the database and every plugin) and GET /metrics (Prometheus text format).
+// state of NATS, the database and every plugin) and GET /metrics (Prometheus text format), and
+// whatever `more` serves.
 class HealthServer {
   public:
     // `listen` is HOST:PORT (port 0 picks a free one); throws when it cannot bind.
     HealthServer(const std::string& listen, std::function<Readiness()> readiness,
-                 std::function<std::string()> metrics);
+                 std::function<std::string()> metrics, MoreRoutes more = {});
     ~HealthServer();
     HealthServer(const HealthServer&) = delete;
     HealthServer& operator=(const HealthServer&) = delete;
