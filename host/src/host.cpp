@@ -54,7 +54,11 @@ std::optional<std::vector<std::filesystem::path>> Host::plugin_files() const {
     }
 }
 
-Host::~Host() = default;
+Host::~Host() {
+    // Whatever path left run(): no request may read the members below once they go.
+    health_.reset();
+    if (dashboard_) dashboard_->stop();
+}
 
 bool Host::connect(SignalWaiter& signals) {
     for (int attempt = 1;; ++attempt) {
@@ -148,16 +152,20 @@ Readiness Host::readiness() const {
                        "\",\"plugins\":{" + plugins + "},\"last_errors\":{" + last_errors + "}}"};
 }
 
-std::unique_ptr<Dashboard> Host::make_dashboard() {
-    DashboardSettings settings{config_.http.admin_token,         config_.dlq,
-                               isolated_ ? "process" : "thread", redact_url(config_.nats.url),
-                               redact_url(config_.database.url), std::chrono::milliseconds(2000)};
+std::shared_ptr<Dashboard> Host::make_dashboard() {
+    DashboardSettings settings;
+    settings.admin_token = config_.http.admin_token;
+    settings.allowed_hosts = config_.http.allowed_hosts;
+    settings.dlq = config_.dlq;
+    settings.isolation = isolated_ ? "process" : "thread";
+    settings.nats_url = redact_url(config_.nats.url);
+    settings.database_url = redact_url(config_.database.url);
     // Until started, connect() is still creating what metrics() reads.
     DashboardSources sources{[this] { return started_.load() ? metrics() : std::string(); },
                              [this] { return state(); },
                              [this] { return started_.load() ? nats_.get() : nullptr; },
                              [] { ::kill(::getpid(), SIGHUP); }};
-    return std::make_unique<Dashboard>(std::move(settings), std::move(sources));
+    return std::make_shared<Dashboard>(std::move(settings), std::move(sources));
 }
 
 void Host::reload(const std::string& cause, const std::set<std::string>& being_written) {
@@ -221,8 +229,9 @@ int Host::run(SignalWaiter& signals) {
         if (!child_) dashboard_ = make_dashboard();
         MoreRoutes dashboard_routes;
         if (dashboard_) {
-            dashboard_routes = [this](const Poco::Net::HTTPServerRequest& request) {
-                return dashboard_->handler_for(request);
+            dashboard_routes = [dashboard =
+                                    dashboard_](const Poco::Net::HTTPServerRequest& request) {
+                return dashboard->handler_for(request);
             };
         }
         health_ = std::make_unique<HealthServer>(
@@ -317,7 +326,7 @@ int Host::run(SignalWaiter& signals) {
         std::_Exit(1);
     }
     health_.reset();
-    dashboard_.reset();
+    if (dashboard_) dashboard_->stop();
     if (child_) {
         spdlog::info("worker process {} drained", ::getpid());
     } else {

@@ -55,7 +55,7 @@ class Host {
     Readiness readiness() const;
     // The dashboard at / of the HTTP endpoint (not in a worker process, whose endpoint is its
     // parent's business only).
-    std::unique_ptr<Dashboard> make_dashboard();
+    std::shared_ptr<Dashboard> make_dashboard();
     std::string metrics() const;
 
     WorkerConfig config_;
@@ -73,8 +73,9 @@ class Host {
     std::unique_ptr<StatusRecordingDeadLetterSink> recorded_dead_letters_;
     std::unique_ptr<PluginSupervisor> supervisor_;
     std::atomic<bool> started_{false};
-    // Reads the supervisor and NATS: destroyed before them, and after the server that calls it.
-    std::unique_ptr<Dashboard> dashboard_;
+    // Reads the supervisor and NATS: stopped before they go (its requests may outlive the
+    // server that made them, hence shared with them).
+    std::shared_ptr<Dashboard> dashboard_;
     std::unique_ptr<HealthServer> health_;
     ProgressReporter progress_;
     uint64_t reloads_ = 0;

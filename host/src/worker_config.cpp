@@ -297,6 +297,7 @@ WorkerConfig parse_worker_config(std::string_view text, const std::filesystem::p
         Section http(*table, "http", file);
         http.string("listen", config.http.listen);
         http.string("admin_token", config.http.admin_token);
+        http.string_list("allowed_hosts", config.http.allowed_hosts);
         // Anyone who can reach the port may try tokens (ten a minute): a short one is guessable.
         if (!config.http.admin_token.empty() && config.http.admin_token.size() < 16) {
             http.fail(http.find("admin_token"), "admin_token",

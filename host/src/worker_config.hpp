@@ -90,6 +90,10 @@ struct HttpConfig {
     // Who presents it may read dead-letter payloads and replay, purge and reload from the
     // dashboard; empty: nobody can.
     std::string admin_token;
+    // Host names the dashboard answers to besides IP addresses, localhost and this machine's
+    // name: a page of another site that resolves its own name to this host (DNS rebinding) is
+    // refused. A name behind which a proxy serves the dashboard belongs here.
+    std::vector<std::string> allowed_hosts;
 
     bool operator==(const HttpConfig&) const = default;
 };

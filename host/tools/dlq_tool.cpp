@@ -83,8 +83,18 @@ std::optional<Options> parse_options(const std::vector<std::string>& args) {
             options.filter.plugin = args[++i];
         } else if (arg == "--class" && has_value) {
             options.filter.error_class = args[++i];
+            if (!is_dead_letter_class(options.filter.error_class)) {
+                std::cerr << "nomnom-host dlq: --class " << options.filter.error_class
+                          << " is none of invalid, data, retries_exhausted, crashed, timeout\n";
+                return std::nullopt;
+            }
         } else if (arg == "--since" && has_value) {
-            options.filter.since = args[++i];
+            try {
+                options.filter.since = since_timestamp(args[++i]);
+            } catch (const std::invalid_argument& e) {
+                std::cerr << "nomnom-host dlq: --" << e.what() << "\n";
+                return std::nullopt;
+            }
         } else if (arg == "--seq" && has_value) {
             options.filter.seq = std::stoull(args[++i]);
         } else if (arg == "--limit" && has_value) {
@@ -122,8 +132,15 @@ int run_dlq_command(const std::vector<std::string>& args) {
         const WorkerConfig config = load_worker_config(options->config);
         NatsClient client(config.nats);
         DeadLetterQueue queue(client, config.dlq);
+        // The selected letters, oldest first, at most --limit.
         const auto for_each = [&](const DeadLetterQueue::Visit& visit) {
-            queue.for_each(options->filter, options->limit, visit);
+            uint64_t visited = 0;
+            queue.for_each(options->filter, [&](uint64_t seq, natsMsg* letter) {
+                if (visited == options->limit) return false;
+                ++visited;
+                visit(seq, letter);
+                return true;
+            });
         };
         size_t done = 0;
         size_t failed = 0;
@@ -166,8 +183,9 @@ int run_dlq_command(const std::vector<std::string>& args) {
                           << " dead letter(s); run again with --yes to delete them\n";
                 return selected.empty() ? 0 : 1;
             }
-            for (const uint64_t seq : selected) queue.remove(seq);
-            std::cerr << selected.size() << " dead letter(s) deleted\n";
+            size_t deleted = 0;
+            for (const uint64_t seq : selected) deleted += queue.remove(seq) ? 1 : 0;
+            std::cerr << deleted << " dead letter(s) deleted\n";
         }
         if (options->command == "show" && done == 0) return 1;
         return failed == 0 ? 0 : 1;

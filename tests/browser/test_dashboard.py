@@ -23,6 +23,7 @@ import urllib.request
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -291,3 +292,32 @@ def test_a_cross_site_form_post_is_refused(servers, browser):
         evil.shutdown()
         thread.join()
     assert servers.api("/api/dead-letters")["total"] == 1
+
+
+def test_purge_asks_with_the_count_before_deleting(servers, browser):
+    servers.publish("test.kv.poison", [json.dumps({"k": f"bad{i}", "v": i, "action": "invalid"})
+                                       for i in range(3)])
+    wait_for("the dead letters", lambda: servers.api("/api/dead-letters")["total"] == 3)
+    browser.get(servers.url + "/#dead-letters")
+    browser.find_element(By.ID, "admin-token").send_keys(TOKEN)
+    browser.find_element(By.ID, "login-button").click()
+    wait_for("sign-in", lambda: browser.find_element(By.ID, "dlq-purge-filter").is_enabled())
+
+    browser.find_element(By.ID, "dlq-purge-filter").click()
+    alert = wait_for("the confirmation", lambda: expected_alert(browser))
+    assert "Permanently delete 3 dead letters" in alert.text
+    alert.dismiss()
+    # The page sends the purge only after an accepted confirmation.
+    assert servers.api("/api/dead-letters")["total"] == 3
+
+    browser.find_element(By.ID, "dlq-purge-filter").click()
+    wait_for("the confirmation", lambda: expected_alert(browser)).accept()
+    wait_for("the outcome", lambda: "deleted 3" in browser.find_element(By.ID, "dlq-result").text)
+    assert servers.api("/api/dead-letters")["total"] == 0
+
+
+def expected_alert(browser):
+    try:
+        return browser.switch_to.alert
+    except NoAlertPresentException:
+        return None

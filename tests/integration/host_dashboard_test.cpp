@@ -130,7 +130,19 @@ TEST_CASE(
     CHECK(reply.status == 400);
     CHECK(reply.body.find("class 'bogus'") != std::string::npos);
     CHECK(http_request(host.port(), "GET", "/api/dead-letters?limit=many").status == 400);
+    CHECK(http_request(host.port(), "GET", "/api/dead-letters?limit=0").status == 400);
+    // A bare number is no age: read as text it would have matched every letter.
+    reply = http_request(host.port(), "GET", "/api/dead-letters?since=1");
+    CHECK(reply.status == 400);
+    CHECK(reply.body.find("neither an age") != std::string::npos);
     CHECK(http_request(host.port(), "GET", "/api/dead-letters/99").status == 404);
+    CHECK(http_request(host.port(), "GET", "/api/dead-letters/0").status == 404);
+    CHECK(http_request(host.port(), "GET", "/api/dead-letters/replay").status == 405);
+    CHECK(http_request(host.port(), "DELETE", "/api/dead-letters/1").status == 405);
+    // Another site's name resolved to this address (DNS rebinding) reads nothing.
+    reply = http_request(host.port(), "GET", "/api/overview", "", {{"Host", "attacker.example"}});
+    CHECK(reply.status == 403);
+    CHECK(reply.body.find("http.allowed_hosts") != std::string::npos);
 
     // Payloads are the admin's: without the token only the metadata.
     reply = http_request(host.port(), "GET", "/api/dead-letters/2");
@@ -213,6 +225,7 @@ TEST_CASE(
                          R"({"filter":{"plugin":"test_kv"}})", kBearer);
     CHECK(reply.status == 409);
     CHECK(reply.body.find("would delete 1 dead letter(s)") != std::string::npos);
+    CHECK(json_of(reply)["would_delete"].GetUint64() == 1);
     reply = http_request(host.port(), "POST", "/api/dead-letters/purge",
                          R"({"filter":{"plugin":"test_kv"},"confirm":true})", kBearer);
     CHECK(reply.status == 200);
@@ -224,6 +237,21 @@ TEST_CASE(
     CHECK(!json_of(
                http_request(host.port(), "GET", "/api/overview", "", cookie))["admin"]["signed_in"]
                .GetBool());
+
+    // A body nested a million deep is refused unparsed (RapidJSON would overflow its stack).
+    reply = http_request(host.port(), "POST", "/api/login",
+                         "{\"token\":" + std::string(1'000'000, '['), kCsrf);
+    CHECK(reply.status == 400);
+    CHECK(reply.body.find("nests deeper than") != std::string::npos);
+    // Guessing the token as a Bearer counts like guessing it at the sign-in (two wrong tokens
+    // above): ten a minute.
+    for (int i = 0; i < 8; ++i) {
+        CHECK(http_request(host.port(), "POST", "/api/reload", "",
+                           {{"Authorization", "Bearer guess-guess-guess-guess"}})
+                  .status == 401);
+    }
+    CHECK(http_request(host.port(), "POST", "/api/reload", "", kBearer).status == 429);
+    CHECK(host.log_contains("a wrong admin token (Authorization: Bearer) from 127.0.0.1"));
     REQUIRE(host.terminate() == 0);
 }
 

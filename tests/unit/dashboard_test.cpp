@@ -5,9 +5,11 @@
 #include <catch2/catch.hpp>
 
 #include "dashboard/admin_auth.hpp"
+#include "dashboard/host_names.hpp"
 #include "dashboard/json_text.hpp"
 #include "dashboard/overview.hpp"
 #include "dashboard/rate_history.hpp"
+#include "ops/dead_letter_queue.hpp"
 #include "ops/prometheus_text.hpp"
 
 using namespace nomnom::host;
@@ -88,20 +90,21 @@ TEST_CASE("outside text becomes valid UTF-8 JSON", "[dashboard]") {
           "[\"ok \xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD<script>\\\"\"]");
 }
 
-TEST_CASE("admin sessions: the token signs in, wrong ones are limited, sessions end",
+TEST_CASE("admin sessions: the token signs in, wrong ones are limited per address, sessions end",
           "[dashboard]") {
+    using Check = AdminAuth::Check;
     const AdminAuth::Clock::time_point t0{};
     AdminAuth off("");
     std::string session;
-    CHECK(off.login("", t0, session) == AdminAuth::Login::Off);
-    CHECK(!off.bearer_valid("Bearer "));
+    CHECK(off.login("", "10.0.0.1", t0, session) == Check::Off);
+    CHECK(off.check_token("", "10.0.0.1", t0) == Check::Off);
     CHECK(!off.session_valid("", t0));
 
     AdminAuth auth("the-admin-token-1234");
-    CHECK(auth.bearer_valid("Bearer the-admin-token-1234"));
-    CHECK(!auth.bearer_valid("Bearer the-admin-token-123"));
-    CHECK(!auth.bearer_valid("the-admin-token-1234"));
-    REQUIRE(auth.login("the-admin-token-1234", t0, session) == AdminAuth::Login::SignedIn);
+    CHECK(auth.check_token("the-admin-token-1234", "10.0.0.1", t0) == Check::Valid);
+    CHECK(auth.check_token("the-admin-token-123", "10.0.0.1", t0) == Check::WrongToken);
+    CHECK(auth.check_token("the-admin-token-12345", "10.0.0.1", t0) == Check::WrongToken);
+    REQUIRE(auth.login("the-admin-token-1234", "10.0.0.1", t0, session) == Check::Valid);
     CHECK(session.size() == 64);
     CHECK(session.find("admin") == std::string::npos);
     CHECK(auth.session_valid(session, t0 + 11h));
@@ -109,16 +112,51 @@ TEST_CASE("admin sessions: the token signs in, wrong ones are limited, sessions 
     CHECK(!auth.session_valid(session, t0));  // expired sessions are gone
 
     std::string other;
-    REQUIRE(auth.login("the-admin-token-1234", t0, other) == AdminAuth::Login::SignedIn);
+    REQUIRE(auth.login("the-admin-token-1234", "10.0.0.1", t0, other) == Check::Valid);
     CHECK(other != session);
     auth.logout(other);
     CHECK(!auth.session_valid(other, t0));
 
-    for (size_t i = 0; i < AdminAuth::kMaxFailures; ++i) {
-        CHECK(auth.login("guess", t0 + 1s, session) == AdminAuth::Login::WrongToken);
+    // Bearer guesses and sign-in guesses count alike, per address.
+    for (size_t i = 0; i < AdminAuth::kMaxFailures - 2; ++i) {
+        CHECK(auth.login("guess", "10.0.0.2", t0 + 1s, session) == Check::WrongToken);
     }
-    // Even the right token waits until the minute of failures has passed.
-    CHECK(auth.login("the-admin-token-1234", t0 + 2s, session) ==
-          AdminAuth::Login::TooManyAttempts);
-    CHECK(auth.login("the-admin-token-1234", t0 + 62s, session) == AdminAuth::Login::SignedIn);
+    CHECK(auth.check_token("guess", "10.0.0.2", t0 + 1s) == Check::WrongToken);
+    CHECK(auth.check_token("guess", "10.0.0.2", t0 + 1s) == Check::WrongToken);
+    CHECK(auth.check_token("guess", "10.0.0.2", t0 + 1s) == Check::TooManyAttempts);
+    // Even the right token waits until the minute of failures has passed...
+    CHECK(auth.login("the-admin-token-1234", "10.0.0.2", t0 + 2s, session) ==
+          Check::TooManyAttempts);
+    // ... for that address only.
+    CHECK(auth.login("the-admin-token-1234", "10.0.0.3", t0 + 2s, session) == Check::Valid);
+    CHECK(auth.login("the-admin-token-1234", "10.0.0.2", t0 + 62s, session) == Check::Valid);
+}
+
+TEST_CASE("since is an age or a UTC time, in the letters' timestamp form", "[dashboard]") {
+    CHECK(since_timestamp("") == "");
+    CHECK(since_timestamp("2026-01-31T12:00:00Z") == "2026-01-31T12:00:00.000Z");
+    CHECK(since_timestamp("2026-01-31T12:00:00.250Z") == "2026-01-31T12:00:00.250Z");
+    const std::string hour_ago = since_timestamp("1h");
+    CHECK(hour_ago.size() == 24);
+    CHECK(hour_ago < since_timestamp("30m"));
+    CHECK(since_timestamp("7d") < hour_ago);
+    for (const char* bad : {"1", "30", "2", "1w", "-5m", "m", "2026-01-31", "2026-01-31T12:00:00",
+                            "2026-01-31T12:00:00+02:00", "2026-13-01T00:00:00Z", "9999999999d"}) {
+        INFO(bad);
+        CHECK_THROWS_WITH(since_timestamp(bad),
+                          Catch::Contains("is neither an age (30s, 30m, 12h, 7d) nor a UTC time"));
+    }
+}
+
+TEST_CASE("the dashboard answers to IP addresses, localhost, this machine and allowed names",
+          "[dashboard]") {
+    CHECK(host_name_of("Example.COM:9464") == "example.com");
+    CHECK(host_name_of("[::1]:9464") == "[::1]");
+    CHECK(host_allowed("127.0.0.1:9464", {}));
+    CHECK(host_allowed("10.1.2.3", {}));
+    CHECK(host_allowed("[::1]:9464", {}));
+    CHECK(host_allowed("localhost:9464", {}));
+    CHECK(!host_allowed("attacker.example:9464", {}));
+    CHECK(!host_allowed("127.0.0.1.attacker.example", {}));
+    CHECK(host_allowed("Nomnom.Example.com", {"nomnom.example.com"}));
 }

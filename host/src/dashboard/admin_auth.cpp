@@ -39,9 +39,33 @@ bool AdminAuth::token_matches(const std::string& candidate) const {
     return difference == 0;
 }
 
-bool AdminAuth::bearer_valid(const std::string& authorization) const {
-    static const std::string scheme = "Bearer ";
-    return authorization.starts_with(scheme) && token_matches(authorization.substr(scheme.size()));
+AdminAuth::Check AdminAuth::check_locked(const std::string& token, const std::string& client,
+                                         Clock::time_point now) {
+    if (!enabled()) return Check::Off;
+    for (auto entry = failures_.begin(); entry != failures_.end();) {
+        auto& times = entry->second;
+        while (!times.empty() && now - times.front() >= std::chrono::minutes(1)) times.pop_front();
+        entry = times.empty() ? failures_.erase(entry) : std::next(entry);
+    }
+    if (const auto mine = failures_.find(client);
+        mine != failures_.end() && mine->second.size() >= kMaxFailures) {
+        return Check::TooManyAttempts;
+    }
+    if (token_matches(token)) return Check::Valid;
+    if (failures_.size() >= kMaxClients && !failures_.contains(client)) {
+        // The address whose last failure is oldest goes first.
+        failures_.erase(std::min_element(
+            failures_.begin(), failures_.end(),
+            [](const auto& a, const auto& b) { return a.second.back() < b.second.back(); }));
+    }
+    failures_[client].push_back(now);
+    return Check::WrongToken;
+}
+
+AdminAuth::Check AdminAuth::check_token(const std::string& token, const std::string& client,
+                                        Clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    return check_locked(token, client, now);
 }
 
 bool AdminAuth::session_valid(const std::string& session, Clock::time_point now) {
@@ -54,18 +78,11 @@ bool AdminAuth::session_valid(const std::string& session, Clock::time_point now)
     return false;
 }
 
-AdminAuth::Login AdminAuth::login(const std::string& token, Clock::time_point now,
-                                  std::string& session) {
-    if (!enabled()) return Login::Off;
+AdminAuth::Check AdminAuth::login(const std::string& token, const std::string& client,
+                                  Clock::time_point now, std::string& session) {
     std::lock_guard lock(mutex_);
-    while (!failures_.empty() && now - failures_.front() > std::chrono::minutes(1)) {
-        failures_.pop_front();
-    }
-    if (failures_.size() >= kMaxFailures) return Login::TooManyAttempts;
-    if (!token_matches(token)) {
-        failures_.push_back(now);
-        return Login::WrongToken;
-    }
+    const Check checked = check_locked(token, client, now);
+    if (checked != Check::Valid) return checked;
     std::erase_if(sessions_, [&](const auto& entry) { return entry.second <= now; });
     if (sessions_.size() >= kMaxSessions) {
         // The session closest to expiry goes first.
@@ -75,7 +92,7 @@ AdminAuth::Login AdminAuth::login(const std::string& token, Clock::time_point no
     }
     session = random_session_id();
     sessions_[session] = now + kSessionLifetime;
-    return Login::SignedIn;
+    return Check::Valid;
 }
 
 void AdminAuth::logout(const std::string& session) {

@@ -16,8 +16,10 @@
 #include <string_view>
 #include <vector>
 
+#include "dashboard/host_names.hpp"
 #include "dashboard/json_text.hpp"
 #include "dashboard/static_files.hpp"
+#include "nomnom/common/json_depth.hpp"
 #include "nomnom/common/utf8.hpp"
 #include "pipeline/dead_letter.hpp"
 
@@ -43,6 +45,7 @@ const char* kContentSecurityPolicy =
 struct HttpError {
     HTTPResponse::HTTPStatus status;
     std::string message;
+    std::string json = {};  // the answer's body when set; else {"error": message}
 };
 
 std::optional<uint64_t> number_of(std::string_view text) {
@@ -114,13 +117,7 @@ void put_letter_fields(JsonWriter& out, uint64_t seq, natsMsg* letter) {
 }
 
 std::string valid_class(const std::string& name) {
-    static const std::set<std::string> classes = {
-        dead_letter_class_name(DeadLetterClass::Invalid),
-        dead_letter_class_name(DeadLetterClass::Data),
-        dead_letter_class_name(DeadLetterClass::RetriesExhausted),
-        dead_letter_class_name(DeadLetterClass::Crashed),
-        dead_letter_class_name(DeadLetterClass::Timeout)};
-    if (!name.empty() && !classes.contains(name)) {
+    if (!name.empty() && !is_dead_letter_class(name)) {
         throw HttpError{
             HTTPResponse::HTTP_BAD_REQUEST,
             "class '" + name + "' is none of invalid, data, retries_exhausted, crashed, timeout"};
@@ -128,12 +125,38 @@ std::string valid_class(const std::string& name) {
     return name;
 }
 
+std::string valid_since(const std::string& since) {
+    try {
+        return since_timestamp(since);
+    } catch (const std::invalid_argument& e) {
+        throw HttpError{HTTPResponse::HTTP_BAD_REQUEST, e.what()};
+    }
+}
+
+// Answers 503 once the dashboard stops: the host is shutting down.
+class StoppingHandler final : public Poco::Net::HTTPRequestHandler {
+  public:
+    void handleRequest(Poco::Net::HTTPServerRequest&,
+                       Poco::Net::HTTPServerResponse& response) override {
+        const std::string body = error_json("nomnom-host is shutting down");
+        response.setStatus(HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
+        response.setContentType("application/json");
+        response.setKeepAlive(false);
+        response.setContentLength(static_cast<std::streamsize>(body.size()));
+        response.send() << body;
+    }
+};
+
 }  // namespace
 
 // One request to the dashboard: routing, the admin and cross-site checks, and the answers.
 class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
   public:
-    explicit DashboardRequest(Dashboard& dashboard) : dashboard_(dashboard) {}
+    explicit DashboardRequest(std::shared_ptr<Dashboard> dashboard)
+        : owner_(std::move(dashboard)), dashboard_(*owner_) {}
+    ~DashboardRequest() override { dashboard_.request_done(); }
+    DashboardRequest(const DashboardRequest&) = delete;
+    DashboardRequest& operator=(const DashboardRequest&) = delete;
 
     void handleRequest(Poco::Net::HTTPServerRequest& request,
                        Poco::Net::HTTPServerResponse& response) override {
@@ -141,13 +164,16 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
         response.set("Referrer-Policy", "no-referrer");
         response.set("X-Frame-Options", "DENY");
         response.set("Cache-Control", "no-store");
+        // A kept-alive connection holds one of the endpoint's few threads, and the page polls
+        // more often than Poco lets one go: probes and scrapes would wait behind it.
+        response.setKeepAlive(false);
         try {
             // All of it before any answer, refusals included: what is left unread on a kept-alive
             // connection would be taken for the start of the next request.
             read_body(request, response);
             route(request, response);
         } catch (const HttpError& e) {
-            send(response, e.status, error_json(e.message));
+            send(response, e.status, e.json.empty() ? error_json(e.message) : e.json);
         } catch (const NatsError& e) {
             send(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, error_json(e.what()));
         } catch (const std::exception& e) {
@@ -162,6 +188,12 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
         const std::string path = uri.getPath();
         const std::string& method = request.getMethod();
         for (const auto& [key, value] : uri.getQueryParameters()) query_.emplace(key, value);
+        if (!host_allowed(request.getHost(), dashboard_.settings_.allowed_hosts)) {
+            throw HttpError{HTTPResponse::HTTP_FORBIDDEN,
+                            "Host " + request.getHost() +
+                                " is not one this dashboard answers to: add its name to "
+                                "http.allowed_hosts"};
+        }
         signed_in_ = signed_in(request);
         if (const StaticFile* file = static_file(path)) {
             expect(method, "GET");
@@ -174,9 +206,8 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
         } else if (path == "/api/dead-letters") {
             expect(method, "GET");
             send(response, HTTPResponse::HTTP_OK, dead_letter_page());
-        } else if (path.starts_with("/api/dead-letters/") && method == "GET") {
-            const auto seq = number_of(path.substr(std::string("/api/dead-letters/").size()));
-            if (!seq) throw HttpError{HTTPResponse::HTTP_NOT_FOUND, "no such route: " + path};
+        } else if (const auto seq = letter_seq(path)) {
+            expect(method, "GET");
             send(response, HTTPResponse::HTTP_OK, dead_letter(*seq));
         } else if (path == "/api/login") {
             expect(method, "POST");
@@ -202,6 +233,13 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
         }
     }
 
+    // SEQ of /api/dead-letters/SEQ.
+    static std::optional<uint64_t> letter_seq(std::string_view path) {
+        static constexpr std::string_view prefix = "/api/dead-letters/";
+        if (!path.starts_with(prefix)) return std::nullopt;
+        return number_of(path.substr(prefix.size()));
+    }
+
     static void expect(const std::string& method, const char* allowed) {
         if (method != allowed) {
             throw HttpError{HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
@@ -220,9 +258,21 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
     bool signed_in(const Poco::Net::HTTPServerRequest& request) {
         AdminAuth& auth = dashboard_.auth_;
         if (!auth.enabled()) return false;
-        bearer_ = request.has("Authorization");
-        if (bearer_) return auth.bearer_valid(request.get("Authorization"));
-        return auth.session_valid(session_of(request), AdminAuth::Clock::now());
+        static const std::string scheme = "Bearer ";
+        const std::string authorization = request.get("Authorization", "");
+        bearer_ = authorization.starts_with(scheme);
+        if (!bearer_) return auth.session_valid(session_of(request), AdminAuth::Clock::now());
+        bearer_check_ = auth.check_token(authorization.substr(scheme.size()), client(request),
+                                         AdminAuth::Clock::now());
+        if (bearer_check_ == AdminAuth::Check::WrongToken) {
+            spdlog::warn("dashboard: a wrong admin token (Authorization: Bearer) from {}",
+                         client(request));
+        }
+        return bearer_check_ == AdminAuth::Check::Valid;
+    }
+
+    static std::string client(const Poco::Net::HTTPServerRequest& request) {
+        return request.clientAddress().host().toString();
     }
 
     static std::string session_of(const Poco::Net::HTTPServerRequest& request) {
@@ -237,8 +287,17 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
     // by a browser on its own, so a script or curl with one needs no header.
     void refuse_cross_site(const Poco::Net::HTTPServerRequest& request) const {
         const std::string origin = request.get("Origin", "");
-        if (!origin.empty() && origin != "http://" + request.getHost() &&
-            origin != "https://" + request.getHost()) {
+        const size_t scheme_end = origin.find("://");
+        const std::string origin_host =
+            scheme_end == std::string::npos ? "" : origin.substr(scheme_end + 3);
+        const auto& allowed = dashboard_.settings_.allowed_hosts;
+        // Behind a proxy the Host header is the proxy's upstream, the Origin the public name.
+        const bool allowed_origin =
+            origin_host == request.getHost() ||
+            std::any_of(allowed.begin(), allowed.end(), [&](const std::string& name) {
+                return host_name_of(origin_host) == host_name_of(name);
+            });
+        if (!origin.empty() && !allowed_origin) {
             throw HttpError{HTTPResponse::HTTP_FORBIDDEN, "cross-site request refused: Origin " +
                                                               origin + " is not this dashboard's"};
         }
@@ -260,6 +319,11 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
                             "admin actions are off: set http.admin_token in worker.toml"};
         }
         refuse_cross_site(request);
+        if (bearer_check_ == AdminAuth::Check::TooManyAttempts) {
+            throw HttpError{HTTPResponse::HTTP_TOO_MANY_REQUESTS,
+                            "too many wrong tokens from this address in the last minute; try "
+                            "again later"};
+        }
         if (!signed_in_) {
             throw HttpError{HTTPResponse::HTTP_UNAUTHORIZED,
                             bearer_ ? "wrong admin token"
@@ -282,6 +346,12 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
     }
 
     rapidjson::Document json_body() const {
+        // RapidJSON recurses per level: a megabyte of '[' would overflow the stack.
+        if (json_nests_deeper_than(body_, kMaxJsonDepth)) {
+            throw HttpError{
+                HTTPResponse::HTTP_BAD_REQUEST,
+                "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+        }
         rapidjson::Document document;
         document.Parse(body_.data(), body_.size());
         if (document.HasParseError() || !document.IsObject()) {
@@ -304,36 +374,44 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
     void login(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
         const rapidjson::Document body = json_body();
         std::string session;
-        switch (dashboard_.auth_.login(string_member(body, "token"), AdminAuth::Clock::now(),
-                                       session)) {
-            case AdminAuth::Login::Off:
+        switch (dashboard_.auth_.login(string_member(body, "token"), client(request),
+                                       AdminAuth::Clock::now(), session)) {
+            case AdminAuth::Check::Off:
                 throw HttpError{HTTPResponse::HTTP_FORBIDDEN,
                                 "admin actions are off: set http.admin_token in worker.toml"};
-            case AdminAuth::Login::TooManyAttempts:
+            case AdminAuth::Check::TooManyAttempts:
                 throw HttpError{HTTPResponse::HTTP_TOO_MANY_REQUESTS,
-                                "too many wrong tokens in the last minute; try again later"};
-            case AdminAuth::Login::WrongToken:
+                                "too many wrong tokens from this address in the last minute; "
+                                "try again later"};
+            case AdminAuth::Check::WrongToken:
                 spdlog::warn("dashboard: sign-in with a wrong admin token from {}",
-                             request.clientAddress().host().toString());
+                             client(request));
                 throw HttpError{HTTPResponse::HTTP_UNAUTHORIZED, "wrong admin token"};
-            case AdminAuth::Login::SignedIn:
+            case AdminAuth::Check::Valid:
                 break;
         }
-        response.addCookie(session_cookie(session, AdminAuth::kSessionLifetime));
+        response.addCookie(session_cookie(session, AdminAuth::kSessionLifetime, secure(request)));
         send(response, HTTPResponse::HTTP_OK, R"({"signed_in":true})");
     }
 
     void logout(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
         dashboard_.auth_.logout(session_of(request));
-        response.addCookie(session_cookie("", std::chrono::seconds(0)));
+        response.addCookie(session_cookie("", std::chrono::seconds(0), secure(request)));
         send(response, HTTPResponse::HTTP_OK, R"({"signed_in":false})");
     }
 
+    // Served through a TLS proxy (the way to reach it across a network): the cookie then never
+    // travels in clear.
+    static bool secure(const Poco::Net::HTTPServerRequest& request) {
+        return request.get("X-Forwarded-Proto", "") == "https";
+    }
+
     static Poco::Net::HTTPCookie session_cookie(const std::string& value,
-                                                std::chrono::seconds lifetime) {
+                                                std::chrono::seconds lifetime, bool secure) {
         Poco::Net::HTTPCookie cookie(AdminAuth::kCookie, value);
         cookie.setPath("/");
         cookie.setHttpOnly(true);
+        cookie.setSecure(secure);
         cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
         cookie.setMaxAge(static_cast<int>(lifetime.count()));
         return cookie;
@@ -389,10 +467,14 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
     }
 
     std::string dead_letter_page() {
-        const DeadLetterFilter filter{query("plugin"), valid_class(query("class")), query("since"),
-                                      std::nullopt};
+        const DeadLetterFilter filter{query("plugin"), valid_class(query("class")),
+                                      valid_since(query("since")), std::nullopt};
         const uint64_t before = query_number("before", 0, UINT64_MAX);
         const uint64_t limit = query_number("limit", 50, 500);
+        if (limit == 0) {
+            throw HttpError{HTTPResponse::HTTP_BAD_REQUEST,
+                            "query parameter limit=0: a page holds 1 to 500 letters"};
+        }
         DeadLetterQueue letters = queue();
         rapidjson::StringBuffer buffer;
         JsonWriter out(buffer);
@@ -438,7 +520,13 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
             out.EndObject();
             return buffer.GetString();
         }
-        const NatsMsgPtr original = letters.original_of(seq, letter.get());
+        NatsMsgPtr original;
+        std::string original_error;
+        try {
+            original = letters.original_of(seq, letter.get());
+        } catch (const NatsError& e) {
+            original_error = e.what();
+        }
         natsMsg* source = original ? original.get() : letter.get();
         out.Key("headers");
         out.StartArray();
@@ -453,6 +541,13 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
         put_headers(letter.get());
         if (original) put_headers(original.get());
         out.EndArray();
+        if (!original_error.empty()) {
+            // The letter points at an original that is gone: its metadata is all there is.
+            out.Key("payload_error");
+            put_text(out, original_error);
+            out.EndObject();
+            return buffer.GetString();
+        }
         const std::string_view payload(natsMsg_GetData(source),
                                        static_cast<size_t>(natsMsg_GetDataLength(source)));
         const bool text = invalid_utf8_offset(payload) == std::string_view::npos;
@@ -489,31 +584,40 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
             if (!seqs->value.IsArray()) {
                 throw HttpError{HTTPResponse::HTTP_BAD_REQUEST, "'seqs' must be an array"};
             }
+            if (seqs->value.Size() > kMaxPerAction) {
+                throw HttpError{HTTPResponse::HTTP_BAD_REQUEST,
+                                "'seqs' names more than " + std::to_string(kMaxPerAction) +
+                                    " dead letters; act on them in parts, or by a filter"};
+            }
+            std::set<uint64_t> seen;
             for (const auto& seq : seqs->value.GetArray()) {
                 if (!seq.IsUint64()) {
                     throw HttpError{HTTPResponse::HTTP_BAD_REQUEST,
                                     "'seqs' must hold dead-letter sequence numbers"};
                 }
-                selection.seqs.push_back(seq.GetUint64());
+                if (seen.insert(seq.GetUint64()).second) selection.seqs.push_back(seq.GetUint64());
             }
             return selection;
         }
         if (!filter->value.IsObject()) {
             throw HttpError{HTTPResponse::HTTP_BAD_REQUEST, "'filter' must be an object"};
         }
-        selection.filter = DeadLetterFilter{string_member(filter->value, "plugin"),
-                                            valid_class(string_member(filter->value, "class")),
-                                            string_member(filter->value, "since"), std::nullopt};
+        selection.filter =
+            DeadLetterFilter{string_member(filter->value, "plugin"),
+                             valid_class(string_member(filter->value, "class")),
+                             valid_since(string_member(filter->value, "since")), std::nullopt};
         return selection;
     }
 
-    // Calls `act` for each selected letter that exists; returns whether a filter matched more
-    // than kMaxPerAction. Sequences that do not exist are reported to `missing`.
+    // Calls `act` for each selected letter that exists, until kMaxPerAction calls returned
+    // true (counted) or the dashboard stops; returns whether letters were left for another
+    // request. Sequences that do not exist are reported to `missing`.
     bool for_each_selected(DeadLetterQueue& letters, const Selection& selection,
-                           const DeadLetterQueue::Visit& act,
+                           const std::function<bool(uint64_t, natsMsg*)>& act,
                            const std::function<void(uint64_t)>& missing) {
         if (!selection.filter) {
             for (const uint64_t seq : selection.seqs) {
+                if (dashboard_.stopping()) return true;
                 const NatsMsgPtr letter = letters.letter(seq);
                 if (letter) {
                     act(seq, letter.get());
@@ -523,11 +627,17 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
             }
             return false;
         }
-        uint64_t matched = 0;
-        letters.for_each(*selection.filter, kMaxPerAction + 1, [&](uint64_t seq, natsMsg* letter) {
-            if (++matched <= kMaxPerAction) act(seq, letter);
+        uint64_t counted = 0;
+        bool more = false;
+        letters.for_each(*selection.filter, [&](uint64_t seq, natsMsg* letter) {
+            if (counted == kMaxPerAction || dashboard_.stopping()) {
+                more = true;
+                return false;
+            }
+            counted += act(seq, letter) ? 1 : 0;
+            return true;
         });
-        return matched > kMaxPerAction;
+        return more;
     }
 
     std::string replay(const rapidjson::Document& body) {
@@ -535,9 +645,16 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
         DeadLetterQueue letters = queue();
         std::vector<uint64_t> replayed;
         std::vector<std::pair<uint64_t, std::string>> failed;
+        uint64_t exhausted = 0;
         const bool more = for_each_selected(
             letters, selection,
             [&](uint64_t seq, natsMsg* letter) {
+                // Otherwise the same letters would fail at the head of every filter replay and
+                // the ones behind them would never be reached.
+                if (selection.filter && letters.replays_exhausted(letter)) {
+                    ++exhausted;
+                    return false;
+                }
                 try {
                     letters.replay(seq, letter);
                     replayed.push_back(seq);
@@ -547,12 +664,14 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
                     failed.emplace_back(seq, std::string("a malformed number in its headers (") +
                                                  e.what() + "); not replayed");
                 }
+                return true;
             },
             [&](uint64_t seq) {
                 failed.emplace_back(seq, "no such dead letter (replayed or purged already)");
             });
-        spdlog::info("dashboard: replayed {} dead letter(s), {} not replayed", replayed.size(),
-                     failed.size());
+        spdlog::info(
+            "dashboard: replayed {} dead letter(s), {} not replayed, {} at dlq.max_replays",
+            replayed.size(), failed.size(), exhausted);
         rapidjson::StringBuffer buffer;
         JsonWriter out(buffer);
         out.StartObject();
@@ -571,6 +690,8 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
             out.EndObject();
         }
         out.EndArray();
+        out.Key("skipped_max_replays");
+        out.Uint64(exhausted);
         out.Key("more");
         out.Bool(more);
         out.EndObject();
@@ -584,25 +705,50 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
             confirm != body.MemberEnd() && confirm->value.IsBool() && confirm->value.GetBool();
         DeadLetterQueue letters = queue();
         std::vector<uint64_t> selected;
-        const bool more = for_each_selected(
-            letters, selection, [&](uint64_t seq, natsMsg*) { selected.push_back(seq); },
+        bool more = for_each_selected(
+            letters, selection,
+            [&](uint64_t seq, natsMsg*) {
+                selected.push_back(seq);
+                return true;
+            },
             [](uint64_t) {});
         if (!confirmed) {
-            throw HttpError{HTTPResponse::HTTP_CONFLICT,
-                            "would delete " + std::to_string(selected.size()) +
-                                " dead letter(s); send \"confirm\": true to delete them"};
+            rapidjson::StringBuffer buffer;
+            JsonWriter out(buffer);
+            out.StartObject();
+            out.Key("error");
+            put_text(out, "would delete " + std::to_string(selected.size()) +
+                              (more ? " (and more)" : "") +
+                              " dead letter(s); send \"confirm\": true to delete them");
+            out.Key("would_delete");
+            out.Uint64(selected.size());
+            out.Key("more");
+            out.Bool(more);
+            out.EndObject();
+            throw HttpError{HTTPResponse::HTTP_CONFLICT, "", buffer.GetString()};
         }
-        for (const uint64_t seq : selected) letters.remove(seq);
-        spdlog::info("dashboard: purged {} dead letter(s)", selected.size());
-        return "{\"deleted\":" + std::to_string(selected.size()) +
+        uint64_t deleted = 0;
+        for (const uint64_t seq : selected) {
+            if (dashboard_.stopping()) {
+                more = true;
+                break;
+            }
+            // One replayed or purged meanwhile (another page, the CLI) is gone all the same.
+            deleted += letters.remove(seq) ? 1 : 0;
+        }
+        spdlog::info("dashboard: purged {} dead letter(s)", deleted);
+        return "{\"deleted\":" + std::to_string(deleted) +
                ",\"more\":" + (more ? "true" : "false") + "}";
     }
 
+    // Keeps the dashboard alive for as long as this request runs.
+    std::shared_ptr<Dashboard> owner_;
     Dashboard& dashboard_;
     std::string body_;
     std::map<std::string, std::string> query_;
     bool signed_in_ = false;
-    bool bearer_ = false;
+    bool bearer_ = false;  // an Authorization: Bearer header came
+    AdminAuth::Check bearer_check_ = AdminAuth::Check::Off;
 };
 
 Dashboard::Dashboard(DashboardSettings settings, DashboardSources sources)
@@ -613,12 +759,30 @@ Dashboard::Dashboard(DashboardSettings settings, DashboardSources sources)
       sampler_([this] { sample_until_stopped(); }) {}
 
 Dashboard::~Dashboard() {
-    {
-        std::lock_guard lock(mutex_);
+    stop();
+}
+
+void Dashboard::stop() {
+    std::unique_lock lock(mutex_);
+    if (!stopping_) {
         stopping_ = true;
+        stop_signal_.notify_all();
+        lock.unlock();
+        sampler_.join();
+        lock.lock();
     }
+    stop_signal_.wait(lock, [this] { return in_flight_ == 0; });
+}
+
+bool Dashboard::stopping() {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+}
+
+void Dashboard::request_done() {
+    std::lock_guard lock(mutex_);
+    --in_flight_;
     stop_signal_.notify_all();
-    sampler_.join();
 }
 
 void Dashboard::sample_until_stopped() {
@@ -641,9 +805,17 @@ void Dashboard::sample_until_stopped() {
 }
 
 Poco::Net::HTTPRequestHandler* Dashboard::handler_for(const Poco::Net::HTTPServerRequest& request) {
-    const std::string path = Poco::URI(request.getURI()).getPath();
+    std::string path;
+    try {
+        path = Poco::URI(request.getURI()).getPath();
+    } catch (const Poco::Exception&) {
+        return nullptr;  // not a URI: the health server's 404
+    }
     if (!path.starts_with("/api/") && !static_file(path)) return nullptr;
-    return new DashboardRequest(*this);
+    std::lock_guard lock(mutex_);
+    if (stopping_) return new StoppingHandler;
+    ++in_flight_;
+    return new DashboardRequest(shared_from_this());
 }
 
 }  // namespace nomnom::host

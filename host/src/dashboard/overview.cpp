@@ -20,7 +20,9 @@ int64_t unix_ms(std::chrono::system_clock::time_point time) {
 
 // Counters and gauges are whole numbers in Prometheus' doubles: written as such.
 void put_number(JsonWriter& out, double value) {
-    if (value == std::trunc(value) && std::fabs(value) < 9e15) {
+    if (!std::isfinite(value)) {
+        out.Null();  // a NaN or Inf sample; JSON has neither
+    } else if (value == std::trunc(value) && std::fabs(value) < 9e15) {
         out.Int64(static_cast<int64_t>(value));
     } else {
         out.Double(value);
@@ -75,14 +77,14 @@ void put_plugin(JsonWriter& out, const PluginStatus& status, const PluginNumbers
             out.Key("unix_ms");
             out.Int64(point.unix_ms);
             out.Key("per_s");
-            out.Double(point.per_s);
+            put_number(out, point.per_s);
             out.EndObject();
         }
     }
     out.EndArray();
     const double per_s = history ? history->per_second(status.name) : 0;
     out.Key("per_s_1m");
-    out.Double(per_s);
+    put_number(out, per_s);
     out.Key("pending");
     put_optional(out, numbers.pending);
     out.Key("in_flight");

@@ -1,8 +1,10 @@
 #include "ops/dead_letter_queue.hpp"
 
+#include <cstdio>
 #include <ctime>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string_view>
 
 #include "pipeline/dead_letter.hpp"
@@ -15,25 +17,59 @@ std::string header_of(natsMsg* message, const char* key) {
 }
 
 std::string since_timestamp(const std::string& since) {
-    if (since.size() < 2) return since;
-    const char unit = since.back();
-    const std::string number = since.substr(0, since.size() - 1);
-    if (number.find_first_not_of("0123456789") != std::string::npos || number.size() > 9) {
-        return since;
-    }
-    const long long amount = std::stoll(number);
-    const long long seconds = unit == 's'   ? amount
-                              : unit == 'm' ? amount * 60
-                              : unit == 'h' ? amount * 3600
-                              : unit == 'd' ? amount * 86400
-                                            : -1;
-    if (seconds < 0) return since;
-    const std::time_t then = std::time(nullptr) - seconds;
+    if (since.empty()) return since;
+    const auto fail = [&]() -> std::string {
+        throw std::invalid_argument("since '" + since +
+                                    "' is neither an age (30s, 30m, 12h, 7d) nor a UTC time "
+                                    "(2026-01-31T12:00:00Z)");
+    };
     std::tm parts{};
+    int millis = 0;
+    int consumed = 0;
+    if (std::sscanf(since.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &parts.tm_year, &parts.tm_mon,
+                    &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec, &consumed) == 6 &&
+        consumed == 19) {
+        std::string_view rest = std::string_view(since).substr(19);
+        if (rest.size() == 5 && rest[0] == '.' &&
+            std::sscanf(since.c_str() + 20, "%3d", &millis) == 1 &&
+            rest.substr(1, 3).find_first_not_of("0123456789") == std::string_view::npos) {
+            rest.remove_prefix(4);
+        }
+        if (rest != "Z" || parts.tm_mon < 1 || parts.tm_mon > 12 || parts.tm_mday < 1 ||
+            parts.tm_mday > 31 || parts.tm_hour > 23 || parts.tm_min > 59 || parts.tm_sec > 60) {
+            return fail();
+        }
+        char text[96];  // room for any int, which the checks above rule out
+        std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year,
+                      parts.tm_mon, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
+                      millis);
+        return text;
+    }
+    const std::string number = since.substr(0, since.size() - 1);
+    const char unit = since.back();
+    const long long scale = unit == 's'   ? 1
+                            : unit == 'm' ? 60
+                            : unit == 'h' ? 3600
+                            : unit == 'd' ? 86400
+                                          : 0;
+    if (scale == 0 || number.empty() || number.size() > 9 ||
+        number.find_first_not_of("0123456789") != std::string::npos) {
+        return fail();
+    }
+    const std::time_t then = std::time(nullptr) - std::stoll(number) * scale;
     ::gmtime_r(&then, &parts);
     char text[40];
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S.000Z", &parts);
     return text;
+}
+
+bool is_dead_letter_class(const std::string& name) {
+    for (const DeadLetterClass kind :
+         {DeadLetterClass::Invalid, DeadLetterClass::Data, DeadLetterClass::RetriesExhausted,
+          DeadLetterClass::Crashed, DeadLetterClass::Timeout}) {
+        if (name == dead_letter_class_name(kind)) return true;
+    }
+    return false;
 }
 
 DeadLetterQueue::DeadLetterQueue(NatsClient& client, DlqConfig config)
@@ -76,6 +112,7 @@ DeadLetterQueue::Counts DeadLetterQueue::counts() {
 }
 
 NatsMsgPtr DeadLetterQueue::letter(uint64_t seq) {
+    if (seq == 0) return nullptr;  // sequences start at 1
     natsMsg* raw = nullptr;
     jsErrCode js_error = jsErrCode(0);
     const natsStatus status =
@@ -85,24 +122,20 @@ NatsMsgPtr DeadLetterQueue::letter(uint64_t seq) {
     return NatsMsgPtr(raw);
 }
 
-bool DeadLetterQueue::matches(natsMsg* letter, const DeadLetterFilter& filter,
-                              const std::string& since) const {
+bool DeadLetterQueue::matches(natsMsg* letter, const DeadLetterFilter& filter) const {
     return (filter.plugin.empty() || header_of(letter, dlq_header::kPlugin) == filter.plugin) &&
            (filter.error_class.empty() ||
             header_of(letter, dlq_header::kErrorClass) == filter.error_class) &&
-           (since.empty() || header_of(letter, dlq_header::kTimestamp) >= since);
+           (filter.since.empty() || header_of(letter, dlq_header::kTimestamp) >= filter.since);
 }
 
-void DeadLetterQueue::for_each(const DeadLetterFilter& filter, uint64_t limit, const Visit& visit) {
+void DeadLetterQueue::for_each(const DeadLetterFilter& filter,
+                               const std::function<bool(uint64_t seq, natsMsg* letter)>& visit) {
     Range bounds = range();
     if (filter.seq) bounds.first = bounds.last = *filter.seq;
-    const std::string since = filter.since.empty() ? "" : since_timestamp(filter.since);
-    uint64_t visited = 0;
-    for (uint64_t seq = bounds.first; seq != 0 && seq <= bounds.last && visited < limit; ++seq) {
+    for (uint64_t seq = bounds.first; seq != 0 && seq <= bounds.last; ++seq) {
         const NatsMsgPtr found = letter(seq);
-        if (!found || !matches(found.get(), filter, since)) continue;
-        ++visited;
-        visit(seq, found.get());
+        if (found && matches(found.get(), filter) && !visit(seq, found.get())) return;
     }
 }
 
@@ -112,16 +145,14 @@ uint64_t DeadLetterQueue::for_each_newest_first(const DeadLetterFilter& filter, 
     const Range bounds = range();
     if (bounds.first == 0 || bounds.last < bounds.first) return 0;
     uint64_t seq = before == 0 || before > bounds.last + 1 ? bounds.last : before - 1;
-    const std::string since = filter.since.empty() ? "" : since_timestamp(filter.since);
     uint64_t visited = 0;
+    // No early stop at the first letter older than `since`: hosts' clocks differ, and a letter
+    // replay or purge would act on must not be missing from the list.
     for (uint64_t scanned = 0; seq >= bounds.first && seq != 0; --seq) {
         if (visited == limit || scanned == max_scanned) return seq + 1;
         ++scanned;
         const NatsMsgPtr found = letter(seq);
-        if (!found) continue;
-        // Letters are stored in time order: older ones cannot match `since` either.
-        if (!since.empty() && header_of(found.get(), dlq_header::kTimestamp) < since) return 0;
-        if (!matches(found.get(), filter, since)) continue;
+        if (!found || !matches(found.get(), filter)) continue;
         ++visited;
         visit(seq, found.get());
     }
@@ -147,10 +178,15 @@ NatsMsgPtr DeadLetterQueue::original_of(uint64_t seq, natsMsg* letter) {
     return NatsMsgPtr(copy);
 }
 
+bool DeadLetterQueue::replays_exhausted(natsMsg* letter) const {
+    const std::string replays_text = header_of(letter, dlq_header::kReplayCount);
+    return (replays_text.empty() ? 0 : std::stoll(replays_text)) >= config_.max_replays;
+}
+
 void DeadLetterQueue::replay(uint64_t seq, natsMsg* letter) {
     const std::string replays_text = header_of(letter, dlq_header::kReplayCount);
     const int64_t replays = replays_text.empty() ? 0 : std::stoll(replays_text);
-    if (replays >= config_.max_replays) {
+    if (replays_exhausted(letter)) {
         throw NatsError("dead letter " + std::to_string(seq) + " was replayed " +
                         std::to_string(replays) + " times already (dlq.max_replays = " +
                         std::to_string(config_.max_replays) + "); not replayed again");
@@ -183,10 +219,13 @@ void DeadLetterQueue::replay(uint64_t seq, natsMsg* letter) {
     remove(seq);
 }
 
-void DeadLetterQueue::remove(uint64_t seq) {
+bool DeadLetterQueue::remove(uint64_t seq) {
     jsErrCode js_error = jsErrCode(0);
-    check_nats(js_DeleteMsg(client_.jetstream(), config_.stream.c_str(), seq, nullptr, &js_error),
-               "deleting dead letter " + std::to_string(seq), js_error);
+    const natsStatus status =
+        js_DeleteMsg(client_.jetstream(), config_.stream.c_str(), seq, nullptr, &js_error);
+    if (status != NATS_OK && !letter(seq)) return false;
+    check_nats(status, "deleting dead letter " + std::to_string(seq), js_error);
+    return true;
 }
 
 }  // namespace nomnom::host

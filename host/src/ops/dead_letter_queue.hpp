@@ -15,7 +15,7 @@ namespace nomnom::host {
 struct DeadLetterFilter {
     std::string plugin;
     std::string error_class;  // dead_letter_class_name(): invalid, data, crashed, ...
-    // RFC 3339 (2026-01-31T12:00:00Z) or an age (30s, 30m, 12h, 7d).
+    // Nomnom-Timestamp's form (since_timestamp()): only letters written at or after it.
     std::string since;
     std::optional<uint64_t> seq;
 };
@@ -23,9 +23,14 @@ struct DeadLetterFilter {
 // The header `key` of `message`, "" when absent.
 std::string header_of(natsMsg* message, const char* key);
 
-// "30m", "12h", "7d" -> the UTC timestamp that far back; anything else is returned as it is (a
-// timestamp, compared as text with the letters' Nomnom-Timestamp).
+// An age ("30s", "30m", "12h", "7d") or a UTC time ("2026-01-31T12:00:00Z", with or without
+// milliseconds) as the UTC timestamp in the form of the letters' Nomnom-Timestamp
+// ("2026-01-31T12:00:00.000Z"), which compares as text; "" stays "". Throws
+// std::invalid_argument naming what it expected for anything else.
 std::string since_timestamp(const std::string& since);
+
+// Whether `name` is a dead-letter class (dead_letter_class_name()); "" is none.
+bool is_dead_letter_class(const std::string& name);
 
 // The dead-letter stream as operators see it, for `nomnom-host dlq` and the dashboard: reading
 // letters one sequence at a time (js_GetMsg; deleted ones are skipped), replaying and deleting.
@@ -34,11 +39,12 @@ class DeadLetterQueue {
     DeadLetterQueue(NatsClient& client, DlqConfig config);
 
     using Visit = std::function<void(uint64_t seq, natsMsg* letter)>;
-    // Every letter matching `filter`, oldest first, until `visit` was called `limit` times.
-    void for_each(const DeadLetterFilter& filter, uint64_t limit, const Visit& visit);
+    // Every letter matching `filter`, oldest first, until `visit` returns false.
+    void for_each(const DeadLetterFilter& filter,
+                  const std::function<bool(uint64_t seq, natsMsg* letter)>& visit);
     // Letters matching `filter` below sequence `before` (0: from the newest), newest first, until
-    // `visit` was called `limit` times or `max_scanned` sequences were read. Returns where to go
-    // on (the `before` of the next page), or 0 when no older letter is left.
+    // `visit` was called `limit` (> 0) times or `max_scanned` sequences were read. Returns where
+    // to go on (the `before` of the next page), or 0 when no older letter is left.
     uint64_t for_each_newest_first(const DeadLetterFilter& filter, uint64_t before, uint64_t limit,
                                    uint64_t max_scanned, const Visit& visit);
     // The letter at `seq`; nullptr when there is none (never stored, replayed or purged).
@@ -52,7 +58,11 @@ class DeadLetterQueue {
     // Throws NatsError (or std::logic_error for a mangled number header) and keeps the letter
     // when it cannot, or when it was replayed dlq.max_replays times already.
     void replay(uint64_t seq, natsMsg* letter);
-    void remove(uint64_t seq);
+    // Whether the letter was replayed dlq.max_replays times already. Throws std::logic_error
+    // for a mangled count.
+    bool replays_exhausted(natsMsg* letter) const;
+    // Deletes the letter; false when it was gone already (replayed or purged meanwhile).
+    bool remove(uint64_t seq);
     // How many letters the stream holds, in all and per plugin (from the subjects' counts).
     struct Counts {
         uint64_t total = 0;
@@ -61,7 +71,7 @@ class DeadLetterQueue {
     Counts counts();
 
   private:
-    bool matches(natsMsg* letter, const DeadLetterFilter& filter, const std::string& since) const;
+    bool matches(natsMsg* letter, const DeadLetterFilter& filter) const;
     struct Range {
         uint64_t first = 0;
         uint64_t last = 0;

@@ -6,6 +6,8 @@
   const POLL_MS = 2000;
   const DLQ_POLL_MS = 5000;
   const REQUEST_TIMEOUT_MS = 8000;
+  // A replay or purge of a filter acts on up to 10,000 letters in one request.
+  const ACTION_TIMEOUT_MS = 300000;
   const PAGE_SIZE = 50;
   const DLQ_LIMIT = 50;
   const SPARK_W = 120, SPARK_H = 24, SPARK_SLOTS = 31;
@@ -131,9 +133,9 @@
 
   // ---------- HTTP ----------
 
-  async function request(path, init) {
+  async function request(path, init, timeoutMs = REQUEST_TIMEOUT_MS) {
     const ctrl = new AbortController();
-    const timer = setTimeout(() => ctrl.abort(), REQUEST_TIMEOUT_MS);
+    const timer = setTimeout(() => ctrl.abort(), timeoutMs);
     let res;
     try {
       res = await fetch(path, Object.assign(
@@ -144,16 +146,21 @@
       clearTimeout(timer);
     }
     const data = await res.json().catch(() => null);
-    if (!res.ok) throw new Error((data && data.error) || `HTTP ${res.status}`);
+    if (!res.ok) {
+      const err = new Error((data && data.error) || `HTTP ${res.status}`);
+      err.status = res.status;
+      err.data = data;
+      throw err;
+    }
     return data || {};
   }
 
   const getJSON = (path) => request(path, {});
-  const postJSON = (path, body) => request(path, {
+  const postJSON = (path, body, timeoutMs) => request(path, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'X-Nomnom-Csrf': '1' },
     body: JSON.stringify(body || {}),
-  });
+  }, timeoutMs);
 
   // ---------- overview ----------
 
@@ -456,8 +463,11 @@
     $('dlq-older').disabled = dlq.next == null;
     $('dlq-newest').disabled = dlq.before == null;
     const where = dlq.before == null ? 'newest first' : `older than #${dlq.before}`;
+    // A page reads at most 5,000 letters: none of those matching says nothing of older ones.
     setText($('dlq-status'), letters.length
-      ? `${plural(letters.length, 'dead letter')} shown, ${where}.` : 'No dead letters match.');
+      ? `${plural(letters.length, 'dead letter')} shown, ${where}.`
+      : (dlq.next == null ? 'No dead letters match.'
+        : 'None of the letters read so far match; Older › reads further back.'));
     updateSelectionUi();
   }
 
@@ -535,13 +545,17 @@
   }
 
   function describeOutcome(kind, res) {
-    if (kind === 'purge') return `deleted ${fmtCount(res.deleted)}`;
+    const more = res.more ? '; more matched than one request handles: run it again' : '';
+    if (kind === 'purge') return `deleted ${fmtCount(res.deleted)}${more}`;
     const failed = res.failed || [];
     let text = `replayed ${fmtCount((res.replayed || []).length)}`;
     if (failed.length) {
       text += `, failed ${fmtCount(failed.length)}: ${failed.map((f) => `${f.seq}: ${f.error}`).join('; ')}`;
     }
-    return text;
+    if (res.skipped_max_replays) {
+      text += `, skipped ${fmtCount(res.skipped_max_replays)} replayed dlq.max_replays times already`;
+    }
+    return text + more;
   }
 
   // Filter actions use what the form shows now, and the list follows that filter afterwards.
@@ -552,24 +566,38 @@
     return { filter };
   }
 
-  function confirmPurge(body) {
+  // The server counts what a purge would delete (409 without "confirm"); the user sees that
+  // number before anything goes.
+  async function confirmPurge(body) {
+    let count;
+    try {
+      await postJSON('/api/dead-letters/purge', body, ACTION_TIMEOUT_MS);
+      return false;  // not reached: the server never purges unconfirmed
+    } catch (err) {
+      if (err.status !== 409 || !err.data) throw err;
+      count = `${fmtCount(err.data.would_delete)}${err.data.more ? ' (and more)' : ''}`;
+    }
     return window.confirm(body.seqs
-      ? `Permanently delete ${plural(body.seqs.length, 'selected dead letter')}?`
-      : `Permanently delete ALL dead letters matching ${describeFilter(body.filter)}?`);
+      ? `Permanently delete ${count} of the selected dead letters?`
+      : `Permanently delete ${count} dead letters matching ${describeFilter(body.filter)}?`);
+  }
+
+  function confirmReplay(body) {
+    return body.seqs || window.confirm(
+      `Replay every dead letter matching ${describeFilter(body.filter)} (up to 10,000)?`);
   }
 
   async function runAction(kind, scope) {
     const result = $('dlq-result');
     const body = actionBody(scope);
     if (body.seqs && !body.seqs.length) return setMessage(result, 'Nothing selected.', 'error');
-    if (kind === 'purge') {
-      if (!confirmPurge(body)) return;
-      body.confirm = true;
-    }
     dlq.busy = true;
     updateAdminButtons();
     try {
-      const res = await postJSON(`/api/dead-letters/${kind}`, body);
+      const confirmed = kind === 'purge' ? await confirmPurge(body) : confirmReplay(body);
+      if (!confirmed) return;
+      if (kind === 'purge') body.confirm = true;
+      const res = await postJSON(`/api/dead-letters/${kind}`, body, ACTION_TIMEOUT_MS);
       const failed = kind === 'replay' && (res.failed || []).length > 0;
       setMessage(result, describeOutcome(kind, res), failed ? 'error' : 'ok');
       const done = kind === 'purge' ? (body.seqs || []) : (res.replayed || []);
