@@ -26,7 +26,6 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 BUILD = pathlib.Path(os.environ.get("NOMNOM_BUILD_DIR", "build")).resolve()
 TOKEN = "browser-test-admin-token-42"
@@ -52,7 +51,7 @@ def wait_for(what, check, timeout=WAIT_S):
 class Servers:
     """nats-server and nomnom-host in a temporary folder, stopped by their pids."""
 
-    def __init__(self, root):
+    def __init__(self, root, broken_plugins=0):
         self.root = root
         self.nats_port = free_port()
         self.database = root / "dashboard.db"
@@ -60,6 +59,10 @@ class Servers:
         self.host_log = root / "host.log"
         (root / "plugins").mkdir()
         shutil.copy(BUILD / "tests/plugins/test_kv.so", root / "plugins/test_kv.so")
+        # Files the host refuses (no entry symbol), each listed with its reason.
+        for i in range(broken_plugins):
+            shutil.copy(BUILD / "tests/plugins/test_no_symbol.so",
+                        root / f"plugins/broken_{i:03d}.so")
         self.nats = subprocess.Popen(
             ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.nats_port),
              "-sd", str(root / "jetstream")],
@@ -70,7 +73,8 @@ class Servers:
             stdout=self.host_log.open("w"), stderr=subprocess.STDOUT)
         self.port = int(wait_for("the host's HTTP port", lambda: self.log_match(
             r"listening on port (\d+)")))
-        wait_for("test_kv to run", lambda: "startup summary: 1 plugin(s) running" in self.log())
+        wait_for("test_kv to run", lambda: "startup summary: 1 plugin(s) running" in self.log(),
+                 120)
         self.url = f"http://127.0.0.1:{self.port}"
 
     def write_config(self, plugin_config=""):
@@ -129,9 +133,9 @@ admin_token = "{TOKEN}"
 
 
 @pytest.fixture()
-def servers():
+def servers(request):
     root = pathlib.Path(tempfile.mkdtemp(prefix="nomnom-browser-"))
-    running = Servers(root)
+    running = Servers(root, **getattr(request, "param", {}))
     try:
         yield running
     finally:
@@ -321,3 +325,45 @@ def expected_alert(browser):
         return browser.switch_to.alert
     except NoAlertPresentException:
         return None
+
+
+@pytest.mark.parametrize("servers", [{"broken_plugins": 300}], indirect=True)
+def test_hundreds_of_plugins_are_paged_and_filtered(servers, browser):
+    browser.get(servers.url + "/")
+    rows = "#plugins tr[data-plugin]"
+    wait_for("the first page", lambda: len(browser.find_elements(By.CSS_SELECTOR, rows)) == 50)
+    assert "301 plugins, 1 running" in browser.find_element(By.ID, "plugin-summary").text
+    assert browser.find_element(By.ID, "plugins-page").text == "1–50 of 301"
+    browser.find_element(By.ID, "plugins-next").click()
+    wait_for("the second page",
+             lambda: browser.find_element(By.ID, "plugins-page").text == "51–100 of 301")
+    browser.find_element(By.ID, "plugin-filter").send_keys("broken_29")
+    wait_for("the filtered rows", lambda: len(browser.find_elements(By.CSS_SELECTOR, rows)) == 10)
+    state = browser.find_element(By.CSS_SELECTOR, rows + " .state").text
+    assert state.startswith("refused")
+    assert "missing entry symbol" in browser.find_element(
+        By.CSS_SELECTOR, rows + " .state").get_attribute("title")
+
+
+def test_tens_of_thousands_of_dead_letters_are_paged(servers, browser):
+    count = 20000
+    servers.publish("test.kv.bad", [json.dumps({"k": f"b{i}", "v": i, "action": "invalid"})
+                                    for i in range(count - 1)]
+                    + [json.dumps({"k": "odd", "v": "one"})])
+    wait_for("every dead letter",
+             lambda: servers.api("/api/dead-letters")["total"] == count, 300)
+    browser.get(servers.url + "/#dead-letters")
+    rows = "#dlq-rows tr[data-seq]"
+    wait_for("the newest page", lambda: browser.find_elements(
+        By.CSS_SELECTOR, f'{rows}[data-seq="{count}"]'))
+    assert len(browser.find_elements(By.CSS_SELECTOR, rows)) == 50
+    browser.find_element(By.ID, "dlq-older").click()
+    wait_for("the next page", lambda: browser.find_elements(
+        By.CSS_SELECTOR, f'{rows}[data-seq="{count - 50}"]'))
+    # A filter that matches none: a page reads 5,000 letters at most, and says so.
+    browser.find_element(By.ID, "dlq-plugin").send_keys("other_plugin")
+    browser.find_element(By.ID, "dlq-apply").click()
+    wait_for("the partial-scan notice", lambda: "None of the letters read so far match"
+             in browser.find_element(By.ID, "dlq-status").text)
+    assert not browser.find_elements(By.CSS_SELECTOR, rows)
+    assert browser.find_element(By.ID, "dlq-older").is_enabled()
