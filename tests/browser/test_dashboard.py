@@ -307,16 +307,29 @@ def test_purge_asks_with_the_count_before_deleting(servers, browser):
     browser.find_element(By.ID, "login-button").click()
     wait_for("sign-in", lambda: browser.find_element(By.ID, "dlq-purge-filter").is_enabled())
 
+    # One, from its own panel.
+    newest = wait_for("the list", lambda: browser.find_elements(By.CSS_SELECTOR,
+                                                              '#dlq-rows tr[data-seq="3"]'))
+    newest[0].find_element(By.CSS_SELECTOR, ".reason").click()
+    wait_for("its panel", lambda: browser.find_element(By.ID, "dlq-detail-purge").is_displayed())
+    browser.find_element(By.ID, "dlq-detail-purge").click()
+    alert = wait_for("the confirmation", lambda: expected_alert(browser))
+    assert "Permanently delete 1 of the selected dead letters" in alert.text
+    alert.accept()
+    wait_for("the outcome", lambda: "deleted 1" in browser.find_element(By.ID, "dlq-result").text)
+    assert servers.api("/api/dead-letters")["total"] == 2
+
+    # The rest, by the (empty) filter.
     browser.find_element(By.ID, "dlq-purge-filter").click()
     alert = wait_for("the confirmation", lambda: expected_alert(browser))
-    assert "Permanently delete 3 dead letters" in alert.text
+    assert "Permanently delete 2 dead letters" in alert.text
     alert.dismiss()
     # The page sends the purge only after an accepted confirmation.
-    assert servers.api("/api/dead-letters")["total"] == 3
+    assert servers.api("/api/dead-letters")["total"] == 2
 
     browser.find_element(By.ID, "dlq-purge-filter").click()
     wait_for("the confirmation", lambda: expected_alert(browser)).accept()
-    wait_for("the outcome", lambda: "deleted 3" in browser.find_element(By.ID, "dlq-result").text)
+    wait_for("the outcome", lambda: "deleted 2" in browser.find_element(By.ID, "dlq-result").text)
     assert servers.api("/api/dead-letters")["total"] == 0
 
 

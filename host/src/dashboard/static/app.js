@@ -14,7 +14,7 @@
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const DASH = '—';
   const ADMIN_BUTTONS = ['reload-button', 'dlq-replay-selected', 'dlq-purge-selected',
-    'dlq-replay-filter', 'dlq-purge-filter'];
+    'dlq-replay-filter', 'dlq-purge-filter', 'dlq-detail-replay', 'dlq-detail-purge'];
   const PLUGIN_CELLS = ['name', 'version', 'state', 'rate', 'spark', 'lag', 'eta', 'rows',
     'persisted', 'invalid', 'dead-lettered', 'retried', 'last-error'];
   const LETTER_CELLS = ['seq', 'time', 'plugin', 'class', 'subject', 'reason', 'replays'];
@@ -561,6 +561,7 @@
   // Filter actions use what the form shows now, and the list follows that filter afterwards.
   function actionBody(scope) {
     if (scope === 'selected') return { seqs: Array.from(dlq.selected).sort((a, b) => a - b) };
+    if (scope === 'open') return { seqs: dlq.detailSeq == null ? [] : [dlq.detailSeq] };
     const filter = readFilterForm();
     applyFilter(filter);
     return { filter };
@@ -602,6 +603,7 @@
       setMessage(result, describeOutcome(kind, res), failed ? 'error' : 'ok');
       const done = kind === 'purge' ? (body.seqs || []) : (res.replayed || []);
       done.forEach((seq) => dlq.selected.delete(seq));
+      if (scope === 'open' && done.length) closeDetail();
     } catch (err) {
       setMessage(result, `${kind} failed: ${err.message}`, 'error');
     } finally {
@@ -753,6 +755,8 @@
     on('dlq-purge-selected', 'click', () => runAction('purge', 'selected'));
     on('dlq-replay-filter', 'click', () => runAction('replay', 'filter'));
     on('dlq-purge-filter', 'click', () => runAction('purge', 'filter'));
+    on('dlq-detail-replay', 'click', () => runAction('replay', 'open'));
+    on('dlq-detail-purge', 'click', () => runAction('purge', 'open'));
   }
 
   bind();
