@@ -55,9 +55,10 @@ std::optional<std::vector<std::filesystem::path>> Host::plugin_files() const {
 }
 
 Host::~Host() {
-    // Whatever path left run(): no request may read the members below once they go.
-    health_.reset();
+    // Whatever path left run(): no request may read the members below once they go. The
+    // dashboard first, so that its long replays and purges give up rather than be waited for.
     if (dashboard_) dashboard_->stop();
+    health_.reset();
 }
 
 bool Host::connect(SignalWaiter& signals) {
@@ -325,8 +326,8 @@ int Host::run(SignalWaiter& signals) {
         spdlog::shutdown();
         std::_Exit(1);
     }
-    health_.reset();
     if (dashboard_) dashboard_->stop();
+    health_.reset();
     if (child_) {
         spdlog::info("worker process {} drained", ::getpid());
     } else {

@@ -9,7 +9,9 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 namespace nomnom::host {
 namespace {
@@ -97,6 +99,12 @@ HealthServer::HealthServer(const std::string& listen, std::function<Readiness()>
 
 HealthServer::~HealthServer() {
     server_->stopAll(true);
+    // stopAll does not wait for handlers still running, and they read what their owner is
+    // about to free: give them until their own timeouts (connect, NATS) could have passed.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
 }
 
 }  // namespace nomnom::host
