@@ -26,22 +26,30 @@ std::vector<double> rates(const RateHistory& history, const std::string& plugin)
 }  // namespace
 
 TEST_CASE("the rate history: a new plugin counts from zero, a gap is no spike", "[dashboard]") {
-    const RateHistory::Clock::time_point t0{std::chrono::seconds(1'800'000'000)};
+    const RateHistory::Clock::time_point t0{std::chrono::seconds(1000)};
+    const RateHistory::WallClock::time_point wall0{std::chrono::seconds(1'800'000'000)};
     RateHistory history(60s);
-    history.record(t0, {});
-    history.record(t0 + 2s, {{"a", 10}});  // started and counted 10 in between
-    history.record(t0 + 4s, {{"a", 30}});
-    history.record(t0 + 6s, {});  // its worker process did not answer
-    history.record(t0 + 8s, {{"a", 40}});
-    history.record(t0 + 10s, {{"a", 4}});  // restarted: counts from zero again
+    // Samples every 2 s on the steady clock; the wall clock steps back 1 h at the fourth.
+    const auto record = [&](std::chrono::seconds after, std::map<std::string, double> settled) {
+        const auto wall = wall0 + after - (after >= 6s ? std::chrono::hours(1) : 0h);
+        history.record(t0 + after, wall, settled);
+    };
+    record(0s, {});
+    record(2s, {{"a", 10}});  // started and counted 10 in between
+    record(4s, {{"a", 30}});
+    record(6s, {});  // its worker process did not answer
+    record(8s, {{"a", 40}});
+    record(10s, {{"a", 4}});  // restarted: counts from zero again
     CHECK(rates(history, "a") == std::vector<double>{5, 10, 2});
-    CHECK(history.points("a").back().unix_ms == 1'800'000'010'000);
+    CHECK(history.points("a").back().unix_ms == 1'800'000'010'000 - 3'600'000);
     CHECK(history.per_second("a") == Approx((10.0 + 20 + 4) / 6));
     CHECK(history.points("b").empty());
     CHECK(history.per_second("b") == 0);
 
     // Only the last minute is kept (and the sample just before it).
-    for (int i = 1; i <= 40; ++i) history.record(t0 + 10s + i * 2s, {{"a", 4.0 + i}});
+    for (int i = 1; i <= 40; ++i) {
+        record(10s + i * 2s, {{"a", 4.0 + i}});
+    }
     CHECK(history.points("a").size() == 30);
     CHECK(history.per_second("a") == Approx(0.5));
 }

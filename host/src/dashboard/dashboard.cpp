@@ -799,7 +799,8 @@ void Dashboard::sample_until_stopped() {
         for (const auto& [plugin, numbers] : reading.plugins) settled[plugin] = numbers.settled();
         lock.lock();
         latest_ = std::move(reading);
-        history_.record(std::chrono::system_clock::now(), settled);
+        history_.record(std::chrono::steady_clock::now(), std::chrono::system_clock::now(),
+                        settled);
         stop_signal_.wait_for(lock, settings_.sample_interval, [this] { return stopping_; });
     }
 }

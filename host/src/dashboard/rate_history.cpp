@@ -19,8 +19,9 @@ double seconds_between(RateHistory::Clock::time_point a, RateHistory::Clock::tim
 
 RateHistory::RateHistory(Clock::duration window) : window_(window) {}
 
-void RateHistory::record(Clock::time_point at, const std::map<std::string, double>& settled) {
-    samples_.push_back({at, settled});
+void RateHistory::record(Clock::time_point at, WallClock::time_point wall,
+                         const std::map<std::string, double>& settled) {
+    samples_.push_back({at, wall, settled});
     // One sample older than the window stays, so that the first interval reaches back to it.
     while (samples_.size() > 2 && at - samples_[1].at >= window_) samples_.pop_front();
 }
@@ -39,7 +40,7 @@ std::vector<RateHistory::Interval> RateHistory::intervals(const std::string& plu
             if (before != previous->settled.end() || !seen) {
                 const double count = before == previous->settled.end() ? 0 : before->second;
                 intervals.push_back(
-                    {previous->at, sample.at,
+                    {previous->at, sample.at, sample.wall,
                      rate_between(count, now->second, seconds_between(previous->at, sample.at))});
             }
         }
@@ -52,10 +53,10 @@ std::vector<RateHistory::Interval> RateHistory::intervals(const std::string& plu
 std::vector<RateHistory::Point> RateHistory::points(const std::string& plugin) const {
     std::vector<Point> points;
     for (const Interval& interval : intervals(plugin)) {
-        points.push_back(
-            {std::chrono::duration_cast<std::chrono::milliseconds>(interval.to.time_since_epoch())
-                 .count(),
-             interval.per_s});
+        points.push_back({std::chrono::duration_cast<std::chrono::milliseconds>(
+                              interval.wall_to.time_since_epoch())
+                              .count(),
+                          interval.per_s});
     }
     return points;
 }

@@ -14,11 +14,15 @@ namespace nomnom::host {
 // Not thread-safe: the dashboard guards it.
 class RateHistory {
   public:
-    using Clock = std::chrono::system_clock;
+    // Intervals and the window on the steady clock, so that a step of the wall clock (NTP)
+    // neither zeroes a rate nor keeps old samples; the wall clock only labels the points.
+    using Clock = std::chrono::steady_clock;
+    using WallClock = std::chrono::system_clock;
 
     explicit RateHistory(Clock::duration window = std::chrono::seconds(60));
 
-    void record(Clock::time_point at, const std::map<std::string, double>& settled);
+    void record(Clock::time_point at, WallClock::time_point wall,
+                const std::map<std::string, double>& settled);
 
     struct Point {
         int64_t unix_ms;  // the end of the interval
@@ -33,12 +37,14 @@ class RateHistory {
     struct Interval {
         Clock::time_point from;
         Clock::time_point to;
+        WallClock::time_point wall_to;
         double per_s;
     };
     std::vector<Interval> intervals(const std::string& plugin) const;
 
     struct Sample {
         Clock::time_point at;
+        WallClock::time_point wall;
         std::map<std::string, double> settled;
     };
     Clock::duration window_;
