@@ -81,16 +81,13 @@ std::optional<Options> parse_options(const std::vector<std::string>& args) {
             options.config = args[++i];
         } else if (arg == "--plugin" && has_value) {
             options.filter.plugin = args[++i];
-        } else if (arg == "--class" && has_value) {
-            options.filter.error_class = args[++i];
-            if (!is_dead_letter_class(options.filter.error_class)) {
-                std::cerr << "nomnom-host dlq: --class " << options.filter.error_class
-                          << " is none of invalid, data, retries_exhausted, crashed, timeout\n";
-                return std::nullopt;
-            }
-        } else if (arg == "--since" && has_value) {
+        } else if ((arg == "--class" || arg == "--since") && has_value) {
             try {
-                options.filter.since = since_timestamp(args[++i]);
+                if (arg == "--class") {
+                    options.filter.error_class = dead_letter_class(args[++i]);
+                } else {
+                    options.filter.since = since_timestamp(args[++i]);
+                }
             } catch (const std::invalid_argument& e) {
                 std::cerr << "nomnom-host dlq: --" << e.what() << "\n";
                 return std::nullopt;

@@ -156,6 +156,14 @@ TEST_CASE("since is an age or a UTC time, in the letters' timestamp form", "[das
     }
 }
 
+TEST_CASE("a dead-letter class filter is one of the classes, or none", "[dashboard]") {
+    CHECK(dead_letter_class("") == "");
+    CHECK(dead_letter_class("retries_exhausted") == "retries_exhausted");
+    CHECK_THROWS_WITH(dead_letter_class("Crashed"),
+                      "class 'Crashed' is none of invalid, data, retries_exhausted, crashed, "
+                      "timeout");
+}
+
 TEST_CASE("the dashboard answers to IP addresses, localhost, this machine and allowed names",
           "[dashboard]") {
     CHECK(host_name_of("Example.COM:9464") == "example.com");

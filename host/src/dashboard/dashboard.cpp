@@ -116,21 +116,22 @@ void put_letter_fields(JsonWriter& out, uint64_t seq, natsMsg* letter) {
     }
 }
 
-std::string valid_class(const std::string& name) {
-    if (!name.empty() && !is_dead_letter_class(name)) {
-        throw HttpError{
-            HTTPResponse::HTTP_BAD_REQUEST,
-            "class '" + name + "' is none of invalid, data, retries_exhausted, crashed, timeout"};
-    }
-    return name;
-}
-
-std::string valid_since(const std::string& since) {
+// A filter's class or since, as dead_letter_class() or since_timestamp() reads it: what they
+// refuse is the client's mistake.
+std::string checked(std::string (*read)(const std::string&), const std::string& value) {
     try {
-        return since_timestamp(since);
+        return read(value);
     } catch (const std::invalid_argument& e) {
         throw HttpError{HTTPResponse::HTTP_BAD_REQUEST, e.what()};
     }
+}
+
+void send(Poco::Net::HTTPServerResponse& response, HTTPResponse::HTTPStatus status,
+          const std::string& body, const std::string& type = "application/json") {
+    response.setStatus(status);
+    response.setContentType(type);
+    response.setContentLength(static_cast<std::streamsize>(body.size()));
+    response.send() << body;
 }
 
 // Answers 503 once the dashboard stops: the host is shutting down.
@@ -138,12 +139,9 @@ class StoppingHandler final : public Poco::Net::HTTPRequestHandler {
   public:
     void handleRequest(Poco::Net::HTTPServerRequest&,
                        Poco::Net::HTTPServerResponse& response) override {
-        const std::string body = error_json("nomnom-host is shutting down");
-        response.setStatus(HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
-        response.setContentType("application/json");
         response.setKeepAlive(false);
-        response.setContentLength(static_cast<std::streamsize>(body.size()));
-        response.send() << body;
+        send(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
+             error_json("nomnom-host is shutting down"));
     }
 };
 
@@ -245,14 +243,6 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
             throw HttpError{HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
                             "method " + method + " not allowed here; use " + allowed};
         }
-    }
-
-    static void send(Poco::Net::HTTPServerResponse& response, HTTPResponse::HTTPStatus status,
-                     const std::string& body, const std::string& type = "application/json") {
-        response.setStatus(status);
-        response.setContentType(type);
-        response.setContentLength(static_cast<std::streamsize>(body.size()));
-        response.send() << body;
     }
 
     bool signed_in(const Poco::Net::HTTPServerRequest& request) {
@@ -467,8 +457,8 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
     }
 
     std::string dead_letter_page() {
-        const DeadLetterFilter filter{query("plugin"), valid_class(query("class")),
-                                      valid_since(query("since")), std::nullopt};
+        const DeadLetterFilter filter{query("plugin"), checked(dead_letter_class, query("class")),
+                                      checked(since_timestamp, query("since")), std::nullopt};
         const uint64_t before = query_number("before", 0, UINT64_MAX);
         const uint64_t limit = query_number("limit", 50, 500);
         if (limit == 0) {
@@ -602,10 +592,10 @@ class DashboardRequest final : public Poco::Net::HTTPRequestHandler {
         if (!filter->value.IsObject()) {
             throw HttpError{HTTPResponse::HTTP_BAD_REQUEST, "'filter' must be an object"};
         }
-        selection.filter =
-            DeadLetterFilter{string_member(filter->value, "plugin"),
-                             valid_class(string_member(filter->value, "class")),
-                             valid_since(string_member(filter->value, "since")), std::nullopt};
+        selection.filter = DeadLetterFilter{
+            string_member(filter->value, "plugin"),
+            checked(dead_letter_class, string_member(filter->value, "class")),
+            checked(since_timestamp, string_member(filter->value, "since")), std::nullopt};
         return selection;
     }
 

@@ -63,13 +63,16 @@ std::string since_timestamp(const std::string& since) {
     return text;
 }
 
-bool is_dead_letter_class(const std::string& name) {
+std::string dead_letter_class(const std::string& name) {
+    if (name.empty()) return name;
+    std::string names;
     for (const DeadLetterClass kind :
          {DeadLetterClass::Invalid, DeadLetterClass::Data, DeadLetterClass::RetriesExhausted,
           DeadLetterClass::Crashed, DeadLetterClass::Timeout}) {
-        if (name == dead_letter_class_name(kind)) return true;
+        if (name == dead_letter_class_name(kind)) return name;
+        names += (names.empty() ? "" : ", ") + std::string(dead_letter_class_name(kind));
     }
-    return false;
+    throw std::invalid_argument("class '" + name + "' is none of " + names);
 }
 
 DeadLetterQueue::DeadLetterQueue(NatsClient& client, DlqConfig config)
@@ -178,15 +181,18 @@ NatsMsgPtr DeadLetterQueue::original_of(uint64_t seq, natsMsg* letter) {
     return NatsMsgPtr(copy);
 }
 
-bool DeadLetterQueue::replays_exhausted(natsMsg* letter) const {
+int64_t DeadLetterQueue::replay_count(natsMsg* letter) {
     const std::string replays_text = header_of(letter, dlq_header::kReplayCount);
-    return (replays_text.empty() ? 0 : std::stoll(replays_text)) >= config_.max_replays;
+    return replays_text.empty() ? 0 : std::stoll(replays_text);
+}
+
+bool DeadLetterQueue::replays_exhausted(natsMsg* letter) const {
+    return replay_count(letter) >= config_.max_replays;
 }
 
 void DeadLetterQueue::replay(uint64_t seq, natsMsg* letter) {
-    const std::string replays_text = header_of(letter, dlq_header::kReplayCount);
-    const int64_t replays = replays_text.empty() ? 0 : std::stoll(replays_text);
-    if (replays_exhausted(letter)) {
+    const int64_t replays = replay_count(letter);
+    if (replays >= config_.max_replays) {
         throw NatsError("dead letter " + std::to_string(seq) + " was replayed " +
                         std::to_string(replays) + " times already (dlq.max_replays = " +
                         std::to_string(config_.max_replays) + "); not replayed again");

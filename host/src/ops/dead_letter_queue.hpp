@@ -29,8 +29,9 @@ std::string header_of(natsMsg* message, const char* key);
 // std::invalid_argument naming what it expected for anything else.
 std::string since_timestamp(const std::string& since);
 
-// Whether `name` is a dead-letter class (dead_letter_class_name()); "" is none.
-bool is_dead_letter_class(const std::string& name);
+// `name` when it is a dead-letter class (dead_letter_class_name()) or "" (any class); throws
+// std::invalid_argument naming the classes for anything else.
+std::string dead_letter_class(const std::string& name);
 
 // The dead-letter stream as operators see it, for `nomnom-host dlq` and the dashboard: reading
 // letters one sequence at a time (js_GetMsg; deleted ones are skipped), replaying and deleting.
@@ -72,6 +73,8 @@ class DeadLetterQueue {
 
   private:
     bool matches(natsMsg* letter, const DeadLetterFilter& filter) const;
+    // Nomnom-Replay-Count, 0 when absent; throws std::logic_error for a mangled one.
+    static int64_t replay_count(natsMsg* letter);
     struct Range {
         uint64_t first = 0;
         uint64_t last = 0;
