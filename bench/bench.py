@@ -194,6 +194,12 @@ class Postgres:
     def analyze(self, database):
         self.psql(database, "-c", "VACUUM ANALYZE")
 
+    def checkpoint(self, database):
+        """Before each measurement: otherwise a checkpoint (timed, or forced by the WAL of the
+        measurements before) lands inside some measurements and not others, and the first
+        change of each page after it writes the whole page to the WAL."""
+        self.psql(database, "-c", "CHECKPOINT")
+
     def load_command(self, database, orders_tsv, items_tsv):
         """One connection copying the rows of both files into the tables."""
         return self.psql_command(
@@ -309,6 +315,11 @@ class MariaDB:
 
     def analyze(self, database):
         self.sql(database, "ANALYZE TABLE " + ", ".join(TABLES))
+
+    def checkpoint(self, database):
+        """Nothing: a release build of InnoDB has no statement that forces a checkpoint, and
+        it writes no full pages to its redo log after one (its doublewrite buffer does that
+        work when pages are flushed, whenever that is)."""
 
     @staticmethod
     def load_sql(table, columns, tsv):
@@ -512,6 +523,7 @@ def ceiling_copy(db, parts, rows):
     connection per (orders, items) part at once."""
     db.fresh_database("bench_copy")
     db.create_tables("bench_copy")
+    db.checkpoint("bench_copy")
     cpu0 = db.cpu() + reaped_children_cpu()
     rate = rows / run_all([db.load_command("bench_copy", *part) for part in parts])
     # psql's backend has exited: its CPU counts once the postmaster has reaped it (MariaDB's
@@ -534,6 +546,7 @@ def ceiling_upsert(work, db, base_tsvs, new_parts, rows, orders):
     db.create_tables("bench_upsert")
     load_rows(db, "bench_upsert", *base_tsvs)
     db.analyze("bench_upsert")
+    db.checkpoint("bench_upsert")
     scripts = []
     for k, (orders_tsv, items_tsv) in enumerate(new_parts):
         script = os.path.join(work, "upsert-%d-of-%d.sql" % (k, len(new_parts)))
@@ -673,6 +686,7 @@ def host_drain(work, db, nats, path, orders, items, args, rep, isolation, stored
         db.analyze(database)
     run_tool("stream", nats.url, "BENCH", "messages.ingest.>")
     publish(nats, "messages.ingest.Order", path)
+    db.checkpoint(database)
     db_cpu0, nats_cpu0 = db.cpu(), nats.cpu()
     start = time.time()
     host = HostRun(work, nats, db_url, args,
@@ -752,6 +766,13 @@ def tsv_parts(orders_tsv, items_tsv, connections):
     return list(zip(split_lines(orders_tsv, connections), split_lines(items_tsv, connections)))
 
 
+def cpu_shares(workload, drain, db, orders):
+    """Where a drain's CPU went, per order: the host (and its worker), the database,
+    nats-server."""
+    return {"%s_%s_cpu_us_per_order" % (workload, who): drain[who + "_cpu_s"] / orders * 1e6
+            for who in ("host", db.NAME, "nats")}
+
+
 def throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates, args, rep):
     """One repetition: the three ceilings, then the host, on the same data; then the update
     workload (every key stored, every value changed) beside its own ceiling, and the replay
@@ -801,6 +822,7 @@ def throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates, 
     run["ceiling_upsert_cpu_us_per_order"] = upsert_cpu / args.orders * 1e6
     run["update_orders_per_s"] = update["orders_per_s"]
     run["update_cpu_us_per_order"] = update["cpu_us_per_order"]
+    run.update(cpu_shares("update", update, db, args.orders))
     run["update_host_peak_rss_mb"] = update["host_peak_rss_mb"]
     run["ratio_update_vs_ceiling"] = update["rows_per_s"] / upsert_rate
     run["ratio_update_vs_ceiling_1conn"] = update["rows_per_s"] / upsert_1conn_rate
@@ -809,6 +831,7 @@ def throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates, 
                         stored=(orders_tsv, items_tsv))
     run["replay_orders_per_s"] = replay["orders_per_s"]
     run["replay_cpu_us_per_order"] = replay["cpu_us_per_order"]
+    run.update(cpu_shares("replay", replay, db, args.orders))
     run["ratio_replay_vs_insert"] = replay["orders_per_s"] / run["orders_per_s"]
     return run
 
