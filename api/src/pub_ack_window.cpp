@@ -43,7 +43,7 @@ void PubAckWindow::release_slot() {
 PubAckWindow::Pending PubAckWindow::send(NatsMsgPtr message, const PublishRequest& request,
                                          Followed followed) {
     using Clock = std::chrono::steady_clock;
-    auto waiter = std::make_unique<Waiter>();
+    auto waiter = std::make_shared<Waiter>();
     waiter->deadline = Clock::now() + std::chrono::milliseconds(request.max_wait_ms);
     std::unique_lock lock(mutex_);
     if (!room_.wait_until(lock, waiter->deadline, [&] { return pending_ < max_pending_; })) {
@@ -68,7 +68,7 @@ PubAckWindow::Pending PubAckWindow::send(NatsMsgPtr message, const PublishReques
     }
     // Registered first: the PubAck may arrive before js_PublishMsgAsync returns.
     waiter->message = message.get();
-    waiting_.emplace(waiter->message, waiter.get());
+    waiting_.emplace(waiter->message, waiter);
     ++pending_;
     waiter->outcome.sent = true;
     lock.unlock();
@@ -136,12 +136,15 @@ void PubAckWindow::Pending::forget() {
 void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr* error,
                               void* closure) {
     auto& window = *static_cast<PubAckWindow*>(closure);
+    std::shared_ptr<Waiter> answered;
     {
         const std::lock_guard lock(window.mutex_);
         window.release_slot();
         const auto found = window.waiting_.find(message);
         if (found != window.waiting_.end()) {
-            Waiter& waiter = *found->second;
+            answered = std::move(found->second);
+            window.waiting_.erase(found);
+            Waiter& waiter = *answered;
             if (ack != nullptr) {
                 waiter.outcome.sequence = ack->Sequence;
                 waiter.outcome.duplicate = ack->Duplicate;
@@ -151,11 +154,10 @@ void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckE
             }
             waiter.done = true;
             waiter.outcome.answered_at = std::chrono::steady_clock::now();
-            window.waiting_.erase(found);
-            // Under the lock: once it sees `done` the caller returns and its waiter is gone.
-            waiter.answered.notify_one();
         }
     }
+    // Outside the lock, on a waiter kept alive here even if its caller has returned meanwhile.
+    if (answered) answered->answered.notify_one();
     natsMsg_Destroy(message);
 }
 

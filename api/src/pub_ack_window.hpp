@@ -57,11 +57,11 @@ class PubAckWindow {
 
       private:
         friend class PubAckWindow;
-        Pending(PubAckWindow& window, std::unique_ptr<Waiter> waiter)
+        Pending(PubAckWindow& window, std::shared_ptr<Waiter> waiter)
             : window_(&window), waiter_(std::move(waiter)) {}
         void forget();
         PubAckWindow* window_;
-        std::unique_ptr<Waiter> waiter_;
+        std::shared_ptr<Waiter> waiter_;
     };
 
     // Sends `message`, first waiting for room in a full window; everything, the PubAck
@@ -86,8 +86,10 @@ class PubAckWindow {
     std::mutex mutex_;
     std::condition_variable room_;
     int64_t pending_ = 0;  // handed to cnats, not yet answered
-    // Keyed by the message cnats hands back with its PubAck, which it owns until then.
-    std::unordered_map<natsMsg*, Waiter*> waiting_;
+    // Keyed by the message cnats hands back with its PubAck, which it owns until then. Shared
+    // with the caller, so that the PubAck's handler can wake it after letting go of mutex_: woken
+    // under the lock, the caller would at once block on it again.
+    std::unordered_map<natsMsg*, std::shared_ptr<Waiter>> waiting_;
 };
 
 }  // namespace nomnom::api
