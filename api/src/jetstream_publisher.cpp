@@ -9,11 +9,17 @@ std::string make_envelope(const OutgoingMessage& message) {
     std::string out;
     out.reserve(message.payload.size() + message.payload.size() / 8 + 200);
     out += "{\"message_id\":\"";
-    out += json_escape(message.message_id);
+    append_json_escaped(out, message.message_id);
     out += "\",\"body\":\"";
-    out += json_escape(std::string(message.payload));
+    append_json_escaped(out, message.payload);
     out += "\",\"entity_type\":";
-    out += message.entity_type ? "\"" + json_escape(*message.entity_type) + "\"" : "null";
+    if (message.entity_type) {
+        out += '"';
+        append_json_escaped(out, *message.entity_type);
+        out += '"';
+    } else {
+        out += "null";
+    }
     out += ",\"received_at\":\"";
     out += message.received_at;
     out += "\",\"retry_count\":0,\"source\":null}";
