@@ -1,6 +1,5 @@
 #include "ingest_service.hpp"
 
-#include <Poco/UUIDGenerator.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -52,9 +51,7 @@ IngestService::InFlight IngestService::send_one(std::string_view payload,
         return flight;
     }
     const std::optional<std::string>& entity = checked.entity;
-    const std::string id = checked.id.empty()
-                               ? Poco::UUIDGenerator::defaultGenerator().createRandom().toString()
-                               : checked.id;
+    const std::string id = checked.id.empty() ? random_uuid() : checked.id;
 
     flight.message = {
         subject_for(config_.ingest.subject, entity.value_or(config_.ingest.default_entity)), id,

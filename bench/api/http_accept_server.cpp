@@ -11,13 +11,13 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
-#include <Poco/UUIDGenerator.h>
 
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
 
+#include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/timestamp.hpp"
 
 namespace {
@@ -32,10 +32,9 @@ class AcceptHandler final : public Poco::Net::HTTPRequestHandler {
         while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
             body.append(buffer, static_cast<size_t>(in.gcount()));
         }
-        const std::string reply =
-            "{\"message_id\":\"" +
-            Poco::UUIDGenerator::defaultGenerator().createRandom().toString() +
-            "\",\"status\":\"accepted\",\"timestamp\":\"" + nomnom::utc_timestamp_now() + "\"}";
+        const std::string reply = "{\"message_id\":\"" + nomnom::random_uuid() +
+                                  "\",\"status\":\"accepted\",\"timestamp\":\"" +
+                                  nomnom::utc_timestamp_now() + "\"}";
         response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_ACCEPTED);
         response.setContentType("application/json");
         response.setContentLength(static_cast<std::streamsize>(reply.size()));

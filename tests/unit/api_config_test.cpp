@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "api_config.hpp"
 #include "bearer_auth.hpp"
@@ -127,6 +128,22 @@ TEST_CASE("message ids and entities are checked before they become keys and subj
     CHECK_FALSE(nomnom::valid_entity("a.b"));
     CHECK_FALSE(nomnom::valid_entity("*"));
     CHECK_FALSE(nomnom::valid_entity(""));
+}
+
+TEST_CASE("a message sent without an id gets a random version 4 UUID", "[api][ids]") {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        const std::string id = nomnom::random_uuid();
+        INFO(id);
+        REQUIRE(id.size() == 36);
+        for (size_t at : {8, 13, 18, 23}) CHECK(id[at] == '-');
+        CHECK(id[14] == '4');
+        CHECK(std::string("89ab").find(id[19]) != std::string::npos);
+        CHECK(id.find_first_not_of("0123456789abcdef-") == std::string::npos);
+        CHECK(nomnom::valid_message_id(id));
+        seen.insert(id);
+    }
+    CHECK(seen.size() == 1000);
 }
 
 TEST_CASE("[validate] is off by default and refuses a missing directory or no workers by key",
