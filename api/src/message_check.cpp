@@ -1,10 +1,10 @@
 #include "message_check.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/json_depth.hpp"
+#include "nomnom/json_error.hpp"
 
 namespace nomnom::api {
 namespace {
@@ -28,9 +28,10 @@ CheckedMessage check_message(std::string_view payload, std::string_view path_ent
     rapidjson::Document document;
     document.Parse<rapidjson::kParseValidateEncodingFlag>(payload.data(), payload.size());
     if (document.HasParseError()) {
-        checked.error = std::string("Invalid JSON: ") +
-                        rapidjson::GetParseError_En(document.GetParseError()) + " at byte offset " +
-                        std::to_string(document.GetErrorOffset());
+        checked.error =
+            "Invalid JSON: " +
+            json_error_reason(payload, document.GetParseError(), document.GetErrorOffset()) +
+            " at byte offset " + std::to_string(document.GetErrorOffset());
         return checked;
     }
     if (!path_entity.empty()) {

@@ -46,7 +46,21 @@ TEST_CASE("a payload that is not UTF-8 or not JSON is refused with the byte", "[
     CHECK_THROWS_WITH(document.parse("{\"k\":\"caf\xc3\x28\"}", scratch),
                       "payload is not valid JSON: invalid UTF-8 at byte 9");
     CHECK_THROWS_WITH(document.parse(R"({"k":})", scratch),
-                      "payload is not valid JSON: Invalid value. at byte 5");
+                      "payload is not valid JSON: Invalid value at byte 5");
+    // A producer's unescaped newline, tab or NUL is named as such (RapidJSON calls the first an
+    // invalid escape and NUL a missing quotation mark).
+    CHECK_THROWS_WITH(document.parse("{\"k\":\"line 1\nline 2\"}", scratch),
+                      "payload is not valid JSON: unescaped control character 0x0A in a string "
+                      "(JSON needs it written as \\n) at byte 12");
+    CHECK_THROWS_WITH(document.parse(std::string_view("{\"k\":\"a\0b\"}", 11), scratch),
+                      "payload is not valid JSON: unescaped control character 0x00 in a string "
+                      "(JSON needs it written as \\u0000) at byte 7");
+    CHECK_THROWS_WITH(document.parse("{\"k\":\"\x1f\"}", scratch),
+                      "payload is not valid JSON: unescaped control character 0x1F in a string "
+                      "(JSON needs it written as \\u001f) at byte 6");
+    // A real invalid escape keeps RapidJSON's words.
+    CHECK_THROWS_WITH(document.parse(R"({"k":"\x"})", scratch),
+                      "payload is not valid JSON: Invalid escape character in string at byte 6");
     // The document is reusable after a refusal, and strings are unescaped in its own copy.
     const std::string payload = R"({"k":"a\tb\u00e9"})";
     CHECK(document.parse(payload, scratch)["k"].GetString() == std::string("a\tb\xc3\xa9"));
@@ -61,7 +75,7 @@ TEST_CASE("a leading byte order mark is skipped, anywhere else it is what it is"
     CHECK(document.parse("{\"k\":\"\xEF\xBB\xBF\"}", scratch)["k"].GetString() ==
           std::string("\xEF\xBB\xBF"));
     CHECK_THROWS_WITH(document.parse("\xEF\xBB\xBF\xEF\xBB\xBF{}", scratch),
-                      "payload is not valid JSON: Invalid value. at byte 0");
+                      "payload is not valid JSON: Invalid value at byte 0");
 }
 
 TEST_CASE("an escaped lone low surrogate is refused where it stands", "[generated]") {

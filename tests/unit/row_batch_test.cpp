@@ -157,6 +157,9 @@ TEST_CASE("a JSON column takes one JSON value, however deep, and refuses anythin
     CHECK(put("{\"a\":") ==
           "column 'j' of table 'docs' is json, plugin wrote text that is not "
           "JSON: Invalid value at offset 5");
+    CHECK(put("[\"a\nb\"]") ==
+          "column 'j' of table 'docs' is json, plugin wrote text that is not JSON: unescaped "
+          "control character 0x0A in a string (JSON needs it written as \\n) at offset 3");
     CHECK(put("{} {}") ==
           "column 'j' of table 'docs' is json, plugin wrote text that is not "
           "JSON: text after the JSON value at offset 3");

@@ -1,9 +1,9 @@
 #include "pipeline/envelope.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include "nomnom/common/json_depth.hpp"
+#include "nomnom/json_error.hpp"
 
 namespace nomnom::host {
 
@@ -17,9 +17,10 @@ Envelope parse_envelope(std::string_view payload) {
     rapidjson::Document document;
     document.Parse(payload.data(), payload.size());
     if (document.HasParseError()) {
-        envelope.error = std::string("envelope is not valid JSON: ") +
-                         rapidjson::GetParseError_En(document.GetParseError()) + " at offset " +
-                         std::to_string(document.GetErrorOffset());
+        envelope.error =
+            "envelope is not valid JSON: " +
+            json_error_reason(payload, document.GetParseError(), document.GetErrorOffset()) +
+            " at offset " + std::to_string(document.GetErrorOffset());
         return envelope;
     }
     if (!document.IsObject()) {

@@ -1,6 +1,5 @@
 #include "plugins/row_batch.hpp"
 
-#include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
@@ -8,6 +7,7 @@
 #include <limits>
 
 #include "nomnom/common/utf8.hpp"
+#include "nomnom/json_error.hpp"
 
 namespace nomnom::host {
 namespace {
@@ -41,9 +41,8 @@ std::string json_error(std::string_view text) {
                                 rapidjson::kParseStopWhenDoneFlag;
     const rapidjson::ParseResult result = reader.Parse<kFlags>(stream, ignore);
     if (result.IsError()) {
-        std::string message = rapidjson::GetParseError_En(result.Code());
-        if (message.ends_with('.')) message.pop_back();
-        return message + " at offset " + std::to_string(result.Offset());
+        return json_error_reason(text, result.Code(), result.Offset()) + " at offset " +
+               std::to_string(result.Offset());
     }
     // Only whitespace may follow the value.
     for (size_t i = stream.Tell(); i < text.size(); ++i) {

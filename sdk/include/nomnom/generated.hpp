@@ -17,10 +17,10 @@
 #define NOMNOM_GENERATED_HPP
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <nomnom/field_type.hpp>
+#include <nomnom/json_error.hpp>
 #include <nomnom/plugin.hpp>
 
 #include <algorithm>
@@ -815,9 +815,9 @@ class JsonDocument {
         document_.Populate(generate);
         if (result.IsError()) {
             throw Invalid("payload is not valid JSON: " +
-                          std::string(refusal != nullptr
-                                          ? refusal
-                                          : rapidjson::GetParseError_En(result.Code())) +
+                          (refusal != nullptr
+                               ? std::string(refusal)
+                               : json_error_reason(text, result.Code(), result.Offset())) +
                           " at byte " + std::to_string(result.Offset()));
         }
         numbers_.parsed(text, document_);
