@@ -1473,9 +1473,10 @@ CREATE TABLE IF NOT EXISTS `accounts` (
                                    "\"accounts\" (\"seen_at\", \"team\");\n"));
 }
 
-TEST_CASE("nomnom-gen --mysql-key-length sets the VARCHAR of indexed strings without maxLength, "
-          "--pg-fillfactor every PostgreSQL table's fillfactor",
-          "[generator][ddl]") {
+TEST_CASE(
+    "nomnom-gen --mysql-key-length sets the VARCHAR of indexed strings without maxLength, "
+    "--pg-fillfactor every PostgreSQL table's fillfactor",
+    "[generator][ddl]") {
     struct Flag {
         const char* name;
         const char* value;
@@ -1486,11 +1487,20 @@ TEST_CASE("nomnom-gen --mysql-key-length sets the VARCHAR of indexed strings wit
         std::vector<const char*> refused;
     };
     const std::vector<Flag> flags = {
-        {"--mysql-key-length", "191", "mysql.sql",
+        {"--mysql-key-length",
+         "191",
+         "mysql.sql",
          {"`tenant` VARCHAR(191) NOT NULL", "`login` VARCHAR(40) NOT NULL", "`team` VARCHAR(191),"},
-         {"VARCHAR(191)"}, "from 1 to 768", {"0", "769", "12x", "-1"}},
-        {"--pg-fillfactor", "50", "postgresql.sql", {"\n) WITH (fillfactor = 50);\n"},
-         {"fillfactor"}, "from 10 to 100", {"9", "101", "5O", "-50"}},
+         {"VARCHAR(191)"},
+         "from 1 to 768",
+         {"0", "769", "12x", "-1"}},
+        {"--pg-fillfactor",
+         "50",
+         "postgresql.sql",
+         {"\n) WITH (fillfactor = 50);\n"},
+         {"fillfactor"},
+         "from 10 to 100",
+         {"9", "101", "5O", "-50"}},
     };
     Fixture f;
     f.entity("account.yaml", account_yaml);
@@ -1516,9 +1526,9 @@ TEST_CASE("nomnom-gen --mysql-key-length sets the VARCHAR of indexed strings wit
         for (const char* bad : flag.refused) {
             const Outcome refused = run_gen(arguments + " " + flag.name + " " + bad);
             CHECK(refused.exit_code == 2);
-            CHECK_THAT(refused.err,
-                       Catch::Contains(std::string(flag.name) + " must be a number " + flag.range) &&
-                           Catch::Contains(std::string("not '") + bad + "'"));
+            CHECK_THAT(refused.err, Catch::Contains(std::string(flag.name) + " must be a number " +
+                                                    flag.range) &&
+                                        Catch::Contains(std::string("not '") + bad + "'"));
         }
     }
 }
