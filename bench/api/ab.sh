@@ -26,13 +26,12 @@ done
 WORK=$(mktemp -d /tmp/nomnom-bench-ab.XXXXXX)
 nats_pid=""
 api_pid=""
+source "$ROOT/bench/api/helpers.sh"
 cleanup() {
-    [[ -n "$api_pid" ]] && kill "$api_pid" 2>/dev/null && wait "$api_pid" 2>/dev/null || true
-    [[ -n "$nats_pid" ]] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null || true
+    stop_quietly "$api_pid" "$nats_pid"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-source "$ROOT/bench/api/ports.sh"
 
 python3 "$ROOT/../shared/bench/gen_orders.py" 1 7 >"$WORK/order.json"
 export NOMNOM_BENCH_PAYLOAD=$WORK/order.json NOMNOM_BENCH_THREADS=2
@@ -40,8 +39,6 @@ wrk_run() {
     wrk -t2 -c"$CONNECTIONS" -d"$1" -s "$ROOT/bench/api/post_message.lua" \
         "http://127.0.0.1:$api_port/ingest/message/bench"
 }
-# cpu_ticks PID: user + system clock ticks of every thread of PID
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 for ((round = 1; round <= ROUNDS; round++)); do
     for which in before after; do

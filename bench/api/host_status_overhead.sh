@@ -13,15 +13,12 @@ N=${N:-50000}
 NATS_SERVER=$(command -v nats-server || echo /usr/sbin/nats-server)
 WORK=$(mktemp -d /tmp/nomnom-bench-status.XXXXXX)
 pids=()
-# utime + stime of a process, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+source "$ROOT/bench/api/helpers.sh"
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+    stop_quietly "${pids[@]}"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 NATS_PORT=$(free_port)
 "$NATS_SERVER" -js -sd "$WORK/js" -a 127.0.0.1 -p "$NATS_PORT" >"$WORK/nats.log" 2>&1 &

@@ -29,15 +29,12 @@ WORK=$(mktemp -d /tmp/nomnom-bench-api.XXXXXX)
 nats_pid=""
 api_pid=""
 server_pid=""
+source "$ROOT/bench/api/helpers.sh"
 cleanup() {
-    [[ -n "$api_pid" ]] && kill "$api_pid" 2>/dev/null && wait "$api_pid" 2>/dev/null || true
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-    [[ -n "$nats_pid" ]] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null || true
+    stop_quietly "$api_pid" "$server_pid" "$nats_pid"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-source "$ROOT/bench/api/ports.sh"
 
 # One TPC-H-style order (the project's benchmark workload), about 1.3 KB.
 python3 "$ROOT/../shared/bench/gen_orders.py" 1 7 >"$WORK/order.json"
