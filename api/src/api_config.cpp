@@ -26,6 +26,8 @@ ApiConfig parse_api_config(std::string_view text, const std::filesystem::path& s
         http.string("listen", config.http.listen);
         http.integer("max_threads", config.http.max_threads, 1, 1024);
         http.integer("max_queued", config.http.max_queued, 1, 100000);
+        http.integer("max_connections", config.http.max_connections, 1, 1000000);
+        http.integer("keep_alive_timeout_ms", config.http.keep_alive_timeout_ms, 100, 3600000);
         http.integer("request_timeout_ms", config.http.request_timeout_ms, 100, 600000);
         http.integer("shutdown_timeout_ms", config.http.shutdown_timeout_ms, 0, 600000);
         http.reject_unknown();

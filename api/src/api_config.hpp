@@ -17,7 +17,9 @@ enum class PublishFormat {
 struct HttpSettings {
     std::string listen = "0.0.0.0:8080";
     int64_t max_threads = 16;
-    int64_t max_queued = 256;
+    int64_t max_queued = 256;  // the listen backlog
+    int64_t max_connections = 1024;
+    int64_t keep_alive_timeout_ms = 15000;
     int64_t request_timeout_ms = 10000;
     int64_t shutdown_timeout_ms = 10000;
 

@@ -2,7 +2,6 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
@@ -145,7 +144,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
             if (request.getContentLength64() > limit) return too_large();
             body.reserve(static_cast<size_t>(request.getContentLength64()));
         }
-        // Poco's HTTPServer hands every handler an HTTPServerRequestImpl, which has the socket.
+        // HttpServer hands every handler an HTTPServerRequestImpl, which has the socket.
         const ReadDeadlines::Watch watch =
             deadlines_.watch(static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket(),
                              ReadDeadlines::Clock::now() +
@@ -256,10 +255,7 @@ std::span<const RouteSpec> routes() {
 
 ApiServer::ApiServer(const ApiConfig& config, IngestService& service, ApiMetrics& metrics,
                      const BearerAuth& auth, std::function<std::string()> metrics_text)
-    : config_(config),
-      metrics_(metrics),
-      threads_(static_cast<int>(std::min<int64_t>(2, config.http.max_threads)),
-               static_cast<int>(config.http.max_threads)) {
+    : config_(config), metrics_(metrics) {
     Poco::Net::ServerSocket socket;
     try {
         socket.bind(Poco::Net::SocketAddress(config.http.listen), true);
@@ -269,15 +265,16 @@ ApiServer::ApiServer(const ApiConfig& config, IngestService& service, ApiMetrics
     }
     port_ = socket.address().port();
     auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(static_cast<int>(config.http.max_threads));
-    params->setMaxQueued(static_cast<int>(config.http.max_queued));
     params->setTimeout(Poco::Timespan(config.http.request_timeout_ms * 1000));
     params->setKeepAlive(true);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(
+    server_ = std::make_unique<HttpServer>(
+        socket, params,
         new HandlerFactory(config, service, metrics, auth, std::move(metrics_text), stopping_,
                            deadlines_),
-        threads_, socket, params);
-    server_->start();
+        deadlines_,
+        HttpServer::Limits{static_cast<int>(config.http.max_threads),
+                           std::chrono::milliseconds(config.http.keep_alive_timeout_ms),
+                           static_cast<size_t>(config.http.max_connections)});
 }
 
 ApiServer::~ApiServer() {
@@ -286,7 +283,7 @@ ApiServer::~ApiServer() {
 
 void ApiServer::shutdown() {
     if (stopping_.exchange(true)) return;
-    server_->stop();
+    server_->stop_accepting();
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(config_.http.shutdown_timeout_ms);
     while (metrics_.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -296,7 +293,7 @@ void ApiServer::shutdown() {
         spdlog::warn("shutdown: {} requests still running after http.shutdown_timeout_ms; closing",
                      metrics_.in_flight.load());
     }
-    server_->stopAll(true);
+    server_->abort();
 }
 
 }  // namespace nomnom::api

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <Poco/ThreadPool.h>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -12,12 +10,9 @@
 #include "api_config.hpp"
 #include "api_metrics.hpp"
 #include "bearer_auth.hpp"
+#include "http_server.hpp"
 #include "ingest_service.hpp"
 #include "read_deadlines.hpp"
-
-namespace Poco::Net {
-class HTTPServer;
-}
 
 namespace nomnom::api {
 
@@ -53,8 +48,7 @@ class ApiServer {
     ApiMetrics& metrics_;
     std::atomic<bool> stopping_{false};
     ReadDeadlines deadlines_;  // outlives the request threads
-    Poco::ThreadPool threads_;
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    std::unique_ptr<HttpServer> server_;
     uint16_t port_ = 0;
 };
 

@@ -1,22 +1,21 @@
-// The HTTP ceiling for nomnom-api: Poco's HTTPServer set up as nomnom-api sets it up (thread
-// pool, keep-alive, timeouts), answering every POST with a 202 and a body of the API's shape
+// The HTTP ceiling for nomnom-api: its HttpServer set up as nomnom-api sets it up (serving
+// threads, keep-alive, timeouts), answering every POST with a 202 and a body of the API's shape
 // after reading the request body, without publishing anything. wrk against it measures what
 // HTTP alone costs on this machine (wrk included), for bench/api/run.sh.
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/ThreadPool.h>
 
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
 
+#include "http_server.hpp"
 #include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/timestamp.hpp"
 
@@ -63,18 +62,16 @@ int main(int argc, char** argv) {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    // As ApiServer: 2 threads kept, up to http.max_threads, queue and timeout its defaults.
-    Poco::ThreadPool threads(2, max_threads);
+    // As ApiServer, with its defaults for the listen backlog and the timeouts.
     Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", argv[1]), 256);
     auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(max_threads);
-    params->setMaxQueued(256);
     params->setTimeout(Poco::Timespan(10, 0));
     params->setKeepAlive(true);
-    Poco::Net::HTTPServer server(new Factory, threads, socket, params);
-    server.start();
+    nomnom::api::ReadDeadlines deadlines;
+    nomnom::api::HttpServer server(socket, params, new Factory, deadlines,
+                                   nomnom::api::HttpServer::Limits{.threads = max_threads});
     int received = 0;
     sigwait(&signals, &received);
-    server.stopAll(true);
+    server.abort();
     return 0;
 }

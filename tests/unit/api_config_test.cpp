@@ -31,7 +31,7 @@ TEST_CASE("the annotated api.example.toml in docker/ is valid and holds the defa
           "[api][config]") {
     const ApiConfig config = load_api_config(NOMNOM_SOURCE_DIR "/docker/api.example.toml");
     const ApiConfig defaults = default_api_config();
-    CHECK(config.http.listen == defaults.http.listen);
+    CHECK(config.http == defaults.http);
     CHECK(config.ingest.subject == "messages.ingest.{entity}");
     CHECK(config.ingest.format == PublishFormat::Envelope);
     CHECK(config.ingest.max_body_bytes == defaults.ingest.max_body_bytes);
@@ -54,6 +54,9 @@ TEST_CASE("api.toml errors name the line and the key", "[api][config]") {
           "A-Z a-z 0-9 _ -)");
     CHECK(error_of("[http]\nmax_threads = 0\n") ==
           "/etc/nomnom/api.toml:2: http.max_threads: value 0 is out of range [1, 1024]");
+    CHECK(error_of("[http]\nkeep_alive_timeout_ms = 10\n") ==
+          "/etc/nomnom/api.toml:2: http.keep_alive_timeout_ms: value 10 is out of range [100, "
+          "3600000]");
     CHECK(error_of("[ingest]\nmax_pending_acks = 0\n") ==
           "/etc/nomnom/api.toml:2: ingest.max_pending_acks: value 0 is out of range [1, 1000000]");
     CHECK(error_of("[status]\nflush_ms = 5\n") ==

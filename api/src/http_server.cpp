@@ -1,0 +1,344 @@
+#include "http_server.hpp"
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponseImpl.h>
+#include <Poco/Net/HTTPServerSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/StreamSocketImpl.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace nomnom::api {
+namespace {
+
+// epoll data of the two descriptors that are not connections; connections count from 2.
+constexpr uint64_t kWakeId = 0;
+constexpr uint64_t kListenerId = 1;
+
+void check_system(int result, const char* what) {
+    if (result < 0) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+}
+
+void send_error(Poco::Net::HTTPServerSession& session, Poco::Net::HTTPResponse::HTTPStatus status) {
+    try {
+        Poco::Net::HTTPServerResponseImpl response(session);
+        response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
+        response.setStatusAndReason(status);
+        response.setKeepAlive(false);
+        response.send();
+    } catch (const Poco::Exception&) {
+        // The client is gone: nobody to tell.
+    }
+}
+
+// Poco's HTTPServerConnection learns whether a request is already buffered inside
+// hasMoreRequests(), which then waits for the next one on this thread; here it is asked directly.
+class Session final : public Poco::Net::HTTPServerSession {
+  public:
+    using HTTPServerSession::buffered;
+    using HTTPServerSession::HTTPServerSession;
+};
+
+}  // namespace
+
+struct HttpServer::Connection {
+    Connection(uint64_t id, const Poco::Net::StreamSocket& socket,
+               const Poco::Net::HTTPServerParams::Ptr& params)
+        : id(id), socket(socket), session(socket, params) {}
+
+    const uint64_t id;
+    Poco::Net::StreamSocket socket;
+    // Kept from request to request: bytes of a pipelined request read with the one before stay
+    // in its buffer.
+    Session session;
+    bool idle = false;
+    std::list<Connection*>::iterator idle_at;  // in idle_, while idle
+    Clock::time_point idle_until;
+};
+
+HttpServer::HttpServer(const Poco::Net::ServerSocket& listener,
+                       Poco::Net::HTTPServerParams::Ptr params,
+                       Poco::Net::HTTPRequestHandlerFactory::Ptr factory, ReadDeadlines& deadlines,
+                       Limits limits)
+    : listener_(listener),
+      params_(std::move(params)),
+      factory_(std::move(factory)),
+      deadlines_(deadlines),
+      limits_(limits),
+      next_id_(kListenerId + 1) {
+    listener_.setBlocking(false);
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    check_system(epoll_, "epoll_create1");
+    wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_ < 0) {
+        ::close(epoll_);
+        check_system(-1, "eventfd");
+    }
+    // Level-triggered: once written, every epoll_wait returns it, in every serving thread.
+    epoll_event wake{};
+    wake.events = EPOLLIN;
+    wake.data.u64 = kWakeId;
+    // One-shot: one thread accepts what is pending, then re-arms it.
+    epoll_event accept{};
+    accept.events = EPOLLIN | EPOLLONESHOT;
+    accept.data.u64 = kListenerId;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &wake) < 0 ||
+        ::epoll_ctl(epoll_, EPOLL_CTL_ADD, listener_.impl()->sockfd(), &accept) < 0) {
+        const int error = errno;
+        ::close(wake_);
+        ::close(epoll_);
+        errno = error;
+        check_system(-1, "epoll_ctl");
+    }
+    timer_ = std::thread([this] { close_idle_when_due(); });
+    for (int i = 0; i < limits_.threads; ++i) threads_.emplace_back([this] { serve_turns(); });
+}
+
+HttpServer::~HttpServer() {
+    abort();
+    connections_.clear();
+    ::close(wake_);
+    ::close(epoll_);
+}
+
+void HttpServer::stop_accepting() {
+    const std::lock_guard lock(mutex_);
+    if (!accepting_.exchange(false)) return;
+    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, listener_.impl()->sockfd(), nullptr);
+    listener_.close();
+    while (!idle_.empty()) close_locked(*idle_.front());
+}
+
+void HttpServer::abort() {
+    stop_accepting();
+    {
+        const std::lock_guard lock(mutex_);
+        if (stopped_) return;
+        stopped_ = true;
+        for (const auto& [id, connection] : connections_) {
+            try {
+                connection->socket.shutdown();
+            } catch (const Poco::Exception&) {
+                // Already closed by its client.
+            }
+        }
+    }
+    idle_changed_.notify_all();
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(wake_, &one, sizeof one);
+    for (std::thread& thread : threads_) thread.join();
+    timer_.join();
+}
+
+size_t HttpServer::connections() const {
+    const std::lock_guard lock(mutex_);
+    return connections_.size();
+}
+
+void HttpServer::serve_turns() {
+    for (;;) {
+        epoll_event event{};
+        const int ready = ::epoll_wait(epoll_, &event, 1, -1);
+        if (ready < 0) {
+            if (errno == EINTR) continue;
+            spdlog::error("HTTP server: epoll_wait: {}; this serving thread stops",
+                          std::strerror(errno));
+            return;
+        }
+        if (ready == 0) continue;
+        if (event.data.u64 == kWakeId) return;
+        if (event.data.u64 == kListenerId) {
+            accept_pending();
+        } else if (const std::shared_ptr<Connection> connection = take_idle(event.data.u64)) {
+            serve(connection);
+        }
+    }
+}
+
+void HttpServer::accept_pending() {
+    const std::lock_guard lock(mutex_);
+    if (!accepting_) return;
+    const int listening = listener_.impl()->sockfd();
+    for (;;) {
+        const int accepted = ::accept4(listening, nullptr, nullptr, SOCK_CLOEXEC);
+        if (accepted >= 0) {
+            Poco::Net::StreamSocket socket(new Poco::Net::StreamSocketImpl(accepted));
+            socket.setNoDelay(true);
+            add_locked(std::move(socket));
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if ((errno == EMFILE || errno == ENFILE) && !idle_.empty()) {
+            spdlog::warn(
+                "HTTP server: out of file descriptors with {} connections open; closing "
+                "the longest idle one",
+                connections_.size());
+            close_locked(*idle_.front());
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            // With no idle connection to close, the connection stays in the listen backlog until
+            // one of the busy ones closes.
+            spdlog::warn("HTTP server: accepting a connection: {}", std::strerror(errno));
+        }
+        break;
+    }
+    epoll_event accept{};
+    accept.events = EPOLLIN | EPOLLONESHOT;
+    accept.data.u64 = kListenerId;
+    ::epoll_ctl(epoll_, EPOLL_CTL_MOD, listening, &accept);
+}
+
+void HttpServer::add_locked(Poco::Net::StreamSocket socket) {
+    if (connections_.size() >= limits_.max_connections) {
+        if (idle_.empty()) {
+            spdlog::warn(
+                "HTTP server: {} connections open (http.max_connections), none idle; "
+                "closing a new one",
+                connections_.size());
+            socket.close();
+            return;
+        }
+        close_locked(*idle_.front());
+    }
+    const uint64_t id = next_id_++;
+    auto connection = std::make_shared<Connection>(id, socket, params_);
+    connections_.emplace(id, connection);
+    park_locked(*connection, EPOLL_CTL_ADD);
+}
+
+void HttpServer::park_locked(Connection& connection, int epoll_operation) {
+    connection.idle = true;
+    connection.idle_until = Clock::now() + limits_.keep_alive_timeout;
+    const bool first = idle_.empty();
+    connection.idle_at = idle_.insert(idle_.end(), &connection);
+    if (first) idle_changed_.notify_one();
+    // Listed as idle before it can fire: the thread that takes its request finds it there.
+    epoll_event ready{};
+    ready.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ready.data.u64 = connection.id;
+    if (::epoll_ctl(epoll_, epoll_operation, connection.socket.impl()->sockfd(), &ready) < 0) {
+        spdlog::warn("HTTP server: watching a connection: {}; closing it", std::strerror(errno));
+        close_locked(connection);
+    }
+}
+
+void HttpServer::close_locked(Connection& connection) {
+    if (connection.idle) idle_.erase(connection.idle_at);
+    connection.idle = false;
+    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, connection.socket.impl()->sockfd(), nullptr);
+    try {
+        connection.socket.close();
+    } catch (const Poco::Exception&) {
+        // Closing cannot fail in a way that matters here.
+    }
+    connections_.erase(connection.id);  // last: it may destroy `connection`
+}
+
+std::shared_ptr<HttpServer::Connection> HttpServer::take_idle(uint64_t id) {
+    const std::lock_guard lock(mutex_);
+    const auto found = connections_.find(id);
+    // Gone already: closed for its idle time or at the connection limit after epoll reported it.
+    if (found == connections_.end() || !found->second->idle) return nullptr;
+    Connection& connection = *found->second;
+    idle_.erase(connection.idle_at);
+    connection.idle = false;
+    return found->second;
+}
+
+void HttpServer::serve(const std::shared_ptr<Connection>& connection) {
+    bool keep = serve_request(*connection);
+    // A request that came in the same read as the one before is already buffered: epoll would
+    // not report it.
+    while (keep && connection->session.buffered() > 0) keep = serve_request(*connection);
+    const std::lock_guard lock(mutex_);
+    if (keep && accepting_ && !stopped_) {
+        park_locked(*connection, EPOLL_CTL_MOD);
+    } else {
+        close_locked(*connection);
+    }
+}
+
+bool HttpServer::serve_request(Connection& connection) {
+    Session& session = connection.session;
+    try {
+        // As Poco's HTTPServerConnection::run, for one request.
+        Poco::Net::HTTPServerResponseImpl response(session);
+        std::optional<Poco::Net::HTTPServerRequestImpl> read;
+        {
+            const ReadDeadlines::Watch watch = deadlines_.watch(
+                connection.socket,
+                ReadDeadlines::Clock::now() +
+                    std::chrono::microseconds(params_->getTimeout().totalMicroseconds()));
+            try {
+                read.emplace(response, session, params_.get());
+            } catch (const Poco::Exception&) {
+                if (!watch.expired()) throw;
+            }
+            // Cut short, the head may even look complete to Poco.
+            if (watch.expired()) {
+                spdlog::debug("HTTP server: request head incomplete after the request timeout");
+                send_error(session, Poco::Net::HTTPResponse::HTTP_REQUEST_TIMEOUT);
+                return false;
+            }
+        }
+        Poco::Net::HTTPServerRequestImpl& request = *read;
+        response.setDate(Poco::Timestamp());
+        response.setVersion(request.getVersion());
+        response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() && accepting_);
+        try {
+            const std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(
+                factory_->createRequestHandler(request));
+            if (!handler) {
+                send_error(session, Poco::Net::HTTPResponse::HTTP_NOT_IMPLEMENTED);
+                return false;
+            }
+            if (request.getExpectContinue()) response.sendContinue();
+            handler->handleRequest(request, response);
+            return params_->getKeepAlive() && response.getKeepAlive() && accepting_;
+        } catch (...) {
+            if (!response.sent()) {
+                send_error(session, Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR);
+            }
+            throw;
+        }
+    } catch (const Poco::Net::NoMessageException&) {
+        // The client closed the connection (or sent nothing within the request timeout).
+    } catch (const Poco::Net::MessageException& e) {
+        spdlog::debug("HTTP server: malformed request: {}", e.displayText());
+        send_error(session, Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
+    } catch (const Poco::Exception& e) {
+        spdlog::debug("HTTP server: connection ended: {}", e.displayText());
+    } catch (const std::exception& e) {
+        spdlog::error("HTTP server: request handler failed: {}", e.what());
+    }
+    return false;
+}
+
+void HttpServer::close_idle_when_due() {
+    std::unique_lock lock(mutex_);
+    while (!stopped_) {
+        const Clock::time_point now = Clock::now();
+        while (!idle_.empty() && idle_.front()->idle_until <= now) close_locked(*idle_.front());
+        if (idle_.empty()) {
+            idle_changed_.wait(lock);
+        } else {
+            // A copy: wait_until reads its deadline again after waking, when the connection
+            // may be gone.
+            const Clock::time_point due = idle_.front()->idle_until;
+            idle_changed_.wait_until(lock, due);
+        }
+    }
+}
+
+}  // namespace nomnom::api

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/ServerSocket.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "read_deadlines.hpp"
+
+namespace nomnom::api {
+
+// An HTTP/1.1 server on Poco's request and response classes in which a keep-alive connection
+// holds a thread only while one of its requests is being served. Poco's HTTPServer gives each
+// connection a thread until the client closes it or keep-alive times out, so http.max_threads
+// idle keep-alive clients made every further client wait up to 15 s, and that many sockets that
+// never sent anything stopped ingestion. Here the connections waiting for their next request
+// wait together in one epoll set, which the serving threads take turns to wait on; a thread
+// serves the connection whose request arrived and puts it back.
+class HttpServer {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    struct Limits {
+        int threads = 16;                                     // requests served at once
+        std::chrono::milliseconds keep_alive_timeout{15000};  // idle connections closed after
+        // Open connections. At the limit a new one takes the place of the longest idle one
+        // (its client reconnects when it next sends), or is closed if none is idle.
+        size_t max_connections = 1024;
+    };
+
+    // Serves `listener` (bound and listening) until destroyed. `params` gives the request
+    // timeout and whether keep-alive is on. A request's line and headers must all arrive within
+    // the request timeout of its first bytes (through `deadlines`, which outlives the server),
+    // else it is answered 408 and its connection closed: the socket's timeout alone bounds only
+    // each wait for the next bytes, which a client sending one now and then never reaches.
+    HttpServer(const Poco::Net::ServerSocket& listener, Poco::Net::HTTPServerParams::Ptr params,
+               Poco::Net::HTTPRequestHandlerFactory::Ptr factory, ReadDeadlines& deadlines,
+               Limits limits);
+    // Aborts whatever is still open.
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // Closes the listening socket and every idle connection; a request being served is answered
+    // with "Connection: close" and its connection closed after it.
+    void stop_accepting();
+    // stop_accepting(), then shuts every connection down (a read in progress ends as if the
+    // client had closed) and joins the threads.
+    void abort();
+
+    size_t connections() const;
+
+  private:
+    struct Connection;
+
+    void serve_turns();          // a serving thread
+    void close_idle_when_due();  // the keep-alive timer's thread
+    void accept_pending();
+    void serve(const std::shared_ptr<Connection>& connection);
+    // Answers one request; whether the connection stays open for another.
+    bool serve_request(Connection& connection);
+    std::shared_ptr<Connection> take_idle(uint64_t id);
+    // Each with mutex_ held.
+    void add_locked(Poco::Net::StreamSocket socket);
+    void park_locked(Connection& connection, int epoll_operation);
+    void close_locked(Connection& connection);
+
+    Poco::Net::ServerSocket listener_;
+    Poco::Net::HTTPServerParams::Ptr params_;
+    Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
+    ReadDeadlines& deadlines_;
+    const Limits limits_;
+    int epoll_ = -1;
+    int wake_ = -1;  // an eventfd: written once, it ends every serving thread
+
+    mutable std::mutex mutex_;
+    std::condition_variable idle_changed_;
+    std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;
+    // Idle connections, longest idle first: with one timeout for all, also soonest due first.
+    std::list<Connection*> idle_;
+    uint64_t next_id_;
+    std::atomic<bool> accepting_{true};
+    bool stopped_ = false;
+
+    std::vector<std::thread> threads_;
+    std::thread timer_;
+};
+
+}  // namespace nomnom::api
