@@ -10,9 +10,9 @@
 #include "api_config.hpp"
 #include "api_metrics.hpp"
 #include "bearer_auth.hpp"
-#include "http_server.hpp"
 #include "ingest_service.hpp"
-#include "read_deadlines.hpp"
+#include "nomnom/common/http_server.hpp"
+#include "nomnom/common/read_deadlines.hpp"
 
 namespace nomnom::api {
 

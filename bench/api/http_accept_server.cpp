@@ -15,7 +15,7 @@
 #include <iostream>
 #include <string>
 
-#include "http_server.hpp"
+#include "nomnom/common/http_server.hpp"
 #include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/timestamp.hpp"
 
@@ -67,9 +67,9 @@ int main(int argc, char** argv) {
     auto* params = new Poco::Net::HTTPServerParams;
     params->setTimeout(Poco::Timespan(10, 0));
     params->setKeepAlive(true);
-    nomnom::api::ReadDeadlines deadlines;
-    nomnom::api::HttpServer server(socket, params, new Factory, deadlines,
-                                   nomnom::api::HttpServer::Limits{.threads = max_threads});
+    nomnom::ReadDeadlines deadlines;
+    nomnom::HttpServer server(socket, params, new Factory, deadlines,
+                              nomnom::HttpServer::Limits{.threads = max_threads});
     int received = 0;
     sigwait(&signals, &received);
     server.abort();

@@ -1,7 +1,6 @@
 // nomnom-api's connections: keep-alive clients, silent sockets and pipelined requests, with
 // fewer request threads than connections.
 
-#include <Poco/Net/NetException.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
@@ -12,79 +11,15 @@
 #include <vector>
 
 #include "api_harness.hpp"
+#include "support/kept_connection.hpp"
 
 using namespace nomnom::testing;
 
 namespace {
 
-struct Answer {
-    int status = 0;  // 0: the connection was closed before an answer
-    std::string body;
-};
-
-// A kept-alive HTTP/1.1 connection that reads exactly one answer per request. A read waits at
-// most 30 s: in these tests far less than http.keep_alive_timeout_ms, so an answer held up by
-// an idle connection's thread fails the test rather than arriving late.
-class KeptConnection {
-  public:
-    explicit KeptConnection(uint16_t port) : socket_(Poco::Net::SocketAddress("127.0.0.1", port)) {
-        socket_.setReceiveTimeout(Poco::Timespan(30, 0));
-    }
-
-    static std::string post_request(const std::string& body) {
-        return "POST /ingest/message/kept HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
-               std::to_string(body.size()) + "\r\n\r\n" + body;
-    }
-
-    void send(const std::string& bytes) {
-        socket_.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
-    }
-
-    Answer post(const std::string& body) {
-        send(post_request(body));
-        return read_answer();
-    }
-
-    Answer read_answer() {
-        size_t head_end;
-        while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-            if (!fill()) return {};
-        }
-        const std::string head = buffer_.substr(0, head_end);
-        const size_t length_at = head.find("Content-Length: ");
-        REQUIRE(length_at != std::string::npos);
-        const size_t length = std::stoul(head.substr(length_at + 16));
-        while (buffer_.size() < head_end + 4 + length) REQUIRE(fill());
-        Answer answer{std::stoi(head.substr(9, 3)), buffer_.substr(head_end + 4, length)};
-        buffer_.erase(0, head_end + 4 + length);
-        return answer;
-    }
-
-    // Whether the server closes the connection (without sending anything) within 20 s.
-    bool closed_by_server() {
-        socket_.setReceiveTimeout(Poco::Timespan(20, 0));
-        char byte;
-        try {
-            return socket_.receiveBytes(&byte, 1) == 0;
-        } catch (const Poco::TimeoutException&) {
-            return false;
-        } catch (const Poco::Net::ConnectionResetException&) {
-            return true;
-        }
-    }
-
-  private:
-    bool fill() {
-        char chunk[4096];
-        const int got = socket_.receiveBytes(chunk, sizeof chunk);
-        if (got <= 0) return false;
-        buffer_.append(chunk, static_cast<size_t>(got));
-        return true;
-    }
-
-    Poco::Net::StreamSocket socket_;
-    std::string buffer_;
-};
+KeptAnswer post(KeptConnection& connection, const std::string& body) {
+    return connection.request("POST", "/ingest/message/kept", body);
+}
 
 }  // namespace
 
@@ -97,24 +32,24 @@ TEST_CASE(
     std::vector<std::unique_ptr<KeptConnection>> kept;
     for (int i = 0; i < 8; ++i) {
         kept.push_back(std::make_unique<KeptConnection>(port));
-        REQUIRE(kept.back()->post(R"({"n":)" + std::to_string(i) + "}").status == 202);
+        REQUIRE(post(*kept.back(), R"({"n":)" + std::to_string(i) + "}").status == 202);
     }
     // Connected, and never a byte: Poco's HTTPServer gave each a thread until the timeout.
     std::vector<std::unique_ptr<KeptConnection>> silent;
     for (int i = 0; i < 8; ++i) silent.push_back(std::make_unique<KeptConnection>(port));
 
     KeptConnection late(port);
-    CHECK(late.post(R"({"n":"late"})").status == 202);
+    CHECK(post(late, R"({"n":"late"})").status == 202);
     CHECK(setup.api.get("/health").status == 200);
     // The idle ones were kept open, and are served again.
-    for (auto& connection : kept) CHECK(connection->post(R"({"n":"again"})").status == 202);
+    for (auto& connection : kept) CHECK(post(*connection, R"({"n":"again"})").status == 202);
 }
 
 TEST_CASE("an idle connection is closed after http.keep_alive_timeout_ms, a silent one too",
           "[api]") {
     ApiOnNats setup("", "", {}, "keep_alive_timeout_ms = 300\n");
     KeptConnection used(setup.api.port());
-    REQUIRE(used.post(R"({"n":1})").status == 202);
+    REQUIRE(post(used, R"({"n":1})").status == 202);
     KeptConnection silent(setup.api.port());
     const auto idle_since = std::chrono::steady_clock::now();
     CHECK(used.closed_by_server());
@@ -127,26 +62,28 @@ TEST_CASE("at http.max_connections a new connection takes the longest idle one's
                     "max_threads = 2\nmax_connections = 3\nkeep_alive_timeout_ms = 120000\n");
     const uint16_t port = setup.api.port();
     KeptConnection first(port), second(port), third(port);
-    REQUIRE(first.post(R"({"n":1})").status == 202);
-    REQUIRE(second.post(R"({"n":2})").status == 202);
-    REQUIRE(third.post(R"({"n":3})").status == 202);
+    REQUIRE(post(first, R"({"n":1})").status == 202);
+    REQUIRE(post(second, R"({"n":2})").status == 202);
+    REQUIRE(post(third, R"({"n":3})").status == 202);
 
     KeptConnection fourth(port);
-    CHECK(fourth.post(R"({"n":4})").status == 202);
+    CHECK(post(fourth, R"({"n":4})").status == 202);
     CHECK(first.closed_by_server());
-    CHECK(second.post(R"({"n":5})").status == 202);
-    CHECK(third.post(R"({"n":6})").status == 202);
+    CHECK(post(second, R"({"n":5})").status == 202);
+    CHECK(post(third, R"({"n":6})").status == 202);
 }
 
 TEST_CASE("requests pipelined in one write are all answered, in order", "[api]") {
     ApiOnNats setup;
     KeptConnection connection(setup.api.port());
-    connection.send(KeptConnection::post_request(R"({"message_id":"piped-1"})") +
-                    KeptConnection::post_request(R"({"message_id":"piped-2"})") +
-                    "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    const Answer first = connection.read_answer();
-    const Answer second = connection.read_answer();
-    const Answer third = connection.read_answer();
+    connection.send(KeptConnection::request_bytes("POST", "/ingest/message/kept",
+                                                  R"({"message_id":"piped-1"})") +
+                    KeptConnection::request_bytes("POST", "/ingest/message/kept",
+                                                  R"({"message_id":"piped-2"})") +
+                    KeptConnection::request_bytes("GET", "/health"));
+    const KeptAnswer first = connection.read_answer();
+    const KeptAnswer second = connection.read_answer();
+    const KeptAnswer third = connection.read_answer();
     CHECK(first.status == 202);
     CHECK(json_field(first.body, "message_id") == "piped-1");
     CHECK(second.status == 202);
@@ -158,7 +95,7 @@ TEST_CASE("requests pipelined in one write are all answered, in order", "[api]")
 TEST_CASE("SIGTERM closes idle keep-alive connections at once and exits 0", "[api]") {
     ApiOnNats setup("", "", {}, "keep_alive_timeout_ms = 120000\n");
     KeptConnection idle(setup.api.port());
-    REQUIRE(idle.post(R"({"n":1})").status == 202);
+    REQUIRE(post(idle, R"({"n":1})").status == 202);
     CHECK(setup.api.terminate(std::chrono::seconds(20)) == 0);
     CHECK(idle.closed_by_server());
 }
@@ -191,5 +128,5 @@ TEST_CASE(
     CHECK(took >= std::chrono::milliseconds(900));
     // Its one request thread is free again.
     KeptConnection next(setup.api.port());
-    CHECK(next.post(R"({"n":1})").status == 202);
+    CHECK(post(next, R"({"n":1})").status == 202);
 }

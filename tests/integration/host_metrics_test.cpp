@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "host_harness.hpp"
+#include "support/kept_connection.hpp"
 #include "support/nats_server.hpp"
 #include "support/pg_test_db.hpp"
 
@@ -126,5 +129,27 @@ TEST_CASE("every metric family /metrics serves is in README's metrics table, and
                         std::back_inserter(not_served));
     CHECK(undocumented.empty());
     CHECK(not_served.empty());
+    REQUIRE(host.terminate() == 0);
+}
+
+TEST_CASE("idle keep-alive connections to the http port hold up no scrape", "[metrics][sqlite]") {
+    NatsServer nats;
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    host.write_config(test_config(nats.url(), "sqlite:" + (host.dir() / "kept.db").string()));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    // Without the dashboard the port has 2 serving threads, and a connection kept alive used to
+    // hold one for 15 s after its last request: 10 s is less.
+    std::vector<std::unique_ptr<KeptConnection>> kept;
+    for (int i = 0; i < 6; ++i) {
+        kept.push_back(std::make_unique<KeptConnection>(host.port(), 10s));
+        REQUIRE(kept.back()->request("GET", "/health").status == 200);
+    }
+    KeptConnection scrape(host.port(), 10s);
+    const KeptAnswer metrics = scrape.request("GET", "/metrics");
+    CHECK(metrics.status == 200);
+    CHECK(metrics.body.find("nomnom_messages_persisted_total") != std::string::npos);
+    for (auto& connection : kept) CHECK(connection->request("GET", "/ready").status == 200);
     REQUIRE(host.terminate() == 0);
 }

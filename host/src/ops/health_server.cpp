@@ -2,16 +2,13 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 
-#include <chrono>
 #include <stdexcept>
-#include <thread>
 
 namespace nomnom::host {
 namespace {
@@ -89,22 +86,17 @@ HealthServer::HealthServer(const std::string& listen, std::function<Readiness()>
     }
     port_ = socket.address().port();
     auto* params = new Poco::Net::HTTPServerParams;
-    // A browser keeps several connections open to the dashboard, each holding a thread while
-    // kept alive: scrapes and probes must still find one.
-    params->setMaxThreads(more ? 8 : 2);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(
-        new Routes(std::move(readiness), std::move(metrics), std::move(more)), socket, params);
-    server_->start();
+    params->setKeepAlive(true);
+    // Kept-alive connections hold no thread between requests (a browser keeps several open to
+    // the dashboard); these are the requests served at once.
+    HttpServer::Limits limits;
+    limits.threads = more ? 8 : 2;
+    server_ = std::make_unique<HttpServer>(
+        socket, params, new Routes(std::move(readiness), std::move(metrics), std::move(more)),
+        deadlines_, limits);
 }
 
-HealthServer::~HealthServer() {
-    server_->stopAll(true);
-    // stopAll does not wait for handlers still running, and they read what their owner is
-    // about to free: give them until their own timeouts (connect, NATS) could have passed.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-}
+// Joins the serving threads, so no handler still runs on what the host is about to free.
+HealthServer::~HealthServer() = default;
 
 }  // namespace nomnom::host

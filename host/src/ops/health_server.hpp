@@ -5,8 +5,10 @@
 #include <memory>
 #include <string>
 
+#include "nomnom/common/http_server.hpp"
+#include "nomnom/common/read_deadlines.hpp"
+
 namespace Poco::Net {
-class HTTPServer;
 class HTTPRequestHandler;
 class HTTPServerRequest;
 }  // namespace Poco::Net
@@ -39,7 +41,8 @@ class HealthServer {
     uint16_t port() const { return port_; }
 
   private:
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    ReadDeadlines deadlines_;  // outlives the server's threads
+    std::unique_ptr<HttpServer> server_;
     uint16_t port_ = 0;
 };
 

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-namespace nomnom::api {
+namespace nomnom {
 
 // Deadlines for reading whole request bodies. A socket timeout only bounds each wait for the
 // next bytes, so a client sending a byte now and then would hold a request thread for as long
@@ -60,4 +60,4 @@ class ReadDeadlines {
     std::thread thread_;
 };
 
-}  // namespace nomnom::api
+}  // namespace nomnom

@@ -1,8 +1,8 @@
-#include "read_deadlines.hpp"
+#include "nomnom/common/read_deadlines.hpp"
 
 #include <Poco/Exception.h>
 
-namespace nomnom::api {
+namespace nomnom {
 
 ReadDeadlines::ReadDeadlines() : thread_([this] { run(); }) {}
 
@@ -68,4 +68,4 @@ void ReadDeadlines::run() {
     }
 }
 
-}  // namespace nomnom::api
+}  // namespace nomnom

@@ -1,4 +1,4 @@
-#include "http_server.hpp"
+#include "nomnom/common/http_server.hpp"
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
@@ -18,7 +18,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace nomnom::api {
+namespace nomnom {
 namespace {
 
 // epoll data of the two descriptors that are not connections; connections count from 2.
@@ -341,4 +341,4 @@ void HttpServer::close_idle_when_due() {
     }
 }
 
-}  // namespace nomnom::api
+}  // namespace nomnom

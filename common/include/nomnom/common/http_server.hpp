@@ -15,9 +15,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "read_deadlines.hpp"
+#include "nomnom/common/read_deadlines.hpp"
 
-namespace nomnom::api {
+namespace nomnom {
 
 // An HTTP/1.1 server on Poco's request and response classes in which a keep-alive connection
 // holds a thread only while one of its requests is being served. Poco's HTTPServer gives each
@@ -96,4 +96,4 @@ class HttpServer {
     std::thread timer_;
 };
 
-}  // namespace nomnom::api
+}  // namespace nomnom
