@@ -47,6 +47,9 @@ void ApiMetrics::render(std::string& out) const {
     }
     prometheus_gauge(out, "nomnom_api_requests_in_flight", "Requests being handled",
                      in_flight.load());
+    prometheus_gauge(out, "nomnom_api_http_connections",
+                     "Open HTTP connections, idle keep-alive ones included (http.max_connections)",
+                     http_connections.load());
 }
 
 }  // namespace nomnom::api

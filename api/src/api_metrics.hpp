@@ -32,6 +32,7 @@ class ApiMetrics {
     std::atomic<uint64_t> duplicates{0};
     std::atomic<uint64_t> publish_failures{0};
     std::atomic<int64_t> in_flight{0};
+    std::atomic<int64_t> http_connections{0};  // open, idle keep-alive ones included
     // By ValidationResult.
     std::array<std::atomic<uint64_t>, 6> validated{};
 

@@ -271,7 +271,7 @@ ApiServer::ApiServer(const ApiConfig& config, IngestService& service, ApiMetrics
         socket, params,
         new HandlerFactory(config, service, metrics, auth, std::move(metrics_text), stopping_,
                            deadlines_),
-        deadlines_,
+        deadlines_, metrics.http_connections,
         HttpServer::Limits{static_cast<int>(config.http.max_threads),
                            std::chrono::milliseconds(config.http.keep_alive_timeout_ms),
                            static_cast<size_t>(config.http.max_connections)});

@@ -10,6 +10,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
     params->setTimeout(Poco::Timespan(10, 0));
     params->setKeepAlive(true);
     nomnom::ReadDeadlines deadlines;
-    nomnom::HttpServer server(socket, params, new Factory, deadlines,
+    std::atomic<int64_t> connections{0};
+    nomnom::HttpServer server(socket, params, new Factory, deadlines, connections,
                               nomnom::HttpServer::Limits{.threads = max_threads});
     int received = 0;
     sigwait(&signals, &received);

@@ -69,11 +69,12 @@ struct HttpServer::Connection {
 HttpServer::HttpServer(const Poco::Net::ServerSocket& listener,
                        Poco::Net::HTTPServerParams::Ptr params,
                        Poco::Net::HTTPRequestHandlerFactory::Ptr factory, ReadDeadlines& deadlines,
-                       Limits limits)
+                       std::atomic<int64_t>& open_connections, Limits limits)
     : listener_(listener),
       params_(std::move(params)),
       factory_(std::move(factory)),
       deadlines_(deadlines),
+      open_connections_(open_connections),
       limits_(limits),
       next_id_(kListenerId + 1) {
     listener_.setBlocking(false);
@@ -138,11 +139,6 @@ void HttpServer::abort() {
     [[maybe_unused]] const ssize_t written = ::write(wake_, &one, sizeof one);
     for (std::thread& thread : threads_) thread.join();
     timer_.join();
-}
-
-size_t HttpServer::connections() const {
-    const std::lock_guard lock(mutex_);
-    return connections_.size();
 }
 
 void HttpServer::serve_turns() {
@@ -214,6 +210,7 @@ void HttpServer::add_locked(Poco::Net::StreamSocket socket) {
     const uint64_t id = next_id_++;
     auto connection = std::make_shared<Connection>(id, socket, params_);
     connections_.emplace(id, connection);
+    ++open_connections_;
     park_locked(*connection, EPOLL_CTL_ADD);
 }
 
@@ -242,6 +239,7 @@ void HttpServer::close_locked(Connection& connection) {
     } catch (const Poco::Exception&) {
         // Closing cannot fail in a way that matters here.
     }
+    --open_connections_;
     connections_.erase(connection.id);  // last: it may destroy `connection`
 }
 

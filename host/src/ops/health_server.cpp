@@ -10,6 +10,8 @@
 
 #include <stdexcept>
 
+#include "nomnom/common/prometheus.hpp"
+
 namespace nomnom::host {
 namespace {
 
@@ -91,9 +93,18 @@ HealthServer::HealthServer(const std::string& listen, std::function<Readiness()>
     // the dashboard); these are the requests served at once.
     HttpServer::Limits limits;
     limits.threads = more ? 8 : 2;
+    // The host merges its worker processes' metrics into its own (host.cpp), and owns this one.
+    auto with_connections = [&open = connections_, text = std::move(metrics)] {
+        std::string out = text();
+        prometheus_gauge(out, "nomnom_http_connections",
+                         "Open connections to the http port, idle keep-alive ones included",
+                         open.load());
+        return out;
+    };
     server_ = std::make_unique<HttpServer>(
-        socket, params, new Routes(std::move(readiness), std::move(metrics), std::move(more)),
-        deadlines_, limits);
+        socket, params,
+        new Routes(std::move(readiness), std::move(with_connections), std::move(more)), deadlines_,
+        connections_, limits);
 }
 
 // Joins the serving threads, so no handler still runs on what the host is about to free.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,7 +42,9 @@ class HealthServer {
     uint16_t port() const { return port_; }
 
   private:
-    ReadDeadlines deadlines_;  // outlives the server's threads
+    // Both outlive the server's threads.
+    ReadDeadlines deadlines_;
+    std::atomic<int64_t> connections_{0};
     std::unique_ptr<HttpServer> server_;
     uint16_t port_ = 0;
 };

@@ -43,9 +43,11 @@ class HttpServer {
     // the request timeout of its first bytes (through `deadlines`, which outlives the server),
     // else it is answered 408 and its connection closed: the socket's timeout alone bounds only
     // each wait for the next bytes, which a client sending one now and then never reaches.
+    // `open_connections` (a metric; it outlives the server, so handlers may read it whenever
+    // they run) follows the connections open, idle ones included.
     HttpServer(const Poco::Net::ServerSocket& listener, Poco::Net::HTTPServerParams::Ptr params,
                Poco::Net::HTTPRequestHandlerFactory::Ptr factory, ReadDeadlines& deadlines,
-               Limits limits);
+               std::atomic<int64_t>& open_connections, Limits limits);
     // Aborts whatever is still open.
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
@@ -57,8 +59,6 @@ class HttpServer {
     // stop_accepting(), then shuts every connection down (a read in progress ends as if the
     // client had closed) and joins the threads.
     void abort();
-
-    size_t connections() const;
 
   private:
     struct Connection;
@@ -79,6 +79,7 @@ class HttpServer {
     Poco::Net::HTTPServerParams::Ptr params_;
     Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
     ReadDeadlines& deadlines_;
+    std::atomic<int64_t>& open_connections_;
     const Limits limits_;
     int epoll_ = -1;
     int wake_ = -1;  // an eventfd: written once, it ends every serving thread
