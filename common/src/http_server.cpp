@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/StreamSocketImpl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -165,6 +166,7 @@ void HttpServer::accept_pending() {
     const std::lock_guard lock(mutex_);
     if (!accepting_) return;
     const int listening = listener_.impl()->sockfd();
+    const uint64_t first_new = next_id_;
     for (;;) {
         const int accepted = ::accept4(listening, nullptr, nullptr, SOCK_CLOEXEC);
         if (accepted >= 0) {
@@ -173,26 +175,48 @@ void HttpServer::accept_pending() {
             add_locked(std::move(socket));
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if ((errno == EMFILE || errno == ENFILE) && !idle_.empty()) {
-            spdlog::warn(
-                "HTTP server: out of file descriptors with {} connections open; closing "
-                "the longest idle one",
-                connections_.size());
-            close_locked(*idle_.front());
-            continue;
+        const int error = errno;
+        if (error == EINTR || error == ECONNABORTED) continue;
+        if (error == EAGAIN || error == EWOULDBLOCK) break;
+        if (error == EMFILE || error == ENFILE) {
+            // accept takes the descriptor before it looks for a connection: with none left it
+            // fails whether or not one waits.
+            pollfd waiting{listening, POLLIN, 0};
+            if (::poll(&waiting, 1, 0) <= 0) break;
+            // The longest idle one makes room, unless it came in this very call.
+            if (!idle_.empty() && idle_.front()->id < first_new) {
+                spdlog::warn(
+                    "HTTP server: out of file descriptors with {} connections open; closing "
+                    "the longest idle one",
+                    connections_.size());
+                close_locked(*idle_.front());
+                continue;
+            }
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            // With no idle connection to close, the connection stays in the listen backlog until
-            // one of the busy ones closes.
-            spdlog::warn("HTTP server: accepting a connection: {}", std::strerror(errno));
-        }
-        break;
+        // Out of descriptors (or memory) with no idle connection to close: the connections wait
+        // in the listen backlog until one of the busy ones is closed or becomes idle. Watching
+        // the listener meanwhile would wake a thread to fail again at once, for ever.
+        spdlog::warn(
+            "HTTP server: accepting a connection: {}; waiting until a connection closes "
+            "or goes idle",
+            std::strerror(error));
+        accept_paused_ = true;
+        return;
     }
+    watch_listener_locked();
+}
+
+void HttpServer::watch_listener_locked() {
     epoll_event accept{};
     accept.events = EPOLLIN | EPOLLONESHOT;
     accept.data.u64 = kListenerId;
-    ::epoll_ctl(epoll_, EPOLL_CTL_MOD, listening, &accept);
+    ::epoll_ctl(epoll_, EPOLL_CTL_MOD, listener_.impl()->sockfd(), &accept);
+}
+
+void HttpServer::resume_accepting_locked() {
+    if (!accept_paused_ || !accepting_) return;
+    accept_paused_ = false;
+    watch_listener_locked();
 }
 
 void HttpServer::add_locked(Poco::Net::StreamSocket socket) {
@@ -220,6 +244,7 @@ void HttpServer::park_locked(Connection& connection, int epoll_operation) {
     const bool first = idle_.empty();
     connection.idle_at = idle_.insert(idle_.end(), &connection);
     if (first) idle_changed_.notify_one();
+    resume_accepting_locked();
     // Listed as idle before it can fire: the thread that takes its request finds it there.
     epoll_event ready{};
     ready.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
@@ -241,6 +266,7 @@ void HttpServer::close_locked(Connection& connection) {
     }
     --open_connections_;
     connections_.erase(connection.id);  // last: it may destroy `connection`
+    resume_accepting_locked();
 }
 
 std::shared_ptr<HttpServer::Connection> HttpServer::take_idle(uint64_t id) {

@@ -74,6 +74,9 @@ class HttpServer {
     void add_locked(Poco::Net::StreamSocket socket);
     void park_locked(Connection& connection, int epoll_operation);
     void close_locked(Connection& connection);
+    void watch_listener_locked();
+    // Watches the listener again if accepting stopped for want of descriptors.
+    void resume_accepting_locked();
 
     Poco::Net::ServerSocket listener_;
     Poco::Net::HTTPServerParams::Ptr params_;
@@ -91,6 +94,7 @@ class HttpServer {
     std::list<Connection*> idle_;
     uint64_t next_id_;
     std::atomic<bool> accepting_{true};
+    bool accept_paused_ = false;
     bool stopped_ = false;
 
     std::vector<std::thread> threads_;
