@@ -51,9 +51,10 @@ TEST_CASE("an idle connection is closed after http.keep_alive_timeout_ms, a sile
           "[api]") {
     ApiOnNats setup("", "", {}, "keep_alive_timeout_ms = 300\n");
     KeptConnection used(setup.api.port());
+    // Before the request: the server starts the idle clock only after answering it.
+    const auto idle_since = std::chrono::steady_clock::now();
     REQUIRE(post(used, R"({"n":1})").status == 202);
     KeptConnection silent(setup.api.port());
-    const auto idle_since = std::chrono::steady_clock::now();
     CHECK(used.closed_by_server());
     CHECK(std::chrono::steady_clock::now() - idle_since >= std::chrono::milliseconds(300));
     CHECK(silent.closed_by_server());
