@@ -255,9 +255,13 @@ void HttpServer::park_locked(Connection& connection, int epoll_operation) {
     }
 }
 
-void HttpServer::close_locked(Connection& connection) {
+void HttpServer::unlist_idle_locked(Connection& connection) {
     if (connection.idle) idle_.erase(connection.idle_at);
     connection.idle = false;
+}
+
+void HttpServer::close_locked(Connection& connection) {
+    unlist_idle_locked(connection);
     ::epoll_ctl(epoll_, EPOLL_CTL_DEL, connection.socket.impl()->sockfd(), nullptr);
     try {
         connection.socket.close();
@@ -274,9 +278,7 @@ std::shared_ptr<HttpServer::Connection> HttpServer::take_idle(uint64_t id) {
     const auto found = connections_.find(id);
     // Gone already: closed for its idle time or at the connection limit after epoll reported it.
     if (found == connections_.end() || !found->second->idle) return nullptr;
-    Connection& connection = *found->second;
-    idle_.erase(connection.idle_at);
-    connection.idle = false;
+    unlist_idle_locked(*found->second);
     return found->second;
 }
 
@@ -286,7 +288,8 @@ void HttpServer::serve(const std::shared_ptr<Connection>& connection) {
     // not report it.
     while (keep && connection->session.buffered() > 0) keep = serve_request(*connection);
     const std::lock_guard lock(mutex_);
-    if (keep && accepting_ && !stopped_) {
+    // abort() stops accepting before it shuts connections down, so this covers both.
+    if (keep && accepting_) {
         park_locked(*connection, EPOLL_CTL_MOD);
     } else {
         close_locked(*connection);

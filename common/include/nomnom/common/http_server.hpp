@@ -74,6 +74,7 @@ class HttpServer {
     void add_locked(Poco::Net::StreamSocket socket);
     void park_locked(Connection& connection, int epoll_operation);
     void close_locked(Connection& connection);
+    void unlist_idle_locked(Connection& connection);
     void watch_listener_locked();
     // Watches the listener again if accepting stopped for want of descriptors.
     void resume_accepting_locked();
