@@ -137,21 +137,22 @@ TEST_CASE(
     HostHarness host;
     host.add_test_plugin("test_kv");
     const auto database = host.dir() / "hang.db";
-    host.write_config(
-        test_config(nats.url(), "sqlite:" + database.string(),
-                    kThreadMode + "[plugins.test_kv]\nbatch_size = 1\nmax_deliver = 5\n"));
+    // parse_timeout_ms only makes /ready say "stuck" in thread mode: the sign that the hanging
+    // message is in the plugin's hands.
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  kThreadMode +
+                                      "parse_timeout_ms = 300\n"
+                                      "[plugins.test_kv]\nbatch_size = 1\nmax_deliver = 5\n"));
     const auto rows = [&] { return sqlite_int64(database, "SELECT count(*) FROM kv"); };
-    const auto deliveries = [&] {
-        return client.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq;
-    };
-    // One message per batch, one worker: with the ten before it written, a new delivery after
-    // this start's recovery is the hanging message, in the plugin's hands.
-    uint64_t delivered = 0;
     const auto start_and_wait_for_the_hang = [&] {
         host.start();
         REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
-        REQUIRE(eventually([&] { return rows() == 10 && deliveries() > delivered; }, 30s));
-        delivered = deliveries();
+        REQUIRE(eventually(
+            [&] {
+                return rows() == 10 &&
+                       host.http_get("/ready").second.find("stuck: a call") != std::string::npos;
+            },
+            30s));
     };
     start_and_wait_for_the_hang();
     // A SIGKILL leaves no signal in the record: the first only makes the message a suspect...
@@ -270,6 +271,46 @@ TEST_CASE(
           10000);
     CHECK(occurrences(metrics, "# TYPE nomnom_messages_persisted_total ") == 1);
     REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
+    REQUIRE(host.terminate() == 0);
+}
+
+// Each worker fetches its next batch while it processes one (Prefetcher): a death of the process
+// costs the next batch's messages no delivery either, or max_deliver = 1 would dead-letter them.
+TEST_CASE("a batch fetched ahead is not charged the death of the worker process holding it",
+          "[isolation][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    std::vector<std::string> messages = kv_messages(20);
+    // In the first batch of 10: a slow parse, while which the second batch is fetched, then a
+    // parse that kills the worker process.
+    messages.insert(messages.begin() + 4, R"({"k":"slow","v":1000,"action":"slow","ms":4000})");
+    messages.insert(messages.begin() + 5, R"({"k":"poison-segv","v":1,"action":"segfault"})");
+    publish_backlog(client, "test.kv.ahead", messages);
+
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "ahead.db";
+    host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
+                                  "[plugins]\n"
+                                  "isolation = \"process\"\n"
+                                  "restart_backoff_ms = 200\n"
+                                  "[plugins.test_kv]\nbatch_size = 10\nmax_deliver = 1\n"));
+    host.start();
+    // The worker process died holding both batches: the second, fetched during the slow parse,
+    // was in its own record, so the recovery handed it back with the first.
+    REQUIRE(host.wait_log(
+        "died holding 10 messages of stream TEST, 0 of them in the plugin's hands", 60s));
+    const auto all_in = [&] {
+        return sqlite_int64(database, "SELECT count(*) FROM kv") == 21 &&
+               client.stream_message_count("NOMNOM_DLQ") == 1;
+    };
+    REQUIRE(eventually(all_in, 60s));
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 30s));
+    CHECK(sqlite_int64(database, "SELECT sum(v) FROM kv") == 19 * 20 / 2 + 1000);
+    const std::vector<std::string> letters = dlq_list(host);
+    INFO(host.log());
+    REQUIRE(letters.size() == 1);
+    CHECK(lines_with(letters, "of SIGSEGV while the plugin was parsing this message").size() == 1);
     REQUIRE(host.terminate() == 0);
 }
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -436,6 +437,14 @@ std::vector<OrphanBatch> find_orphan_batches(const std::filesystem::path& dir,
         if (file.fd < 0) continue;
         if (auto orphan = read_orphan(file.fd, path)) orphans.push_back(std::move(*orphan));
     }
+    // The recovery hands messages back in this order, and JetStream redelivers them in it: a
+    // worker holds two batches, whose records the directory lists in any order.
+    const auto first_sequence = [](const OrphanBatch& orphan) {
+        return orphan.messages.empty() ? 0 : orphan.messages.front().stream_sequence;
+    };
+    std::sort(orphans.begin(), orphans.end(), [&](const OrphanBatch& a, const OrphanBatch& b) {
+        return first_sequence(a) < first_sequence(b);
+    });
     return orphans;
 }
 

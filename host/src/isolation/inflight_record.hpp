@@ -110,7 +110,7 @@ struct OrphanBatch {
 };
 
 // The records of `plugin` in `dir` that no live process holds and that still have a batch:
-// what workers of a host that died were doing. A missing `dir` has none.
+// what workers of a host that died were doing, in stream order. A missing `dir` has none.
 std::vector<OrphanBatch> find_orphan_batches(const std::filesystem::path& dir,
                                              const std::string& plugin);
 // A call into the plugin that a worker process is making now, seen from its supervisor.

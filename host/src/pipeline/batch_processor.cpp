@@ -88,12 +88,10 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
 }  // namespace
 
 BatchProcessor::BatchProcessor(PluginRunner& runner, const ConsumerSpec& consumer,
-                               PluginInstance& instance, InflightRecord& record,
-                               EntityPublisher* publisher)
+                               PluginInstance& instance, EntityPublisher* publisher)
     : runner_(runner),
       consumer_(consumer),
       instance_(instance),
-      record_(record),
       publisher_(publisher),
       rows_(instance.descriptor()) {}
 
@@ -101,27 +99,57 @@ uint32_t BatchProcessor::index_of(const Entry& entry) const {
     return static_cast<uint32_t>(&entry - entries_.data());
 }
 
-void BatchProcessor::process(std::vector<NatsMsgPtr> fetched) {
+BatchProcessor::Received BatchProcessor::receive(PluginRunner& runner, const ConsumerSpec& consumer,
+                                                 std::vector<NatsMsgPtr>& fetched,
+                                                 InflightRecord& record) {
+    PluginMetrics& metrics = runner.metrics();
+    metrics.fetched += fetched.size();
+    metrics.batch_size.observe(static_cast<double>(fetched.size()));
+    const PayloadFormat format = runner.settings().consumer.format;
+    Received batch;
+    batch.record = &record;
+    batch.entries.resize(fetched.size());
+    std::vector<InflightRecord::Recorded> recorded;
+    recorded.reserve(fetched.size());
+    std::vector<natsMsg*> held;
+    held.reserve(fetched.size());
+    for (size_t i = 0; i < fetched.size(); ++i) {
+        Entry& entry = batch.entries[i];
+        entry.message = decode_message(std::move(fetched[i]), format);
+        entry.verdict =
+            runner.crash_verdicts().find(entry.message->stream, entry.message->stream_sequence);
+        entry.forgiven =
+            entry.verdict ? std::min(entry.verdict->forgiven, entry.message->delivery_count) : 0;
+        recorded.push_back({entry.message.get(), entry.forgiven,
+                            entry.verdict && entry.verdict->kind == CrashVerdicts::Kind::Suspect});
+        held.push_back(entry.message->message.get());
+    }
+    fetched.clear();
+    record.begin_batch(batch.entries.front().message->stream, recorded);
+    batch.hold =
+        std::make_unique<KeepAlive::Hold>(runner.keep_alive(), std::move(held),
+                                          std::chrono::milliseconds(consumer.settings.ack_wait_ms));
+    return batch;
+}
+
+void BatchProcessor::process(Received batch) {
+    entries_ = std::move(batch.entries);
+    record_ = batch.record;
+    hold_ = std::move(batch.hold);
     try {
-        process_batch(fetched);
+        process_batch();
     } catch (const std::exception& e) {
         // Unsettled, these messages would wait for ack_wait to come back; what was committed
         // is upserted again on redelivery.
         const LogScope scope(runner_.log_fields());
         spdlog::error("batch of {} messages failed: {}; returning the unsettled ones",
-                      fetched.size(), e.what());
+                      entries_.size(), e.what());
         runner_.metrics().last_error.record("batch failed: " + std::string(e.what()));
-        hand_back(fetched);
+        hand_back();
     }
 }
 
-void BatchProcessor::hand_back(std::vector<NatsMsgPtr>& fetched) {
-    // Messages not decoded yet: their delivery count is unknown, the first back-off step will do.
-    for (NatsMsgPtr& message : fetched) {
-        if (!message) continue;
-        ++runner_.metrics().retried;
-        natsMsg_NakWithDelay(message.get(), backoff_ms(1), nullptr);
-    }
+void BatchProcessor::hand_back() {
     hold_.reset();
     for (Entry& entry : entries_) {
         if (entry.settled || !entry.message) continue;
@@ -130,40 +158,17 @@ void BatchProcessor::hand_back(std::vector<NatsMsgPtr>& fetched) {
                              backoff_ms(entry.message->delivery_count), nullptr);
     }
     entries_.clear();
-    record_.end_batch();
+    record_->end_batch();
 }
 
-void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
+void BatchProcessor::process_batch() {
     const auto started = std::chrono::steady_clock::now();
     PluginMetrics& metrics = runner_.metrics();
-    metrics.fetched += fetched.size();
-    metrics.batch_size.observe(static_cast<double>(fetched.size()));
-    const PayloadFormat format = runner_.settings().consumer.format;
-    entries_.clear();
-    entries_.resize(fetched.size());
     const int64_t max_deliver = runner_.settings().consumer.max_deliver;
     std::vector<Entry*> all;
     all.reserve(entries_.size());
     // Suspects of a crash are written one by one, so that a second crash names one message.
     std::vector<Entry*> alone;
-    std::vector<InflightRecord::Recorded> recorded;
-    recorded.reserve(entries_.size());
-    for (size_t i = 0; i < fetched.size(); ++i) {
-        Entry& entry = entries_[i];
-        entry.message = decode_message(std::move(fetched[i]), format);
-        entry.verdict =
-            runner_.crash_verdicts().find(entry.message->stream, entry.message->stream_sequence);
-        entry.forgiven =
-            entry.verdict ? std::min(entry.verdict->forgiven, entry.message->delivery_count) : 0;
-        recorded.push_back({entry.message.get(), entry.forgiven,
-                            entry.verdict && entry.verdict->kind == CrashVerdicts::Kind::Suspect});
-    }
-    record_.begin_batch(entries_.front().message->stream, recorded);
-    std::vector<natsMsg*> held;
-    held.reserve(entries_.size());
-    for (const Entry& entry : entries_) held.push_back(entry.message->message.get());
-    hold_.emplace(runner_.keep_alive(), std::move(held),
-                  std::chrono::milliseconds(consumer_.settings.ack_wait_ms));
     for (Entry& entry : entries_) {
         if (const auto& verdict = entry.verdict) {
             if (verdict->kind == CrashVerdicts::Kind::Culprit) {
@@ -213,7 +218,7 @@ void BatchProcessor::process_batch(std::vector<NatsMsgPtr>& fetched) {
     }
     hold_.reset();
     entries_.clear();
-    record_.end_batch();
+    record_->end_batch();
     if (persisted) {
         metrics.last_persisted_unix_ns.store(
             std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -239,7 +244,7 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
     std::string reported_sqlstate;
     for (size_t step = 0;; ++step) {
         ++runner_.metrics().write_transactions;
-        failure = write_in_transaction(runner_.database(), instance_, rows_, record_, in_hand,
+        failure = write_in_transaction(runner_.database(), instance_, rows_, *record_, in_hand,
                                        runner_.table_outputs(), runner_.sequenced_tables());
         if (!failure || !failure->database_unreachable || runner_.stopping()) break;
         const auto& schedule = runner_.settings().consumer.backoff_ms;
@@ -296,9 +301,9 @@ void BatchProcessor::attempt(const std::vector<Entry*>& entries) {
         const LogFields fields = entry.message->log_fields(runner_.name());
         const LogScope scope(fields);
         const uint32_t in_hand = index_of(entry);
-        record_.enter(InflightRecord::Phase::Parse, {&in_hand, 1});
+        record_->enter(InflightRecord::Phase::Parse, {&in_hand, 1});
         const int status = instance_.parse(entry.message->view(), rows_, i, entry.reason);
-        record_.leave();
+        record_->leave();
         if (status == NOMNOM_OK) {
             parsed.push_back(&entry);
             continue;

@@ -20,16 +20,32 @@ namespace nomnom::host {
 // the commit that holds its rows, dead-letter + terminate when it can never succeed, nak with
 // back-off when it may succeed later.
 class BatchProcessor {
+    struct Entry;
+
   public:
-    // `record` is this worker's in-flight record: what the plugin holds at each call; `consumer`
-    // the consumer the batches come from, with the server's ack_wait; `publisher` publishes the
-    // rows of published tables after each commit (nullptr: the plugin publishes none).
+    // A fetched batch taken in: each message decoded, the batch written to an in-flight record
+    // and kept in progress on the server until each message is settled.
+    struct Received {
+        std::vector<Entry> entries;
+        InflightRecord* record = nullptr;
+        std::unique_ptr<KeepAlive::Hold> hold;
+    };
+
+    // `consumer` is the consumer the batches come from, with the server's ack_wait; `publisher`
+    // publishes the rows of published tables after each commit (nullptr: the plugin publishes
+    // none).
     BatchProcessor(PluginRunner& runner, const ConsumerSpec& consumer, PluginInstance& instance,
-                   InflightRecord& record, EntityPublisher* publisher);
+                   EntityPublisher* publisher);
+
+    // Takes in `fetched` (emptied as its messages are decoded) with `record`, a free in-flight
+    // record of this worker. Touches nothing of a BatchProcessor, so that the next batch can be
+    // taken in while the one before is processed.
+    static Received receive(PluginRunner& runner, const ConsumerSpec& consumer,
+                            std::vector<NatsMsgPtr>& fetched, InflightRecord& record);
 
     // Never throws: when something unexpected does, the messages not yet settled are nak'ed
     // with back-off.
-    void process(std::vector<NatsMsgPtr> fetched);
+    void process(Received batch);
 
   private:
     enum class Outcome {
@@ -55,9 +71,9 @@ class BatchProcessor {
         uint64_t charged_deliveries() const { return message->delivery_count - forgiven; }
     };
 
-    void process_batch(std::vector<NatsMsgPtr>& fetched);
+    void process_batch();
     // Naks (with back-off) every message of the batch that was not settled.
-    void hand_back(std::vector<NatsMsgPtr>& fetched);
+    void hand_back();
 
     // Parses `entries` and writes their rows in one transaction. A data error from the database
     // is narrowed down by bisecting, so one bad message costs O(log n) extra writes and the
@@ -80,12 +96,12 @@ class BatchProcessor {
     PluginRunner& runner_;
     const ConsumerSpec& consumer_;
     PluginInstance& instance_;
-    InflightRecord& record_;
     EntityPublisher* publisher_;
     RowBatch rows_;
+    // The batch in process, from a Received.
     std::vector<Entry> entries_;
-    // Keeps entries_ in progress on the server until each is settled.
-    std::optional<KeepAlive::Hold> hold_;
+    InflightRecord* record_ = nullptr;
+    std::unique_ptr<KeepAlive::Hold> hold_;
     // Summed over the attempts of one batch (bisection parses and writes again), observed once
     // per batch.
     struct PhaseTimes {

@@ -11,6 +11,7 @@
 #include "isolation/crash_recovery.hpp"
 #include "pipeline/batch_processor.hpp"
 #include "pipeline/entity_publisher.hpp"
+#include "pipeline/prefetcher.hpp"
 
 namespace nomnom::host {
 namespace {
@@ -100,7 +101,8 @@ void PluginRunner::start(bool auto_migrate) {
         spdlog::error("recovering crashed workers' messages: {}", e.what());
     }
     const size_t worker_count = consumers_.size() * static_cast<size_t>(consumer.workers);
-    for (size_t w = 0; w < worker_count; ++w) {
+    // Two per worker: the batch in process and the next one (see Prefetcher).
+    for (size_t r = 0; r < 2 * worker_count; ++r) {
         records_.push_back(
             InflightRecord::claim(state_dir_, name_, static_cast<size_t>(consumer.batch_size)));
     }
@@ -113,9 +115,10 @@ void PluginRunner::start(bool auto_migrate) {
     for (size_t w = 0; w < worker_count; ++w) {
         const ConsumerSpec& spec = consumers_[w % consumers_.size()];
         PluginInstance& instance = *instances_[instance_count == 1 ? 0 : w];
-        InflightRecord& record = *records_[w];
-        workers_.emplace_back([this, &spec, &instance, &record] {
-            worker_loop(spec, instance, record);
+        const std::array<InflightRecord*, 2> records{records_[2 * w].get(),
+                                                     records_[2 * w + 1].get()};
+        workers_.emplace_back([this, &spec, &instance, records] {
+            worker_loop(spec, instance, records);
             finished_.fetch_add(1);
         });
     }
@@ -232,27 +235,13 @@ void PluginRunner::pause(int64_t milliseconds) const {
 }
 
 void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instance,
-                               InflightRecord& record) {
+                               std::array<InflightRecord*, 2> records) {
     std::optional<EntityPublisher> publisher;
     if (publishes_any(table_outputs_)) publisher.emplace(nats_, outputs_, name_);
-    BatchProcessor processor(*this, spec, instance, record, publisher ? &*publisher : nullptr);
-    std::unique_ptr<PullSubscription> subscription;
-    while (!stopping() && !fatal()) {
-        try {
-            if (!subscription) subscription = std::make_unique<PullSubscription>(nats_, spec);
-            auto messages =
-                subscription->fetch(static_cast<int>(spec.settings.batch_size),
-                                    spec.settings.fetch_max_bytes, spec.settings.max_wait_ms);
-            if (!messages.empty()) processor.process(std::move(messages));
-        } catch (const std::exception& e) {
-            LogFields fields = log_fields();
-            fields.consumer = spec.durable;
-            const LogScope scope(fields);
-            spdlog::warn("{}; retrying", e.what());
-            metrics_.last_error.record(spec.durable + ": " + e.what());
-            subscription.reset();
-            pause(1000);
-        }
+    BatchProcessor processor(*this, spec, instance, publisher ? &*publisher : nullptr);
+    Prefetcher prefetcher(*this, spec, records);
+    while (std::optional<BatchProcessor::Received> batch = prefetcher.next()) {
+        processor.process(std::move(*batch));
     }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -87,7 +88,9 @@ class PluginRunner final : public PluginWorkers {
     void join_all();
     // Says when the outputs stream's duplicate window is shorter than a message's redeliveries.
     void warn_when_window_is_short();
-    void worker_loop(const ConsumerSpec& spec, PluginInstance& instance, InflightRecord& record);
+    // `records`: the worker's two in-flight records (see Prefetcher).
+    void worker_loop(const ConsumerSpec& spec, PluginInstance& instance,
+                     std::array<InflightRecord*, 2> records);
 
     std::shared_ptr<PluginLibrary> library_;
     PluginSettings settings_;
@@ -107,7 +110,7 @@ class PluginRunner final : public PluginWorkers {
     KeepAlive keep_alive_{[this] { return nats_.connected(); }};
     std::set<std::string> sequenced_tables_;
     std::vector<std::unique_ptr<PluginInstance>> instances_;
-    std::vector<std::unique_ptr<InflightRecord>> records_;  // one per worker
+    std::vector<std::unique_ptr<InflightRecord>> records_;  // two per worker
     std::vector<std::thread> workers_;
     std::atomic<size_t> finished_{0};  // workers whose loop has returned
     std::atomic<bool> stop_{false};

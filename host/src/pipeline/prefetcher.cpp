@@ -1,0 +1,78 @@
+#include "pipeline/prefetcher.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace nomnom::host {
+
+Prefetcher::Prefetcher(PluginRunner& runner, const ConsumerSpec& spec,
+                       std::array<InflightRecord*, 2> records)
+    : runner_(runner), spec_(spec), records_(records), thread_([this] { run(); }) {}
+
+Prefetcher::~Prefetcher() {
+    thread_.join();
+}
+
+std::optional<BatchProcessor::Received> Prefetcher::next() {
+    std::unique_lock lock(mutex_);
+    worker_holds_batch_ = false;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return ready_.has_value() || done_; });
+    std::optional<BatchProcessor::Received> batch = std::move(ready_);
+    ready_.reset();
+    worker_holds_batch_ = batch.has_value();
+    changed_.notify_all();
+    return batch;
+}
+
+void Prefetcher::run() {
+    size_t taken_in = 0;
+    const ConsumerSettings& settings = spec_.settings;
+    while (true) {
+        {
+            // Batch k + 2 uses the record of batch k: it is fetched only once the worker took
+            // batch k + 1, which it does after settling batch k.
+            std::unique_lock lock(mutex_);
+            changed_.wait(lock, [&] { return !ready_.has_value(); });
+        }
+        if (runner_.stopping() || runner_.fatal()) break;
+        std::vector<NatsMsgPtr> messages;
+        try {
+            if (!subscription_) {
+                subscription_ = std::make_unique<PullSubscription>(runner_.nats(), spec_);
+            }
+            messages = subscription_->fetch(static_cast<int>(settings.batch_size),
+                                            settings.fetch_max_bytes, settings.max_wait_ms);
+            if (messages.empty()) continue;
+            BatchProcessor::Received batch =
+                BatchProcessor::receive(runner_, spec_, messages, *records_[taken_in % 2]);
+            ++taken_in;
+            const std::lock_guard lock(mutex_);
+            ready_ = std::move(batch);
+            changed_.notify_all();
+        } catch (const std::exception& e) {
+            // What was not taken in yet goes back at once rather than after ack_wait.
+            for (NatsMsgPtr& message : messages) {
+                if (message) {
+                    natsMsg_NakWithDelay(message.get(), settings.backoff_ms.front(), nullptr);
+                }
+            }
+            LogFields fields = runner_.log_fields();
+            fields.consumer = spec_.durable;
+            const LogScope scope(fields);
+            spdlog::warn("{}; retrying", e.what());
+            runner_.metrics().last_error.record(spec_.durable + ": " + e.what());
+            {
+                // The worker acks through the subscription its batch came from.
+                std::unique_lock lock(mutex_);
+                changed_.wait(lock, [&] { return !worker_holds_batch_; });
+            }
+            subscription_.reset();
+            runner_.pause(1000);
+        }
+    }
+    const std::lock_guard lock(mutex_);
+    done_ = true;
+    changed_.notify_all();
+}
+
+}  // namespace nomnom::host
