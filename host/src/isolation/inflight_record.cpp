@@ -230,8 +230,8 @@ std::unique_ptr<InflightRecord> InflightRecord::claim(const std::filesystem::pat
         throw std::runtime_error("in-flight record directory " + dir.string() + ": " +
                                  error.message());
     }
-    // Bounded: each index is held by a live worker or holds an orphan; there are not more of
-    // either than workers ever ran at once.
+    // Bounded: each index is held by a live worker (two each) or holds an orphan; there are not
+    // more of either than twice the workers that ever ran at once.
     for (int index = 0; index < 100000; ++index) {
         const auto path = dir / (plugin + "." + std::to_string(index) + ".inflight");
         LockedFile file = lock_file(path, true);
@@ -437,8 +437,9 @@ std::vector<OrphanBatch> find_orphan_batches(const std::filesystem::path& dir,
         if (file.fd < 0) continue;
         if (auto orphan = read_orphan(file.fd, path)) orphans.push_back(std::move(*orphan));
     }
-    // The recovery hands messages back in this order, and JetStream redelivers them in it: a
-    // worker holds two batches, whose records the directory lists in any order.
+    // The recovery hands messages back in this order, and JetStream redelivers nak'ed messages
+    // in the order of the naks: a worker holds two batches, whose records the directory lists
+    // in any order.
     const auto first_sequence = [](const OrphanBatch& orphan) {
         return orphan.messages.empty() ? 0 : orphan.messages.front().stream_sequence;
     };

@@ -13,11 +13,12 @@ namespace nomnom::host {
 
 struct IncomingMessage;
 
-// What one worker holds and what it has handed to its plugin, in a memory-mapped file that
-// outlives the process. A host that died inside a plugin call (SIGSEGV, abort, the OOM killer)
-// learns at its next start which message did it, and sets that message aside instead of calling
-// the plugin on it again. Written with plain stores into the mapping: the kernel keeps the
-// pages of a dead process, and only a dead process (not a dead machine) is guarded against.
+// One batch a worker holds (it has two records: the batch in process and the next one) and what
+// it has handed to its plugin, in a memory-mapped file that outlives the process. A host that died
+// inside a plugin call (SIGSEGV, abort, the OOM killer) learns at its next start which message did
+// it, and sets that message aside instead of calling the plugin on it again. Written with plain
+// stores into the mapping: the kernel keeps the pages of a dead process, and only a dead process
+// (not a dead machine) is guarded against.
 class InflightRecord {
   public:
     enum class Phase : uint32_t { Idle = 0, Parse = 1, Persist = 2 };
@@ -110,7 +111,7 @@ struct OrphanBatch {
 };
 
 // The records of `plugin` in `dir` that no live process holds and that still have a batch:
-// what workers of a host that died were doing, in stream order. A missing `dir` has none.
+// what workers of a host that died were doing, the oldest batch first. A missing `dir` has none.
 std::vector<OrphanBatch> find_orphan_batches(const std::filesystem::path& dir,
                                              const std::string& plugin);
 // A call into the plugin that a worker process is making now, seen from its supervisor.

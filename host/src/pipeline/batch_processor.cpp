@@ -87,13 +87,9 @@ std::optional<WriteFailure> write_in_transaction(Database& database, PluginInsta
 
 }  // namespace
 
-BatchProcessor::BatchProcessor(PluginRunner& runner, const ConsumerSpec& consumer,
-                               PluginInstance& instance, EntityPublisher* publisher)
-    : runner_(runner),
-      consumer_(consumer),
-      instance_(instance),
-      publisher_(publisher),
-      rows_(instance.descriptor()) {}
+BatchProcessor::BatchProcessor(PluginRunner& runner, PluginInstance& instance,
+                               EntityPublisher* publisher)
+    : runner_(runner), instance_(instance), publisher_(publisher), rows_(instance.descriptor()) {}
 
 uint32_t BatchProcessor::index_of(const Entry& entry) const {
     return static_cast<uint32_t>(&entry - entries_.data());

@@ -31,15 +31,13 @@ class BatchProcessor {
         std::unique_ptr<KeepAlive::Hold> hold;
     };
 
-    // `consumer` is the consumer the batches come from, with the server's ack_wait; `publisher`
-    // publishes the rows of published tables after each commit (nullptr: the plugin publishes
-    // none).
-    BatchProcessor(PluginRunner& runner, const ConsumerSpec& consumer, PluginInstance& instance,
-                   EntityPublisher* publisher);
+    // `publisher` publishes the rows of published tables after each commit (nullptr: the plugin
+    // publishes none).
+    BatchProcessor(PluginRunner& runner, PluginInstance& instance, EntityPublisher* publisher);
 
-    // Takes in `fetched` (emptied as its messages are decoded) with `record`, a free in-flight
-    // record of this worker. Touches nothing of a BatchProcessor, so that the next batch can be
-    // taken in while the one before is processed.
+    // Takes in `fetched` (emptied as its messages are decoded), from `consumer` (with the
+    // server's ack_wait), with `record`, a free in-flight record of this worker. Touches nothing of
+    // a BatchProcessor, so that the next batch can be taken in while the one before is processed.
     static Received receive(PluginRunner& runner, const ConsumerSpec& consumer,
                             std::vector<NatsMsgPtr>& fetched, InflightRecord& record);
 
@@ -94,7 +92,6 @@ class BatchProcessor {
     uint32_t index_of(const Entry& entry) const;
 
     PluginRunner& runner_;
-    const ConsumerSpec& consumer_;
     PluginInstance& instance_;
     EntityPublisher* publisher_;
     RowBatch rows_;

@@ -52,9 +52,9 @@ void Prefetcher::run() {
         } catch (const std::exception& e) {
             // What was not taken in yet goes back at once rather than after ack_wait.
             for (NatsMsgPtr& message : messages) {
-                if (message) {
-                    natsMsg_NakWithDelay(message.get(), settings.backoff_ms.front(), nullptr);
-                }
+                if (!message) continue;
+                ++runner_.metrics().retried;
+                natsMsg_NakWithDelay(message.get(), settings.backoff_ms.front(), nullptr);
             }
             LogFields fields = runner_.log_fields();
             fields.consumer = spec_.durable;

@@ -238,7 +238,7 @@ void PluginRunner::worker_loop(const ConsumerSpec& spec, PluginInstance& instanc
                                std::array<InflightRecord*, 2> records) {
     std::optional<EntityPublisher> publisher;
     if (publishes_any(table_outputs_)) publisher.emplace(nats_, outputs_, name_);
-    BatchProcessor processor(*this, spec, instance, publisher ? &*publisher : nullptr);
+    BatchProcessor processor(*this, instance, publisher ? &*publisher : nullptr);
     Prefetcher prefetcher(*this, spec, records);
     while (std::optional<BatchProcessor::Received> batch = prefetcher.next()) {
         processor.process(std::move(*batch));
