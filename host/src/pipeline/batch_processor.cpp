@@ -483,7 +483,10 @@ void BatchProcessor::settle(Entry& entry) {
             break;
         case Outcome::Pending:
         case Outcome::Unprocessed:
-            status = natsMsg_Nak(raw, nullptr);
+            // A FATAL plugin's messages wait a back-off step: nak'ed at once, they could come
+            // straight back to the fetch this worker has ahead.
+            status = runner_.fatal() ? natsMsg_NakWithDelay(raw, backoff_ms(1), nullptr)
+                                     : natsMsg_Nak(raw, nullptr);
             break;
     }
     entry.settled = true;

@@ -24,8 +24,23 @@ std::optional<BatchProcessor::Received> Prefetcher::next() {
     return batch;
 }
 
+namespace {
+
+// How many of the consumer's messages the server still had after this one, as it said when it
+// delivered it.
+uint64_t pending_after(natsMsg* message) {
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, message) != NATS_OK) return 0;
+    const uint64_t pending = meta->NumPending;
+    jsMsgMetaData_Destroy(meta);
+    return pending;
+}
+
+}  // namespace
+
 void Prefetcher::run() {
     size_t taken_in = 0;
+    bool more_waiting = false;
     const ConsumerSettings& settings = spec_.settings;
     while (true) {
         {
@@ -33,6 +48,10 @@ void Prefetcher::run() {
             // batch k + 1, which it does after settling batch k.
             std::unique_lock lock(mutex_);
             changed_.wait(lock, [&] { return !ready_.has_value(); });
+            // Ahead of a busy worker, only a backlog is fetched: a fetch finding nothing waits
+            // on the server, and would take what arrives meanwhile in batches of one, or hand a
+            // plugin that goes FATAL one more batch.
+            if (!more_waiting) changed_.wait(lock, [&] { return !worker_holds_batch_; });
         }
         if (runner_.stopping() || runner_.fatal()) break;
         std::vector<NatsMsgPtr> messages;
@@ -42,6 +61,7 @@ void Prefetcher::run() {
             }
             messages = subscription_->fetch(static_cast<int>(settings.batch_size),
                                             settings.fetch_max_bytes, settings.max_wait_ms);
+            more_waiting = !messages.empty() && pending_after(messages.back().get()) > 0;
             if (messages.empty()) continue;
             BatchProcessor::Received batch =
                 BatchProcessor::receive(runner_, spec_, messages, *records_[taken_in % 2]);

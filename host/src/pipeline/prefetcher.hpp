@@ -11,8 +11,8 @@
 namespace nomnom::host {
 
 // Fetches a worker's next batch, on a thread of its own, while the worker processes the one
-// before. A worker that fetched between batches waited for each fetch: about a fifth of its time
-// in bench/run.sh, with the cores idle meanwhile.
+// before, as long as a backlog waits. A worker that fetched between batches waited for each
+// fetch: about a fifth of its time in bench/run.sh, with the cores idle meanwhile.
 //
 // A worker holds two batches at most: the one it processes and the next, taken in as any batch
 // (decoded, in an in-flight record, kept in progress on the server). The two alternate between
