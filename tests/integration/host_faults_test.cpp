@@ -131,20 +131,27 @@ TEST_CASE("SIGTERM drains: exit 0 - nothing left unacked - the rest picked up on
     REQUIRE(host.terminate() == 0);
 }
 
-TEST_CASE("an exception in the middle of a batch returns its messages at once, not at ack_wait",
-          "[faults][sqlite]") {
+TEST_CASE(
+    "an exception while a batch is taken in or processed returns its messages at once, not at "
+    "ack_wait",
+    "[faults][sqlite]") {
+    // receive: as the fetching thread takes the batch in; before_settle: as the worker ends it.
+    const auto [point, logged] = GENERATE(table<std::string, std::string>(
+        {{"receive", "failpoint receive; retrying"},
+         {"before_settle", "failpoint before_settle; returning the unsettled ones"}}));
+    INFO("failpoint " << point);
     NatsServer nats;
     HostHarness host;
     host.add_test_plugin("test_kv");
     const auto database = host.dir() / "throw.db";
     host.write_config(test_config(nats.url(), "sqlite:" + database.string(),
                                   "[plugins.test_kv]\nack_wait_ms = 60000\n"));
-    host.start({{"NOMNOM_FAILPOINT", "before_settle:throw"}});
+    host.start({{"NOMNOM_FAILPOINT", point + ":throw"}});
     REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
     JetStreamClient client(nats.url());
     client.publish("test.kv.throw", R"({"k":"t","v":4})");
     INFO("host log:\n" << host.log());
-    REQUIRE(host.wait_log("failpoint before_settle; returning the unsettled ones", 20s));
+    REQUIRE(host.wait_log(logged, 20s));
     // Far sooner than ack_wait (60 s): the nak brought it back and the redelivery was acked.
     REQUIRE(eventually([&] { return consumer_drained(client); }, 15s));
     CHECK(client.consumer_info("TEST", "nomnom-test_kv").delivered_consumer_seq == 2);

@@ -109,22 +109,34 @@ BatchProcessor::Received BatchProcessor::receive(PluginRunner& runner, const Con
     recorded.reserve(fetched.size());
     std::vector<natsMsg*> held;
     held.reserve(fetched.size());
-    for (size_t i = 0; i < fetched.size(); ++i) {
-        Entry& entry = batch.entries[i];
-        entry.message = decode_message(std::move(fetched[i]), format);
-        entry.verdict =
-            runner.crash_verdicts().find(entry.message->stream, entry.message->stream_sequence);
-        entry.forgiven =
-            entry.verdict ? std::min(entry.verdict->forgiven, entry.message->delivery_count) : 0;
-        recorded.push_back({entry.message.get(), entry.forgiven,
-                            entry.verdict && entry.verdict->kind == CrashVerdicts::Kind::Suspect});
-        held.push_back(entry.message->message.get());
+    try {
+        for (size_t i = 0; i < fetched.size(); ++i) {
+            Entry& entry = batch.entries[i];
+            entry.message = decode_message(std::move(fetched[i]), format);
+            entry.verdict =
+                runner.crash_verdicts().find(entry.message->stream, entry.message->stream_sequence);
+            entry.forgiven = entry.verdict
+                                 ? std::min(entry.verdict->forgiven, entry.message->delivery_count)
+                                 : 0;
+            recorded.push_back(
+                {entry.message.get(), entry.forgiven,
+                 entry.verdict && entry.verdict->kind == CrashVerdicts::Kind::Suspect});
+            held.push_back(entry.message->message.get());
+        }
+        failpoint("receive");
+        record.begin_batch(batch.entries.front().message->stream, recorded);
+        batch.hold = std::make_unique<KeepAlive::Hold>(
+            runner.keep_alive(), std::move(held),
+            std::chrono::milliseconds(consumer.settings.ack_wait_ms));
+    } catch (...) {
+        // Back to the caller, which returns them to JetStream at once rather than after
+        // ack_wait (all but one being decoded when it threw, gone with it).
+        for (size_t i = 0; i < batch.entries.size(); ++i) {
+            if (batch.entries[i].message) fetched[i] = std::move(batch.entries[i].message->message);
+        }
+        throw;
     }
     fetched.clear();
-    record.begin_batch(batch.entries.front().message->stream, recorded);
-    batch.hold =
-        std::make_unique<KeepAlive::Hold>(runner.keep_alive(), std::move(held),
-                                          std::chrono::milliseconds(consumer.settings.ack_wait_ms));
     return batch;
 }
 

@@ -35,9 +35,10 @@ class BatchProcessor {
     // publishes none).
     BatchProcessor(PluginRunner& runner, PluginInstance& instance, EntityPublisher* publisher);
 
-    // Takes in `fetched` (emptied as its messages are decoded), from `consumer` (with the
-    // server's ack_wait), with `record`, a free in-flight record of this worker. Touches nothing of
-    // a BatchProcessor, so that the next batch can be taken in while the one before is processed.
+    // Takes in `fetched` (emptied once taken in; when this throws, it holds what is left to
+    // return to JetStream), from `consumer` (with the server's ack_wait), with `record`, a free
+    // in-flight record of this worker. Touches nothing of a BatchProcessor, so that the next
+    // batch can be taken in while the one before is processed.
     static Received receive(PluginRunner& runner, const ConsumerSpec& consumer,
                             std::vector<NatsMsgPtr>& fetched, InflightRecord& record);
 

@@ -7,7 +7,7 @@ namespace nomnom::host {
 // window as narrow as "after the commit, before the ack" deterministically from a test.
 // NOMNOM_FAILPOINT=<name>:throw throws std::runtime_error there instead, once per process, to
 // reach the handling of unexpected exceptions.
-// Known points: after_commit, before_settle.
+// Known points: receive, after_commit, before_settle.
 void failpoint(const char* name);
 
 }  // namespace nomnom::host
