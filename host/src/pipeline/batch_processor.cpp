@@ -123,14 +123,15 @@ BatchProcessor::Received BatchProcessor::receive(PluginRunner& runner, const Con
                  entry.verdict && entry.verdict->kind == CrashVerdicts::Kind::Suspect});
             held.push_back(entry.message->message.get());
         }
-        failpoint("receive");
         record.begin_batch(batch.entries.front().message->stream, recorded);
+        failpoint("receive");
         batch.hold = std::make_unique<KeepAlive::Hold>(
             runner.keep_alive(), std::move(held),
             std::chrono::milliseconds(consumer.settings.ack_wait_ms));
     } catch (...) {
         // Back to the caller, which returns them to JetStream at once rather than after
-        // ack_wait (all but one being decoded when it threw, gone with it).
+        // ack_wait; nothing of them is left to recover.
+        record.end_batch();
         for (size_t i = 0; i < batch.entries.size(); ++i) {
             if (batch.entries[i].message) fetched[i] = std::move(batch.entries[i].message->message);
         }

@@ -56,27 +56,32 @@ nomnom_message IncomingMessage::view() const {
     return view;
 }
 
-std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr message, PayloadFormat format,
+std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr&& message, PayloadFormat format,
                                                 const std::optional<StoredOrigin>& origin) {
     auto owned = std::make_unique<IncomingMessage>();
     IncomingMessage& in = *owned;
     in.message = std::move(message);
-    natsMsg* raw = in.message.get();
-    in.subject = natsMsg_GetSubject(raw);
-    const char* data = natsMsg_GetData(raw);
-    in.payload =
-        std::string_view(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(raw)));
-    if (origin) {
-        in.stream = origin->stream;
-        in.stream_sequence = origin->stream_sequence;
-        in.delivery_count = origin->delivery_count;
-    } else {
-        read_metadata(in);
-    }
-    if (format == PayloadFormat::Envelope) unwrap_envelope(in);
-    read_headers(in);
-    if (in.message_id.empty()) {
-        in.message_id = in.stream + ":" + std::to_string(in.stream_sequence);
+    try {
+        natsMsg* raw = in.message.get();
+        in.subject = natsMsg_GetSubject(raw);
+        const char* data = natsMsg_GetData(raw);
+        in.payload =
+            std::string_view(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(raw)));
+        if (origin) {
+            in.stream = origin->stream;
+            in.stream_sequence = origin->stream_sequence;
+            in.delivery_count = origin->delivery_count;
+        } else {
+            read_metadata(in);
+        }
+        if (format == PayloadFormat::Envelope) unwrap_envelope(in);
+        read_headers(in);
+        if (in.message_id.empty()) {
+            in.message_id = in.stream + ":" + std::to_string(in.stream_sequence);
+        }
+    } catch (...) {
+        message = std::move(in.message);
+        throw;
     }
     return owned;
 }

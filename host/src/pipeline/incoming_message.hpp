@@ -50,8 +50,9 @@ struct StoredOrigin {
 };
 
 // Reads JetStream metadata (or takes `origin` for a message read back from the stream), headers
-// and (for the envelope format) unwraps the payload.
-std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr message, PayloadFormat format,
+// and (for the envelope format) unwraps the payload. Takes `message` over, unless it throws: then
+// `message` still holds it, for the caller to return to JetStream.
+std::unique_ptr<IncomingMessage> decode_message(NatsMsgPtr&& message, PayloadFormat format,
                                                 const std::optional<StoredOrigin>& origin = {});
 
 }  // namespace nomnom::host

@@ -26,8 +26,8 @@ std::optional<BatchProcessor::Received> Prefetcher::next() {
 
 namespace {
 
-// How many of the consumer's messages the server still had after this one, as it said when it
-// delivered it.
+// How many messages the consumer had not delivered yet after this one, as the server said when
+// it delivered it (messages waiting for redelivery are not counted).
 uint64_t pending_after(natsMsg* message) {
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, message) != NATS_OK) return 0;
