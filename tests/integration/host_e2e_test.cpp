@@ -420,6 +420,27 @@ TEST_CASE("a batch whose COMMIT fails on a deferred constraint is bisected", "[e
     REQUIRE(host.terminate() == 0);
 }
 
+TEST_CASE("max_ack_pending below two batches per worker is warned of, and a backlog still drains",
+          "[e2e][sqlite]") {
+    NatsServer nats;
+    JetStreamClient client(nats.url());
+    client.ensure_stream("TEST", {"test.>"});
+    client.publish_many("test.kv.acks", kv_messages(300));
+    HostHarness host;
+    host.add_test_plugin("test_kv");
+    const auto database = host.dir() / "acks.db";
+    host.write_config(
+        test_config(nats.url(), "sqlite:" + database.string(),
+                    "[plugins.test_kv]\nbatch_size = 20\nworkers = 2\nmax_ack_pending = 30\n"));
+    host.start();
+    REQUIRE(host.wait_log("startup summary: 1 plugin(s) running", 20s));
+    CHECK(host.log_contains("max_ack_pending = 30 is below 2 x workers x batch_size = 80"));
+    REQUIRE(eventually([&] { return consumer_drained(client); }, 60s));
+    CHECK(sqlite_int64(database, "SELECT count(*) FROM kv") == 300);
+    CHECK(client.consumer_info("TEST", "nomnom-test_kv").num_redelivered == 0);
+    REQUIRE(host.terminate() == 0);
+}
+
 TEST_CASE("two hosts share one durable consumer: the work is split and every row lands once",
           "[e2e][postgresql][scale-out]") {
     NatsServer nats;

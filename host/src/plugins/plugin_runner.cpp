@@ -90,6 +90,14 @@ void PluginRunner::start(bool auto_migrate) {
             consumer.fetch_max_bytes, max_payload,
             fetch_byte_bound(consumer.fetch_max_bytes, max_payload));
     }
+    if (consumer.max_ack_pending < 2 * consumer.workers * consumer.batch_size) {
+        const LogScope scope(log_fields());
+        spdlog::warn(
+            "max_ack_pending = {} is below 2 x workers x batch_size = {} (a worker holds its "
+            "batch and the next one, fetched ahead): batches come in smaller and workers wait "
+            "for acks; raise max_ack_pending (nats consumer edit on an existing consumer)",
+            consumer.max_ack_pending, 2 * consumer.workers * consumer.batch_size);
+    }
     consumers_ = ensure_plugin_consumers(nats_, stream_, name_, subjects, consumer);
 
     try {
