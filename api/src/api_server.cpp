@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <thread>
+#include <variant>
 
 #include "openapi_document.hpp"
 
@@ -48,6 +50,45 @@ std::optional<Route> match(const std::string& uri) {
     return std::nullopt;
 }
 
+// Counts a request from its start until it is answered, however it ends: shutdown waits for zero.
+class Counted {
+  public:
+    explicit Counted(std::atomic<int64_t>& count) : count_(count) { ++count_; }
+    ~Counted() { --count_; }
+    Counted(const Counted&) = delete;
+    Counted& operator=(const Counted&) = delete;
+
+  private:
+    std::atomic<int64_t>& count_;
+};
+
+// What is logged and counted of a request besides its answer, and how its connection ends.
+struct Answering {
+    std::string method;
+    std::string label;  // the metrics label
+    uint64_t bytes = 0;
+    // A body left unread would be taken for the next request: the connection is closed after
+    // answering unless the body was read.
+    bool close = false;
+};
+
+void answer(HTTPServerResponse& response, const Reply& reply, const Answering& answering,
+            ApiMetrics& metrics, int64_t retry_after_s) {
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.code));
+    if (reply.code == 207) response.setReason("Multi-Status");
+    response.setContentType(reply.content_type);
+    if (reply.retry_after) response.set("Retry-After", std::to_string(retry_after_s));
+    if (reply.code == 401) response.set("WWW-Authenticate", "Bearer");
+    if (answering.close) response.setKeepAlive(false);
+    response.setContentLength(static_cast<std::streamsize>(reply.body.size()));
+    response.send() << reply.body;
+    metrics.count_request(answering.label, reply.code, answering.bytes);
+    spdlog::debug("{} {} -> {} ({} body bytes)", answering.method, answering.label, reply.code,
+                  answering.bytes);
+}
+
+using MessageSent = std::unique_ptr<IngestService::MessageSent>;
+
 class RequestHandler final : public Poco::Net::HTTPRequestHandler {
   public:
     RequestHandler(const ApiConfig& config, IngestService& service, ApiMetrics& metrics,
@@ -62,23 +103,15 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
           deadlines_(deadlines) {}
 
     void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-        // Counted until the handler returns, however it returns: shutdown waits for zero.
-        struct InFlight {
-            std::atomic<int64_t>& count;
-            explicit InFlight(std::atomic<int64_t>& c) : count(c) { ++count; }
-            ~InFlight() { --count; }
-        } in_flight(metrics_.in_flight);
+        auto counted = std::make_unique<Counted>(metrics_.in_flight);
         const std::optional<Route> route = match(request.getURI());
-        const std::string label = route ? route->label : "unmatched";
-        uint64_t bytes = 0;
+        Answering answering{request.getMethod(), route ? route->label : "unmatched", 0,
+                            request.getChunkedTransferEncoding() ||
+                                (request.hasContentLength() && request.getContentLength64() > 0)};
         Reply reply;
-        // A body left unread would be taken for the next request: close the connection after
-        // answering unless read_body consumed it.
-        bool close = request.getChunkedTransferEncoding() ||
-                     (request.hasContentLength() && request.getContentLength64() > 0);
         if (stopping_.load()) {
             reply = {503, error_json("shutting down"), true};
-            close = true;
+            answering.close = true;
         } else if (!route) {
             reply = {404, error_json("no route for " + request.getURI()), false};
         } else if (request.getMethod() != route->method) {
@@ -87,34 +120,68 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
                      error_json(std::string(route->label) + " answers " + route->method + " only"),
                      false};
         } else {
-            reply = dispatch(*route, request, bytes, close);
+            std::variant<Reply, MessageSent> dispatched =
+                dispatch(*route, request, answering.bytes, answering.close);
+            if (MessageSent* sent = std::get_if<MessageSent>(&dispatched)) {
+                answer_when_published(response, std::move(*sent), std::move(answering),
+                                      std::move(counted));
+                return;
+            }
+            reply = std::move(std::get<Reply>(dispatched));
         }
-        send(response, reply, close);
-        metrics_.count_request(label, reply.code, bytes);
-        spdlog::debug("{} {} -> {} ({} body bytes)", request.getMethod(), label, reply.code, bytes);
+        answer(response, reply, answering, metrics_, service_.retry_after_s());
     }
 
   private:
-    Reply dispatch(const Route& route, HTTPServerRequest& request, uint64_t& bytes, bool& close) {
+    // A message is answered once JetStream has stored it, and its request holds no serving
+    // thread meanwhile: the answer is written by the serving thread that takes it after the
+    // PubAck came (or by this one, when it came at once).
+    void answer_when_published(HTTPServerResponse& response, MessageSent sent, Answering answering,
+                               std::unique_ptr<Counted> counted) {
+        struct Awaited {
+            HttpServer::LaterAnswer later;
+            MessageSent sent;
+            Answering answering;
+            std::unique_ptr<Counted> counted;
+        };
+        auto awaited =
+            std::make_shared<Awaited>(Awaited{HttpServer::answer_later(response), std::move(sent),
+                                              std::move(answering), std::move(counted)});
+        // This handler is gone by the time the answer is written; the service and the metrics
+        // outlive the server.
+        IngestService& service = service_;
+        ApiMetrics& metrics = metrics_;
+        const auto give = [awaited, &service, &metrics] {
+            std::move(awaited->later).send([awaited, &service, &metrics](HTTPServerResponse& out) {
+                answer(out, service.finish_message(*awaited->sent), awaited->answering, metrics,
+                       service.retry_after_s());
+            });
+        };
+        if (!IngestService::on_answer(*awaited->sent, give)) give();
+    }
+
+    std::variant<Reply, MessageSent> dispatch(const Route& route, HTTPServerRequest& request,
+                                              uint64_t& bytes, bool& close) {
         const std::string label = route.label;
         if (label == "/health") {
-            return {200,
-                    R"({"status":"healthy","service":"nomnom-api","version":")" NOMNOM_VERSION
-                    "\"}",
-                    false};
+            return Reply{200,
+                         R"({"status":"healthy","service":"nomnom-api","version":")" NOMNOM_VERSION
+                         "\"}",
+                         false};
         }
         if (label == "/ready") return service_.ready();
         if (label == "/metrics") {
-            return {200, metrics_text_(), false, "text/plain; version=0.0.4; charset=utf-8"};
+            return Reply{200, metrics_text_(), false, "text/plain; version=0.0.4; charset=utf-8"};
         }
         if (label == "/api-docs/openapi.json") {
-            return {200, std::string(openapi_document()), false};
+            return Reply{200, std::string(openapi_document()), false};
         }
         switch (auth_.check(request.get("Authorization", ""))) {
             case BearerAuth::Verdict::Missing:
-                return {401, error_json("missing bearer token (Authorization: Bearer ...)"), false};
+                return Reply{401, error_json("missing bearer token (Authorization: Bearer ...)"),
+                             false};
             case BearerAuth::Verdict::Refused:
-                return {403, error_json("bearer token not accepted"), false};
+                return Reply{403, error_json("bearer token not accepted"), false};
             case BearerAuth::Verdict::Allowed:
                 break;
         }
@@ -125,7 +192,7 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         bytes = body.size();
         const std::string key = request.get("Idempotency-Key", "");
         if (label == "/ingest/batch") return service_.ingest_batch(body, key);
-        return service_.ingest_message(body, route.argument, key);
+        return service_.send_message(std::move(body), route.argument, key);
     }
 
     // Reads at most ingest.max_body_bytes, all of it within http.request_timeout_ms. A larger
@@ -190,18 +257,6 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
         }
         close = false;
         return std::nullopt;
-    }
-
-    void send(HTTPServerResponse& response, const Reply& reply, bool close) {
-        response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.code));
-        if (reply.code == 207) response.setReason("Multi-Status");
-        response.setContentType(reply.content_type);
-        if (reply.retry_after)
-            response.set("Retry-After", std::to_string(service_.retry_after_s()));
-        if (reply.code == 401) response.set("WWW-Authenticate", "Bearer");
-        if (close) response.setKeepAlive(false);
-        response.setContentLength(static_cast<std::streamsize>(reply.body.size()));
-        response.send() << reply.body;
     }
 
     const ApiConfig& config_;

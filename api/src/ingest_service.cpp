@@ -120,14 +120,26 @@ void IngestService::record_accepted(const OutgoingMessage& message, uint64_t seq
     statuses_->create_unconfirmed(message.message_id, json);
 }
 
-Reply IngestService::ingest_message(std::string_view body, std::string_view path_entity,
-                                    std::string_view idempotency_key) {
-    InFlight flight = send_one(body, path_entity, std::string(idempotency_key), "Idempotency-Key",
-                               PubAckWindow::Followed::No);
-    const Outcome outcome = finish_one(flight);
+std::unique_ptr<IngestService::MessageSent> IngestService::send_message(
+    std::string body, std::string_view path_entity, std::string_view idempotency_key) {
+    auto sent = std::make_unique<MessageSent>();
+    sent->body = std::move(body);
+    sent->flight = send_one(sent->body, path_entity, std::string(idempotency_key),
+                            "Idempotency-Key", PubAckWindow::Followed::No);
+    return sent;
+}
+
+bool IngestService::on_answer(MessageSent& sent, std::function<void()> answered) {
+    InFlight& flight = sent.flight;
+    if (flight.refused.code != 0 || !flight.sent.pending) return false;
+    return flight.sent.pending->on_answer(std::move(answered));
+}
+
+Reply IngestService::finish_message(MessageSent& sent) {
+    const Outcome outcome = finish_one(sent.flight);
     if (outcome.code != 202) {
         if (outcome.code == 400) {
-            spdlog::debug("rejected body ({}): {}", outcome.error, utf8_prefix(body, 256));
+            spdlog::debug("rejected body ({}): {}", outcome.error, utf8_prefix(sent.body, 256));
         }
         return {outcome.code, error_json(outcome.error), outcome.code == 503};
     }

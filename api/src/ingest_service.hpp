@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,15 +29,23 @@ std::string error_json(const std::string& error);
 // and look up statuses.
 class IngestService {
   public:
+    class MessageSent;
+
     // Binds (or creates) the status bucket when status.enabled; throws NatsError. A message is
     // published only when `validators` (while enabled) do not refuse it.
     IngestService(const ApiConfig& config, NatsClient& nats, ApiMetrics& metrics,
                   ValidatorPool& validators);
 
-    // POST /ingest/message[/{entity}]. `path_entity` is "" without one; `idempotency_key` is the
+    // POST /ingest/message[/{entity}], in two halves, so that a request need not hold a thread
+    // while its PubAck is awaited: send_message validates and publishes, finish_message waits
+    // for the PubAck and answers. `path_entity` is "" without one; `idempotency_key` is the
     // Idempotency-Key header, "" when absent.
-    Reply ingest_message(std::string_view body, std::string_view path_entity,
-                         std::string_view idempotency_key);
+    std::unique_ptr<MessageSent> send_message(std::string body, std::string_view path_entity,
+                                              std::string_view idempotency_key);
+    // Calls `answered`, on the thread the PubAck comes on, once finish_message would not wait;
+    // false, without calling it, when it would not wait now.
+    static bool on_answer(MessageSent& sent, std::function<void()> answered);
+    Reply finish_message(MessageSent& sent);
     // POST /ingest/batch: one message per non-empty NDJSON line.
     Reply ingest_batch(std::string_view body, std::string_view idempotency_key);
     // GET /ingest/status/{message_id}
@@ -83,6 +92,13 @@ class IngestService {
     ValidatorPool& validators_;
     JetStreamPublisher publisher_;
     std::unique_ptr<StatusStore> statuses_;
+};
+
+// A message of POST /ingest/message on its way: refused, or sent and awaiting its PubAck.
+class IngestService::MessageSent {
+    friend class IngestService;
+    std::string body;
+    InFlight flight;  // its payload points into body
 };
 
 }  // namespace nomnom::api

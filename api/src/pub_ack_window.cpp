@@ -1,6 +1,7 @@
 #include "pub_ack_window.hpp"
 
 #include <chrono>
+#include <vector>
 
 namespace nomnom::api {
 
@@ -17,6 +18,7 @@ PubAckWindow::PubAckWindow(NatsClient& nats, int64_t max_pending)
 }
 
 PubAckWindow::~PubAckWindow() {
+    std::vector<std::function<void()>> unanswered;
     // (cnats 3.4 creates its list of pending publishes with the first one: before that, asking
     // for it crashes.)
     if (std::lock_guard lock(mutex_); pending_ > 0) {
@@ -26,6 +28,10 @@ PubAckWindow::~PubAckWindow() {
         natsMsgList abandoned{};
         if (js_PublishAsyncGetPendingList(&abandoned, jetstream_) == NATS_OK) {
             natsMsgList_Destroy(&abandoned);
+        }
+        // Destroyed below, outside the lock: they hold their Pending, which holds its waiter.
+        for (auto& [message, waiter] : waiting_) {
+            if (waiter->on_answer) unanswered.push_back(std::move(waiter->on_answer));
         }
     }
     jsPubOptions wait;
@@ -111,6 +117,13 @@ PubAckWindow::Outcome PubAckWindow::Pending::wait() {
     return waiter.outcome;
 }
 
+bool PubAckWindow::Pending::on_answer(std::function<void()> answered) {
+    const std::lock_guard lock(window_->mutex_);
+    if (waiter_->done) return false;
+    waiter_->on_answer = std::move(answered);
+    return true;
+}
+
 std::optional<PubAckWindow::Outcome> PubAckWindow::Pending::refused() const {
     const std::lock_guard lock(window_->mutex_);
     if (waiter_->done && !waiter_->outcome.sent) return waiter_->outcome;
@@ -137,6 +150,7 @@ void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckE
                               void* closure) {
     auto& window = *static_cast<PubAckWindow*>(closure);
     std::shared_ptr<Waiter> answered;
+    std::function<void()> on_answer;
     {
         const std::lock_guard lock(window.mutex_);
         window.release_slot();
@@ -154,10 +168,15 @@ void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckE
             }
             waiter.done = true;
             waiter.outcome.answered_at = std::chrono::steady_clock::now();
+            on_answer = std::move(waiter.on_answer);
         }
     }
     // Outside the lock, on a waiter kept alive here even if its caller has returned meanwhile.
-    if (answered) answered->answered.notify_one();
+    if (on_answer) {
+        on_answer();
+    } else if (answered) {
+        answered->answered.notify_one();
+    }
     natsMsg_Destroy(message);
 }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,7 @@ class PubAckWindow {
         Outcome outcome;
         natsMsg* message = nullptr;  // its key in waiting_ until answered
         std::chrono::steady_clock::time_point deadline;
+        std::function<void()> on_answer;  // instead of a caller waiting
     };
 
   public:
@@ -51,6 +53,11 @@ class PubAckWindow {
         ~Pending() { forget(); }
         // Waits for the PubAck until the publish's deadline.
         Outcome wait();
+        // Calls `answered` once wait() would not wait, on the thread the PubAck comes on, so
+        // that nobody has to wait for it. A PubAck that does not come is answered by cnats'
+        // timeout, publish_timeout_ms after the send. False, without calling it, when wait()
+        // would not wait now.
+        bool on_answer(std::function<void()> answered);
         // The outcome of a publish refused before it was sent (no room, not sendable), which
         // waiting would not change; nullopt once sent.
         std::optional<Outcome> refused() const;

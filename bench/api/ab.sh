@@ -13,6 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-$CONNECTIONS}  # http.max_threads
 if [[ $# -ne 2 ]]; then
     echo "usage: bash bench/api/ab.sh BEFORE_BINARY AFTER_BINARY" >&2
     exit 2
@@ -51,7 +52,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         cat >"$WORK/api.toml" <<TOML
 [http]
 listen = "127.0.0.1:$api_port"
-max_threads = $CONNECTIONS
+max_threads = $THREADS
 [nats]
 url = "nats://127.0.0.1:$nats_port"
 [stream]

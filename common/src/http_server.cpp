@@ -18,13 +18,16 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace nomnom {
 namespace {
 
-// epoll data of the two descriptors that are not connections; connections count from 2.
+// epoll data of the descriptors that are not connections; connections count from 3.
 constexpr uint64_t kWakeId = 0;
 constexpr uint64_t kListenerId = 1;
+constexpr uint64_t kAnswersId = 2;
 
 void check_system(int result, const char* what) {
     if (result < 0) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
@@ -52,6 +55,14 @@ class Session final : public Poco::Net::HTTPServerSession {
 
 }  // namespace
 
+// An answer given later, for its connection.
+struct HttpServer::Given {
+    std::shared_ptr<Connection> connection;
+    Answer answer;  // none: close the connection
+    std::string version;
+    bool keep_alive = false;
+};
+
 struct HttpServer::Connection {
     Connection(uint64_t id, const Poco::Net::StreamSocket& socket,
                const Poco::Net::HTTPServerParams::Ptr& params)
@@ -65,7 +76,107 @@ struct HttpServer::Connection {
     bool idle = false;
     std::list<Connection*>::iterator idle_at;  // in idle_, while idle
     Clock::time_point idle_until;
+    // With Completions::mutex held. Whether the thread that served a request left for later has
+    // let go of the connection; until then an answer given waits here, for that thread to write.
+    bool let_go = false;
+    std::optional<Given> given_early;
 };
+
+// Answers given later, queued for the serving threads. Its eventfd is in the epoll set, one-shot:
+// the thread that takes the queue arms it again before writing what it took, so that the
+// answers given meanwhile go to another thread.
+struct HttpServer::Completions {
+    Completions() : event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+        check_system(event, "eventfd");
+    }
+    ~Completions() { ::close(event); }
+    Completions(const Completions&) = delete;
+    Completions& operator=(const Completions&) = delete;
+
+    // Dropped once closed: what `given` holds is then destroyed after the lock is let go, as its
+    // answer may hold another LaterAnswer.
+    void give(Given given) {
+        const std::lock_guard lock(mutex);
+        if (closed) return;
+        Connection& connection = *given.connection;
+        if (!connection.let_go) {
+            connection.given_early.emplace(std::move(given));
+            return;
+        }
+        connection.let_go = false;
+        if (queued.empty()) {
+            const uint64_t one = 1;
+            [[maybe_unused]] const ssize_t written = ::write(event, &one, sizeof one);
+        }
+        queued.push_back(std::move(given));
+    }
+    // The serving thread is done with a request left for later: the answer given meanwhile,
+    // which it then writes itself.
+    std::optional<Given> let_go(Connection& connection) {
+        const std::lock_guard lock(mutex);
+        std::optional<Given> early;
+        early.swap(connection.given_early);
+        connection.let_go = !early;
+        return early;
+    }
+    std::vector<Given> take(bool close) {
+        std::vector<Given> taken;
+        const std::lock_guard lock(mutex);
+        uint64_t count = 0;
+        [[maybe_unused]] const ssize_t read = ::read(event, &count, sizeof count);
+        closed = closed || close;
+        taken.swap(queued);
+        return taken;
+    }
+
+    const int event;
+    std::mutex mutex;
+    std::vector<Given> queued;
+    bool closed = false;
+};
+
+// The response handed to a handler, which may leave it for later.
+class HttpServer::Response final : public Poco::Net::HTTPServerResponseImpl {
+  public:
+    // `connection` null: an answer given later, which cannot be left for later again.
+    Response(Session& session, std::shared_ptr<Completions> completions,
+             std::shared_ptr<Connection> connection)
+        : HTTPServerResponseImpl(session),
+          completions(std::move(completions)),
+          connection(std::move(connection)) {}
+
+    const std::shared_ptr<Completions> completions;
+    const std::shared_ptr<Connection> connection;
+    bool later = false;
+};
+
+HttpServer::LaterAnswer::LaterAnswer(std::shared_ptr<Completions> completions,
+                                     std::shared_ptr<Connection> connection, std::string version,
+                                     bool keep_alive)
+    : completions_(std::move(completions)),
+      connection_(std::move(connection)),
+      version_(std::move(version)),
+      keep_alive_(keep_alive) {}
+
+HttpServer::LaterAnswer::~LaterAnswer() {
+    if (connection_) completions_->give({std::move(connection_), nullptr, "", false});
+}
+
+void HttpServer::LaterAnswer::send(Answer answer) && {
+    completions_->give(
+        {std::move(connection_), std::move(answer), std::move(version_), keep_alive_});
+}
+
+HttpServer::LaterAnswer HttpServer::answer_later(Poco::Net::HTTPServerResponse& response) {
+    auto* ours = dynamic_cast<Response*>(&response);
+    if (ours == nullptr || !ours->connection || ours->later || ours->sent()) {
+        throw std::logic_error(
+            "HttpServer::answer_later: not an unsent response of an HttpServer's handler");
+    }
+    ours->later = true;
+    return LaterAnswer(ours->completions, ours->connection, ours->getVersion(),
+                       ours->getKeepAlive());
+}
 
 HttpServer::HttpServer(const Poco::Net::ServerSocket& listener,
                        Poco::Net::HTTPServerParams::Ptr params,
@@ -77,7 +188,8 @@ HttpServer::HttpServer(const Poco::Net::ServerSocket& listener,
       deadlines_(deadlines),
       open_connections_(open_connections),
       limits_(limits),
-      next_id_(kListenerId + 1) {
+      completions_(std::make_shared<Completions>()),
+      next_id_(kAnswersId + 1) {
     listener_.setBlocking(false);
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     check_system(epoll_, "epoll_create1");
@@ -94,8 +206,12 @@ HttpServer::HttpServer(const Poco::Net::ServerSocket& listener,
     epoll_event accept{};
     accept.events = EPOLLIN | EPOLLONESHOT;
     accept.data.u64 = kListenerId;
+    epoll_event answers{};
+    answers.events = EPOLLIN | EPOLLONESHOT;
+    answers.data.u64 = kAnswersId;
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &wake) < 0 ||
-        ::epoll_ctl(epoll_, EPOLL_CTL_ADD, listener_.impl()->sockfd(), &accept) < 0) {
+        ::epoll_ctl(epoll_, EPOLL_CTL_ADD, listener_.impl()->sockfd(), &accept) < 0 ||
+        ::epoll_ctl(epoll_, EPOLL_CTL_ADD, completions_->event, &answers) < 0) {
         const int error = errno;
         ::close(wake_);
         ::close(epoll_);
@@ -136,6 +252,8 @@ void HttpServer::abort() {
         }
     }
     idle_changed_.notify_all();
+    // Answers given from now on are dropped, closing their connections.
+    const std::vector<Given> dropped = completions_->take(true);
     const uint64_t one = 1;
     [[maybe_unused]] const ssize_t written = ::write(wake_, &one, sizeof one);
     for (std::thread& thread : threads_) thread.join();
@@ -156,8 +274,10 @@ void HttpServer::serve_turns() {
         if (event.data.u64 == kWakeId) return;
         if (event.data.u64 == kListenerId) {
             accept_pending();
+        } else if (event.data.u64 == kAnswersId) {
+            complete_answers();
         } else if (const std::shared_ptr<Connection> connection = take_idle(event.data.u64)) {
-            serve(connection);
+            serve(connection, serve_request(connection));
         }
     }
 }
@@ -282,29 +402,75 @@ std::shared_ptr<HttpServer::Connection> HttpServer::take_idle(uint64_t id) {
     return found->second;
 }
 
-void HttpServer::serve(const std::shared_ptr<Connection>& connection) {
-    bool keep = serve_request(*connection);
-    // A request that came in the same read as the one before is already buffered: epoll would
-    // not report it.
-    while (keep && connection->session.buffered() > 0) keep = serve_request(*connection);
+void HttpServer::serve(const std::shared_ptr<Connection>& connection, Served served) {
+    for (;;) {
+        // A request that came in the same read as the one before is already buffered: epoll
+        // would not report it.
+        while (served == Served::Keep && connection->session.buffered() > 0) {
+            served = serve_request(connection);
+        }
+        if (served != Served::Later) break;
+        std::optional<Given> early = completions_->let_go(*connection);
+        // Its LaterAnswer goes on with it.
+        if (!early) return;
+        served = write_answer(*early);
+    }
     const std::lock_guard lock(mutex_);
     // abort() stops accepting before it shuts connections down, so this covers both.
-    if (keep && accepting_) {
+    if (served == Served::Keep && accepting_) {
         park_locked(*connection, EPOLL_CTL_MOD);
     } else {
         close_locked(*connection);
     }
 }
 
-bool HttpServer::serve_request(Connection& connection) {
-    Session& session = connection.session;
+void HttpServer::complete_answers() {
+    std::vector<Given> given = completions_->take(false);
+    epoll_event answers{};
+    answers.events = EPOLLIN | EPOLLONESHOT;
+    answers.data.u64 = kAnswersId;
+    ::epoll_ctl(epoll_, EPOLL_CTL_MOD, completions_->event, &answers);
+    for (Given& one : given) serve(one.connection, write_answer(one));
+}
+
+HttpServer::Served HttpServer::keep_or_close(const Poco::Net::HTTPServerResponse& response) const {
+    return params_->getKeepAlive() && response.getKeepAlive() && accepting_ ? Served::Keep
+                                                                            : Served::Close;
+}
+
+HttpServer::Served HttpServer::write_answer(Given& given) {
+    if (!given.answer) return Served::Close;
+    Session& session = given.connection->session;
+    Response response(session, nullptr, nullptr);
     try {
-        // As Poco's HTTPServerConnection::run, for one request.
-        Poco::Net::HTTPServerResponseImpl response(session);
+        response.setDate(Poco::Timestamp());
+        response.setVersion(given.version);
+        response.setKeepAlive(given.keep_alive && accepting_);
+        given.answer(response);
+        if (!response.sent()) {
+            throw std::logic_error("an answer given later did not send its response");
+        }
+        return keep_or_close(response);
+    } catch (const Poco::Exception& e) {
+        spdlog::debug("HTTP server: connection ended: {}", e.displayText());
+    } catch (const std::exception& e) {
+        spdlog::error("HTTP server: an answer given later failed: {}", e.what());
+        if (!response.sent()) {
+            send_error(session, Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR);
+        }
+    }
+    return Served::Close;
+}
+
+HttpServer::Served HttpServer::serve_request(const std::shared_ptr<Connection>& connection) {
+    Session& session = connection->session;
+    // As Poco's HTTPServerConnection::run, for one request.
+    Response response(session, completions_, connection);
+    try {
         std::optional<Poco::Net::HTTPServerRequestImpl> read;
         {
             const ReadDeadlines::Watch watch = deadlines_.watch(
-                connection.socket,
+                connection->socket,
                 ReadDeadlines::Clock::now() +
                     std::chrono::microseconds(params_->getTimeout().totalMicroseconds()));
             try {
@@ -316,7 +482,7 @@ bool HttpServer::serve_request(Connection& connection) {
             if (watch.expired()) {
                 spdlog::debug("HTTP server: request head incomplete after the request timeout");
                 send_error(session, Poco::Net::HTTPResponse::HTTP_REQUEST_TIMEOUT);
-                return false;
+                return Served::Close;
             }
         }
         Poco::Net::HTTPServerRequestImpl& request = *read;
@@ -328,13 +494,14 @@ bool HttpServer::serve_request(Connection& connection) {
                 factory_->createRequestHandler(request));
             if (!handler) {
                 send_error(session, Poco::Net::HTTPResponse::HTTP_NOT_IMPLEMENTED);
-                return false;
+                return Served::Close;
             }
             if (request.getExpectContinue()) response.sendContinue();
             handler->handleRequest(request, response);
-            return params_->getKeepAlive() && response.getKeepAlive() && accepting_;
+            if (response.later) return Served::Later;
+            return keep_or_close(response);
         } catch (...) {
-            if (!response.sent()) {
+            if (!response.sent() && !response.later) {
                 send_error(session, Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR);
             }
             throw;
@@ -349,7 +516,9 @@ bool HttpServer::serve_request(Connection& connection) {
     } catch (const std::exception& e) {
         spdlog::error("HTTP server: request handler failed: {}", e.what());
     }
-    return false;
+    // A handler that left its answer for later and then failed: the LaterAnswer it dropped
+    // closes the connection.
+    return response.later ? Served::Later : Served::Close;
 }
 
 void HttpServer::close_idle_when_due() {

@@ -180,6 +180,42 @@ TEST_CASE(
     REQUIRE(api.terminate() == 0);
 }
 
+TEST_CASE(
+    "requests awaiting their PubAck hold no serving thread: with http.max_threads = 2 and NATS "
+    "hung, six wait together, /health answers beside them, and all six are stored once it "
+    "resumes",
+    "[api][faults]") {
+    ApiOnNats setup("publish_timeout_ms = 30000", "", {}, "max_threads = 2");
+    auto& [nats, api, client] = setup;
+    const uint64_t before = client.stream_message_count("TEST");
+    std::vector<std::future<HttpReply>> replies;
+    {
+        const NatsServer::Frozen frozen = nats.freeze();
+        for (int i = 0; i < 6; ++i) {
+            replies.push_back(std::async(std::launch::async, [&api, i] {
+                return api.post("/ingest/message", "{\"hung\":" + std::to_string(i) + "}",
+                                {{"Idempotency-Key", "hung-" + std::to_string(i)}});
+            }));
+        }
+        // The six and this /metrics request. Before, two of the six held both threads, and the
+        // rest (this request too) waited for them.
+        CHECK(eventually(
+            [&] {
+                return metric_line(api.get("/metrics").body, "nomnom_api_requests_in_flight 7");
+            },
+            20s));
+        CHECK(api.get("/health").status == 200);
+        for (auto& reply : replies) CHECK(reply.wait_for(0s) == std::future_status::timeout);
+    }
+    for (auto& reply : replies) {
+        const HttpReply got = reply.get();
+        INFO(got.body);
+        CHECK(got.status == 202);
+    }
+    CHECK(client.stream_message_count("TEST") == before + 6);
+    REQUIRE(api.terminate() == 0);
+}
+
 TEST_CASE("a body trickled a byte at a time gets 408 once http.request_timeout_ms has passed",
           "[api][faults]") {
     ApiOnNats setup("", "", {}, "request_timeout_ms = 1000\n");

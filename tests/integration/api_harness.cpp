@@ -25,7 +25,9 @@ std::string api_test_config(const std::string& nats_url, const std::string& inge
            "\"\n"
            "[stream]\nname = \"TEST\"\nsubjects = [\"test.>\", \"sensors.>\", "
            "\"messages.ingest.>\"]\n"
-           "[ingest]\npublish_timeout_ms = 2000\nretry_after_s = 2\n" +
+           "[ingest]\nretry_after_s = 2\n" +
+           (ingest.find("publish_timeout_ms") == std::string::npos ? "publish_timeout_ms = 2000\n"
+                                                                   : "") +
            ingest + "\n" + extra;
 }
 

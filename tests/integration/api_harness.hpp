@@ -45,7 +45,8 @@ class ApiHarness {
 };
 
 // api.toml for tests: the given NATS url, the stream test_config() names ("TEST"), a free
-// port; `ingest` goes into [ingest], `http` into [http], `extra` is appended verbatim.
+// port, ingest.publish_timeout_ms 2000 unless `ingest` sets it; `ingest` goes into [ingest],
+// `http` into [http], `extra` is appended verbatim.
 std::string api_test_config(const std::string& nats_url, const std::string& ingest = "",
                             const std::string& extra = "", const std::string& http = "");
 

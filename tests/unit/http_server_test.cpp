@@ -1,6 +1,9 @@
-// HttpServer when the process runs out of file descriptors while every connection is busy.
+// HttpServer when the process runs out of file descriptors while every connection is busy, and
+// with answers given later.
 
 #include "nomnom/common/http_server.hpp"
+
+#include "support/kept_connection.hpp"
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequest.h>
@@ -19,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -62,16 +66,83 @@ class GatedHandler final : public Poco::Net::HTTPRequestHandler {
     Gate& gate_;
 };
 
-class GatedFactory final : public Poco::Net::HTTPRequestHandlerFactory {
+// Makes a `Handler` on `state` for every request.
+template <class Handler, class State>
+class FactoryOf final : public Poco::Net::HTTPRequestHandlerFactory {
   public:
-    explicit GatedFactory(Gate& gate) : gate_(gate) {}
+    explicit FactoryOf(State& state) : state_(state) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(
         const Poco::Net::HTTPServerRequest&) override {
-        return new GatedHandler(gate_);
+        return new Handler(state_);
     }
 
   private:
-    Gate& gate_;
+    State& state_;
+};
+
+Poco::Net::HTTPServerParams::Ptr keep_alive_params() {
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setKeepAlive(true);
+    return params;
+}
+
+// An HttpServer with keep-alive and `threads` serving threads, on a free loopback port.
+struct LocalServer {
+    LocalServer(Poco::Net::HTTPRequestHandlerFactory* factory, int threads)
+        : server(listener, keep_alive_params(), factory, deadlines, connections,
+                 nomnom::HttpServer::Limits{.threads = threads}) {}
+
+    Poco::Net::ServerSocket listener{Poco::Net::SocketAddress("127.0.0.1", 0), 16};
+    const Poco::Net::SocketAddress address = listener.address();
+    nomnom::ReadDeadlines deadlines;
+    std::atomic<int64_t> connections{0};
+    nomnom::HttpServer server;
+};
+
+// "/now" is answered at once; the answer of "/drop" is dropped unanswered; any other path's is
+// left for the test to give, with the path as its body.
+struct Postponed {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<std::pair<std::string, std::unique_ptr<nomnom::HttpServer::LaterAnswer>>> answers;
+
+    bool wait_for(size_t count) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, 20s, [&] { return answers.size() >= count; });
+    }
+    // Gives the answer of the `index`th request left for later, from a thread of its own.
+    void give(size_t index) {
+        std::unique_lock lock(mutex);
+        auto& [path, later] = answers.at(index);
+        std::thread([path, later = std::move(later)] {
+            std::move(*later).send([path](Poco::Net::HTTPServerResponse& response) {
+                response.setContentLength(static_cast<std::streamsize>(path.size()));
+                response.send() << path;
+            });
+        }).join();
+    }
+};
+
+class PostponingHandler final : public Poco::Net::HTTPRequestHandler {
+  public:
+    explicit PostponingHandler(Postponed& postponed) : postponed_(postponed) {}
+    void handleRequest(Poco::Net::HTTPServerRequest& request,
+                       Poco::Net::HTTPServerResponse& response) override {
+        if (request.getURI() == "/now") {
+            response.setContentLength(3);
+            response.send() << "now";
+            return;
+        }
+        auto later = std::make_unique<nomnom::HttpServer::LaterAnswer>(
+            nomnom::HttpServer::answer_later(response));
+        if (request.getURI() == "/drop") return;
+        const std::lock_guard lock(postponed_.mutex);
+        postponed_.answers.emplace_back(request.getURI(), std::move(later));
+        postponed_.changed.notify_all();
+    }
+
+  private:
+    Postponed& postponed_;
 };
 
 // The first reply line on `socket`, read within 20 s.
@@ -107,17 +178,9 @@ TEST_CASE(
     spdlog::set_default_logger(std::make_shared<spdlog::logger>("http_server_test", log));
 
     Gate gate;
-    Poco::Net::ServerSocket listener(Poco::Net::SocketAddress("127.0.0.1", 0), 16);
-    const Poco::Net::SocketAddress address = listener.address();
-    nomnom::ReadDeadlines deadlines;
-    std::atomic<int64_t> connections{0};
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setKeepAlive(true);
-    nomnom::HttpServer::Limits limits;
     // Two held by requests, one free to accept.
-    limits.threads = 3;
-    nomnom::HttpServer server(listener, params, new GatedFactory(gate), deadlines, connections,
-                              limits);
+    LocalServer local(new FactoryOf<GatedHandler, Gate>(gate), 3);
+    const Poco::Net::SocketAddress& address = local.address;
 
     const std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     Poco::Net::StreamSocket first(address), second(address);
@@ -164,4 +227,42 @@ TEST_CASE(
     // Before, each failed accept watched the listener again at once, to fail again.
     CHECK(count_of(*log, paused) == 1);
     CHECK(count_of(*log, "closing the longest idle one") >= 1);
+}
+
+TEST_CASE(
+    "an answer given later holds no serving thread, comes before the next request's on its "
+    "connection, and closes the connection when dropped",
+    "[http]") {
+    using nomnom::testing::KeptAnswer;
+    using nomnom::testing::KeptConnection;
+    Postponed postponed;
+    LocalServer local(new FactoryOf<PostponingHandler, Postponed>(postponed), 1);
+    const uint16_t port = local.address.port();
+
+    KeptConnection waiting(port), other(port), pipelined(port), dropped(port);
+    waiting.send(KeptConnection::request_bytes("GET", "/first"));
+    REQUIRE(postponed.wait_for(1));
+    // The one serving thread is free while /first waits.
+    CHECK(other.request("GET", "/now").body == "now");
+
+    // The pipelined /now is read only once /second is answered.
+    pipelined.send(KeptConnection::request_bytes("GET", "/second") +
+                   KeptConnection::request_bytes("GET", "/now"));
+    REQUIRE(postponed.wait_for(2));
+    postponed.give(1);
+    KeptAnswer answer = pipelined.read_answer();
+    CHECK(answer.status == 200);
+    CHECK(answer.body == "/second");
+    CHECK(pipelined.read_answer().body == "now");
+
+    postponed.give(0);
+    answer = waiting.read_answer();
+    CHECK(answer.status == 200);
+    CHECK(answer.body == "/first");
+    // Kept alive after an answer given later.
+    CHECK(waiting.request("GET", "/now").body == "now");
+
+    dropped.send(KeptConnection::request_bytes("GET", "/drop"));
+    CHECK(dropped.closed_by_server());
+    CHECK(other.request("GET", "/now").body == "now");
 }

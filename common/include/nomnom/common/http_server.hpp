@@ -2,15 +2,18 @@
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -25,10 +28,42 @@ namespace nomnom {
 // idle keep-alive clients made every further client wait up to 15 s, and that many sockets that
 // never sent anything stopped ingestion. Here the connections waiting for their next request
 // wait together in one epoll set, which the serving threads take turns to wait on; a thread
-// serves the connection whose request arrived and puts it back.
+// serves the connection whose request arrived and puts it back. A handler may also leave its
+// answer for later (answer_later), so that a request waiting on something else holds no thread.
 class HttpServer {
+    struct Connection;
+    struct Completions;
+    struct Given;
+
   public:
     using Clock = std::chrono::steady_clock;
+    // Sets and sends a response.
+    using Answer = std::function<void(Poco::Net::HTTPServerResponse&)>;
+
+    // The answer to a request whose handler returned without answering. It may be given from
+    // any thread; it is written on a serving thread, which then goes on with the connection
+    // (its next request, pipelined or not, is read only after this answer). Dropped without
+    // an answer, or given after the server was aborted, it closes its connection.
+    class LaterAnswer {
+      public:
+        LaterAnswer(LaterAnswer&&) noexcept = default;
+        LaterAnswer& operator=(LaterAnswer&&) = delete;
+        ~LaterAnswer();
+        void send(Answer answer) &&;
+
+      private:
+        friend class HttpServer;
+        LaterAnswer(std::shared_ptr<Completions> completions,
+                    std::shared_ptr<Connection> connection, std::string version, bool keep_alive);
+        std::shared_ptr<Completions> completions_;
+        std::shared_ptr<Connection> connection_;  // null once sent
+        std::string version_;                     // the request's HTTP version
+        bool keep_alive_;
+    };
+    // From within a handler of an HttpServer, with the response it was given and has not sent:
+    // the handler returns without answering, and the answer comes through the LaterAnswer.
+    // Throws std::logic_error for a response of another server, or one taken already.
+    static LaterAnswer answer_later(Poco::Net::HTTPServerResponse& response);
 
     struct Limits {
         int threads = 16;                                     // requests served at once
@@ -61,14 +96,22 @@ class HttpServer {
     void abort();
 
   private:
-    struct Connection;
+    class Response;
+    // What became of a connection's request.
+    enum class Served { Keep, Close, Later };
 
     void serve_turns();          // a serving thread
     void close_idle_when_due();  // the keep-alive timer's thread
     void accept_pending();
-    void serve(const std::shared_ptr<Connection>& connection);
-    // Answers one request; whether the connection stays open for another.
-    bool serve_request(Connection& connection);
+    // Serves its requests until it has none buffered, then parks or closes it.
+    void serve(const std::shared_ptr<Connection>& connection, Served served);
+    // Answers one request.
+    Served serve_request(const std::shared_ptr<Connection>& connection);
+    // Writes the answers given later, and goes on with their connections.
+    void complete_answers();
+    Served write_answer(Given& given);
+    // After a response sent: whether the connection stays open for another request.
+    Served keep_or_close(const Poco::Net::HTTPServerResponse& response) const;
     std::shared_ptr<Connection> take_idle(uint64_t id);
     // Each with mutex_ held.
     void add_locked(Poco::Net::StreamSocket socket);
@@ -87,6 +130,8 @@ class HttpServer {
     const Limits limits_;
     int epoll_ = -1;
     int wake_ = -1;  // an eventfd: written once, it ends every serving thread
+    // Shared with the LaterAnswers, which may outlive the server.
+    std::shared_ptr<Completions> completions_;
 
     mutable std::mutex mutex_;
     std::condition_variable idle_changed_;
