@@ -1,6 +1,10 @@
 #include "message_check.hpp"
 
-#include <rapidjson/document.h>
+#include <rapidjson/reader.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "nomnom/common/identifiers.hpp"
 #include "nomnom/common/json_depth.hpp"
@@ -9,35 +13,88 @@
 namespace nomnom::api {
 namespace {
 
-const rapidjson::Value* string_member(const rapidjson::Document& document, const char* name) {
-    if (!document.IsObject()) return nullptr;
-    const auto found = document.FindMember(name);
-    return found != document.MemberEnd() && found->value.IsString() ? &found->value : nullptr;
-}
+// Validates a body and keeps the two top-level string members the API reads, without building
+// a document of the rest. Stops RapidJSON's recursive parser past kMaxJsonDepth, before it can
+// recurse any deeper.
+class TopLevelFields final
+    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLevelFields> {
+  public:
+    struct Member {
+        std::string_view name;
+        std::optional<std::string> value;  // when its first occurrence is a string
+        bool seen = false;  // as a document's FindMember: the first occurrence counts
+    };
+    Member entity_type{"entity_type", std::nullopt};
+    Member message_id{"message_id", std::nullopt};
+    bool too_deep = false;
+
+    bool StartObject() { return nest(); }
+    bool StartArray() { return nest(); }
+    bool EndObject(rapidjson::SizeType) { return unnest(); }
+    bool EndArray(rapidjson::SizeType) { return unnest(); }
+    bool Key(const char* text, rapidjson::SizeType length, bool) {
+        if (depth_ != 1) return true;
+        const std::string_view key(text, length);
+        for (Member* member : {&entity_type, &message_id}) {
+            if (key == member->name && !member->seen) {
+                member->seen = true;
+                awaited_ = member;
+            }
+        }
+        return true;
+    }
+    bool String(const char* text, rapidjson::SizeType length, bool) {
+        if (awaited_ != nullptr) awaited_->value.emplace(text, length);
+        awaited_ = nullptr;
+        return true;
+    }
+    // Any other value.
+    bool Default() {
+        awaited_ = nullptr;
+        return true;
+    }
+
+  private:
+    bool nest() {
+        awaited_ = nullptr;
+        too_deep = ++depth_ > kMaxJsonDepth;
+        return !too_deep;
+    }
+    bool unnest() {
+        --depth_;
+        return true;
+    }
+
+    size_t depth_ = 0;
+    Member* awaited_ = nullptr;  // the member whose value comes next
+};
 
 }  // namespace
 
 CheckedMessage check_message(std::string_view payload, std::string_view path_entity,
                              const std::string& id_hint, const char* id_source) {
     CheckedMessage checked;
-    if (json_nests_deeper_than(payload, kMaxJsonDepth)) {
+    TopLevelFields fields;
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream bytes(payload.data(), payload.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
+    const rapidjson::ParseResult result =
+        reader.Parse<rapidjson::kParseValidateEncodingFlag>(stream, fields);
+    if (fields.too_deep) {
         checked.error =
             "Invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
         return checked;
     }
-    rapidjson::Document document;
-    document.Parse<rapidjson::kParseValidateEncodingFlag>(payload.data(), payload.size());
-    if (document.HasParseError()) {
+    if (result.IsError()) {
         checked.error =
-            "Invalid JSON: " +
-            json_error_reason(payload, document.GetParseError(), document.GetErrorOffset()) +
-            " at byte offset " + std::to_string(document.GetErrorOffset());
+            "Invalid JSON: " + json_error_reason(payload, result.Code(), result.Offset()) +
+            " at byte offset " + std::to_string(result.Offset());
         return checked;
     }
     if (!path_entity.empty()) {
         checked.entity = std::string(path_entity);
-    } else if (const rapidjson::Value* field = string_member(document, "entity_type")) {
-        checked.entity = std::string(field->GetString(), field->GetStringLength());
+    } else {
+        checked.entity = std::move(fields.entity_type.value);
     }
     if (checked.entity && !valid_entity(*checked.entity)) {
         checked.error = "entity '" + *checked.entity +
@@ -47,11 +104,9 @@ CheckedMessage check_message(std::string_view payload, std::string_view path_ent
     }
     checked.id = id_hint;
     checked.id_source = id_source;
-    if (checked.id.empty()) {
-        if (const rapidjson::Value* field = string_member(document, "message_id")) {
-            checked.id.assign(field->GetString(), field->GetStringLength());
-            checked.id_source = "message_id field";
-        }
+    if (checked.id.empty() && fields.message_id.value) {
+        checked.id = std::move(*fields.message_id.value);
+        checked.id_source = "message_id field";
     }
     if (!checked.id.empty() && !valid_message_id(checked.id)) {
         checked.error = checked.id_source + " '" + checked.id +
