@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -156,6 +157,14 @@ std::filesystem::path resolve(const std::filesystem::path& base, const std::stri
 }
 
 }  // namespace
+
+int64_t ConsumerSettings::retry_delay_ms(uint64_t delivery_count) const {
+    const size_t step =
+        std::min<size_t>(delivery_count > 0 ? delivery_count - 1 : 0, backoff_ms.size() - 1);
+    thread_local std::minstd_rand random(std::random_device{}());
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    return static_cast<int64_t>(static_cast<double>(backoff_ms[step]) * jitter(random));
+}
 
 PluginSettings WorkerConfig::settings_for(const std::string& plugin) const {
     if (auto found = plugins.find(plugin); found != plugins.end()) return found->second;

@@ -31,6 +31,11 @@ struct ConsumerSettings {
     PayloadFormat format = PayloadFormat::Json;
     std::vector<std::string> subjects;  // empty: the subjects the plugin declares
 
+    // How long a message delivered `delivery_count` times waits before its next delivery: its
+    // step of backoff_ms (the last one beyond them), +-20% so that a batch that failed together
+    // does not come back together.
+    int64_t retry_delay_ms(uint64_t delivery_count) const;
+
     bool operator==(const ConsumerSettings&) const = default;
 };
 

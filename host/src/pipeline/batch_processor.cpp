@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
-#include <random>
 #include <set>
 #include <span>
 
@@ -163,8 +162,9 @@ void BatchProcessor::hand_back() {
     for (Entry& entry : entries_) {
         if (entry.settled || !entry.message) continue;
         ++runner_.metrics().retried;
-        natsMsg_NakWithDelay(entry.message->message.get(),
-                             backoff_ms(entry.message->delivery_count), nullptr);
+        natsMsg_NakWithDelay(
+            entry.message->message.get(),
+            runner_.settings().consumer.retry_delay_ms(entry.message->delivery_count), nullptr);
     }
     entries_.clear();
     record_->end_batch();
@@ -412,16 +412,6 @@ bool BatchProcessor::publish_outputs(const std::vector<Entry*>& entries,
     }
 }
 
-int64_t BatchProcessor::backoff_ms(uint64_t delivery_count) const {
-    const auto& schedule = runner_.settings().consumer.backoff_ms;
-    const size_t step =
-        std::min<size_t>(delivery_count > 0 ? delivery_count - 1 : 0, schedule.size() - 1);
-    // +-20% jitter so that a batch that failed together does not come back together.
-    thread_local std::minstd_rand random(std::random_device{}());
-    std::uniform_real_distribution<double> jitter(0.8, 1.2);
-    return static_cast<int64_t>(static_cast<double>(schedule[step]) * jitter(random));
-}
-
 void BatchProcessor::settle(Entry& entry) {
     hold_->release(index_of(entry));
     IncomingMessage& message = *entry.message;
@@ -432,7 +422,7 @@ void BatchProcessor::settle(Entry& entry) {
     PluginMetrics& metrics = runner_.metrics();
     const auto nak_later = [&] {
         ++metrics.retried;
-        const int64_t delay = backoff_ms(message.delivery_count);
+        const int64_t delay = runner_.settings().consumer.retry_delay_ms(message.delivery_count);
         spdlog::info("retry in {} ms: {}", delay, entry.reason);
         return natsMsg_NakWithDelay(raw, delay, nullptr);
     };
@@ -498,8 +488,10 @@ void BatchProcessor::settle(Entry& entry) {
         case Outcome::Unprocessed:
             // A FATAL plugin's messages wait a back-off step: nak'ed at once, they could come
             // straight back to the fetch this worker has ahead.
-            status = runner_.fatal() ? natsMsg_NakWithDelay(raw, backoff_ms(1), nullptr)
-                                     : natsMsg_Nak(raw, nullptr);
+            status = runner_.fatal()
+                         ? natsMsg_NakWithDelay(raw, runner_.settings().consumer.retry_delay_ms(1),
+                                                nullptr)
+                         : natsMsg_Nak(raw, nullptr);
             break;
     }
     entry.settled = true;

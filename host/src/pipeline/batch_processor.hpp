@@ -87,7 +87,6 @@ class BatchProcessor {
     // for retry and returns false. `entries[i]` is the message of rows with message_of() == i.
     bool publish_outputs(const std::vector<Entry*>& entries, const std::vector<Entry*>& parsed);
     void settle(Entry& entry);
-    int64_t backoff_ms(uint64_t delivery_count) const;
 
     // The index of `entry` in the batch, as the in-flight record knows it.
     uint32_t index_of(const Entry& entry) const;

@@ -74,7 +74,7 @@ void Prefetcher::run() {
             for (NatsMsgPtr& message : messages) {
                 if (!message) continue;
                 ++runner_.metrics().retried;
-                natsMsg_NakWithDelay(message.get(), settings.backoff_ms.front(), nullptr);
+                natsMsg_NakWithDelay(message.get(), settings.retry_delay_ms(1), nullptr);
             }
             LogFields fields = runner_.log_fields();
             fields.consumer = spec_.durable;
