@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <future>
 #include <thread>
 #include <vector>
@@ -214,6 +215,36 @@ TEST_CASE(
     }
     CHECK(client.stream_message_count("TEST") == before + 6);
     REQUIRE(api.terminate() == 0);
+}
+
+TEST_CASE("SIGTERM waits for the messages awaiting their PubAck: each is answered 202 and stored",
+          "[api][faults]") {
+    ApiOnNats setup("publish_timeout_ms = 30000");
+    auto& [nats, api, client] = setup;
+    const uint64_t before = client.stream_message_count("TEST");
+    std::vector<std::future<HttpReply>> replies;
+    {
+        const NatsServer::Frozen frozen = nats.freeze();
+        for (int i = 0; i < 3; ++i) {
+            replies.push_back(std::async(std::launch::async, [&api, i] {
+                return api.post("/ingest/message", "{\"stopping\":" + std::to_string(i) + "}");
+            }));
+        }
+        REQUIRE(eventually(
+            [&] {
+                return metric_line(api.get("/metrics").body, "nomnom_api_requests_in_flight 4");
+            },
+            20s));
+        api.process().signal(SIGTERM);
+        CHECK(api.process().running());
+    }
+    for (auto& reply : replies) {
+        const HttpReply got = reply.get();
+        INFO(got.body);
+        CHECK(got.status == 202);
+    }
+    CHECK(api.process().wait_exit(20s) == 0);
+    CHECK(client.stream_message_count("TEST") == before + 3);
 }
 
 TEST_CASE("a body trickled a byte at a time gets 408 once http.request_timeout_ms has passed",
