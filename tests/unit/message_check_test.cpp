@@ -64,8 +64,7 @@ TEST_CASE("check_message refuses what is not JSON, naming where", "[api][unit]")
 
     CHECK(check(R"({"a":1)").error ==
           "Invalid JSON: Missing a comma or '}' after an object member at byte offset 6");
-    CHECK(check("{\"a\":\"\xff\"}").error ==
-          "Invalid JSON: Invalid encoding in string at byte offset 6");
+    CHECK(check("{\"a\":\"\xff\"}").error == "Invalid JSON: invalid UTF-8 at byte offset 6");
     CHECK(check("{\"a\":\"line\nbreak\"}").error ==
           "Invalid JSON: unescaped control character 0x0A in a string (JSON needs it written "
           "as \\n) at byte offset 10");

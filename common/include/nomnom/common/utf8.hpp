@@ -1,5 +1,7 @@
 #pragma once
 
+#include <nomnom/utf8_check.hpp>
+
 #include <cstddef>
 #include <string_view>
 
@@ -10,8 +12,6 @@ namespace nomnom {
 // same rule from the SDK's set_error, which cannot link this library).
 std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
 
-// The offset of the first byte of `text` that does not start a well-formed UTF-8 sequence
-// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or npos when all is.
-size_t invalid_utf8_offset(std::string_view text);
+// invalid_utf8_offset, the check of well-formed UTF-8, is the SDK's (nomnom/utf8_check.hpp).
 
 }  // namespace nomnom
