@@ -5,7 +5,9 @@
 # publish of the same payload (jetstream_publish_bench --async, one connection as the API has),
 # plus the raw synchronous publish for continuity, and the API's latency at a fixed RATE.
 # Usage: bash bench/api/run.sh (after building into build/).
-#   DURATION=10 CONNECTIONS="1 16 64" RATE=5000 BUILD=build bash bench/api/run.sh
+#   DURATION=10 CONNECTIONS="1 16 64" RATE=5000 THREADS=16 BUILD=build bash bench/api/run.sh
+# THREADS is http.max_threads of nomnom-api and of the HTTP ceiling; 16 is nomnom-api's default
+# (a message awaiting its PubAck holds no thread, so it need not grow with the connections).
 # Each API configuration runs on a fresh stream so that earlier runs do not slow it down. The
 # last line sums up the default configuration at the largest connection count:
 #   bench-api: connections=C api_rps=... http_ceiling_rps=... async_publish_ceiling_msgs_s=...
@@ -17,6 +19,7 @@ BUILD=${BUILD:-$ROOT/build}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-"1 16 64"}
 RATE=${RATE:-5000}
+THREADS=${THREADS:-16}
 API_BIN=$BUILD/api/nomnom-api
 PUBLISH_BENCH=$BUILD/bench/jetstream_publish_bench
 HTTP_CEILING=$BUILD/bench/http_accept_server
@@ -75,7 +78,7 @@ run_api() {
     cat >"$WORK/api-$name.toml" <<TOML
 [http]
 listen = "127.0.0.1:$api_port"
-max_threads = $MAX_CONNECTIONS
+max_threads = $THREADS
 [nats]
 url = "nats://127.0.0.1:$NATS_PORT"
 [stream]
@@ -116,7 +119,7 @@ run_api envelope envelope false
 run_api status envelope true
 
 http_port=$(free_port)
-"$HTTP_CEILING" "$http_port" "$MAX_CONNECTIONS" >"$WORK/http.log" 2>&1 &
+"$HTTP_CEILING" "$http_port" "$THREADS" >"$WORK/http.log" 2>&1 &
 server_pid=$!
 wait_port "$http_port"
 declare -A http_rps
