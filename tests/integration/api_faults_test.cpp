@@ -217,6 +217,35 @@ TEST_CASE(
     REQUIRE(api.terminate() == 0);
 }
 
+TEST_CASE(
+    "messages whose PubAck never comes get 503 after publish_timeout_ms, those waiting without "
+    "a thread too",
+    "[api][faults]") {
+    ApiOnNats setup;
+    auto& [nats, api, client] = setup;
+    const NatsServer::Frozen frozen = nats.freeze();
+    // One publishes into the empty window and waits on its thread; the others find it taken,
+    // and their answers wait for cnats' timeout of their PubAck.
+    std::vector<std::future<std::pair<HttpReply, std::chrono::steady_clock::duration>>> replies;
+    for (int i = 0; i < 4; ++i) {
+        replies.push_back(std::async(std::launch::async, [&api, i] {
+            const auto started = std::chrono::steady_clock::now();
+            HttpReply reply = api.post("/ingest/message", "{\"lost\":" + std::to_string(i) + "}");
+            return std::pair(reply, std::chrono::steady_clock::now() - started);
+        }));
+    }
+    for (auto& future : replies) {
+        const auto [reply, waited] = future.get();
+        INFO(reply.body);
+        CHECK(reply.status == 503);
+        CHECK(reply.headers.at("Retry-After") == "2");
+        CHECK(reply.body.find("JetStream publish to messages.ingest.default failed: Timeout") !=
+              std::string::npos);
+        CHECK(waited >= 1900ms);
+        CHECK(waited < 8s);
+    }
+}
+
 TEST_CASE("SIGTERM waits for the messages awaiting their PubAck: each is answered 202 and stored",
           "[api][faults]") {
     ApiOnNats setup("publish_timeout_ms = 30000");
