@@ -1,5 +1,7 @@
 #include "pub_ack_window.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <vector>
 
@@ -173,7 +175,12 @@ void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckE
     }
     // Outside the lock, on a waiter kept alive here even if its caller has returned meanwhile.
     if (on_answer) {
-        on_answer();
+        // Nothing may unwind into cnats' C frames.
+        try {
+            on_answer();
+        } catch (const std::exception& e) {
+            spdlog::error("answering a request after its PubAck: {}", e.what());
+        }
     } else if (answered) {
         answered->answered.notify_one();
     }

@@ -20,9 +20,9 @@ namespace nomnom::api {
 class PubAckWindow {
   public:
     PubAckWindow(NatsClient& nats, int64_t max_pending);
-    // Gives up on the PubAcks still outstanding. Their callers have answered by then: nomnom-api
-    // destroys it after the HTTP server's thread pool, which waits for its requests (up to 10 s
-    // each, Poco's bound; a request waits at most publish_timeout_ms per line).
+    // Gives up on the PubAcks still outstanding, dropping their on_answer callbacks. nomnom-api
+    // destroys it after the HTTP server, whose shutdown waits (http.shutdown_timeout_ms) for the
+    // requests in flight, those awaiting a PubAck included.
     ~PubAckWindow();
     PubAckWindow(const PubAckWindow&) = delete;
     PubAckWindow& operator=(const PubAckWindow&) = delete;
@@ -55,8 +55,9 @@ class PubAckWindow {
         Outcome wait();
         // Calls `answered` once wait() would not wait, on the thread the PubAck comes on, so
         // that nobody has to wait for it. A PubAck that does not come is answered by cnats'
-        // timeout, publish_timeout_ms after the send. False, without calling it, when wait()
-        // would not wait now.
+        // timeout, publish_timeout_ms after the publish: after a wait for room in a full window,
+        // that is later than the deadline wait() keeps (up to twice publish_timeout_ms after
+        // send). False, without calling it, when wait() would not wait now.
         bool on_answer(std::function<void()> answered);
         // The outcome of a publish refused before it was sent (no room, not sendable), which
         // waiting would not change; nullopt once sent.

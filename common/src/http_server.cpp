@@ -103,12 +103,12 @@ struct HttpServer::Completions {
             connection.given_early.emplace(std::move(given));
             return;
         }
+        queued.push_back(std::move(given));
         connection.let_go = false;
-        if (queued.empty()) {
+        if (queued.size() == 1) {
             const uint64_t one = 1;
             [[maybe_unused]] const ssize_t written = ::write(event, &one, sizeof one);
         }
-        queued.push_back(std::move(given));
     }
     // The serving thread is done with a request left for later: the answer given meanwhile,
     // which it then writes itself.
@@ -163,6 +163,7 @@ HttpServer::LaterAnswer::~LaterAnswer() {
 }
 
 void HttpServer::LaterAnswer::send(Answer answer) && {
+    if (!connection_) throw std::logic_error("HttpServer::LaterAnswer: answer given twice");
     completions_->give(
         {std::move(connection_), std::move(answer), std::move(version_), keep_alive_});
 }
@@ -224,7 +225,6 @@ HttpServer::HttpServer(const Poco::Net::ServerSocket& listener,
 
 HttpServer::~HttpServer() {
     abort();
-    connections_.clear();
     ::close(wake_);
     ::close(epoll_);
 }
@@ -252,12 +252,15 @@ void HttpServer::abort() {
         }
     }
     idle_changed_.notify_all();
-    // Answers given from now on are dropped, closing their connections.
+    // Answers given from now on are dropped.
     const std::vector<Given> dropped = completions_->take(true);
     const uint64_t one = 1;
     [[maybe_unused]] const ssize_t written = ::write(wake_, &one, sizeof one);
     for (std::thread& thread : threads_) thread.join();
     timer_.join();
+    // The connections whose answers were still to come.
+    const std::lock_guard lock(mutex_);
+    while (!connections_.empty()) close_locked(*connections_.begin()->second);
 }
 
 void HttpServer::serve_turns() {
@@ -429,8 +432,30 @@ void HttpServer::complete_answers() {
     epoll_event answers{};
     answers.events = EPOLLIN | EPOLLONESHOT;
     answers.data.u64 = kAnswersId;
-    ::epoll_ctl(epoll_, EPOLL_CTL_MOD, completions_->event, &answers);
-    for (Given& one : given) serve(one.connection, write_answer(one));
+    if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, completions_->event, &answers) < 0) {
+        spdlog::error("HTTP server: watching for answers given later: {}; none is written any more",
+                      std::strerror(errno));
+    }
+    // Every answer is written, and every connection with nothing more to read put back, before
+    // any pipelined request is served here: a slow one must not hold up the others' answers.
+    struct Written {
+        std::shared_ptr<Connection> connection;
+        Served served;
+        bool pipelined;
+    };
+    std::vector<Written> written;
+    written.reserve(given.size());
+    for (Given& one : given) {
+        const Served served = write_answer(one);
+        written.push_back({one.connection, served,
+                           served == Served::Keep && one.connection->session.buffered() > 0});
+    }
+    given.clear();
+    for (const bool pipelined : {false, true}) {
+        for (Written& one : written) {
+            if (one.pipelined == pipelined) serve(one.connection, one.served);
+        }
+    }
 }
 
 HttpServer::Served HttpServer::keep_or_close(const Poco::Net::HTTPServerResponse& response) const {
@@ -510,7 +535,9 @@ HttpServer::Served HttpServer::serve_request(const std::shared_ptr<Connection>& 
         // The client closed the connection (or sent nothing within the request timeout).
     } catch (const Poco::Net::MessageException& e) {
         spdlog::debug("HTTP server: malformed request: {}", e.displayText());
-        send_error(session, Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
+        if (!response.sent() && !response.later) {
+            send_error(session, Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
+        }
     } catch (const Poco::Exception& e) {
         spdlog::debug("HTTP server: connection ended: {}", e.displayText());
     } catch (const std::exception& e) {

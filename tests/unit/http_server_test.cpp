@@ -18,6 +18,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,13 @@ struct Gate {
         open = true;
         changed.notify_all();
     }
+    // A request's handler: counted as entered, it waits until released.
+    void pass() {
+        std::unique_lock lock(mutex);
+        ++entered;
+        changed.notify_all();
+        changed.wait_for(lock, 20s, [&] { return open; });
+    }
 };
 
 class GatedHandler final : public Poco::Net::HTTPRequestHandler {
@@ -52,12 +60,7 @@ class GatedHandler final : public Poco::Net::HTTPRequestHandler {
     explicit GatedHandler(Gate& gate) : gate_(gate) {}
     void handleRequest(Poco::Net::HTTPServerRequest&,
                        Poco::Net::HTTPServerResponse& response) override {
-        {
-            std::unique_lock lock(gate_.mutex);
-            ++gate_.entered;
-            gate_.changed.notify_all();
-            gate_.changed.wait_for(lock, 20s, [&] { return gate_.open; });
-        }
+        gate_.pass();
         response.setContentLength(2);
         response.send() << "ok";
     }
@@ -99,9 +102,11 @@ struct LocalServer {
     nomnom::HttpServer server;
 };
 
-// "/now" is answered at once; the answer of "/drop" is dropped unanswered; any other path's is
-// left for the test to give, with the path as its body.
+// "/now" is answered at once, "/hold" once `hold` is released, "/echo" with its body once it has
+// all arrived; the answer of "/drop" is dropped unanswered; any other path's is left for the test
+// to give, with the path as its body.
 struct Postponed {
+    Gate hold;
     std::mutex mutex;
     std::condition_variable changed;
     std::vector<std::pair<std::string, std::unique_ptr<nomnom::HttpServer::LaterAnswer>>> answers;
@@ -128,7 +133,14 @@ class PostponingHandler final : public Poco::Net::HTTPRequestHandler {
     explicit PostponingHandler(Postponed& postponed) : postponed_(postponed) {}
     void handleRequest(Poco::Net::HTTPServerRequest& request,
                        Poco::Net::HTTPServerResponse& response) override {
-        if (request.getURI() == "/now") {
+        if (request.getURI() == "/echo") {
+            const std::string body(std::istreambuf_iterator<char>(request.stream()), {});
+            response.setContentLength(static_cast<std::streamsize>(body.size()));
+            response.send() << body;
+            return;
+        }
+        if (request.getURI() == "/hold") postponed_.hold.pass();
+        if (request.getURI() == "/now" || request.getURI() == "/hold") {
             response.setContentLength(3);
             response.send() << "now";
             return;
@@ -265,4 +277,39 @@ TEST_CASE(
     dropped.send(KeptConnection::request_bytes("GET", "/drop"));
     CHECK(dropped.closed_by_server());
     CHECK(other.request("GET", "/now").body == "now");
+}
+
+TEST_CASE(
+    "answers given later together are all written before a pipelined request of one of their "
+    "connections is read",
+    "[http]") {
+    using nomnom::testing::KeptConnection;
+    Postponed postponed;
+    LocalServer local(new FactoryOf<PostponingHandler, Postponed>(postponed), 2);
+    const uint16_t port = local.address.port();
+
+    // Behind /first, a request whose body has not all arrived yet.
+    KeptConnection pipelined(port), other(port), held_1(port), held_2(port);
+    const std::string echo = KeptConnection::request_bytes("POST", "/echo", "0123456789");
+    pipelined.send(KeptConnection::request_bytes("GET", "/first") +
+                   echo.substr(0, echo.size() - 5));
+    REQUIRE(postponed.wait_for(1));
+    other.send(KeptConnection::request_bytes("GET", "/second"));
+    REQUIRE(postponed.wait_for(2));
+    // Both serving threads held, so that both answers are taken together.
+    held_1.send(KeptConnection::request_bytes("GET", "/hold"));
+    held_2.send(KeptConnection::request_bytes("GET", "/hold"));
+    REQUIRE(postponed.hold.wait_entered(2));
+    postponed.give(0);
+    postponed.give(1);
+    postponed.hold.release();
+
+    // Before, the thread that took both wrote /first's answer, then served the pipelined
+    // request, waiting for the rest of its body (up to a minute) before writing /second's.
+    CHECK(other.read_answer().body == "/second");
+    CHECK(pipelined.read_answer().body == "/first");
+    pipelined.send(echo.substr(echo.size() - 5));
+    CHECK(pipelined.read_answer().body == "0123456789");
+    CHECK(held_1.read_answer().body == "now");
+    CHECK(held_2.read_answer().body == "now");
 }

@@ -43,7 +43,9 @@ class HttpServer {
     // The answer to a request whose handler returned without answering. It may be given from
     // any thread; it is written on a serving thread, which then goes on with the connection
     // (its next request, pipelined or not, is read only after this answer). Dropped without
-    // an answer, or given after the server was aborted, it closes its connection.
+    // an answer, or given after the server was aborted, it closes its connection. The response
+    // it is written with keeps the request's version and keep-alive as they were when the
+    // answer was left for later, and knows nothing of the request (a HEAD would get a body).
     class LaterAnswer {
       public:
         LaterAnswer(LaterAnswer&&) noexcept = default;
