@@ -158,12 +158,15 @@ std::filesystem::path resolve(const std::filesystem::path& base, const std::stri
 
 }  // namespace
 
+int64_t ConsumerSettings::backoff_step_ms(size_t step) const {
+    return backoff_ms[std::min(step, backoff_ms.size() - 1)];
+}
+
 int64_t ConsumerSettings::retry_delay_ms(uint64_t delivery_count) const {
-    const size_t step =
-        std::min<size_t>(delivery_count > 0 ? delivery_count - 1 : 0, backoff_ms.size() - 1);
     thread_local std::minstd_rand random(std::random_device{}());
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
-    return static_cast<int64_t>(static_cast<double>(backoff_ms[step]) * jitter(random));
+    const int64_t step_ms = backoff_step_ms(delivery_count > 0 ? delivery_count - 1 : 0);
+    return static_cast<int64_t>(static_cast<double>(step_ms) * jitter(random));
 }
 
 PluginSettings WorkerConfig::settings_for(const std::string& plugin) const {

@@ -35,6 +35,9 @@ struct ConsumerSettings {
     // step of backoff_ms (the last one beyond them), +-20% so that a batch that failed together
     // does not come back together.
     int64_t retry_delay_ms(uint64_t delivery_count) const;
+    // Step `step` (from 0) of backoff_ms, the last one beyond them, as it is: waits that are
+    // no redelivery (a batch held through a database outage) need no jitter.
+    int64_t backoff_step_ms(size_t step) const;
 
     bool operator==(const ConsumerSettings&) const = default;
 };

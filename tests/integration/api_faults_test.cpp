@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <future>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -55,6 +56,30 @@ Trickled trickle_post(uint16_t port, size_t length, std::chrono::milliseconds pa
     result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
     return result;
+}
+
+// A reply, and how long its request waited for it.
+struct Posted {
+    HttpReply reply;
+    std::chrono::steady_clock::duration waited{};
+};
+
+// Posts `count` messages to /ingest/message at once, each `{"<field>":i}` from a thread of its
+// own (with the Idempotency-Key `<field>-i` when `keyed`), so that they wait together.
+std::vector<std::future<Posted>> post_together(ApiHarness& api, const std::string& field, int count,
+                                               bool keyed = false) {
+    std::vector<std::future<Posted>> posted;
+    for (int i = 0; i < count; ++i) {
+        posted.push_back(std::async(std::launch::async, [&api, field, i, keyed] {
+            const std::string n = std::to_string(i);
+            std::map<std::string, std::string> headers;
+            if (keyed) headers["Idempotency-Key"] = field + "-" + n;
+            const auto started = std::chrono::steady_clock::now();
+            HttpReply reply = api.post("/ingest/message", "{\"" + field + "\":" + n + "}", headers);
+            return Posted{std::move(reply), std::chrono::steady_clock::now() - started};
+        }));
+    }
+    return posted;
 }
 
 }  // namespace
@@ -111,15 +136,10 @@ TEST_CASE(
         // One publish holds the only slot until its PubAck times out (2 s); of the others, one
         // takes the slot then, the rest find no room within their own 2 s.
         const NatsServer::Frozen frozen = nats.freeze();
-        std::vector<std::future<HttpReply>> replies;
-        for (int i = 0; i < 4; ++i) {
-            replies.push_back(std::async(std::launch::async, [&api, i] {
-                return api.post("/ingest/message", "{\"frozen\":" + std::to_string(i) + "}");
-            }));
-        }
+        std::vector<std::future<Posted>> replies = post_together(api, "frozen", 4);
         int window_full = 0;
         for (auto& reply : replies) {
-            HttpReply got = reply.get();
+            HttpReply got = reply.get().reply;
             INFO(got.body);
             CHECK(got.status == 503);
             CHECK(got.headers["Retry-After"] == "2");
@@ -189,15 +209,10 @@ TEST_CASE(
     ApiOnNats setup("publish_timeout_ms = 30000", "", {}, "max_threads = 2");
     auto& [nats, api, client] = setup;
     const uint64_t before = client.stream_message_count("TEST");
-    std::vector<std::future<HttpReply>> replies;
+    std::vector<std::future<Posted>> replies;
     {
         const NatsServer::Frozen frozen = nats.freeze();
-        for (int i = 0; i < 6; ++i) {
-            replies.push_back(std::async(std::launch::async, [&api, i] {
-                return api.post("/ingest/message", "{\"hung\":" + std::to_string(i) + "}",
-                                {{"Idempotency-Key", "hung-" + std::to_string(i)}});
-            }));
-        }
+        replies = post_together(api, "hung", 6, true);
         // The six and this /metrics request. Before, two of the six held both threads, and the
         // rest (this request too) waited for them.
         CHECK(eventually(
@@ -209,7 +224,7 @@ TEST_CASE(
         for (auto& reply : replies) CHECK(reply.wait_for(0s) == std::future_status::timeout);
     }
     for (auto& reply : replies) {
-        const HttpReply got = reply.get();
+        const HttpReply got = reply.get().reply;
         INFO(got.body);
         CHECK(got.status == 202);
     }
@@ -226,15 +241,7 @@ TEST_CASE(
     const NatsServer::Frozen frozen = nats.freeze();
     // One publishes into the empty window and waits on its thread; the others find it taken,
     // and their answers wait for cnats' timeout of their PubAck.
-    std::vector<std::future<std::pair<HttpReply, std::chrono::steady_clock::duration>>> replies;
-    for (int i = 0; i < 4; ++i) {
-        replies.push_back(std::async(std::launch::async, [&api, i] {
-            const auto started = std::chrono::steady_clock::now();
-            HttpReply reply = api.post("/ingest/message", "{\"lost\":" + std::to_string(i) + "}");
-            return std::pair(reply, std::chrono::steady_clock::now() - started);
-        }));
-    }
-    for (auto& future : replies) {
+    for (auto& future : post_together(api, "lost", 4)) {
         const auto [reply, waited] = future.get();
         INFO(reply.body);
         CHECK(reply.status == 503);
@@ -251,14 +258,10 @@ TEST_CASE("SIGTERM waits for the messages awaiting their PubAck: each is answere
     ApiOnNats setup("publish_timeout_ms = 30000");
     auto& [nats, api, client] = setup;
     const uint64_t before = client.stream_message_count("TEST");
-    std::vector<std::future<HttpReply>> replies;
+    std::vector<std::future<Posted>> replies;
     {
         const NatsServer::Frozen frozen = nats.freeze();
-        for (int i = 0; i < 3; ++i) {
-            replies.push_back(std::async(std::launch::async, [&api, i] {
-                return api.post("/ingest/message", "{\"stopping\":" + std::to_string(i) + "}");
-            }));
-        }
+        replies = post_together(api, "stopping", 3);
         REQUIRE(eventually(
             [&] {
                 return metric_line(api.get("/metrics").body, "nomnom_api_requests_in_flight 4");
@@ -268,7 +271,7 @@ TEST_CASE("SIGTERM waits for the messages awaiting their PubAck: each is answere
         CHECK(api.process().running());
     }
     for (auto& reply : replies) {
-        const HttpReply got = reply.get();
+        const HttpReply got = reply.get().reply;
         INFO(got.body);
         CHECK(got.status == 202);
     }

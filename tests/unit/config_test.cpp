@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
+#include <set>
 
 #include "worker_config.hpp"
 
@@ -79,6 +79,27 @@ format = "json"
     CHECK(orders.config_json == R"({"limits":[1,2],"mode":"strict","nested":{"flag":true}})");
     CHECK(config.settings_for("other").config_json == "{}");
     CHECK(config.log.format == "json");
+}
+
+TEST_CASE("back-off: a step per delivery, the last one beyond them; redeliveries +-20%",
+          "[config]") {
+    nomnom::host::ConsumerSettings consumer;
+    consumer.backoff_ms = {100, 1000};
+    CHECK(consumer.backoff_step_ms(0) == 100);
+    CHECK(consumer.backoff_step_ms(1) == 1000);
+    CHECK(consumer.backoff_step_ms(7) == 1000);
+    std::set<int64_t> seen;
+    for (int i = 0; i < 200; ++i) {
+        const int64_t first = consumer.retry_delay_ms(1);
+        CHECK(first >= 80);
+        CHECK(first <= 120);
+        const int64_t later = consumer.retry_delay_ms(5);
+        CHECK(later >= 800);
+        CHECK(later <= 1200);
+        seen.insert(later);
+    }
+    // Jittered: a batch that failed together does not come back together.
+    CHECK(seen.size() > 10);
 }
 
 TEST_CASE("errors name the line and the key", "[config]") {

@@ -256,8 +256,7 @@ std::optional<WriteFailure> BatchProcessor::write_holding_through_outage(
         failure = write_in_transaction(runner_.database(), instance_, rows_, *record_, in_hand,
                                        runner_.table_outputs(), runner_.sequenced_tables());
         if (!failure || !failure->database_unreachable || runner_.stopping()) break;
-        const auto& schedule = runner_.settings().consumer.backoff_ms;
-        const int64_t wait = schedule[std::min(step, schedule.size() - 1)];
+        const int64_t wait = runner_.settings().consumer.backoff_step_ms(step);
         if (!reported) {
             runner_.set_database_unreachable(true);
             const LogScope scope(runner_.log_fields());
