@@ -10,6 +10,11 @@ Run through bench/run.sh (which builds first). Throughput mode (default), per re
                      single connection: ratio_vs_copy_1conn, comparable with results before);
                      for MariaDB, LOAD DATA LOCAL INFILE of the same files the same way
   ceiling parse      RapidJSON parsing every order once
+  bound              the COPY ceiling again, with fetch+ack and the parse of the same orders
+                     running beside it on the same cores (as many consumers and parsers as the
+                     host has workers): the best ratio_vs_copy a host adding nothing of its own
+                     could reach here (bound_ratio_vs_copy); the same beside the update ceiling
+                     (bound_ratio_update_vs_ceiling)
   host               nomnom-host + the generated tpch plugin draining the N orders, published
                      beforehand, into a fresh database, timed until every order is persisted:
                      once with the plugin in a worker process (isolation = process, the
@@ -483,19 +488,25 @@ def run_all(commands):
     return time.monotonic() - start
 
 
-def ceiling_fetch_ack(nats, path, orders, consumers):
-    """Rate, and CPU seconds of nats-server and the consumers, `consumers` bare pull consumers
-    at once (processes), each fetching and acking its share of the messages from a stream of its
-    own (sharing one durable consumer, a process that stops leaves pull requests behind that hold
-    messages until ack_wait)."""
+def fetch_ack_commands(nats, path, consumers, name):
+    """`consumers` bare pull consumers (processes), each fetching and acking its share of the
+    messages from a stream of its own, filled here (sharing one durable consumer, a process that
+    stops leaves pull requests behind that hold messages until ack_wait)."""
     commands = []
     for k, part in enumerate(split_lines(path, consumers)):
-        stream, subject = "BENCH_CEILING_%d_%d" % (consumers, k), "bench.ceiling%d.%d" % (consumers, k)
+        stream = "BENCH_%s_%d_%d" % (name.upper(), consumers, k)
+        subject = "bench.%s%d.%d" % (name.lower(), consumers, k)
         run_tool("stream", nats.url, stream, subject)
         publish(nats, subject, part)
         with open(part) as f:
             share = sum(1 for _ in f)
         commands.append([BENCH, "fetch-ack", nats.url, stream, subject, str(share), "1000"])
+    return commands
+
+
+def ceiling_fetch_ack(nats, path, orders, consumers):
+    """Rate, and CPU seconds of nats-server and the consumers, of `fetch_ack_commands` at once."""
+    commands = fetch_ack_commands(nats, path, consumers, "ceiling")
     cpu0 = nats.cpu() + reaped_children_cpu()
     seconds = run_all(commands)
     return orders / seconds, nats.cpu() + reaped_children_cpu() - cpu0
@@ -518,14 +529,25 @@ def check_rows(db, database, rows, updated=None):
                                % (database, updated, got))
 
 
-def ceiling_copy(db, parts, rows):
+def unavoidable_commands(nats, path, consumers, name):
+    """The work of a host that added nothing of its own but the least a message needs besides
+    the database: bare fetch+ack (`fetch_ack_commands`) and a bare RapidJSON parse of each
+    message once, both split as the host's workers split them. Run beside a ceiling, on the same
+    cores, it gives the best ratio to that ceiling any host could reach on this machine."""
+    return (fetch_ack_commands(nats, path, consumers, name) +
+            [[BENCH, "parse", part] for part in split_lines(path, consumers)])
+
+
+def ceiling_copy(db, parts, rows, alongside=()):
     """The database's bulk load of the rows (PostgreSQL's COPY, MariaDB's LOAD DATA), one
-    connection per (orders, items) part at once."""
+    connection per (orders, items) part at once; with `alongside`, commands run at the same
+    time, the rate is until every one has finished."""
     db.fresh_database("bench_copy")
     db.create_tables("bench_copy")
     db.checkpoint("bench_copy")
     cpu0 = db.cpu() + reaped_children_cpu()
-    rate = rows / run_all([db.load_command("bench_copy", *part) for part in parts])
+    rate = rows / run_all([db.load_command("bench_copy", *part) for part in parts] +
+                          list(alongside))
     # psql's backend has exited: its CPU counts once the postmaster has reaped it (MariaDB's
     # connections are threads of mariadbd, counted at once).
     time.sleep(0.5)
@@ -537,11 +559,11 @@ def ceiling_copy(db, parts, rows):
     return rate, cpu
 
 
-def ceiling_upsert(work, db, base_tsvs, new_parts, rows, orders):
+def ceiling_upsert(work, db, base_tsvs, new_parts, rows, orders, alongside=()):
     """What the database alone needs to update every row: a bulk load of the new rows into a
     temporary table and one INSERT ... ON CONFLICT DO UPDATE (ON DUPLICATE KEY UPDATE) per
     table, over the same rows already stored, one connection (and transaction) per part of the
-    new rows at once."""
+    new rows at once; `alongside` as for ceiling_copy."""
     db.fresh_database("bench_upsert")
     db.create_tables("bench_upsert")
     load_rows(db, "bench_upsert", *base_tsvs)
@@ -554,7 +576,8 @@ def ceiling_upsert(work, db, base_tsvs, new_parts, rows, orders):
             f.write(db.upsert_script(orders_tsv, items_tsv))
         scripts.append(script)
     cpu0 = db.cpu() + reaped_children_cpu()
-    rate = rows / run_all([db.script_command("bench_upsert", s) for s in scripts])
+    rate = rows / run_all([db.script_command("bench_upsert", s) for s in scripts] +
+                          list(alongside))
     time.sleep(0.5)
     cpu = db.cpu() + reaped_children_cpu() - cpu0
     check_rows(db, "bench_upsert", rows, updated=orders)
@@ -785,12 +808,16 @@ def throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates, 
     fetch_ack_rate, fetch_ack_cpu = ceiling_fetch_ack(nats, path, args.orders, writers)
     copy_rate, copy_cpu = ceiling_copy(db, tsv_parts(orders_tsv, items_tsv, writers), rows)
     copy_1conn_rate, _ = ceiling_copy(db, tsv_parts(orders_tsv, items_tsv, 1), rows)
+    bound_copy_rate, _ = ceiling_copy(db, tsv_parts(orders_tsv, items_tsv, writers), rows,
+                                      unavoidable_commands(nats, path, writers, "bound_insert"))
     parse_rate, parse_cpu = ceiling_parse(path)
     run = {
         "ceiling_fetch_ack_per_s": fetch_ack_rate,
         "ceiling_copy_rows_per_s": copy_rate,
         "ceiling_copy_1conn_rows_per_s": copy_1conn_rate,
         "ceiling_parse_per_s": parse_rate,
+        # The best ratio_vs_copy of a host adding nothing to fetch+ack, parse and COPY.
+        "bound_ratio_vs_copy": bound_copy_rate / copy_rate,
         # What the bare tools spend for the same work: the CPU floor per order.
         "ceiling_fetch_ack_cpu_us_per_order": fetch_ack_cpu / args.orders * 1e6,
         "ceiling_copy_cpu_us_per_order": copy_cpu / args.orders * 1e6,
@@ -815,6 +842,10 @@ def throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates, 
     upsert_1conn_rate, _ = ceiling_upsert(work, db, (orders_tsv, items_tsv),
                                           tsv_parts(updated_orders_tsv, updated_items_tsv, 1),
                                           rows, args.orders)
+    bound_upsert_rate, _ = ceiling_upsert(
+        work, db, (orders_tsv, items_tsv),
+        tsv_parts(updated_orders_tsv, updated_items_tsv, writers), rows, args.orders,
+        unavoidable_commands(nats, updated_path, writers, "bound_update"))
     update = host_drain(work, db, nats, updated_path, args.orders, items, args, rep, "process",
                         stored=(orders_tsv, items_tsv), updated=args.orders)
     run["ceiling_upsert_rows_per_s"] = upsert_rate
@@ -826,6 +857,7 @@ def throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates, 
     run["update_host_peak_rss_mb"] = update["host_peak_rss_mb"]
     run["ratio_update_vs_ceiling"] = update["rows_per_s"] / upsert_rate
     run["ratio_update_vs_ceiling_1conn"] = update["rows_per_s"] / upsert_1conn_rate
+    run["bound_ratio_update_vs_ceiling"] = bound_upsert_rate / upsert_rate
     run["ratio_update_vs_insert"] = update["orders_per_s"] / run["orders_per_s"]
     replay = host_drain(work, db, nats, path, args.orders, items, args, rep, "process",
                         stored=(orders_tsv, items_tsv))
@@ -911,12 +943,14 @@ def main():
               "ratio_update_vs_ceiling_1conn=%.2f rows_per_s=%.0f ceiling_copy_rows_per_s=%.0f "
               "ceiling_copy_1conn_rows_per_s=%.0f ceiling_fetch_ack_per_s=%.0f "
               "ceiling_parse_per_s=%.0f thread_orders_per_s=%.0f thread_cpu_us_per_order=%.1f "
-              "process_vs_thread_orders_per_s=%.2f"
+              "process_vs_thread_orders_per_s=%.2f bound_ratio_vs_copy=%.2f "
+              "bound_ratio_update_vs_ceiling=%.2f"
               % (args.workers, med["ratio_vs_copy_1conn"], med["ratio_update_vs_ceiling_1conn"],
                  med["rows_per_s"], med["ceiling_copy_rows_per_s"],
                  med["ceiling_copy_1conn_rows_per_s"], med["ceiling_fetch_ack_per_s"],
                  med["ceiling_parse_per_s"], med["thread_orders_per_s"],
-                 med["thread_cpu_us_per_order"], med["process_vs_thread_orders_per_s"]))
+                 med["thread_cpu_us_per_order"], med["process_vs_thread_orders_per_s"],
+                 med["bound_ratio_vs_copy"], med["bound_ratio_update_vs_ceiling"]))
     finally:
         if nats:
             nats.stop()
