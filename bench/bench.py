@@ -488,14 +488,14 @@ def run_all(commands):
     return time.monotonic() - start
 
 
-def fetch_ack_commands(nats, path, consumers, name):
-    """`consumers` bare pull consumers (processes), each fetching and acking its share of the
-    messages from a stream of its own, filled here (sharing one durable consumer, a process that
-    stops leaves pull requests behind that hold messages until ack_wait)."""
+def fetch_ack_commands(nats, parts, name):
+    """A bare pull consumer (process) per file of `parts` (`split_lines`), each fetching and
+    acking its messages from a stream of its own, filled here (sharing one durable consumer, a
+    process that stops leaves pull requests behind that hold messages until ack_wait)."""
     commands = []
-    for k, part in enumerate(split_lines(path, consumers)):
-        stream = "BENCH_%s_%d_%d" % (name.upper(), consumers, k)
-        subject = "bench.%s%d.%d" % (name.lower(), consumers, k)
+    for k, part in enumerate(parts):
+        stream = "BENCH_%s_%d_%d" % (name.upper(), len(parts), k)
+        subject = "bench.%s%d.%d" % (name.lower(), len(parts), k)
         run_tool("stream", nats.url, stream, subject)
         publish(nats, subject, part)
         with open(part) as f:
@@ -504,9 +504,9 @@ def fetch_ack_commands(nats, path, consumers, name):
     return commands
 
 
-def ceiling_fetch_ack(nats, path, orders, consumers):
+def ceiling_fetch_ack(nats, parts, orders):
     """Rate, and CPU seconds of nats-server and the consumers, of `fetch_ack_commands` at once."""
-    commands = fetch_ack_commands(nats, path, consumers, "ceiling")
+    commands = fetch_ack_commands(nats, parts, "ceiling")
     cpu0 = nats.cpu() + reaped_children_cpu()
     seconds = run_all(commands)
     return orders / seconds, nats.cpu() + reaped_children_cpu() - cpu0
@@ -529,13 +529,14 @@ def check_rows(db, database, rows, updated=None):
                                % (database, updated, got))
 
 
-def unavoidable_commands(nats, path, consumers, name):
+def unavoidable_commands(nats, parts, name):
     """The work of a host that added nothing of its own but the least a message needs besides
     the database: bare fetch+ack (`fetch_ack_commands`) and a bare RapidJSON parse of each
-    message once, both split as the host's workers split them. Run beside a ceiling, on the same
-    cores, it gives the best ratio to that ceiling any host could reach on this machine."""
-    return (fetch_ack_commands(nats, path, consumers, name) +
-            [[BENCH, "parse", part] for part in split_lines(path, consumers)])
+    message once, both of the messages split into `parts` as the host's workers split them. Run
+    beside a ceiling, on the same cores, it gives the best ratio to that ceiling any host could
+    reach on this machine."""
+    return (fetch_ack_commands(nats, parts, name) +
+            [[BENCH, "parse", part] for part in parts])
 
 
 def ceiling_copy(db, parts, rows, alongside=()):
@@ -805,11 +806,14 @@ def throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates, 
     the upsert also on one connection, for continuity with earlier results."""
     rows = args.orders + items
     writers = args.workers
-    fetch_ack_rate, fetch_ack_cpu = ceiling_fetch_ack(nats, path, args.orders, writers)
-    copy_rate, copy_cpu = ceiling_copy(db, tsv_parts(orders_tsv, items_tsv, writers), rows)
+    # Each split once, shared by the ceilings and the bounds.
+    messages = split_lines(path, writers)
+    row_parts = tsv_parts(orders_tsv, items_tsv, writers)
+    fetch_ack_rate, fetch_ack_cpu = ceiling_fetch_ack(nats, messages, args.orders)
+    copy_rate, copy_cpu = ceiling_copy(db, row_parts, rows)
     copy_1conn_rate, _ = ceiling_copy(db, tsv_parts(orders_tsv, items_tsv, 1), rows)
-    bound_copy_rate, _ = ceiling_copy(db, tsv_parts(orders_tsv, items_tsv, writers), rows,
-                                      unavoidable_commands(nats, path, writers, "bound_insert"))
+    bound_copy_rate, _ = ceiling_copy(db, row_parts, rows,
+                                      unavoidable_commands(nats, messages, "bound_insert"))
     parse_rate, parse_cpu = ceiling_parse(path)
     run = {
         "ceiling_fetch_ack_per_s": fetch_ack_rate,
@@ -836,16 +840,15 @@ def throughput_run(work, db, nats, path, items, orders_tsv, items_tsv, updates, 
     run["process_vs_thread_cpu_per_order"] = run["cpu_us_per_order"] / thread["cpu_us_per_order"]
 
     updated_path, updated_orders_tsv, updated_items_tsv = updates
-    upsert_rate, upsert_cpu = ceiling_upsert(
-        work, db, (orders_tsv, items_tsv),
-        tsv_parts(updated_orders_tsv, updated_items_tsv, writers), rows, args.orders)
+    updated_row_parts = tsv_parts(updated_orders_tsv, updated_items_tsv, writers)
+    upsert_rate, upsert_cpu = ceiling_upsert(work, db, (orders_tsv, items_tsv), updated_row_parts,
+                                             rows, args.orders)
     upsert_1conn_rate, _ = ceiling_upsert(work, db, (orders_tsv, items_tsv),
                                           tsv_parts(updated_orders_tsv, updated_items_tsv, 1),
                                           rows, args.orders)
     bound_upsert_rate, _ = ceiling_upsert(
-        work, db, (orders_tsv, items_tsv),
-        tsv_parts(updated_orders_tsv, updated_items_tsv, writers), rows, args.orders,
-        unavoidable_commands(nats, updated_path, writers, "bound_update"))
+        work, db, (orders_tsv, items_tsv), updated_row_parts, rows, args.orders,
+        unavoidable_commands(nats, split_lines(updated_path, writers), "bound_update"))
     update = host_drain(work, db, nats, updated_path, args.orders, items, args, rep, "process",
                         stored=(orders_tsv, items_tsv), updated=args.orders)
     run["ceiling_upsert_rows_per_s"] = upsert_rate
