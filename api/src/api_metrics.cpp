@@ -49,7 +49,12 @@ void ApiMetrics::render(std::string& out) const {
                      in_flight.load());
     prometheus_gauge(out, "nomnom_api_http_connections",
                      "Open HTTP connections, idle keep-alive ones included (http.max_connections)",
-                     http_connections.load());
+                     http_connections.open.load());
+    prometheus_gauge(out, "nomnom_api_http_idle_connections",
+                     "Open HTTP connections waiting for their next request (kept alive, or "
+                     "silent since they connected); the longest idle one makes room at "
+                     "http.max_connections",
+                     http_connections.idle.load());
 }
 
 }  // namespace nomnom::api

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "nomnom/common/http_server.hpp"
 #include "nomnom/common/prometheus.hpp"
 
 namespace nomnom::api {
@@ -32,7 +33,7 @@ class ApiMetrics {
     std::atomic<uint64_t> duplicates{0};
     std::atomic<uint64_t> publish_failures{0};
     std::atomic<int64_t> in_flight{0};
-    std::atomic<int64_t> http_connections{0};  // open, idle keep-alive ones included
+    HttpConnectionGauges http_connections;
     // By ValidationResult.
     std::array<std::atomic<uint64_t>, 6> validated{};
 

@@ -10,7 +10,6 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -69,7 +68,7 @@ int main(int argc, char** argv) {
     params->setTimeout(Poco::Timespan(10, 0));
     params->setKeepAlive(true);
     nomnom::ReadDeadlines deadlines;
-    std::atomic<int64_t> connections{0};
+    nomnom::HttpConnectionGauges connections;
     nomnom::HttpServer server(socket, params, new Factory, deadlines, connections,
                               nomnom::HttpServer::Limits{.threads = max_threads});
     int received = 0;

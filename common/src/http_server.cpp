@@ -182,12 +182,12 @@ HttpServer::LaterAnswer HttpServer::answer_later(Poco::Net::HTTPServerResponse& 
 HttpServer::HttpServer(const Poco::Net::ServerSocket& listener,
                        Poco::Net::HTTPServerParams::Ptr params,
                        Poco::Net::HTTPRequestHandlerFactory::Ptr factory, ReadDeadlines& deadlines,
-                       std::atomic<int64_t>& open_connections, Limits limits)
+                       HttpConnectionGauges& gauges, Limits limits)
     : listener_(listener),
       params_(std::move(params)),
       factory_(std::move(factory)),
       deadlines_(deadlines),
-      open_connections_(open_connections),
+      gauges_(gauges),
       limits_(limits),
       completions_(std::make_shared<Completions>()),
       next_id_(kAnswersId + 1) {
@@ -357,7 +357,7 @@ void HttpServer::add_locked(Poco::Net::StreamSocket socket) {
     const uint64_t id = next_id_++;
     auto connection = std::make_shared<Connection>(id, socket, params_);
     connections_.emplace(id, connection);
-    ++open_connections_;
+    ++gauges_.open;
     park_locked(*connection, EPOLL_CTL_ADD);
 }
 
@@ -366,6 +366,7 @@ void HttpServer::park_locked(Connection& connection, int epoll_operation) {
     connection.idle_until = Clock::now() + limits_.keep_alive_timeout;
     const bool first = idle_.empty();
     connection.idle_at = idle_.insert(idle_.end(), &connection);
+    ++gauges_.idle;
     if (first) idle_changed_.notify_one();
     resume_accepting_locked();
     // Listed as idle before it can fire: the thread that takes its request finds it there.
@@ -379,7 +380,9 @@ void HttpServer::park_locked(Connection& connection, int epoll_operation) {
 }
 
 void HttpServer::unlist_idle_locked(Connection& connection) {
-    if (connection.idle) idle_.erase(connection.idle_at);
+    if (!connection.idle) return;
+    idle_.erase(connection.idle_at);
+    --gauges_.idle;
     connection.idle = false;
 }
 
@@ -391,7 +394,7 @@ void HttpServer::close_locked(Connection& connection) {
     } catch (const Poco::Exception&) {
         // Closing cannot fail in a way that matters here.
     }
-    --open_connections_;
+    --gauges_.open;
     connections_.erase(connection.id);  // last: it may destroy `connection`
     resume_accepting_locked();
 }

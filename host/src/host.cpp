@@ -101,9 +101,11 @@ std::string Host::metrics() const {
     // The worker processes count their plugin's messages; the host's own state (its NATS
     // connection, reloads, which plugins run, the consumers' lag it reads) is not theirs.
     static const std::set<std::string> kHostOwned = {
-        "nomnom_nats_connected",   "nomnom_reloads_total",        "nomnom_reload_failures_total",
-        "nomnom_plugin_up",        "nomnom_plugins_refused",      "nomnom_plugin_refused",
-        "nomnom_consumer_pending", "nomnom_consumer_ack_pending", "nomnom_http_connections"};
+        "nomnom_nats_connected",        "nomnom_reloads_total",
+        "nomnom_reload_failures_total", "nomnom_plugin_up",
+        "nomnom_plugins_refused",       "nomnom_plugin_refused",
+        "nomnom_consumer_pending",      "nomnom_consumer_ack_pending",
+        "nomnom_http_connections",      "nomnom_http_idle_connections"};
     std::vector<std::string> texts = supervisor_->worker_metrics();
     texts.insert(texts.begin(), std::move(out));
     return merge_prometheus(texts, kHostOwned);

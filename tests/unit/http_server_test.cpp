@@ -98,7 +98,7 @@ struct LocalServer {
     Poco::Net::ServerSocket listener{Poco::Net::SocketAddress("127.0.0.1", 0), 16};
     const Poco::Net::SocketAddress address = listener.address();
     nomnom::ReadDeadlines deadlines;
-    std::atomic<int64_t> connections{0};
+    nomnom::HttpConnectionGauges connections;
     nomnom::HttpServer server;
 };
 

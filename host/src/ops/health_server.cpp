@@ -94,11 +94,14 @@ HealthServer::HealthServer(const std::string& listen, std::function<Readiness()>
     HttpServer::Limits limits;
     limits.threads = more ? 8 : 2;
     // The host merges its worker processes' metrics into its own (host.cpp), and owns this one.
-    auto with_connections = [&open = connections_, text = std::move(metrics)] {
+    auto with_connections = [&gauges = connections_, text = std::move(metrics)] {
         std::string out = text();
         prometheus_gauge(out, "nomnom_http_connections",
                          "Open connections to the http port, idle keep-alive ones included",
-                         open.load());
+                         gauges.open.load());
+        prometheus_gauge(out, "nomnom_http_idle_connections",
+                         "Open connections to the http port waiting for their next request",
+                         gauges.idle.load());
         return out;
     };
     server_ = std::make_unique<HttpServer>(

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,7 +43,7 @@ class HealthServer {
   private:
     // Both outlive the server's threads.
     ReadDeadlines deadlines_;
-    std::atomic<int64_t> connections_{0};
+    HttpConnectionGauges connections_;
     std::unique_ptr<HttpServer> server_;
     uint16_t port_ = 0;
 };

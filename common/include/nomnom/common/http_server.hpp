@@ -22,6 +22,15 @@
 
 namespace nomnom {
 
+// Metrics of an HttpServer's connections. They outlive the server, so handlers may read them
+// whenever they run.
+struct HttpConnectionGauges {
+    std::atomic<int64_t> open{0};  // idle ones included
+    // Waiting for their next request (kept alive, or connected and silent so far): they hold
+    // no serving thread, and at http.max_connections the longest idle one makes room.
+    std::atomic<int64_t> idle{0};
+};
+
 // An HTTP/1.1 server on Poco's request and response classes in which a keep-alive connection
 // holds a thread only while one of its requests is being served. Poco's HTTPServer gives each
 // connection a thread until the client closes it or keep-alive times out, so http.max_threads
@@ -80,11 +89,10 @@ class HttpServer {
     // the request timeout of its first bytes (through `deadlines`, which outlives the server),
     // else it is answered 408 and its connection closed: the socket's timeout alone bounds only
     // each wait for the next bytes, which a client sending one now and then never reaches.
-    // `open_connections` (a metric; it outlives the server, so handlers may read it whenever
-    // they run) follows the connections open, idle ones included.
+    // `gauges` follow its connections.
     HttpServer(const Poco::Net::ServerSocket& listener, Poco::Net::HTTPServerParams::Ptr params,
                Poco::Net::HTTPRequestHandlerFactory::Ptr factory, ReadDeadlines& deadlines,
-               std::atomic<int64_t>& open_connections, Limits limits);
+               HttpConnectionGauges& gauges, Limits limits);
     // Aborts whatever is still open.
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
@@ -128,7 +136,7 @@ class HttpServer {
     Poco::Net::HTTPServerParams::Ptr params_;
     Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
     ReadDeadlines& deadlines_;
-    std::atomic<int64_t>& open_connections_;
+    HttpConnectionGauges& gauges_;
     const Limits limits_;
     int epoll_ = -1;
     int wake_ = -1;  // an eventfd: written once, it ends every serving thread
