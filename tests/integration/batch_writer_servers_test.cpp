@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -115,13 +116,19 @@ TEST_CASE("a batch larger than one COPY slice or one MySQL statement is written 
     CAPTURE(kind);
     WideKv kv(kind);
     // 12 MiB of text in rows of 64 KiB: the COPY goes out in several slices (a row's text
-    // straddling their boundaries), the MySQL upsert in several statements.
+    // straddling their boundaries). The same keys again take the upsert: on MariaDB several
+    // statements.
     std::vector<std::string> keys;
     for (int i = 0; i < 192; ++i) keys.push_back("key-" + std::to_string(i));
-    write_rows(kv.database, kv.descriptor, keys, std::string(65536, 'x'));
-    CHECK(kv.db->query_int64("SELECT count(*) FROM kv") == 192);
-    CHECK(kv.db->query_int64("SELECT sum(length(extra)) FROM kv") == 192LL * 65536);
-    CHECK(kv.db->query_int64("SELECT sum(v) FROM kv") == 191LL * 192 / 2);
+    for (const char extra : {'x', 'y'}) {
+        CAPTURE(extra);
+        write_rows(kv.database, kv.descriptor, keys, std::string(65536, extra));
+        CHECK(kv.db->query_int64("SELECT count(*) FROM kv") == 192);
+        CHECK(kv.db->query_int64("SELECT sum(length(extra)) FROM kv") == 192LL * 65536);
+        CHECK(kv.db->query_int64("SELECT sum(v) FROM kv") == 191LL * 192 / 2);
+        CHECK(kv.db->query_int64(std::string("SELECT count(*) FROM kv WHERE extra LIKE '") + extra +
+                                 "%'") == 192);
+    }
 }
 
 TEST_CASE("text with quotes, escapes and 4-byte UTF-8 lands unchanged, new and upserted",
@@ -335,12 +342,17 @@ TEST_CASE("MariaDB: db_execute's $n are the parameters, never text inside quotes
 
 namespace {
 
-// LOAD DATA statements run so far on the pool's only connection.
-int64_t loads_run(nomnom::host::Database& database) {
+// A session status counter of the pool's only connection.
+int64_t session_counter(nomnom::host::Database& database, const std::string& name) {
     nomnom::host::DbLease lease(database);
     const auto rows = nomnom::host::mysql_query_rows(
-        nomnom::host::mysql_connection(lease.session()), "SHOW SESSION STATUS LIKE 'Com_load'");
+        nomnom::host::mysql_connection(lease.session()), "SHOW SESSION STATUS LIKE '" + name + "'");
     return std::stoll(rows.at(0).at(1).value_or("-1"));
+}
+
+// LOAD DATA statements run so far on the pool's only connection.
+int64_t loads_run(nomnom::host::Database& database) {
+    return session_counter(database, "Com_load");
 }
 
 }  // namespace
@@ -377,4 +389,106 @@ TEST_CASE("MariaDB: a server that refuses LOAD DATA LOCAL gets every batch by th
     CHECK(server.query_int64("SELECT count(*) FROM kv") == 3);
     CHECK(server.query_int64("SELECT count(*) FROM kv WHERE k = 'c' AND extra = 'y'") == 1);
     CHECK(loads_run(database) == 1);  // the refused one, tried once for the pool
+}
+
+namespace {
+
+constexpr nomnom_column kTyped[] = {{sizeof(nomnom_column), "k", NOMNOM_TYPE_TEXT, 0},
+                                    {sizeof(nomnom_column), "i", NOMNOM_TYPE_I64, 1},
+                                    {sizeof(nomnom_column), "f", NOMNOM_TYPE_F64, 1},
+                                    {sizeof(nomnom_column), "d", NOMNOM_TYPE_F64, 1},
+                                    {sizeof(nomnom_column), "b", NOMNOM_TYPE_BOOL, 1},
+                                    {sizeof(nomnom_column), "j", NOMNOM_TYPE_JSON, 1},
+                                    {sizeof(nomnom_column), "t", NOMNOM_TYPE_TEXT, 1}};
+const nomnom_table kTypedTable{sizeof(nomnom_table), "typed", kTyped, 7, kKeys, 1};
+
+// A row of `typed`; an empty optional is NULL.
+struct TypedRow {
+    std::string k;
+    std::optional<int64_t> i;
+    std::optional<double> f;
+    std::optional<double> d;
+    std::optional<bool> b;
+    std::optional<std::string> j;
+    std::optional<std::string> t;
+};
+
+// `typed` on a fresh MariaDB database, by DDL: a DECIMAL and a DATETIME column besides the types
+// the host derives.
+struct TypedTable {
+    nomnom::testing::MariaDbTestDb db;
+    std::unique_ptr<nomnom::host::Database> database;
+    nomnom_plugin_descriptor descriptor = descriptor_of(kTypedTable);
+
+    TypedTable() {
+        db.exec(
+            "CREATE TABLE typed (k VARCHAR(20) NOT NULL, i BIGINT, f DOUBLE, d DECIMAL(10,2), "
+            "b BOOLEAN, j JSON, t DATETIME(6), nn_seq BIGINT, UNIQUE (k))");
+        database = std::make_unique<nomnom::host::Database>(one_connection(db.url()));
+        database->prepare_tables(descriptor, nomnom::host::declared_outputs(descriptor), false);
+    }
+    // Each row from a message of `sequence`.
+    void write(const std::vector<TypedRow>& rows, uint64_t sequence) {
+        nomnom::host::RowBatch batch(descriptor);
+        const nomnom_host_api& api = *nomnom::host::host_api();
+        nomnom_row_sink* sink = batch.as_sink();
+        for (uint32_t m = 0; m < rows.size(); ++m) {
+            const TypedRow& row = rows[m];
+            batch.begin_message(m, sequence);
+            api.begin_row(sink, 0);
+            api.put_text(sink, 0, row.k.data(), row.k.size());
+            if (row.i) api.put_i64(sink, 1, *row.i);
+            if (row.f) api.put_f64(sink, 2, *row.f);
+            if (row.d) api.put_f64(sink, 3, *row.d);
+            if (row.b) api.put_bool(sink, 4, *row.b ? 1 : 0);
+            if (row.j) api.put_text(sink, 5, row.j->data(), row.j->size());
+            if (row.t) api.put_text(sink, 6, row.t->data(), row.t->size());
+            api.end_row(sink);
+            REQUIRE(batch.message_error().empty());
+        }
+        nomnom::host::DbLease lease(*database);
+        lease.begin();
+        nomnom::host::write_batch(lease, batch, nomnom::host::declared_outputs(descriptor),
+                                  {"typed"});
+        lease.commit();
+    }
+    nomnom::testing::TestDatabase::Rows stored() {
+        return db.query_rows("SELECT k, i, f, d, b, j, t, nn_seq FROM typed ORDER BY k");
+    }
+};
+
+}  // namespace
+
+TEST_CASE("MariaDB: each column type lands the same by LOAD DATA as by the upsert",
+          "[db][mariadb]") {
+    const std::vector<TypedRow> older = {{"a", 1, 1.0, 1.0, false, "{}", "2000-01-01T00:00:00Z"},
+                                         {"b", 2, 2.0, 2.0, true, "[1]", "2000-01-01T00:00:00Z"},
+                                         {"c", {}, {}, {}, {}, {}, {}},
+                                         {"d", 4, 4.0, 4.0, true, "4", "2000-01-01T00:00:00Z"}};
+    const std::vector<TypedRow> newer = {
+        {"a", -9007199254740993LL, 1e-7, 12.5, true, "{\"x\": [1, \"\\u00e9\", \"\xc3\xa9\"]}",
+         "2026-02-28T10:11:12.5+05:30"},
+        {"b", {}, {}, {}, {}, {}, {}},
+        {"c", INT64_MAX, -2.5e300, -0.25, false, "[]", "2024-02-29T23:59:59Z"},
+        {"d", 0, 0.1, 99.99, false, "\"it's\"", "2026-12-06T00:00:00.000001-01:00"}};
+    // Over stored keys: the upsert.
+    TypedTable upserted;
+    upserted.write(older, 10);
+    upserted.write(newer, 20);
+    const auto stored = upserted.stored();
+    // New keys: the plain LOAD DATA, and nothing after it.
+    TypedTable loaded;
+    loaded.write(newer, 20);
+    CHECK(loads_run(*loaded.database) == 1);
+    CHECK(session_counter(*loaded.database, "Com_insert") == 0);
+    CHECK(loaded.stored() == stored);
+    REQUIRE(stored.size() == 4);
+    CHECK(stored[0][1].value_or("") == "-9007199254740993");
+    CHECK(stored[0][3].value_or("") == "12.50");
+    CHECK(stored[0][6].value_or("") == "2026-02-28 04:41:12.500000");
+    CHECK(stored[1][0].value_or("") == "b");
+    CHECK_FALSE(stored[1][1]);
+    CHECK_FALSE(stored[1][6]);
+    CHECK(stored[2][1].value_or("") == std::to_string(INT64_MAX));
+    CHECK(stored[3][6].value_or("") == "2026-12-06 01:00:00.000001");
 }
