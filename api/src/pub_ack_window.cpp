@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -17,9 +18,16 @@ PubAckWindow::PubAckWindow(NatsClient& nats, int64_t max_pending)
     options.PublishAsync.AckHandlerClosure = this;
     check_nats(natsConnection_JetStream(&jetstream_, nats.connection(), &options),
                "creating the JetStream context for asynchronous publishes");
+    answerer_ = std::thread([this] { answer_when_due(); });
 }
 
 PubAckWindow::~PubAckWindow() {
+    {
+        const std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    answers_due_changed_.notify_one();
+    answerer_.join();
     std::vector<std::function<void()>> unanswered;
     // (cnats 3.4 creates its list of pending publishes with the first one: before that, asking
     // for it crashes.)
@@ -48,6 +56,41 @@ void PubAckWindow::release_slot() {
     room_.notify_one();
 }
 
+void PubAckWindow::give(const std::function<void()>& on_answer) {
+    try {
+        on_answer();
+    } catch (const std::exception& e) {
+        spdlog::error("answering a request after its PubAck: {}", e.what());
+    }
+}
+
+void PubAckWindow::answer_when_due() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        if (answers_due_.empty()) {
+            answers_due_changed_.wait(lock);
+            continue;
+        }
+        const auto due = answers_due_.begin()->first;
+        if (std::chrono::steady_clock::now() < due) {
+            answers_due_changed_.wait_until(lock, due);
+            continue;
+        }
+        Waiter& waiter = *answers_due_.begin()->second;
+        answers_due_.erase(answers_due_.begin());
+        // Its PubAck, if it comes after all, finds no waiter and only frees its slot.
+        const std::shared_ptr<Waiter> kept = std::move(waiting_.at(waiter.message));
+        waiting_.erase(waiter.message);
+        waiter.done = true;
+        waiter.outcome.status = NATS_TIMEOUT;
+        waiter.outcome.answered_at = std::chrono::steady_clock::now();
+        const std::function<void()> on_answer = std::move(waiter.on_answer);
+        lock.unlock();
+        give(on_answer);
+        lock.lock();
+    }
+}
+
 PubAckWindow::Pending PubAckWindow::send(NatsMsgPtr message, const PublishRequest& request,
                                          Followed followed) {
     using Clock = std::chrono::steady_clock;
@@ -62,11 +105,17 @@ PubAckWindow::Pending PubAckWindow::send(NatsMsgPtr message, const PublishReques
         return {*this, std::move(waiter)};
     }
     if (pending_ == 0 && followed == Followed::No) {
-        // Alone: nothing to gather, and a synchronous publish is written at once.
+        // Alone: nothing to gather, and a synchronous publish is written at once, awaited
+        // until the deadline a wait for room has brought nearer.
         ++pending_;
         lock.unlock();
+        PublishRequest alone = request;
+        alone.max_wait_ms = std::max<int64_t>(
+            1,
+            std::chrono::duration_cast<std::chrono::milliseconds>(waiter->deadline - Clock::now())
+                .count());
         static_cast<PublishOutcome&>(waiter->outcome) =
-            nats_.publish_awaiting_ack(message.get(), request);
+            nats_.publish_awaiting_ack(message.get(), alone);
         lock.lock();
         release_slot();
         waiter->done = true;
@@ -120,9 +169,14 @@ PubAckWindow::Outcome PubAckWindow::Pending::wait() {
 }
 
 bool PubAckWindow::Pending::on_answer(std::function<void()> answered) {
-    const std::lock_guard lock(window_->mutex_);
-    if (waiter_->done) return false;
-    waiter_->on_answer = std::move(answered);
+    {
+        const std::lock_guard lock(window_->mutex_);
+        if (waiter_->done) return false;
+        waiter_->on_answer = std::move(answered);
+        waiter_->due_at = window_->answers_due_.emplace(waiter_->deadline, waiter_.get());
+        if (waiter_->due_at != window_->answers_due_.begin()) return true;
+    }
+    window_->answers_due_changed_.notify_one();
     return true;
 }
 
@@ -144,7 +198,10 @@ PubAckWindow::Pending& PubAckWindow::Pending::operator=(Pending&& other) noexcep
 void PubAckWindow::Pending::forget() {
     if (!waiter_) return;  // moved from
     const std::lock_guard lock(window_->mutex_);
-    if (!waiter_->done) window_->waiting_.erase(waiter_->message);
+    if (!waiter_->done) {
+        window_->waiting_.erase(waiter_->message);
+        if (waiter_->on_answer) window_->answers_due_.erase(waiter_->due_at);
+    }
     waiter_.reset();
 }
 
@@ -170,17 +227,13 @@ void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckE
             }
             waiter.done = true;
             waiter.outcome.answered_at = std::chrono::steady_clock::now();
+            if (waiter.on_answer) window.answers_due_.erase(waiter.due_at);
             on_answer = std::move(waiter.on_answer);
         }
     }
     // Outside the lock, on a waiter kept alive here even if its caller has returned meanwhile.
     if (on_answer) {
-        // Nothing may unwind into cnats' C frames.
-        try {
-            on_answer();
-        } catch (const std::exception& e) {
-            spdlog::error("answering a request after its PubAck: {}", e.what());
-        }
+        give(on_answer);
     } else if (answered) {
         answered->answered.notify_one();
     }

@@ -4,9 +4,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "nomnom/common/nats_client.hpp"
@@ -41,6 +43,8 @@ class PubAckWindow {
         natsMsg* message = nullptr;  // its key in waiting_ until answered
         std::chrono::steady_clock::time_point deadline;
         std::function<void()> on_answer;  // instead of a caller waiting
+        // In answers_due_, while on_answer waits.
+        std::multimap<std::chrono::steady_clock::time_point, Waiter*>::iterator due_at;
     };
 
   public:
@@ -53,11 +57,9 @@ class PubAckWindow {
         ~Pending() { forget(); }
         // Waits for the PubAck until the publish's deadline.
         Outcome wait();
-        // Calls `answered` once wait() would not wait, on the thread the PubAck comes on, so
-        // that nobody has to wait for it. A PubAck that does not come is answered by cnats'
-        // timeout, publish_timeout_ms after the publish: after a wait for room in a full window,
-        // that is later than the deadline wait() keeps (up to twice publish_timeout_ms after
-        // send). False, without calling it, when wait() would not wait now.
+        // Calls `answered` once wait() would not wait, on the thread the PubAck comes on (or,
+        // at the deadline wait() keeps, on the window's own thread), so that nobody has to
+        // wait for it. False, without calling it, when wait() would not wait now.
         bool on_answer(std::function<void()> answered);
         // The outcome of a publish refused before it was sent (no room, not sendable), which
         // waiting would not change; nullopt once sent.
@@ -87,6 +89,12 @@ class PubAckWindow {
     static void on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr* error,
                            void* closure);
     void release_slot();  // with mutex_ held
+    // Answers the waiters left with an on_answer whose deadline passed before their PubAck
+    // came. cnats' own timeout of a publish runs from its send, which a wait for room in a full
+    // window may have put off by up to publish_timeout_ms.
+    void answer_when_due();
+    // Calls an on_answer without letting anything unwind into the caller (cnats' C frames).
+    static void give(const std::function<void()>& on_answer);
 
     NatsClient& nats_;
     const int64_t max_pending_;
@@ -98,6 +106,11 @@ class PubAckWindow {
     // with the caller, so that the PubAck's handler can wake it after letting go of mutex_: woken
     // under the lock, the caller would at once block on it again.
     std::unordered_map<natsMsg*, std::shared_ptr<Waiter>> waiting_;
+    // The waiters with an on_answer, by deadline.
+    std::multimap<std::chrono::steady_clock::time_point, Waiter*> answers_due_;
+    std::condition_variable answers_due_changed_;
+    bool stopping_ = false;
+    std::thread answerer_;  // answer_when_due
 };
 
 }  // namespace nomnom::api

@@ -127,29 +127,31 @@ TEST_CASE("a PubAck that never comes gives 503 with Retry-After, never 202 - the
 }
 
 TEST_CASE(
-    "the PubAck window: a request finding it full past publish_timeout_ms gets 503 "
-    "naming ingest.max_pending_acks; requests share it and each gets its own PubAck",
+    "the PubAck window: requests finding it full get 503 within publish_timeout_ms; requests "
+    "share it and each gets its own PubAck",
     "[api][faults]") {
     ApiOnNats setup("max_pending_acks = 1", "", {}, "max_threads = 16");
     auto& [nats, api, client] = setup;
     {
-        // One publish holds the only slot until its PubAck times out (2 s); of the others, one
-        // takes the slot then, the rest find no room within their own 2 s.
+        // One publish holds the only slot until its PubAck times out (2 s). Each of the others
+        // is answered within its own 2 s all the same: "no room" if it never got the slot, else
+        // the timeout of the publish it sent in the time left.
         const NatsServer::Frozen frozen = nats.freeze();
-        std::vector<std::future<Posted>> replies = post_together(api, "frozen", 4);
-        int window_full = 0;
-        for (auto& reply : replies) {
-            HttpReply got = reply.get().reply;
+        for (auto& posted : post_together(api, "frozen", 4)) {
+            const auto [got, waited] = posted.get();
             INFO(got.body);
             CHECK(got.status == 503);
-            CHECK(got.headers["Retry-After"] == "2");
-            if (got.body.find("no room among the 1 publishes awaiting their PubAck "
-                              "(ingest.max_pending_acks) within ingest.publish_timeout_ms "
-                              "(2000 ms): JetStream is not keeping up") != std::string::npos) {
-                ++window_full;
-            }
+            CHECK(got.headers.at("Retry-After") == "2");
+            const bool no_room = got.body.find(
+                                     "no room among the 1 publishes awaiting their PubAck "
+                                     "(ingest.max_pending_acks) within ingest.publish_timeout_ms "
+                                     "(2000 ms): JetStream is not keeping up") != std::string::npos;
+            const bool timed_out =
+                got.body.find("JetStream publish to messages.ingest.default failed: Timeout") !=
+                std::string::npos;
+            CHECK((no_room || timed_out));
+            CHECK(waited < 2500ms);
         }
-        CHECK(window_full >= 2);
     }
     REQUIRE(eventually([&] { return api.get("/ready").status == 200; }, 20s));
     const uint64_t before = client.stream_message_count("TEST");
@@ -251,6 +253,44 @@ TEST_CASE(
         CHECK(waited >= 1900ms);
         CHECK(waited < 8s);
     }
+}
+
+TEST_CASE(
+    "a request that waited for room in the PubAck window is still answered within "
+    "publish_timeout_ms of its start, its publish awaited on its thread or later",
+    "[api][faults]") {
+    // With one slot, the last request finds the window empty once it gets room, and publishes
+    // synchronously; with two, another publish is still pending then, and its answer is left
+    // for later.
+    const int slots = GENERATE(1, 2);
+    CAPTURE(slots);
+    ApiOnNats setup("max_pending_acks = " + std::to_string(slots), "", {}, "max_threads = 4");
+    auto& [nats, api, client] = setup;
+    const NatsServer::Frozen frozen = nats.freeze();
+    // Each takes a slot until its PubAck times out, 2 s on, the first (alone) synchronously.
+    // The offsets are the scenario: 0.5 s apart, the slots free one at a time.
+    std::vector<std::future<Posted>> held;
+    for (int i = 1; i <= slots; ++i) {
+        if (i > 1) std::this_thread::sleep_for(500ms);
+        held.push_back(std::move(post_together(api, "held-" + std::to_string(i), 1)[0]));
+        REQUIRE(eventually(
+            [&] {
+                return metric_line(api.get("/metrics").body,
+                                   "nomnom_api_requests_in_flight " + std::to_string(i + 1));
+            },
+            20s));
+    }
+    std::this_thread::sleep_for(slots == 1 ? 1000ms : 500ms);
+    // About 1 s after the first: it waits that long for room, then for its PubAck. Awaited from
+    // its send on, that publish would be answered 3 s after the request.
+    const auto [reply, waited] = post_together(api, "late", 1)[0].get();
+    INFO(reply.body);
+    CHECK(reply.status == 503);
+    CHECK(reply.body.find("JetStream publish to messages.ingest.default failed: Timeout") !=
+          std::string::npos);
+    CHECK(waited >= 1900ms);
+    CHECK(waited < 2500ms);
+    for (auto& earlier : held) CHECK(earlier.get().reply.status == 503);
 }
 
 TEST_CASE("SIGTERM waits for the messages awaiting their PubAck: each is answered 202 and stored",
