@@ -78,15 +78,20 @@ void PubAckWindow::answer_when_due() {
         }
         Waiter& waiter = *answers_due_.begin()->second;
         answers_due_.erase(answers_due_.begin());
-        // Its PubAck, if it comes after all, finds no waiter and only frees its slot.
-        const std::shared_ptr<Waiter> kept = std::move(waiting_.at(waiter.message));
+        // Its PubAck, if it comes after all, finds no waiter and only frees its slot. (Every
+        // way out of waiting_ also leaves answers_due_.)
+        std::shared_ptr<Waiter> kept = std::move(waiting_.at(waiter.message));
         waiting_.erase(waiter.message);
         waiter.done = true;
         waiter.outcome.status = NATS_TIMEOUT;
         waiter.outcome.answered_at = std::chrono::steady_clock::now();
-        const std::function<void()> on_answer = std::move(waiter.on_answer);
+        std::function<void()> on_answer = std::move(waiter.on_answer);
         lock.unlock();
         give(on_answer);
+        // Dropped before the lock is taken again: the last copy of an answer may hold the
+        // request's Pending, whose destructor takes it.
+        on_answer = nullptr;
+        kept.reset();
         lock.lock();
     }
 }
@@ -162,6 +167,7 @@ PubAckWindow::Outcome PubAckWindow::Pending::wait() {
     // A PubAck later than this finds no waiter and only frees its slot.
     if (!waiter.answered.wait_until(lock, waiter.deadline, [&] { return waiter.done; })) {
         window_->waiting_.erase(waiter.message);
+        if (waiter.on_answer) window_->answers_due_.erase(waiter.due_at);
         waiter.done = true;
         waiter.outcome.status = NATS_TIMEOUT;
     }
