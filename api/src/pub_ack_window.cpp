@@ -56,6 +56,13 @@ void PubAckWindow::release_slot() {
     room_.notify_one();
 }
 
+std::shared_ptr<PubAckWindow::Waiter> PubAckWindow::unlist(Waiter& waiter) {
+    if (waiter.on_answer) answers_due_.erase(waiter.due_at);
+    std::shared_ptr<Waiter> kept = std::move(waiting_.at(waiter.message));
+    waiting_.erase(waiter.message);
+    return kept;
+}
+
 void PubAckWindow::give(const std::function<void()>& on_answer) {
     try {
         on_answer();
@@ -77,11 +84,8 @@ void PubAckWindow::answer_when_due() {
             continue;
         }
         Waiter& waiter = *answers_due_.begin()->second;
-        answers_due_.erase(answers_due_.begin());
-        // Its PubAck, if it comes after all, finds no waiter and only frees its slot. (Every
-        // way out of waiting_ also leaves answers_due_.)
-        std::shared_ptr<Waiter> kept = std::move(waiting_.at(waiter.message));
-        waiting_.erase(waiter.message);
+        // Its PubAck, if it comes after all, finds no waiter and only frees its slot.
+        std::shared_ptr<Waiter> kept = unlist(waiter);
         waiter.done = true;
         waiter.outcome.status = NATS_TIMEOUT;
         waiter.outcome.answered_at = std::chrono::steady_clock::now();
@@ -166,8 +170,7 @@ PubAckWindow::Outcome PubAckWindow::Pending::wait() {
     std::unique_lock lock(window_->mutex_);
     // A PubAck later than this finds no waiter and only frees its slot.
     if (!waiter.answered.wait_until(lock, waiter.deadline, [&] { return waiter.done; })) {
-        window_->waiting_.erase(waiter.message);
-        if (waiter.on_answer) window_->answers_due_.erase(waiter.due_at);
+        window_->unlist(waiter);
         waiter.done = true;
         waiter.outcome.status = NATS_TIMEOUT;
     }
@@ -204,10 +207,7 @@ PubAckWindow::Pending& PubAckWindow::Pending::operator=(Pending&& other) noexcep
 void PubAckWindow::Pending::forget() {
     if (!waiter_) return;  // moved from
     const std::lock_guard lock(window_->mutex_);
-    if (!waiter_->done) {
-        window_->waiting_.erase(waiter_->message);
-        if (waiter_->on_answer) window_->answers_due_.erase(waiter_->due_at);
-    }
+    if (!waiter_->done) window_->unlist(*waiter_);
     waiter_.reset();
 }
 
@@ -221,8 +221,7 @@ void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckE
         window.release_slot();
         const auto found = window.waiting_.find(message);
         if (found != window.waiting_.end()) {
-            answered = std::move(found->second);
-            window.waiting_.erase(found);
+            answered = window.unlist(*found->second);
             Waiter& waiter = *answered;
             if (ack != nullptr) {
                 waiter.outcome.sequence = ack->Sequence;
@@ -233,7 +232,6 @@ void PubAckWindow::on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckE
             }
             waiter.done = true;
             waiter.outcome.answered_at = std::chrono::steady_clock::now();
-            if (waiter.on_answer) window.answers_due_.erase(waiter.due_at);
             on_answer = std::move(waiter.on_answer);
         }
     }

@@ -89,6 +89,9 @@ class PubAckWindow {
     static void on_pub_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr* error,
                            void* closure);
     void release_slot();  // with mutex_ held
+    // Takes a waiter not yet answered off waiting_ (and answers_due_), with mutex_ held; what
+    // waiting_ held of it, so that it outlives the lock.
+    std::shared_ptr<Waiter> unlist(Waiter& waiter);
     // Answers the waiters left with an on_answer whose deadline passed before their PubAck
     // came. cnats' own timeout of a publish runs from its send, which a wait for room in a full
     // window may have put off by up to publish_timeout_ms.
