@@ -35,6 +35,16 @@ nomnom_plugin_descriptor descriptor_of(const nomnom_table& table) {
     return descriptor;
 }
 
+// `batch` into the descriptor's one table, committed.
+void write_in_one_transaction(nomnom::host::Database& database, nomnom::host::RowBatch& batch,
+                              const nomnom_plugin_descriptor& descriptor) {
+    nomnom::host::DbLease lease(database);
+    lease.begin();
+    nomnom::host::write_batch(lease, batch, nomnom::host::declared_outputs(descriptor),
+                              {descriptor.tables[0].name});
+    lease.commit();
+}
+
 // One row per key, each from a message newer than any before unless `sequence` says which
 // (`sequences`, when given, one per key); `extra` is written when the table has a third column.
 void write_rows(nomnom::host::Database& database, const nomnom_plugin_descriptor& descriptor,
@@ -56,10 +66,7 @@ void write_rows(nomnom::host::Database& database, const nomnom_plugin_descriptor
         api.end_row(batch.as_sink());
         REQUIRE(batch.message_error().empty());
     }
-    nomnom::host::DbLease lease(database);
-    lease.begin();
-    nomnom::host::write_batch(lease, batch, nomnom::host::declared_outputs(descriptor), {"kv"});
-    lease.commit();
+    write_in_one_transaction(database, batch, descriptor);
 }
 
 nomnom::host::DatabaseConfig one_connection(const std::string& url) {
@@ -417,15 +424,14 @@ struct TypedRow {
 // the host derives.
 struct TypedTable {
     nomnom::testing::MariaDbTestDb db;
-    std::unique_ptr<nomnom::host::Database> database;
+    nomnom::host::Database database{one_connection(db.url())};
     nomnom_plugin_descriptor descriptor = descriptor_of(kTypedTable);
 
     TypedTable() {
         db.exec(
             "CREATE TABLE typed (k VARCHAR(20) NOT NULL, i BIGINT, f DOUBLE, d DECIMAL(10,2), "
             "b BOOLEAN, j JSON, t DATETIME(6), nn_seq BIGINT, UNIQUE (k))");
-        database = std::make_unique<nomnom::host::Database>(one_connection(db.url()));
-        database->prepare_tables(descriptor, nomnom::host::declared_outputs(descriptor), false);
+        database.prepare_tables(descriptor, nomnom::host::declared_outputs(descriptor), false);
     }
     // Each row from a message of `sequence`.
     void write(const std::vector<TypedRow>& rows, uint64_t sequence) {
@@ -446,11 +452,7 @@ struct TypedTable {
             api.end_row(sink);
             REQUIRE(batch.message_error().empty());
         }
-        nomnom::host::DbLease lease(*database);
-        lease.begin();
-        nomnom::host::write_batch(lease, batch, nomnom::host::declared_outputs(descriptor),
-                                  {"typed"});
-        lease.commit();
+        write_in_one_transaction(database, batch, descriptor);
     }
     nomnom::testing::TestDatabase::Rows stored() {
         return db.query_rows("SELECT k, i, f, d, b, j, t, nn_seq FROM typed ORDER BY k");
@@ -479,8 +481,8 @@ TEST_CASE("MariaDB: each column type lands the same by LOAD DATA as by the upser
     // New keys: the plain LOAD DATA, and nothing after it.
     TypedTable loaded;
     loaded.write(newer, 20);
-    CHECK(loads_run(*loaded.database) == 1);
-    CHECK(session_counter(*loaded.database, "Com_insert") == 0);
+    CHECK(loads_run(loaded.database) == 1);
+    CHECK(session_counter(loaded.database, "Com_insert") == 0);
     CHECK(loaded.stored() == stored);
     REQUIRE(stored.size() == 4);
     CHECK(stored[0][1].value_or("") == "-9007199254740993");
